@@ -1,0 +1,84 @@
+//! Dense-layer kernels: strided matmul with fused bias/ReLU epilogue, and the
+//! per-channel sum that gives bias gradients for dense and conv layers.
+//! Backward rule (whole crate): gradient kernels OVERWRITE their output.
+//!
+//! A and B are read through strides, so one kernel serves every dense product:
+//!   forward  Y  = X·Wᵀ (+b)(ReLU)   X (M, K), W (N, K)
+//!   grad in  dX = dY·W              dY (M, N'), W (N', K)
+//!   grad w   dW = dYᵀ·X             dY (K', M'), X (K', N)
+//#include gemm.wgsl
+
+struct Matmul {
+    m: u32, n: u32, k: u32,
+    a_rs: u32, a_cs: u32,   // A[i, k] = a[i * a_rs + k * a_cs]
+    b_rs: u32, b_cs: u32,   // B[k, j] = b[k * b_rs + j * b_cs]
+    flags: u32,             // bit 0: add bias, bit 1: ReLU
+    _f0: vec4<f32>, _f1: vec4<f32>,
+}
+
+@group(0) @binding(0) var<uniform> mm: Matmul;
+@group(0) @binding(1) var<storage, read_write> c: array<f32>;   // (M, N)
+@group(0) @binding(2) var<storage, read> a: array<f32>;
+@group(0) @binding(3) var<storage, read> b: array<f32>;
+@group(0) @binding(4) var<storage, read> bias: array<f32>;      // (N); unread without flag bit 0
+
+fn load_a(mode: u32, row: u32, k: u32) -> f32 {
+    if (row < mm.m && k < mm.k) { return a[row * mm.a_rs + k * mm.a_cs]; }
+    return 0.0;
+}
+
+fn load_b(mode: u32, k: u32, col: u32) -> f32 {
+    if (k < mm.k && col < mm.n) { return b[k * mm.b_rs + col * mm.b_cs]; }
+    return 0.0;
+}
+
+@compute @workgroup_size(16, 16)
+fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let row0 = wid.y * TILE;
+    let col0 = wid.x * TILE;
+    let acc = gemm_tile(0u, row0, col0, lid, mm.k);
+    for (var i = 0u; i < 4u; i++) {
+        let row = row0 + lid.y + 16u * i;
+        for (var j = 0u; j < 4u; j++) {
+            let col = col0 + lid.x + 16u * j;
+            if (row < mm.m && col < mm.n) {
+                var v = acc[i][j];
+                if ((mm.flags & 1u) != 0u) { v += bias[col]; }
+                if ((mm.flags & 2u) != 0u) { v = max(v, 0.0); }
+                c[row * mm.n + col] = v;
+            }
+        }
+    }
+}
+
+// out[ch] = Σ_{i < outer, j < inner} x[(i * channels + ch) * inner + j]
+// Dense bias: x (M, N) is outer=M, channels=N, inner=1. Conv bias: (N, C, H·W).
+struct BiasGrad {
+    outer: u32, channels: u32, inner: u32, _u: u32,
+    _v0: vec4<u32>, _f0: vec4<f32>, _f1: vec4<f32>,
+}
+
+@group(0) @binding(0) var<uniform> bg: BiasGrad;
+@group(0) @binding(1) var<storage, read_write> dbias: array<f32>; // (channels)
+@group(0) @binding(2) var<storage, read> dy: array<f32>;          // (outer, channels, inner)
+
+var<workgroup> partial: array<f32, 256>;
+
+@compute @workgroup_size(256)
+fn bias_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let ch = wid.x;
+    let total = bg.outer * bg.inner;
+    var s = 0.0;
+    for (var t = li; t < total; t += 256u) {
+        let i = t / bg.inner;
+        let j = t % bg.inner;
+        s += dy[(i * bg.channels + ch) * bg.inner + j];
+    }
+    partial[li] = s;
+    workgroupBarrier();
+    for (var w = 128u; w > 0u; w >>= 1u) {
+        if (li < w) { partial[li] += partial[li + w]; }
+        workgroupBarrier();
+    }
+    if (li == 0u) { dbias[ch] = partial[0]; }
+}

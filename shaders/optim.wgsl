@@ -1,0 +1,55 @@
+//! Optimizer updates over one flat parameter buffer (all layers at once).
+//! adam: PyTorch's form, with L2 weight decay folded into the gradient.
+//! sgd:  momentum and optional Nesterov, PyTorch's form.
+
+struct Adam {
+    n: u32,
+    _u1: u32, _u2: u32, _u3: u32, _v: vec4<u32>,
+    lr: f32, beta1: f32, beta2: f32, eps: f32,
+    weight_decay: f32,
+    c1: f32,             // 1 / (1 - beta1^t)
+    c2: f32,             // 1 / (1 - beta2^t)
+    _f: f32,
+}
+
+struct Sgd {
+    n: u32,
+    nesterov: u32,
+    _u2: u32, _u3: u32, _v: vec4<u32>,
+    lr: f32, momentum: f32, weight_decay: f32,
+    _f3: f32, _f: vec4<f32>,
+}
+
+@group(0) @binding(0) var<uniform> ad: Adam;
+@group(0) @binding(0) var<uniform> sg: Sgd;
+@group(0) @binding(1) var<storage, read_write> param: array<f32>; // (n)
+@group(0) @binding(2) var<storage, read_write> m: array<f32>;     // (n) adam first moment
+@group(0) @binding(3) var<storage, read_write> v: array<f32>;     // (n) adam second moment
+@group(0) @binding(4) var<storage, read> grad: array<f32>;        // (n) adam
+@group(0) @binding(2) var<storage, read_write> vel: array<f32>;   // (n) sgd velocity
+@group(0) @binding(3) var<storage, read> grad_s: array<f32>;      // (n) sgd
+
+fn flat(gid: vec3<u32>, nwg: vec3<u32>) -> u32 { return gid.x + gid.y * nwg.x * 256u; }
+
+@compute @workgroup_size(256)
+fn adam(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat(gid, nwg);
+    if (i >= ad.n) { return; }
+    let g = grad[i] + ad.weight_decay * param[i];
+    let mi = ad.beta1 * m[i] + (1.0 - ad.beta1) * g;
+    let vi = ad.beta2 * v[i] + (1.0 - ad.beta2) * g * g;
+    m[i] = mi;
+    v[i] = vi;
+    param[i] -= ad.lr * (mi * ad.c1) / (sqrt(vi * ad.c2) + ad.eps);
+}
+
+@compute @workgroup_size(256)
+fn sgd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat(gid, nwg);
+    if (i >= sg.n) { return; }
+    let g = grad_s[i] + sg.weight_decay * param[i];
+    let b = sg.momentum * vel[i] + g;
+    vel[i] = b;
+    let step = select(b, g + sg.momentum * b, sg.nesterov != 0u);
+    param[i] -= sg.lr * step;
+}

@@ -1,0 +1,89 @@
+//! Softmax + cross-entropy, fused and numerically stable (the row max is
+//! subtracted before exp). One invocation per row: rows are short (10 classes).
+//! softmax_xent OVERWRITES dlogits with (softmax - onehot) / denom, writes each
+//! row's loss and whether its argmax hit the label; xent_accumulate adds a
+//! batch's sums into a running (loss, correct) pair so an epoch needs one readback.
+
+struct Xent {
+    n: u32, c: u32,
+    denom: u32,          // rows the mean is taken over (the batch size)
+    _u3: u32, _v: vec4<u32>,
+    _f0: vec4<f32>, _f1: vec4<f32>,
+}
+
+@group(0) @binding(0) var<uniform> xp: Xent;
+// softmax_xent
+@group(0) @binding(1) var<storage, read_write> dlogits: array<f32>;  // (N, C)
+@group(0) @binding(2) var<storage, read_write> loss: array<f32>;     // (N)
+@group(0) @binding(3) var<storage, read_write> correct: array<f32>;  // (N), 1.0 or 0.0
+@group(0) @binding(4) var<storage, read> logits: array<f32>;         // (N, C)
+@group(0) @binding(5) var<storage, read> labels: array<u32>;         // (N), < C
+// xent_accumulate
+@group(0) @binding(1) var<storage, read_write> acc: array<f32>;      // (4): loss sum, correct, rows, 0
+@group(0) @binding(2) var<storage, read> loss_in: array<f32>;        // (N)
+@group(0) @binding(3) var<storage, read> correct_in: array<f32>;     // (N)
+// softmax
+@group(0) @binding(1) var<storage, read_write> probs: array<f32>;    // (N, C)
+@group(0) @binding(2) var<storage, read> logits_in: array<f32>;      // (N, C)
+
+@compute @workgroup_size(64)
+fn softmax_xent(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let r = gid.x;
+    if (r >= xp.n) { return; }
+    let base = r * xp.c;
+    var mx = logits[base];
+    var arg = 0u;
+    for (var j = 1u; j < xp.c; j++) {
+        if (logits[base + j] > mx) { mx = logits[base + j]; arg = j; }
+    }
+    var sum = 0.0;
+    for (var j = 0u; j < xp.c; j++) { sum += exp(logits[base + j] - mx); }
+    let label = labels[r];
+    loss[r] = log(sum) - (logits[base + label] - mx);
+    correct[r] = select(0.0, 1.0, arg == label);
+    let inv = 1.0 / f32(xp.denom);
+    for (var j = 0u; j < xp.c; j++) {
+        let p = exp(logits[base + j] - mx) / sum;
+        dlogits[base + j] = (p - select(0.0, 1.0, j == label)) * inv;
+    }
+}
+
+var<workgroup> part_loss: array<f32, 256>;
+var<workgroup> part_hit: array<f32, 256>;
+
+@compute @workgroup_size(256)
+fn xent_accumulate(@builtin(local_invocation_index) li: u32) {
+    var l = 0.0;
+    var h = 0.0;
+    for (var r = li; r < xp.n; r += 256u) {
+        l += loss_in[r];
+        h += correct_in[r];
+    }
+    part_loss[li] = l;
+    part_hit[li] = h;
+    workgroupBarrier();
+    for (var w = 128u; w > 0u; w >>= 1u) {
+        if (li < w) {
+            part_loss[li] += part_loss[li + w];
+            part_hit[li] += part_hit[li + w];
+        }
+        workgroupBarrier();
+    }
+    if (li == 0u) {
+        acc[0] += part_loss[0];
+        acc[1] += part_hit[0];
+        acc[2] += f32(xp.n);
+    }
+}
+
+@compute @workgroup_size(64)
+fn softmax(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let r = gid.x;
+    if (r >= xp.n) { return; }
+    let base = r * xp.c;
+    var mx = logits_in[base];
+    for (var j = 1u; j < xp.c; j++) { mx = max(mx, logits_in[base + j]); }
+    var sum = 0.0;
+    for (var j = 0u; j < xp.c; j++) { sum += exp(logits_in[base + j] - mx); }
+    for (var j = 0u; j < xp.c; j++) { probs[base + j] = exp(logits_in[base + j] - mx) / sum; }
+}

@@ -1,0 +1,78 @@
+//! Twins of shaders/softmax_xent.wgsl.
+
+use super::Dims;
+use num_traits::Float;
+
+/// Mirrors `struct Xent`: n rows of c classes; the loss mean is over `denom` rows.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct XentDims {
+    pub n: u32,
+    pub c: u32,
+    pub denom: u32,
+    pub _u: [u32; 5],
+    pub _f: [f32; 8],
+}
+impl Dims for XentDims {}
+
+impl XentDims {
+    pub fn new(n: usize, c: usize) -> Self {
+        XentDims { n: n as u32, c: c as u32, denom: n as u32, _u: [0; 5], _f: [0.0; 8] }
+    }
+}
+
+/// Returns (max, index of the first max, Σ exp(z - max)) of one row.
+fn row_stats<T: Float>(z: &[T]) -> (T, usize, T) {
+    let mut arg = 0;
+    for j in 1..z.len() {
+        if z[j] > z[arg] {
+            arg = j;
+        }
+    }
+    let mx = z[arg];
+    let sum = z.iter().fold(T::zero(), |s, &v| s + (v - mx).exp());
+    (mx, arg, sum)
+}
+
+pub fn softmax_xent<T: Float>(
+    dlogits: &mut [T],
+    loss: &mut [T],
+    correct: &mut [T],
+    logits: &[T],
+    labels: &[u32],
+    d: &XentDims,
+) {
+    let c = d.c as usize;
+    let inv = T::one() / T::from(d.denom).unwrap();
+    for r in 0..d.n as usize {
+        let z = &logits[r * c..(r + 1) * c];
+        let (mx, arg, sum) = row_stats(z);
+        let label = labels[r] as usize;
+        loss[r] = sum.ln() - (z[label] - mx);
+        correct[r] = if arg == label { T::one() } else { T::zero() };
+        for j in 0..c {
+            let p = (z[j] - mx).exp() / sum;
+            let onehot = if j == label { T::one() } else { T::zero() };
+            dlogits[r * c + j] = (p - onehot) * inv;
+        }
+    }
+}
+
+/// acc[0] += Σ loss, acc[1] += Σ correct, acc[2] += n.
+pub fn xent_accumulate(acc: &mut [f32], loss: &[f32], correct: &[f32], d: &XentDims) {
+    let n = d.n as usize;
+    acc[0] += loss[..n].iter().sum::<f32>();
+    acc[1] += correct[..n].iter().sum::<f32>();
+    acc[2] += n as f32;
+}
+
+pub fn softmax<T: Float>(probs: &mut [T], logits: &[T], d: &XentDims) {
+    let c = d.c as usize;
+    for r in 0..d.n as usize {
+        let z = &logits[r * c..(r + 1) * c];
+        let (mx, _, sum) = row_stats(z);
+        for j in 0..c {
+            probs[r * c + j] = (z[j] - mx).exp() / sum;
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! The engine interface that graphs run on: buffers, plans (op lists whose
+//! bind groups and parameters are built once), and runs. `GpuEngine` records
+//! plans into command buffers; `CpuEngine` interprets them with the CPU twins.
+
+use crate::cpu::Params;
+use crate::error::Result;
+use crate::op::{BufId, Op, View};
+
+pub type PlanId = usize;
+
+pub trait Engine {
+    /// The adapter (or "CPU reference") this engine runs on.
+    fn name(&self) -> String;
+    /// A new zero-filled buffer of `words` 4-byte words.
+    fn buffer(&mut self, words: usize, label: &str) -> Result<BufId>;
+    fn write(&mut self, buf: BufId, offset: usize, data: &[u32]) -> Result<()>;
+    /// Waits for all submitted work, then reads the view.
+    fn read(&mut self, view: View) -> Result<Vec<u32>>;
+    /// Validates an op list and prepares it to run many times.
+    fn plan(&mut self, ops: Vec<Op>) -> Result<PlanId>;
+    /// Replaces one op's parameters (e.g. the step number) before the next run.
+    fn set_params(&mut self, plan: PlanId, op: usize, params: Params) -> Result<()>;
+    /// Runs a plan; on a GPU this submits without waiting.
+    fn run(&mut self, plan: PlanId) -> Result<()>;
+    /// Blocks until everything submitted has finished.
+    fn finish(&mut self) -> Result<()>;
+
+    fn write_f32(&mut self, buf: BufId, offset: usize, data: &[f32]) -> Result<()> {
+        self.write(buf, offset, bytemuck::cast_slice(data))
+    }
+    fn read_f32(&mut self, view: View) -> Result<Vec<f32>> {
+        Ok(self.read(view)?.into_iter().map(f32::from_bits).collect())
+    }
+}

@@ -1,0 +1,220 @@
+//! Adapter choice, device limits, and the pipelines (built once, at start-up).
+
+use crate::error::{Error, Result};
+use crate::kernels::Kernel;
+use crate::gpu::shaders::Shader;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// How to pick an adapter: a backend and/or a case-insensitive name substring.
+#[derive(Clone, Debug, Default)]
+pub struct AdapterChoice {
+    pub backend: Option<String>,
+    pub name: Option<String>,
+}
+
+impl AdapterChoice {
+    /// `GPUNET_BACKEND` and `GPUNET_ADAPTER`, as the CLI reads them.
+    pub fn from_env() -> Self {
+        let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        AdapterChoice { backend: get("GPUNET_BACKEND"), name: get("GPUNET_ADAPTER") }
+    }
+}
+
+pub fn backends(name: Option<&str>) -> Result<wgpu::Backends> {
+    Ok(match name.map(|s| s.to_ascii_lowercase()).as_deref() {
+        // GL only on request: its EGL probe is noisy and it is the slowest path.
+        None => wgpu::Backends::PRIMARY,
+        Some("vulkan") => wgpu::Backends::VULKAN,
+        Some("metal") => wgpu::Backends::METAL,
+        Some("dx12") => wgpu::Backends::DX12,
+        Some("gl") => wgpu::Backends::GL,
+        Some(other) => return Err(Error::usage(format!("unknown backend '{other}': expected vulkan, metal, dx12 or gl"))),
+    })
+}
+
+/// Every adapter the chosen backends expose.
+pub fn adapters(backend: Option<&str>) -> Result<Vec<wgpu::Adapter>> {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+    desc.backends = backends(backend)?;
+    let instance = wgpu::Instance::new(desc);
+    Ok(pollster::block_on(instance.enumerate_adapters(backends(backend)?)))
+}
+
+
+/// Higher is better: discrete GPUs first, native APIs before GL.
+fn rank(info: &wgpu::AdapterInfo) -> (u8, u8) {
+    let ty = match info.device_type {
+        wgpu::DeviceType::DiscreteGpu => 4,
+        wgpu::DeviceType::IntegratedGpu => 3,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Cpu => 1,
+        wgpu::DeviceType::Other => 0,
+    };
+    (ty, (info.backend != wgpu::Backend::Gl) as u8)
+}
+
+/// What the kernels need beyond the WebGPU defaults' floor.
+const NEEDS: [(&str, fn(&wgpu::Limits) -> u64, u64); 4] = [
+    ("max_storage_buffers_per_shader_stage", |l| l.max_storage_buffers_per_shader_stage as u64, 5),
+    ("max_compute_invocations_per_workgroup", |l| l.max_compute_invocations_per_workgroup as u64, 256),
+    ("max_compute_workgroup_size_x", |l| l.max_compute_workgroup_size_x as u64, 256),
+    ("max_compute_workgroup_storage_size", |l| l.max_compute_workgroup_storage_size as u64, 8192),
+];
+
+/// An open device with every kernel's pipeline built.
+pub struct Gpu {
+    pub info: wgpu::AdapterInfo,
+    pub limits: wgpu::Limits,
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub timestamps: bool,
+    pipelines: HashMap<Kernel, wgpu::ComputePipeline>,
+    /// The first uncaptured device error or loss, if any; checked after each wait.
+    fault: Arc<Mutex<Option<String>>>,
+}
+
+impl Gpu {
+    pub fn new(choice: &AdapterChoice) -> Result<Arc<Gpu>> {
+        let all = adapters(choice.backend.as_deref())?;
+        if all.is_empty() {
+            return Err(Error::Gpu(
+                "no adapter found (install a Vulkan driver, e.g. Mesa's lavapipe: apt-get install mesa-vulkan-drivers)".into(),
+            ));
+        }
+        let names: Vec<String> = all.iter().map(|a| a.get_info().name).collect();
+        let adapter = all
+            .into_iter()
+            .filter(|a| match &choice.name {
+                Some(n) => a.get_info().name.to_lowercase().contains(&n.to_lowercase()),
+                None => true,
+            })
+            .max_by_key(|a| rank(&a.get_info()))
+            .ok_or_else(|| {
+                Error::Gpu(format!(
+                    "no adapter matches '{}'; available: {}",
+                    choice.name.as_deref().unwrap_or(""),
+                    names.join(", ")
+                ))
+            })?;
+        Self::open(adapter)
+    }
+
+    fn open(adapter: wgpu::Adapter) -> Result<Arc<Gpu>> {
+        let info = adapter.get_info();
+        let offered = adapter.limits();
+        for (name, get, need) in NEEDS {
+            if get(&offered) < need {
+                return Err(Error::Limit {
+                    what: format!("gpunet's kernels on {}", info.name),
+                    name,
+                    asked: need,
+                    limit: get(&offered),
+                    hint: "this adapter is too small for gpunet",
+                });
+            }
+        }
+        let timestamps = adapter.features().contains(wgpu::Features::TIMESTAMP_QUERY);
+        let features = if timestamps { wgpu::Features::TIMESTAMP_QUERY } else { wgpu::Features::empty() };
+        let desc = wgpu::DeviceDescriptor {
+            label: Some("gpunet"),
+            required_features: features,
+            // Everything the adapter offers: buffer sizes above all bound the batch.
+            required_limits: offered.clone(),
+            ..Default::default()
+        };
+        let (device, queue) = pollster::block_on(adapter.request_device(&desc))
+            .map_err(|e| Error::Gpu(format!("{}: cannot open device: {e}", info.name)))?;
+        let fault = Arc::new(Mutex::new(None));
+        let f = fault.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            f.lock().unwrap().get_or_insert_with(|| e.to_string());
+        }));
+        let f = fault.clone();
+        device.set_device_lost_callback(move |reason, msg| {
+            f.lock().unwrap().get_or_insert_with(|| format!("device lost ({reason:?}): {msg}"));
+        });
+        let pipelines = build_pipelines(&device);
+        let gpu = Gpu { info, limits: device.limits(), device, queue, timestamps, pipelines, fault };
+        gpu.check()?;
+        Ok(Arc::new(gpu))
+    }
+
+    pub fn pipeline(&self, k: Kernel) -> &wgpu::ComputePipeline {
+        &self.pipelines[&k]
+    }
+
+    /// Fails with the first device error seen so far (validation, out of memory, loss).
+    pub fn check(&self) -> Result<()> {
+        match self.fault.lock().unwrap().clone() {
+            Some(msg) => Err(Error::Gpu(format!("{}: {msg}", self.info.name))),
+            None => Ok(()),
+        }
+    }
+
+    /// Blocks until all submitted work is done.
+    pub fn wait(&self) -> Result<()> {
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Gpu(format!("{}: {e}", self.info.name)))?;
+        self.check()
+    }
+
+    /// One line naming the adapter, as every report prints it.
+    pub fn describe(&self) -> String {
+        describe(&self.info)
+    }
+}
+
+pub fn describe(info: &wgpu::AdapterInfo) -> String {
+    format!("{} ({:?}, {:?}, driver {} {})", info.name, info.backend, info.device_type, info.driver, info.driver_info)
+}
+
+fn build_pipelines(device: &wgpu::Device) -> HashMap<Kernel, wgpu::ComputePipeline> {
+    let modules: HashMap<Shader, wgpu::ShaderModule> = Shader::ALL
+        .iter()
+        .map(|&s| {
+            let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(s.file()),
+                source: wgpu::ShaderSource::Wgsl(s.source()),
+            });
+            (s, module)
+        })
+        .collect();
+    Kernel::ALL
+        .iter()
+        .map(|&k| {
+            let info = k.info();
+            let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(info.entry),
+                layout: None,
+                module: &modules[&info.shader],
+                entry_point: Some(info.entry),
+                compilation_options: wgpu::PipelineCompilationOptions {
+                    // Every kernel writes its shared memory before reading it.
+                    zero_initialize_workgroup_memory: false,
+                    ..Default::default()
+                },
+                cache: None,
+            });
+            (k, pipeline)
+        })
+        .collect()
+}
+
+/// The adapter for GPU tests: None (with a printed reason) where no adapter exists,
+/// unless `GPUNET_REQUIRE_GPU=1`, where a missing adapter fails the test.
+pub fn for_tests() -> Option<Arc<Gpu>> {
+    static GPU: std::sync::OnceLock<Result<Arc<Gpu>, String>> = std::sync::OnceLock::new();
+    let got = GPU.get_or_init(|| Gpu::new(&AdapterChoice::from_env()).map_err(|e| e.to_string()));
+    match got {
+        Ok(gpu) => Some(gpu.clone()),
+        Err(e) if std::env::var("GPUNET_REQUIRE_GPU").is_ok_and(|v| v == "1") => {
+            panic!("GPUNET_REQUIRE_GPU=1 but no usable adapter: {e}")
+        }
+        Err(e) => {
+            eprintln!("skipping GPU test: {e} (set GPUNET_REQUIRE_GPU=1 to make this a failure)");
+            None
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! The GPU engine: buffers on the device, plans whose bind groups and parameter
+//! blocks are made once, and runs that record one compute pass per plan and
+//! submit it without waiting.
+
+use crate::cpu::Params;
+use crate::engine::{Engine, PlanId};
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
+use crate::op::{BufId, Op, View};
+use std::sync::Arc;
+
+struct Plan {
+    ops: Vec<Op>,
+    /// One parameter slot per op, `stride` bytes apart.
+    uniforms: wgpu::Buffer,
+    stride: u64,
+    groups: Vec<wgpu::BindGroup>,
+}
+
+pub struct GpuEngine {
+    pub gpu: Arc<Gpu>,
+    bufs: Vec<wgpu::Buffer>,
+    plans: Vec<Plan>,
+    /// Submissions in flight; runs wait on the oldest beyond `MAX_IN_FLIGHT`,
+    /// so the host stays just ahead of the device and progress is honest.
+    in_flight: std::collections::VecDeque<wgpu::SubmissionIndex>,
+}
+
+const MAX_IN_FLIGHT: usize = 3;
+
+impl GpuEngine {
+    pub fn new(gpu: Arc<Gpu>) -> Self {
+        GpuEngine { gpu, bufs: Vec::new(), plans: Vec::new(), in_flight: Default::default() }
+    }
+
+    fn check_view(&self, op: &Op, v: &View) -> Result<()> {
+        let align = self.gpu.limits.min_storage_buffer_offset_alignment as u64;
+        let size = self.bufs[v.buf].size();
+        let (off, len) = (v.offset as u64 * 4, v.len as u64 * 4);
+        if off % align != 0 || len == 0 || off + len > size {
+            return Err(Error::Gpu(format!(
+                "{}: view {off}+{len} bytes of a {size}-byte buffer (offsets must be multiples of {align})",
+                op.kernel.name()
+            )));
+        }
+        let max = self.gpu.limits.max_storage_buffer_binding_size as u64;
+        if len > max {
+            return Err(Error::Limit {
+                what: format!("{} binding", op.kernel.name()),
+                name: "max_storage_buffer_binding_size",
+                asked: len,
+                limit: max,
+                hint: "use a smaller --batch-size",
+            });
+        }
+        Ok(())
+    }
+
+    fn check_groups(&self, op: &Op) -> Result<()> {
+        let max = self.gpu.limits.max_compute_workgroups_per_dimension;
+        match op.groups.iter().find(|&&g| g > max) {
+            Some(&g) => Err(Error::Limit {
+                what: format!("{} launch", op.kernel.name()),
+                name: "max_compute_workgroups_per_dimension",
+                asked: g as u64,
+                limit: max as u64,
+                hint: "use a smaller --batch-size",
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Keeps at most MAX_IN_FLIGHT submissions queued.
+    fn throttle(&mut self, idx: wgpu::SubmissionIndex) -> Result<()> {
+        self.in_flight.push_back(idx);
+        while self.in_flight.len() > MAX_IN_FLIGHT {
+            let oldest = self.in_flight.pop_front().unwrap();
+            self.gpu
+                .device
+                .poll(wgpu::PollType::Wait { submission_index: Some(oldest), timeout: None })
+                .map_err(|e| Error::Gpu(format!("{}: {e}", self.gpu.info.name)))?;
+        }
+        self.gpu.check()
+    }
+}
+
+impl Engine for GpuEngine {
+    fn name(&self) -> String {
+        self.gpu.describe()
+    }
+
+    fn buffer(&mut self, words: usize, label: &str) -> Result<BufId> {
+        let size = (words.max(1) * 4) as u64;
+        if size > self.gpu.limits.max_buffer_size {
+            return Err(Error::Limit {
+                what: format!("buffer '{label}'"),
+                name: "max_buffer_size",
+                asked: size,
+                limit: self.gpu.limits.max_buffer_size,
+                hint: "use a smaller --batch-size or model",
+            });
+        }
+        let buf = self.gpu.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        self.bufs.push(buf);
+        Ok(self.bufs.len() - 1)
+    }
+
+    fn write(&mut self, buf: BufId, offset: usize, data: &[u32]) -> Result<()> {
+        if !data.is_empty() {
+            self.gpu.queue.write_buffer(&self.bufs[buf], offset as u64 * 4, bytemuck::cast_slice(data));
+        }
+        Ok(())
+    }
+
+    fn read(&mut self, v: View) -> Result<Vec<u32>> {
+        let bytes = v.len as u64 * 4;
+        let staging = self.gpu.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size: bytes.max(4),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut enc = self.gpu.device.create_command_encoder(&Default::default());
+        enc.copy_buffer_to_buffer(&self.bufs[v.buf], v.offset as u64 * 4, &staging, 0, bytes);
+        self.gpu.queue.submit([enc.finish()]);
+        let (tx, rx) = std::sync::mpsc::channel();
+        staging.map_async(wgpu::MapMode::Read, .., move |r| {
+            let _ = tx.send(r);
+        });
+        self.gpu.wait()?;
+        self.in_flight.clear();
+        rx.recv()
+            .map_err(|_| Error::Gpu("readback never completed".into()))?
+            .map_err(|e| Error::Gpu(format!("readback failed: {e}")))?;
+        let data = staging.get_mapped_range(..).map_err(|e| Error::Gpu(format!("readback: {e}")))?;
+        let out: Vec<u32> = bytemuck::cast_slice(&data[..bytes as usize]).to_vec();
+        Ok(out)
+    }
+
+    fn plan(&mut self, ops: Vec<Op>) -> Result<PlanId> {
+        for op in &ops {
+            op.views.iter().try_for_each(|v| self.check_view(op, v))?;
+            self.check_groups(op)?;
+        }
+        let align = self.gpu.limits.min_uniform_buffer_offset_alignment as u64;
+        let stride = 64u64.div_ceil(align) * align;
+        let dev = &self.gpu.device;
+        let uniforms = dev.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("params"),
+            size: stride * ops.len().max(1) as u64,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut groups = Vec::with_capacity(ops.len());
+        for (i, op) in ops.iter().enumerate() {
+            self.gpu.queue.write_buffer(&uniforms, i as u64 * stride, bytemuck::cast_slice(&op.params));
+            let mut entries = vec![wgpu::BindGroupEntry {
+                binding: 0,
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: &uniforms,
+                    offset: i as u64 * stride,
+                    size: wgpu::BufferSize::new(64),
+                }),
+            }];
+            for (b, v) in op.views.iter().enumerate() {
+                entries.push(wgpu::BindGroupEntry {
+                    binding: b as u32 + 1,
+                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer: &self.bufs[v.buf],
+                        offset: v.offset as u64 * 4,
+                        size: wgpu::BufferSize::new(v.len as u64 * 4),
+                    }),
+                });
+            }
+            let layout = self.gpu.pipeline(op.kernel).get_bind_group_layout(0);
+            groups.push(dev.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some(op.kernel.name()),
+                layout: &layout,
+                entries: &entries,
+            }));
+        }
+        self.gpu.check()?;
+        self.plans.push(Plan { ops, uniforms, stride, groups });
+        Ok(self.plans.len() - 1)
+    }
+
+    fn set_params(&mut self, plan: PlanId, op: usize, params: Params) -> Result<()> {
+        let p = &mut self.plans[plan];
+        p.ops[op].params = params;
+        self.gpu.queue.write_buffer(&p.uniforms, op as u64 * p.stride, bytemuck::cast_slice(&params));
+        Ok(())
+    }
+
+    fn run(&mut self, plan: PlanId) -> Result<()> {
+        let p = &self.plans[plan];
+        let mut enc = self.gpu.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            for (op, group) in p.ops.iter().zip(&p.groups) {
+                pass.set_pipeline(self.gpu.pipeline(op.kernel));
+                pass.set_bind_group(0, group, &[]);
+                let [x, y, z] = op.groups;
+                pass.dispatch_workgroups(x, y, z);
+            }
+        }
+        let idx = self.gpu.queue.submit([enc.finish()]);
+        self.throttle(idx)
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        self.in_flight.clear();
+        self.gpu.wait()
+    }
+}

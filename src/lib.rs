@@ -1,0 +1,17 @@
+//! gpunet trains CNNs on any Vulkan, Metal or DX12 adapter. Every numeric kernel
+//! is a hand-written WGSL compute shader (`shaders/`) with a plain-Rust twin in
+//! [`cpu`]; [`kernels`] pairs them, and the tests prove each pair equal.
+//!
+//! A tour: [`op`] builds kernel launches over buffer views; an [`engine::Engine`]
+//! runs lists of them, either on the device ([`gpu::GpuEngine`]) or through the
+//! twins ([`cpu::CpuEngine`]); [`selftest`] checks one against the other.
+
+pub mod cpu;
+pub mod engine;
+pub mod error;
+pub mod gpu;
+pub mod kernels;
+pub mod op;
+pub mod selftest;
+
+pub use error::{Error, Result};

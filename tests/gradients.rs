@@ -1,0 +1,136 @@
+//! CPU backward kernels against central finite differences of the CPU forward
+//! kernels, all in f64. With L = Σ r·forward(inputs) for a fixed random r, each
+//! backward kernel fed r must return ∂L/∂input.
+
+use gpunet::cpu::{self, BiasGradDims, ConvDims, DropoutDims, ElemDims, MatmulDims, PoolDims, XentDims};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+fn randv(rng: &mut StdRng, n: usize) -> Vec<f64> {
+    (0..n).map(|_| rng.random_range(-1.0..1.0)).collect()
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Checks `analytic` against central differences of `loss` around `x`.
+fn check(what: &str, x: &[f64], analytic: &[f64], loss: impl Fn(&[f64]) -> f64) {
+    let eps = 1e-6;
+    let mut xp = x.to_vec();
+    for i in 0..x.len() {
+        xp[i] = x[i] + eps;
+        let up = loss(&xp);
+        xp[i] = x[i] - eps;
+        let down = loss(&xp);
+        xp[i] = x[i];
+        let numeric = (up - down) / (2.0 * eps);
+        let err = (numeric - analytic[i]).abs();
+        assert!(err <= 1e-6 + 1e-5 * numeric.abs(), "{what}[{i}]: analytic {} vs numeric {numeric}", analytic[i]);
+    }
+}
+
+#[test]
+fn dense_layer_gradients() {
+    let mut rng = StdRng::seed_from_u64(7);
+    let (m, n, k) = (5, 7, 3);
+    let (x, w, b, r) = (randv(&mut rng, m * k), randv(&mut rng, n * k), randv(&mut rng, n), randv(&mut rng, m * n));
+    let fwd = MatmulDims::strided(m, n, k, (k, 1), (1, k)).with_epilogue(true, false);
+    let loss = |x: &[f64], w: &[f64], b: &[f64]| {
+        let mut y = vec![0.0; m * n];
+        cpu::matmul(&mut y, x, w, b, &fwd);
+        dot(&y, &r)
+    };
+    let mut dx = vec![0.0; m * k];
+    cpu::matmul(&mut dx, &r, &w, &[], &MatmulDims::plain(m, k, n));
+    check("dense dX", &x, &dx, |x| loss(x, &w, &b));
+    let mut dw = vec![0.0; n * k];
+    cpu::matmul(&mut dw, &r, &x, &[], &MatmulDims::strided(n, k, m, (1, n), (k, 1)));
+    check("dense dW", &w, &dw, |w| loss(&x, w, &b));
+    let mut db = vec![0.0; n];
+    cpu::bias_grad(&mut db, &r, &BiasGradDims::new(m, n, 1));
+    check("dense db", &b, &db, |b| loss(&x, &w, b));
+}
+
+#[test]
+fn conv2d_gradients_odd_and_even_kernels() {
+    let mut rng = StdRng::seed_from_u64(8);
+    for &(n, ci, co, h, w, k) in &[(2, 2, 3, 5, 4, 3), (1, 2, 2, 4, 5, 2), (1, 1, 2, 6, 6, 5), (2, 1, 1, 3, 3, 4)] {
+        let d = ConvDims::new(n, ci, co, h, w, k).with_epilogue(true, false);
+        let (x, wt, b) = (randv(&mut rng, n * ci * h * w), randv(&mut rng, co * ci * k * k), randv(&mut rng, co));
+        let r = randv(&mut rng, n * co * h * w);
+        let loss = |x: &[f64], wt: &[f64], b: &[f64]| {
+            let mut y = vec![0.0; n * co * h * w];
+            cpu::conv2d_forward(&mut y, x, wt, b, &d);
+            dot(&y, &r)
+        };
+        let mut dx = vec![0.0; x.len()];
+        cpu::conv2d_backward_input(&mut dx, &r, &wt, &d);
+        check(&format!("conv k{k} dX"), &x, &dx, |x| loss(x, &wt, &b));
+        let mut dw = vec![0.0; wt.len()];
+        cpu::conv2d_backward_weight(&mut dw, &r, &x, &d);
+        check(&format!("conv k{k} dW"), &wt, &dw, |wt| loss(&x, wt, &b));
+        let mut db = vec![0.0; co];
+        cpu::bias_grad(&mut db, &r, &BiasGradDims::new(n, co, h * w));
+        check(&format!("conv k{k} db"), &b, &db, |b| loss(&x, &wt, b));
+    }
+}
+
+#[test]
+fn maxpool_relu_dropout_gradients() {
+    let mut rng = StdRng::seed_from_u64(9);
+    let d = PoolDims::new(2, 3, 5, 7, 2);
+    let outs = 2 * 3 * 2 * 3;
+    let (x, r) = (randv(&mut rng, 2 * 3 * 5 * 7), randv(&mut rng, outs));
+    let pool_loss = |x: &[f64]| {
+        let (mut y, mut arg) = (vec![0.0; outs], vec![0u32; outs]);
+        cpu::maxpool_forward(&mut y, &mut arg, x, &d);
+        dot(&y, &r)
+    };
+    let (mut y, mut arg) = (vec![0.0; outs], vec![0u32; outs]);
+    cpu::maxpool_forward(&mut y, &mut arg, &x, &d);
+    let mut dx = vec![0.0; x.len()];
+    cpu::maxpool_backward(&mut dx, &r, &arg, &d);
+    check("maxpool dX", &x, &dx, pool_loss);
+
+    let n = 50;
+    // keep inputs away from the kink at 0
+    let x: Vec<f64> = randv(&mut rng, n).into_iter().map(|v| if v.abs() < 0.01 { 0.5 } else { v }).collect();
+    let r = randv(&mut rng, n);
+    let e = ElemDims::new(n);
+    let mut y = vec![0.0; n];
+    cpu::relu_forward(&mut y, &x, &e);
+    let mut dy = r.clone();
+    cpu::relu_backward(&mut dy, &y, &e);
+    check("relu dX", &x, &dy, |x| {
+        let mut y = vec![0.0; n];
+        cpu::relu_forward(&mut y, x, &e);
+        dot(&y, &r)
+    });
+
+    let dd = DropoutDims::new(n, 0.3, 5, 11, 2);
+    let mut dx = vec![0.0; n];
+    cpu::dropout_backward(&mut dx, &r, &dd);
+    check("dropout dX", &x, &dx, |x| {
+        let mut y = vec![0.0; n];
+        cpu::dropout_forward(&mut y, x, &dd);
+        dot(&y, &r)
+    });
+}
+
+#[test]
+fn softmax_xent_gradient_is_mean_loss_gradient() {
+    let mut rng = StdRng::seed_from_u64(10);
+    let (n, c) = (6, 10);
+    let d = XentDims::new(n, c);
+    let logits: Vec<f64> = randv(&mut rng, n * c).into_iter().map(|v| v * 5.0).collect();
+    let labels: Vec<u32> = (0..n).map(|_| rng.random_range(0..c as u32)).collect();
+    let mean_loss = |z: &[f64]| {
+        let (mut dl, mut loss, mut hit) = (vec![0.0; n * c], vec![0.0; n], vec![0.0; n]);
+        cpu::softmax_xent(&mut dl, &mut loss, &mut hit, z, &labels, &d);
+        loss.iter().sum::<f64>() / n as f64
+    };
+    let (mut dl, mut loss, mut hit) = (vec![0.0; n * c], vec![0.0; n], vec![0.0; n]);
+    cpu::softmax_xent(&mut dl, &mut loss, &mut hit, &logits, &labels, &d);
+    check("softmax_xent dlogits", &logits, &dl, mean_loss);
+}
