@@ -7,11 +7,17 @@
 //! twins ([`cpu::CpuEngine`]); [`selftest`] checks one against the other.
 
 pub mod cpu;
+pub mod data;
 pub mod engine;
 pub mod error;
 pub mod gpu;
+pub mod infer;
+pub mod io;
 pub mod kernels;
+pub mod model;
 pub mod op;
+pub mod optim;
 pub mod selftest;
+pub mod train;
 
 pub use error::{Error, Result};

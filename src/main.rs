@@ -1,12 +1,22 @@
 //! The gpunet command line: parse, call the library, print.
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use gpunet::engine::Engine;
 use gpunet::gpu::{context, AdapterChoice, Gpu, GpuEngine};
-use gpunet::{selftest, Error, Result};
+use gpunet::model::spec::{self, Spec};
+use gpunet::train::{self, Progress, Settings, TrainJob};
+use gpunet::{data, infer, selftest, Error, Result};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 #[derive(Parser)]
-#[command(name = "gpunet", version, about = "Train CNNs on any Vulkan/Metal/DX12 adapter with hand-written WGSL kernels")]
+#[command(
+    name = "gpunet",
+    version,
+    about = "Train CNNs on any Vulkan/Metal/DX12 adapter with hand-written WGSL kernels"
+)]
 struct Cli {
     /// Pick the adapter whose name contains this (case-insensitive)
     #[arg(long, global = true, env = "GPUNET_ADAPTER")]
@@ -31,7 +41,86 @@ enum Cmd {
         #[arg(long)]
         full: bool,
     },
+    /// List the named architectures with their specs and parameter counts
+    Archs,
+    /// Train a network (embedded MNIST unless --train is given)
+    Train(TrainArgs),
+    /// Write a Kaggle submission (ImageId,Label) for test images
+    Predict {
+        /// A model.safetensors written by `gpunet train`
+        #[arg(long)]
+        model: PathBuf,
+        /// Kaggle test.csv (pixel0..pixel783), a labelled CSV, or an IDX image file
+        #[arg(long)]
+        input: PathBuf,
+        /// Where to write ImageId,Label
+        #[arg(long, default_value = "submission.csv")]
+        out: PathBuf,
+        /// Also write ImageId,p0..p9
+        #[arg(long)]
+        probs: Option<PathBuf>,
+        #[arg(long, default_value_t = 500)]
+        batch_size: usize,
+    },
+    /// Loss, accuracy and confusion matrix of a model on labelled images
+    Eval {
+        #[arg(long)]
+        model: PathBuf,
+        /// A labelled Kaggle CSV (label,pixel0..) or IDX image file with its labels beside it
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long, default_value_t = 500)]
+        batch_size: usize,
+    },
 }
+
+#[derive(Args)]
+struct TrainArgs {
+    /// A named arch (see `gpunet archs`), mlp:H1,H2,..., or a layer spec
+    #[arg(long)]
+    arch: Option<String>,
+    /// Total epochs [default: the blog's count for a named arch, else 10]
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// [default: 500]
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// [default: 0.001]
+    #[arg(long)]
+    lr: Option<f32>,
+    /// adam or sgd [default: adam]
+    #[arg(long)]
+    optimizer: Option<String>,
+    /// SGD momentum [default: 0.9]
+    #[arg(long)]
+    momentum: Option<f32>,
+    /// SGD with Nesterov momentum
+    #[arg(long)]
+    nesterov: bool,
+    /// Kaggle train.csv (label,pixel0..pixel783) or an IDX image file [default: embedded MNIST]
+    #[arg(long)]
+    train: Option<PathBuf>,
+    /// Fraction held out for validation [default: 0.2]
+    #[arg(long)]
+    val_split: Option<f64>,
+    /// Keep only the first N labelled rows
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Seed of the split, the shuffles, the init and dropout [default: 42]
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Pixel divisor: 255, or 256 as the blog did [default: 255]
+    #[arg(long)]
+    scale: Option<f32>,
+    /// Run directory [default: runs/<arch>-<unix time>, or the resumed run's]
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Continue from DIR/model.safetensors (its optimizer state and settings beside it)
+    #[arg(long)]
+    resume: Option<PathBuf>,
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -43,6 +132,7 @@ fn main() -> ExitCode {
     };
     match run(cli) {
         Ok(code) => code,
+        Err(Error::Interrupted) => ExitCode::from(130),
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(e.exit_code() as u8)
@@ -51,21 +141,257 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
-    let choice = AdapterChoice { backend: cli.backend, name: cli.adapter };
+    let choice = AdapterChoice {
+        backend: cli.backend,
+        name: cli.adapter,
+    };
     match cli.cmd {
         Cmd::Info => info(&choice),
-        Cmd::Selftest { seed, full } => {
-            let gpu = Gpu::new(&choice)?;
-            println!("adapter: {}", gpu.describe());
-            let mut engine = GpuEngine::new(gpu.clone());
-            let (mut passed, mut failed) = (0, 0);
-            for case in selftest::cases(seed, !full) {
-                let outcome = selftest::check(&mut engine, &case)?;
-                println!("{}  {}", gpu.info.name, outcome.line());
-                if outcome.pass() { passed += 1 } else { failed += 1 }
+        Cmd::Selftest { seed, full } => selftest_cmd(&choice, seed, full),
+        Cmd::Archs => {
+            for (name, text, epochs, about) in spec::NAMED {
+                let spec = Spec::parse(text)?;
+                println!(
+                    "{name:<13} {:>10} params  {epochs:>2} epochs  {about}\n              {text}",
+                    spec.param_count()
+                );
             }
-            println!("{passed} passed, {failed} failed");
-            Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            println!(
+                "mlp:H1,H2,... any hidden sizes, e.g. mlp:10,20,10 (the blog's scikit-learn grid)"
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Train(args) => train_cmd(&choice, args),
+        Cmd::Predict {
+            model,
+            input,
+            out,
+            probs,
+            batch_size,
+        } => {
+            check_batch(batch_size)?;
+            let images = data::load(&input)?;
+            let mut engine = GpuEngine::new(Gpu::new(&choice)?);
+            let p = infer::predict(&mut engine, &model, &images, batch_size)?;
+            data::csv::write_submission(&out, &infer::argmax(&p))?;
+            if let Some(path) = probs {
+                data::csv::write_probs(&path, &p)?;
+            }
+            println!("wrote {} predictions to {}", images.len(), out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Eval {
+            model,
+            input,
+            batch_size,
+        } => {
+            check_batch(batch_size)?;
+            let images = data::load(&input)?;
+            let Some(labels) = images.labels.clone() else {
+                return Err(Error::input(&input, 1, "evaluation needs labels (a 'label' column, or an IDX labels file beside the images)"));
+            };
+            let mut engine = GpuEngine::new(Gpu::new(&choice)?);
+            let p = infer::predict(&mut engine, &model, &images, batch_size)?;
+            println!("{} images from {}", images.len(), input.display());
+            print!("{}", infer::evaluate(&p, &labels));
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn check_batch(b: usize) -> Result<()> {
+    if b == 0 {
+        return Err(Error::usage("--batch-size must be at least 1"));
+    }
+    Ok(())
+}
+
+fn selftest_cmd(choice: &AdapterChoice, seed: u64, full: bool) -> Result<ExitCode> {
+    let gpu = Gpu::new(choice)?;
+    println!("adapter: {}", gpu.describe());
+    let mut engine = GpuEngine::new(gpu.clone());
+    let (mut passed, mut failed) = (0, 0);
+    for case in selftest::cases(seed, !full) {
+        let outcome = selftest::check(&mut engine, &case)?;
+        println!("{}  {}", gpu.info.name, outcome.line());
+        if outcome.pass() {
+            passed += 1
+        } else {
+            failed += 1
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Settings from the flags, over the resumed run's (which win; a flag that
+/// contradicts them is an error) or the defaults.
+fn settings(a: &TrainArgs) -> Result<Settings> {
+    let resumed = a
+        .resume
+        .as_deref()
+        .map(train::resumed_settings)
+        .transpose()?;
+    let arch = match (&a.arch, &resumed) {
+        (Some(arch), _) => arch.clone(),
+        (None, Some(r)) => r.arch.clone(),
+        (None, None) => {
+            return Err(Error::usage(
+                "--arch is required (see `gpunet archs`), unless --resume is given",
+            ))
+        }
+    };
+    let mut s = resumed.clone().unwrap_or(Settings {
+        arch: arch.clone(),
+        batch: 500,
+        lr: 1e-3,
+        optimizer: "adam".into(),
+        momentum: 0.9,
+        nesterov: false,
+        seed: 42,
+        val_split: 0.2,
+        limit: None,
+        scale: 255.0,
+        train: None,
+    });
+    let mut conflicts = Vec::new();
+    macro_rules! take {
+        ($flag:literal, $field:ident, $value:expr) => {
+            if let Some(v) = $value {
+                if resumed.is_some() && s.$field != v {
+                    conflicts.push(format!("{} {:?} (the run has {:?})", $flag, v, s.$field));
+                }
+                s.$field = v;
+            }
+        };
+    }
+    take!("--arch", arch, Some(arch.clone()));
+    take!("--batch-size", batch, a.batch_size);
+    take!("--lr", lr, a.lr);
+    take!("--optimizer", optimizer, a.optimizer.clone());
+    take!("--momentum", momentum, a.momentum);
+    take!("--nesterov", nesterov, a.nesterov.then_some(true));
+    take!("--seed", seed, a.seed);
+    take!("--val-split", val_split, a.val_split);
+    take!("--limit", limit, a.limit.map(Some));
+    take!("--scale", scale, a.scale);
+    take!("--train", train, a.train.clone().map(Some));
+    if !conflicts.is_empty() {
+        return Err(Error::usage(format!(
+            "--resume continues a run with its own settings; these flags contradict it: {}",
+            conflicts.join(", ")
+        )));
+    }
+    s.validate()?;
+    Spec::parse(&s.arch)?;
+    Ok(s)
+}
+
+fn default_out(arch: &str) -> PathBuf {
+    let name: String = arch
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(40)
+        .collect();
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    Path::new("runs").join(format!("{name}-{secs}"))
+}
+
+fn train_cmd(choice: &AdapterChoice, a: TrainArgs) -> Result<ExitCode> {
+    let settings = settings(&a)?;
+    let epochs = a
+        .epochs
+        .unwrap_or_else(|| spec::default_epochs(&settings.arch));
+    let out = match (&a.out, &a.resume) {
+        (Some(o), _) => o.clone(),
+        (None, Some(r)) => r.parent().map(Path::to_path_buf).unwrap_or_default(),
+        (None, None) => default_out(&settings.arch),
+    };
+    let resuming_here = a
+        .resume
+        .as_ref()
+        .is_some_and(|r| r.parent() == Some(out.as_path()));
+    if out.join("model.safetensors").exists() && !resuming_here {
+        return Err(Error::usage(format!(
+            "{} already holds a model; choose another --out, or continue it with --resume {}",
+            out.display(),
+            out.join("model.safetensors").display()
+        )));
+    }
+    let _ = ctrlc::set_handler(|| {
+        if STOP.swap(true, Ordering::SeqCst) {
+            eprintln!("\nsecond interrupt: exiting without saving");
+            std::process::exit(130);
+        }
+        eprintln!(
+            "\ninterrupt: finishing the step in flight and saving (press again to quit at once)"
+        );
+    });
+    let mut engine = GpuEngine::new(Gpu::new(choice)?);
+    let job = TrainJob {
+        settings,
+        epochs,
+        out,
+        resume: a.resume,
+    };
+    let mut ui = Console { bar: None };
+    let report = train::train(&mut engine, &job, &STOP, &mut ui)?;
+    println!("{:.1} images/s over the run", report.images_per_s);
+    engine.finish()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Epoch lines on stdout; a progress bar on stderr when it is a terminal.
+struct Console {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Progress for Console {
+    fn line(&mut self, text: &str) {
+        match &self.bar {
+            Some(b) => b.println(text),
+            None => println!("{text}"),
+        }
+    }
+    fn epoch_start(&mut self, epoch: usize, epochs: usize, batches: usize, done: usize) {
+        if !std::io::stderr().is_terminal() {
+            return;
+        }
+        let bar = indicatif::ProgressBar::new(batches as u64).with_position(done as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "Epoch {prefix} [{bar:30}] {pos}/{len} {elapsed}<{eta} {msg}",
+            )
+            .unwrap()
+            .progress_chars("=> "),
+        );
+        bar.set_prefix(format!("{}/{}", epoch + 1, epochs));
+        self.bar = Some(bar);
+    }
+    fn step(&mut self, status: Option<&str>) {
+        if let Some(b) = &self.bar {
+            b.inc(1);
+            if let Some(s) = status {
+                b.set_message(s.to_string());
+            }
+        }
+    }
+    fn epoch_end(&mut self) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
         }
     }
 }

@@ -17,7 +17,11 @@ pub struct View {
 
 impl View {
     pub fn whole(buf: BufId, len: usize) -> View {
-        View { buf, offset: 0, len }
+        View {
+            buf,
+            offset: 0,
+            len,
+        }
     }
     /// The first `len` words of this view.
     pub fn prefix(self, len: usize) -> View {
@@ -57,63 +61,134 @@ fn groups_1d(count: usize) -> [u32; 3] {
 fn op(kernel: Kernel, params: Params, views: &[View], groups: [u32; 3]) -> Op {
     let info = kernel.info();
     debug_assert_eq!(views.len(), info.outputs + info.inputs, "{}", info.entry);
-    Op { kernel, params, views: views.to_vec(), groups }
+    Op {
+        kernel,
+        params,
+        views: views.to_vec(),
+        groups,
+    }
 }
 
 /// C = A·B (+bias)(ReLU). Without a bias, `b` is bound again in its slot (unread).
 pub fn matmul(c: View, a: View, b: View, bias: Option<View>, d: cpu::MatmulDims) -> Op {
     let groups = [tiles(d.n as usize), tiles(d.m as usize), 1];
-    op(Kernel::Matmul, d.params(), &[c, a, b, bias.unwrap_or(b)], groups)
+    op(
+        Kernel::Matmul,
+        d.params(),
+        &[c, a, b, bias.unwrap_or(b)],
+        groups,
+    )
 }
 
 pub fn bias_grad(dbias: View, dy: View, d: cpu::BiasGradDims) -> Op {
-    op(Kernel::BiasGrad, d.params(), &[dbias, dy], [d.channels, 1, 1])
+    op(
+        Kernel::BiasGrad,
+        d.params(),
+        &[dbias, dy],
+        [d.channels, 1, 1],
+    )
 }
 
 /// Without a bias, `w` is bound again in its slot (unread).
 pub fn conv2d_forward(y: View, x: View, w: View, bias: Option<View>, d: cpu::ConvDims) -> Op {
     let groups = [tiles((d.n * d.h * d.w) as usize), tiles(d.cout as usize), 1];
-    op(Kernel::Conv2dForward, d.params(), &[y, x, w, bias.unwrap_or(w)], groups)
+    op(
+        Kernel::Conv2dForward,
+        d.params(),
+        &[y, x, w, bias.unwrap_or(w)],
+        groups,
+    )
 }
 
 pub fn conv2d_backward_input(dx: View, dy: View, w: View, d: cpu::ConvDims) -> Op {
     let groups = [tiles((d.n * d.h * d.w) as usize), tiles(d.cin as usize), 1];
-    op(Kernel::Conv2dBackwardInput, d.params(), &[dx, dy, w], groups)
+    op(
+        Kernel::Conv2dBackwardInput,
+        d.params(),
+        &[dx, dy, w],
+        groups,
+    )
 }
 
 pub fn conv2d_backward_weight(dw: View, dy: View, x: View, d: cpu::ConvDims) -> Op {
-    let groups = [tiles((d.cin * d.k * d.k) as usize), tiles(d.cout as usize), 1];
-    op(Kernel::Conv2dBackwardWeight, d.params(), &[dw, dy, x], groups)
+    let groups = [
+        tiles((d.cin * d.k * d.k) as usize),
+        tiles(d.cout as usize),
+        1,
+    ];
+    op(
+        Kernel::Conv2dBackwardWeight,
+        d.params(),
+        &[dw, dy, x],
+        groups,
+    )
 }
 
 pub fn maxpool_forward(y: View, argmax: View, x: View, d: cpu::PoolDims) -> Op {
     let outputs = (d.n * d.c * (d.h / d.k) * (d.w / d.k)) as usize;
-    op(Kernel::MaxpoolForward, d.params(), &[y, argmax, x], groups_1d(outputs))
+    op(
+        Kernel::MaxpoolForward,
+        d.params(),
+        &[y, argmax, x],
+        groups_1d(outputs),
+    )
 }
 
 pub fn maxpool_backward(dx: View, dy: View, argmax: View, d: cpu::PoolDims) -> Op {
     let inputs = (d.n * d.c * d.h * d.w) as usize;
-    op(Kernel::MaxpoolBackward, d.params(), &[dx, dy, argmax], groups_1d(inputs))
+    op(
+        Kernel::MaxpoolBackward,
+        d.params(),
+        &[dx, dy, argmax],
+        groups_1d(inputs),
+    )
 }
 
 pub fn relu_forward(y: View, x: View, d: cpu::ElemDims) -> Op {
-    op(Kernel::ReluForward, d.params(), &[y, x], groups_1d(d.n as usize))
+    op(
+        Kernel::ReluForward,
+        d.params(),
+        &[y, x],
+        groups_1d(d.n as usize),
+    )
 }
 
 pub fn relu_backward(dy: View, y: View, d: cpu::ElemDims) -> Op {
-    op(Kernel::ReluBackward, d.params(), &[dy, y], groups_1d(d.n as usize))
+    op(
+        Kernel::ReluBackward,
+        d.params(),
+        &[dy, y],
+        groups_1d(d.n as usize),
+    )
 }
 
 fn rows(n: u32) -> [u32; 3] {
     [n.div_ceil(64).max(1), 1, 1]
 }
 
-pub fn softmax_xent(dlogits: View, loss: View, correct: View, logits: View, labels: View, d: cpu::XentDims) -> Op {
-    op(Kernel::SoftmaxXent, d.params(), &[dlogits, loss, correct, logits, labels], rows(d.n))
+pub fn softmax_xent(
+    dlogits: View,
+    loss: View,
+    correct: View,
+    logits: View,
+    labels: View,
+    d: cpu::XentDims,
+) -> Op {
+    op(
+        Kernel::SoftmaxXent,
+        d.params(),
+        &[dlogits, loss, correct, logits, labels],
+        rows(d.n),
+    )
 }
 
 pub fn xent_accumulate(acc: View, loss: View, correct: View, d: cpu::XentDims) -> Op {
-    op(Kernel::XentAccumulate, d.params(), &[acc, loss, correct], [1, 1, 1])
+    op(
+        Kernel::XentAccumulate,
+        d.params(),
+        &[acc, loss, correct],
+        [1, 1, 1],
+    )
 }
 
 pub fn softmax(probs: View, logits: View, d: cpu::XentDims) -> Op {
@@ -121,22 +196,54 @@ pub fn softmax(probs: View, logits: View, d: cpu::XentDims) -> Op {
 }
 
 pub fn dropout_forward(y: View, x: View, d: cpu::DropoutDims) -> Op {
-    op(Kernel::DropoutForward, d.params(), &[y, x], groups_1d(d.n as usize))
+    op(
+        Kernel::DropoutForward,
+        d.params(),
+        &[y, x],
+        groups_1d(d.n as usize),
+    )
 }
 
 pub fn dropout_backward(dx: View, dy: View, d: cpu::DropoutDims) -> Op {
-    op(Kernel::DropoutBackward, d.params(), &[dx, dy], groups_1d(d.n as usize))
+    op(
+        Kernel::DropoutBackward,
+        d.params(),
+        &[dx, dy],
+        groups_1d(d.n as usize),
+    )
 }
 
 pub fn adam(param: View, m: View, v: View, grad: View, d: cpu::AdamDims) -> Op {
-    op(Kernel::Adam, d.params(), &[param, m, v, grad], groups_1d(d.n as usize))
+    op(
+        Kernel::Adam,
+        d.params(),
+        &[param, m, v, grad],
+        groups_1d(d.n as usize),
+    )
 }
 
 pub fn sgd(param: View, vel: View, grad: View, d: cpu::SgdDims) -> Op {
-    op(Kernel::Sgd, d.params(), &[param, vel, grad], groups_1d(d.n as usize))
+    op(
+        Kernel::Sgd,
+        d.params(),
+        &[param, vel, grad],
+        groups_1d(d.n as usize),
+    )
 }
 
-pub fn gather(x: View, y: View, store: View, store_labels: View, index: View, d: cpu::GatherDims) -> Op {
+pub fn gather(
+    x: View,
+    y: View,
+    store: View,
+    store_labels: View,
+    index: View,
+    d: cpu::GatherDims,
+) -> Op {
     let groups = groups_1d((d.n * d.pixels) as usize);
-    op(Kernel::Gather, d.params(), &[x, y, store, store_labels, index], groups)
+    op(
+        Kernel::Gather,
+        d.params(),
+        &[x, y, store, store_labels, index],
+        groups,
+    )
 }

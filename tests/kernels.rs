@@ -9,7 +9,11 @@ use gpunet::selftest;
 fn cases_cover_every_kernel() {
     let cases = selftest::cases(1, true);
     for k in Kernel::ALL {
-        assert!(cases.iter().any(|c| c.kernel == k), "no selftest case for {}", k.name());
+        assert!(
+            cases.iter().any(|c| c.kernel == k),
+            "no selftest case for {}",
+            k.name()
+        );
     }
 }
 
@@ -27,5 +31,10 @@ fn every_kernel_matches_its_cpu_twin() {
             }
         }
     }
-    assert!(failures.is_empty(), "on {}:\n{}", gpu.describe(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "on {}:\n{}",
+        gpu.describe(),
+        failures.join("\n")
+    );
 }

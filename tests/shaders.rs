@@ -22,13 +22,21 @@ fn every_shader_validates_and_translates() {
         // when it builds a pipeline.
         for ep in &module.entry_points {
             let which = (ep.stage, ep.name.clone());
-            let spv_pipe = spv::PipelineOptions { shader_stage: ep.stage, entry_point: ep.name.clone() };
+            let spv_pipe = spv::PipelineOptions {
+                shader_stage: ep.stage,
+                entry_point: ep.name.clone(),
+            };
             spv::write_vec(&module, &info, &spv::Options::default(), Some(&spv_pipe))
                 .unwrap_or_else(|e| panic!("{name}::{}: SPIR-V: {e:?}", ep.name));
-            let msl_pipe = msl::PipelineOptions { entry_point: Some(which.clone()), ..Default::default() };
+            let msl_pipe = msl::PipelineOptions {
+                entry_point: Some(which.clone()),
+                ..Default::default()
+            };
             msl::write_string(&module, &info, &msl::Options::default(), &msl_pipe)
                 .unwrap_or_else(|e| panic!("{name}::{}: MSL: {e:?}", ep.name));
-            let hlsl_pipe = hlsl::PipelineOptions { entry_point: Some(which) };
+            let hlsl_pipe = hlsl::PipelineOptions {
+                entry_point: Some(which),
+            };
             let mut out = String::new();
             hlsl::Writer::new(&mut out, &hlsl::Options::default(), &hlsl_pipe)
                 .write(&module, &info, None)
@@ -49,15 +57,27 @@ fn check_uniform_layouts(name: &str, module: &naga::Module) {
         let naga::TypeInner::Struct { members, span } = &ty.inner else {
             panic!("{name}: uniform {:?} is not a struct", var.name);
         };
-        assert_eq!(*span, 64, "{name}: uniform struct {:?} is {span} bytes, not 64", ty.name);
+        assert_eq!(
+            *span, 64,
+            "{name}: uniform struct {:?} is {span} bytes, not 64",
+            ty.name
+        );
         for m in members {
             let scalar = match &module.types[m.ty].inner {
                 naga::TypeInner::Scalar(s) => s.kind,
                 naga::TypeInner::Vector { scalar, .. } => scalar.kind,
                 other => panic!("{name}: {:?}.{:?} has type {other:?}", ty.name, m.name),
             };
-            let want = if m.offset < 32 { naga::ScalarKind::Uint } else { naga::ScalarKind::Float };
-            assert_eq!(scalar, want, "{name}: {:?}.{:?} at byte {}", ty.name, m.name, m.offset);
+            let want = if m.offset < 32 {
+                naga::ScalarKind::Uint
+            } else {
+                naga::ScalarKind::Float
+            };
+            assert_eq!(
+                scalar, want,
+                "{name}: {:?}.{:?} at byte {}",
+                ty.name, m.name, m.offset
+            );
         }
     }
 }

@@ -23,7 +23,17 @@ impl Dims for ConvDims {}
 impl ConvDims {
     pub fn new(n: usize, cin: usize, cout: usize, h: usize, w: usize, k: usize) -> Self {
         let u = |x: usize| x as u32;
-        ConvDims { n: u(n), cin: u(cin), cout: u(cout), h: u(h), w: u(w), k: u(k), flags: 0, _u: 0, _f: [0.0; 8] }
+        ConvDims {
+            n: u(n),
+            cin: u(cin),
+            cout: u(cout),
+            h: u(h),
+            w: u(w),
+            k: u(k),
+            flags: 0,
+            _u: 0,
+            _f: [0.0; 8],
+        }
     }
     pub fn with_epilogue(mut self, bias: bool, relu: bool) -> Self {
         self.flags = flags(bias, relu);
@@ -32,7 +42,14 @@ impl ConvDims {
     /// (n, cin, cout, h, w, k) as usize.
     fn unpack(&self) -> (usize, usize, usize, usize, usize, usize) {
         let u = |x: u32| x as usize;
-        (u(self.n), u(self.cin), u(self.cout), u(self.h), u(self.w), u(self.k))
+        (
+            u(self.n),
+            u(self.cin),
+            u(self.cout),
+            u(self.h),
+            u(self.w),
+            u(self.k),
+        )
     }
     /// Padding before (top/left); the rest, k - 1 - before, goes after.
     pub fn pad_before(&self) -> usize {
@@ -74,8 +91,8 @@ pub fn conv2d_forward<T: Float>(y: &mut [T], x: &[T], wt: &[T], bias: &[T], d: &
     let (_, cin, cout, h, w, k) = d.unpack();
     y.iter_mut().for_each(|v| *v = T::zero());
     for_each_tap(d, |[b, ci, co, oy, ox, iy, ix, ky, kx]| {
-        y[((b * cout + co) * h + oy) * w + ox] =
-            y[((b * cout + co) * h + oy) * w + ox] + wt[((co * cin + ci) * k + ky) * k + kx] * x[((b * cin + ci) * h + iy) * w + ix];
+        y[((b * cout + co) * h + oy) * w + ox] = y[((b * cout + co) * h + oy) * w + ox]
+            + wt[((co * cin + ci) * k + ky) * k + kx] * x[((b * cin + ci) * h + iy) * w + ix];
     });
     let hw = h * w;
     for (i, v) in y.iter_mut().enumerate().take(d.n as usize * cout * hw) {
@@ -93,8 +110,8 @@ pub fn conv2d_backward_input<T: Float>(dx: &mut [T], dy: &[T], wt: &[T], d: &Con
     let (_, cin, cout, h, w, k) = d.unpack();
     dx.iter_mut().for_each(|v| *v = T::zero());
     for_each_tap(d, |[b, ci, co, oy, ox, iy, ix, ky, kx]| {
-        dx[((b * cin + ci) * h + iy) * w + ix] =
-            dx[((b * cin + ci) * h + iy) * w + ix] + wt[((co * cin + ci) * k + ky) * k + kx] * dy[((b * cout + co) * h + oy) * w + ox];
+        dx[((b * cin + ci) * h + iy) * w + ix] = dx[((b * cin + ci) * h + iy) * w + ix]
+            + wt[((co * cin + ci) * k + ky) * k + kx] * dy[((b * cout + co) * h + oy) * w + ox];
     });
 }
 
@@ -102,7 +119,7 @@ pub fn conv2d_backward_weight<T: Float>(dw: &mut [T], dy: &[T], x: &[T], d: &Con
     let (_, cin, cout, h, w, k) = d.unpack();
     dw.iter_mut().for_each(|v| *v = T::zero());
     for_each_tap(d, |[b, ci, co, oy, ox, iy, ix, ky, kx]| {
-        dw[((co * cin + ci) * k + ky) * k + kx] =
-            dw[((co * cin + ci) * k + ky) * k + kx] + dy[((b * cout + co) * h + oy) * w + ox] * x[((b * cin + ci) * h + iy) * w + ix];
+        dw[((co * cin + ci) * k + ky) * k + kx] = dw[((co * cin + ci) * k + ky) * k + kx]
+            + dy[((b * cout + co) * h + oy) * w + ox] * x[((b * cin + ci) * h + iy) * w + ix];
     });
 }

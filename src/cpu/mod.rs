@@ -7,9 +7,9 @@
 //! (64 bytes: eight u32 words, then eight f32 words), so the host writes it as is.
 
 mod conv2d;
-mod engine;
 mod data;
 mod dropout;
+mod engine;
 mod matmul;
 mod maxpool;
 mod optim;
@@ -17,9 +17,9 @@ mod relu;
 mod softmax_xent;
 
 pub use conv2d::*;
-pub use engine::CpuEngine;
 pub use data::*;
 pub use dropout::*;
+pub use engine::CpuEngine;
 pub use matmul::*;
 pub use maxpool::*;
 pub use optim::*;

@@ -1,8 +1,8 @@
 //! Adapter choice, device limits, and the pipelines (built once, at start-up).
 
 use crate::error::{Error, Result};
-use crate::kernels::Kernel;
 use crate::gpu::shaders::Shader;
+use crate::kernels::Kernel;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -17,7 +17,10 @@ impl AdapterChoice {
     /// `GPUNET_BACKEND` and `GPUNET_ADAPTER`, as the CLI reads them.
     pub fn from_env() -> Self {
         let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        AdapterChoice { backend: get("GPUNET_BACKEND"), name: get("GPUNET_ADAPTER") }
+        AdapterChoice {
+            backend: get("GPUNET_BACKEND"),
+            name: get("GPUNET_ADAPTER"),
+        }
     }
 }
 
@@ -29,7 +32,11 @@ pub fn backends(name: Option<&str>) -> Result<wgpu::Backends> {
         Some("metal") => wgpu::Backends::METAL,
         Some("dx12") => wgpu::Backends::DX12,
         Some("gl") => wgpu::Backends::GL,
-        Some(other) => return Err(Error::usage(format!("unknown backend '{other}': expected vulkan, metal, dx12 or gl"))),
+        Some(other) => {
+            return Err(Error::usage(format!(
+                "unknown backend '{other}': expected vulkan, metal, dx12 or gl"
+            )))
+        }
     })
 }
 
@@ -38,9 +45,10 @@ pub fn adapters(backend: Option<&str>) -> Result<Vec<wgpu::Adapter>> {
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
     desc.backends = backends(backend)?;
     let instance = wgpu::Instance::new(desc);
-    Ok(pollster::block_on(instance.enumerate_adapters(backends(backend)?)))
+    Ok(pollster::block_on(
+        instance.enumerate_adapters(backends(backend)?),
+    ))
 }
-
 
 /// Higher is better: discrete GPUs first, native APIs before GL.
 fn rank(info: &wgpu::AdapterInfo) -> (u8, u8) {
@@ -56,10 +64,26 @@ fn rank(info: &wgpu::AdapterInfo) -> (u8, u8) {
 
 /// What the kernels need beyond the WebGPU defaults' floor.
 const NEEDS: [(&str, fn(&wgpu::Limits) -> u64, u64); 4] = [
-    ("max_storage_buffers_per_shader_stage", |l| l.max_storage_buffers_per_shader_stage as u64, 5),
-    ("max_compute_invocations_per_workgroup", |l| l.max_compute_invocations_per_workgroup as u64, 256),
-    ("max_compute_workgroup_size_x", |l| l.max_compute_workgroup_size_x as u64, 256),
-    ("max_compute_workgroup_storage_size", |l| l.max_compute_workgroup_storage_size as u64, 8192),
+    (
+        "max_storage_buffers_per_shader_stage",
+        |l| l.max_storage_buffers_per_shader_stage as u64,
+        5,
+    ),
+    (
+        "max_compute_invocations_per_workgroup",
+        |l| l.max_compute_invocations_per_workgroup as u64,
+        256,
+    ),
+    (
+        "max_compute_workgroup_size_x",
+        |l| l.max_compute_workgroup_size_x as u64,
+        256,
+    ),
+    (
+        "max_compute_workgroup_storage_size",
+        |l| l.max_compute_workgroup_storage_size as u64,
+        8192,
+    ),
 ];
 
 /// An open device with every kernel's pipeline built.
@@ -115,7 +139,11 @@ impl Gpu {
             }
         }
         let timestamps = adapter.features().contains(wgpu::Features::TIMESTAMP_QUERY);
-        let features = if timestamps { wgpu::Features::TIMESTAMP_QUERY } else { wgpu::Features::empty() };
+        let features = if timestamps {
+            wgpu::Features::TIMESTAMP_QUERY
+        } else {
+            wgpu::Features::empty()
+        };
         let desc = wgpu::DeviceDescriptor {
             label: Some("gpunet"),
             required_features: features,
@@ -132,10 +160,20 @@ impl Gpu {
         }));
         let f = fault.clone();
         device.set_device_lost_callback(move |reason, msg| {
-            f.lock().unwrap().get_or_insert_with(|| format!("device lost ({reason:?}): {msg}"));
+            f.lock()
+                .unwrap()
+                .get_or_insert_with(|| format!("device lost ({reason:?}): {msg}"));
         });
         let pipelines = build_pipelines(&device);
-        let gpu = Gpu { info, limits: device.limits(), device, queue, timestamps, pipelines, fault };
+        let gpu = Gpu {
+            info,
+            limits: device.limits(),
+            device,
+            queue,
+            timestamps,
+            pipelines,
+            fault,
+        };
         gpu.check()?;
         Ok(Arc::new(gpu))
     }
@@ -167,7 +205,10 @@ impl Gpu {
 }
 
 pub fn describe(info: &wgpu::AdapterInfo) -> String {
-    format!("{} ({:?}, {:?}, driver {} {})", info.name, info.backend, info.device_type, info.driver, info.driver_info)
+    format!(
+        "{} ({:?}, {:?}, driver {} {})",
+        info.name, info.backend, info.device_type, info.driver, info.driver_info
+    )
 }
 
 fn build_pipelines(device: &wgpu::Device) -> HashMap<Kernel, wgpu::ComputePipeline> {

@@ -30,7 +30,12 @@ const MAX_IN_FLIGHT: usize = 3;
 
 impl GpuEngine {
     pub fn new(gpu: Arc<Gpu>) -> Self {
-        GpuEngine { gpu, bufs: Vec::new(), plans: Vec::new(), in_flight: Default::default() }
+        GpuEngine {
+            gpu,
+            bufs: Vec::new(),
+            plans: Vec::new(),
+            in_flight: Default::default(),
+        }
     }
 
     fn check_view(&self, op: &Op, v: &View) -> Result<()> {
@@ -77,7 +82,10 @@ impl GpuEngine {
             let oldest = self.in_flight.pop_front().unwrap();
             self.gpu
                 .device
-                .poll(wgpu::PollType::Wait { submission_index: Some(oldest), timeout: None })
+                .poll(wgpu::PollType::Wait {
+                    submission_index: Some(oldest),
+                    timeout: None,
+                })
                 .map_err(|e| Error::Gpu(format!("{}: {e}", self.gpu.info.name)))?;
         }
         self.gpu.check()
@@ -103,7 +111,9 @@ impl Engine for GpuEngine {
         let buf = self.gpu.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
             size,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC,
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_DST
+                | wgpu::BufferUsages::COPY_SRC,
             mapped_at_creation: false,
         });
         self.bufs.push(buf);
@@ -112,7 +122,11 @@ impl Engine for GpuEngine {
 
     fn write(&mut self, buf: BufId, offset: usize, data: &[u32]) -> Result<()> {
         if !data.is_empty() {
-            self.gpu.queue.write_buffer(&self.bufs[buf], offset as u64 * 4, bytemuck::cast_slice(data));
+            self.gpu.queue.write_buffer(
+                &self.bufs[buf],
+                offset as u64 * 4,
+                bytemuck::cast_slice(data),
+            );
         }
         Ok(())
     }
@@ -137,7 +151,9 @@ impl Engine for GpuEngine {
         rx.recv()
             .map_err(|_| Error::Gpu("readback never completed".into()))?
             .map_err(|e| Error::Gpu(format!("readback failed: {e}")))?;
-        let data = staging.get_mapped_range(..).map_err(|e| Error::Gpu(format!("readback: {e}")))?;
+        let data = staging
+            .get_mapped_range(..)
+            .map_err(|e| Error::Gpu(format!("readback: {e}")))?;
         let out: Vec<u32> = bytemuck::cast_slice(&data[..bytes as usize]).to_vec();
         Ok(out)
     }
@@ -158,7 +174,11 @@ impl Engine for GpuEngine {
         });
         let mut groups = Vec::with_capacity(ops.len());
         for (i, op) in ops.iter().enumerate() {
-            self.gpu.queue.write_buffer(&uniforms, i as u64 * stride, bytemuck::cast_slice(&op.params));
+            self.gpu.queue.write_buffer(
+                &uniforms,
+                i as u64 * stride,
+                bytemuck::cast_slice(&op.params),
+            );
             let mut entries = vec![wgpu::BindGroupEntry {
                 binding: 0,
                 resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
@@ -185,14 +205,23 @@ impl Engine for GpuEngine {
             }));
         }
         self.gpu.check()?;
-        self.plans.push(Plan { ops, uniforms, stride, groups });
+        self.plans.push(Plan {
+            ops,
+            uniforms,
+            stride,
+            groups,
+        });
         Ok(self.plans.len() - 1)
     }
 
     fn set_params(&mut self, plan: PlanId, op: usize, params: Params) -> Result<()> {
         let p = &mut self.plans[plan];
         p.ops[op].params = params;
-        self.gpu.queue.write_buffer(&p.uniforms, op as u64 * p.stride, bytemuck::cast_slice(&params));
+        self.gpu.queue.write_buffer(
+            &p.uniforms,
+            op as u64 * p.stride,
+            bytemuck::cast_slice(&params),
+        );
         Ok(())
     }
 

@@ -1,0 +1,142 @@
+//! Images and labels: the embedded MNIST, IDX and Kaggle CSV files, the seeded
+//! train/validation split.
+
+pub mod csv;
+pub mod idx;
+
+use crate::error::{Error, Result};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use sha2::{Digest, Sha256};
+
+pub const SIDE: usize = 28;
+pub const PIXELS: usize = SIDE * SIDE;
+pub const CLASSES: usize = 10;
+
+/// 28x28 grey images, one byte per pixel, row-major; labels 0..9 where known.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Images {
+    pub pixels: Vec<u8>,         // (n, 784)
+    pub labels: Option<Vec<u8>>, // (n)
+}
+
+impl Images {
+    pub fn len(&self) -> usize {
+        self.pixels.len() / PIXELS
+    }
+    pub fn is_empty(&self) -> bool {
+        self.pixels.is_empty()
+    }
+    pub fn image(&self, i: usize) -> &[u8] {
+        &self.pixels[i * PIXELS..(i + 1) * PIXELS]
+    }
+    /// The rows at `idx`, in that order.
+    pub fn select(&self, idx: &[usize]) -> Images {
+        Images {
+            pixels: idx
+                .iter()
+                .flat_map(|&i| self.image(i).iter().copied())
+                .collect(),
+            labels: self
+                .labels
+                .as_ref()
+                .map(|l| idx.iter().map(|&i| l[i]).collect()),
+        }
+    }
+    /// The first `n` rows (all if fewer).
+    pub fn truncate(mut self, n: usize) -> Images {
+        let n = n.min(self.len());
+        self.pixels.truncate(n * PIXELS);
+        if let Some(l) = self.labels.as_mut() {
+            l.truncate(n);
+        }
+        self
+    }
+    /// Seeded shuffle, then the last `fraction` of rows become validation:
+    /// returns (train, validation).
+    pub fn split(&self, fraction: f64, seed: u64) -> (Images, Images) {
+        let n = self.len();
+        let n_val = ((n as f64) * fraction).ceil() as usize;
+        let mut idx: Vec<usize> = (0..n).collect();
+        idx.shuffle(&mut StdRng::seed_from_u64(seed));
+        let (train, val) = idx.split_at(n - n_val.min(n));
+        (self.select(train), self.select(val))
+    }
+}
+
+struct Embedded {
+    name: &'static str,
+    gz: &'static [u8],
+    sha256: &'static str,
+}
+
+const TRAIN_IMAGES: Embedded = Embedded {
+    name: "train-images-idx3-ubyte",
+    gz: include_bytes!("../../data/mnist/train-images-idx3-ubyte.gz"),
+    sha256: "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+};
+const TRAIN_LABELS: Embedded = Embedded {
+    name: "train-labels-idx1-ubyte",
+    gz: include_bytes!("../../data/mnist/train-labels-idx1-ubyte.gz"),
+    sha256: "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+};
+const TEST_IMAGES: Embedded = Embedded {
+    name: "t10k-images-idx3-ubyte",
+    gz: include_bytes!("../../data/mnist/t10k-images-idx3-ubyte.gz"),
+    sha256: "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+};
+const TEST_LABELS: Embedded = Embedded {
+    name: "t10k-labels-idx1-ubyte",
+    gz: include_bytes!("../../data/mnist/t10k-labels-idx1-ubyte.gz"),
+    sha256: "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+};
+
+fn unpack(e: &Embedded) -> Result<Vec<u8>> {
+    let path = format!("(embedded) data/mnist/{}.gz", e.name);
+    let bytes = idx::gunzip(e.gz).map_err(|m| Error::input(&path, 0, m))?;
+    let digest: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    if digest != e.sha256 {
+        return Err(Error::input(
+            &path,
+            0,
+            format!("sha256 {digest}, expected {}", e.sha256),
+        ));
+    }
+    Ok(bytes)
+}
+
+fn embedded(images: &Embedded, labels: &Embedded) -> Result<Images> {
+    let img_path = format!("(embedded) {}", images.name);
+    let pixels = idx::parse_images(&unpack(images)?, &img_path)?;
+    let lab_path = format!("(embedded) {}", labels.name);
+    let labels = idx::parse_labels(&unpack(labels)?, &lab_path)?;
+    idx::pair(pixels, labels, &img_path)
+}
+
+/// The embedded MNIST training set (60,000 images), checksums verified.
+pub fn mnist_train() -> Result<Images> {
+    embedded(&TRAIN_IMAGES, &TRAIN_LABELS)
+}
+
+/// The embedded MNIST t10k test set (10,000 images), checksums verified.
+pub fn mnist_test() -> Result<Images> {
+    embedded(&TEST_IMAGES, &TEST_LABELS)
+}
+
+/// Reads images from a Kaggle CSV or an IDX image file (.gz or plain; labels are
+/// read from the matching `*-labels-idx1-ubyte` beside it when present).
+pub fn load(path: &std::path::Path) -> Result<Images> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    if name.contains("idx3-ubyte") {
+        idx::load_pair(path)
+    } else {
+        csv::read(path)
+    }
+}

@@ -1,0 +1,93 @@
+//! Prediction and evaluation with a saved model.
+
+use crate::data::{Images, CLASSES};
+use crate::engine::Engine;
+use crate::error::Result;
+use crate::model::checkpoint;
+use crate::model::{Net, NetConfig};
+use std::path::Path;
+
+/// Class probabilities (n, 10) for every image, in order.
+pub fn predict(
+    engine: &mut dyn Engine,
+    model_path: &Path,
+    images: &Images,
+    batch: usize,
+) -> Result<Vec<f32>> {
+    let (model, _) = checkpoint::load_model(model_path)?;
+    let unlabelled = Images {
+        pixels: images.pixels.clone(),
+        labels: None,
+    };
+    let cfg = NetConfig {
+        batch: batch.min(images.len()).max(1),
+        scale: model.scale,
+        optim: None,
+        seed: 0,
+    };
+    let mut net = Net::new(engine, model.spec, &unlabelled, cfg)?;
+    engine.write_f32(net.params_view().buf, 0, &model.params)?;
+    let n = images.len();
+    net.set_index(engine, 0, &(0..n as u32).collect::<Vec<_>>())?;
+    let b = net.cfg.batch;
+    let mut probs = Vec::with_capacity(n * CLASSES);
+    for first in (0..n).step_by(b) {
+        probs.extend(net.predict_batch(engine, first, b.min(n - first))?);
+    }
+    Ok(probs)
+}
+
+/// The predicted class of each row (first maximum).
+pub fn argmax(probs: &[f32]) -> Vec<u8> {
+    probs
+        .chunks(CLASSES)
+        .map(|row| {
+            row.iter()
+                .enumerate()
+                .fold(0, |best, (j, &p)| if p > row[best] { j } else { best }) as u8
+        })
+        .collect()
+}
+
+pub struct Evaluation {
+    pub loss: f64,
+    pub accuracy: f64,
+    /// confusion[true][predicted]
+    pub confusion: [[u32; CLASSES]; CLASSES],
+}
+
+pub fn evaluate(probs: &[f32], labels: &[u8]) -> Evaluation {
+    let mut confusion = [[0u32; CLASSES]; CLASSES];
+    let mut loss = 0.0;
+    for ((row, &label), pred) in probs.chunks(CLASSES).zip(labels).zip(argmax(probs)) {
+        loss -= (row[label as usize].max(1e-30) as f64).ln();
+        confusion[label as usize][pred as usize] += 1;
+    }
+    let n = labels.len().max(1) as f64;
+    let hits: u32 = (0..CLASSES).map(|c| confusion[c][c]).sum();
+    Evaluation {
+        loss: loss / n,
+        accuracy: hits as f64 / n,
+        confusion,
+    }
+}
+
+impl std::fmt::Display for Evaluation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "loss {:.4} - accuracy {:.4}", self.loss, self.accuracy)?;
+        writeln!(f, "confusion matrix (rows: true label, columns: predicted)")?;
+        write!(f, "     ")?;
+        for c in 0..CLASSES {
+            write!(f, "{c:>6}")?;
+        }
+        writeln!(f)?;
+        for (t, row) in self.confusion.iter().enumerate() {
+            write!(f, "{t:>4} ")?;
+            for v in row {
+                write!(f, "{v:>6}")?;
+            }
+            writeln!(f)?;
+        }
+        Ok(())
+    }
+}

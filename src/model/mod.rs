@@ -1,0 +1,8 @@
+//! Named architectures and layer specs, the network on an engine, checkpoints.
+
+pub mod checkpoint;
+pub mod net;
+pub mod spec;
+
+pub use net::{Acc, Net, NetConfig};
+pub use spec::{Layer, Spec};

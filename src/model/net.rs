@@ -1,0 +1,569 @@
+//! A network on an engine: its buffers (sized once for the largest batch), its
+//! flat parameter layout, and the plans — op lists for a training step, an
+//! evaluation batch and a prediction batch — built once per batch size.
+//!
+//! One training step is one plan: gather the batch from the on-device image
+//! store, forward, softmax cross-entropy, backward, optimizer update.
+
+use super::spec::{Layer, Spec};
+use crate::cpu::{
+    self, BiasGradDims, ConvDims, Dims, DropoutDims, ElemDims, GatherDims, MatmulDims, PoolDims,
+    XentDims,
+};
+use crate::data::{Images, CLASSES, PIXELS};
+use crate::engine::{Engine, PlanId};
+use crate::error::Result;
+use crate::op::{self, BufId, Op, View};
+use crate::optim::{Kind, Optim};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::collections::HashMap;
+
+/// Parameter tensors start on 64-word (256-byte) boundaries: the strictest
+/// storage-offset alignment adapters ask for.
+const ALIGN_WORDS: usize = 64;
+
+/// Where one layer's weight and bias live in the flat parameter buffer.
+#[derive(Clone, Debug)]
+pub struct Slot {
+    pub layer: usize,
+    pub weight_shape: Vec<usize>,
+    pub weight: usize, // offset, words
+    pub bias: usize,   // offset, words; length = weight_shape[0]
+}
+
+impl Slot {
+    pub fn weight_len(&self) -> usize {
+        self.weight_shape.iter().product()
+    }
+    pub fn bias_len(&self) -> usize {
+        self.weight_shape[0]
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Mode {
+    Train,
+    Eval,
+    Predict,
+}
+
+/// Which running (loss, correct, rows) sums an evaluation adds to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Acc {
+    Train,
+    Eval,
+}
+
+struct Plan {
+    id: PlanId,
+    gather: usize,
+    dropouts: Vec<(usize, DropoutDims)>,
+    optim: Option<usize>,
+}
+
+struct Bufs {
+    store: BufId,
+    store_labels: BufId,
+    index: BufId,
+    x: BufId,
+    y: BufId,
+    acts: Vec<BufId>,
+    argmax: Vec<Option<BufId>>,
+    /// Gradient w.r.t. each layer's output (only the last without training).
+    grads: Vec<Option<BufId>>,
+    params: BufId,
+    pgrads: Option<BufId>,
+    /// Adam's m and v, or SGD's velocity (in `m`).
+    m: Option<BufId>,
+    v: Option<BufId>,
+    loss: BufId,
+    correct: BufId,
+    acc: [BufId; 2],
+    probs: BufId,
+}
+
+/// How a net is built: its largest batch, pixel divisor, optimizer (None for
+/// inference only) and the seed of its dropout masks.
+#[derive(Clone, Copy, Debug)]
+pub struct NetConfig {
+    pub batch: usize,
+    pub scale: f32,
+    pub optim: Option<Optim>,
+    /// Dropout masks are a function of (seed, step, layer, element).
+    pub seed: u32,
+}
+
+pub struct Net {
+    pub spec: Spec,
+    pub cfg: NetConfig,
+    pub slots: Vec<Slot>,
+    pub param_words: usize,
+    pub store_rows: usize,
+    bytes: u64,
+    b: Bufs,
+    plans: HashMap<(Mode, usize), Plan>,
+}
+
+/// Each parameterised layer's slot in the flat parameter buffer, and its length.
+pub fn layout(spec: &Spec) -> (Vec<Slot>, usize) {
+    let mut slots = Vec::new();
+    let mut words = 0;
+    for i in 0..spec.layers.len() {
+        if let Some((wshape, blen)) = spec.param_shapes(i) {
+            let wlen: usize = wshape.iter().product();
+            let weight = words;
+            let bias = (weight + wlen).next_multiple_of(ALIGN_WORDS);
+            words = (bias + blen).next_multiple_of(ALIGN_WORDS);
+            slots.push(Slot {
+                layer: i,
+                weight_shape: wshape,
+                weight,
+                bias,
+            });
+        }
+    }
+    (slots, words)
+}
+
+fn pack(images: &Images) -> (Vec<u32>, Vec<u32>) {
+    let words: Vec<u32> = images
+        .pixels
+        .chunks(PIXELS)
+        .flat_map(|img| {
+            img.chunks(4)
+                .map(|c| c.iter().rev().fold(0u32, |w, &b| w << 8 | b as u32))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let labels = match &images.labels {
+        Some(l) => l.iter().map(|&v| v as u32).collect(),
+        None => vec![0; images.len()],
+    };
+    (words, labels)
+}
+
+impl Net {
+    /// Builds buffers for batches of up to `batch` and uploads `store` (every image
+    /// the run will touch). `optim` = None builds an inference-only net.
+    pub fn new(engine: &mut dyn Engine, spec: Spec, store: &Images, cfg: NetConfig) -> Result<Net> {
+        let batch = cfg.batch;
+        let (slots, words) = layout(&spec);
+        let mut bytes = 0u64;
+        let mut buf = |e: &mut dyn Engine, n: usize, label: &str| -> Result<BufId> {
+            bytes += n.max(1) as u64 * 4;
+            e.buffer(n, label)
+        };
+        let training = cfg.optim.is_some();
+        let (packed, labels) = pack(store);
+        let rows = store.len();
+        let store_id = buf(engine, packed.len(), "image store")?;
+        engine.write(store_id, 0, &packed)?;
+        let store_labels = buf(engine, rows, "store labels")?;
+        engine.write(store_labels, 0, &labels)?;
+        let index = buf(engine, rows, "batch index")?;
+        let x = buf(engine, batch * PIXELS, "x")?;
+        let y = buf(engine, batch, "y")?;
+        let n_layers = spec.layers.len();
+        let mut acts = Vec::new();
+        let mut argmax = Vec::new();
+        let mut grads = Vec::new();
+        for (i, l) in spec.layers.iter().enumerate() {
+            let (c, h, w) = spec.shapes[i];
+            let len = batch * c * h * w;
+            acts.push(buf(engine, len, &format!("layer {i} {l} output"))?);
+            argmax.push(match l {
+                Layer::Pool { .. } => Some(buf(engine, len, &format!("layer {i} argmax"))?),
+                _ => None,
+            });
+            grads.push(if training || i + 1 == n_layers {
+                Some(buf(engine, len, &format!("layer {i} gradient"))?)
+            } else {
+                None
+            });
+        }
+        let params = buf(engine, words, "parameters")?;
+        let adam = matches!(cfg.optim.map(|o| o.kind), Some(Kind::Adam { .. }));
+        let mut per_param = |e: &mut dyn Engine, on: bool, label: &str| -> Result<Option<BufId>> {
+            if on {
+                Ok(Some(buf(e, words, label)?))
+            } else {
+                Ok(None)
+            }
+        };
+        let pgrads = per_param(engine, training, "parameter gradients")?;
+        let m = per_param(engine, training, "optimizer state m")?;
+        let v = per_param(engine, adam, "optimizer state v")?;
+        let (loss, correct, acc, probs);
+        {
+            let mut buf = |e: &mut dyn Engine, n: usize, label: &str| -> Result<BufId> {
+                bytes += n as u64 * 4;
+                e.buffer(n, label)
+            };
+            loss = buf(engine, batch, "row loss")?;
+            correct = buf(engine, batch, "row correct")?;
+            acc = [buf(engine, 4, "train sums")?, buf(engine, 4, "eval sums")?];
+            probs = buf(engine, batch * CLASSES, "probabilities")?;
+        }
+        let b = Bufs {
+            store: store_id,
+            store_labels,
+            index,
+            x,
+            y,
+            acts,
+            argmax,
+            grads,
+            params,
+            pgrads,
+            m,
+            v,
+            loss,
+            correct,
+            acc,
+            probs,
+        };
+        Ok(Net {
+            spec,
+            cfg,
+            slots,
+            param_words: words,
+            store_rows: rows,
+            bytes,
+            b,
+            plans: HashMap::new(),
+        })
+    }
+
+    /// Device memory this net allocated, in bytes.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    pub fn params_view(&self) -> View {
+        View::whole(self.b.params, self.param_words)
+    }
+
+    /// Optimizer state buffers (m, then v for Adam).
+    pub fn state_views(&self) -> Vec<View> {
+        [self.b.m, self.b.v]
+            .iter()
+            .flatten()
+            .map(|&id| View::whole(id, self.param_words))
+            .collect()
+    }
+
+    /// Glorot-uniform weights (Keras' default) and zero biases, from `seed`.
+    pub fn init_params(&self, seed: u64) -> Vec<f32> {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut p = vec![0f32; self.param_words];
+        for s in &self.slots {
+            let receptive: usize = s.weight_shape[2..].iter().product();
+            let fan_in = s.weight_shape[1] * receptive;
+            let fan_out = s.weight_shape[0] * receptive;
+            let limit = (6.0 / (fan_in + fan_out) as f64).sqrt() as f32;
+            for w in &mut p[s.weight..s.weight + s.weight_len()] {
+                *w = rng.random_range(-limit..limit);
+            }
+        }
+        p
+    }
+
+    /// Sets the row order batches are gathered in (store row numbers).
+    pub fn set_index(&self, engine: &mut dyn Engine, offset: usize, rows: &[u32]) -> Result<()> {
+        engine.write(self.b.index, offset, rows)
+    }
+
+    pub fn acc_buf(&self, which: Acc) -> BufId {
+        self.b.acc[which as usize]
+    }
+
+    pub fn reset_acc(&self, engine: &mut dyn Engine, which: Acc) -> Result<()> {
+        engine.write(self.b.acc[which as usize], 0, &[0; 4])
+    }
+
+    /// (loss sum, correct, rows) accumulated since the last reset.
+    pub fn read_acc(&self, engine: &mut dyn Engine, which: Acc) -> Result<(f64, f64, f64)> {
+        let a = engine.read_f32(View::whole(self.b.acc[which as usize], 4))?;
+        Ok((a[0] as f64, a[1] as f64, a[2] as f64))
+    }
+
+    /// One training step on the `n` rows listed at index[first..first + n].
+    /// `step` counts from 0 over the whole run (dropout masks, Adam's bias correction).
+    pub fn train_step(
+        &mut self,
+        engine: &mut dyn Engine,
+        first: usize,
+        n: usize,
+        step: u64,
+    ) -> Result<()> {
+        self.launch(engine, Mode::Train, first, n, step)
+    }
+
+    /// Forward only, adding loss and hits to the eval sums.
+    pub fn eval_batch(&mut self, engine: &mut dyn Engine, first: usize, n: usize) -> Result<()> {
+        self.launch(engine, Mode::Eval, first, n, 0)
+    }
+
+    /// Class probabilities (n, 10) of the rows at index[first..first + n].
+    pub fn predict_batch(
+        &mut self,
+        engine: &mut dyn Engine,
+        first: usize,
+        n: usize,
+    ) -> Result<Vec<f32>> {
+        self.launch(engine, Mode::Predict, first, n, 0)?;
+        engine.read_f32(View::whole(self.b.probs, n * CLASSES))
+    }
+
+    fn launch(
+        &mut self,
+        engine: &mut dyn Engine,
+        mode: Mode,
+        first: usize,
+        n: usize,
+        step: u64,
+    ) -> Result<()> {
+        assert!(
+            n >= 1 && n <= self.cfg.batch,
+            "batch of {n} rows on a net built for {}",
+            self.cfg.batch
+        );
+        if !self.plans.contains_key(&(mode, n)) {
+            let plan = self.build(engine, mode, n)?;
+            self.plans.insert((mode, n), plan);
+        }
+        let plan = &self.plans[&(mode, n)];
+        engine.set_params(
+            plan.id,
+            plan.gather,
+            GatherDims::new(n, first, PIXELS, self.cfg.scale).params(),
+        )?;
+        for &(i, d) in &plan.dropouts {
+            engine.set_params(
+                plan.id,
+                i,
+                DropoutDims {
+                    step: step as u32,
+                    ..d
+                }
+                .params(),
+            )?;
+        }
+        if let (Some(i), Some(o)) = (plan.optim, self.cfg.optim) {
+            engine.set_params(plan.id, i, o.params(self.param_words, step + 1))?;
+        }
+        engine.run(plan.id)
+    }
+
+    /// The op list of one launch: gather, forward, then per mode the loss,
+    /// backward and update (Train), the loss sums (Eval) or softmax (Predict).
+    fn build(&self, engine: &mut dyn Engine, mode: Mode, n: usize) -> Result<Plan> {
+        let b = &self.b;
+        let spec = &self.spec;
+        let train = mode == Mode::Train;
+        let size = |s: (usize, usize, usize)| n * s.0 * s.1 * s.2;
+        let mut ops: Vec<Op> = Vec::new();
+        let mut dropouts = Vec::new();
+        let gather_dims = GatherDims::new(n, 0, PIXELS, self.cfg.scale);
+        let store_words = self.store_rows * PIXELS.div_ceil(4);
+        ops.push(op::gather(
+            View::whole(b.x, n * PIXELS),
+            View::whole(b.y, n),
+            View::whole(b.store, store_words),
+            View::whole(b.store_labels, self.store_rows),
+            View::whole(b.index, self.store_rows),
+            gather_dims,
+        ));
+        let slot = |i: usize| {
+            self.slots
+                .iter()
+                .find(|s| s.layer == i)
+                .expect("layer without parameters")
+        };
+        let wview = |s: &Slot| View {
+            buf: b.params,
+            offset: s.weight,
+            len: s.weight_len(),
+        };
+        let bview = |s: &Slot| View {
+            buf: b.params,
+            offset: s.bias,
+            len: s.bias_len(),
+        };
+        let gw = |s: &Slot| View {
+            buf: b.pgrads.unwrap(),
+            offset: s.weight,
+            len: s.weight_len(),
+        };
+        let gb = |s: &Slot| View {
+            buf: b.pgrads.unwrap(),
+            offset: s.bias,
+            len: s.bias_len(),
+        };
+        let act = |i: usize| View::whole(b.acts[i], size(spec.shapes[i]));
+        let grad = |i: usize| View::whole(b.grads[i].unwrap(), size(spec.shapes[i]));
+
+        // forward; inputs[i] is the view layer i reads (dropout is the identity outside training)
+        let mut inputs = Vec::new();
+        let mut input = View::whole(b.x, n * PIXELS);
+        for (i, layer) in spec.layers.iter().enumerate() {
+            inputs.push(input);
+            let (c, h, w) = spec.input_shape(i);
+            match *layer {
+                Layer::Conv { channels, k } => {
+                    let d = ConvDims::new(n, c, channels, h, w, k).with_epilogue(true, true);
+                    ops.push(op::conv2d_forward(
+                        act(i),
+                        input,
+                        wview(slot(i)),
+                        Some(bview(slot(i))),
+                        d,
+                    ));
+                }
+                Layer::Pool { k } => {
+                    let arg = View::whole(b.argmax[i].unwrap(), size(spec.shapes[i]));
+                    ops.push(op::maxpool_forward(
+                        act(i),
+                        arg,
+                        input,
+                        PoolDims::new(n, c, h, w, k),
+                    ));
+                }
+                Layer::Drop { p } if train => {
+                    let d = DropoutDims::new(size(spec.shapes[i]), p, self.cfg.seed, 0, i as u32);
+                    dropouts.push((ops.len(), d));
+                    ops.push(op::dropout_forward(act(i), input, d));
+                }
+                Layer::Drop { .. } => continue,
+                Layer::Fc { units } | Layer::Out { classes: units } => {
+                    let fan_in = c * h * w;
+                    let relu = matches!(layer, Layer::Fc { .. });
+                    let d = MatmulDims::strided(n, units, fan_in, (fan_in, 1), (1, fan_in))
+                        .with_epilogue(true, relu);
+                    ops.push(op::matmul(
+                        act(i),
+                        input,
+                        wview(slot(i)),
+                        Some(bview(slot(i))),
+                        d,
+                    ));
+                }
+            }
+            input = act(i);
+        }
+        let last = spec.layers.len() - 1;
+        let xent = XentDims::new(n, CLASSES);
+        let (loss, correct) = (View::whole(b.loss, n), View::whole(b.correct, n));
+        if mode == Mode::Predict {
+            ops.push(op::softmax(
+                View::whole(b.probs, n * CLASSES),
+                act(last),
+                xent,
+            ));
+        } else {
+            ops.push(op::softmax_xent(
+                grad(last),
+                loss,
+                correct,
+                act(last),
+                View::whole(b.y, n),
+                xent,
+            ));
+            let acc = b.acc[if train { Acc::Train } else { Acc::Eval } as usize];
+            ops.push(op::xent_accumulate(
+                View::whole(acc, 4),
+                loss,
+                correct,
+                xent,
+            ));
+        }
+        let mut optim = None;
+        if train {
+            for i in (0..=last).rev() {
+                let (c, h, w) = spec.input_shape(i);
+                let dy = grad(i);
+                let d_in = (i > 0).then(|| grad(i - 1));
+                match spec.layers[i] {
+                    Layer::Conv { channels, k } => {
+                        let d = ConvDims::new(n, c, channels, h, w, k);
+                        let s = slot(i);
+                        ops.push(op::relu_backward(dy, act(i), ElemDims::new(dy.len)));
+                        ops.push(op::conv2d_backward_weight(gw(s), dy, inputs[i], d));
+                        ops.push(op::bias_grad(
+                            gb(s),
+                            dy,
+                            BiasGradDims::new(n, channels, h * w),
+                        ));
+                        if let Some(dx) = d_in {
+                            ops.push(op::conv2d_backward_input(dx, dy, wview(s), d));
+                        }
+                    }
+                    Layer::Pool { k } => {
+                        if let Some(dx) = d_in {
+                            let arg = View::whole(b.argmax[i].unwrap(), dy.len);
+                            ops.push(op::maxpool_backward(
+                                dx,
+                                dy,
+                                arg,
+                                PoolDims::new(n, c, h, w, k),
+                            ));
+                        }
+                    }
+                    Layer::Drop { .. } => {
+                        if let Some(dx) = d_in {
+                            let fwd = dropouts.iter().find(|(_, d)| d.salt == i as u32).unwrap().1;
+                            dropouts.push((ops.len(), fwd));
+                            ops.push(op::dropout_backward(dx, dy, fwd));
+                        }
+                    }
+                    Layer::Fc { units } | Layer::Out { classes: units } => {
+                        let fan_in = c * h * w;
+                        let s = slot(i);
+                        if matches!(spec.layers[i], Layer::Fc { .. }) {
+                            ops.push(op::relu_backward(dy, act(i), ElemDims::new(dy.len)));
+                        }
+                        let dw = MatmulDims::strided(units, fan_in, n, (1, units), (fan_in, 1));
+                        ops.push(op::matmul(gw(s), dy, inputs[i], None, dw));
+                        ops.push(op::bias_grad(gb(s), dy, BiasGradDims::new(n, units, 1)));
+                        if let Some(dx) = d_in {
+                            ops.push(op::matmul(
+                                dx,
+                                dy,
+                                wview(s),
+                                None,
+                                MatmulDims::plain(n, fan_in, units),
+                            ));
+                        }
+                    }
+                }
+            }
+            let o = self.cfg.optim.expect("training plan without optimizer");
+            let all = |id: BufId| View::whole(id, self.param_words);
+            let pg = all(b.pgrads.unwrap());
+            optim = Some(ops.len());
+            ops.push(match o.kind {
+                Kind::Adam { .. } => op::adam(
+                    all(b.params),
+                    all(b.m.unwrap()),
+                    all(b.v.unwrap()),
+                    pg,
+                    cpu::AdamDims::from_params(&o.params(self.param_words, 1)),
+                ),
+                Kind::Sgd { .. } => op::sgd(
+                    all(b.params),
+                    all(b.m.unwrap()),
+                    pg,
+                    cpu::SgdDims::from_params(&o.params(self.param_words, 1)),
+                ),
+            });
+        }
+        let id = engine.plan(ops)?;
+        Ok(Plan {
+            id,
+            gather: 0,
+            dropouts,
+            optim,
+        })
+    }
+}

@@ -1,0 +1,56 @@
+//! Optimizer settings. The state (Adam's moments, SGD's velocity) lives on the
+//! engine beside the parameters; the update is one kernel over all of them.
+
+use crate::cpu::{AdamDims, Dims, Params, SgdDims};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Kind {
+    Adam { beta1: f32, beta2: f32, eps: f32 },
+    Sgd { momentum: f32, nesterov: bool },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Optim {
+    pub kind: Kind,
+    pub lr: f32,
+    pub weight_decay: f32,
+}
+
+impl Optim {
+    /// Keras' defaults, as the blog used: Adam(1e-3, 0.9, 0.999, 1e-8).
+    pub fn adam(lr: f32) -> Self {
+        Optim {
+            kind: Kind::Adam {
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+            },
+            lr,
+            weight_decay: 0.0,
+        }
+    }
+    pub fn sgd(lr: f32, momentum: f32, nesterov: bool) -> Self {
+        Optim {
+            kind: Kind::Sgd { momentum, nesterov },
+            lr,
+            weight_decay: 0.0,
+        }
+    }
+    pub fn name(&self) -> &'static str {
+        match self.kind {
+            Kind::Adam { .. } => "adam",
+            Kind::Sgd { .. } => "sgd",
+        }
+    }
+    /// The update's parameter block for step `t` (from 1) over `n` values.
+    pub fn params(&self, n: usize, t: u64) -> Params {
+        match self.kind {
+            Kind::Adam { beta1, beta2, eps } => {
+                AdamDims::new(n, self.lr, beta1, beta2, eps, self.weight_decay, t).params()
+            }
+            Kind::Sgd { momentum, nesterov } => {
+                SgdDims::new(n, self.lr, momentum, nesterov, self.weight_decay).params()
+            }
+        }
+    }
+}

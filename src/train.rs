@@ -1,0 +1,565 @@
+//! The training loop: data, split, epochs of GPU steps, per-epoch metrics and
+//! checkpoints, interrupt-safe state, and the final test accuracy.
+
+use crate::data::{self, Images};
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::io::write_atomic;
+use crate::model::checkpoint::{self, TrainState};
+use crate::model::{Acc, Net, NetConfig, Spec};
+use crate::optim::Optim;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// The settings that fix a run's data order and update rule. They are saved with
+/// the optimizer state; `--resume` takes them from there.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Settings {
+    pub arch: String,
+    pub batch: usize,
+    pub lr: f32,
+    pub optimizer: String,
+    pub momentum: f32,
+    pub nesterov: bool,
+    pub seed: u64,
+    pub val_split: f64,
+    pub limit: Option<usize>,
+    pub scale: f32,
+    pub train: Option<PathBuf>,
+}
+
+impl Settings {
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::usage(m));
+        if self.batch == 0 {
+            return bad("--batch-size must be at least 1".into());
+        }
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return bad(format!("--lr must be a positive number, got {}", self.lr));
+        }
+        if !(0.0..1.0).contains(&self.val_split) {
+            return bad(format!(
+                "--val-split must be in [0, 1), got {}",
+                self.val_split
+            ));
+        }
+        if !(self.scale > 0.0 && self.scale.is_finite()) {
+            return bad(format!("--scale must be positive, got {}", self.scale));
+        }
+        if self.limit == Some(0) {
+            return bad("--limit must be at least 1".into());
+        }
+        if !(0.0..1.0).contains(&self.momentum) {
+            return bad(format!(
+                "--momentum must be in [0, 1), got {}",
+                self.momentum
+            ));
+        }
+        self.optim().map(|_| ())
+    }
+
+    pub fn optim(&self) -> Result<Optim> {
+        match self.optimizer.as_str() {
+            "adam" => Ok(Optim::adam(self.lr)),
+            "sgd" => Ok(Optim::sgd(self.lr, self.momentum, self.nesterov)),
+            o => Err(Error::usage(format!(
+                "unknown optimizer '{o}': expected adam or sgd"
+            ))),
+        }
+    }
+
+    fn to_map(&self) -> HashMap<String, String> {
+        let mut m = HashMap::new();
+        let mut put = |k: &str, v: String| m.insert(format!("gpunet.train.{k}"), v);
+        put("arch", self.arch.clone());
+        put("batch_size", self.batch.to_string());
+        put("lr", self.lr.to_string());
+        put("optimizer", self.optimizer.clone());
+        put("momentum", self.momentum.to_string());
+        put("nesterov", self.nesterov.to_string());
+        put("seed", self.seed.to_string());
+        put("val_split", self.val_split.to_string());
+        put(
+            "limit",
+            self.limit.map(|l| l.to_string()).unwrap_or_default(),
+        );
+        put("scale", self.scale.to_string());
+        put(
+            "train",
+            self.train
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+        );
+        m
+    }
+
+    fn from_map(path: &Path, m: &HashMap<String, String>) -> Result<Settings> {
+        let get = |k: &str| {
+            m.get(&format!("gpunet.train.{k}")).cloned().ok_or_else(|| {
+                Error::input(path, 0, format!("missing 'gpunet.train.{k}' metadata"))
+            })
+        };
+        fn num<T: std::str::FromStr>(path: &Path, k: &str, s: String) -> Result<T> {
+            s.parse().map_err(|_| {
+                Error::input(path, 0, format!("bad 'gpunet.train.{k}' metadata '{s}'"))
+            })
+        }
+        let limit = get("limit")?;
+        let train = get("train")?;
+        Ok(Settings {
+            arch: get("arch")?,
+            batch: num(path, "batch_size", get("batch_size")?)?,
+            lr: num(path, "lr", get("lr")?)?,
+            optimizer: get("optimizer")?,
+            momentum: num(path, "momentum", get("momentum")?)?,
+            nesterov: num(path, "nesterov", get("nesterov")?)?,
+            seed: num(path, "seed", get("seed")?)?,
+            val_split: num(path, "val_split", get("val_split")?)?,
+            limit: if limit.is_empty() {
+                None
+            } else {
+                Some(num(path, "limit", limit)?)
+            },
+            scale: num(path, "scale", get("scale")?)?,
+            train: if train.is_empty() {
+                None
+            } else {
+                Some(PathBuf::from(train))
+            },
+        })
+    }
+}
+
+/// One epoch's figures, as metrics.csv records them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EpochMetrics {
+    pub epoch: usize,
+    pub seconds: f64,
+    pub loss: f64,
+    pub accuracy: f64,
+    pub val_loss: Option<f64>,
+    pub val_accuracy: Option<f64>,
+    pub lr: f32,
+}
+
+pub struct Report {
+    pub epochs: Vec<EpochMetrics>,
+    /// (loss, accuracy) on the held-out test set (embedded t10k), if there is one.
+    pub test: Option<(f64, f64)>,
+    pub out: PathBuf,
+    pub images_per_s: f64,
+}
+
+/// Where progress goes: a line per epoch, and a running status within one.
+pub trait Progress {
+    fn line(&mut self, text: &str);
+    fn epoch_start(&mut self, _epoch: usize, _epochs: usize, _batches: usize, _done: usize) {}
+    fn step(&mut self, _status: Option<&str>) {}
+    fn epoch_end(&mut self) {}
+}
+
+/// Prints lines only (tests, pipes).
+pub struct Quiet;
+impl Progress for Quiet {
+    fn line(&mut self, _: &str) {}
+}
+
+pub struct TrainJob {
+    pub settings: Settings,
+    pub epochs: usize,
+    pub out: PathBuf,
+    pub resume: Option<PathBuf>,
+}
+
+/// The data of a run: (train, validation, test) from the settings.
+pub fn load_data(s: &Settings) -> Result<(Images, Images, Option<Images>)> {
+    let (all, test) = match &s.train {
+        Some(path) => {
+            let imgs = data::load(path)?;
+            if imgs.labels.is_none() {
+                return Err(Error::input(
+                    path,
+                    1,
+                    "training data needs labels (a 'label' column first)",
+                ));
+            }
+            (imgs, None)
+        }
+        None => (data::mnist_train()?, Some(data::mnist_test()?)),
+    };
+    let all = match s.limit {
+        Some(n) => all.truncate(n),
+        None => all,
+    };
+    let (train, val) = all.split(s.val_split, s.seed);
+    if train.is_empty() {
+        return Err(Error::usage(format!(
+            "no training rows left after --val-split {} of {} rows",
+            s.val_split,
+            all.len()
+        )));
+    }
+    Ok((train, val, test))
+}
+
+fn concat(parts: &[&Images]) -> Images {
+    Images {
+        pixels: parts
+            .iter()
+            .flat_map(|p| p.pixels.iter().copied())
+            .collect(),
+        labels: Some(
+            parts
+                .iter()
+                .flat_map(|p| p.labels.clone().unwrap_or_else(|| vec![0; p.len()]))
+                .collect(),
+        ),
+    }
+}
+
+/// The order of training rows in epoch `epoch` (from 0): a seeded shuffle.
+fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<u32> {
+    let mut idx: Vec<u32> = (0..n as u32).collect();
+    idx.shuffle(&mut StdRng::seed_from_u64(seed.wrapping_add(
+        0x9e37_79b9_7f4a_7c15u64.wrapping_mul(epoch as u64 + 1),
+    )));
+    idx
+}
+
+fn batches(n: usize, batch: usize) -> usize {
+    n.div_ceil(batch)
+}
+
+/// Runs (loss, accuracy) over `rows` store rows listed from index `first`.
+pub fn evaluate(
+    engine: &mut dyn Engine,
+    net: &mut Net,
+    first: usize,
+    rows: usize,
+) -> Result<(f64, f64)> {
+    net.reset_acc(engine, Acc::Eval)?;
+    let b = net.cfg.batch;
+    for i in 0..batches(rows, b) {
+        net.eval_batch(engine, first + i * b, b.min(rows - i * b))?;
+    }
+    let (loss, hit, n) = net.read_acc(engine, Acc::Eval)?;
+    Ok((loss / n, hit / n))
+}
+
+fn write_metrics(path: &Path, rows: &[EpochMetrics]) -> Result<()> {
+    let opt = |v: Option<f64>| v.map(|x| format!("{x:.6}")).unwrap_or_default();
+    write_atomic(path, |w| {
+        writeln!(w, "epoch,seconds,loss,accuracy,val_loss,val_accuracy,lr")?;
+        for r in rows {
+            writeln!(
+                w,
+                "{},{:.3},{:.6},{:.6},{},{},{}",
+                r.epoch,
+                r.seconds,
+                r.loss,
+                r.accuracy,
+                opt(r.val_loss),
+                opt(r.val_accuracy),
+                r.lr
+            )?;
+        }
+        Ok(())
+    })
+}
+
+fn read_metrics(path: &Path) -> Result<Vec<EpochMetrics>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(_) => return Ok(Vec::new()),
+    };
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let bad = || Error::input(path, i + 1, "malformed metrics row");
+        if f.len() != 7 {
+            return Err(bad());
+        }
+        let num = |s: &str| s.parse::<f64>().map_err(|_| bad());
+        let opt = |s: &str| {
+            if s.is_empty() {
+                Ok(None)
+            } else {
+                num(s).map(Some)
+            }
+        };
+        out.push(EpochMetrics {
+            epoch: f[0].parse().map_err(|_| bad())?,
+            seconds: num(f[1])?,
+            loss: num(f[2])?,
+            accuracy: num(f[3])?,
+            val_loss: opt(f[4])?,
+            val_accuracy: opt(f[5])?,
+            lr: f[6].parse().map_err(|_| bad())?,
+        });
+    }
+    Ok(out)
+}
+
+/// Saves model, optimizer state and metrics into `out` (each file atomically).
+fn save_all(
+    engine: &mut dyn Engine,
+    net: &Net,
+    out: &Path,
+    st: &TrainState,
+    metrics: &[EpochMetrics],
+) -> Result<()> {
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let params = engine.read_f32(net.params_view())?;
+    let state: Vec<Vec<f32>> = net
+        .state_views()
+        .into_iter()
+        .map(|v| engine.read_f32(v))
+        .collect::<Result<_>>()?;
+    checkpoint::save_model(
+        &out.join("model.safetensors"),
+        &net.spec,
+        net.cfg.scale,
+        &net.slots,
+        &params,
+    )?;
+    checkpoint::save_state(
+        &out.join("optim.safetensors"),
+        &net.slots,
+        &state[0],
+        state.get(1).map(|v| v.as_slice()),
+        st,
+    )?;
+    write_metrics(&out.join("metrics.csv"), metrics)
+}
+
+/// The optimizer file that sits beside a model checkpoint.
+pub fn state_path(model: &Path) -> PathBuf {
+    model.with_file_name("optim.safetensors")
+}
+
+/// Settings saved beside a checkpoint (for --resume).
+pub fn resumed_settings(model: &Path) -> Result<Settings> {
+    let path = state_path(model);
+    Settings::from_map(&path, &checkpoint::read_metadata(&path)?)
+}
+
+pub fn train(
+    engine: &mut dyn Engine,
+    job: &TrainJob,
+    stop: &AtomicBool,
+    ui: &mut dyn Progress,
+) -> Result<Report> {
+    let s = &job.settings;
+    s.validate()?;
+    if job.epochs == 0 {
+        return Err(Error::usage("--epochs must be at least 1"));
+    }
+    let spec = Spec::parse(&s.arch)?;
+    let (train, val, test) = load_data(s)?;
+    let (n_train, n_val) = (train.len(), val.len());
+    let n_test = test.as_ref().map_or(0, |t| t.len());
+    let store = match &test {
+        Some(t) => concat(&[&train, &val, t]),
+        None => concat(&[&train, &val]),
+    };
+    let optim = s.optim()?;
+    let cfg = NetConfig {
+        batch: s.batch.min(n_train.max(n_val).max(1)),
+        scale: s.scale,
+        optim: Some(optim),
+        seed: s.seed as u32,
+    };
+    let mut net = Net::new(engine, spec, &store, cfg)?;
+    drop(store);
+    ui.line(&format!(
+        "{} on {}: {} parameters, {} train / {} validation{} images, batch {}, {:.0} MiB on the device",
+        s.arch,
+        engine.name(),
+        net.spec.param_count(),
+        n_train,
+        n_val,
+        if n_test > 0 { format!(" / {n_test} test") } else { String::new() },
+        net.cfg.batch,
+        net.bytes() as f64 / (1 << 20) as f64
+    ));
+
+    let mut st = TrainState {
+        settings: s.to_map(),
+        ..Default::default()
+    };
+    let mut metrics = Vec::new();
+    match &job.resume {
+        Some(model_path) => {
+            let (model, _) = checkpoint::load_model(model_path)?;
+            if model.spec != net.spec {
+                return Err(Error::input(
+                    model_path,
+                    0,
+                    format!(
+                        "checkpoint is '{}', not '{}'",
+                        model.spec.text(),
+                        net.spec.text()
+                    ),
+                ));
+            }
+            engine.write_f32(net.params_view().buf, 0, &model.params)?;
+            let adam = net.state_views().len() == 2;
+            let (m, v, saved) =
+                checkpoint::load_state(&state_path(model_path), &net.slots, net.param_words, adam)?;
+            let views = net.state_views();
+            engine.write_f32(views[0].buf, 0, &m)?;
+            if let (Some(v), Some(view)) = (v, views.get(1)) {
+                engine.write_f32(view.buf, 0, &v)?;
+            }
+            metrics = read_metrics(&model_path.with_file_name("metrics.csv"))?;
+            metrics.truncate(saved.epoch);
+            st = TrainState {
+                settings: s.to_map(),
+                ..saved
+            };
+            ui.line(&format!(
+                "resuming {} at epoch {}, batch {} (step {})",
+                model_path.display(),
+                st.epoch + 1,
+                st.batch,
+                st.step
+            ));
+        }
+        None => {
+            let init = net.init_params(s.seed);
+            engine.write_f32(net.params_view().buf, 0, &init)?;
+        }
+    }
+    let val_rows: Vec<u32> = (n_train as u32..(n_train + n_val + n_test) as u32).collect();
+    net.set_index(engine, n_train, &val_rows)?;
+
+    let b = net.cfg.batch;
+    let nb = batches(n_train, b);
+    let log_every = (nb / 20).max(1);
+    let started = Instant::now();
+    let mut trained_images = 0usize;
+    for epoch in st.epoch..job.epochs {
+        let t0 = Instant::now();
+        net.set_index(engine, 0, &epoch_order(n_train, s.seed, epoch))?;
+        // the running sums restart at 0, or where an interrupted epoch left them
+        let acc0 = st.acc.map(|x| x as f32);
+        engine.write_f32(
+            net.acc_buf(Acc::Train),
+            0,
+            &[acc0[0], acc0[1], acc0[2], 0.0],
+        )?;
+        ui.epoch_start(epoch, job.epochs, nb, st.batch);
+        for bi in st.batch..nb {
+            let n = b.min(n_train - bi * b);
+            net.train_step(engine, bi * b, n, st.step)?;
+            st.step += 1;
+            st.batch = bi + 1;
+            trained_images += n;
+            let logged = (bi + 1) % log_every == 0 || bi + 1 == nb;
+            let mut status = None;
+            if logged {
+                let (l, h, r) = net.read_acc(engine, Acc::Train)?;
+                if !(l.is_finite()) {
+                    return Err(Error::Numeric(format!(
+                        "the training loss became non-finite in epoch {}, by step {} (batch {} of {}); try a lower --lr than {} (the last good checkpoint, if any, is in {})",
+                        epoch + 1,
+                        st.step,
+                        bi + 1,
+                        nb,
+                        s.lr,
+                        job.out.display()
+                    )));
+                }
+                st.acc = [l, h, r];
+                status = Some(format!("loss {:.4} acc {:.4}", l / r, h / r));
+            }
+            ui.step(status.as_deref());
+            if stop.load(Ordering::SeqCst) && bi + 1 < nb {
+                let (l, h, r) = net.read_acc(engine, Acc::Train)?;
+                st.acc = [l, h, r];
+                st.epoch = epoch;
+                save_all(engine, &net, &job.out, &st, &metrics)?;
+                ui.epoch_end();
+                ui.line(&format!(
+                    "interrupted in epoch {} after batch {}/{} (step {}); state saved in {}; continue with --resume {}",
+                    epoch + 1,
+                    bi + 1,
+                    nb,
+                    st.step,
+                    job.out.display(),
+                    job.out.join("model.safetensors").display()
+                ));
+                return Err(Error::Interrupted);
+            }
+        }
+        ui.epoch_end();
+        let (l, h, r) = (st.acc[0], st.acc[1], st.acc[2]);
+        let (val_loss, val_acc) = if n_val > 0 {
+            let (vl, va) = evaluate(engine, &mut net, n_train, n_val)?;
+            (Some(vl), Some(va))
+        } else {
+            (None, None)
+        };
+        let m = EpochMetrics {
+            epoch: epoch + 1,
+            seconds: t0.elapsed().as_secs_f64(),
+            loss: l / r,
+            accuracy: h / r,
+            val_loss,
+            val_accuracy: val_acc,
+            lr: s.lr,
+        };
+        let val_text = match (val_loss, val_acc) {
+            (Some(vl), Some(va)) => format!(" - val_loss: {vl:.4} - val_accuracy: {va:.4}"),
+            _ => String::new(),
+        };
+        ui.line(&format!(
+            "Epoch {}/{} - {:.1}s - loss: {:.4} - accuracy: {:.4}{val_text}",
+            epoch + 1,
+            job.epochs,
+            m.seconds,
+            m.loss,
+            m.accuracy
+        ));
+        metrics.push(m);
+        st.epoch = epoch + 1;
+        st.batch = 0;
+        st.acc = [0.0; 3];
+        save_all(engine, &net, &job.out, &st, &metrics)?;
+        if stop.load(Ordering::SeqCst) && epoch + 1 < job.epochs {
+            ui.line(&format!(
+                "interrupted after epoch {}; state saved in {}; continue with --resume {}",
+                epoch + 1,
+                job.out.display(),
+                job.out.join("model.safetensors").display()
+            ));
+            return Err(Error::Interrupted);
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let test_result = if n_test > 0 {
+        let (tl, ta) = evaluate(engine, &mut net, n_train + n_val, n_test)?;
+        ui.line(&format!(
+            "test (embedded t10k, {n_test} images): loss {tl:.4} - accuracy {ta:.4}"
+        ));
+        Some((tl, ta))
+    } else {
+        None
+    };
+    ui.line(&format!(
+        "saved {}",
+        job.out.join("model.safetensors").display()
+    ));
+    Ok(Report {
+        epochs: metrics,
+        test: test_result,
+        out: job.out.clone(),
+        images_per_s: trained_images as f64 / elapsed.max(1e-9),
+    })
+}

@@ -1,0 +1,162 @@
+//! Training end to end: GPU steps equal CPU-reference steps, a small MLP learns,
+//! checkpoints round-trip to identical predictions.
+
+use gpunet::cpu::CpuEngine;
+use gpunet::data::{self, Images};
+use gpunet::engine::Engine;
+use gpunet::gpu::{for_tests, GpuEngine};
+use gpunet::infer;
+use gpunet::model::{checkpoint, Net, NetConfig, Spec};
+use gpunet::optim::Optim;
+use gpunet::selftest::{compare, Tol};
+use gpunet::train::{self, Quiet, Settings, TrainJob};
+use std::sync::atomic::AtomicBool;
+
+fn first_images(n: usize) -> Images {
+    data::mnist_train().unwrap().truncate(n)
+}
+
+/// Three training steps on a batch of 4, from the same initial weights, on one engine.
+fn three_steps(engine: &mut dyn Engine, spec: &Spec, images: &Images, optim: Optim) -> Vec<f32> {
+    let cfg = NetConfig {
+        batch: 4,
+        scale: 255.0,
+        optim: Some(optim),
+        seed: 7,
+    };
+    let mut net = Net::new(engine, spec.clone(), images, cfg).unwrap();
+    engine
+        .write_f32(net.params_view().buf, 0, &net.init_params(3))
+        .unwrap();
+    net.set_index(engine, 0, &[5, 1, 6, 2, 0, 7, 3, 4]).unwrap();
+    for step in 0..3 {
+        // steps 0 and 2 use rows 5,1,6,2; step 1 uses 0,7,3,4
+        net.train_step(engine, (step % 2) * 4, 4, step as u64)
+            .unwrap();
+    }
+    engine.read_f32(net.params_view()).unwrap()
+}
+
+#[test]
+fn cnn6_with_dropout_gpu_steps_match_cpu_reference() {
+    let Some(gpu) = for_tests() else { return };
+    let spec = Spec::parse(
+        "conv32k5,conv32k5,pool2,drop0.25,conv64k3,conv64k3,pool2,drop0.25,conv128k2,conv128k2,pool2,drop0.25,fc256,drop0.5,out10",
+    )
+    .unwrap();
+    let images = first_images(8);
+    for optim in [Optim::adam(1e-3), Optim::sgd(0.05, 0.9, true)] {
+        let want = three_steps(&mut CpuEngine::new(), &spec, &images, optim);
+        let got = three_steps(&mut GpuEngine::new(gpu.clone()), &spec, &images, optim);
+        let init = Net::new(
+            &mut CpuEngine::new(),
+            spec.clone(),
+            &images,
+            NetConfig {
+                batch: 4,
+                scale: 255.0,
+                optim: None,
+                seed: 7,
+            },
+        )
+        .unwrap()
+        .init_params(3);
+        // the steps must have moved the weights, or the comparison proves nothing
+        let moved = got.iter().zip(&init).filter(|(a, b)| a != b).count();
+        assert!(
+            moved > got.len() / 2,
+            "{}: only {moved} of {} parameters changed",
+            optim.name(),
+            got.len()
+        );
+        // Adam divides by sqrt(v), so rounding in a near-zero gradient is amplified
+        // up to lr per step; lavapipe stays near 2e-6, and lr/10 leaves headroom.
+        let tol = match optim.kind {
+            gpunet::optim::Kind::Adam { .. } => Tol {
+                atol: 1e-4,
+                rtol: 0.0,
+            },
+            gpunet::optim::Kind::Sgd { .. } => Tol {
+                atol: 1e-5,
+                rtol: 1e-4,
+            },
+        };
+        let cmp = compare(&got, &want, tol);
+        assert!(
+            cmp.first_bad.is_none(),
+            "{}: {:?} (max abs {})",
+            optim.name(),
+            cmp.first_bad,
+            cmp.max_abs
+        );
+        // and almost every weight agrees far more tightly than the worst case
+        let close = got
+            .iter()
+            .zip(&want)
+            .filter(|(g, w)| (*g - *w).abs() <= 1e-5 + 1e-3 * w.abs())
+            .count();
+        assert!(
+            close as f64 >= 0.999 * got.len() as f64,
+            "{}: only {close} of {} weights agree closely",
+            optim.name(),
+            got.len()
+        );
+        println!(
+            "{}: max abs diff {:.3e} over {} parameters",
+            optim.name(),
+            cmp.max_abs,
+            got.len()
+        );
+    }
+}
+
+fn settings(arch: &str, limit: usize) -> Settings {
+    Settings {
+        arch: arch.into(),
+        batch: 100,
+        lr: 1e-3,
+        optimizer: "adam".into(),
+        momentum: 0.9,
+        nesterov: false,
+        seed: 42,
+        val_split: 0.2,
+        limit: Some(limit),
+        scale: 255.0,
+        train: None,
+    }
+}
+
+#[test]
+fn mlp_learns_on_a_thousand_images_and_checkpoint_round_trips() {
+    let Some(gpu) = for_tests() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let job = TrainJob {
+        settings: settings("mlp:128,64", 1200),
+        epochs: 2,
+        out: dir.path().join("run"),
+        resume: None,
+    };
+    let mut engine = GpuEngine::new(gpu.clone());
+    let report = train::train(&mut engine, &job, &AtomicBool::new(false), &mut Quiet).unwrap();
+    let val = report.epochs.last().unwrap().val_accuracy.unwrap();
+    assert!(
+        val > 0.6,
+        "validation accuracy {val} after 2 epochs on 960 images (chance is 0.1)"
+    );
+    let model_path = dir.path().join("run/model.safetensors");
+    assert!(dir.path().join("run/optim.safetensors").exists());
+    let metrics = std::fs::read_to_string(dir.path().join("run/metrics.csv")).unwrap();
+    assert_eq!(metrics.lines().count(), 3, "{metrics}");
+    assert!(metrics.starts_with("epoch,seconds,loss,accuracy,val_loss,val_accuracy,lr\n"));
+
+    // save -> load -> identical predictions, and eval agrees with the trainer's test figure
+    let test = data::mnist_test().unwrap().truncate(300);
+    let p1 = infer::predict(&mut engine, &model_path, &test, 64).unwrap();
+    let (model, slots) = checkpoint::load_model(&model_path).unwrap();
+    let again = dir.path().join("again.safetensors");
+    checkpoint::save_model(&again, &model.spec, model.scale, &slots, &model.params).unwrap();
+    let p2 = infer::predict(&mut engine, &again, &test, 100).unwrap();
+    assert_eq!(p1, p2, "reloaded checkpoint predicts differently");
+    let eval = infer::evaluate(&p1, test.labels.as_ref().unwrap());
+    assert!(eval.accuracy > 0.6, "test accuracy {}", eval.accuracy);
+}
