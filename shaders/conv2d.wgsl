@@ -25,113 +25,180 @@ const GRAD_WEIGHT: u32 = 2u;
 @group(0) @binding(3) var<storage, read> in1: array<f32>;
 @group(0) @binding(4) var<storage, read> bias: array<f32>; // (Co); forward only
 
-// X[n, c, y + dy, x + dx] with zero padding, where (n, y, x) comes from a pixel
-// column p = n·H·W + y·W + x and the offset (dy, dx) may be negative.
-fn shifted(src_is_in0: bool, channels: u32, n: u32, c: u32, pix: u32, dy: i32, dx: i32) -> f32 {
-    let y = i32(pix / cv.w) + dy;
-    let x = i32(pix % cv.w) + dx;
-    if (y < 0 || x < 0 || y >= i32(cv.h) || x >= i32(cv.w)) { return 0.0; }
-    let i = ((n * channels + c) * cv.h + u32(y)) * cv.w + u32(x);
-    if (src_is_in0) { return in0[i]; }
-    return in1[i];
+// Every operand read reduces to two patterns:
+//   A: a_src[row.base + k.a_off]
+//   B: b_src[k.base + col.base + (k.y + col.y)·W + (k.x + col.x)], zero outside H×W
+// where (y, x) are a pixel position on one side and a tap shift on the other:
+//   forward      row co     | k (ci,ky,kx): a_off kk,            base ci·HW, shift (ky-pb, kx-pb) | col (n,y,x): base n·Ci·HW
+//   grad input   row ci     | k (co,ky,kx): a_off co·Ci·kk2 + r, base co·HW, shift (pb-ky, pb-kx) | col (n,y,x): base n·Co·HW
+//   grad weight  row co     | k (n,y,x):    a_off n·Co·HW + pix, base n·Ci·HW, position (y, x)    | col (ci,ky,kx): base ci·HW, shift (ky-pb, kx-pb)
+// A comes from W (in1) except for grad weight (dY, in0); B from in0 except grad weight (X, in1).
+struct RowInfo { base: u32, ok: bool }
+struct ColInfo { base: u32, y: i32, x: i32, ok: bool }
+struct KInfo { k: u32, a_off: u32, base: u32, y: i32, x: i32, ok: bool }
+
+fn pb() -> i32 { return i32((cv.k - 1u) / 2u); }
+
+// (channel-or-image, y, x) of a pixel column p = n·H·W + y·W + x
+fn pixel(p: u32) -> vec3<u32> {
+    let hw = cv.h * cv.w;
+    let n = div_small(p, hw);
+    let pix = p - n * hw;
+    let y = div_small(pix, cv.w);
+    return vec3<u32>(n, y, pix - y * cv.w);
 }
 
-fn load_a(mode: u32, row: u32, kk: u32) -> f32 {
+// (channel, ky, kx) of a tap index t = c·k·k + ky·k + kx
+fn tap(t: u32) -> vec3<u32> {
     let kk2 = cv.k * cv.k;
-    let hw = cv.h * cv.w;
-    if (mode == FORWARD) {
-        if (row < cv.cout && kk < cv.cin * kk2) { return in1[row * cv.cin * kk2 + kk]; }
-    } else if (mode == GRAD_INPUT) {
-        // A[ci, (co, ky, kx)] = W[co, ci, ky, kx]
-        if (row < cv.cin && kk < cv.cout * kk2) {
-            return in1[((kk / kk2) * cv.cin + row) * kk2 + kk % kk2];
-        }
-    } else {
-        // A[co, (n, pix)] = dY[n, co, pix]
-        if (row < cv.cout && kk < cv.n * hw) {
-            return in0[((kk / hw) * cv.cout + row) * hw + kk % hw];
-        }
-    }
-    return 0.0;
+    let c = div_small(t, kk2);
+    let r = t - c * kk2;
+    let ky = div_small(r, cv.k);
+    return vec3<u32>(c, ky, r - ky * cv.k);
 }
 
-fn load_b(mode: u32, kk: u32, col: u32) -> f32 {
+fn row_setup(mode: u32, row: u32) -> RowInfo {
     let kk2 = cv.k * cv.k;
+    if (mode == FORWARD) { return RowInfo(row * cv.cin * kk2, row < cv.cout); }
+    if (mode == GRAD_INPUT) { return RowInfo(row * kk2, row < cv.cin); }
+    return RowInfo(row * cv.h * cv.w, row < cv.cout);
+}
+
+fn col_setup(mode: u32, col: u32) -> ColInfo {
     let hw = cv.h * cv.w;
-    let pb = i32((cv.k - 1u) / 2u);
+    if (mode == GRAD_WEIGHT) {
+        let t = tap(col);
+        return ColInfo(t.x * hw, i32(t.y) - pb(), i32(t.z) - pb(), col < cv.cin * cv.k * cv.k);
+    }
+    let p = pixel(col);
+    let channels = select(cv.cout, cv.cin, mode == FORWARD);
+    return ColInfo(p.x * channels * hw, i32(p.y), i32(p.z), col < cv.n * hw);
+}
+
+fn k_setup(mode: u32, k: u32) -> KInfo {
+    let hw = cv.h * cv.w;
+    let kk2 = cv.k * cv.k;
     if (mode == FORWARD) {
-        // B[(ci, ky, kx), (n, pix)] = X[n, ci, y + ky - pb, x + kx - pb]
-        if (kk < cv.cin * kk2 && col < cv.n * hw) {
-            let r = kk % kk2;
-            return shifted(true, cv.cin, col / hw, kk / kk2, col % hw,
-                           i32(r / cv.k) - pb, i32(r % cv.k) - pb);
+        let t = tap(k);
+        return KInfo(k, k, t.x * hw, i32(t.y) - pb(), i32(t.z) - pb(), k < cv.cin * kk2);
+    }
+    if (mode == GRAD_INPUT) {
+        let t = tap(k);
+        let a_off = t.x * cv.cin * kk2 + k - t.x * kk2;
+        return KInfo(k, a_off, t.x * hw, pb() - i32(t.y), pb() - i32(t.z), k < cv.cout * kk2);
+    }
+    let p = pixel(k);
+    return KInfo(k, p.x * cv.cout * hw + k - p.x * hw, p.x * cv.cin * hw, i32(p.y), i32(p.z), k < cv.n * hw);
+}
+
+// k_setup(mode, k.k + 1), stepping the tap or pixel instead of dividing.
+fn k_next(mode: u32, k: KInfo) -> KInfo {
+    let hw = cv.h * cv.w;
+    let kk2 = cv.k * cv.k;
+    let ks = i32(cv.k);
+    var n = k;
+    n.k = k.k + 1u;
+    n.a_off = k.a_off + 1u;
+    if (mode == FORWARD) {
+        n.ok = n.k < cv.cin * kk2;
+        n.x = k.x + 1;
+        if (n.x == ks - pb()) {
+            n.x = -pb();
+            n.y = k.y + 1;
+            if (n.y == ks - pb()) { n.y = -pb(); n.base = k.base + hw; }
         }
     } else if (mode == GRAD_INPUT) {
-        // B[(co, ky, kx), (n, pix)] = dY[n, co, y - ky + pb, x - kx + pb]
-        if (kk < cv.cout * kk2 && col < cv.n * hw) {
-            let r = kk % kk2;
-            return shifted(true, cv.cout, col / hw, kk / kk2, col % hw,
-                           pb - i32(r / cv.k), pb - i32(r % cv.k));
+        n.ok = n.k < cv.cout * kk2;
+        n.x = k.x - 1;
+        if (n.x == pb() - ks) {
+            n.x = pb();
+            n.y = k.y - 1;
+            if (n.y == pb() - ks) {
+                n.y = pb();
+                n.base = k.base + hw;
+                n.a_off = n.a_off + (cv.cin - 1u) * kk2; // on to the next output channel
+            }
         }
     } else {
-        // B[(n, pix), (ci, ky, kx)] = X[n, ci, y + ky - pb, x + kx - pb]
-        if (kk < cv.n * hw && col < cv.cin * kk2) {
-            let r = col % kk2;
-            return shifted(false, cv.cin, kk / hw, col / kk2, kk % hw,
-                           i32(r / cv.k) - pb, i32(r % cv.k) - pb);
+        n.ok = n.k < cv.n * hw;
+        n.x = k.x + 1;
+        if (n.x == i32(cv.w)) {
+            n.x = 0;
+            n.y = k.y + 1;
+            if (n.y == i32(cv.h)) {
+                n.y = 0;
+                n.base = k.base + cv.cin * hw;
+                n.a_off = n.a_off + (cv.cout - 1u) * hw; // on to the next image
+            }
         }
     }
-    return 0.0;
+    return n;
+}
+
+fn load_a(mode: u32, r: RowInfo, k: KInfo) -> f32 {
+    if (!(r.ok && k.ok)) { return 0.0; }
+    if (mode == GRAD_WEIGHT) { return in0[r.base + k.a_off]; }
+    return in1[r.base + k.a_off];
+}
+
+fn load_b(mode: u32, k: KInfo, c: ColInfo) -> f32 {
+    let y = k.y + c.y;
+    let x = k.x + c.x;
+    if (!(k.ok && c.ok) || y < 0 || x < 0 || y >= i32(cv.h) || x >= i32(cv.w)) { return 0.0; }
+    let i = k.base + c.base + u32(y) * cv.w + u32(x);
+    if (mode == GRAD_WEIGHT) { return in1[i]; }
+    return in0[i];
 }
 
 // Rows of C are channels, columns are pixels (n, y, x): stored NCHW.
-// `bias4` holds the bias of the invocation's four rows (zeros for gradients).
-fn store_nchw(acc: array<vec4<f32>, 4>, row0: u32, col0: u32, lid: vec3<u32>,
-              rows: u32, bias4: vec4<f32>, relu: bool) {
+// `bias` holds the bias of the invocation's rows (zeros for gradients).
+fn store_nchw(acc: array<vec4<f32>, RPT>, row0: u32, col0: u32, lid: vec3<u32>,
+              rows: u32, bias: array<f32, RPT>, relu: bool) {
     let hw = cv.h * cv.w;
     let cols = cv.n * hw;
-    for (var i = 0u; i < 4u; i++) {
-        let row = row0 + lid.y + 16u * i;
+    for (var i = 0u; i < RPT; i++) {
+        let row = row0 + c_row(lid, i);
         for (var j = 0u; j < 4u; j++) {
-            let col = col0 + lid.x + 16u * j;
+            let col = col0 + c_col(lid, j);
             if (row < rows && col < cols) {
-                var v = acc[i][j] + bias4[i];
+                var v = acc[i][j] + bias[i];
                 if (relu) { v = max(v, 0.0); }
-                out[((col / hw) * rows + row) * hw + col % hw] = v;
+                let n = div_small(col, hw);
+                out[(n * rows + row) * hw + col - n * hw] = v;
             }
         }
     }
 }
 
-@compute @workgroup_size(16, 16)
+@compute @workgroup_size(WG_X, WG_Y)
 fn conv2d_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let acc = gemm_tile(FORWARD, wid.y * TILE, wid.x * TILE, lid, cv.cin * cv.k * cv.k);
-    var bias4 = vec4<f32>(0.0);
+    let acc = gemm_tile(FORWARD, wid.y * TM, wid.x * TN, lid, cv.cin * cv.k * cv.k);
+    var b: array<f32, RPT>;
     if ((cv.flags & 1u) != 0u) {
-        for (var i = 0u; i < 4u; i++) {
-            let row = wid.y * TILE + lid.y + 16u * i;
-            if (row < cv.cout) { bias4[i] = bias[row]; }
+        for (var i = 0u; i < RPT; i++) {
+            let row = wid.y * TM + c_row(lid, i);
+            if (row < cv.cout) { b[i] = bias[row]; }
         }
     }
-    store_nchw(acc, wid.y * TILE, wid.x * TILE, lid, cv.cout, bias4, (cv.flags & 2u) != 0u);
+    store_nchw(acc, wid.y * TM, wid.x * TN, lid, cv.cout, b, (cv.flags & 2u) != 0u);
 }
 
-@compute @workgroup_size(16, 16)
+@compute @workgroup_size(WG_X, WG_Y)
 fn conv2d_backward_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let acc = gemm_tile(GRAD_INPUT, wid.y * TILE, wid.x * TILE, lid, cv.cout * cv.k * cv.k);
-    store_nchw(acc, wid.y * TILE, wid.x * TILE, lid, cv.cin, vec4<f32>(0.0), false);
+    let acc = gemm_tile(GRAD_INPUT, wid.y * TM, wid.x * TN, lid, cv.cout * cv.k * cv.k);
+    store_nchw(acc, wid.y * TM, wid.x * TN, lid, cv.cin, array<f32, RPT>(), false);
 }
 
-@compute @workgroup_size(16, 16)
+@compute @workgroup_size(WG_X, WG_Y)
 fn conv2d_backward_weight(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let row0 = wid.y * TILE;
-    let col0 = wid.x * TILE;
+    let row0 = wid.y * TM;
+    let col0 = wid.x * TN;
     let acc = gemm_tile(GRAD_WEIGHT, row0, col0, lid, cv.n * cv.h * cv.w);
     let cols = cv.cin * cv.k * cv.k;
-    for (var i = 0u; i < 4u; i++) {
-        let row = row0 + lid.y + 16u * i;
+    for (var i = 0u; i < RPT; i++) {
+        let row = row0 + c_row(lid, i);
         for (var j = 0u; j < 4u; j++) {
-            let col = col0 + lid.x + 16u * j;
+            let col = col0 + c_col(lid, j);
             if (row < cv.cout && col < cols) { out[row * cols + col] = acc[i][j]; }
         }
     }

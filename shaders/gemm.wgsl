@@ -1,8 +1,19 @@
-//! Shared tiled GEMM core, pasted into matmul.wgsl and conv2d.wgsl by the loader
-//! (`//#include gemm.wgsl`). The including file defines
-//!   fn load_a(mode: u32, row: u32, k: u32) -> f32   // A (M, K), 0 outside
-//!   fn load_b(mode: u32, k: u32, col: u32) -> f32   // B (K, N), 0 outside
-//! and calls gemm_tile from a @workgroup_size(16, 16) entry point.
+//! Shared GEMM core, shared-memory variant (discrete/integrated GPUs). The
+//! loader pastes it (or gemm_reg.wgsl, its barrier-free twin) where a file says
+//! `//#include gemm.wgsl`. The including file defines:
+//!   struct RowInfo, ColInfo, KInfo      per-row / per-column / per-k index facts
+//!   fn row_setup(mode, row) -> RowInfo   (row of A / C; `ok` false past M)
+//!   fn col_setup(mode, col) -> ColInfo   (column of B / C; past N)
+//!   fn k_setup(mode, k) -> KInfo         (past K)
+//!   fn k_next(mode, KInfo) -> KInfo      (the facts of k + 1, without division)
+//!   fn load_a(mode, RowInfo, KInfo) -> f32, fn load_b(mode, KInfo, ColInfo) -> f32
+//! and calls gemm_tile from a @workgroup_size(WG_X, WG_Y) entry point whose
+//! workgroup (wid.x, wid.y) computes the TM x TN tile of C at (wid.y·TM, wid.x·TN);
+//! invocation `lid` owns C[row0 + c_row(lid, i), col0 + c_col(lid, j)] = acc[i][j]
+//! for i < RPT (rows per invocation), j < 4.
+//! Index facts are
+//! worked out once per row/column (hoisted out of the k loop) so the inner loop
+//! does no division.
 //
 // A 16x16 workgroup computes a 64x64 tile of C = A·B. Invocation (lx, ly) owns the
 // 4x4 block at rows ly + 16*i, columns lx + 16*j: neighbouring invocations touch
@@ -10,21 +21,32 @@
 
 const TILE: u32 = 64u;
 const TK: u32 = 16u;
+const TM: u32 = 64u;
+const TN: u32 = 64u;
+const WG_X: u32 = 16u;
+const WG_Y: u32 = 16u;
+const RPT: u32 = 4u;
+
+fn c_row(lid: vec3<u32>, i: u32) -> u32 { return lid.y + 16u * i; }
+fn c_col(lid: vec3<u32>, j: u32) -> u32 { return lid.x + 16u * j; }
 var<workgroup> tile_a: array<f32, 1024>; // (TK, TILE): tile_a[k * TILE + row]
 var<workgroup> tile_b: array<f32, 1024>; // (TK, TILE): tile_b[k * TILE + col]
 
-// Returns acc[i][j] = C[row0 + ly + 16i, col0 + lx + 16j] (rows past M, columns
-// past N hold garbage-free zeros; the caller masks its stores).
-fn gemm_tile(mode: u32, row0: u32, col0: u32, lid: vec3<u32>, kdim: u32) -> array<vec4<f32>, 4> {
-    var acc: array<vec4<f32>, 4>;
+// Returns acc[i][j] = C[row0 + ly + 16i, col0 + lx + 16j]; the caller masks stores.
+fn gemm_tile(mode: u32, row0: u32, col0: u32, lid: vec3<u32>, kdim: u32) -> array<vec4<f32>, RPT> {
+    var acc: array<vec4<f32>, RPT>;
     let flat = lid.y * 16u + lid.x;
+    // Each invocation always loads tile row/column `rc`, at k offsets kq + 4r.
+    let rc = flat % TILE;
+    let kq = flat / TILE;
+    let ra = row_setup(mode, row0 + rc);
+    let cb = col_setup(mode, col0 + rc);
     for (var k0 = 0u; k0 < kdim; k0 += TK) {
         for (var r = 0u; r < 4u; r++) {
-            let e = flat + r * 256u;
-            let kk = e / TILE;
-            let rc = e % TILE;
-            tile_a[e] = load_a(mode, row0 + rc, k0 + kk);
-            tile_b[e] = load_b(mode, k0 + kk, col0 + rc);
+            let kk = kq + 4u * r;
+            let ki = k_setup(mode, k0 + kk);
+            tile_a[kk * TILE + rc] = load_a(mode, ra, ki);
+            tile_b[kk * TILE + rc] = load_b(mode, ki, cb);
         }
         workgroupBarrier();
         for (var kk = 0u; kk < TK; kk++) {
@@ -38,4 +60,12 @@ fn gemm_tile(mode: u32, row0: u32, col0: u32, lid: vec3<u32>, kdim: u32) -> arra
         workgroupBarrier();
     }
     return acc;
+}
+
+// a / b for a < 2^24 without integer division (which CPU adapters scalarise):
+// a float quotient, then one correction either way.
+fn div_small(a: u32, b: u32) -> u32 {
+    var q = u32(f32(a) / f32(b));
+    if (q * b > a) { q -= 1u; } else if ((q + 1u) * b <= a) { q += 1u; }
+    return q;
 }

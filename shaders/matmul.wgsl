@@ -22,25 +22,34 @@ struct Matmul {
 @group(0) @binding(3) var<storage, read> b: array<f32>;
 @group(0) @binding(4) var<storage, read> bias: array<f32>;      // (N); unread without flag bit 0
 
-fn load_a(mode: u32, row: u32, k: u32) -> f32 {
-    if (row < mm.m && k < mm.k) { return a[row * mm.a_rs + k * mm.a_cs]; }
+struct RowInfo { base: u32, ok: bool }   // A row offset
+struct ColInfo { base: u32, ok: bool }   // B column offset
+struct KInfo { k: u32, ok: bool }
+
+fn row_setup(mode: u32, row: u32) -> RowInfo { return RowInfo(row * mm.a_rs, row < mm.m); }
+fn col_setup(mode: u32, col: u32) -> ColInfo { return ColInfo(col * mm.b_cs, col < mm.n); }
+fn k_setup(mode: u32, k: u32) -> KInfo { return KInfo(k, k < mm.k); }
+fn k_next(mode: u32, k: KInfo) -> KInfo { return k_setup(mode, k.k + 1u); }
+
+fn load_a(mode: u32, r: RowInfo, k: KInfo) -> f32 {
+    if (r.ok && k.ok) { return a[r.base + k.k * mm.a_cs]; }
     return 0.0;
 }
 
-fn load_b(mode: u32, k: u32, col: u32) -> f32 {
-    if (k < mm.k && col < mm.n) { return b[k * mm.b_rs + col * mm.b_cs]; }
+fn load_b(mode: u32, k: KInfo, c: ColInfo) -> f32 {
+    if (k.ok && c.ok) { return b[k.k * mm.b_rs + c.base]; }
     return 0.0;
 }
 
-@compute @workgroup_size(16, 16)
+@compute @workgroup_size(WG_X, WG_Y)
 fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let row0 = wid.y * TILE;
-    let col0 = wid.x * TILE;
+    let row0 = wid.y * TM;
+    let col0 = wid.x * TN;
     let acc = gemm_tile(0u, row0, col0, lid, mm.k);
-    for (var i = 0u; i < 4u; i++) {
-        let row = row0 + lid.y + 16u * i;
+    for (var i = 0u; i < RPT; i++) {
+        let row = row0 + c_row(lid, i);
         for (var j = 0u; j < 4u; j++) {
-            let col = col0 + lid.x + 16u * j;
+            let col = col0 + c_col(lid, j);
             if (row < mm.m && col < mm.n) {
                 var v = acc[i][j];
                 if ((mm.flags & 1u) != 0u) { v += bias[col]; }

@@ -15,23 +15,13 @@ pub enum Error {
     Io { path: PathBuf, msg: String },
     /// Bad content in an input file; `line` is 1-based as an editor shows it (0: whole file).
     #[error("{}{}: {msg}", path.display(), if *line > 0 { format!(":{line}") } else { String::new() })]
-    Input {
-        path: PathBuf,
-        line: usize,
-        msg: String,
-    },
+    Input { path: PathBuf, line: usize, msg: String },
     /// No adapter, a lost device, or a failed GPU operation.
     #[error("GPU: {0}")]
     Gpu(String),
     /// Work that does not fit the adapter's limits.
     #[error("{what} needs {asked} but this adapter allows at most {limit} ({name}); {hint}")]
-    Limit {
-        what: String,
-        name: &'static str,
-        asked: u64,
-        limit: u64,
-        hint: &'static str,
-    },
+    Limit { what: String, name: &'static str, asked: u64, limit: u64, hint: &'static str },
     /// Training diverged.
     #[error("{0}")]
     Numeric(String),
@@ -42,17 +32,10 @@ pub enum Error {
 
 impl Error {
     pub fn io(path: impl Into<PathBuf>, e: impl std::fmt::Display) -> Self {
-        Error::Io {
-            path: path.into(),
-            msg: e.to_string(),
-        }
+        Error::Io { path: path.into(), msg: e.to_string() }
     }
     pub fn input(path: impl Into<PathBuf>, line: usize, msg: impl Into<String>) -> Self {
-        Error::Input {
-            path: path.into(),
-            line,
-            msg: msg.into(),
-        }
+        Error::Input { path: path.into(), line, msg: msg.into() }
     }
     pub fn usage(msg: impl Into<String>) -> Self {
         Error::Usage(msg.into())

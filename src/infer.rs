@@ -8,23 +8,10 @@ use crate::model::{Net, NetConfig};
 use std::path::Path;
 
 /// Class probabilities (n, 10) for every image, in order.
-pub fn predict(
-    engine: &mut dyn Engine,
-    model_path: &Path,
-    images: &Images,
-    batch: usize,
-) -> Result<Vec<f32>> {
+pub fn predict(engine: &mut dyn Engine, model_path: &Path, images: &Images, batch: usize) -> Result<Vec<f32>> {
     let (model, _) = checkpoint::load_model(model_path)?;
-    let unlabelled = Images {
-        pixels: images.pixels.clone(),
-        labels: None,
-    };
-    let cfg = NetConfig {
-        batch: batch.min(images.len()).max(1),
-        scale: model.scale,
-        optim: None,
-        seed: 0,
-    };
+    let unlabelled = Images { pixels: images.pixels.clone(), labels: None };
+    let cfg = NetConfig { batch: batch.min(images.len()).max(1), scale: model.scale, optim: None, seed: 0 };
     let mut net = Net::new(engine, model.spec, &unlabelled, cfg)?;
     engine.write_f32(net.params_view().buf, 0, &model.params)?;
     let n = images.len();
@@ -41,11 +28,7 @@ pub fn predict(
 pub fn argmax(probs: &[f32]) -> Vec<u8> {
     probs
         .chunks(CLASSES)
-        .map(|row| {
-            row.iter()
-                .enumerate()
-                .fold(0, |best, (j, &p)| if p > row[best] { j } else { best }) as u8
-        })
+        .map(|row| row.iter().enumerate().fold(0, |best, (j, &p)| if p > row[best] { j } else { best }) as u8)
         .collect()
 }
 
@@ -65,11 +48,7 @@ pub fn evaluate(probs: &[f32], labels: &[u8]) -> Evaluation {
     }
     let n = labels.len().max(1) as f64;
     let hits: u32 = (0..CLASSES).map(|c| confusion[c][c]).sum();
-    Evaluation {
-        loss: loss / n,
-        accuracy: hits as f64 / n,
-        confusion,
-    }
+    Evaluation { loss: loss / n, accuracy: hits as f64 / n, confusion }
 }
 
 impl std::fmt::Display for Evaluation {

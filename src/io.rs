@@ -13,10 +13,7 @@ pub fn temp_path(path: &Path) -> PathBuf {
 
 /// Runs `fill` into a temporary file next to `path` and renames it into place.
 /// On any error the temporary file is removed and `path` is left untouched.
-pub fn write_atomic(
-    path: &Path,
-    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
-) -> Result<()> {
+pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
     let tmp = temp_path(path);
     let result = (|| {
         let file = std::fs::File::create(&tmp)?;

@@ -73,33 +73,23 @@ impl Kernel {
 
     pub fn info(self) -> KernelInfo {
         use Shader as S;
-        let k = |shader, entry, outputs, inputs, cpu: CpuTwin| KernelInfo {
-            shader,
-            entry,
-            outputs,
-            inputs,
-            cpu,
-        };
+        let k = |shader, entry, outputs, inputs, cpu: CpuTwin| KernelInfo { shader, entry, outputs, inputs, cpu };
         match self {
             Kernel::Matmul => k(S::Matmul, "matmul", 1, 3, |o, i, p| {
                 cpu::matmul(fm(o[0]), f(i[0]), f(i[1]), f(i[2]), &Dims::from_params(p))
             }),
-            Kernel::BiasGrad => k(S::Matmul, "bias_grad", 1, 1, |o, i, p| {
-                cpu::bias_grad(fm(o[0]), f(i[0]), &Dims::from_params(p))
-            }),
+            Kernel::BiasGrad => {
+                k(S::Matmul, "bias_grad", 1, 1, |o, i, p| cpu::bias_grad(fm(o[0]), f(i[0]), &Dims::from_params(p)))
+            }
             Kernel::Conv2dForward => k(S::Conv2d, "conv2d_forward", 1, 3, |o, i, p| {
                 cpu::conv2d_forward(fm(o[0]), f(i[0]), f(i[1]), f(i[2]), &Dims::from_params(p))
             }),
-            Kernel::Conv2dBackwardInput => {
-                k(S::Conv2d, "conv2d_backward_input", 1, 2, |o, i, p| {
-                    cpu::conv2d_backward_input(fm(o[0]), f(i[0]), f(i[1]), &Dims::from_params(p))
-                })
-            }
-            Kernel::Conv2dBackwardWeight => {
-                k(S::Conv2d, "conv2d_backward_weight", 1, 2, |o, i, p| {
-                    cpu::conv2d_backward_weight(fm(o[0]), f(i[0]), f(i[1]), &Dims::from_params(p))
-                })
-            }
+            Kernel::Conv2dBackwardInput => k(S::Conv2d, "conv2d_backward_input", 1, 2, |o, i, p| {
+                cpu::conv2d_backward_input(fm(o[0]), f(i[0]), f(i[1]), &Dims::from_params(p))
+            }),
+            Kernel::Conv2dBackwardWeight => k(S::Conv2d, "conv2d_backward_weight", 1, 2, |o, i, p| {
+                cpu::conv2d_backward_weight(fm(o[0]), f(i[0]), f(i[1]), &Dims::from_params(p))
+            }),
             Kernel::MaxpoolForward => k(S::Maxpool, "maxpool_forward", 2, 1, |o, i, p| {
                 let (y, arg) = o.split_at_mut(1);
                 cpu::maxpool_forward(fm(y[0]), arg[0], f(i[0]), &Dims::from_params(p))
@@ -107,29 +97,22 @@ impl Kernel {
             Kernel::MaxpoolBackward => k(S::Maxpool, "maxpool_backward", 1, 2, |o, i, p| {
                 cpu::maxpool_backward(fm(o[0]), f(i[0]), i[1], &Dims::from_params(p))
             }),
-            Kernel::ReluForward => k(S::Relu, "relu_forward", 1, 1, |o, i, p| {
-                cpu::relu_forward(fm(o[0]), f(i[0]), &Dims::from_params(p))
-            }),
+            Kernel::ReluForward => {
+                k(S::Relu, "relu_forward", 1, 1, |o, i, p| cpu::relu_forward(fm(o[0]), f(i[0]), &Dims::from_params(p)))
+            }
             Kernel::ReluBackward => k(S::Relu, "relu_backward", 1, 1, |o, i, p| {
                 cpu::relu_backward(fm(o[0]), f(i[0]), &Dims::from_params(p))
             }),
             Kernel::SoftmaxXent => k(S::SoftmaxXent, "softmax_xent", 3, 2, |o, i, p| {
                 let [dl, loss, hit] = o else { unreachable!() };
-                cpu::softmax_xent(
-                    fm(dl),
-                    fm(loss),
-                    fm(hit),
-                    f(i[0]),
-                    i[1],
-                    &Dims::from_params(p),
-                )
+                cpu::softmax_xent(fm(dl), fm(loss), fm(hit), f(i[0]), i[1], &Dims::from_params(p))
             }),
             Kernel::XentAccumulate => k(S::SoftmaxXent, "xent_accumulate", 1, 2, |o, i, p| {
                 cpu::xent_accumulate(fm(o[0]), f(i[0]), f(i[1]), &Dims::from_params(p))
             }),
-            Kernel::Softmax => k(S::SoftmaxXent, "softmax", 1, 1, |o, i, p| {
-                cpu::softmax(fm(o[0]), f(i[0]), &Dims::from_params(p))
-            }),
+            Kernel::Softmax => {
+                k(S::SoftmaxXent, "softmax", 1, 1, |o, i, p| cpu::softmax(fm(o[0]), f(i[0]), &Dims::from_params(p)))
+            }
             Kernel::DropoutForward => k(S::Dropout, "dropout_forward", 1, 1, |o, i, p| {
                 cpu::dropout_forward(fm(o[0]), f(i[0]), &Dims::from_params(p))
             }),

@@ -6,6 +6,7 @@
 //! runs lists of them, either on the device ([`gpu::GpuEngine`]) or through the
 //! twins ([`cpu::CpuEngine`]); [`selftest`] checks one against the other.
 
+pub mod bench;
 pub mod cpu;
 pub mod data;
 pub mod engine;

@@ -2,6 +2,7 @@
 
 use clap::{Args, Parser, Subcommand};
 use gpunet::engine::Engine;
+use gpunet::gpu::shaders::Gemm;
 use gpunet::gpu::{context, AdapterChoice, Gpu, GpuEngine};
 use gpunet::model::spec::{self, Spec};
 use gpunet::train::{self, Progress, Settings, TrainJob};
@@ -40,6 +41,15 @@ enum Cmd {
         /// Add larger shapes (slow on CPU adapters)
         #[arg(long)]
         full: bool,
+    },
+    /// Time every kernel family (GPU and CPU reference) and training steps
+    Bench {
+        /// Small batches: minutes on a CPU adapter
+        #[arg(long)]
+        quick: bool,
+        /// Also write the records as JSON
+        #[arg(long)]
+        json: Option<PathBuf>,
     },
     /// List the named architectures with their specs and parameter counts
     Archs,
@@ -141,13 +151,25 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
-    let choice = AdapterChoice {
-        backend: cli.backend,
-        name: cli.adapter,
-    };
+    let choice = AdapterChoice { backend: cli.backend, name: cli.adapter };
     match cli.cmd {
         Cmd::Info => info(&choice),
         Cmd::Selftest { seed, full } => selftest_cmd(&choice, seed, full),
+        Cmd::Bench { quick, json } => {
+            let mut engine = GpuEngine::new(Gpu::new(&choice)?);
+            println!("adapter: {}", engine.name());
+            println!("{}", gpunet::bench::HEADER);
+            let records = gpunet::bench::run(&mut engine, quick, |r| println!("{}", r.row()))?;
+            if let Some(path) = json {
+                let doc = serde_json::json!({
+                    "adapter": engine.name(),
+                    "quick": quick,
+                    "records": records.iter().map(|r| r.json()).collect::<Vec<_>>(),
+                });
+                gpunet::io::write_atomic(&path, |w| writeln!(w, "{doc:#}"))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Archs => {
             for (name, text, epochs, about) in spec::NAMED {
                 let spec = Spec::parse(text)?;
@@ -156,19 +178,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     spec.param_count()
                 );
             }
-            println!(
-                "mlp:H1,H2,... any hidden sizes, e.g. mlp:10,20,10 (the blog's scikit-learn grid)"
-            );
+            println!("mlp:H1,H2,... any hidden sizes, e.g. mlp:10,20,10 (the blog's scikit-learn grid)");
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Train(args) => train_cmd(&choice, args),
-        Cmd::Predict {
-            model,
-            input,
-            out,
-            probs,
-            batch_size,
-        } => {
+        Cmd::Predict { model, input, out, probs, batch_size } => {
             check_batch(batch_size)?;
             let images = data::load(&input)?;
             let mut engine = GpuEngine::new(Gpu::new(&choice)?);
@@ -180,15 +194,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("wrote {} predictions to {}", images.len(), out.display());
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Eval {
-            model,
-            input,
-            batch_size,
-        } => {
+        Cmd::Eval { model, input, batch_size } => {
             check_batch(batch_size)?;
             let images = data::load(&input)?;
             let Some(labels) = images.labels.clone() else {
-                return Err(Error::input(&input, 1, "evaluation needs labels (a 'label' column, or an IDX labels file beside the images)"));
+                return Err(Error::input(
+                    &input,
+                    1,
+                    "evaluation needs labels (a 'label' column, or an IDX labels file beside the images)",
+                ));
             };
             let mut engine = GpuEngine::new(Gpu::new(&choice)?);
             let p = infer::predict(&mut engine, &model, &images, batch_size)?;
@@ -211,39 +225,35 @@ fn selftest_cmd(choice: &AdapterChoice, seed: u64, full: bool) -> Result<ExitCod
     println!("adapter: {}", gpu.describe());
     let mut engine = GpuEngine::new(gpu.clone());
     let (mut passed, mut failed) = (0, 0);
-    for case in selftest::cases(seed, !full) {
-        let outcome = selftest::check(&mut engine, &case)?;
-        println!("{}  {}", gpu.info.name, outcome.line());
-        if outcome.pass() {
-            passed += 1
-        } else {
-            failed += 1
+    // the adapter's GEMM core first, then the other one's GEMM kernels
+    let other = Gemm::ALL.into_iter().find(|&g| g != gpu.gemm).unwrap();
+    for gemm in [gpu.gemm, other] {
+        engine.gemm = gemm;
+        for case in selftest::cases(seed, !full) {
+            if gemm != gpu.gemm && !case.kernel.info().shader.uses_gemm() {
+                continue;
+            }
+            let outcome = selftest::check(&mut engine, &case)?;
+            println!("{} [{} gemm]  {}", gpu.info.name, gemm.name(), outcome.line());
+            if outcome.pass() {
+                passed += 1
+            } else {
+                failed += 1
+            }
         }
     }
     println!("{passed} passed, {failed} failed");
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 /// Settings from the flags, over the resumed run's (which win; a flag that
 /// contradicts them is an error) or the defaults.
 fn settings(a: &TrainArgs) -> Result<Settings> {
-    let resumed = a
-        .resume
-        .as_deref()
-        .map(train::resumed_settings)
-        .transpose()?;
+    let resumed = a.resume.as_deref().map(train::resumed_settings).transpose()?;
     let arch = match (&a.arch, &resumed) {
         (Some(arch), _) => arch.clone(),
         (None, Some(r)) => r.arch.clone(),
-        (None, None) => {
-            return Err(Error::usage(
-                "--arch is required (see `gpunet archs`), unless --resume is given",
-            ))
-        }
+        (None, None) => return Err(Error::usage("--arch is required (see `gpunet archs`), unless --resume is given")),
     };
     let mut s = resumed.clone().unwrap_or(Settings {
         arch: arch.clone(),
@@ -292,38 +302,21 @@ fn settings(a: &TrainArgs) -> Result<Settings> {
 }
 
 fn default_out(arch: &str) -> PathBuf {
-    let name: String = arch
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .take(40)
-        .collect();
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let name: String =
+        arch.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' }).take(40).collect();
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     Path::new("runs").join(format!("{name}-{secs}"))
 }
 
 fn train_cmd(choice: &AdapterChoice, a: TrainArgs) -> Result<ExitCode> {
     let settings = settings(&a)?;
-    let epochs = a
-        .epochs
-        .unwrap_or_else(|| spec::default_epochs(&settings.arch));
+    let epochs = a.epochs.unwrap_or_else(|| spec::default_epochs(&settings.arch));
     let out = match (&a.out, &a.resume) {
         (Some(o), _) => o.clone(),
         (None, Some(r)) => r.parent().map(Path::to_path_buf).unwrap_or_default(),
         (None, None) => default_out(&settings.arch),
     };
-    let resuming_here = a
-        .resume
-        .as_ref()
-        .is_some_and(|r| r.parent() == Some(out.as_path()));
+    let resuming_here = a.resume.as_ref().is_some_and(|r| r.parent() == Some(out.as_path()));
     if out.join("model.safetensors").exists() && !resuming_here {
         return Err(Error::usage(format!(
             "{} already holds a model; choose another --out, or continue it with --resume {}",
@@ -336,17 +329,10 @@ fn train_cmd(choice: &AdapterChoice, a: TrainArgs) -> Result<ExitCode> {
             eprintln!("\nsecond interrupt: exiting without saving");
             std::process::exit(130);
         }
-        eprintln!(
-            "\ninterrupt: finishing the step in flight and saving (press again to quit at once)"
-        );
+        eprintln!("\ninterrupt: finishing the step in flight and saving (press again to quit at once)");
     });
     let mut engine = GpuEngine::new(Gpu::new(choice)?);
-    let job = TrainJob {
-        settings,
-        epochs,
-        out,
-        resume: a.resume,
-    };
+    let job = TrainJob { settings, epochs, out, resume: a.resume };
     let mut ui = Console { bar: None };
     let report = train::train(&mut engine, &job, &STOP, &mut ui)?;
     println!("{:.1} images/s over the run", report.images_per_s);
@@ -372,11 +358,9 @@ impl Progress for Console {
         }
         let bar = indicatif::ProgressBar::new(batches as u64).with_position(done as u64);
         bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "Epoch {prefix} [{bar:30}] {pos}/{len} {elapsed}<{eta} {msg}",
-            )
-            .unwrap()
-            .progress_chars("=> "),
+            indicatif::ProgressStyle::with_template("Epoch {prefix} [{bar:30}] {pos}/{len} {elapsed}<{eta} {msg}")
+                .unwrap()
+                .progress_chars("=> "),
         );
         bar.set_prefix(format!("{}/{}", epoch + 1, epochs));
         self.bar = Some(bar);

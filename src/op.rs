@@ -17,11 +17,7 @@ pub struct View {
 
 impl View {
     pub fn whole(buf: BufId, len: usize) -> View {
-        View {
-            buf,
-            offset: 0,
-            len,
-        }
+        View { buf, offset: 0, len }
     }
     /// The first `len` words of this view.
     pub fn prefix(self, len: usize) -> View {
@@ -30,21 +26,32 @@ impl View {
     }
 }
 
+/// How many workgroups a launch needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grid {
+    Groups([u32; 3]),
+    /// A GEMM-core launch computing an m x n output: its tiles depend on the
+    /// core the engine runs (`gpu::shaders::Gemm`), so the engine sizes it.
+    Gemm {
+        m: u32,
+        n: u32,
+    },
+}
+
 #[derive(Clone, Debug)]
 pub struct Op {
     pub kernel: Kernel,
     pub params: Params,
     /// Outputs then inputs, bound at 1, 2, ... in this order.
     pub views: Vec<View>,
-    pub groups: [u32; 3],
+    pub grid: Grid,
 }
 
-const GEMM_TILE: usize = 64;
 const WG_1D: usize = 256;
 const MAX_GROUPS: usize = 65535;
 
-fn tiles(n: usize) -> u32 {
-    n.div_ceil(GEMM_TILE) as u32
+fn gemm(m: usize, n: usize) -> Grid {
+    Grid::Gemm { m: m as u32, n: n as u32 }
 }
 
 /// A 1-D launch of `count` invocations, folded into y past 65535 groups
@@ -58,137 +65,71 @@ fn groups_1d(count: usize) -> [u32; 3] {
     }
 }
 
-fn op(kernel: Kernel, params: Params, views: &[View], groups: [u32; 3]) -> Op {
+fn op(kernel: Kernel, params: Params, views: &[View], grid: impl Into<Grid>) -> Op {
     let info = kernel.info();
     debug_assert_eq!(views.len(), info.outputs + info.inputs, "{}", info.entry);
-    Op {
-        kernel,
-        params,
-        views: views.to_vec(),
-        groups,
+    Op { kernel, params, views: views.to_vec(), grid: grid.into() }
+}
+
+impl From<[u32; 3]> for Grid {
+    fn from(g: [u32; 3]) -> Grid {
+        Grid::Groups(g)
     }
 }
 
 /// C = A·B (+bias)(ReLU). Without a bias, `b` is bound again in its slot (unread).
 pub fn matmul(c: View, a: View, b: View, bias: Option<View>, d: cpu::MatmulDims) -> Op {
-    let groups = [tiles(d.n as usize), tiles(d.m as usize), 1];
-    op(
-        Kernel::Matmul,
-        d.params(),
-        &[c, a, b, bias.unwrap_or(b)],
-        groups,
-    )
+    op(Kernel::Matmul, d.params(), &[c, a, b, bias.unwrap_or(b)], gemm(d.m as usize, d.n as usize))
 }
 
 pub fn bias_grad(dbias: View, dy: View, d: cpu::BiasGradDims) -> Op {
-    op(
-        Kernel::BiasGrad,
-        d.params(),
-        &[dbias, dy],
-        [d.channels, 1, 1],
-    )
+    op(Kernel::BiasGrad, d.params(), &[dbias, dy], [d.channels, 1, 1])
 }
 
 /// Without a bias, `w` is bound again in its slot (unread).
 pub fn conv2d_forward(y: View, x: View, w: View, bias: Option<View>, d: cpu::ConvDims) -> Op {
-    let groups = [tiles((d.n * d.h * d.w) as usize), tiles(d.cout as usize), 1];
-    op(
-        Kernel::Conv2dForward,
-        d.params(),
-        &[y, x, w, bias.unwrap_or(w)],
-        groups,
-    )
+    let grid = gemm(d.cout as usize, (d.n * d.h * d.w) as usize);
+    op(Kernel::Conv2dForward, d.params(), &[y, x, w, bias.unwrap_or(w)], grid)
 }
 
 pub fn conv2d_backward_input(dx: View, dy: View, w: View, d: cpu::ConvDims) -> Op {
-    let groups = [tiles((d.n * d.h * d.w) as usize), tiles(d.cin as usize), 1];
-    op(
-        Kernel::Conv2dBackwardInput,
-        d.params(),
-        &[dx, dy, w],
-        groups,
-    )
+    let grid = gemm(d.cin as usize, (d.n * d.h * d.w) as usize);
+    op(Kernel::Conv2dBackwardInput, d.params(), &[dx, dy, w], grid)
 }
 
 pub fn conv2d_backward_weight(dw: View, dy: View, x: View, d: cpu::ConvDims) -> Op {
-    let groups = [
-        tiles((d.cin * d.k * d.k) as usize),
-        tiles(d.cout as usize),
-        1,
-    ];
-    op(
-        Kernel::Conv2dBackwardWeight,
-        d.params(),
-        &[dw, dy, x],
-        groups,
-    )
+    let grid = gemm(d.cout as usize, (d.cin * d.k * d.k) as usize);
+    op(Kernel::Conv2dBackwardWeight, d.params(), &[dw, dy, x], grid)
 }
 
 pub fn maxpool_forward(y: View, argmax: View, x: View, d: cpu::PoolDims) -> Op {
     let outputs = (d.n * d.c * (d.h / d.k) * (d.w / d.k)) as usize;
-    op(
-        Kernel::MaxpoolForward,
-        d.params(),
-        &[y, argmax, x],
-        groups_1d(outputs),
-    )
+    op(Kernel::MaxpoolForward, d.params(), &[y, argmax, x], groups_1d(outputs))
 }
 
 pub fn maxpool_backward(dx: View, dy: View, argmax: View, d: cpu::PoolDims) -> Op {
     let inputs = (d.n * d.c * d.h * d.w) as usize;
-    op(
-        Kernel::MaxpoolBackward,
-        d.params(),
-        &[dx, dy, argmax],
-        groups_1d(inputs),
-    )
+    op(Kernel::MaxpoolBackward, d.params(), &[dx, dy, argmax], groups_1d(inputs))
 }
 
 pub fn relu_forward(y: View, x: View, d: cpu::ElemDims) -> Op {
-    op(
-        Kernel::ReluForward,
-        d.params(),
-        &[y, x],
-        groups_1d(d.n as usize),
-    )
+    op(Kernel::ReluForward, d.params(), &[y, x], groups_1d(d.n as usize))
 }
 
 pub fn relu_backward(dy: View, y: View, d: cpu::ElemDims) -> Op {
-    op(
-        Kernel::ReluBackward,
-        d.params(),
-        &[dy, y],
-        groups_1d(d.n as usize),
-    )
+    op(Kernel::ReluBackward, d.params(), &[dy, y], groups_1d(d.n as usize))
 }
 
 fn rows(n: u32) -> [u32; 3] {
     [n.div_ceil(64).max(1), 1, 1]
 }
 
-pub fn softmax_xent(
-    dlogits: View,
-    loss: View,
-    correct: View,
-    logits: View,
-    labels: View,
-    d: cpu::XentDims,
-) -> Op {
-    op(
-        Kernel::SoftmaxXent,
-        d.params(),
-        &[dlogits, loss, correct, logits, labels],
-        rows(d.n),
-    )
+pub fn softmax_xent(dlogits: View, loss: View, correct: View, logits: View, labels: View, d: cpu::XentDims) -> Op {
+    op(Kernel::SoftmaxXent, d.params(), &[dlogits, loss, correct, logits, labels], rows(d.n))
 }
 
 pub fn xent_accumulate(acc: View, loss: View, correct: View, d: cpu::XentDims) -> Op {
-    op(
-        Kernel::XentAccumulate,
-        d.params(),
-        &[acc, loss, correct],
-        [1, 1, 1],
-    )
+    op(Kernel::XentAccumulate, d.params(), &[acc, loss, correct], [1, 1, 1])
 }
 
 pub fn softmax(probs: View, logits: View, d: cpu::XentDims) -> Op {
@@ -196,54 +137,22 @@ pub fn softmax(probs: View, logits: View, d: cpu::XentDims) -> Op {
 }
 
 pub fn dropout_forward(y: View, x: View, d: cpu::DropoutDims) -> Op {
-    op(
-        Kernel::DropoutForward,
-        d.params(),
-        &[y, x],
-        groups_1d(d.n as usize),
-    )
+    op(Kernel::DropoutForward, d.params(), &[y, x], groups_1d(d.n as usize))
 }
 
 pub fn dropout_backward(dx: View, dy: View, d: cpu::DropoutDims) -> Op {
-    op(
-        Kernel::DropoutBackward,
-        d.params(),
-        &[dx, dy],
-        groups_1d(d.n as usize),
-    )
+    op(Kernel::DropoutBackward, d.params(), &[dx, dy], groups_1d(d.n as usize))
 }
 
 pub fn adam(param: View, m: View, v: View, grad: View, d: cpu::AdamDims) -> Op {
-    op(
-        Kernel::Adam,
-        d.params(),
-        &[param, m, v, grad],
-        groups_1d(d.n as usize),
-    )
+    op(Kernel::Adam, d.params(), &[param, m, v, grad], groups_1d(d.n as usize))
 }
 
 pub fn sgd(param: View, vel: View, grad: View, d: cpu::SgdDims) -> Op {
-    op(
-        Kernel::Sgd,
-        d.params(),
-        &[param, vel, grad],
-        groups_1d(d.n as usize),
-    )
+    op(Kernel::Sgd, d.params(), &[param, vel, grad], groups_1d(d.n as usize))
 }
 
-pub fn gather(
-    x: View,
-    y: View,
-    store: View,
-    store_labels: View,
-    index: View,
-    d: cpu::GatherDims,
-) -> Op {
+pub fn gather(x: View, y: View, store: View, store_labels: View, index: View, d: cpu::GatherDims) -> Op {
     let groups = groups_1d((d.n * d.pixels) as usize);
-    op(
-        Kernel::Gather,
-        d.params(),
-        &[x, y, store, store_labels, index],
-        groups,
-    )
+    op(Kernel::Gather, d.params(), &[x, y, store, store_labels, index], groups)
 }

@@ -19,22 +19,10 @@ pub struct Optim {
 impl Optim {
     /// Keras' defaults, as the blog used: Adam(1e-3, 0.9, 0.999, 1e-8).
     pub fn adam(lr: f32) -> Self {
-        Optim {
-            kind: Kind::Adam {
-                beta1: 0.9,
-                beta2: 0.999,
-                eps: 1e-8,
-            },
-            lr,
-            weight_decay: 0.0,
-        }
+        Optim { kind: Kind::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 }, lr, weight_decay: 0.0 }
     }
     pub fn sgd(lr: f32, momentum: f32, nesterov: bool) -> Self {
-        Optim {
-            kind: Kind::Sgd { momentum, nesterov },
-            lr,
-            weight_decay: 0.0,
-        }
+        Optim { kind: Kind::Sgd { momentum, nesterov }, lr, weight_decay: 0.0 }
     }
     pub fn name(&self) -> &'static str {
         match self.kind {

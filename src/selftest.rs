@@ -18,20 +18,11 @@ pub struct Tol {
 }
 
 /// Sums of up to a few hundred products: f32 rounding differs with summation order.
-pub const TOL_SUM: Tol = Tol {
-    atol: 1e-4,
-    rtol: 1e-4,
-};
+pub const TOL_SUM: Tol = Tol { atol: 1e-4, rtol: 1e-4 };
 /// exp/log/sqrt may differ by a few ulps between the device and libm.
-pub const TOL_TRANSCENDENTAL: Tol = Tol {
-    atol: 1e-6,
-    rtol: 1e-5,
-};
+pub const TOL_TRANSCENDENTAL: Tol = Tol { atol: 1e-6, rtol: 1e-5 };
 /// Same arithmetic in the same order: only contraction into fma may differ.
-pub const TOL_EXACTISH: Tol = Tol {
-    atol: 1e-7,
-    rtol: 1e-6,
-};
+pub const TOL_EXACTISH: Tol = Tol { atol: 1e-7, rtol: 1e-6 };
 
 /// The outcome of one comparison.
 #[derive(Clone, Debug)]
@@ -44,11 +35,7 @@ pub struct Cmp {
 
 /// The one comparison function for device vs reference.
 pub fn compare(got: &[f32], want: &[f32], tol: Tol) -> Cmp {
-    let mut c = Cmp {
-        max_abs: 0.0,
-        max_rel: 0.0,
-        first_bad: None,
-    };
+    let mut c = Cmp { max_abs: 0.0, max_rel: 0.0, first_bad: None };
     if got.len() != want.len() {
         c.first_bad = Some((got.len().min(want.len()), f32::NAN, f32::NAN));
         return c;
@@ -127,23 +114,12 @@ pub fn run_case(engine: &mut dyn Engine, case: &Case) -> Result<Vec<Vec<u32>>> {
 pub fn check(engine: &mut dyn Engine, case: &Case) -> Result<Outcome> {
     let got = run_case(engine, case)?;
     let want = run_case(&mut CpuEngine::new(), case)?;
-    let mut total = Cmp {
-        max_abs: 0.0,
-        max_rel: 0.0,
-        first_bad: None,
-    };
+    let mut total = Cmp { max_abs: 0.0, max_rel: 0.0, first_bad: None };
     let mut bad_output = None;
     for (o, (g, w)) in got.iter().zip(&want).enumerate() {
         let cmp = if case.exact.contains(&o) {
             let as_f = |v: &Vec<u32>| v.iter().map(|&x| x as f32).collect::<Vec<_>>();
-            compare(
-                &as_f(g),
-                &as_f(w),
-                Tol {
-                    atol: 0.0,
-                    rtol: 0.0,
-                },
-            )
+            compare(&as_f(g), &as_f(w), Tol { atol: 0.0, rtol: 0.0 })
         } else {
             let as_f = |v: &Vec<u32>| v.iter().map(|&x| f32::from_bits(x)).collect::<Vec<_>>();
             compare(&as_f(g), &as_f(w), case.tol)
@@ -155,74 +131,54 @@ pub fn check(engine: &mut dyn Engine, case: &Case) -> Result<Outcome> {
             total.first_bad = cmp.first_bad;
         }
     }
-    Ok(Outcome {
-        kernel: case.kernel,
-        shape: case.shape.clone(),
-        cmp: total,
-        bad_output,
-    })
+    Ok(Outcome { kernel: case.kernel, shape: case.shape.clone(), cmp: total, bad_output })
 }
 
 /// Builds cases: buffers with random contents, views over them.
-struct Builder {
+pub(crate) struct Builder {
     rng: StdRng,
     bufs: Vec<Vec<u32>>,
 }
 
 impl Builder {
-    fn floats(&mut self, n: usize, lo: f32, hi: f32) -> View {
-        let v: Vec<u32> = (0..n)
-            .map(|_| self.rng.random_range(lo..hi).to_bits())
-            .collect();
+    pub(crate) fn new(seed: u64) -> Self {
+        Builder { rng: StdRng::seed_from_u64(seed), bufs: Vec::new() }
+    }
+    pub(crate) fn floats(&mut self, n: usize, lo: f32, hi: f32) -> View {
+        let v: Vec<u32> = (0..n).map(|_| self.rng.random_range(lo..hi).to_bits()).collect();
         self.push(v)
     }
-    fn randn(&mut self, n: usize) -> View {
+    pub(crate) fn randn(&mut self, n: usize) -> View {
         self.floats(n, -1.0, 1.0)
     }
-    fn ints(&mut self, n: usize, below: u32) -> View {
+    pub(crate) fn ints(&mut self, n: usize, below: u32) -> View {
         let v: Vec<u32> = (0..n).map(|_| self.rng.random_range(0..below)).collect();
         self.push(v)
     }
-    fn zeros(&mut self, n: usize) -> View {
+    pub(crate) fn zeros(&mut self, n: usize) -> View {
         self.push(vec![0; n])
     }
     /// A view at a 64-word offset inside a larger buffer, as layer parameters are.
     fn offset_randn(&mut self, n: usize) -> View {
-        let mut v: Vec<u32> = (0..n + 64)
-            .map(|_| self.rng.random_range(-1.0f32..1.0).to_bits())
-            .collect();
+        let mut v: Vec<u32> = (0..n + 64).map(|_| self.rng.random_range(-1.0f32..1.0).to_bits()).collect();
         v.extend(std::iter::repeat_n(0, 3));
         let id = self.push(v).buf;
-        View {
-            buf: id,
-            offset: 64,
-            len: n,
-        }
+        View { buf: id, offset: 64, len: n }
     }
     fn push(&mut self, v: Vec<u32>) -> View {
         let len = v.len().max(1);
         self.bufs.push(if v.is_empty() { vec![0] } else { v });
         View::whole(self.bufs.len() - 1, len)
     }
-    fn case(&mut self, shape: String, op: Op, tol: Tol, exact: Vec<usize>) -> Case {
-        Case {
-            kernel: op.kernel,
-            shape,
-            bufs: std::mem::take(&mut self.bufs),
-            op,
-            tol,
-            exact,
-        }
+    pub(crate) fn case(&mut self, shape: String, op: Op, tol: Tol, exact: Vec<usize>) -> Case {
+        Case { kernel: op.kernel, shape, bufs: std::mem::take(&mut self.bufs), op, tol, exact }
     }
 }
 
 /// Every kernel on seeded random shapes; `quick` keeps the shapes small enough for
 /// a CPU adapter. The list covers every entry of `Kernel::ALL` (tested).
 pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
-    let mut b = Builder {
-        rng: StdRng::seed_from_u64(seed),
-        bufs: Vec::new(),
-    };
+    let mut b = Builder { rng: StdRng::seed_from_u64(seed), bufs: Vec::new() };
     let mut out = Vec::new();
 
     let mut mm = vec![(1, 1, 1), (7, 33, 5), (33, 7, 257), (130, 65, 33)];
@@ -231,12 +187,7 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
     }
     for &(m, n, k) in &mm {
         // forward, dense-layer layout: Y (m, n) = X (m, k) · Wᵀ, W (n, k) at an offset
-        let (y, x, w, bias) = (
-            b.zeros(m * n),
-            b.randn(m * k),
-            b.offset_randn(n * k),
-            b.randn(n),
-        );
+        let (y, x, w, bias) = (b.zeros(m * n), b.randn(m * k), b.offset_randn(n * k), b.randn(n));
         let d = cpu::MatmulDims::strided(m, n, k, (k, 1), (1, k)).with_epilogue(true, true);
         out.push(b.case(
             format!("Y=relu(X·Wᵀ+b) {m}x{k}·({n}x{k})ᵀ"),
@@ -247,31 +198,16 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
         // grad input: dX (m, k) = dY (m, n) · W (n, k)
         let (dx, dy, w) = (b.zeros(m * k), b.randn(m * n), b.randn(n * k));
         let d = cpu::MatmulDims::plain(m, k, n);
-        out.push(b.case(
-            format!("dX=dY·W {m}x{n}·{n}x{k}"),
-            op::matmul(dx, dy, w, None, d),
-            TOL_SUM,
-            vec![],
-        ));
+        out.push(b.case(format!("dX=dY·W {m}x{n}·{n}x{k}"), op::matmul(dx, dy, w, None, d), TOL_SUM, vec![]));
         // grad weight: dW (n, k) = dYᵀ (n, m) · X (m, k)
         let (dw, dy, x) = (b.zeros(n * k), b.randn(m * n), b.randn(m * k));
         let d = cpu::MatmulDims::strided(n, k, m, (1, n), (k, 1));
-        out.push(b.case(
-            format!("dW=dYᵀ·X ({m}x{n})ᵀ·{m}x{k}"),
-            op::matmul(dw, dy, x, None, d),
-            TOL_SUM,
-            vec![],
-        ));
+        out.push(b.case(format!("dW=dYᵀ·X ({m}x{n})ᵀ·{m}x{k}"), op::matmul(dw, dy, x, None, d), TOL_SUM, vec![]));
     }
     for &(outer, ch, inner) in &[(1, 1, 1), (7, 33, 1), (3, 5, 49), (257, 10, 1), (5, 7, 33)] {
         let (db, dy) = (b.zeros(ch), b.randn(outer * ch * inner));
         let d = cpu::BiasGradDims::new(outer, ch, inner);
-        out.push(b.case(
-            format!("({outer},{ch},{inner})"),
-            op::bias_grad(db, dy, d),
-            TOL_SUM,
-            vec![],
-        ));
+        out.push(b.case(format!("({outer},{ch},{inner})"), op::bias_grad(db, dy, d), TOL_SUM, vec![]));
     }
     let mut convs = vec![
         (1, 1, 1, 1, 1, 1),
@@ -288,145 +224,64 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
     for &(n, ci, co, h, w, k) in &convs {
         let shape = format!("N{n} Ci{ci} Co{co} {h}x{w} k{k}");
         let d = cpu::ConvDims::new(n, ci, co, h, w, k);
-        let (y, x, wt, bias) = (
-            b.zeros(n * co * h * w),
-            b.randn(n * ci * h * w),
-            b.offset_randn(co * ci * k * k),
-            b.randn(co),
-        );
+        let (y, x, wt, bias) =
+            (b.zeros(n * co * h * w), b.randn(n * ci * h * w), b.offset_randn(co * ci * k * k), b.randn(co));
         let op = op::conv2d_forward(y, x, wt, Some(bias), d.with_epilogue(true, true));
         out.push(b.case(shape.clone(), op, TOL_SUM, vec![]));
-        let (dx, dy, wt) = (
-            b.zeros(n * ci * h * w),
-            b.randn(n * co * h * w),
-            b.randn(co * ci * k * k),
-        );
-        out.push(b.case(
-            shape.clone(),
-            op::conv2d_backward_input(dx, dy, wt, d),
-            TOL_SUM,
-            vec![],
-        ));
-        let (dw, dy, x) = (
-            b.zeros(co * ci * k * k),
-            b.randn(n * co * h * w),
-            b.randn(n * ci * h * w),
-        );
-        out.push(b.case(
-            shape,
-            op::conv2d_backward_weight(dw, dy, x, d),
-            TOL_SUM,
-            vec![],
-        ));
+        let (dx, dy, wt) = (b.zeros(n * ci * h * w), b.randn(n * co * h * w), b.randn(co * ci * k * k));
+        out.push(b.case(shape.clone(), op::conv2d_backward_input(dx, dy, wt, d), TOL_SUM, vec![]));
+        let (dw, dy, x) = (b.zeros(co * ci * k * k), b.randn(n * co * h * w), b.randn(n * ci * h * w));
+        out.push(b.case(shape, op::conv2d_backward_weight(dw, dy, x, d), TOL_SUM, vec![]));
     }
-    for &(n, c, h, w, k) in &[
-        (1, 1, 1, 1, 1),
-        (2, 3, 7, 7, 2),
-        (1, 33, 4, 6, 2),
-        (2, 2, 9, 9, 3),
-    ] {
+    for &(n, c, h, w, k) in &[(1, 1, 1, 1, 1), (2, 3, 7, 7, 2), (1, 33, 4, 6, 2), (2, 2, 9, 9, 3)] {
         let shape = format!("N{n} C{c} {h}x{w} k{k}");
         let d = cpu::PoolDims::new(n, c, h, w, k);
         let outs = n * c * (h / k) * (w / k);
         let (y, arg, x) = (b.zeros(outs), b.zeros(outs), b.randn(n * c * h * w));
-        out.push(b.case(
-            shape.clone(),
-            op::maxpool_forward(y, arg, x, d),
-            TOL_EXACTISH,
-            vec![1],
-        ));
+        out.push(b.case(shape.clone(), op::maxpool_forward(y, arg, x, d), TOL_EXACTISH, vec![1]));
         // a valid argmax: the reference forward on fresh data
-        let xs: Vec<f32> = (0..n * c * h * w)
-            .map(|_| b.rng.random_range(-1.0..1.0))
-            .collect();
+        let xs: Vec<f32> = (0..n * c * h * w).map(|_| b.rng.random_range(-1.0..1.0)).collect();
         let (mut ys, mut args) = (vec![0f32; outs], vec![0u32; outs]);
         cpu::maxpool_forward(&mut ys, &mut args, &xs, &d);
         let (dx, dy, arg) = (b.zeros(n * c * h * w), b.randn(outs), b.push(args));
-        out.push(b.case(
-            shape,
-            op::maxpool_backward(dx, dy, arg, d),
-            TOL_EXACTISH,
-            vec![],
-        ));
+        out.push(b.case(shape, op::maxpool_backward(dx, dy, arg, d), TOL_EXACTISH, vec![]));
     }
     for &n in &[1, 7, 257, 10_000] {
         let d = cpu::ElemDims::new(n);
         let (y, x) = (b.zeros(n), b.randn(n));
-        out.push(b.case(
-            format!("n={n}"),
-            op::relu_forward(y, x, d),
-            TOL_EXACTISH,
-            vec![],
-        ));
+        out.push(b.case(format!("n={n}"), op::relu_forward(y, x, d), TOL_EXACTISH, vec![]));
         let (dy, y) = (b.randn(n), b.floats(n, -1.0, 1.0));
-        out.push(b.case(
-            format!("n={n}"),
-            op::relu_backward(dy, y, d),
-            TOL_EXACTISH,
-            vec![],
-        ));
+        out.push(b.case(format!("n={n}"), op::relu_backward(dy, y, d), TOL_EXACTISH, vec![]));
     }
     for &(n, c) in &[(1, 10), (7, 10), (33, 3), (257, 10), (500, 10)] {
         let d = cpu::XentDims::new(n, c);
         let shape = format!("N{n} C{c}");
         let (dl, loss, hit) = (b.zeros(n * c), b.zeros(n), b.zeros(n));
         let (logits, labels) = (b.floats(n * c, -8.0, 8.0), b.ints(n, c as u32));
-        out.push(b.case(
-            shape.clone(),
-            op::softmax_xent(dl, loss, hit, logits, labels, d),
-            TOL_TRANSCENDENTAL,
-            vec![],
-        ));
+        out.push(b.case(shape.clone(), op::softmax_xent(dl, loss, hit, logits, labels, d), TOL_TRANSCENDENTAL, vec![]));
         let (acc, loss, hit) = (b.floats(4, 0.0, 10.0), b.floats(n, 0.0, 3.0), b.ints(n, 2));
         // correct flags are 0.0/1.0 floats
-        b.bufs[hit.buf]
-            .iter_mut()
-            .for_each(|v| *v = (*v as f32).to_bits());
-        out.push(b.case(
-            shape.clone(),
-            op::xent_accumulate(acc, loss, hit, d),
-            TOL_SUM,
-            vec![],
-        ));
+        b.bufs[hit.buf].iter_mut().for_each(|v| *v = (*v as f32).to_bits());
+        out.push(b.case(shape.clone(), op::xent_accumulate(acc, loss, hit, d), TOL_SUM, vec![]));
         let (probs, logits) = (b.zeros(n * c), b.floats(n * c, -8.0, 8.0));
-        out.push(b.case(
-            shape,
-            op::softmax(probs, logits, d),
-            TOL_TRANSCENDENTAL,
-            vec![],
-        ));
+        out.push(b.case(shape, op::softmax(probs, logits, d), TOL_TRANSCENDENTAL, vec![]));
     }
     for &(n, p) in &[(1, 0.5), (7, 0.25), (1000, 0.25), (8481, 0.5)] {
         let d = cpu::DropoutDims::new(n, p, 42, 7, 3);
         let shape = format!("n={n} p={p}");
         let (y, x) = (b.zeros(n), b.randn(n));
-        out.push(b.case(
-            shape.clone(),
-            op::dropout_forward(y, x, d),
-            TOL_EXACTISH,
-            vec![],
-        ));
+        out.push(b.case(shape.clone(), op::dropout_forward(y, x, d), TOL_EXACTISH, vec![]));
         let (dx, dy) = (b.zeros(n), b.randn(n));
         out.push(b.case(shape, op::dropout_backward(dx, dy, d), TOL_EXACTISH, vec![]));
     }
     for &n in &[1, 7, 257, 10_000] {
         let d = cpu::AdamDims::new(n, 1e-3, 0.9, 0.999, 1e-8, 0.01, 3);
         let (w, m, v, g) = (b.randn(n), b.randn(n), b.floats(n, 0.0, 1.0), b.randn(n));
-        out.push(b.case(
-            format!("n={n}"),
-            op::adam(w, m, v, g, d),
-            TOL_TRANSCENDENTAL,
-            vec![],
-        ));
+        out.push(b.case(format!("n={n}"), op::adam(w, m, v, g, d), TOL_TRANSCENDENTAL, vec![]));
         let nesterov = n % 2 == 1;
         let d = cpu::SgdDims::new(n, 0.01, 0.9, nesterov, 1e-4);
         let (w, vel, g) = (b.randn(n), b.randn(n), b.randn(n));
-        out.push(b.case(
-            format!("n={n} nesterov={nesterov}"),
-            op::sgd(w, vel, g, d),
-            TOL_EXACTISH,
-            vec![],
-        ));
+        out.push(b.case(format!("n={n} nesterov={nesterov}"), op::sgd(w, vel, g, d), TOL_EXACTISH, vec![]));
     }
     for &(rows, n, pixels) in &[(1, 1, 1), (50, 7, 784), (20, 13, 5)] {
         let d = cpu::GatherDims::new(n, 3, pixels, 255.0);
@@ -435,12 +290,7 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
         let (store, labels) = (b.ints(rows * words, u32::MAX), b.ints(rows, 10));
         let index = b.ints(n + 3, rows as u32);
         let shape = format!("{n} of {rows} rows x {pixels} px");
-        out.push(b.case(
-            shape,
-            op::gather(x, y, store, labels, index, d),
-            TOL_EXACTISH,
-            vec![1],
-        ));
+        out.push(b.case(shape, op::gather(x, y, store, labels, index, d), TOL_EXACTISH, vec![1]));
     }
     out
 }

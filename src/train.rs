@@ -43,10 +43,7 @@ impl Settings {
             return bad(format!("--lr must be a positive number, got {}", self.lr));
         }
         if !(0.0..1.0).contains(&self.val_split) {
-            return bad(format!(
-                "--val-split must be in [0, 1), got {}",
-                self.val_split
-            ));
+            return bad(format!("--val-split must be in [0, 1), got {}", self.val_split));
         }
         if !(self.scale > 0.0 && self.scale.is_finite()) {
             return bad(format!("--scale must be positive, got {}", self.scale));
@@ -55,10 +52,7 @@ impl Settings {
             return bad("--limit must be at least 1".into());
         }
         if !(0.0..1.0).contains(&self.momentum) {
-            return bad(format!(
-                "--momentum must be in [0, 1), got {}",
-                self.momentum
-            ));
+            return bad(format!("--momentum must be in [0, 1), got {}", self.momentum));
         }
         self.optim().map(|_| ())
     }
@@ -67,9 +61,7 @@ impl Settings {
         match self.optimizer.as_str() {
             "adam" => Ok(Optim::adam(self.lr)),
             "sgd" => Ok(Optim::sgd(self.lr, self.momentum, self.nesterov)),
-            o => Err(Error::usage(format!(
-                "unknown optimizer '{o}': expected adam or sgd"
-            ))),
+            o => Err(Error::usage(format!("unknown optimizer '{o}': expected adam or sgd"))),
         }
     }
 
@@ -84,31 +76,20 @@ impl Settings {
         put("nesterov", self.nesterov.to_string());
         put("seed", self.seed.to_string());
         put("val_split", self.val_split.to_string());
-        put(
-            "limit",
-            self.limit.map(|l| l.to_string()).unwrap_or_default(),
-        );
+        put("limit", self.limit.map(|l| l.to_string()).unwrap_or_default());
         put("scale", self.scale.to_string());
-        put(
-            "train",
-            self.train
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
-        );
+        put("train", self.train.as_ref().map(|p| p.display().to_string()).unwrap_or_default());
         m
     }
 
     fn from_map(path: &Path, m: &HashMap<String, String>) -> Result<Settings> {
         let get = |k: &str| {
-            m.get(&format!("gpunet.train.{k}")).cloned().ok_or_else(|| {
-                Error::input(path, 0, format!("missing 'gpunet.train.{k}' metadata"))
-            })
+            m.get(&format!("gpunet.train.{k}"))
+                .cloned()
+                .ok_or_else(|| Error::input(path, 0, format!("missing 'gpunet.train.{k}' metadata")))
         };
         fn num<T: std::str::FromStr>(path: &Path, k: &str, s: String) -> Result<T> {
-            s.parse().map_err(|_| {
-                Error::input(path, 0, format!("bad 'gpunet.train.{k}' metadata '{s}'"))
-            })
+            s.parse().map_err(|_| Error::input(path, 0, format!("bad 'gpunet.train.{k}' metadata '{s}'")))
         }
         let limit = get("limit")?;
         let train = get("train")?;
@@ -121,17 +102,9 @@ impl Settings {
             nesterov: num(path, "nesterov", get("nesterov")?)?,
             seed: num(path, "seed", get("seed")?)?,
             val_split: num(path, "val_split", get("val_split")?)?,
-            limit: if limit.is_empty() {
-                None
-            } else {
-                Some(num(path, "limit", limit)?)
-            },
+            limit: if limit.is_empty() { None } else { Some(num(path, "limit", limit)?) },
             scale: num(path, "scale", get("scale")?)?,
-            train: if train.is_empty() {
-                None
-            } else {
-                Some(PathBuf::from(train))
-            },
+            train: if train.is_empty() { None } else { Some(PathBuf::from(train)) },
         })
     }
 }
@@ -183,11 +156,7 @@ pub fn load_data(s: &Settings) -> Result<(Images, Images, Option<Images>)> {
         Some(path) => {
             let imgs = data::load(path)?;
             if imgs.labels.is_none() {
-                return Err(Error::input(
-                    path,
-                    1,
-                    "training data needs labels (a 'label' column first)",
-                ));
+                return Err(Error::input(path, 1, "training data needs labels (a 'label' column first)"));
             }
             (imgs, None)
         }
@@ -210,25 +179,15 @@ pub fn load_data(s: &Settings) -> Result<(Images, Images, Option<Images>)> {
 
 fn concat(parts: &[&Images]) -> Images {
     Images {
-        pixels: parts
-            .iter()
-            .flat_map(|p| p.pixels.iter().copied())
-            .collect(),
-        labels: Some(
-            parts
-                .iter()
-                .flat_map(|p| p.labels.clone().unwrap_or_else(|| vec![0; p.len()]))
-                .collect(),
-        ),
+        pixels: parts.iter().flat_map(|p| p.pixels.iter().copied()).collect(),
+        labels: Some(parts.iter().flat_map(|p| p.labels.clone().unwrap_or_else(|| vec![0; p.len()])).collect()),
     }
 }
 
 /// The order of training rows in epoch `epoch` (from 0): a seeded shuffle.
 fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<u32> {
     let mut idx: Vec<u32> = (0..n as u32).collect();
-    idx.shuffle(&mut StdRng::seed_from_u64(seed.wrapping_add(
-        0x9e37_79b9_7f4a_7c15u64.wrapping_mul(epoch as u64 + 1),
-    )));
+    idx.shuffle(&mut StdRng::seed_from_u64(seed.wrapping_add(0x9e37_79b9_7f4a_7c15u64.wrapping_mul(epoch as u64 + 1))));
     idx
 }
 
@@ -237,12 +196,7 @@ fn batches(n: usize, batch: usize) -> usize {
 }
 
 /// Runs (loss, accuracy) over `rows` store rows listed from index `first`.
-pub fn evaluate(
-    engine: &mut dyn Engine,
-    net: &mut Net,
-    first: usize,
-    rows: usize,
-) -> Result<(f64, f64)> {
+pub fn evaluate(engine: &mut dyn Engine, net: &mut Net, first: usize, rows: usize) -> Result<(f64, f64)> {
     net.reset_acc(engine, Acc::Eval)?;
     let b = net.cfg.batch;
     for i in 0..batches(rows, b) {
@@ -307,27 +261,11 @@ fn read_metrics(path: &Path) -> Result<Vec<EpochMetrics>> {
 }
 
 /// Saves model, optimizer state and metrics into `out` (each file atomically).
-fn save_all(
-    engine: &mut dyn Engine,
-    net: &Net,
-    out: &Path,
-    st: &TrainState,
-    metrics: &[EpochMetrics],
-) -> Result<()> {
+fn save_all(engine: &mut dyn Engine, net: &Net, out: &Path, st: &TrainState, metrics: &[EpochMetrics]) -> Result<()> {
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let params = engine.read_f32(net.params_view())?;
-    let state: Vec<Vec<f32>> = net
-        .state_views()
-        .into_iter()
-        .map(|v| engine.read_f32(v))
-        .collect::<Result<_>>()?;
-    checkpoint::save_model(
-        &out.join("model.safetensors"),
-        &net.spec,
-        net.cfg.scale,
-        &net.slots,
-        &params,
-    )?;
+    let state: Vec<Vec<f32>> = net.state_views().into_iter().map(|v| engine.read_f32(v)).collect::<Result<_>>()?;
+    checkpoint::save_model(&out.join("model.safetensors"), &net.spec, net.cfg.scale, &net.slots, &params)?;
     checkpoint::save_state(
         &out.join("optim.safetensors"),
         &net.slots,
@@ -349,12 +287,7 @@ pub fn resumed_settings(model: &Path) -> Result<Settings> {
     Settings::from_map(&path, &checkpoint::read_metadata(&path)?)
 }
 
-pub fn train(
-    engine: &mut dyn Engine,
-    job: &TrainJob,
-    stop: &AtomicBool,
-    ui: &mut dyn Progress,
-) -> Result<Report> {
+pub fn train(engine: &mut dyn Engine, job: &TrainJob, stop: &AtomicBool, ui: &mut dyn Progress) -> Result<Report> {
     let s = &job.settings;
     s.validate()?;
     if job.epochs == 0 {
@@ -389,10 +322,7 @@ pub fn train(
         net.bytes() as f64 / (1 << 20) as f64
     ));
 
-    let mut st = TrainState {
-        settings: s.to_map(),
-        ..Default::default()
-    };
+    let mut st = TrainState { settings: s.to_map(), ..Default::default() };
     let mut metrics = Vec::new();
     match &job.resume {
         Some(model_path) => {
@@ -401,17 +331,12 @@ pub fn train(
                 return Err(Error::input(
                     model_path,
                     0,
-                    format!(
-                        "checkpoint is '{}', not '{}'",
-                        model.spec.text(),
-                        net.spec.text()
-                    ),
+                    format!("checkpoint is '{}', not '{}'", model.spec.text(), net.spec.text()),
                 ));
             }
             engine.write_f32(net.params_view().buf, 0, &model.params)?;
             let adam = net.state_views().len() == 2;
-            let (m, v, saved) =
-                checkpoint::load_state(&state_path(model_path), &net.slots, net.param_words, adam)?;
+            let (m, v, saved) = checkpoint::load_state(&state_path(model_path), &net.slots, net.param_words, adam)?;
             let views = net.state_views();
             engine.write_f32(views[0].buf, 0, &m)?;
             if let (Some(v), Some(view)) = (v, views.get(1)) {
@@ -419,10 +344,7 @@ pub fn train(
             }
             metrics = read_metrics(&model_path.with_file_name("metrics.csv"))?;
             metrics.truncate(saved.epoch);
-            st = TrainState {
-                settings: s.to_map(),
-                ..saved
-            };
+            st = TrainState { settings: s.to_map(), ..saved };
             ui.line(&format!(
                 "resuming {} at epoch {}, batch {} (step {})",
                 model_path.display(),
@@ -449,11 +371,7 @@ pub fn train(
         net.set_index(engine, 0, &epoch_order(n_train, s.seed, epoch))?;
         // the running sums restart at 0, or where an interrupted epoch left them
         let acc0 = st.acc.map(|x| x as f32);
-        engine.write_f32(
-            net.acc_buf(Acc::Train),
-            0,
-            &[acc0[0], acc0[1], acc0[2], 0.0],
-        )?;
+        engine.write_f32(net.acc_buf(Acc::Train), 0, &[acc0[0], acc0[1], acc0[2], 0.0])?;
         ui.epoch_start(epoch, job.epochs, nb, st.batch);
         for bi in st.batch..nb {
             let n = b.min(n_train - bi * b);
@@ -545,17 +463,12 @@ pub fn train(
     let elapsed = started.elapsed().as_secs_f64();
     let test_result = if n_test > 0 {
         let (tl, ta) = evaluate(engine, &mut net, n_train + n_val, n_test)?;
-        ui.line(&format!(
-            "test (embedded t10k, {n_test} images): loss {tl:.4} - accuracy {ta:.4}"
-        ));
+        ui.line(&format!("test (embedded t10k, {n_test} images): loss {tl:.4} - accuracy {ta:.4}"));
         Some((tl, ta))
     } else {
         None
     };
-    ui.line(&format!(
-        "saved {}",
-        job.out.join("model.safetensors").display()
-    ));
+    ui.line(&format!("saved {}", job.out.join("model.safetensors").display()));
     Ok(Report {
         epochs: metrics,
         test: test_result,

@@ -2,9 +2,7 @@
 //! kernels, all in f64. With L = Σ r·forward(inputs) for a fixed random r, each
 //! backward kernel fed r must return ∂L/∂input.
 
-use gpunet::cpu::{
-    self, BiasGradDims, ConvDims, DropoutDims, ElemDims, MatmulDims, PoolDims, XentDims,
-};
+use gpunet::cpu::{self, BiasGradDims, ConvDims, DropoutDims, ElemDims, MatmulDims, PoolDims, XentDims};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -28,11 +26,7 @@ fn check(what: &str, x: &[f64], analytic: &[f64], loss: impl Fn(&[f64]) -> f64) 
         xp[i] = x[i];
         let numeric = (up - down) / (2.0 * eps);
         let err = (numeric - analytic[i]).abs();
-        assert!(
-            err <= 1e-6 + 1e-5 * numeric.abs(),
-            "{what}[{i}]: analytic {} vs numeric {numeric}",
-            analytic[i]
-        );
+        assert!(err <= 1e-6 + 1e-5 * numeric.abs(), "{what}[{i}]: analytic {} vs numeric {numeric}", analytic[i]);
     }
 }
 
@@ -40,12 +34,7 @@ fn check(what: &str, x: &[f64], analytic: &[f64], loss: impl Fn(&[f64]) -> f64) 
 fn dense_layer_gradients() {
     let mut rng = StdRng::seed_from_u64(7);
     let (m, n, k) = (5, 7, 3);
-    let (x, w, b, r) = (
-        randv(&mut rng, m * k),
-        randv(&mut rng, n * k),
-        randv(&mut rng, n),
-        randv(&mut rng, m * n),
-    );
+    let (x, w, b, r) = (randv(&mut rng, m * k), randv(&mut rng, n * k), randv(&mut rng, n), randv(&mut rng, m * n));
     let fwd = MatmulDims::strided(m, n, k, (k, 1), (1, k)).with_epilogue(true, false);
     let loss = |x: &[f64], w: &[f64], b: &[f64]| {
         let mut y = vec![0.0; m * n];
@@ -56,13 +45,7 @@ fn dense_layer_gradients() {
     cpu::matmul(&mut dx, &r, &w, &[], &MatmulDims::plain(m, k, n));
     check("dense dX", &x, &dx, |x| loss(x, &w, &b));
     let mut dw = vec![0.0; n * k];
-    cpu::matmul(
-        &mut dw,
-        &r,
-        &x,
-        &[],
-        &MatmulDims::strided(n, k, m, (1, n), (k, 1)),
-    );
+    cpu::matmul(&mut dw, &r, &x, &[], &MatmulDims::strided(n, k, m, (1, n), (k, 1)));
     check("dense dW", &w, &dw, |w| loss(&x, w, &b));
     let mut db = vec![0.0; n];
     cpu::bias_grad(&mut db, &r, &BiasGradDims::new(m, n, 1));
@@ -72,18 +55,9 @@ fn dense_layer_gradients() {
 #[test]
 fn conv2d_gradients_odd_and_even_kernels() {
     let mut rng = StdRng::seed_from_u64(8);
-    for &(n, ci, co, h, w, k) in &[
-        (2, 2, 3, 5, 4, 3),
-        (1, 2, 2, 4, 5, 2),
-        (1, 1, 2, 6, 6, 5),
-        (2, 1, 1, 3, 3, 4),
-    ] {
+    for &(n, ci, co, h, w, k) in &[(2, 2, 3, 5, 4, 3), (1, 2, 2, 4, 5, 2), (1, 1, 2, 6, 6, 5), (2, 1, 1, 3, 3, 4)] {
         let d = ConvDims::new(n, ci, co, h, w, k).with_epilogue(true, false);
-        let (x, wt, b) = (
-            randv(&mut rng, n * ci * h * w),
-            randv(&mut rng, co * ci * k * k),
-            randv(&mut rng, co),
-        );
+        let (x, wt, b) = (randv(&mut rng, n * ci * h * w), randv(&mut rng, co * ci * k * k), randv(&mut rng, co));
         let r = randv(&mut rng, n * co * h * w);
         let loss = |x: &[f64], wt: &[f64], b: &[f64]| {
             let mut y = vec![0.0; n * co * h * w];
@@ -121,10 +95,7 @@ fn maxpool_relu_dropout_gradients() {
 
     let n = 50;
     // keep inputs away from the kink at 0
-    let x: Vec<f64> = randv(&mut rng, n)
-        .into_iter()
-        .map(|v| if v.abs() < 0.01 { 0.5 } else { v })
-        .collect();
+    let x: Vec<f64> = randv(&mut rng, n).into_iter().map(|v| if v.abs() < 0.01 { 0.5 } else { v }).collect();
     let r = randv(&mut rng, n);
     let e = ElemDims::new(n);
     let mut y = vec![0.0; n];
@@ -152,10 +123,7 @@ fn softmax_xent_gradient_is_mean_loss_gradient() {
     let mut rng = StdRng::seed_from_u64(10);
     let (n, c) = (6, 10);
     let d = XentDims::new(n, c);
-    let logits: Vec<f64> = randv(&mut rng, n * c)
-        .into_iter()
-        .map(|v| v * 5.0)
-        .collect();
+    let logits: Vec<f64> = randv(&mut rng, n * c).into_iter().map(|v| v * 5.0).collect();
     let labels: Vec<u32> = (0..n).map(|_| rng.random_range(0..c as u32)).collect();
     let mean_loss = |z: &[f64]| {
         let (mut dl, mut loss, mut hit) = (vec![0.0; n * c], vec![0.0; n], vec![0.0; n]);

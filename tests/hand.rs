@@ -13,30 +13,16 @@ fn bits(v: &[f32]) -> Vec<u32> {
 /// Runs `op` over `bufs` (views index them) on the CPU twin and, where an adapter
 /// exists, on the GPU; asserts output `out` equals `want` on both.
 fn expect(op: Op, bufs: Vec<Vec<u32>>, out: usize, want: &[f32]) {
-    let case = Case {
-        kernel: op.kernel,
-        shape: "hand".into(),
-        bufs,
-        op,
-        tol: TOL_EXACTISH,
-        exact: vec![],
-    };
+    let case = Case { kernel: op.kernel, shape: "hand".into(), bufs, op, tol: TOL_EXACTISH, exact: vec![] };
     let mut engines: Vec<Box<dyn Engine>> = vec![Box::new(CpuEngine::new())];
     if let Some(gpu) = for_tests() {
         engines.push(Box::new(GpuEngine::new(gpu)));
     }
     for e in engines.iter_mut() {
-        let got: Vec<f32> = selftest::run_case(e.as_mut(), &case).unwrap()[out]
-            .iter()
-            .map(|&b| f32::from_bits(b))
-            .collect();
+        let got: Vec<f32> =
+            selftest::run_case(e.as_mut(), &case).unwrap()[out].iter().map(|&b| f32::from_bits(b)).collect();
         let cmp = selftest::compare(&got, want, TOL_EXACTISH);
-        assert!(
-            cmp.first_bad.is_none(),
-            "{} on {}: got {got:?}, want {want:?}",
-            case.kernel.name(),
-            e.name()
-        );
+        assert!(cmp.first_bad.is_none(), "{} on {}: got {got:?}, want {want:?}", case.kernel.name(), e.name());
     }
 }
 
@@ -48,30 +34,15 @@ fn v(buf: usize, len: usize) -> View {
 fn matmul_with_bias_and_relu() {
     // [[1,2],[3,4]]·[[5,6],[7,8]] = [[19,22],[43,50]]; + [1,-100]; relu
     let d = cpu::MatmulDims::plain(2, 2, 2).with_epilogue(true, true);
-    let bufs = vec![
-        vec![0; 4],
-        bits(&[1., 2., 3., 4.]),
-        bits(&[5., 6., 7., 8.]),
-        bits(&[1., -100.]),
-    ];
-    expect(
-        op::matmul(v(0, 4), v(1, 4), v(2, 4), Some(v(3, 2)), d),
-        bufs,
-        0,
-        &[20., 0., 44., 0.],
-    );
+    let bufs = vec![vec![0; 4], bits(&[1., 2., 3., 4.]), bits(&[5., 6., 7., 8.]), bits(&[1., -100.])];
+    expect(op::matmul(v(0, 4), v(1, 4), v(2, 4), Some(v(3, 2)), d), bufs, 0, &[20., 0., 44., 0.]);
 }
 
 #[test]
 fn bias_grad_sums_each_channel() {
     // (outer 2, channels 2, inner 2): channel 0 = 1+2+5+6, channel 1 = 3+4+7+8
     let bufs = vec![vec![0; 2], bits(&[1., 2., 3., 4., 5., 6., 7., 8.])];
-    expect(
-        op::bias_grad(v(0, 2), v(1, 8), cpu::BiasGradDims::new(2, 2, 2)),
-        bufs,
-        0,
-        &[14., 22.],
-    );
+    expect(op::bias_grad(v(0, 2), v(1, 8), cpu::BiasGradDims::new(2, 2, 2)), bufs, 0, &[14., 22.]);
 }
 
 #[test]
@@ -80,12 +51,7 @@ fn conv2d_same_even_kernel_pads_after() {
     // y[i,j] = x[i,j] + x[i+1,j+1] → [[1+4, 2], [3, 4]]
     let d = cpu::ConvDims::new(1, 1, 1, 2, 2, 2);
     let bufs = vec![vec![0; 4], bits(&[1., 2., 3., 4.]), bits(&[1., 0., 0., 1.])];
-    expect(
-        op::conv2d_forward(v(0, 4), v(1, 4), v(2, 4), None, d),
-        bufs,
-        0,
-        &[5., 2., 3., 4.],
-    );
+    expect(op::conv2d_forward(v(0, 4), v(1, 4), v(2, 4), None, d), bufs, 0, &[5., 2., 3., 4.]);
 }
 
 #[test]
@@ -94,29 +60,14 @@ fn conv2d_same_odd_kernel_counts_neighbours() {
     let d = cpu::ConvDims::new(1, 1, 1, 3, 3, 3).with_epilogue(true, false);
     let bufs = vec![vec![0; 9], bits(&[1.; 9]), bits(&[1.; 9]), bits(&[1.])];
     let want = [5., 7., 5., 7., 10., 7., 5., 7., 5.];
-    expect(
-        op::conv2d_forward(v(0, 9), v(1, 9), v(2, 9), Some(v(3, 1)), d),
-        bufs,
-        0,
-        &want,
-    );
+    expect(op::conv2d_forward(v(0, 9), v(1, 9), v(2, 9), Some(v(3, 1)), d), bufs, 0, &want);
     // grad wrt input of the same conv with dY = ones is the same neighbour count
     let bufs = vec![vec![0; 9], bits(&[1.; 9]), bits(&[1.; 9])];
     let want = [4., 6., 4., 6., 9., 6., 4., 6., 4.];
-    expect(
-        op::conv2d_backward_input(v(0, 9), v(1, 9), v(2, 9), d),
-        bufs,
-        0,
-        &want,
-    );
+    expect(op::conv2d_backward_input(v(0, 9), v(1, 9), v(2, 9), d), bufs, 0, &want);
     // and grad wrt weight: tap (ky, kx) sees as many in-bounds pixels
     let bufs = vec![vec![0; 9], bits(&[1.; 9]), bits(&[1.; 9])];
-    expect(
-        op::conv2d_backward_weight(v(0, 9), v(1, 9), v(2, 9), d),
-        bufs,
-        0,
-        &want,
-    );
+    expect(op::conv2d_backward_weight(v(0, 9), v(1, 9), v(2, 9), d), bufs, 0, &want);
 }
 
 #[test]
@@ -125,37 +76,17 @@ fn maxpool_floors_and_routes_gradient() {
     let x = [1., 9., 0., 3., 2., 100., 50., 60., 70.];
     let d = cpu::PoolDims::new(1, 1, 3, 3, 2);
     let bufs = vec![vec![0], vec![0], bits(&x)];
-    expect(
-        op::maxpool_forward(v(0, 1), v(1, 1), v(2, 9), d),
-        bufs.clone(),
-        0,
-        &[9.],
-    );
+    expect(op::maxpool_forward(v(0, 1), v(1, 1), v(2, 9), d), bufs.clone(), 0, &[9.]);
     let bufs = vec![vec![0; 9], bits(&[5.]), vec![1]];
-    expect(
-        op::maxpool_backward(v(0, 9), v(1, 1), v(2, 1), d),
-        bufs,
-        0,
-        &[0., 5., 0., 0., 0., 0., 0., 0., 0.],
-    );
+    expect(op::maxpool_backward(v(0, 9), v(1, 1), v(2, 1), d), bufs, 0, &[0., 5., 0., 0., 0., 0., 0., 0., 0.]);
 }
 
 #[test]
 fn relu_forward_and_backward() {
     let d = cpu::ElemDims::new(3);
-    expect(
-        op::relu_forward(v(0, 3), v(1, 3), d),
-        vec![vec![0; 3], bits(&[-1., 0., 2.])],
-        0,
-        &[0., 0., 2.],
-    );
+    expect(op::relu_forward(v(0, 3), v(1, 3), d), vec![vec![0; 3], bits(&[-1., 0., 2.])], 0, &[0., 0., 2.]);
     let bufs = vec![bits(&[7., 7., 7.]), bits(&[0., -1., 3.])];
-    expect(
-        op::relu_backward(v(0, 3), v(1, 3), d),
-        bufs,
-        0,
-        &[0., 0., 7.],
-    );
+    expect(op::relu_backward(v(0, 3), v(1, 3), d), bufs, 0, &[0., 0., 7.]);
 }
 
 #[test]
@@ -168,12 +99,7 @@ fn softmax_xent_on_two_equal_logits() {
     expect(mk(), bufs(), 1, &[std::f32::consts::LN_2]);
     expect(mk(), bufs(), 2, &[1.]);
     let acc = vec![bits(&[1., 2., 3., 0.]), bits(&[0.5]), bits(&[1.])];
-    expect(
-        op::xent_accumulate(v(0, 4), v(1, 1), v(2, 1), d),
-        acc,
-        0,
-        &[1.5, 3., 4., 0.],
-    );
+    expect(op::xent_accumulate(v(0, 4), v(1, 1), v(2, 1), d), acc, 0, &[1.5, 3., 4., 0.]);
     let bufs = vec![vec![0; 2], bits(&[0., 0.])];
     expect(op::softmax(v(0, 2), v(1, 2), d), bufs, 0, &[0.5, 0.5]);
 }
@@ -189,20 +115,11 @@ fn dropout_keeps_about_one_minus_p_and_scales() {
     assert!(y.iter().all(|&x| x == 0.0 || x == 1.0 / 0.75));
     // another step draws another mask
     let mut y2 = vec![0f32; n];
-    cpu::dropout_forward(
-        &mut y2,
-        &vec![1.0; n],
-        &cpu::DropoutDims::new(n, 0.25, 42, 1, 0),
-    );
+    cpu::dropout_forward(&mut y2, &vec![1.0; n], &cpu::DropoutDims::new(n, 0.25, 42, 1, 0));
     assert_ne!(y, y2);
     // p = 0 keeps everything unscaled, on both engines
     let d0 = cpu::DropoutDims::new(3, 0.0, 1, 2, 3);
-    expect(
-        op::dropout_forward(v(0, 3), v(1, 3), d0),
-        vec![vec![0; 3], bits(&[1., -2., 3.])],
-        0,
-        &[1., -2., 3.],
-    );
+    expect(op::dropout_forward(v(0, 3), v(1, 3), d0), vec![vec![0; 3], bits(&[1., -2., 3.])], 0, &[1., -2., 3.]);
     assert_eq!(cpu::DropoutDims::from_params(&d0.params()), d0);
 }
 
@@ -211,12 +128,7 @@ fn adam_first_step_moves_by_lr() {
     // from m = v = 0, step 1: m̂ = g, v̂ = g², so the step is lr·g/(|g| + eps)
     let d = cpu::AdamDims::new(2, 0.1, 0.9, 0.999, 1e-8, 0.0, 1);
     let bufs = vec![bits(&[1., 1.]), vec![0; 2], vec![0; 2], bits(&[0.5, -2.])];
-    expect(
-        op::adam(v(0, 2), v(1, 2), v(2, 2), v(3, 2), d),
-        bufs,
-        0,
-        &[0.9, 1.1],
-    );
+    expect(op::adam(v(0, 2), v(1, 2), v(2, 2), v(3, 2), d), bufs, 0, &[0.9, 1.1]);
 }
 
 #[test]

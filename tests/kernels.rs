@@ -1,6 +1,7 @@
 //! Every kernel, forward and backward, against its CPU twin on the test adapter
 //! (lavapipe in CI), on seeded random shapes including odd sizes.
 
+use gpunet::gpu::shaders::Gemm;
 use gpunet::gpu::{for_tests, GpuEngine};
 use gpunet::kernels::Kernel;
 use gpunet::selftest;
@@ -9,11 +10,7 @@ use gpunet::selftest;
 fn cases_cover_every_kernel() {
     let cases = selftest::cases(1, true);
     for k in Kernel::ALL {
-        assert!(
-            cases.iter().any(|c| c.kernel == k),
-            "no selftest case for {}",
-            k.name()
-        );
+        assert!(cases.iter().any(|c| c.kernel == k), "no selftest case for {}", k.name());
     }
 }
 
@@ -22,19 +19,19 @@ fn every_kernel_matches_its_cpu_twin() {
     let Some(gpu) = for_tests() else { return };
     let mut engine = GpuEngine::new(gpu.clone());
     let mut failures = Vec::new();
-    for seed in [1, 2] {
+    // both GEMM cores, whichever this adapter picks by default
+    for (gemm, seed) in [(Gemm::Tiled, 1), (Gemm::Register, 2)] {
+        engine.gemm = gemm;
         for case in selftest::cases(seed, true) {
+            if gemm != gpu.gemm && !case.kernel.info().shader.uses_gemm() {
+                continue;
+            }
             let outcome = selftest::check(&mut engine, &case).unwrap();
-            println!("{}", outcome.line());
+            println!("[{}] {}", gemm.name(), outcome.line());
             if !outcome.pass() {
-                failures.push(outcome.line());
+                failures.push(format!("[{} gemm] {}", gemm.name(), outcome.line()));
             }
         }
     }
-    assert!(
-        failures.is_empty(),
-        "on {}:\n{}",
-        gpu.describe(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "on {}:\n{}", gpu.describe(), failures.join("\n"));
 }

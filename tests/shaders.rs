@@ -1,15 +1,15 @@
 //! Every shader parses, validates and translates to SPIR-V, MSL and HLSL with naga,
 //! so a shader that would break on Vulkan, Metal or DX12 fails here without a GPU.
 
-use gpunet::gpu::shaders::Shader;
+use gpunet::gpu::shaders::{Gemm, Shader};
 use naga::back::{hlsl, msl, spv};
 use naga::valid::{Capabilities, ValidationFlags, Validator};
 
 #[test]
 fn every_shader_validates_and_translates() {
-    for shader in Shader::ALL {
-        let name = shader.file();
-        let source = shader.source();
+    for (shader, gemm) in Shader::ALL.iter().flat_map(|&s| Gemm::ALL.map(|g| (s, g))) {
+        let name = &format!("{} ({} gemm)", shader.file(), gemm.name());
+        let source = shader.source(gemm);
         let module = naga::front::wgsl::parse_str(&source)
             .unwrap_or_else(|e| panic!("{name}: parse error:\n{}", e.emit_to_string(&source)));
         let info = Validator::new(ValidationFlags::all(), Capabilities::empty())
@@ -22,21 +22,13 @@ fn every_shader_validates_and_translates() {
         // when it builds a pipeline.
         for ep in &module.entry_points {
             let which = (ep.stage, ep.name.clone());
-            let spv_pipe = spv::PipelineOptions {
-                shader_stage: ep.stage,
-                entry_point: ep.name.clone(),
-            };
+            let spv_pipe = spv::PipelineOptions { shader_stage: ep.stage, entry_point: ep.name.clone() };
             spv::write_vec(&module, &info, &spv::Options::default(), Some(&spv_pipe))
                 .unwrap_or_else(|e| panic!("{name}::{}: SPIR-V: {e:?}", ep.name));
-            let msl_pipe = msl::PipelineOptions {
-                entry_point: Some(which.clone()),
-                ..Default::default()
-            };
+            let msl_pipe = msl::PipelineOptions { entry_point: Some(which.clone()), ..Default::default() };
             msl::write_string(&module, &info, &msl::Options::default(), &msl_pipe)
                 .unwrap_or_else(|e| panic!("{name}::{}: MSL: {e:?}", ep.name));
-            let hlsl_pipe = hlsl::PipelineOptions {
-                entry_point: Some(which),
-            };
+            let hlsl_pipe = hlsl::PipelineOptions { entry_point: Some(which) };
             let mut out = String::new();
             hlsl::Writer::new(&mut out, &hlsl::Options::default(), &hlsl_pipe)
                 .write(&module, &info, None)
@@ -57,27 +49,15 @@ fn check_uniform_layouts(name: &str, module: &naga::Module) {
         let naga::TypeInner::Struct { members, span } = &ty.inner else {
             panic!("{name}: uniform {:?} is not a struct", var.name);
         };
-        assert_eq!(
-            *span, 64,
-            "{name}: uniform struct {:?} is {span} bytes, not 64",
-            ty.name
-        );
+        assert_eq!(*span, 64, "{name}: uniform struct {:?} is {span} bytes, not 64", ty.name);
         for m in members {
             let scalar = match &module.types[m.ty].inner {
                 naga::TypeInner::Scalar(s) => s.kind,
                 naga::TypeInner::Vector { scalar, .. } => scalar.kind,
                 other => panic!("{name}: {:?}.{:?} has type {other:?}", ty.name, m.name),
             };
-            let want = if m.offset < 32 {
-                naga::ScalarKind::Uint
-            } else {
-                naga::ScalarKind::Float
-            };
-            assert_eq!(
-                scalar, want,
-                "{name}: {:?}.{:?} at byte {}",
-                ty.name, m.name, m.offset
-            );
+            let want = if m.offset < 32 { naga::ScalarKind::Uint } else { naga::ScalarKind::Float };
+            assert_eq!(scalar, want, "{name}: {:?}.{:?} at byte {}", ty.name, m.name, m.offset);
         }
     }
 }

@@ -18,21 +18,13 @@ fn first_images(n: usize) -> Images {
 
 /// Three training steps on a batch of 4, from the same initial weights, on one engine.
 fn three_steps(engine: &mut dyn Engine, spec: &Spec, images: &Images, optim: Optim) -> Vec<f32> {
-    let cfg = NetConfig {
-        batch: 4,
-        scale: 255.0,
-        optim: Some(optim),
-        seed: 7,
-    };
+    let cfg = NetConfig { batch: 4, scale: 255.0, optim: Some(optim), seed: 7 };
     let mut net = Net::new(engine, spec.clone(), images, cfg).unwrap();
-    engine
-        .write_f32(net.params_view().buf, 0, &net.init_params(3))
-        .unwrap();
+    engine.write_f32(net.params_view().buf, 0, &net.init_params(3)).unwrap();
     net.set_index(engine, 0, &[5, 1, 6, 2, 0, 7, 3, 4]).unwrap();
     for step in 0..3 {
         // steps 0 and 2 use rows 5,1,6,2; step 1 uses 0,7,3,4
-        net.train_step(engine, (step % 2) * 4, 4, step as u64)
-            .unwrap();
+        net.train_step(engine, (step % 2) * 4, 4, step as u64).unwrap();
     }
     engine.read_f32(net.params_view()).unwrap()
 }
@@ -52,61 +44,30 @@ fn cnn6_with_dropout_gpu_steps_match_cpu_reference() {
             &mut CpuEngine::new(),
             spec.clone(),
             &images,
-            NetConfig {
-                batch: 4,
-                scale: 255.0,
-                optim: None,
-                seed: 7,
-            },
+            NetConfig { batch: 4, scale: 255.0, optim: None, seed: 7 },
         )
         .unwrap()
         .init_params(3);
         // the steps must have moved the weights, or the comparison proves nothing
         let moved = got.iter().zip(&init).filter(|(a, b)| a != b).count();
-        assert!(
-            moved > got.len() / 2,
-            "{}: only {moved} of {} parameters changed",
-            optim.name(),
-            got.len()
-        );
+        assert!(moved > got.len() / 2, "{}: only {moved} of {} parameters changed", optim.name(), got.len());
         // Adam divides by sqrt(v), so rounding in a near-zero gradient is amplified
         // up to lr per step; lavapipe stays near 2e-6, and lr/10 leaves headroom.
         let tol = match optim.kind {
-            gpunet::optim::Kind::Adam { .. } => Tol {
-                atol: 1e-4,
-                rtol: 0.0,
-            },
-            gpunet::optim::Kind::Sgd { .. } => Tol {
-                atol: 1e-5,
-                rtol: 1e-4,
-            },
+            gpunet::optim::Kind::Adam { .. } => Tol { atol: 1e-4, rtol: 0.0 },
+            gpunet::optim::Kind::Sgd { .. } => Tol { atol: 1e-5, rtol: 1e-4 },
         };
         let cmp = compare(&got, &want, tol);
-        assert!(
-            cmp.first_bad.is_none(),
-            "{}: {:?} (max abs {})",
-            optim.name(),
-            cmp.first_bad,
-            cmp.max_abs
-        );
+        assert!(cmp.first_bad.is_none(), "{}: {:?} (max abs {})", optim.name(), cmp.first_bad, cmp.max_abs);
         // and almost every weight agrees far more tightly than the worst case
-        let close = got
-            .iter()
-            .zip(&want)
-            .filter(|(g, w)| (*g - *w).abs() <= 1e-5 + 1e-3 * w.abs())
-            .count();
+        let close = got.iter().zip(&want).filter(|(g, w)| (*g - *w).abs() <= 1e-5 + 1e-3 * w.abs()).count();
         assert!(
             close as f64 >= 0.999 * got.len() as f64,
             "{}: only {close} of {} weights agree closely",
             optim.name(),
             got.len()
         );
-        println!(
-            "{}: max abs diff {:.3e} over {} parameters",
-            optim.name(),
-            cmp.max_abs,
-            got.len()
-        );
+        println!("{}: max abs diff {:.3e} over {} parameters", optim.name(), cmp.max_abs, got.len());
     }
 }
 
@@ -130,19 +91,11 @@ fn settings(arch: &str, limit: usize) -> Settings {
 fn mlp_learns_on_a_thousand_images_and_checkpoint_round_trips() {
     let Some(gpu) = for_tests() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let job = TrainJob {
-        settings: settings("mlp:128,64", 1200),
-        epochs: 2,
-        out: dir.path().join("run"),
-        resume: None,
-    };
+    let job = TrainJob { settings: settings("mlp:128,64", 1200), epochs: 2, out: dir.path().join("run"), resume: None };
     let mut engine = GpuEngine::new(gpu.clone());
     let report = train::train(&mut engine, &job, &AtomicBool::new(false), &mut Quiet).unwrap();
     let val = report.epochs.last().unwrap().val_accuracy.unwrap();
-    assert!(
-        val > 0.6,
-        "validation accuracy {val} after 2 epochs on 960 images (chance is 0.1)"
-    );
+    assert!(val > 0.6, "validation accuracy {val} after 2 epochs on 960 images (chance is 0.1)");
     let model_path = dir.path().join("run/model.safetensors");
     assert!(dir.path().join("run/optim.safetensors").exists());
     let metrics = std::fs::read_to_string(dir.path().join("run/metrics.csv")).unwrap();

@@ -23,17 +23,7 @@ impl Dims for ConvDims {}
 impl ConvDims {
     pub fn new(n: usize, cin: usize, cout: usize, h: usize, w: usize, k: usize) -> Self {
         let u = |x: usize| x as u32;
-        ConvDims {
-            n: u(n),
-            cin: u(cin),
-            cout: u(cout),
-            h: u(h),
-            w: u(w),
-            k: u(k),
-            flags: 0,
-            _u: 0,
-            _f: [0.0; 8],
-        }
+        ConvDims { n: u(n), cin: u(cin), cout: u(cout), h: u(h), w: u(w), k: u(k), flags: 0, _u: 0, _f: [0.0; 8] }
     }
     pub fn with_epilogue(mut self, bias: bool, relu: bool) -> Self {
         self.flags = flags(bias, relu);
@@ -42,14 +32,7 @@ impl ConvDims {
     /// (n, cin, cout, h, w, k) as usize.
     fn unpack(&self) -> (usize, usize, usize, usize, usize, usize) {
         let u = |x: u32| x as usize;
-        (
-            u(self.n),
-            u(self.cin),
-            u(self.cout),
-            u(self.h),
-            u(self.w),
-            u(self.k),
-        )
+        (u(self.n), u(self.cin), u(self.cout), u(self.h), u(self.w), u(self.k))
     }
     /// Padding before (top/left); the rest, k - 1 - before, goes after.
     pub fn pad_before(&self) -> usize {

@@ -30,14 +30,7 @@ impl GatherDims {
     }
 }
 
-pub fn gather(
-    x: &mut [f32],
-    y: &mut [u32],
-    store: &[u32],
-    store_labels: &[u32],
-    index: &[u32],
-    d: &GatherDims,
-) {
+pub fn gather(x: &mut [f32], y: &mut [u32], store: &[u32], store_labels: &[u32], index: &[u32], d: &GatherDims) {
     let (px, rw) = (d.pixels as usize, d.row_words as usize);
     for r in 0..d.n as usize {
         let src = index[d.offset as usize + r] as usize;

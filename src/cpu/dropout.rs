@@ -53,11 +53,7 @@ pub fn dropout_keep(i: u32, d: &DropoutDims) -> bool {
 fn apply<T: Float>(out: &mut [T], src: &[T], d: &DropoutDims) {
     let scale = T::from(d.scale).unwrap();
     for i in 0..d.n as usize {
-        out[i] = if dropout_keep(i as u32, d) {
-            src[i] * scale
-        } else {
-            T::zero()
-        };
+        out[i] = if dropout_keep(i as u32, d) { src[i] * scale } else { T::zero() };
     }
 }
 

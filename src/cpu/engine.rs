@@ -22,31 +22,15 @@ impl CpuEngine {
         let info = op.kernel.info();
         let (outs, ins) = op.views.split_at(info.outputs);
         for (i, o) in outs.iter().enumerate() {
-            let clash = op
-                .views
-                .iter()
-                .enumerate()
-                .any(|(j, v)| j != i && v.buf == o.buf);
-            assert!(
-                !clash,
-                "{}: output view {i} shares its buffer with another binding",
-                info.entry
-            );
+            let clash = op.views.iter().enumerate().any(|(j, v)| j != i && v.buf == o.buf);
+            assert!(!clash, "{}: output view {i} shares its buffer with another binding", info.entry);
         }
-        let mut taken: Vec<(BufId, Vec<u32>)> = outs
-            .iter()
-            .map(|v| (v.buf, std::mem::take(&mut self.bufs[v.buf])))
-            .collect();
+        let mut taken: Vec<(BufId, Vec<u32>)> =
+            outs.iter().map(|v| (v.buf, std::mem::take(&mut self.bufs[v.buf]))).collect();
         {
-            let mut out_slices: Vec<&mut [u32]> = taken
-                .iter_mut()
-                .zip(outs)
-                .map(|((_, b), v)| &mut b[v.offset..v.offset + v.len])
-                .collect();
-            let in_slices: Vec<&[u32]> = ins
-                .iter()
-                .map(|v| &self.bufs[v.buf][v.offset..v.offset + v.len])
-                .collect();
+            let mut out_slices: Vec<&mut [u32]> =
+                taken.iter_mut().zip(outs).map(|((_, b), v)| &mut b[v.offset..v.offset + v.len]).collect();
+            let in_slices: Vec<&[u32]> = ins.iter().map(|v| &self.bufs[v.buf][v.offset..v.offset + v.len]).collect();
             (info.cpu)(&mut out_slices, &in_slices, &op.params);
         }
         for (id, b) in taken {
@@ -73,11 +57,7 @@ impl Engine for CpuEngine {
     fn plan(&mut self, ops: Vec<Op>) -> Result<PlanId> {
         for op in &ops {
             for v in &op.views {
-                assert!(
-                    v.offset + v.len <= self.bufs[v.buf].len(),
-                    "{}: view past its buffer",
-                    op.kernel.name()
-                );
+                assert!(v.offset + v.len <= self.bufs[v.buf].len(), "{}: view past its buffer", op.kernel.name());
             }
         }
         self.plans.push(ops);

@@ -47,12 +47,7 @@ impl MatmulDims {
 
 pub fn matmul<T: Float>(c: &mut [T], a: &[T], b: &[T], bias: &[T], d: &MatmulDims) {
     let (m, n, k) = (d.m as usize, d.n as usize, d.k as usize);
-    let (ars, acs, brs, bcs) = (
-        d.a_rs as usize,
-        d.a_cs as usize,
-        d.b_rs as usize,
-        d.b_cs as usize,
-    );
+    let (ars, acs, brs, bcs) = (d.a_rs as usize, d.a_cs as usize, d.b_rs as usize, d.b_cs as usize);
     for i in 0..m {
         for j in 0..n {
             let mut s = T::zero();
@@ -84,13 +79,7 @@ impl Dims for BiasGradDims {}
 
 impl BiasGradDims {
     pub fn new(outer: usize, channels: usize, inner: usize) -> Self {
-        BiasGradDims {
-            outer: outer as u32,
-            channels: channels as u32,
-            inner: inner as u32,
-            _u: [0; 5],
-            _f: [0.0; 8],
-        }
+        BiasGradDims { outer: outer as u32, channels: channels as u32, inner: inner as u32, _u: [0; 5], _f: [0.0; 8] }
     }
 }
 

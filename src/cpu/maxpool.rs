@@ -20,15 +20,7 @@ impl Dims for PoolDims {}
 impl PoolDims {
     pub fn new(n: usize, c: usize, h: usize, w: usize, k: usize) -> Self {
         let u = |x: usize| x as u32;
-        PoolDims {
-            n: u(n),
-            c: u(c),
-            h: u(h),
-            w: u(w),
-            k: u(k),
-            _u: [0; 3],
-            _f: [0.0; 8],
-        }
+        PoolDims { n: u(n), c: u(c), h: u(h), w: u(w), k: u(k), _u: [0; 3], _f: [0.0; 8] }
     }
 }
 
@@ -60,9 +52,7 @@ pub fn maxpool_forward<T: Float>(y: &mut [T], argmax: &mut [u32], x: &[T], d: &P
 pub fn maxpool_backward<T: Float>(dx: &mut [T], dy: &[T], argmax: &[u32], d: &PoolDims) {
     let (h, w, k) = (d.h as usize, d.w as usize, d.k as usize);
     let outputs = (d.n * d.c) as usize * (h / k) * (w / k);
-    dx[..(d.n * d.c) as usize * h * w]
-        .iter_mut()
-        .for_each(|v| *v = T::zero());
+    dx[..(d.n * d.c) as usize * h * w].iter_mut().for_each(|v| *v = T::zero());
     for o in 0..outputs {
         dx[argmax[o] as usize] = dy[o];
     }

@@ -20,15 +20,7 @@ pub struct AdamDims {
 impl Dims for AdamDims {}
 
 impl AdamDims {
-    pub fn new(
-        n: usize,
-        lr: f32,
-        beta1: f32,
-        beta2: f32,
-        eps: f32,
-        weight_decay: f32,
-        t: u64,
-    ) -> Self {
+    pub fn new(n: usize, lr: f32, beta1: f32, beta2: f32, eps: f32, weight_decay: f32, t: u64) -> Self {
         let t = t.max(1) as i32;
         AdamDims {
             n: n as u32,
@@ -70,15 +62,7 @@ impl Dims for SgdDims {}
 
 impl SgdDims {
     pub fn new(n: usize, lr: f32, momentum: f32, nesterov: bool, weight_decay: f32) -> Self {
-        SgdDims {
-            n: n as u32,
-            nesterov: nesterov as u32,
-            _u: [0; 6],
-            lr,
-            momentum,
-            weight_decay,
-            _f: [0.0; 5],
-        }
+        SgdDims { n: n as u32, nesterov: nesterov as u32, _u: [0; 6], lr, momentum, weight_decay, _f: [0.0; 5] }
     }
 }
 
@@ -86,11 +70,7 @@ pub fn sgd(param: &mut [f32], vel: &mut [f32], grad: &[f32], d: &SgdDims) {
     for i in 0..d.n as usize {
         let g = grad[i] + d.weight_decay * param[i];
         vel[i] = d.momentum * vel[i] + g;
-        let step = if d.nesterov != 0 {
-            g + d.momentum * vel[i]
-        } else {
-            vel[i]
-        };
+        let step = if d.nesterov != 0 { g + d.momentum * vel[i] } else { vel[i] };
         param[i] -= d.lr * step;
     }
 }

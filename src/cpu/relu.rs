@@ -15,11 +15,7 @@ impl Dims for ElemDims {}
 
 impl ElemDims {
     pub fn new(n: usize) -> Self {
-        ElemDims {
-            n: n as u32,
-            _u: [0; 7],
-            _f: [0.0; 8],
-        }
+        ElemDims { n: n as u32, _u: [0; 7], _f: [0.0; 8] }
     }
 }
 

@@ -17,13 +17,7 @@ impl Dims for XentDims {}
 
 impl XentDims {
     pub fn new(n: usize, c: usize) -> Self {
-        XentDims {
-            n: n as u32,
-            c: c as u32,
-            denom: n as u32,
-            _u: [0; 5],
-            _f: [0.0; 8],
-        }
+        XentDims { n: n as u32, c: c as u32, denom: n as u32, _u: [0; 5], _f: [0.0; 8] }
     }
 }
 

@@ -19,10 +19,8 @@ fn expected_header(labelled: bool) -> Vec<String> {
 /// Every row is checked: value count, integers, pixel range 0..255, labels 0..9.
 pub fn read(path: &Path) -> Result<Images> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(std::io::BufReader::new(file));
+    let mut rdr =
+        csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(std::io::BufReader::new(file));
     let mut rec = csv::ByteRecord::new();
     let bad = |line: u64, msg: String| Error::input(path, line as usize, msg);
     let read_next = |rdr: &mut csv::Reader<_>, rec: &mut csv::ByteRecord| -> Result<bool> {
@@ -34,31 +32,16 @@ pub fn read(path: &Path) -> Result<Images> {
     if !read_next(&mut rdr, &mut rec)? {
         return Err(bad(
             0,
-            "empty file: expected a header 'label,pixel0,...,pixel783' or 'pixel0,...,pixel783'"
-                .into(),
+            "empty file: expected a header 'label,pixel0,...,pixel783' or 'pixel0,...,pixel783'".into(),
         ));
     }
-    let header: Vec<String> = rec
-        .iter()
-        .map(|f| {
-            String::from_utf8_lossy(f)
-                .trim()
-                .trim_start_matches('\u{feff}')
-                .to_string()
-        })
-        .collect();
+    let header: Vec<String> =
+        rec.iter().map(|f| String::from_utf8_lossy(f).trim().trim_start_matches('\u{feff}').to_string()).collect();
     let labelled = header.first().is_some_and(|h| h == "label");
     let want = expected_header(labelled);
     if header != want {
-        let col = header
-            .iter()
-            .zip(&want)
-            .position(|(a, b)| a != b)
-            .unwrap_or(header.len().min(want.len()));
-        let found = header
-            .get(col)
-            .map(String::as_str)
-            .unwrap_or("(end of line)");
+        let col = header.iter().zip(&want).position(|(a, b)| a != b).unwrap_or(header.len().min(want.len()));
+        let found = header.get(col).map(String::as_str).unwrap_or("(end of line)");
         let expect = want.get(col).map(String::as_str).unwrap_or("(end of line)");
         return Err(bad(
             1,
@@ -72,44 +55,27 @@ pub fn read(path: &Path) -> Result<Images> {
         ));
     }
     let fields = want.len();
-    let mut images = Images {
-        pixels: Vec::new(),
-        labels: labelled.then(Vec::new),
-    };
+    let mut images = Images { pixels: Vec::new(), labels: labelled.then(Vec::new) };
     while read_next(&mut rdr, &mut rec)? {
         let line = rec.position().map(|p| p.line()).unwrap_or(0);
         if rec.len() == 1 && rec[0].is_empty() {
             continue; // blank line
         }
         if rec.len() != fields {
-            return Err(bad(
-                line,
-                format!("{} values, expected {fields}", rec.len()),
-            ));
+            return Err(bad(line, format!("{} values, expected {fields}", rec.len())));
         }
         for (col, raw) in rec.iter().enumerate() {
             let text = std::str::from_utf8(raw).unwrap_or("").trim();
             let value: Option<u8> = text.parse().ok();
             let is_label = labelled && col == 0;
             match (is_label, value) {
-                (true, Some(v)) if (v as usize) < CLASSES => {
-                    images.labels.as_mut().unwrap().push(v)
-                }
-                (true, _) => {
-                    return Err(bad(
-                        line,
-                        format!("column 1 (label): '{text}' is not a digit 0..9"),
-                    ))
-                }
+                (true, Some(v)) if (v as usize) < CLASSES => images.labels.as_mut().unwrap().push(v),
+                (true, _) => return Err(bad(line, format!("column 1 (label): '{text}' is not a digit 0..9"))),
                 (false, Some(v)) => images.pixels.push(v),
                 (false, None) => {
                     return Err(bad(
                         line,
-                        format!(
-                            "column {} ({}): '{text}' is not an integer 0..255",
-                            col + 1,
-                            want[col]
-                        ),
+                        format!("column {} ({}): '{text}' is not an integer 0..255", col + 1, want[col]),
                     ))
                 }
             }

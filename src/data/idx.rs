@@ -22,19 +22,9 @@ pub fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, String> {
 
 fn header(bytes: &[u8], words: usize, path: &str) -> Result<Vec<u32>> {
     if bytes.len() < 4 * words {
-        return Err(Error::input(
-            path,
-            0,
-            format!(
-                "IDX header needs {} bytes, file has {}",
-                4 * words,
-                bytes.len()
-            ),
-        ));
+        return Err(Error::input(path, 0, format!("IDX header needs {} bytes, file has {}", 4 * words, bytes.len())));
     }
-    Ok((0..words)
-        .map(|i| u32::from_be_bytes(bytes[4 * i..4 * i + 4].try_into().unwrap()))
-        .collect())
+    Ok((0..words).map(|i| u32::from_be_bytes(bytes[4 * i..4 * i + 4].try_into().unwrap())).collect())
 }
 
 /// 28x28 images: magic 0x803, count, 28, 28, then count·784 bytes.
@@ -44,18 +34,11 @@ pub fn parse_images(bytes: &[u8], path: &str) -> Result<Vec<u8>> {
         return Err(Error::input(
             path,
             0,
-            format!(
-                "bad IDX magic {:#010x}, expected {IMAGES_MAGIC:#010x} (images)",
-                h[0]
-            ),
+            format!("bad IDX magic {:#010x}, expected {IMAGES_MAGIC:#010x} (images)", h[0]),
         ));
     }
     if h[2] as usize != SIDE || h[3] as usize != SIDE {
-        return Err(Error::input(
-            path,
-            0,
-            format!("images are {}x{}, expected {SIDE}x{SIDE}", h[2], h[3]),
-        ));
+        return Err(Error::input(path, 0, format!("images are {}x{}, expected {SIDE}x{SIDE}", h[2], h[3])));
     }
     let want = h[1] as u64 * PIXELS as u64;
     let have = (bytes.len() - 16) as u64;
@@ -63,10 +46,7 @@ pub fn parse_images(bytes: &[u8], path: &str) -> Result<Vec<u8>> {
         return Err(Error::input(
             path,
             0,
-            format!(
-                "{} images need {want} pixel bytes, file has {have} (truncated?)",
-                h[1]
-            ),
+            format!("{} images need {want} pixel bytes, file has {have} (truncated?)", h[1]),
         ));
     }
     Ok(bytes[16..].to_vec())
@@ -79,49 +59,24 @@ pub fn parse_labels(bytes: &[u8], path: &str) -> Result<Vec<u8>> {
         return Err(Error::input(
             path,
             0,
-            format!(
-                "bad IDX magic {:#010x}, expected {LABELS_MAGIC:#010x} (labels)",
-                h[0]
-            ),
+            format!("bad IDX magic {:#010x}, expected {LABELS_MAGIC:#010x} (labels)", h[0]),
         ));
     }
     let have = (bytes.len() - 8) as u64;
     if have != h[1] as u64 {
-        return Err(Error::input(
-            path,
-            0,
-            format!(
-                "{} labels expected, file has {have} bytes (truncated?)",
-                h[1]
-            ),
-        ));
+        return Err(Error::input(path, 0, format!("{} labels expected, file has {have} bytes (truncated?)", h[1])));
     }
     if let Some(i) = bytes[8..].iter().position(|&l| l > 9) {
-        return Err(Error::input(
-            path,
-            0,
-            format!("label {} at index {i} is outside 0..9", bytes[8 + i]),
-        ));
+        return Err(Error::input(path, 0, format!("label {} at index {i} is outside 0..9", bytes[8 + i])));
     }
     Ok(bytes[8..].to_vec())
 }
 
 pub fn pair(pixels: Vec<u8>, labels: Vec<u8>, path: &str) -> Result<Images> {
     if labels.len() * PIXELS != pixels.len() {
-        return Err(Error::input(
-            path,
-            0,
-            format!(
-                "{} images but {} labels",
-                pixels.len() / PIXELS,
-                labels.len()
-            ),
-        ));
+        return Err(Error::input(path, 0, format!("{} images but {} labels", pixels.len() / PIXELS, labels.len())));
     }
-    Ok(Images {
-        pixels,
-        labels: Some(labels),
-    })
+    Ok(Images { pixels, labels: Some(labels) })
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
@@ -133,17 +88,10 @@ fn read(path: &Path) -> Result<Vec<u8>> {
 pub fn load_pair(path: &Path) -> Result<Images> {
     let p = path.display().to_string();
     let pixels = parse_images(&read(path)?, &p)?;
-    let labels_path = path.with_file_name(
-        path.file_name()
-            .unwrap()
-            .to_string_lossy()
-            .replace("images-idx3", "labels-idx1"),
-    );
+    let labels_path =
+        path.with_file_name(path.file_name().unwrap().to_string_lossy().replace("images-idx3", "labels-idx1"));
     if !labels_path.exists() {
-        return Ok(Images {
-            pixels,
-            labels: None,
-        });
+        return Ok(Images { pixels, labels: None });
     }
     let labels = parse_labels(&read(&labels_path)?, &labels_path.display().to_string())?;
     pair(pixels, labels, &p)

@@ -34,14 +34,8 @@ impl Images {
     /// The rows at `idx`, in that order.
     pub fn select(&self, idx: &[usize]) -> Images {
         Images {
-            pixels: idx
-                .iter()
-                .flat_map(|&i| self.image(i).iter().copied())
-                .collect(),
-            labels: self
-                .labels
-                .as_ref()
-                .map(|l| idx.iter().map(|&i| l[i]).collect()),
+            pixels: idx.iter().flat_map(|&i| self.image(i).iter().copied()).collect(),
+            labels: self.labels.as_ref().map(|l| idx.iter().map(|&i| l[i]).collect()),
         }
     }
     /// The first `n` rows (all if fewer).
@@ -95,16 +89,9 @@ const TEST_LABELS: Embedded = Embedded {
 fn unpack(e: &Embedded) -> Result<Vec<u8>> {
     let path = format!("(embedded) data/mnist/{}.gz", e.name);
     let bytes = idx::gunzip(e.gz).map_err(|m| Error::input(&path, 0, m))?;
-    let digest: String = Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let digest: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
     if digest != e.sha256 {
-        return Err(Error::input(
-            &path,
-            0,
-            format!("sha256 {digest}, expected {}", e.sha256),
-        ));
+        return Err(Error::input(&path, 0, format!("sha256 {digest}, expected {}", e.sha256)));
     }
     Ok(bytes)
 }
@@ -130,10 +117,7 @@ pub fn mnist_test() -> Result<Images> {
 /// Reads images from a Kaggle CSV or an IDX image file (.gz or plain; labels are
 /// read from the matching `*-labels-idx1-ubyte` beside it when present).
 pub fn load(path: &std::path::Path) -> Result<Images> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     if name.contains("idx3-ubyte") {
         idx::load_pair(path)
     } else {

@@ -1,7 +1,7 @@
 //! Adapter choice, device limits, and the pipelines (built once, at start-up).
 
 use crate::error::{Error, Result};
-use crate::gpu::shaders::Shader;
+use crate::gpu::shaders::{Gemm, Shader};
 use crate::kernels::Kernel;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -17,10 +17,7 @@ impl AdapterChoice {
     /// `GPUNET_BACKEND` and `GPUNET_ADAPTER`, as the CLI reads them.
     pub fn from_env() -> Self {
         let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        AdapterChoice {
-            backend: get("GPUNET_BACKEND"),
-            name: get("GPUNET_ADAPTER"),
-        }
+        AdapterChoice { backend: get("GPUNET_BACKEND"), name: get("GPUNET_ADAPTER") }
     }
 }
 
@@ -33,9 +30,7 @@ pub fn backends(name: Option<&str>) -> Result<wgpu::Backends> {
         Some("dx12") => wgpu::Backends::DX12,
         Some("gl") => wgpu::Backends::GL,
         Some(other) => {
-            return Err(Error::usage(format!(
-                "unknown backend '{other}': expected vulkan, metal, dx12 or gl"
-            )))
+            return Err(Error::usage(format!("unknown backend '{other}': expected vulkan, metal, dx12 or gl")))
         }
     })
 }
@@ -45,9 +40,7 @@ pub fn adapters(backend: Option<&str>) -> Result<Vec<wgpu::Adapter>> {
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
     desc.backends = backends(backend)?;
     let instance = wgpu::Instance::new(desc);
-    Ok(pollster::block_on(
-        instance.enumerate_adapters(backends(backend)?),
-    ))
+    Ok(pollster::block_on(instance.enumerate_adapters(backends(backend)?)))
 }
 
 /// Higher is better: discrete GPUs first, native APIs before GL.
@@ -64,26 +57,10 @@ fn rank(info: &wgpu::AdapterInfo) -> (u8, u8) {
 
 /// What the kernels need beyond the WebGPU defaults' floor.
 const NEEDS: [(&str, fn(&wgpu::Limits) -> u64, u64); 4] = [
-    (
-        "max_storage_buffers_per_shader_stage",
-        |l| l.max_storage_buffers_per_shader_stage as u64,
-        5,
-    ),
-    (
-        "max_compute_invocations_per_workgroup",
-        |l| l.max_compute_invocations_per_workgroup as u64,
-        256,
-    ),
-    (
-        "max_compute_workgroup_size_x",
-        |l| l.max_compute_workgroup_size_x as u64,
-        256,
-    ),
-    (
-        "max_compute_workgroup_storage_size",
-        |l| l.max_compute_workgroup_storage_size as u64,
-        8192,
-    ),
+    ("max_storage_buffers_per_shader_stage", |l| l.max_storage_buffers_per_shader_stage as u64, 5),
+    ("max_compute_invocations_per_workgroup", |l| l.max_compute_invocations_per_workgroup as u64, 256),
+    ("max_compute_workgroup_size_x", |l| l.max_compute_workgroup_size_x as u64, 256),
+    ("max_compute_workgroup_storage_size", |l| l.max_compute_workgroup_storage_size as u64, 8192),
 ];
 
 /// An open device with every kernel's pipeline built.
@@ -93,7 +70,9 @@ pub struct Gpu {
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
     pub timestamps: bool,
-    pipelines: HashMap<Kernel, wgpu::ComputePipeline>,
+    /// The GEMM core this adapter runs by default (`GPUNET_GEMM` overrides).
+    pub gemm: Gemm,
+    pipelines: HashMap<(Kernel, Gemm), wgpu::ComputePipeline>,
     /// The first uncaptured device error or loss, if any; checked after each wait.
     fault: Arc<Mutex<Option<String>>>,
 }
@@ -103,7 +82,8 @@ impl Gpu {
         let all = adapters(choice.backend.as_deref())?;
         if all.is_empty() {
             return Err(Error::Gpu(
-                "no adapter found (install a Vulkan driver, e.g. Mesa's lavapipe: apt-get install mesa-vulkan-drivers)".into(),
+                "no adapter found (install a Vulkan driver, e.g. Mesa's lavapipe: apt-get install mesa-vulkan-drivers)"
+                    .into(),
             ));
         }
         let names: Vec<String> = all.iter().map(|a| a.get_info().name).collect();
@@ -139,11 +119,7 @@ impl Gpu {
             }
         }
         let timestamps = adapter.features().contains(wgpu::Features::TIMESTAMP_QUERY);
-        let features = if timestamps {
-            wgpu::Features::TIMESTAMP_QUERY
-        } else {
-            wgpu::Features::empty()
-        };
+        let features = if timestamps { wgpu::Features::TIMESTAMP_QUERY } else { wgpu::Features::empty() };
         let desc = wgpu::DeviceDescriptor {
             label: Some("gpunet"),
             required_features: features,
@@ -160,26 +136,24 @@ impl Gpu {
         }));
         let f = fault.clone();
         device.set_device_lost_callback(move |reason, msg| {
-            f.lock()
-                .unwrap()
-                .get_or_insert_with(|| format!("device lost ({reason:?}): {msg}"));
+            f.lock().unwrap().get_or_insert_with(|| format!("device lost ({reason:?}): {msg}"));
         });
         let pipelines = build_pipelines(&device);
-        let gpu = Gpu {
-            info,
-            limits: device.limits(),
-            device,
-            queue,
-            timestamps,
-            pipelines,
-            fault,
+        let gemm = match std::env::var("GPUNET_GEMM").ok().as_deref() {
+            Some("tiled") => Gemm::Tiled,
+            Some("register") => Gemm::Register,
+            Some(other) => return Err(Error::usage(format!("GPUNET_GEMM={other}: expected tiled or register"))),
+            // CPU adapters pay dearly for barriers; GPUs profit from shared memory.
+            None if info.device_type == wgpu::DeviceType::Cpu => Gemm::Register,
+            None => Gemm::Tiled,
         };
+        let gpu = Gpu { info, limits: device.limits(), device, queue, timestamps, gemm, pipelines, fault };
         gpu.check()?;
         Ok(Arc::new(gpu))
     }
 
-    pub fn pipeline(&self, k: Kernel) -> &wgpu::ComputePipeline {
-        &self.pipelines[&k]
+    pub fn pipeline(&self, k: Kernel, gemm: Gemm) -> &wgpu::ComputePipeline {
+        &self.pipelines[&(k, gemm)]
     }
 
     /// Fails with the first device error seen so far (validation, out of memory, loss).
@@ -205,31 +179,34 @@ impl Gpu {
 }
 
 pub fn describe(info: &wgpu::AdapterInfo) -> String {
-    format!(
-        "{} ({:?}, {:?}, driver {} {})",
-        info.name, info.backend, info.device_type, info.driver, info.driver_info
-    )
+    format!("{} ({:?}, {:?}, driver {} {})", info.name, info.backend, info.device_type, info.driver, info.driver_info)
 }
 
-fn build_pipelines(device: &wgpu::Device) -> HashMap<Kernel, wgpu::ComputePipeline> {
-    let modules: HashMap<Shader, wgpu::ShaderModule> = Shader::ALL
-        .iter()
-        .map(|&s| {
+/// Every kernel under both GEMM cores (files without the core share one module).
+fn build_pipelines(device: &wgpu::Device) -> HashMap<(Kernel, Gemm), wgpu::ComputePipeline> {
+    let mut modules: HashMap<(Shader, Gemm), wgpu::ShaderModule> = HashMap::new();
+    for s in Shader::ALL {
+        for g in Gemm::ALL {
+            if g == Gemm::Register && !s.uses_gemm() {
+                continue;
+            }
             let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
                 label: Some(s.file()),
-                source: wgpu::ShaderSource::Wgsl(s.source()),
+                source: wgpu::ShaderSource::Wgsl(s.source(g)),
             });
-            (s, module)
-        })
-        .collect();
+            modules.insert((s, g), module);
+        }
+    }
     Kernel::ALL
         .iter()
-        .map(|&k| {
+        .flat_map(|&k| Gemm::ALL.map(|g| (k, g)))
+        .map(|(k, g)| {
             let info = k.info();
+            let module = modules.get(&(info.shader, g)).unwrap_or_else(|| &modules[&(info.shader, Gemm::Tiled)]);
             let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                 label: Some(info.entry),
                 layout: None,
-                module: &modules[&info.shader],
+                module,
                 entry_point: Some(info.entry),
                 compilation_options: wgpu::PipelineCompilationOptions {
                     // Every kernel writes its shared memory before reading it.
@@ -238,7 +215,7 @@ fn build_pipelines(device: &wgpu::Device) -> HashMap<Kernel, wgpu::ComputePipeli
                 },
                 cache: None,
             });
-            (k, pipeline)
+            ((k, g), pipeline)
         })
         .collect()
 }

@@ -5,20 +5,26 @@
 use crate::cpu::Params;
 use crate::engine::{Engine, PlanId};
 use crate::error::{Error, Result};
+use crate::gpu::shaders::Gemm;
 use crate::gpu::Gpu;
-use crate::op::{BufId, Op, View};
+use crate::op::{BufId, Grid, Op, View};
 use std::sync::Arc;
 
 struct Plan {
     ops: Vec<Op>,
+    /// Workgroups of each op, fixed when the plan was made.
+    groups: Vec<[u32; 3]>,
     /// One parameter slot per op, `stride` bytes apart.
     uniforms: wgpu::Buffer,
     stride: u64,
-    groups: Vec<wgpu::BindGroup>,
+    bind_groups: Vec<wgpu::BindGroup>,
+    gemm: Gemm,
 }
 
 pub struct GpuEngine {
     pub gpu: Arc<Gpu>,
+    /// The GEMM core that plans made from now on use.
+    pub gemm: Gemm,
     bufs: Vec<wgpu::Buffer>,
     plans: Vec<Plan>,
     /// Submissions in flight; runs wait on the oldest beyond `MAX_IN_FLIGHT`,
@@ -30,12 +36,7 @@ const MAX_IN_FLIGHT: usize = 3;
 
 impl GpuEngine {
     pub fn new(gpu: Arc<Gpu>) -> Self {
-        GpuEngine {
-            gpu,
-            bufs: Vec::new(),
-            plans: Vec::new(),
-            in_flight: Default::default(),
-        }
+        GpuEngine { gemm: gpu.gemm, gpu, bufs: Vec::new(), plans: Vec::new(), in_flight: Default::default() }
     }
 
     fn check_view(&self, op: &Op, v: &View) -> Result<()> {
@@ -61,9 +62,20 @@ impl GpuEngine {
         Ok(())
     }
 
-    fn check_groups(&self, op: &Op) -> Result<()> {
+    /// The launch size of an op under this engine's GEMM core.
+    fn groups(&self, op: &Op) -> [u32; 3] {
+        match op.grid {
+            Grid::Groups(g) => g,
+            Grid::Gemm { m, n } => {
+                let (tm, tn) = self.gemm.tile();
+                [n.div_ceil(tn).max(1), m.div_ceil(tm).max(1), 1]
+            }
+        }
+    }
+
+    fn check_groups(&self, op: &Op, groups: [u32; 3]) -> Result<()> {
         let max = self.gpu.limits.max_compute_workgroups_per_dimension;
-        match op.groups.iter().find(|&&g| g > max) {
+        match groups.iter().find(|&&g| g > max) {
             Some(&g) => Err(Error::Limit {
                 what: format!("{} launch", op.kernel.name()),
                 name: "max_compute_workgroups_per_dimension",
@@ -82,10 +94,7 @@ impl GpuEngine {
             let oldest = self.in_flight.pop_front().unwrap();
             self.gpu
                 .device
-                .poll(wgpu::PollType::Wait {
-                    submission_index: Some(oldest),
-                    timeout: None,
-                })
+                .poll(wgpu::PollType::Wait { submission_index: Some(oldest), timeout: None })
                 .map_err(|e| Error::Gpu(format!("{}: {e}", self.gpu.info.name)))?;
         }
         self.gpu.check()
@@ -94,7 +103,7 @@ impl GpuEngine {
 
 impl Engine for GpuEngine {
     fn name(&self) -> String {
-        self.gpu.describe()
+        format!("{} [{} gemm]", self.gpu.describe(), self.gemm.name())
     }
 
     fn buffer(&mut self, words: usize, label: &str) -> Result<BufId> {
@@ -111,9 +120,7 @@ impl Engine for GpuEngine {
         let buf = self.gpu.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
             size,
-            usage: wgpu::BufferUsages::STORAGE
-                | wgpu::BufferUsages::COPY_DST
-                | wgpu::BufferUsages::COPY_SRC,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC,
             mapped_at_creation: false,
         });
         self.bufs.push(buf);
@@ -122,11 +129,7 @@ impl Engine for GpuEngine {
 
     fn write(&mut self, buf: BufId, offset: usize, data: &[u32]) -> Result<()> {
         if !data.is_empty() {
-            self.gpu.queue.write_buffer(
-                &self.bufs[buf],
-                offset as u64 * 4,
-                bytemuck::cast_slice(data),
-            );
+            self.gpu.queue.write_buffer(&self.bufs[buf], offset as u64 * 4, bytemuck::cast_slice(data));
         }
         Ok(())
     }
@@ -151,17 +154,17 @@ impl Engine for GpuEngine {
         rx.recv()
             .map_err(|_| Error::Gpu("readback never completed".into()))?
             .map_err(|e| Error::Gpu(format!("readback failed: {e}")))?;
-        let data = staging
-            .get_mapped_range(..)
-            .map_err(|e| Error::Gpu(format!("readback: {e}")))?;
+        let data = staging.get_mapped_range(..).map_err(|e| Error::Gpu(format!("readback: {e}")))?;
         let out: Vec<u32> = bytemuck::cast_slice(&data[..bytes as usize]).to_vec();
         Ok(out)
     }
 
     fn plan(&mut self, ops: Vec<Op>) -> Result<PlanId> {
+        let mut launch = Vec::with_capacity(ops.len());
         for op in &ops {
             op.views.iter().try_for_each(|v| self.check_view(op, v))?;
-            self.check_groups(op)?;
+            launch.push(self.groups(op));
+            self.check_groups(op, *launch.last().unwrap())?;
         }
         let align = self.gpu.limits.min_uniform_buffer_offset_alignment as u64;
         let stride = 64u64.div_ceil(align) * align;
@@ -172,13 +175,9 @@ impl Engine for GpuEngine {
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let mut groups = Vec::with_capacity(ops.len());
+        let mut bind_groups = Vec::with_capacity(ops.len());
         for (i, op) in ops.iter().enumerate() {
-            self.gpu.queue.write_buffer(
-                &uniforms,
-                i as u64 * stride,
-                bytemuck::cast_slice(&op.params),
-            );
+            self.gpu.queue.write_buffer(&uniforms, i as u64 * stride, bytemuck::cast_slice(&op.params));
             let mut entries = vec![wgpu::BindGroupEntry {
                 binding: 0,
                 resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
@@ -197,31 +196,22 @@ impl Engine for GpuEngine {
                     }),
                 });
             }
-            let layout = self.gpu.pipeline(op.kernel).get_bind_group_layout(0);
-            groups.push(dev.create_bind_group(&wgpu::BindGroupDescriptor {
+            let layout = self.gpu.pipeline(op.kernel, self.gemm).get_bind_group_layout(0);
+            bind_groups.push(dev.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: Some(op.kernel.name()),
                 layout: &layout,
                 entries: &entries,
             }));
         }
         self.gpu.check()?;
-        self.plans.push(Plan {
-            ops,
-            uniforms,
-            stride,
-            groups,
-        });
+        self.plans.push(Plan { ops, groups: launch, uniforms, stride, bind_groups, gemm: self.gemm });
         Ok(self.plans.len() - 1)
     }
 
     fn set_params(&mut self, plan: PlanId, op: usize, params: Params) -> Result<()> {
         let p = &mut self.plans[plan];
         p.ops[op].params = params;
-        self.gpu.queue.write_buffer(
-            &p.uniforms,
-            op as u64 * p.stride,
-            bytemuck::cast_slice(&params),
-        );
+        self.gpu.queue.write_buffer(&p.uniforms, op as u64 * p.stride, bytemuck::cast_slice(&params));
         Ok(())
     }
 
@@ -230,10 +220,9 @@ impl Engine for GpuEngine {
         let mut enc = self.gpu.device.create_command_encoder(&Default::default());
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
-            for (op, group) in p.ops.iter().zip(&p.groups) {
-                pass.set_pipeline(self.gpu.pipeline(op.kernel));
+            for ((op, group), &[x, y, z]) in p.ops.iter().zip(&p.bind_groups).zip(&p.groups) {
+                pass.set_pipeline(self.gpu.pipeline(op.kernel, p.gemm));
                 pass.set_bind_group(0, group, &[]);
-                let [x, y, z] = op.groups;
                 pass.dispatch_workgroups(x, y, z);
             }
         }

@@ -17,7 +17,39 @@ pub enum Shader {
     Data,
 }
 
-const GEMM: &str = include_str!("../../shaders/gemm.wgsl");
+/// Which GEMM core `//#include gemm.wgsl` pastes: the shared-memory tiles
+/// (GPUs) or the barrier-free register blocks (CPU adapters).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Gemm {
+    Tiled,
+    Register,
+}
+
+impl Gemm {
+    pub const ALL: [Gemm; 2] = [Gemm::Tiled, Gemm::Register];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Gemm::Tiled => "tiled",
+            Gemm::Register => "register",
+        }
+    }
+
+    /// The (rows, columns) of C one workgroup computes (TM, TN in the core).
+    pub fn tile(self) -> (u32, u32) {
+        match self {
+            Gemm::Tiled => (64, 64),
+            Gemm::Register => (8, 256),
+        }
+    }
+
+    fn core(self) -> &'static str {
+        match self {
+            Gemm::Tiled => include_str!("../../shaders/gemm.wgsl"),
+            Gemm::Register => include_str!("../../shaders/gemm_reg.wgsl"),
+        }
+    }
+}
 
 impl Shader {
     pub const ALL: [Shader; 8] = [
@@ -57,16 +89,21 @@ impl Shader {
         }
     }
 
+    /// Whether the file includes the GEMM core (and so comes in two variants).
+    pub fn uses_gemm(self) -> bool {
+        self.raw().contains("//#include gemm.wgsl")
+    }
+
     /// The source as compiled: includes expanded in place.
-    pub fn source(self) -> Cow<'static, str> {
+    pub fn source(self, gemm: Gemm) -> Cow<'static, str> {
         let raw = self.raw();
         if !raw.contains("//#include ") {
             return Cow::Borrowed(raw);
         }
-        let mut out = String::with_capacity(raw.len() + GEMM.len());
+        let mut out = String::with_capacity(raw.len() + gemm.core().len());
         for line in raw.lines() {
             match line.strip_prefix("//#include ") {
-                Some("gemm.wgsl") => out.push_str(GEMM),
+                Some("gemm.wgsl") => out.push_str(gemm.core()),
                 Some(other) => panic!("{}: unknown include {other}", self.file()),
                 None => out.push_str(line),
             }

@@ -24,36 +24,20 @@ fn le_bytes(v: &[f32]) -> Vec<u8> {
 }
 
 /// Writes the named tensors (taken from flat buffers by slot) and metadata, atomically.
-fn save_tensors(
-    path: &Path,
-    slots: &[Slot],
-    flats: &[(&str, &[f32])],
-    meta: HashMap<String, String>,
-) -> Result<()> {
+fn save_tensors(path: &Path, slots: &[Slot], flats: &[(&str, &[f32])], meta: HashMap<String, String>) -> Result<()> {
     let mut owned: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
     for (prefix, flat) in flats {
         for s in slots {
             let w = &flat[s.weight..s.weight + s.weight_len()];
             let b = &flat[s.bias..s.bias + s.bias_len()];
-            owned.push((
-                format!("{prefix}layers.{}.weight", s.layer),
-                s.weight_shape.clone(),
-                le_bytes(w),
-            ));
-            owned.push((
-                format!("{prefix}layers.{}.bias", s.layer),
-                vec![s.bias_len()],
-                le_bytes(b),
-            ));
+            owned.push((format!("{prefix}layers.{}.weight", s.layer), s.weight_shape.clone(), le_bytes(w)));
+            owned.push((format!("{prefix}layers.{}.bias", s.layer), vec![s.bias_len()], le_bytes(b)));
         }
     }
     let views: Vec<(String, TensorView)> = owned
         .iter()
         .map(|(n, shape, data)| {
-            (
-                n.clone(),
-                TensorView::new(Dtype::F32, shape.clone(), data).expect("shape matches data"),
-            )
+            (n.clone(), TensorView::new(Dtype::F32, shape.clone(), data).expect("shape matches data"))
         })
         .collect();
     let bytes = safetensors::serialize(views, Some(meta)).map_err(|e| Error::io(path, e))?;
@@ -61,44 +45,23 @@ fn save_tensors(
 }
 
 /// Reads tensors named `{prefix}layers.{i}.weight|bias` into a flat buffer laid out by `slots`.
-fn load_flat(
-    path: &Path,
-    st: &SafeTensors,
-    slots: &[Slot],
-    words: usize,
-    prefix: &str,
-) -> Result<Vec<f32>> {
+fn load_flat(path: &Path, st: &SafeTensors, slots: &[Slot], words: usize, prefix: &str) -> Result<Vec<f32>> {
     let mut flat = vec![0f32; words];
     for s in slots {
         for (name, shape, offset) in [
-            (
-                format!("{prefix}layers.{}.weight", s.layer),
-                s.weight_shape.clone(),
-                s.weight,
-            ),
-            (
-                format!("{prefix}layers.{}.bias", s.layer),
-                vec![s.bias_len()],
-                s.bias,
-            ),
+            (format!("{prefix}layers.{}.weight", s.layer), s.weight_shape.clone(), s.weight),
+            (format!("{prefix}layers.{}.bias", s.layer), vec![s.bias_len()], s.bias),
         ] {
-            let t = st
-                .tensor(&name)
-                .map_err(|_| Error::input(path, 0, format!("missing tensor '{name}'")))?;
+            let t = st.tensor(&name).map_err(|_| Error::input(path, 0, format!("missing tensor '{name}'")))?;
             if t.dtype() != Dtype::F32 || t.shape() != shape.as_slice() {
                 return Err(Error::input(
                     path,
                     0,
-                    format!(
-                        "tensor '{name}' is {:?} {:?}, the spec needs F32 {shape:?}",
-                        t.dtype(),
-                        t.shape()
-                    ),
+                    format!("tensor '{name}' is {:?} {:?}, the spec needs F32 {shape:?}", t.dtype(), t.shape()),
                 ));
             }
-            for (dst, src) in flat[offset..offset + shape.iter().product::<usize>()]
-                .iter_mut()
-                .zip(t.data().chunks_exact(4))
+            for (dst, src) in
+                flat[offset..offset + shape.iter().product::<usize>()].iter_mut().zip(t.data().chunks_exact(4))
             {
                 *dst = f32::from_le_bytes(src.try_into().unwrap());
             }
@@ -112,9 +75,7 @@ fn read_file(path: &Path) -> Result<Vec<u8>> {
 }
 
 fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<(SafeTensors<'a>, HashMap<String, String>)> {
-    let not_st = |e: safetensors::SafeTensorError| {
-        Error::input(path, 0, format!("not a safetensors checkpoint: {e}"))
-    };
+    let not_st = |e: safetensors::SafeTensorError| Error::input(path, 0, format!("not a safetensors checkpoint: {e}"));
     let (_, meta) = SafeTensors::read_metadata(bytes).map_err(not_st)?;
     let st = SafeTensors::deserialize(bytes).map_err(not_st)?;
     Ok((st, meta.metadata().clone().unwrap_or_default()))
@@ -128,17 +89,9 @@ pub fn read_metadata(path: &Path) -> Result<HashMap<String, String>> {
     Ok(meta.metadata().clone().unwrap_or_default())
 }
 
-pub fn save_model(
-    path: &Path,
-    spec: &Spec,
-    scale: f32,
-    slots: &[Slot],
-    params: &[f32],
-) -> Result<()> {
-    let meta = HashMap::from([
-        ("gpunet.arch".to_string(), spec.text()),
-        ("gpunet.scale".to_string(), scale.to_string()),
-    ]);
+pub fn save_model(path: &Path, spec: &Spec, scale: f32, slots: &[Slot], params: &[f32]) -> Result<()> {
+    let meta =
+        HashMap::from([("gpunet.arch".to_string(), spec.text()), ("gpunet.scale".to_string(), scale.to_string())]);
     save_tensors(path, slots, &[("", params)], meta)
 }
 
@@ -147,15 +100,10 @@ pub fn save_model(
 pub fn load_model(path: &Path) -> Result<(Model, Vec<Slot>)> {
     let bytes = read_file(path)?;
     let (st, meta) = parse(path, &bytes)?;
-    let arch = meta.get("gpunet.arch").ok_or_else(|| {
-        Error::input(
-            path,
-            0,
-            "no 'gpunet.arch' metadata: not a gpunet checkpoint",
-        )
-    })?;
-    let spec = Spec::parse(arch)
-        .map_err(|e| Error::input(path, 0, format!("its gpunet.arch is invalid: {e}")))?;
+    let arch = meta
+        .get("gpunet.arch")
+        .ok_or_else(|| Error::input(path, 0, "no 'gpunet.arch' metadata: not a gpunet checkpoint"))?;
+    let spec = Spec::parse(arch).map_err(|e| Error::input(path, 0, format!("its gpunet.arch is invalid: {e}")))?;
     let scale: f32 = meta
         .get("gpunet.scale")
         .and_then(|s| s.parse().ok())
@@ -165,20 +113,9 @@ pub fn load_model(path: &Path) -> Result<(Model, Vec<Slot>)> {
     let params = load_flat(path, &st, &slots, words, "")?;
     let expected = 2 * slots.len();
     if st.len() != expected {
-        return Err(Error::input(
-            path,
-            0,
-            format!("{} tensors, the spec '{arch}' has {expected}", st.len()),
-        ));
+        return Err(Error::input(path, 0, format!("{} tensors, the spec '{arch}' has {expected}", st.len())));
     }
-    Ok((
-        Model {
-            spec,
-            scale,
-            params,
-        },
-        slots,
-    ))
+    Ok((Model { spec, scale, params }, slots))
 }
 
 /// Where training stood, saved with the optimizer state.
@@ -196,21 +133,12 @@ pub struct TrainState {
     pub settings: HashMap<String, String>,
 }
 
-pub fn save_state(
-    path: &Path,
-    slots: &[Slot],
-    m: &[f32],
-    v: Option<&[f32]>,
-    st: &TrainState,
-) -> Result<()> {
+pub fn save_state(path: &Path, slots: &[Slot], m: &[f32], v: Option<&[f32]>, st: &TrainState) -> Result<()> {
     let mut meta = st.settings.clone();
     meta.insert("gpunet.epoch".into(), st.epoch.to_string());
     meta.insert("gpunet.batch".into(), st.batch.to_string());
     meta.insert("gpunet.step".into(), st.step.to_string());
-    meta.insert(
-        "gpunet.acc".into(),
-        format!("{},{},{}", st.acc[0], st.acc[1], st.acc[2]),
-    );
+    meta.insert("gpunet.acc".into(), format!("{},{},{}", st.acc[0], st.acc[1], st.acc[2]));
     let mut flats = vec![("m.", m)];
     if let Some(v) = v {
         flats.push(("v.", v));
@@ -228,36 +156,16 @@ pub fn load_state(
     let bytes = read_file(path)?;
     let (st, mut meta) = parse(path, &bytes)?;
     let m = load_flat(path, &st, slots, words, "m.")?;
-    let v = if with_v {
-        Some(load_flat(path, &st, slots, words, "v.")?)
-    } else {
-        None
-    };
-    let mut take = |k: &str| {
-        meta.remove(k)
-            .ok_or_else(|| Error::input(path, 0, format!("missing '{k}' metadata")))
-    };
-    let num = |s: String, k: &str| {
-        s.parse::<u64>()
-            .map_err(|_| Error::input(path, 0, format!("bad '{k}' metadata '{s}'")))
-    };
+    let v = if with_v { Some(load_flat(path, &st, slots, words, "v.")?) } else { None };
+    let mut take = |k: &str| meta.remove(k).ok_or_else(|| Error::input(path, 0, format!("missing '{k}' metadata")));
+    let num =
+        |s: String, k: &str| s.parse::<u64>().map_err(|_| Error::input(path, 0, format!("bad '{k}' metadata '{s}'")));
     let epoch = num(take("gpunet.epoch")?, "gpunet.epoch")? as usize;
     let batch = num(take("gpunet.batch")?, "gpunet.batch")? as usize;
     let step = num(take("gpunet.step")?, "gpunet.step")?;
     let acc_s = take("gpunet.acc")?;
     let acc: Vec<f64> = acc_s.split(',').filter_map(|x| x.parse().ok()).collect();
-    let acc: [f64; 3] = acc
-        .try_into()
-        .map_err(|_| Error::input(path, 0, format!("bad 'gpunet.acc' metadata '{acc_s}'")))?;
-    Ok((
-        m,
-        v,
-        TrainState {
-            epoch,
-            batch,
-            step,
-            acc,
-            settings: meta,
-        },
-    ))
+    let acc: [f64; 3] =
+        acc.try_into().map_err(|_| Error::input(path, 0, format!("bad 'gpunet.acc' metadata '{acc_s}'")))?;
+    Ok((m, v, TrainState { epoch, batch, step, acc, settings: meta }))
 }

@@ -7,8 +7,7 @@
 
 use super::spec::{Layer, Spec};
 use crate::cpu::{
-    self, BiasGradDims, ConvDims, Dims, DropoutDims, ElemDims, GatherDims, MatmulDims, PoolDims,
-    XentDims,
+    self, BiasGradDims, ConvDims, Dims, DropoutDims, ElemDims, GatherDims, MatmulDims, PoolDims, XentDims,
 };
 use crate::data::{Images, CLASSES, PIXELS};
 use crate::engine::{Engine, PlanId};
@@ -115,12 +114,7 @@ pub fn layout(spec: &Spec) -> (Vec<Slot>, usize) {
             let weight = words;
             let bias = (weight + wlen).next_multiple_of(ALIGN_WORDS);
             words = (bias + blen).next_multiple_of(ALIGN_WORDS);
-            slots.push(Slot {
-                layer: i,
-                weight_shape: wshape,
-                weight,
-                bias,
-            });
+            slots.push(Slot { layer: i, weight_shape: wshape, weight, bias });
         }
     }
     (slots, words)
@@ -130,11 +124,7 @@ fn pack(images: &Images) -> (Vec<u32>, Vec<u32>) {
     let words: Vec<u32> = images
         .pixels
         .chunks(PIXELS)
-        .flat_map(|img| {
-            img.chunks(4)
-                .map(|c| c.iter().rev().fold(0u32, |w, &b| w << 8 | b as u32))
-                .collect::<Vec<_>>()
-        })
+        .flat_map(|img| img.chunks(4).map(|c| c.iter().rev().fold(0u32, |w, &b| w << 8 | b as u32)).collect::<Vec<_>>())
         .collect();
     let labels = match &images.labels {
         Some(l) => l.iter().map(|&v| v as u32).collect(),
@@ -223,16 +213,7 @@ impl Net {
             acc,
             probs,
         };
-        Ok(Net {
-            spec,
-            cfg,
-            slots,
-            param_words: words,
-            store_rows: rows,
-            bytes,
-            b,
-            plans: HashMap::new(),
-        })
+        Ok(Net { spec, cfg, slots, param_words: words, store_rows: rows, bytes, b, plans: HashMap::new() })
     }
 
     /// Device memory this net allocated, in bytes.
@@ -246,11 +227,7 @@ impl Net {
 
     /// Optimizer state buffers (m, then v for Adam).
     pub fn state_views(&self) -> Vec<View> {
-        [self.b.m, self.b.v]
-            .iter()
-            .flatten()
-            .map(|&id| View::whole(id, self.param_words))
-            .collect()
+        [self.b.m, self.b.v].iter().flatten().map(|&id| View::whole(id, self.param_words)).collect()
     }
 
     /// Glorot-uniform weights (Keras' default) and zero biases, from `seed`.
@@ -290,13 +267,7 @@ impl Net {
 
     /// One training step on the `n` rows listed at index[first..first + n].
     /// `step` counts from 0 over the whole run (dropout masks, Adam's bias correction).
-    pub fn train_step(
-        &mut self,
-        engine: &mut dyn Engine,
-        first: usize,
-        n: usize,
-        step: u64,
-    ) -> Result<()> {
+    pub fn train_step(&mut self, engine: &mut dyn Engine, first: usize, n: usize, step: u64) -> Result<()> {
         self.launch(engine, Mode::Train, first, n, step)
     }
 
@@ -306,49 +277,21 @@ impl Net {
     }
 
     /// Class probabilities (n, 10) of the rows at index[first..first + n].
-    pub fn predict_batch(
-        &mut self,
-        engine: &mut dyn Engine,
-        first: usize,
-        n: usize,
-    ) -> Result<Vec<f32>> {
+    pub fn predict_batch(&mut self, engine: &mut dyn Engine, first: usize, n: usize) -> Result<Vec<f32>> {
         self.launch(engine, Mode::Predict, first, n, 0)?;
         engine.read_f32(View::whole(self.b.probs, n * CLASSES))
     }
 
-    fn launch(
-        &mut self,
-        engine: &mut dyn Engine,
-        mode: Mode,
-        first: usize,
-        n: usize,
-        step: u64,
-    ) -> Result<()> {
-        assert!(
-            n >= 1 && n <= self.cfg.batch,
-            "batch of {n} rows on a net built for {}",
-            self.cfg.batch
-        );
+    fn launch(&mut self, engine: &mut dyn Engine, mode: Mode, first: usize, n: usize, step: u64) -> Result<()> {
+        assert!(n >= 1 && n <= self.cfg.batch, "batch of {n} rows on a net built for {}", self.cfg.batch);
         if !self.plans.contains_key(&(mode, n)) {
             let plan = self.build(engine, mode, n)?;
             self.plans.insert((mode, n), plan);
         }
         let plan = &self.plans[&(mode, n)];
-        engine.set_params(
-            plan.id,
-            plan.gather,
-            GatherDims::new(n, first, PIXELS, self.cfg.scale).params(),
-        )?;
+        engine.set_params(plan.id, plan.gather, GatherDims::new(n, first, PIXELS, self.cfg.scale).params())?;
         for &(i, d) in &plan.dropouts {
-            engine.set_params(
-                plan.id,
-                i,
-                DropoutDims {
-                    step: step as u32,
-                    ..d
-                }
-                .params(),
-            )?;
+            engine.set_params(plan.id, i, DropoutDims { step: step as u32, ..d }.params())?;
         }
         if let (Some(i), Some(o)) = (plan.optim, self.cfg.optim) {
             engine.set_params(plan.id, i, o.params(self.param_words, step + 1))?;
@@ -375,32 +318,11 @@ impl Net {
             View::whole(b.index, self.store_rows),
             gather_dims,
         ));
-        let slot = |i: usize| {
-            self.slots
-                .iter()
-                .find(|s| s.layer == i)
-                .expect("layer without parameters")
-        };
-        let wview = |s: &Slot| View {
-            buf: b.params,
-            offset: s.weight,
-            len: s.weight_len(),
-        };
-        let bview = |s: &Slot| View {
-            buf: b.params,
-            offset: s.bias,
-            len: s.bias_len(),
-        };
-        let gw = |s: &Slot| View {
-            buf: b.pgrads.unwrap(),
-            offset: s.weight,
-            len: s.weight_len(),
-        };
-        let gb = |s: &Slot| View {
-            buf: b.pgrads.unwrap(),
-            offset: s.bias,
-            len: s.bias_len(),
-        };
+        let slot = |i: usize| self.slots.iter().find(|s| s.layer == i).expect("layer without parameters");
+        let wview = |s: &Slot| View { buf: b.params, offset: s.weight, len: s.weight_len() };
+        let bview = |s: &Slot| View { buf: b.params, offset: s.bias, len: s.bias_len() };
+        let gw = |s: &Slot| View { buf: b.pgrads.unwrap(), offset: s.weight, len: s.weight_len() };
+        let gb = |s: &Slot| View { buf: b.pgrads.unwrap(), offset: s.bias, len: s.bias_len() };
         let act = |i: usize| View::whole(b.acts[i], size(spec.shapes[i]));
         let grad = |i: usize| View::whole(b.grads[i].unwrap(), size(spec.shapes[i]));
 
@@ -413,22 +335,11 @@ impl Net {
             match *layer {
                 Layer::Conv { channels, k } => {
                     let d = ConvDims::new(n, c, channels, h, w, k).with_epilogue(true, true);
-                    ops.push(op::conv2d_forward(
-                        act(i),
-                        input,
-                        wview(slot(i)),
-                        Some(bview(slot(i))),
-                        d,
-                    ));
+                    ops.push(op::conv2d_forward(act(i), input, wview(slot(i)), Some(bview(slot(i))), d));
                 }
                 Layer::Pool { k } => {
                     let arg = View::whole(b.argmax[i].unwrap(), size(spec.shapes[i]));
-                    ops.push(op::maxpool_forward(
-                        act(i),
-                        arg,
-                        input,
-                        PoolDims::new(n, c, h, w, k),
-                    ));
+                    ops.push(op::maxpool_forward(act(i), arg, input, PoolDims::new(n, c, h, w, k)));
                 }
                 Layer::Drop { p } if train => {
                     let d = DropoutDims::new(size(spec.shapes[i]), p, self.cfg.seed, 0, i as u32);
@@ -439,15 +350,8 @@ impl Net {
                 Layer::Fc { units } | Layer::Out { classes: units } => {
                     let fan_in = c * h * w;
                     let relu = matches!(layer, Layer::Fc { .. });
-                    let d = MatmulDims::strided(n, units, fan_in, (fan_in, 1), (1, fan_in))
-                        .with_epilogue(true, relu);
-                    ops.push(op::matmul(
-                        act(i),
-                        input,
-                        wview(slot(i)),
-                        Some(bview(slot(i))),
-                        d,
-                    ));
+                    let d = MatmulDims::strided(n, units, fan_in, (fan_in, 1), (1, fan_in)).with_epilogue(true, relu);
+                    ops.push(op::matmul(act(i), input, wview(slot(i)), Some(bview(slot(i))), d));
                 }
             }
             input = act(i);
@@ -456,27 +360,11 @@ impl Net {
         let xent = XentDims::new(n, CLASSES);
         let (loss, correct) = (View::whole(b.loss, n), View::whole(b.correct, n));
         if mode == Mode::Predict {
-            ops.push(op::softmax(
-                View::whole(b.probs, n * CLASSES),
-                act(last),
-                xent,
-            ));
+            ops.push(op::softmax(View::whole(b.probs, n * CLASSES), act(last), xent));
         } else {
-            ops.push(op::softmax_xent(
-                grad(last),
-                loss,
-                correct,
-                act(last),
-                View::whole(b.y, n),
-                xent,
-            ));
+            ops.push(op::softmax_xent(grad(last), loss, correct, act(last), View::whole(b.y, n), xent));
             let acc = b.acc[if train { Acc::Train } else { Acc::Eval } as usize];
-            ops.push(op::xent_accumulate(
-                View::whole(acc, 4),
-                loss,
-                correct,
-                xent,
-            ));
+            ops.push(op::xent_accumulate(View::whole(acc, 4), loss, correct, xent));
         }
         let mut optim = None;
         if train {
@@ -490,11 +378,7 @@ impl Net {
                         let s = slot(i);
                         ops.push(op::relu_backward(dy, act(i), ElemDims::new(dy.len)));
                         ops.push(op::conv2d_backward_weight(gw(s), dy, inputs[i], d));
-                        ops.push(op::bias_grad(
-                            gb(s),
-                            dy,
-                            BiasGradDims::new(n, channels, h * w),
-                        ));
+                        ops.push(op::bias_grad(gb(s), dy, BiasGradDims::new(n, channels, h * w)));
                         if let Some(dx) = d_in {
                             ops.push(op::conv2d_backward_input(dx, dy, wview(s), d));
                         }
@@ -502,12 +386,7 @@ impl Net {
                     Layer::Pool { k } => {
                         if let Some(dx) = d_in {
                             let arg = View::whole(b.argmax[i].unwrap(), dy.len);
-                            ops.push(op::maxpool_backward(
-                                dx,
-                                dy,
-                                arg,
-                                PoolDims::new(n, c, h, w, k),
-                            ));
+                            ops.push(op::maxpool_backward(dx, dy, arg, PoolDims::new(n, c, h, w, k)));
                         }
                     }
                     Layer::Drop { .. } => {
@@ -527,13 +406,7 @@ impl Net {
                         ops.push(op::matmul(gw(s), dy, inputs[i], None, dw));
                         ops.push(op::bias_grad(gb(s), dy, BiasGradDims::new(n, units, 1)));
                         if let Some(dx) = d_in {
-                            ops.push(op::matmul(
-                                dx,
-                                dy,
-                                wview(s),
-                                None,
-                                MatmulDims::plain(n, fan_in, units),
-                            ));
+                            ops.push(op::matmul(dx, dy, wview(s), None, MatmulDims::plain(n, fan_in, units)));
                         }
                     }
                 }
@@ -559,11 +432,6 @@ impl Net {
             });
         }
         let id = engine.plan(ops)?;
-        Ok(Plan {
-            id,
-            gather: 0,
-            dropouts,
-            optim,
-        })
+        Ok(Plan { id, gather: 0, dropouts, optim })
     }
 }

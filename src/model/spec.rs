@@ -72,21 +72,14 @@ pub const NAMED: [(&str, &str, usize, &str); 6] = [
 
 /// Epochs the blog ran a named arch for (10 for specs).
 pub fn default_epochs(arch: &str) -> usize {
-    NAMED
-        .iter()
-        .find(|n| n.0 == arch)
-        .map(|n| n.2)
-        .unwrap_or(10)
+    NAMED.iter().find(|n| n.0 == arch).map(|n| n.2).unwrap_or(10)
 }
 
 fn parse_layer(tok: &str) -> Option<Layer> {
     let num = |s: &str| s.parse::<usize>().ok().filter(|&v| v > 0);
     if let Some(rest) = tok.strip_prefix("conv") {
         let (c, k) = rest.split_once('k')?;
-        return Some(Layer::Conv {
-            channels: num(c)?,
-            k: num(k)?,
-        });
+        return Some(Layer::Conv { channels: num(c)?, k: num(k)? });
     }
     if let Some(k) = tok.strip_prefix("pool") {
         return Some(Layer::Pool { k: num(k)? });
@@ -116,9 +109,11 @@ impl Spec {
             for h in hidden.split(',') {
                 match h.trim().parse::<usize>() {
                     Ok(n) if n > 0 => layers.push(format!("fc{n}")),
-                    _ => return Err(Error::usage(format!(
-                        "bad arch '{arch}': '{h}' is not a positive hidden size (mlp:H1,H2,...)"
-                    ))),
+                    _ => {
+                        return Err(Error::usage(format!(
+                            "bad arch '{arch}': '{h}' is not a positive hidden size (mlp:H1,H2,...)"
+                        )))
+                    }
                 }
             }
             layers.push("out10".into());
@@ -138,10 +133,7 @@ impl Spec {
         let mut layers = Vec::new();
         for (i, tok) in text.split(',').enumerate() {
             let tok = tok.trim();
-            layers.push(
-                parse_layer(tok)
-                    .ok_or_else(|| err(format!("layer {} '{tok}' is not understood", i + 1)))?,
-            );
+            layers.push(parse_layer(tok).ok_or_else(|| err(format!("layer {} '{tok}' is not understood", i + 1)))?);
         }
         let mut shapes = Vec::new();
         let mut s = INPUT;
@@ -153,17 +145,10 @@ impl Spec {
                     return Err(err(format!("layer {} '{l}' follows a dense layer", i + 1)))
                 }
                 Layer::Conv { channels, k } if k <= 7 => (channels, s.1, s.2),
-                Layer::Conv { .. } => {
-                    return Err(err(format!("layer {} '{l}': kernel sizes are 1..7", i + 1)))
-                }
+                Layer::Conv { .. } => return Err(err(format!("layer {} '{l}': kernel sizes are 1..7", i + 1))),
                 Layer::Pool { k } if k <= s.1 && k <= s.2 => (s.0, s.1 / k, s.2 / k),
                 Layer::Pool { .. } => {
-                    return Err(err(format!(
-                        "layer {} '{l}' is larger than its {}x{} input",
-                        i + 1,
-                        s.1,
-                        s.2
-                    )))
+                    return Err(err(format!("layer {} '{l}' is larger than its {}x{} input", i + 1, s.1, s.2)))
                 }
                 Layer::Drop { .. } => s,
                 Layer::Fc { units } => {
@@ -172,29 +157,20 @@ impl Spec {
                 }
                 Layer::Out { classes } if last => (classes, 1, 1),
                 Layer::Out { .. } => {
-                    return Err(err(format!(
-                        "layer {} '{l}': out{{N}} must be the last layer",
-                        i + 1
-                    )))
+                    return Err(err(format!("layer {} '{l}': out{{N}} must be the last layer", i + 1)))
                 }
             };
             shapes.push(s);
         }
         match layers.last() {
             Some(Layer::Out { classes: 10 }) => Ok(Spec { layers, shapes }),
-            _ => Err(err(
-                "the last layer must be out10 (ten digit classes)".into()
-            )),
+            _ => Err(err("the last layer must be out10 (ten digit classes)".into())),
         }
     }
 
     /// The canonical spec string (what checkpoints store).
     pub fn text(&self) -> String {
-        self.layers
-            .iter()
-            .map(|l| l.to_string())
-            .collect::<Vec<_>>()
-            .join(",")
+        self.layers.iter().map(|l| l.to_string()).collect::<Vec<_>>().join(",")
     }
 
     /// Input shape of layer i.
@@ -218,9 +194,6 @@ impl Spec {
     }
 
     pub fn param_count(&self) -> usize {
-        (0..self.layers.len())
-            .filter_map(|i| self.param_shapes(i))
-            .map(|(w, b)| w.iter().product::<usize>() + b)
-            .sum()
+        (0..self.layers.len()).filter_map(|i| self.param_shapes(i)).map(|(w, b)| w.iter().product::<usize>() + b).sum()
     }
 }

@@ -1,0 +1,258 @@
+//! Timing harness shared by `gpunet bench` and `cargo bench`: every kernel family
+//! at the blog's shapes on the device and on the CPU reference, and whole
+//! training steps. Times are medians of full waits after a warm-up run.
+
+use crate::cpu::{self, CpuEngine};
+use crate::data::{self, Images};
+use crate::engine::Engine;
+use crate::error::Result;
+use crate::kernels::Kernel;
+use crate::model::{Net, NetConfig, Spec};
+use crate::op;
+use crate::optim::Optim;
+use crate::selftest::{self, Builder, Case, TOL_SUM};
+use std::time::Instant;
+
+#[derive(Clone, Debug, Default)]
+pub struct Record {
+    /// `matmul`, `conv2d_forward`, ..., or `train:cnn6`
+    pub name: String,
+    pub shape: String,
+    pub gpu_ms: f64,
+    pub cpu_ms: Option<f64>,
+    pub gflops_gpu: Option<f64>,
+    pub gflops_cpu: Option<f64>,
+    pub speedup: Option<f64>,
+    pub batch: Option<usize>,
+    pub images_per_s: Option<f64>,
+}
+
+impl Record {
+    pub fn json(&self) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        m.insert("name".into(), self.name.clone().into());
+        m.insert("shape".into(), self.shape.clone().into());
+        m.insert("gpu_ms".into(), round(self.gpu_ms).into());
+        let mut opt = |k: &str, v: Option<f64>| {
+            if let Some(v) = v {
+                m.insert(k.into(), round(v).into());
+            }
+        };
+        opt("cpu_ms", self.cpu_ms);
+        opt("gflops_gpu", self.gflops_gpu);
+        opt("gflops_cpu", self.gflops_cpu);
+        opt("speedup", self.speedup);
+        opt("images_per_s", self.images_per_s);
+        if let Some(b) = self.batch {
+            m.insert("batch".into(), b.into());
+        }
+        serde_json::Value::Object(m)
+    }
+
+    pub fn row(&self) -> String {
+        let f = |v: Option<f64>, w: usize| v.map(|x| format!("{x:>w$.1}")).unwrap_or_else(|| format!("{:>w$}", "-"));
+        match self.images_per_s {
+            Some(ips) => format!(
+                "{:<24} {:<34} {:>10.2} {:>10} {:>9} {:>9} {:>8}   {ips:.1} images/s",
+                self.name, self.shape, self.gpu_ms, "-", "-", "-", "-"
+            ),
+            None => format!(
+                "{:<24} {:<34} {:>10.2} {} {} {} {}",
+                self.name,
+                self.shape,
+                self.gpu_ms,
+                f(self.cpu_ms, 10),
+                f(self.gflops_gpu, 9),
+                f(self.gflops_cpu, 9),
+                self.speedup.map(|s| format!("{s:>7.1}x")).unwrap_or_else(|| format!("{:>8}", "-"))
+            ),
+        }
+    }
+}
+
+pub const HEADER: &str =
+    "kernel / step             shape                                  gpu ms     cpu ms  GFLOP/s  cpu GF/s  speedup";
+
+fn round(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+/// Median wall-clock milliseconds of `reps` runs of a plan after one warm-up.
+pub fn time_plan(engine: &mut dyn Engine, plan: usize, reps: usize) -> Result<f64> {
+    engine.run(plan)?;
+    engine.finish()?;
+    let mut times = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        let t = Instant::now();
+        engine.run(plan)?;
+        engine.finish()?;
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
+}
+
+/// Floating-point operations of one launch (multiply-adds count two).
+fn flops(case: &Case) -> f64 {
+    let p = &case.op.params;
+    let f = |x: u32| x as f64;
+    match case.kernel {
+        Kernel::Matmul => 2.0 * f(p[0]) * f(p[1]) * f(p[2]),
+        Kernel::Conv2dForward | Kernel::Conv2dBackwardInput | Kernel::Conv2dBackwardWeight => {
+            let d: cpu::ConvDims = bytemuck::cast(*p);
+            2.0 * f(d.n) * f(d.cin) * f(d.cout) * f(d.h) * f(d.w) * f(d.k * d.k)
+        }
+        _ => 0.0,
+    }
+}
+
+fn upload(engine: &mut dyn Engine, case: &Case) -> Result<usize> {
+    let mut ids = Vec::new();
+    for (i, b) in case.bufs.iter().enumerate() {
+        let id = engine.buffer(b.len(), &format!("bench buffer {i}"))?;
+        engine.write(id, 0, b)?;
+        ids.push(id);
+    }
+    let mut op = case.op.clone();
+    op.views.iter_mut().for_each(|v| v.buf = ids[v.buf]);
+    engine.plan(vec![op])
+}
+
+/// The kernel launches timed, at batch `n` (the blog's cnn6 layers) and the
+/// matmul sizes given.
+pub fn kernel_cases(n: usize, matmuls: &[(usize, usize, usize)]) -> Vec<Case> {
+    let mut b = Builder::new(11);
+    let mut out = Vec::new();
+    for &(m, nn, k) in matmuls {
+        let (c, a, w) = (b.zeros(m * nn), b.randn(m * k), b.randn(k * nn));
+        out.push(b.case(
+            format!("{m}x{nn}x{k}"),
+            op::matmul(c, a, w, None, cpu::MatmulDims::plain(m, nn, k)),
+            TOL_SUM,
+            vec![],
+        ));
+    }
+    for &(ci, co, hw, k) in
+        &[(1, 32, 28, 5), (32, 32, 28, 5), (32, 64, 14, 3), (64, 64, 14, 3), (64, 128, 7, 2), (128, 128, 7, 2)]
+    {
+        let d = cpu::ConvDims::new(n, ci, co, hw, hw, k);
+        let shape = format!("N{n} {ci}->{co} {hw}x{hw} k{k}");
+        let (y, x, w, bias) =
+            (b.zeros(n * co * hw * hw), b.randn(n * ci * hw * hw), b.randn(co * ci * k * k), b.randn(co));
+        out.push(b.case(
+            shape.clone(),
+            op::conv2d_forward(y, x, w, Some(bias), d.with_epilogue(true, true)),
+            TOL_SUM,
+            vec![],
+        ));
+        if ci > 1 {
+            let (dx, dy, w) = (b.zeros(n * ci * hw * hw), b.randn(n * co * hw * hw), b.randn(co * ci * k * k));
+            out.push(b.case(shape.clone(), op::conv2d_backward_input(dx, dy, w, d), TOL_SUM, vec![]));
+        }
+        let (dw, dy, x) = (b.zeros(co * ci * k * k), b.randn(n * co * hw * hw), b.randn(n * ci * hw * hw));
+        out.push(b.case(shape, op::conv2d_backward_weight(dw, dy, x, d), TOL_SUM, vec![]));
+    }
+    let d = cpu::PoolDims::new(n, 32, 28, 28, 2);
+    let (y, arg, x) = (b.zeros(n * 32 * 196), b.zeros(n * 32 * 196), b.randn(n * 32 * 784));
+    out.push(b.case(format!("N{n} C32 28x28 k2"), op::maxpool_forward(y, arg, x, d), TOL_SUM, vec![1]));
+    let d = cpu::XentDims::new(n, 10);
+    let (dl, loss, hit, logits, labels) = (b.zeros(n * 10), b.zeros(n), b.zeros(n), b.randn(n * 10), b.ints(n, 10));
+    out.push(b.case(format!("N{n} C10"), op::softmax_xent(dl, loss, hit, logits, labels, d), TOL_SUM, vec![]));
+    let p = 478_186; // cnn6's parameters
+    let d = cpu::AdamDims::new(p, 1e-3, 0.9, 0.999, 1e-8, 0.0, 1);
+    let (w, m, v, g) = (b.randn(p), b.randn(p), b.floats(p, 0.0, 1.0), b.randn(p));
+    out.push(b.case(format!("{p} params (cnn6)"), op::adam(w, m, v, g, d), TOL_SUM, vec![]));
+    out
+}
+
+/// Times one kernel case on the engine (`reps` runs) and, if asked, on the CPU twin (once).
+pub fn time_kernel(engine: &mut dyn Engine, case: &Case, reps: usize, with_cpu: bool) -> Result<Record> {
+    let plan = upload(engine, case)?;
+    let gpu_ms = time_plan(engine, plan, reps)?;
+    let cpu_ms = if with_cpu {
+        let mut cpu = CpuEngine::new();
+        let plan = upload(&mut cpu, case)?;
+        let t = Instant::now();
+        cpu.run(plan)?;
+        Some(t.elapsed().as_secs_f64() * 1e3)
+    } else {
+        None
+    };
+    let fl = flops(case);
+    let gf = |ms: f64| (fl > 0.0).then(|| fl / ms / 1e6);
+    Ok(Record {
+        name: case.kernel.name().into(),
+        shape: case.shape.clone(),
+        gpu_ms,
+        cpu_ms,
+        gflops_gpu: gf(gpu_ms),
+        gflops_cpu: cpu_ms.and_then(gf),
+        speedup: cpu_ms.map(|c| c / gpu_ms),
+        ..Default::default()
+    })
+}
+
+/// Images per second of full training steps (gather, forward, loss, backward,
+/// Adam) of `arch` at `batch`, over `steps` steps after a warm-up step.
+pub fn time_training(
+    engine: &mut dyn Engine,
+    arch: &str,
+    batch: usize,
+    steps: usize,
+    images: &Images,
+) -> Result<Record> {
+    let spec = Spec::parse(arch)?;
+    let cfg = NetConfig { batch, scale: 255.0, optim: Some(Optim::adam(1e-3)), seed: 1 };
+    let mut net = Net::new(engine, spec, images, cfg)?;
+    engine.write_f32(net.params_view().buf, 0, &net.init_params(1))?;
+    net.set_index(engine, 0, &(0..images.len() as u32).collect::<Vec<_>>())?;
+    let rows = images.len();
+    net.train_step(engine, 0, batch, 0)?;
+    engine.finish()?;
+    let t = Instant::now();
+    for s in 0..steps {
+        net.train_step(engine, (s * batch) % (rows - batch + 1), batch, s as u64 + 1)?;
+    }
+    engine.finish()?;
+    let ms = t.elapsed().as_secs_f64() * 1e3 / steps as f64;
+    Ok(Record {
+        name: format!("train:{arch}"),
+        shape: format!("batch {batch}, {:.0} MiB", net.bytes() as f64 / (1 << 20) as f64),
+        gpu_ms: ms,
+        batch: Some(batch),
+        images_per_s: Some(batch as f64 * 1e3 / ms),
+        ..Default::default()
+    })
+}
+
+/// The whole bench: kernels (GPU and CPU), then training steps of the blog's
+/// networks. `quick` shrinks batches so a CPU adapter finishes in minutes.
+pub fn run(engine: &mut dyn Engine, quick: bool, mut report: impl FnMut(&Record)) -> Result<Vec<Record>> {
+    let (n, reps) = if quick { (16, 3) } else { (500, 5) };
+    let matmuls: &[(usize, usize, usize)] = if quick {
+        &[(256, 256, 256), (1024, 1024, 1024)]
+    } else {
+        &[(256, 256, 256), (1024, 1024, 1024), (4096, 4096, 4096)]
+    };
+    let mut records = Vec::new();
+    for case in kernel_cases(n, matmuls) {
+        // the naive CPU reference takes minutes at 4096³
+        let with_cpu = flops(&case) < 2e10 || !quick && flops(&case) < 2.1e11 && case.kernel != Kernel::Matmul;
+        let r = time_kernel(engine, &case, reps, with_cpu)?;
+        report(&r);
+        records.push(r);
+        // correctness of the timed launch itself, on a sample of kernels
+        if quick && case.kernel == Kernel::Matmul && case.shape.starts_with("256") {
+            let o = selftest::check(engine, &case)?;
+            assert!(o.pass(), "{}", o.line());
+        }
+    }
+    let (batch, steps) = if quick { (32, 3) } else { (500, 5) };
+    let images = data::mnist_train()?.truncate(batch * (steps + 1));
+    for arch in ["mlp", "cnn4", "cnn6", "cnn8"] {
+        let r = time_training(engine, arch, batch, steps, &images)?;
+        report(&r);
+        records.push(r);
+    }
+    Ok(records)
+}
