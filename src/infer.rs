@@ -3,16 +3,14 @@
 use crate::data::{Images, CLASSES};
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::model::checkpoint;
+use crate::model::checkpoint::Model;
 use crate::model::{Net, NetConfig};
-use std::path::Path;
 
 /// Class probabilities (n, 10) for every image, in order.
-pub fn predict(engine: &mut dyn Engine, model_path: &Path, images: &Images, batch: usize) -> Result<Vec<f32>> {
-    let (model, _) = checkpoint::load_model(model_path)?;
+pub fn predict(engine: &mut dyn Engine, model: &Model, images: &Images, batch: usize) -> Result<Vec<f32>> {
     let unlabelled = Images { pixels: images.pixels.clone(), labels: None };
     let cfg = NetConfig { batch: batch.min(images.len()).max(1), scale: model.scale, optim: None, seed: 0 };
-    let mut net = Net::new(engine, model.spec, &unlabelled, cfg)?;
+    let mut net = Net::new(engine, model.spec.clone(), &unlabelled, cfg)?;
     engine.write_f32(net.params_view().buf, 0, &model.params)?;
     let n = images.len();
     net.set_index(engine, 0, &(0..n as u32).collect::<Vec<_>>())?;

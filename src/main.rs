@@ -4,6 +4,7 @@ use clap::{Args, Parser, Subcommand};
 use gpunet::engine::Engine;
 use gpunet::gpu::shaders::Gemm;
 use gpunet::gpu::{context, AdapterChoice, Gpu, GpuEngine};
+use gpunet::model::checkpoint;
 use gpunet::model::spec::{self, Spec};
 use gpunet::train::{self, Progress, Settings, TrainJob};
 use gpunet::{data, infer, selftest, Error, Result};
@@ -185,6 +186,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Predict { model, input, out, probs, batch_size } => {
             check_batch(batch_size)?;
             let images = data::load(&input)?;
+            let (model, _) = checkpoint::load_model(&model)?;
             let mut engine = GpuEngine::new(Gpu::new(&choice)?);
             let p = infer::predict(&mut engine, &model, &images, batch_size)?;
             data::csv::write_submission(&out, &infer::argmax(&p))?;
@@ -204,6 +206,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     "evaluation needs labels (a 'label' column, or an IDX labels file beside the images)",
                 ));
             };
+            let (model, _) = checkpoint::load_model(&model)?;
             let mut engine = GpuEngine::new(Gpu::new(&choice)?);
             let p = infer::predict(&mut engine, &model, &images, batch_size)?;
             println!("{} images from {}", images.len(), input.display());
@@ -324,6 +327,14 @@ fn train_cmd(choice: &AdapterChoice, a: TrainArgs) -> Result<ExitCode> {
             out.join("model.safetensors").display()
         )));
     }
+    if epochs == 0 {
+        return Err(Error::usage("--epochs must be at least 1"));
+    }
+    // every input is read and checked before the device is opened or anything written
+    let data = train::load_data(&settings)?;
+    if let Some(r) = &a.resume {
+        checkpoint::load_model(r)?;
+    }
     let _ = ctrlc::set_handler(|| {
         if STOP.swap(true, Ordering::SeqCst) {
             eprintln!("\nsecond interrupt: exiting without saving");
@@ -334,7 +345,7 @@ fn train_cmd(choice: &AdapterChoice, a: TrainArgs) -> Result<ExitCode> {
     let mut engine = GpuEngine::new(Gpu::new(choice)?);
     let job = TrainJob { settings, epochs, out, resume: a.resume };
     let mut ui = Console { bar: None };
-    let report = train::train(&mut engine, &job, &STOP, &mut ui)?;
+    let report = train::train(&mut engine, &job, data, &STOP, &mut ui)?;
     println!("{:.1} images/s over the run", report.images_per_s);
     engine.finish()?;
     Ok(ExitCode::SUCCESS)

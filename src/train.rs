@@ -121,6 +121,7 @@ pub struct EpochMetrics {
     pub lr: f32,
 }
 
+#[derive(Debug)]
 pub struct Report {
     pub epochs: Vec<EpochMetrics>,
     /// (loss, accuracy) on the held-out test set (embedded t10k), if there is one.
@@ -150,8 +151,16 @@ pub struct TrainJob {
     pub resume: Option<PathBuf>,
 }
 
-/// The data of a run: (train, validation, test) from the settings.
-pub fn load_data(s: &Settings) -> Result<(Images, Images, Option<Images>)> {
+/// The images of a run.
+pub struct Data {
+    pub train: Images,
+    pub val: Images,
+    /// The embedded t10k set when training on the embedded MNIST.
+    pub test: Option<Images>,
+}
+
+/// Loads and splits the data the settings name (every row validated).
+pub fn load_data(s: &Settings) -> Result<Data> {
     let (all, test) = match &s.train {
         Some(path) => {
             let imgs = data::load(path)?;
@@ -174,7 +183,7 @@ pub fn load_data(s: &Settings) -> Result<(Images, Images, Option<Images>)> {
             all.len()
         )));
     }
-    Ok((train, val, test))
+    Ok(Data { train, val, test })
 }
 
 fn concat(parts: &[&Images]) -> Images {
@@ -287,14 +296,22 @@ pub fn resumed_settings(model: &Path) -> Result<Settings> {
     Settings::from_map(&path, &checkpoint::read_metadata(&path)?)
 }
 
-pub fn train(engine: &mut dyn Engine, job: &TrainJob, stop: &AtomicBool, ui: &mut dyn Progress) -> Result<Report> {
+/// Trains `data` as `job` says. `stop` is polled after every step: once set, the
+/// state is saved and the call returns `Error::Interrupted`.
+pub fn train(
+    engine: &mut dyn Engine,
+    job: &TrainJob,
+    data: Data,
+    stop: &AtomicBool,
+    ui: &mut dyn Progress,
+) -> Result<Report> {
     let s = &job.settings;
     s.validate()?;
     if job.epochs == 0 {
         return Err(Error::usage("--epochs must be at least 1"));
     }
     let spec = Spec::parse(&s.arch)?;
-    let (train, val, test) = load_data(s)?;
+    let Data { train, val, test } = data;
     let (n_train, n_val) = (train.len(), val.len());
     let n_test = test.as_ref().map_or(0, |t| t.len());
     let store = match &test {

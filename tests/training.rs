@@ -93,7 +93,8 @@ fn mlp_learns_on_a_thousand_images_and_checkpoint_round_trips() {
     let dir = tempfile::tempdir().unwrap();
     let job = TrainJob { settings: settings("mlp:128,64", 1200), epochs: 2, out: dir.path().join("run"), resume: None };
     let mut engine = GpuEngine::new(gpu.clone());
-    let report = train::train(&mut engine, &job, &AtomicBool::new(false), &mut Quiet).unwrap();
+    let data = train::load_data(&job.settings).unwrap();
+    let report = train::train(&mut engine, &job, data, &AtomicBool::new(false), &mut Quiet).unwrap();
     let val = report.epochs.last().unwrap().val_accuracy.unwrap();
     assert!(val > 0.6, "validation accuracy {val} after 2 epochs on 960 images (chance is 0.1)");
     let model_path = dir.path().join("run/model.safetensors");
@@ -104,11 +105,13 @@ fn mlp_learns_on_a_thousand_images_and_checkpoint_round_trips() {
 
     // save -> load -> identical predictions, and eval agrees with the trainer's test figure
     let test = data::mnist_test().unwrap().truncate(300);
-    let p1 = infer::predict(&mut engine, &model_path, &test, 64).unwrap();
     let (model, slots) = checkpoint::load_model(&model_path).unwrap();
+    let p1 = infer::predict(&mut engine, &model, &test, 64).unwrap();
     let again = dir.path().join("again.safetensors");
     checkpoint::save_model(&again, &model.spec, model.scale, &slots, &model.params).unwrap();
-    let p2 = infer::predict(&mut engine, &again, &test, 100).unwrap();
+    let (reloaded, _) = checkpoint::load_model(&again).unwrap();
+    assert_eq!(reloaded.params, model.params);
+    let p2 = infer::predict(&mut engine, &reloaded, &test, 100).unwrap();
     assert_eq!(p1, p2, "reloaded checkpoint predicts differently");
     let eval = infer::evaluate(&p1, test.labels.as_ref().unwrap());
     assert!(eval.accuracy > 0.6, "test accuracy {}", eval.accuracy);

@@ -1,0 +1,168 @@
+//! The command line under bad input: every case exits non-zero with a message
+//! naming the file, line and what was expected, and leaves no output behind.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn gpunet(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gpunet")).args(args).current_dir(dir).output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+/// Asserts exit `code`, a message containing every `needle`, no panic, and that
+/// the directory holds nothing but `keep` afterwards.
+fn fails(dir: &Path, args: &[&str], code: i32, needles: &[&str], keep: &[&str]) {
+    let o = gpunet(args, dir);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(code), "gpunet {args:?}: exit {:?}\nstderr: {err}", o.status.code());
+    for n in needles {
+        assert!(err.contains(n), "gpunet {args:?}: message lacks '{n}':\n{err}");
+    }
+    assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "gpunet {args:?} panicked:\n{err}");
+    let mut left: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
+    left.retain(|f| !keep.contains(&f.as_str()));
+    assert!(left.is_empty(), "gpunet {args:?} left {left:?} behind");
+}
+
+fn header(labelled: bool) -> String {
+    let px: Vec<String> = (0..784).map(|i| format!("pixel{i}")).collect();
+    if labelled {
+        format!("label,{}", px.join(","))
+    } else {
+        px.join(",")
+    }
+}
+
+fn row(label: Option<u8>, fill: &str) -> String {
+    let px = vec![fill; 784].join(",");
+    match label {
+        Some(l) => format!("{l},{px}"),
+        None => px,
+    }
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn bad_training_csvs_name_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let good = row(Some(3), "0");
+    let cases: Vec<(&str, String, Vec<&str>)> = vec![
+        (
+            "short.csv",
+            format!("{}\n{good}\n{}\n", header(true), row(Some(1), "0").rsplit_once(',').unwrap().0),
+            vec!["short.csv:3", "784 values, expected 785"],
+        ),
+        (
+            "alpha.csv",
+            format!("{}\n{good}\n{}\n", header(true), row(Some(1), "0").replacen(",0,", ",x7,", 1)),
+            vec!["alpha.csv:3", "column 2 (pixel0)", "'x7' is not an integer 0..255"],
+        ),
+        (
+            "range.csv",
+            format!("{}\n{}\n", header(true), row(Some(1), "256")),
+            vec!["range.csv:2", "'256' is not an integer 0..255"],
+        ),
+        (
+            "label.csv",
+            format!("{}\n{good}\n{}\n", header(true), row(Some(10), "0")),
+            vec!["label.csv:3", "column 1 (label)", "'10' is not a digit 0..9"],
+        ),
+        ("empty.csv", String::new(), vec!["empty.csv", "empty file"]),
+        ("header.csv", format!("{}\n", header(true)), vec!["header.csv", "no data rows"]),
+        (
+            "wrongheader.csv",
+            format!("{}\n{good}\n", header(true).replace("pixel5,", "pixelfive,")),
+            vec!["wrongheader.csv:1", "column 7 is 'pixelfive', expected 'pixel5'"],
+        ),
+        (
+            "truncated.csv",
+            format!("{}\n{good}\n{good}", header(true))
+                .chars()
+                .take(header(true).len() + 2 * good.len() - 300)
+                .collect(),
+            vec!["truncated.csv:3", "values, expected 785"],
+        ),
+    ];
+    for (name, text, needles) in &cases {
+        write(d, name, text);
+        let keep: Vec<&str> = cases.iter().map(|c| c.0).collect();
+        fails(d, &["train", "--arch", "mlp", "--train", name, "--out", "run"], 1, needles, &keep);
+    }
+    fails(
+        d,
+        &["train", "--arch", "mlp", "--train", "missing.csv", "--out", "run"],
+        1,
+        &["missing.csv", "No such file"],
+        &cases.iter().map(|c| c.0).collect::<Vec<_>>(),
+    );
+}
+
+#[test]
+fn bad_flags_and_specs_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let usage: [(&[&str], &str); 9] = [
+        (&["train", "--arch", "resnet50"], "bad arch 'resnet50'"),
+        (&["train", "--arch", "conv32k5,pool2,fc10"], "the last layer must be out10"),
+        (&["train", "--arch", "conv32k9,out10"], "kernel sizes are 1..7"),
+        (&["train", "--arch", "fc10,conv8k3,out10"], "follows a dense layer"),
+        (&["train", "--arch", "mlp:10,x"], "'x' is not a positive hidden size"),
+        (&["train", "--arch", "mlp", "--lr", "0"], "--lr must be a positive number"),
+        (&["train", "--arch", "mlp", "--batch-size", "0"], "--batch-size must be at least 1"),
+        (&["train", "--arch", "mlp", "--epochs", "0"], "--epochs must be at least 1"),
+        (&["train", "--arch", "mlp", "--val-split", "1.5"], "--val-split must be in [0, 1)"),
+    ];
+    for (args, needle) in usage {
+        fails(d, args, 2, &[needle], &[]);
+    }
+    fails(d, &["train"], 2, &["--arch is required"], &[]);
+    fails(d, &["train", "--arch", "mlp", "--optimizer", "rmsprop"], 2, &["unknown optimizer 'rmsprop'"], &[]);
+    fails(d, &["frobnicate"], 2, &["unrecognized subcommand"], &[]);
+}
+
+#[test]
+fn bad_checkpoints_and_idx_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "test.csv", &format!("{}\n{}\n", header(false), row(None, "7")));
+    write(d, "junk.safetensors", "this is not a checkpoint");
+    let keep = ["test.csv", "junk.safetensors", "train-images-idx3-ubyte", "bad-images-idx3-ubyte"];
+    fails(
+        d,
+        &["predict", "--model", "junk.safetensors", "--input", "test.csv"],
+        1,
+        &["junk.safetensors", "not a safetensors checkpoint"],
+        &keep,
+    );
+    fails(d, &["predict", "--model", "nope.safetensors", "--input", "test.csv"], 1, &["nope.safetensors"], &keep);
+    // a truncated IDX image file, and one with a wrong magic number
+    let mut idx = vec![0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 28, 0, 0, 0, 28];
+    idx.extend(vec![0u8; 784 + 100]);
+    std::fs::write(d.join("train-images-idx3-ubyte"), &idx).unwrap();
+    fails(
+        d,
+        &["predict", "--model", "junk.safetensors", "--input", "train-images-idx3-ubyte"],
+        1,
+        &["train-images-idx3-ubyte", "2 images need 1568 pixel bytes, file has 884"],
+        &keep,
+    );
+    idx[3] = 1;
+    std::fs::write(d.join("bad-images-idx3-ubyte"), &idx).unwrap();
+    fails(
+        d,
+        &["eval", "--model", "junk.safetensors", "--input", "bad-images-idx3-ubyte"],
+        1,
+        &["bad IDX magic 0x00000801"],
+        &keep,
+    );
+}

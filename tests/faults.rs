@@ -1,0 +1,158 @@
+//! Faults during training: interrupts save a state that resumes to exactly the
+//! uninterrupted result; divergence stops with a clear message; work too big for
+//! the adapter is refused naming the limit.
+
+use gpunet::gpu::{for_tests, GpuEngine};
+use gpunet::model::checkpoint;
+use gpunet::train::{self, Progress, Quiet, Settings, TrainJob};
+use gpunet::Error;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+fn settings(arch: &str) -> Settings {
+    Settings {
+        arch: arch.into(),
+        batch: 50,
+        lr: 1e-3,
+        optimizer: "adam".into(),
+        momentum: 0.9,
+        nesterov: false,
+        seed: 5,
+        val_split: 0.2,
+        limit: Some(600),
+        scale: 255.0,
+        train: None,
+    }
+}
+
+/// Sets `stop` once `after` steps have run, as Ctrl-C would.
+struct StopAfter<'a> {
+    stop: &'a AtomicBool,
+    after: usize,
+    steps: usize,
+}
+
+impl Progress for StopAfter<'_> {
+    fn line(&mut self, _: &str) {}
+    fn step(&mut self, _: Option<&str>) {
+        self.steps += 1;
+        if self.steps == self.after {
+            self.stop.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+fn run(job: &TrainJob, stop: &AtomicBool, ui: &mut dyn Progress) -> Result<train::Report, Error> {
+    let mut engine = GpuEngine::new(for_tests().unwrap());
+    train::train(&mut engine, job, train::load_data(&job.settings).unwrap(), stop, ui)
+}
+
+fn losses(dir: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    // every column but the wall-clock seconds
+    text.lines()
+        .map(|l| l.split(',').enumerate().filter(|(i, _)| *i != 1).map(|(_, f)| f).collect::<Vec<_>>().join(","))
+        .collect()
+}
+
+#[test]
+fn interrupted_run_resumes_to_the_uninterrupted_result() {
+    if for_tests().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let arch = "fc64,drop0.3,fc32,out10";
+    let whole = TrainJob { settings: settings(arch), epochs: 3, out: dir.path().join("whole"), resume: None };
+    run(&whole, &AtomicBool::new(false), &mut Quiet).unwrap();
+
+    // 480 training rows in batches of 50: 10 steps an epoch; stop inside epoch 2
+    let split = TrainJob { out: dir.path().join("split"), ..TrainJob { ..whole } };
+    let stop = AtomicBool::new(false);
+    let err = run(&split, &stop, &mut StopAfter { stop: &stop, after: 13, steps: 0 }).unwrap_err();
+    assert!(matches!(err, Error::Interrupted), "{err}");
+    let saved = checkpoint::load_state(
+        &split.out.join("optim.safetensors"),
+        &checkpoint::load_model(&split.out.join("model.safetensors")).unwrap().1,
+        gpunet::model::net::layout(&gpunet::model::Spec::parse(arch).unwrap()).1,
+        true,
+    )
+    .unwrap()
+    .2;
+    assert_eq!((saved.epoch, saved.batch, saved.step), (1, 3, 13));
+
+    let resumed = TrainJob { resume: Some(split.out.join("model.safetensors")), ..split };
+    run(&resumed, &AtomicBool::new(false), &mut Quiet).unwrap();
+    let a = checkpoint::load_model(&dir.path().join("whole/model.safetensors")).unwrap().0;
+    let b = checkpoint::load_model(&dir.path().join("split/model.safetensors")).unwrap().0;
+    assert!(a.params == b.params, "resumed weights differ from the uninterrupted run's");
+    assert_eq!(losses(&dir.path().join("whole")), losses(&dir.path().join("split")));
+}
+
+#[test]
+fn divergence_stops_naming_epoch_and_step() {
+    if for_tests().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings("mlp:32");
+    s.optimizer = "sgd".into();
+    s.lr = 1e30;
+    let job = TrainJob { settings: s, epochs: 2, out: dir.path().join("run"), resume: None };
+    let err = run(&job, &AtomicBool::new(false), &mut Quiet).unwrap_err().to_string();
+    assert!(err.contains("non-finite in epoch 1") && err.contains("lower --lr"), "{err}");
+    assert!(!job.out.exists(), "a diverged first epoch must leave no run directory");
+}
+
+#[test]
+fn a_batch_beyond_the_adapter_limits_names_the_limit() {
+    let Some(gpu) = for_tests() else { return };
+    let max = gpu.limits.max_storage_buffer_binding_size as usize;
+    // the largest per-layer buffer of an MLP's first layer: batch x 1024 floats
+    let batch = max / (1024 * 4) + 1;
+    let mut s = settings("mlp");
+    s.limit = Some(batch + 10);
+    s.val_split = 0.0;
+    s.batch = batch;
+    let dir = tempfile::tempdir().unwrap();
+    let job = TrainJob { settings: s, epochs: 1, out: dir.path().join("run"), resume: None };
+    let err = run(&job, &AtomicBool::new(false), &mut Quiet).unwrap_err().to_string();
+    assert!(err.contains("max_storage_buffer_binding_size") && err.contains("--batch-size"), "{err}");
+}
+
+#[test]
+fn sigint_saves_state_and_exits_130() {
+    if for_tests().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gpunet"))
+        .args(["train", "--arch", "mlp:64", "--limit", "3000", "--batch-size", "10", "--epochs", "50", "--out", "run"])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // the first line is printed once training is set up
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    assert!(first.contains("mlp:64 on"), "{first}");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert_eq!(status.code(), Some(130), "stdout: {first}{rest}");
+    assert!(rest.contains("interrupted in epoch 1") && rest.contains("--resume run/model.safetensors"), "{rest}");
+    for f in ["model.safetensors", "optim.safetensors", "metrics.csv"] {
+        assert!(dir.path().join("run").join(f).exists(), "{f} missing");
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("run"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}

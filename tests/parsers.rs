@@ -1,0 +1,117 @@
+//! Readers never panic on arbitrary bytes, and formats round-trip.
+
+use gpunet::data::{self, idx, Images, PIXELS};
+use gpunet::model::{checkpoint, Spec};
+use proptest::prelude::*;
+
+fn images(n: usize, labelled: bool, seed: u8) -> Images {
+    Images {
+        pixels: (0..n * PIXELS).map(|i| (i as u8).wrapping_mul(seed) ^ (i >> 7) as u8).collect(),
+        labels: labelled.then(|| (0..n).map(|i| ((i + seed as usize) % 10) as u8).collect()),
+    }
+}
+
+fn idx_bytes(imgs: &Images) -> (Vec<u8>, Vec<u8>) {
+    let n = imgs.len() as u32;
+    let mut i = [0x0803u32, n, 28, 28].iter().flat_map(|v| v.to_be_bytes()).collect::<Vec<u8>>();
+    i.extend(&imgs.pixels);
+    let mut l = [0x0801u32, n].iter().flat_map(|v| v.to_be_bytes()).collect::<Vec<u8>>();
+    l.extend(imgs.labels.as_ref().unwrap());
+    (i, l)
+}
+
+#[test]
+fn csv_round_trips_labelled_and_unlabelled() {
+    let dir = tempfile::tempdir().unwrap();
+    for labelled in [true, false] {
+        let imgs = images(5, labelled, 7);
+        let p = dir.path().join("x.csv");
+        data::csv::write(&p, &imgs).unwrap();
+        assert_eq!(data::csv::read(&p).unwrap(), imgs);
+    }
+}
+
+#[test]
+fn idx_round_trips_plain_and_gzipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let imgs = images(3, true, 3);
+    let (i, l) = idx_bytes(&imgs);
+    std::fs::write(dir.path().join("a-images-idx3-ubyte"), &i).unwrap();
+    std::fs::write(dir.path().join("a-labels-idx1-ubyte"), &l).unwrap();
+    assert_eq!(data::load(&dir.path().join("a-images-idx3-ubyte")).unwrap(), imgs);
+    let gz = |b: &[u8]| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut e, b).unwrap();
+        e.finish().unwrap()
+    };
+    std::fs::write(dir.path().join("b-images-idx3-ubyte.gz"), gz(&i)).unwrap();
+    std::fs::write(dir.path().join("b-labels-idx1-ubyte.gz"), gz(&l)).unwrap();
+    assert_eq!(data::load(&dir.path().join("b-images-idx3-ubyte.gz")).unwrap(), imgs);
+}
+
+#[test]
+fn embedded_mnist_is_intact() {
+    let train = data::mnist_train().unwrap();
+    let test = data::mnist_test().unwrap();
+    assert_eq!((train.len(), test.len()), (60_000, 10_000));
+    // the first training digit of MNIST is a 5, the first test digit a 7
+    assert_eq!((train.labels.unwrap()[0], test.labels.unwrap()[0]), (5, 7));
+}
+
+#[test]
+fn named_specs_round_trip_through_their_text() {
+    for (name, text, _, _) in gpunet::model::spec::NAMED {
+        let s = Spec::parse(name).unwrap();
+        assert_eq!(s.text(), text);
+        assert_eq!(Spec::parse(&s.text()).unwrap(), s);
+    }
+    assert_eq!(Spec::parse("mlp:10,20,10").unwrap().text(), "fc10,fc20,fc10,out10");
+    // pooling floors: 28 -> 14 -> 7 -> 3
+    assert_eq!(Spec::parse("cnn6").unwrap().shapes[8], (128, 3, 3));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn csv_reader_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..4000), prefix in any::<bool>()) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.csv");
+        let mut content = if prefix { format!("label,{}\n", (0..784).map(|i| format!("pixel{i}")).collect::<Vec<_>>().join(",")).into_bytes() } else { Vec::new() };
+        content.extend(&bytes);
+        std::fs::write(&p, &content).unwrap();
+        let _ = data::csv::read(&p);
+    }
+
+    #[test]
+    fn idx_readers_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2000), magic in prop_oneof![Just(0x0803u32), Just(0x0801u32), any::<u32>()], n in 0u32..4) {
+        let mut b = [magic, n, 28, 28].iter().flat_map(|v| v.to_be_bytes()).collect::<Vec<u8>>();
+        b.extend(&bytes);
+        let _ = idx::parse_images(&b, "fuzz");
+        let _ = idx::parse_labels(&b, "fuzz");
+        let _ = idx::gunzip(&bytes);
+        let mut gz = vec![0x1f, 0x8b];
+        gz.extend(&bytes);
+        let _ = idx::gunzip(&gz);
+    }
+
+    #[test]
+    fn spec_parser_never_panics(s in "[a-z0-9:.,]{0,40}") {
+        let _ = Spec::parse(&s);
+    }
+
+    #[test]
+    fn checkpoint_reader_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..600), header in any::<bool>()) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.safetensors");
+        let mut b = Vec::new();
+        if header {
+            let h = br#"{"__metadata__":{"gpunet.arch":"mlp:4","gpunet.scale":"255"},"layers.0.weight":{"dtype":"F32","shape":[4,784],"data_offsets":[0,16]}}"#;
+            b.extend((h.len() as u64).to_le_bytes());
+            b.extend(h);
+        }
+        b.extend(&bytes);
+        std::fs::write(&p, &b).unwrap();
+        let _ = checkpoint::load_model(&p);
+    }
+}
