@@ -151,17 +151,17 @@ fn load_b(mode: u32, k: KInfo, c: ColInfo) -> f32 {
 }
 
 // Rows of C are channels, columns are pixels (n, y, x): stored NCHW.
-// `bias` holds the bias of the invocation's rows (zeros for gradients).
+// `bias[i][j]` is the bias of acc[i][j]'s row (zeros for gradients).
 fn store_nchw(acc: array<vec4<f32>, RPT>, row0: u32, col0: u32, lid: vec3<u32>,
-              rows: u32, bias: array<f32, RPT>, relu: bool) {
+              rows: u32, bias: array<vec4<f32>, RPT>, relu: bool) {
     let hw = cv.h * cv.w;
     let cols = cv.n * hw;
     for (var i = 0u; i < RPT; i++) {
-        let row = row0 + c_row(lid, i);
         for (var j = 0u; j < 4u; j++) {
-            let col = col0 + c_col(lid, j);
+            let row = row0 + c_row(lid, i, j);
+            let col = col0 + c_col(lid, i, j);
             if (row < rows && col < cols) {
-                var v = acc[i][j] + bias[i];
+                var v = acc[i][j] + bias[i][j];
                 if (relu) { v = max(v, 0.0); }
                 let n = div_small(col, hw);
                 out[(n * rows + row) * hw + col - n * hw] = v;
@@ -173,11 +173,13 @@ fn store_nchw(acc: array<vec4<f32>, RPT>, row0: u32, col0: u32, lid: vec3<u32>,
 @compute @workgroup_size(WG_X, WG_Y)
 fn conv2d_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let acc = gemm_tile(FORWARD, wid.y * TM, wid.x * TN, lid, cv.cin * cv.k * cv.k);
-    var b: array<f32, RPT>;
+    var b: array<vec4<f32>, RPT>;
     if ((cv.flags & 1u) != 0u) {
         for (var i = 0u; i < RPT; i++) {
-            let row = wid.y * TM + c_row(lid, i);
-            if (row < cv.cout) { b[i] = bias[row]; }
+            for (var j = 0u; j < 4u; j++) {
+                let row = wid.y * TM + c_row(lid, i, j);
+                if (row < cv.cout) { b[i][j] = bias[row]; }
+            }
         }
     }
     store_nchw(acc, wid.y * TM, wid.x * TN, lid, cv.cout, b, (cv.flags & 2u) != 0u);
@@ -186,7 +188,7 @@ fn conv2d_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
 @compute @workgroup_size(WG_X, WG_Y)
 fn conv2d_backward_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let acc = gemm_tile(GRAD_INPUT, wid.y * TM, wid.x * TN, lid, cv.cout * cv.k * cv.k);
-    store_nchw(acc, wid.y * TM, wid.x * TN, lid, cv.cin, array<f32, RPT>(), false);
+    store_nchw(acc, wid.y * TM, wid.x * TN, lid, cv.cin, array<vec4<f32>, RPT>(), false);
 }
 
 @compute @workgroup_size(WG_X, WG_Y)
@@ -196,9 +198,9 @@ fn conv2d_backward_weight(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_
     let acc = gemm_tile(GRAD_WEIGHT, row0, col0, lid, cv.n * cv.h * cv.w);
     let cols = cv.cin * cv.k * cv.k;
     for (var i = 0u; i < RPT; i++) {
-        let row = row0 + c_row(lid, i);
         for (var j = 0u; j < 4u; j++) {
-            let col = col0 + c_col(lid, j);
+            let row = row0 + c_row(lid, i, j);
+            let col = col0 + c_col(lid, i, j);
             if (row < cv.cout && col < cols) { out[row * cols + col] = acc[i][j]; }
         }
     }

@@ -9,7 +9,7 @@
 //!   fn load_a(mode, RowInfo, KInfo) -> f32, fn load_b(mode, KInfo, ColInfo) -> f32
 //! and calls gemm_tile from a @workgroup_size(WG_X, WG_Y) entry point whose
 //! workgroup (wid.x, wid.y) computes the TM x TN tile of C at (wid.y·TM, wid.x·TN);
-//! invocation `lid` owns C[row0 + c_row(lid, i), col0 + c_col(lid, j)] = acc[i][j]
+//! invocation `lid` owns C[row0 + c_row(lid, i, j), col0 + c_col(lid, i, j)] = acc[i][j]
 //! for i < RPT (rows per invocation), j < 4.
 //! Index facts are
 //! worked out once per row/column (hoisted out of the k loop) so the inner loop
@@ -27,8 +27,8 @@ const WG_X: u32 = 16u;
 const WG_Y: u32 = 16u;
 const RPT: u32 = 4u;
 
-fn c_row(lid: vec3<u32>, i: u32) -> u32 { return lid.y + 16u * i; }
-fn c_col(lid: vec3<u32>, j: u32) -> u32 { return lid.x + 16u * j; }
+fn c_row(lid: vec3<u32>, i: u32, j: u32) -> u32 { return lid.y + 16u * i; }
+fn c_col(lid: vec3<u32>, i: u32, j: u32) -> u32 { return lid.x + 16u * j; }
 var<workgroup> tile_a: array<f32, 1024>; // (TK, TILE): tile_a[k * TILE + row]
 var<workgroup> tile_b: array<f32, 1024>; // (TK, TILE): tile_b[k * TILE + col]
 

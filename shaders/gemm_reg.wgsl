@@ -12,8 +12,8 @@ const WG_X: u32 = 64u;
 const WG_Y: u32 = 1u;
 const RPT: u32 = 8u;
 
-fn c_row(lid: vec3<u32>, i: u32) -> u32 { return i; }
-fn c_col(lid: vec3<u32>, j: u32) -> u32 { return lid.x + 64u * j; }
+fn c_row(lid: vec3<u32>, i: u32, j: u32) -> u32 { return i; }
+fn c_col(lid: vec3<u32>, i: u32, j: u32) -> u32 { return lid.x + 64u * j; }
 
 fn gemm_tile(mode: u32, row0: u32, col0: u32, lid: vec3<u32>, kdim: u32) -> array<vec4<f32>, RPT> {
     var acc0 = vec4<f32>(0.0);

@@ -47,9 +47,9 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
     let col0 = wid.x * TN;
     let acc = gemm_tile(0u, row0, col0, lid, mm.k);
     for (var i = 0u; i < RPT; i++) {
-        let row = row0 + c_row(lid, i);
         for (var j = 0u; j < 4u; j++) {
-            let col = col0 + c_col(lid, j);
+            let row = row0 + c_row(lid, i, j);
+            let col = col0 + c_col(lid, i, j);
             if (row < mm.m && col < mm.n) {
                 var v = acc[i][j];
                 if ((mm.flags & 1u) != 0u) { v += bias[col]; }

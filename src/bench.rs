@@ -25,6 +25,9 @@ pub struct Record {
     pub speedup: Option<f64>,
     pub batch: Option<usize>,
     pub images_per_s: Option<f64>,
+    /// Device memory a training net of this arch takes at batch 500 (all of it
+    /// is allocated up front; nothing is allocated while training).
+    pub memory_mib_at_500: Option<f64>,
 }
 
 impl Record {
@@ -43,6 +46,7 @@ impl Record {
         opt("gflops_cpu", self.gflops_cpu);
         opt("speedup", self.speedup);
         opt("images_per_s", self.images_per_s);
+        opt("memory_mib_at_batch_500", self.memory_mib_at_500);
         if let Some(b) = self.batch {
             m.insert("batch".into(), b.into());
         }
@@ -77,19 +81,71 @@ fn round(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
-/// Median wall-clock milliseconds of `reps` runs of a plan after one warm-up.
+/// Median milliseconds of `reps` runs of a plan after one warm-up: device time
+/// from timestamp queries where the engine has them, else wall-clock time of a
+/// run and a full wait.
 pub fn time_plan(engine: &mut dyn Engine, plan: usize, reps: usize) -> Result<f64> {
     engine.run(plan)?;
     engine.finish()?;
     let mut times = Vec::with_capacity(reps);
     for _ in 0..reps {
         let t = Instant::now();
-        engine.run(plan)?;
-        engine.finish()?;
-        times.push(t.elapsed().as_secs_f64() * 1e3);
+        let device = engine.run_timed(plan)?;
+        if device.is_none() {
+            engine.run(plan)?;
+            engine.finish()?;
+        }
+        times.push(device.unwrap_or_else(|| t.elapsed().as_secs_f64() * 1e3));
     }
     times.sort_by(f64::total_cmp);
     Ok(times[times.len() / 2])
+}
+
+/// An engine that only counts the bytes a net asks for: sizes models at batches
+/// the machine at hand could not run.
+#[derive(Default)]
+struct Sizer {
+    buffers: usize,
+    bytes: u64,
+}
+
+impl Engine for Sizer {
+    fn name(&self) -> String {
+        "sizer".into()
+    }
+    fn buffer(&mut self, words: usize, _: &str) -> Result<usize> {
+        self.bytes += words.max(1) as u64 * 4;
+        self.buffers += 1;
+        Ok(self.buffers - 1)
+    }
+    fn write(&mut self, _: usize, _: usize, _: &[u32]) -> Result<()> {
+        Ok(())
+    }
+    fn read(&mut self, v: crate::op::View) -> Result<Vec<u32>> {
+        Ok(vec![0; v.len])
+    }
+    fn plan(&mut self, _: Vec<crate::op::Op>) -> Result<usize> {
+        Ok(0)
+    }
+    fn set_params(&mut self, _: usize, _: usize, _: cpu::Params) -> Result<()> {
+        Ok(())
+    }
+    fn run(&mut self, _: usize) -> Result<()> {
+        Ok(())
+    }
+    fn finish(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Device memory (MiB) a training net of `arch` allocates at `batch`, with the
+/// embedded MNIST (70,000 images) as its image store.
+pub fn training_memory_mib(arch: &str, batch: usize) -> Result<f64> {
+    let mut sizer = Sizer::default();
+    let store = Images { pixels: vec![0; 70_000 * data::PIXELS], labels: None };
+    let cfg = NetConfig { batch, scale: 255.0, optim: Some(Optim::adam(1e-3)), seed: 1 };
+    Net::new(&mut sizer, Spec::parse(arch)?, &store, cfg)?;
+    Ok(sizer.bytes as f64 / (1 << 20) as f64)
 }
 
 /// Floating-point operations of one launch (multiply-adds count two).
@@ -104,18 +160,6 @@ fn flops(case: &Case) -> f64 {
         }
         _ => 0.0,
     }
-}
-
-fn upload(engine: &mut dyn Engine, case: &Case) -> Result<usize> {
-    let mut ids = Vec::new();
-    for (i, b) in case.bufs.iter().enumerate() {
-        let id = engine.buffer(b.len(), &format!("bench buffer {i}"))?;
-        engine.write(id, 0, b)?;
-        ids.push(id);
-    }
-    let mut op = case.op.clone();
-    op.views.iter_mut().for_each(|v| v.buf = ids[v.buf]);
-    engine.plan(vec![op])
 }
 
 /// The kernel launches timed, at batch `n` (the blog's cnn6 layers) and the
@@ -167,11 +211,11 @@ pub fn kernel_cases(n: usize, matmuls: &[(usize, usize, usize)]) -> Vec<Case> {
 
 /// Times one kernel case on the engine (`reps` runs) and, if asked, on the CPU twin (once).
 pub fn time_kernel(engine: &mut dyn Engine, case: &Case, reps: usize, with_cpu: bool) -> Result<Record> {
-    let plan = upload(engine, case)?;
+    let (plan, _) = selftest::load_case(engine, case)?;
     let gpu_ms = time_plan(engine, plan, reps)?;
     let cpu_ms = if with_cpu {
         let mut cpu = CpuEngine::new();
-        let plan = upload(&mut cpu, case)?;
+        let (plan, _) = selftest::load_case(&mut cpu, case)?;
         let t = Instant::now();
         cpu.run(plan)?;
         Some(t.elapsed().as_secs_f64() * 1e3)
@@ -250,7 +294,8 @@ pub fn run(engine: &mut dyn Engine, quick: bool, mut report: impl FnMut(&Record)
     let (batch, steps) = if quick { (32, 3) } else { (500, 5) };
     let images = data::mnist_train()?.truncate(batch * (steps + 1));
     for arch in ["mlp", "cnn4", "cnn6", "cnn8"] {
-        let r = time_training(engine, arch, batch, steps, &images)?;
+        let mut r = time_training(engine, arch, batch, steps, &images)?;
+        r.memory_mib_at_500 = Some(training_memory_mib(arch, 500)?);
         report(&r);
         records.push(r);
     }

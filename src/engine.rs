@@ -24,6 +24,11 @@ pub trait Engine {
     fn run(&mut self, plan: PlanId) -> Result<()>;
     /// Blocks until everything submitted has finished.
     fn finish(&mut self) -> Result<()>;
+    /// Runs a plan, waits, and returns its device time in milliseconds measured
+    /// by timestamp queries; None where the engine has no such clock.
+    fn run_timed(&mut self, _plan: PlanId) -> Result<Option<f64>> {
+        Ok(None)
+    }
 
     fn write_f32(&mut self, buf: BufId, offset: usize, data: &[f32]) -> Result<()> {
         self.write(buf, offset, bytemuck::cast_slice(data))

@@ -258,19 +258,7 @@ fn settings(a: &TrainArgs) -> Result<Settings> {
         (None, Some(r)) => r.arch.clone(),
         (None, None) => return Err(Error::usage("--arch is required (see `gpunet archs`), unless --resume is given")),
     };
-    let mut s = resumed.clone().unwrap_or(Settings {
-        arch: arch.clone(),
-        batch: 500,
-        lr: 1e-3,
-        optimizer: "adam".into(),
-        momentum: 0.9,
-        nesterov: false,
-        seed: 42,
-        val_split: 0.2,
-        limit: None,
-        scale: 255.0,
-        train: None,
-    });
+    let mut s = resumed.clone().unwrap_or_else(|| Settings::new(&arch));
     let mut conflicts = Vec::new();
     macro_rules! take {
         ($flag:literal, $field:ident, $value:expr) => {

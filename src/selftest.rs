@@ -3,7 +3,7 @@
 //! the kernel tests assert them.
 
 use crate::cpu::{self, CpuEngine};
-use crate::engine::Engine;
+use crate::engine::{Engine, PlanId};
 use crate::error::Result;
 use crate::kernels::Kernel;
 use crate::op::{self, Op, View};
@@ -94,8 +94,9 @@ impl Outcome {
     }
 }
 
-/// Runs a case's op on an engine and returns its output views' contents.
-pub fn run_case(engine: &mut dyn Engine, case: &Case) -> Result<Vec<Vec<u32>>> {
+/// Uploads a case's buffers to an engine and plans its op; returns the plan and
+/// the op's output views (in engine buffer ids).
+pub fn load_case(engine: &mut dyn Engine, case: &Case) -> Result<(PlanId, Vec<View>)> {
     let mut ids = Vec::new();
     for (i, b) in case.bufs.iter().enumerate() {
         let id = engine.buffer(b.len(), &format!("case buffer {i}"))?;
@@ -104,8 +105,13 @@ pub fn run_case(engine: &mut dyn Engine, case: &Case) -> Result<Vec<Vec<u32>>> {
     }
     let mut op = case.op.clone();
     op.views.iter_mut().for_each(|v| v.buf = ids[v.buf]);
-    let outputs: Vec<View> = op.views[..op.kernel.info().outputs].to_vec();
-    let plan = engine.plan(vec![op])?;
+    let outputs = op.views[..op.kernel.info().outputs].to_vec();
+    Ok((engine.plan(vec![op])?, outputs))
+}
+
+/// Runs a case's op on an engine and returns its output views' contents.
+pub fn run_case(engine: &mut dyn Engine, case: &Case) -> Result<Vec<Vec<u32>>> {
+    let (plan, outputs) = load_case(engine, case)?;
     engine.run(plan)?;
     outputs.into_iter().map(|v| engine.read(v)).collect()
 }

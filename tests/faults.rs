@@ -12,19 +12,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 fn settings(arch: &str) -> Settings {
-    Settings {
-        arch: arch.into(),
-        batch: 50,
-        lr: 1e-3,
-        optimizer: "adam".into(),
-        momentum: 0.9,
-        nesterov: false,
-        seed: 5,
-        val_split: 0.2,
-        limit: Some(600),
-        scale: 255.0,
-        train: None,
-    }
+    Settings { batch: 50, seed: 5, limit: Some(600), ..Settings::new(arch) }
 }
 
 /// Sets `stop` once `after` steps have run, as Ctrl-C would.

@@ -72,19 +72,7 @@ fn cnn6_with_dropout_gpu_steps_match_cpu_reference() {
 }
 
 fn settings(arch: &str, limit: usize) -> Settings {
-    Settings {
-        arch: arch.into(),
-        batch: 100,
-        lr: 1e-3,
-        optimizer: "adam".into(),
-        momentum: 0.9,
-        nesterov: false,
-        seed: 42,
-        val_split: 0.2,
-        limit: Some(limit),
-        scale: 255.0,
-        train: None,
-    }
+    Settings { batch: 100, limit: Some(limit), ..Settings::new(arch) }
 }
 
 #[test]

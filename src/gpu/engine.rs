@@ -216,22 +216,69 @@ impl Engine for GpuEngine {
     }
 
     fn run(&mut self, plan: PlanId) -> Result<()> {
+        let enc = self.encode(plan, None);
+        let idx = self.gpu.queue.submit([enc.finish()]);
+        self.throttle(idx)
+    }
+
+    fn run_timed(&mut self, plan: PlanId) -> Result<Option<f64>> {
+        if !self.gpu.timestamps {
+            return Ok(None);
+        }
+        let dev = &self.gpu.device;
+        let queries = dev.create_query_set(&wgpu::QuerySetDescriptor {
+            label: Some("pass time"),
+            ty: wgpu::QueryType::Timestamp,
+            count: 2,
+        });
+        let resolve = dev.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("timestamps"),
+            size: 16,
+            usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let staging = dev.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("timestamps readback"),
+            size: 16,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut enc = self.encode(plan, Some(&queries));
+        enc.resolve_query_set(&queries, 0..2, &resolve, 0);
+        enc.copy_buffer_to_buffer(&resolve, 0, &staging, 0, 16);
+        self.gpu.queue.submit([enc.finish()]);
+        staging.map_async(wgpu::MapMode::Read, .., |_| {});
+        self.finish()?;
+        let data = staging.get_mapped_range(..).map_err(|e| Error::Gpu(format!("timestamps: {e}")))?;
+        let t: &[u64] = bytemuck::cast_slice(&data);
+        let ns = t[1].saturating_sub(t[0]) as f64 * self.gpu.queue.get_timestamp_period() as f64;
+        Ok(Some(ns / 1e6))
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        self.in_flight.clear();
+        self.gpu.wait()
+    }
+}
+
+impl GpuEngine {
+    /// One compute pass with every op of the plan, optionally timestamped.
+    fn encode(&self, plan: PlanId, timestamps: Option<&wgpu::QuerySet>) -> wgpu::CommandEncoder {
         let p = &self.plans[plan];
         let mut enc = self.gpu.device.create_command_encoder(&Default::default());
         {
-            let mut pass = enc.begin_compute_pass(&Default::default());
+            let timestamp_writes = timestamps.map(|q| wgpu::ComputePassTimestampWrites {
+                query_set: q,
+                beginning_of_pass_write_index: Some(0),
+                end_of_pass_write_index: Some(1),
+            });
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes });
             for ((op, group), &[x, y, z]) in p.ops.iter().zip(&p.bind_groups).zip(&p.groups) {
                 pass.set_pipeline(self.gpu.pipeline(op.kernel, p.gemm));
                 pass.set_bind_group(0, group, &[]);
                 pass.dispatch_workgroups(x, y, z);
             }
         }
-        let idx = self.gpu.queue.submit([enc.finish()]);
-        self.throttle(idx)
-    }
-
-    fn finish(&mut self) -> Result<()> {
-        self.in_flight.clear();
-        self.gpu.wait()
+        enc
     }
 }

@@ -1,0 +1,116 @@
+"""PyTorch peer for gpunet's side-by-side GPU benchmark (CUDA machine).
+
+Same networks (cnn6 = the blog's 6-conv CNN, 'same' padding as Keras: even kernels
+pad after), same data (embedded MNIST, first 42000 rows split 80/20 -> 33,600
+training images), batch 500, Adam(1e-3), pixels / 255. Times one epoch of training
+(train only, synchronised) in two modes:
+  default  PyTorch defaults: cuDNN convolutions may use TF32
+  fp32     strict fp32: TF32 off for convolutions and matmuls
+and a 4096^3 fp32 matmul in both modes. Prints one `RESULT {json}` line per figure.
+usage: python3 scripts/torch_peer.py [epochs]
+"""
+import gzip, json, os, sys, time
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DATA = os.path.join(HERE, "..", "data", "mnist")
+
+
+def idx(name):
+    with gzip.open(os.path.join(DATA, name + ".gz"), "rb") as f:
+        b = f.read()
+    if b[2] == 8 and b[3] == 3:
+        n = int.from_bytes(b[4:8], "big")
+        return np.frombuffer(b[16:], np.uint8).reshape(n, 1, 28, 28)
+    return np.frombuffer(b[8:], np.uint8).astype(np.int64)
+
+
+class SamePadConv(nn.Module):
+    """Conv2d 'same' with Keras/TF padding: (k-1)//2 before, the rest after."""
+    def __init__(self, cin, cout, k):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, k)
+        self.pad = ((k - 1) // 2, k - 1 - (k - 1) // 2) * 2  # left, right, top, bottom
+
+    def forward(self, x):
+        return F.relu(self.conv(F.pad(x, self.pad)))
+
+
+def cnn6():
+    return nn.Sequential(
+        SamePadConv(1, 32, 5), SamePadConv(32, 32, 5), nn.MaxPool2d(2),
+        SamePadConv(32, 64, 3), SamePadConv(64, 64, 3), nn.MaxPool2d(2),
+        SamePadConv(64, 128, 2), SamePadConv(128, 128, 2), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(128 * 3 * 3, 256), nn.ReLU(), nn.Linear(256, 10))
+
+
+def set_mode(mode):
+    strict = mode == "fp32"
+    torch.backends.cudnn.allow_tf32 = not strict
+    torch.backends.cuda.matmul.allow_tf32 = False if strict else torch.backends.cuda.matmul.allow_tf32
+
+
+def epoch_times(mode, epochs, Xtr, ytr, Xva, yva):
+    set_mode(mode)
+    torch.manual_seed(42)
+    model = cnn6().cuda()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
+    n = Xtr.shape[0]
+    times = []
+    for e in range(epochs):
+        perm = torch.randperm(n, device="cuda")
+        torch.cuda.synchronize()
+        t = time.perf_counter()
+        for i in range(0, n, 500):
+            idx_ = perm[i:i + 500]
+            loss = F.cross_entropy(model(Xtr[idx_]), ytr[idx_])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        torch.cuda.synchronize()
+        times.append(time.perf_counter() - t)
+    with torch.no_grad():
+        acc = sum((model(Xva[i:i + 1000]).argmax(1) == yva[i:i + 1000]).sum().item() for i in range(0, Xva.shape[0], 1000)) / Xva.shape[0]
+    return times, acc
+
+
+def matmul(mode):
+    set_mode(mode)
+    torch.backends.cuda.matmul.allow_tf32 = mode != "fp32"
+    a = torch.randn(4096, 4096, device="cuda"); b = torch.randn(4096, 4096, device="cuda")
+    for _ in range(3):
+        a @ b
+    torch.cuda.synchronize()
+    ts = []
+    for _ in range(10):
+        t = time.perf_counter(); a @ b; torch.cuda.synchronize(); ts.append(time.perf_counter() - t)
+    med = sorted(ts)[len(ts) // 2]
+    return med, 2 * 4096 ** 3 / med / 1e12
+
+
+def main():
+    epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    X = idx("train-images-idx3-ubyte")[:42000].astype(np.float32) / 255.0
+    y = idx("train-labels-idx1-ubyte")[:42000]
+    rng = np.random.default_rng(42)
+    p = rng.permutation(42000)
+    tr, va = p[:33600], p[33600:]
+    dev = lambda a: torch.from_numpy(np.ascontiguousarray(a)).cuda()
+    Xtr, ytr, Xva, yva = dev(X[tr]), dev(y[tr]), dev(X[va]), dev(y[va])
+    info = dict(torch=torch.__version__, cuda=torch.version.cuda, cudnn=torch.backends.cudnn.version(),
+                device=torch.cuda.get_device_name(0))
+    for mode in ["default", "fp32"]:
+        times, acc = epoch_times(mode, epochs, Xtr, ytr, Xva, yva)
+        post = times[1:] or times
+        med = sorted(post)[len(post) // 2]
+        print("RESULT " + json.dumps(dict(name=f"torch_cnn6_{mode}", epoch_times_s=[round(t, 3) for t in times],
+              median_s_per_epoch_after_warmup=round(med, 3), img_per_s=round(33600 / med, 1), val_acc=acc, **info)), flush=True)
+        ms, tflops = matmul(mode)
+        print("RESULT " + json.dumps(dict(name=f"torch_matmul4096_{mode}", median_ms=round(ms * 1e3, 3), tflops=round(tflops, 1), **info)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
