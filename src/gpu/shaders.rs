@@ -39,7 +39,7 @@ impl Gemm {
     pub fn tile(self) -> (u32, u32) {
         match self {
             Gemm::Tiled => (64, 64),
-            Gemm::Register => (8, 256),
+            Gemm::Register => (8, 512),
         }
     }
 
