@@ -37,6 +37,14 @@ struct RowInfo { base: u32, ok: bool }
 struct ColInfo { base: u32, y: i32, x: i32, ok: bool }
 struct KInfo { k: u32, a_off: u32, base: u32, y: i32, x: i32, ok: bool }
 
+// a / b for a < 2^24 without integer division (which CPU adapters scalarise):
+// a float quotient, then one correction either way.
+fn div_small(a: u32, b: u32) -> u32 {
+    var q = u32(f32(a) / f32(b));
+    if (q * b > a) { q -= 1u; } else if ((q + 1u) * b <= a) { q += 1u; }
+    return q;
+}
+
 fn pb() -> i32 { return i32((cv.k - 1u) / 2u); }
 
 // (channel-or-image, y, x) of a pixel column p = n·H·W + y·W + x
@@ -172,29 +180,33 @@ fn store_nchw(acc: array<vec4<f32>, RPT>, row0: u32, col0: u32, lid: vec3<u32>,
 
 @compute @workgroup_size(WG_X, WG_Y)
 fn conv2d_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let acc = gemm_tile(FORWARD, wid.y * TM, wid.x * TN, lid, cv.cin * cv.k * cv.k);
+    let row0 = tile_origin(wid).x;
+    let col0 = tile_origin(wid).y;
+    let acc = gemm_tile(FORWARD, row0, col0, lid, cv.cin * cv.k * cv.k);
     var b: array<vec4<f32>, RPT>;
     if ((cv.flags & 1u) != 0u) {
         for (var i = 0u; i < RPT; i++) {
             for (var j = 0u; j < 4u; j++) {
-                let row = wid.y * TM + c_row(lid, i, j);
+                let row = row0 + c_row(lid, i, j);
                 if (row < cv.cout) { b[i][j] = bias[row]; }
             }
         }
     }
-    store_nchw(acc, wid.y * TM, wid.x * TN, lid, cv.cout, b, (cv.flags & 2u) != 0u);
+    store_nchw(acc, row0, col0, lid, cv.cout, b, (cv.flags & 2u) != 0u);
 }
 
 @compute @workgroup_size(WG_X, WG_Y)
 fn conv2d_backward_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let acc = gemm_tile(GRAD_INPUT, wid.y * TM, wid.x * TN, lid, cv.cout * cv.k * cv.k);
-    store_nchw(acc, wid.y * TM, wid.x * TN, lid, cv.cin, array<vec4<f32>, RPT>(), false);
+    let row0 = tile_origin(wid).x;
+    let col0 = tile_origin(wid).y;
+    let acc = gemm_tile(GRAD_INPUT, row0, col0, lid, cv.cout * cv.k * cv.k);
+    store_nchw(acc, row0, col0, lid, cv.cin, array<vec4<f32>, RPT>(), false);
 }
 
 @compute @workgroup_size(WG_X, WG_Y)
 fn conv2d_backward_weight(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let row0 = wid.y * TM;
-    let col0 = wid.x * TN;
+    let row0 = tile_origin(wid).x;
+    let col0 = tile_origin(wid).y;
     let acc = gemm_tile(GRAD_WEIGHT, row0, col0, lid, cv.n * cv.h * cv.w);
     let cols = cv.cin * cv.k * cv.k;
     for (var i = 0u; i < RPT; i++) {

@@ -8,7 +8,7 @@
 //!   fn k_next(mode, KInfo) -> KInfo      (the facts of k + 1, without division)
 //!   fn load_a(mode, RowInfo, KInfo) -> f32, fn load_b(mode, KInfo, ColInfo) -> f32
 //! and calls gemm_tile from a @workgroup_size(WG_X, WG_Y) entry point whose
-//! workgroup (wid.x, wid.y) computes the TM x TN tile of C at (wid.y·TM, wid.x·TN);
+//! workgroup `wid` computes the TM x TN tile of C at tile_origin(wid);
 //! invocation `lid` owns C[row0 + c_row(lid, i, j), col0 + c_col(lid, i, j)] = acc[i][j]
 //! for i < RPT (rows per invocation), j < 4.
 //! Index facts are
@@ -26,6 +26,10 @@ const TN: u32 = 64u;
 const WG_X: u32 = 16u;
 const WG_Y: u32 = 16u;
 const RPT: u32 = 4u;
+
+// The (row0, col0) of a workgroup's tile of C: row blocks along y, so a GPU
+// schedules neighbouring column tiles together.
+fn tile_origin(wid: vec3<u32>) -> vec2<u32> { return vec2<u32>(wid.y * TM, wid.x * TN); }
 
 fn c_row(lid: vec3<u32>, i: u32, j: u32) -> u32 { return lid.y + 16u * i; }
 fn c_col(lid: vec3<u32>, i: u32, j: u32) -> u32 { return lid.x + 16u * j; }
@@ -60,12 +64,4 @@ fn gemm_tile(mode: u32, row0: u32, col0: u32, lid: vec3<u32>, kdim: u32) -> arra
         workgroupBarrier();
     }
     return acc;
-}
-
-// a / b for a < 2^24 without integer division (which CPU adapters scalarise):
-// a float quotient, then one correction either way.
-fn div_small(a: u32, b: u32) -> u32 {
-    var q = u32(f32(a) / f32(b));
-    if (q * b > a) { q -= 1u; } else if ((q + 1u) * b <= a) { q += 1u; }
-    return q;
 }

@@ -12,6 +12,10 @@ const WG_X: u32 = 64u;
 const WG_Y: u32 = 1u;
 const RPT: u32 = 16u;
 
+// Row blocks along x: a CPU adapter runs workgroups in x order, so the
+// workgroups that read the same strip of B run back to back, while it is cached.
+fn tile_origin(wid: vec3<u32>) -> vec2<u32> { return vec2<u32>(wid.x * TM, wid.y * TN); }
+
 // acc[2r + h][j] is C[row r, column lid.x + 64·(4h + j)] of the workgroup's tile.
 fn c_row(lid: vec3<u32>, i: u32, j: u32) -> u32 { return i / 2u; }
 fn c_col(lid: vec3<u32>, i: u32, j: u32) -> u32 { return lid.x + 64u * (4u * (i % 2u) + j); }
@@ -80,11 +84,4 @@ fn gemm_tile(mode: u32, row0: u32, col0: u32, lid: vec3<u32>, kdim: u32) -> arra
         ki = k_next(mode, ki);
     }
     return array<vec4<f32>, RPT>(acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7, acc8, acc9, acc10, acc11, acc12, acc13, acc14, acc15);
-}
-
-// a / b for a < 2^24 without integer division (see gemm.wgsl).
-fn div_small(a: u32, b: u32) -> u32 {
-    var q = u32(f32(a) / f32(b));
-    if (q * b > a) { q -= 1u; } else if ((q + 1u) * b <= a) { q += 1u; }
-    return q;
 }

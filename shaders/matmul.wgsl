@@ -43,8 +43,8 @@ fn load_b(mode: u32, k: KInfo, c: ColInfo) -> f32 {
 
 @compute @workgroup_size(WG_X, WG_Y)
 fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let row0 = wid.y * TM;
-    let col0 = wid.x * TN;
+    let row0 = tile_origin(wid).x;
+    let col0 = tile_origin(wid).y;
     let acc = gemm_tile(0u, row0, col0, lid, mm.k);
     for (var i = 0u; i < RPT; i++) {
         for (var j = 0u; j < 4u; j++) {

@@ -97,9 +97,11 @@ fn divergence_stops_naming_epoch_and_step() {
 fn a_batch_beyond_the_adapter_limits_names_the_limit() {
     let Some(gpu) = for_tests() else { return };
     let max = gpu.limits.max_storage_buffer_binding_size as usize;
-    // the largest per-layer buffer of an MLP's first layer: batch x 1024 floats
-    let batch = max / (1024 * 4) + 1;
-    let mut s = settings("mlp");
+    // one wide layer whose output (batch x units floats) outgrows a binding at a
+    // batch that is still legal (batch x 784 < 2^24)
+    let units = 4096.max(max / (4 * 20_000) + 1);
+    let batch = max / (units * 4) + 1;
+    let mut s = settings(&format!("fc{units},out10"));
     s.limit = Some(batch + 10);
     s.val_split = 0.0;
     s.batch = batch;

@@ -68,7 +68,12 @@ impl GpuEngine {
             Grid::Groups(g) => g,
             Grid::Gemm { m, n } => {
                 let (tm, tn) = self.gemm.tile();
-                [n.div_ceil(tn).max(1), m.div_ceil(tm).max(1), 1]
+                let (rows, cols) = (m.div_ceil(tm).max(1), n.div_ceil(tn).max(1));
+                // as each core's tile_origin reads the workgroup id
+                match self.gemm {
+                    Gemm::Tiled => [cols, rows, 1],
+                    Gemm::Register => [rows, cols, 1],
+                }
             }
         }
     }

@@ -11,7 +11,7 @@ use crate::cpu::{
 };
 use crate::data::{Images, CLASSES, PIXELS};
 use crate::engine::{Engine, PlanId};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::op::{self, BufId, Op, View};
 use crate::optim::{Kind, Optim};
 use rand::rngs::StdRng;
@@ -138,6 +138,10 @@ impl Net {
     /// the run will touch). `optim` = None builds an inference-only net.
     pub fn new(engine: &mut dyn Engine, spec: Spec, store: &Images, cfg: NetConfig) -> Result<Net> {
         let batch = cfg.batch;
+        // conv2d.wgsl divides pixel indices (< batch·784) exactly only below 2^24
+        if batch == 0 || batch * PIXELS >= 1 << 24 {
+            return Err(Error::usage(format!("--batch-size must be 1..={}, got {batch}", ((1 << 24) - 1) / PIXELS)));
+        }
         let (slots, words) = layout(&spec);
         let mut bytes = 0u64;
         let mut buf = |e: &mut dyn Engine, n: usize, label: &str| -> Result<BufId> {
