@@ -57,8 +57,11 @@ impl Record {
         let f = |v: Option<f64>, w: usize| v.map(|x| format!("{x:>w$.1}")).unwrap_or_else(|| format!("{:>w$}", "-"));
         match self.images_per_s {
             Some(ips) => format!(
-                "{:<24} {:<34} {:>10.2} {:>10} {:>9} {:>9} {:>8}   {ips:.1} images/s",
-                self.name, self.shape, self.gpu_ms, "-", "-", "-", "-"
+                "{:<24} {:<34} {:>10.2}   {ips:.1} images/s; {:.0} MiB of device memory at batch 500",
+                self.name,
+                self.shape,
+                self.gpu_ms,
+                self.memory_mib_at_500.unwrap_or(f64::NAN)
             ),
             None => format!(
                 "{:<24} {:<34} {:>10.2} {} {} {} {}",
