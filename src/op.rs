@@ -19,11 +19,6 @@ impl View {
     pub fn whole(buf: BufId, len: usize) -> View {
         View { buf, offset: 0, len }
     }
-    /// The first `len` words of this view.
-    pub fn prefix(self, len: usize) -> View {
-        assert!(len <= self.len, "prefix {len} of a {}-word view", self.len);
-        View { len, ..self }
-    }
 }
 
 /// How many workgroups a launch needs.

@@ -54,9 +54,11 @@ pub enum Acc {
     Eval,
 }
 
+/// The gather is always a plan's first op.
+const GATHER_OP: usize = 0;
+
 struct Plan {
     id: PlanId,
-    gather: usize,
     dropouts: Vec<(usize, DropoutDims)>,
     optim: Option<usize>,
 }
@@ -293,7 +295,7 @@ impl Net {
             self.plans.insert((mode, n), plan);
         }
         let plan = &self.plans[&(mode, n)];
-        engine.set_params(plan.id, plan.gather, GatherDims::new(n, first, PIXELS, self.cfg.scale).params())?;
+        engine.set_params(plan.id, GATHER_OP, GatherDims::new(n, first, PIXELS, self.cfg.scale).params())?;
         for &(i, d) in &plan.dropouts {
             engine.set_params(plan.id, i, DropoutDims { step: step as u32, ..d }.params())?;
         }
@@ -436,6 +438,6 @@ impl Net {
             });
         }
         let id = engine.plan(ops)?;
-        Ok(Plan { id, gather: 0, dropouts, optim })
+        Ok(Plan { id, dropouts, optim })
     }
 }
