@@ -289,9 +289,20 @@ fn read_metrics(path: &Path) -> Result<Vec<EpochMetrics>> {
 }
 
 /// Saves model, optimizer state and metrics into `out` (each file atomically).
+/// Never overwrites a good checkpoint with diverged weights: non-finite
+/// parameters stop training instead, naming where and what to try.
 fn save_all(engine: &mut dyn Engine, net: &Net, out: &Path, st: &TrainState, metrics: &[EpochMetrics]) -> Result<()> {
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let params = engine.read_f32(net.params_view())?;
+    if params.iter().any(|p| !p.is_finite()) {
+        let lr = net.cfg.optim.map_or(0.0, |o| o.lr);
+        return Err(Error::Numeric(format!(
+            "the weights became non-finite by step {} (epoch {}); try a lower --lr than {lr:e} (the last good checkpoint, if any, is in {})",
+            st.step,
+            st.epoch + (st.batch > 0) as usize,
+            out.display()
+        )));
+    }
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let state: Vec<Vec<f32>> = net.state_views().into_iter().map(|v| engine.read_f32(v)).collect::<Result<_>>()?;
     checkpoint::save_model(&out.join("model.safetensors"), &net.spec, net.cfg.scale, &net.slots, &params)?;
     checkpoint::save_state(
@@ -421,7 +432,7 @@ pub fn train(
                 let (l, h, r) = net.read_acc(engine, Acc::Train)?;
                 if !(l.is_finite()) {
                     return Err(Error::Numeric(format!(
-                        "the training loss became non-finite in epoch {}, by step {} (batch {} of {}); try a lower --lr than {} (the last good checkpoint, if any, is in {})",
+                        "the training loss became non-finite in epoch {}, by step {} (batch {} of {}); try a lower --lr than {:e} (the last good checkpoint, if any, is in {})",
                         epoch + 1,
                         st.step,
                         bi + 1,
@@ -462,6 +473,15 @@ pub fn train(
         } else {
             (None, None)
         };
+        if val_loss.is_some_and(|v| !v.is_finite()) {
+            return Err(Error::Numeric(format!(
+                "the validation loss became non-finite after epoch {} (step {}); try a lower --lr than {:e} (the last good checkpoint, if any, is in {})",
+                epoch + 1,
+                st.step,
+                s.lr,
+                job.out.display()
+            )));
+        }
         let m = EpochMetrics {
             epoch: epoch + 1,
             seconds,

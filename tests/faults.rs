@@ -91,6 +91,12 @@ fn divergence_stops_naming_epoch_and_step() {
     let err = run(&job, &AtomicBool::new(false), &mut Quiet).unwrap_err().to_string();
     assert!(err.contains("non-finite in epoch 1") && err.contains("lower --lr"), "{err}");
     assert!(!job.out.exists(), "a diverged first epoch must leave no run directory");
+    // one step an epoch: the step's loss is still finite, the weights it leaves are
+    // not; validation catches it before they are saved
+    let one_step = TrainJob { settings: Settings { batch: 480, ..job.settings.clone() }, ..job };
+    let err = run(&one_step, &AtomicBool::new(false), &mut Quiet).unwrap_err().to_string();
+    assert!(err.contains("validation loss became non-finite after epoch 1"), "{err}");
+    assert!(!one_step.out.exists(), "diverged weights must not be saved");
 }
 
 #[test]
