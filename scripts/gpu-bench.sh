@@ -2,11 +2,13 @@
 # One-shot benchmark for a lent GPU machine (no build there). Prepare here:
 #   cargo build --release && mkdir -p .bin && cp target/release/gpunet .bin/
 #   echo /.bin/ >> .git/info/exclude     # and fetch the Vulkan loader into .gl (see BENCHMARKS.md)
-# Run there (carry .gl and .bin):  bash scripts/gpu-bench.sh
-# Writes under $OUT (default ./gpu-out): info, selftest, bench JSON, the cnn6 run,
-# PyTorch's figures, and a log of everything.
+# Run there, carrying .gl and .bin:  OUT=$OUT bash scripts/gpu-bench.sh
+# Every step has its own time limit so the whole fits one 10-minute command, and
+# the most important figures come first. At most 8 files land in $OUT (what a lent
+# machine sends back): the log, selftest, bench JSON and three metrics files.
 set -uo pipefail
 OUT=${OUT:-gpu-out}
+RUNS=$(mktemp -d)
 mkdir -p "$OUT"
 exec > >(tee "$OUT/log.txt") 2>&1
 if [ -d .gl ]; then
@@ -14,14 +16,20 @@ if [ -d .gl ]; then
   ldconfig
 fi
 export VK_DRIVER_FILES=${VK_DRIVER_FILES:-/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json}
+export NODEVICE_SELECT=1
 G=${GPUNET:-.bin/gpunet}
+step() { local limit=$1; shift; echo "== $* (limit ${limit}s) $(date -u +%T)"; timeout "$limit" "$@"; echo "== exit $?"; }
 date -u; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv || true
-$G info
-$G selftest --full > "$OUT/selftest.txt"; echo "selftest exit $? ($(tail -1 "$OUT/selftest.txt"))"
-$G bench --json "$OUT/bench.json"
-# cnn6: the peer's 33,600-image epochs (3), then the blog's 10 epochs on the full set
-$G train --arch cnn6 --limit 42000 --epochs 3 --out "$OUT/cnn6-peer"
-$G train --arch cnn6 --epochs 10 --out "$OUT/cnn6-full"
-$G train --arch cnn8-dropout --epochs 30 --out "$OUT/cnn8-dropout" || true
-python3 scripts/torch_peer.py 3
+step 20 $G info
+step 60 $G selftest --full > "$OUT/selftest.txt"; tail -1 "$OUT/selftest.txt"
+step 120 $G bench --json "$OUT/bench.json"
+# the peer's workload: three epochs of 33,600 images, batch 500
+step 120 $G train --arch cnn6 --limit 42000 --epochs 3 --out "$RUNS/cnn6-peer"
+cp "$RUNS/cnn6-peer/metrics.csv" "$OUT/cnn6-peer-metrics.csv" 2>/dev/null
+step 150 python3 scripts/torch_peer.py 3
+# the blog's runs: cnn6 10 epochs, cnn8-dropout 30 epochs (the latter as far as time allows)
+step 150 $G train --arch cnn6 --epochs 10 --out "$RUNS/cnn6-full"
+cp "$RUNS/cnn6-full/metrics.csv" "$OUT/cnn6-full-metrics.csv" 2>/dev/null
+step 120 $G train --arch cnn8-dropout --epochs 30 --out "$RUNS/cnn8-dropout"
+cp "$RUNS/cnn8-dropout/metrics.csv" "$OUT/cnn8-dropout-metrics.csv" 2>/dev/null
 date -u
