@@ -19,6 +19,7 @@ pub mod model;
 pub mod op;
 pub mod optim;
 pub mod selftest;
+pub mod settings;
 pub mod train;
 
 pub use error::{Error, Result};
