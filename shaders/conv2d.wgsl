@@ -10,7 +10,7 @@
 struct Conv {
     n: u32, cin: u32, cout: u32, h: u32, w: u32, k: u32,
     flags: u32,          // bit 0: add bias, bit 1: ReLU (forward only)
-    _u: u32,
+    splits: u32,         // grad weight: K = N·H·W is cut into this many chunks (wid.z)
     _f0: vec4<f32>, _f1: vec4<f32>,
 }
 
@@ -43,6 +43,11 @@ fn div_small(a: u32, b: u32) -> u32 {
     var q = u32(f32(a) / f32(b));
     if (q * b > a) { q -= 1u; } else if ((q + 1u) * b <= a) { q += 1u; }
     return q;
+}
+
+// Pixels per split-K chunk: K / splits rounded up to whole 16-wide k tiles.
+fn split_chunk(kdim: u32, splits: u32) -> u32 {
+    return (kdim + splits * 16u - 1u) / (splits * 16u) * 16u;
 }
 
 fn pb() -> i32 { return i32((cv.k - 1u) / 2u); }
@@ -182,7 +187,7 @@ fn store_nchw(acc: array<vec4<f32>, RPT>, row0: u32, col0: u32, lid: vec3<u32>,
 fn conv2d_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let row0 = tile_origin(wid).x;
     let col0 = tile_origin(wid).y;
-    let acc = gemm_tile(FORWARD, row0, col0, lid, cv.cin * cv.k * cv.k);
+    let acc = gemm_tile(FORWARD, row0, col0, lid, 0u, cv.cin * cv.k * cv.k);
     var b: array<vec4<f32>, RPT>;
     if ((cv.flags & 1u) != 0u) {
         for (var i = 0u; i < RPT; i++) {
@@ -199,7 +204,7 @@ fn conv2d_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
 fn conv2d_backward_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let row0 = tile_origin(wid).x;
     let col0 = tile_origin(wid).y;
-    let acc = gemm_tile(GRAD_INPUT, row0, col0, lid, cv.cout * cv.k * cv.k);
+    let acc = gemm_tile(GRAD_INPUT, row0, col0, lid, 0u, cv.cout * cv.k * cv.k);
     store_nchw(acc, row0, col0, lid, cv.cin, array<vec4<f32>, RPT>(), false);
 }
 
@@ -207,13 +212,19 @@ fn conv2d_backward_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_i
 fn conv2d_backward_weight(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let row0 = tile_origin(wid).x;
     let col0 = tile_origin(wid).y;
-    let acc = gemm_tile(GRAD_WEIGHT, row0, col0, lid, cv.n * cv.h * cv.w);
+    // split-K: workgroup layer z sums pixels [z·chunk, (z+1)·chunk) into slice z
+    // of `out`, (splits, Co, Ci·k·k); sum_splits adds the slices (splits = 1: dW itself)
+    let kdim = cv.n * cv.h * cv.w;
+    let chunk = split_chunk(kdim, cv.splits);
+    let k_begin = min(wid.z * chunk, kdim);
+    let acc = gemm_tile(GRAD_WEIGHT, row0, col0, lid, k_begin, min(k_begin + chunk, kdim));
     let cols = cv.cin * cv.k * cv.k;
+    let slice = wid.z * cv.cout * cols;
     for (var i = 0u; i < RPT; i++) {
         for (var j = 0u; j < 4u; j++) {
             let row = row0 + c_row(lid, i, j);
             let col = col0 + c_col(lid, i, j);
-            if (row < cv.cout && col < cols) { out[row * cols + col] = acc[i][j]; }
+            if (row < cv.cout && col < cols) { out[slice + row * cols + col] = acc[i][j]; }
         }
     }
 }

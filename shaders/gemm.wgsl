@@ -36,8 +36,9 @@ fn c_col(lid: vec3<u32>, i: u32, j: u32) -> u32 { return lid.x + 16u * j; }
 var<workgroup> tile_a: array<f32, 1024>; // (TK, TILE): tile_a[k * TILE + row]
 var<workgroup> tile_b: array<f32, 1024>; // (TK, TILE): tile_b[k * TILE + col]
 
-// Returns acc[i][j] = C[row0 + ly + 16i, col0 + lx + 16j]; the caller masks stores.
-fn gemm_tile(mode: u32, row0: u32, col0: u32, lid: vec3<u32>, kdim: u32) -> array<vec4<f32>, RPT> {
+// Returns acc[i][j] = Σ_{k_begin <= k < k_end} A[row, k]·B[k, col] for the
+// invocation's (row, col) pairs; the caller masks stores.
+fn gemm_tile(mode: u32, row0: u32, col0: u32, lid: vec3<u32>, k_begin: u32, k_end: u32) -> array<vec4<f32>, RPT> {
     var acc: array<vec4<f32>, RPT>;
     let flat = lid.y * 16u + lid.x;
     // Each invocation always loads tile row/column `rc`, at k offsets kq + 4r.
@@ -45,12 +46,14 @@ fn gemm_tile(mode: u32, row0: u32, col0: u32, lid: vec3<u32>, kdim: u32) -> arra
     let kq = flat / TILE;
     let ra = row_setup(mode, row0 + rc);
     let cb = col_setup(mode, col0 + rc);
-    for (var k0 = 0u; k0 < kdim; k0 += TK) {
+    for (var k0 = k_begin; k0 < k_end; k0 += TK) {
         for (var r = 0u; r < 4u; r++) {
             let kk = kq + 4u * r;
             let ki = k_setup(mode, k0 + kk);
-            tile_a[kk * TILE + rc] = load_a(mode, ra, ki);
-            tile_b[kk * TILE + rc] = load_b(mode, ki, cb);
+            // past k_end (a split-K chunk's end) counts as zero, like past K
+            let live = k0 + kk < k_end;
+            tile_a[kk * TILE + rc] = select(0.0, load_a(mode, ra, ki), live);
+            tile_b[kk * TILE + rc] = select(0.0, load_b(mode, ki, cb), live);
         }
         workgroupBarrier();
         for (var kk = 0u; kk < TK; kk++) {

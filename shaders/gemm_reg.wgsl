@@ -20,7 +20,7 @@ fn tile_origin(wid: vec3<u32>) -> vec2<u32> { return vec2<u32>(wid.x * TM, wid.y
 fn c_row(lid: vec3<u32>, i: u32, j: u32) -> u32 { return i / 2u; }
 fn c_col(lid: vec3<u32>, i: u32, j: u32) -> u32 { return lid.x + 64u * (4u * (i % 2u) + j); }
 
-fn gemm_tile(mode: u32, row0: u32, col0: u32, lid: vec3<u32>, kdim: u32) -> array<vec4<f32>, RPT> {
+fn gemm_tile(mode: u32, row0: u32, col0: u32, lid: vec3<u32>, k_begin: u32, k_end: u32) -> array<vec4<f32>, RPT> {
     var acc0 = vec4<f32>(0.0);
     var acc1 = vec4<f32>(0.0);
     var acc2 = vec4<f32>(0.0);
@@ -53,8 +53,8 @@ fn gemm_tile(mode: u32, row0: u32, col0: u32, lid: vec3<u32>, kdim: u32) -> arra
     let c5 = col_setup(mode, col0 + lid.x + 320u);
     let c6 = col_setup(mode, col0 + lid.x + 384u);
     let c7 = col_setup(mode, col0 + lid.x + 448u);
-    var ki = k_setup(mode, 0u);
-    for (var k = 0u; k < kdim; k++) {
+    var ki = k_setup(mode, k_begin);
+    for (var k = k_begin; k < k_end; k++) {
         let b0 = vec4<f32>(load_b(mode, ki, c0), load_b(mode, ki, c1), load_b(mode, ki, c2), load_b(mode, ki, c3));
         let b1 = vec4<f32>(load_b(mode, ki, c4), load_b(mode, ki, c5), load_b(mode, ki, c6), load_b(mode, ki, c7));
         let a0 = vec4<f32>(load_a(mode, r0, ki));

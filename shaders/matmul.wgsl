@@ -45,7 +45,7 @@ fn load_b(mode: u32, k: KInfo, c: ColInfo) -> f32 {
 fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let row0 = tile_origin(wid).x;
     let col0 = tile_origin(wid).y;
-    let acc = gemm_tile(0u, row0, col0, lid, mm.k);
+    let acc = gemm_tile(0u, row0, col0, lid, 0u, mm.k);
     for (var i = 0u; i < RPT; i++) {
         for (var j = 0u; j < 4u; j++) {
             let row = row0 + c_row(lid, i, j);
@@ -90,4 +90,23 @@ fn bias_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_in
         workgroupBarrier();
     }
     if (li == 0u) { dbias[ch] = partial[0]; }
+}
+
+// out[i] = Σ_{s < splits} part[s · len + i]: adds up split-K partial products.
+struct SumSplits {
+    len: u32, splits: u32, _u2: u32, _u3: u32,
+    _v0: vec4<u32>, _f0: vec4<f32>, _f1: vec4<f32>,
+}
+
+@group(0) @binding(0) var<uniform> ss: SumSplits;
+@group(0) @binding(1) var<storage, read_write> total: array<f32>;  // (len)
+@group(0) @binding(2) var<storage, read> part: array<f32>;         // (splits, len)
+
+@compute @workgroup_size(256)
+fn sum_splits(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * 256u;
+    if (i >= ss.len) { return; }
+    var s = 0.0;
+    for (var z = 0u; z < ss.splits; z++) { s += part[z * ss.len + i]; }
+    total[i] = s;
 }

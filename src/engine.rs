@@ -29,6 +29,11 @@ pub trait Engine {
     fn run_timed(&mut self, _plan: PlanId) -> Result<Option<f64>> {
         Ok(None)
     }
+    /// Whether long reductions should be split across workgroups (split-K): a
+    /// GPU needs the parallelism; a CPU adapter only pays for the extra pass.
+    fn split_k(&self) -> bool {
+        false
+    }
 
     fn write_f32(&mut self, buf: BufId, offset: usize, data: &[f32]) -> Result<()> {
         self.write(buf, offset, bytemuck::cast_slice(data))

@@ -9,6 +9,7 @@ use crate::gpu::shaders::Shader;
 pub enum Kernel {
     Matmul,
     BiasGrad,
+    SumSplits,
     Conv2dForward,
     Conv2dBackwardInput,
     Conv2dBackwardWeight,
@@ -47,9 +48,10 @@ fn fm(s: &mut [u32]) -> &mut [f32] {
 }
 
 impl Kernel {
-    pub const ALL: [Kernel; 17] = [
+    pub const ALL: [Kernel; 18] = [
         Kernel::Matmul,
         Kernel::BiasGrad,
+        Kernel::SumSplits,
         Kernel::Conv2dForward,
         Kernel::Conv2dBackwardInput,
         Kernel::Conv2dBackwardWeight,
@@ -80,6 +82,9 @@ impl Kernel {
             }),
             Kernel::BiasGrad => {
                 k(S::Matmul, "bias_grad", 1, 1, |o, i, p| cpu::bias_grad(fm(o[0]), f(i[0]), &Dims::from_params(p)))
+            }
+            Kernel::SumSplits => {
+                k(S::Matmul, "sum_splits", 1, 1, |o, i, p| cpu::sum_splits(fm(o[0]), f(i[0]), &Dims::from_params(p)))
             }
             Kernel::Conv2dForward => k(S::Conv2d, "conv2d_forward", 1, 3, |o, i, p| {
                 cpu::conv2d_forward(fm(o[0]), f(i[0]), f(i[1]), f(i[2]), &Dims::from_params(p))

@@ -30,6 +30,8 @@ pub enum Grid {
     Gemm {
         m: u32,
         n: u32,
+        /// split-K chunks, one workgroup layer (wid.z) each
+        splits: u32,
     },
 }
 
@@ -46,7 +48,7 @@ const WG_1D: usize = 256;
 const MAX_GROUPS: usize = 65535;
 
 fn gemm(m: usize, n: usize) -> Grid {
-    Grid::Gemm { m: m as u32, n: n as u32 }
+    Grid::Gemm { m: m as u32, n: n as u32, splits: 1 }
 }
 
 /// A 1-D launch of `count` invocations, folded into y past 65535 groups
@@ -92,9 +94,15 @@ pub fn conv2d_backward_input(dx: View, dy: View, w: View, d: cpu::ConvDims) -> O
     op(Kernel::Conv2dBackwardInput, d.params(), &[dx, dy, w], grid)
 }
 
+/// With `d.splits` > 1, `dw` is the (splits, Co, Ci·k·k) partial buffer that
+/// `sum_splits` then adds up.
 pub fn conv2d_backward_weight(dw: View, dy: View, x: View, d: cpu::ConvDims) -> Op {
-    let grid = gemm(d.cout as usize, (d.cin * d.k * d.k) as usize);
+    let grid = Grid::Gemm { m: d.cout, n: d.cin * d.k * d.k, splits: d.splits };
     op(Kernel::Conv2dBackwardWeight, d.params(), &[dw, dy, x], grid)
+}
+
+pub fn sum_splits(total: View, part: View, d: cpu::SplitDims) -> Op {
+    op(Kernel::SumSplits, d.params(), &[total, part], groups_1d(d.len as usize))
 }
 
 pub fn maxpool_forward(y: View, argmax: View, x: View, d: cpu::PoolDims) -> Op {

@@ -239,6 +239,18 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
         let (dw, dy, x) = (b.zeros(co * ci * k * k), b.randn(n * co * h * w), b.randn(n * ci * h * w));
         out.push(b.case(shape, op::conv2d_backward_weight(dw, dy, x, d), TOL_SUM, vec![]));
     }
+    // split-K grad weight: partial slices per chunk of pixels (trailing chunks may be empty)
+    for &(n, ci, co, h, w, k, splits) in &[(2, 3, 5, 7, 7, 3, 3), (3, 2, 4, 9, 6, 2, 4), (1, 1, 2, 5, 5, 5, 7)] {
+        let d = cpu::ConvDims::new(n, ci, co, h, w, k).with_splits(splits);
+        let (dw, dy, x) = (b.zeros(splits * co * ci * k * k), b.randn(n * co * h * w), b.randn(n * ci * h * w));
+        let shape = format!("N{n} Ci{ci} Co{co} {h}x{w} k{k} split-K {splits}");
+        out.push(b.case(shape, op::conv2d_backward_weight(dw, dy, x, d), TOL_SUM, vec![]));
+    }
+    for &(len, splits) in &[(1, 1), (7, 3), (800, 5)] {
+        let (total, part) = (b.zeros(len), b.randn(len * splits));
+        let op = op::sum_splits(total, part, cpu::SplitDims::new(len, splits));
+        out.push(b.case(format!("{splits} x {len}"), op, TOL_SUM, vec![]));
+    }
     for &(n, c, h, w, k) in &[(1, 1, 1, 1, 1), (2, 3, 7, 7, 2), (1, 33, 4, 6, 2), (2, 2, 9, 9, 3)] {
         let shape = format!("N{n} C{c} {h}x{w} k{k}");
         let d = cpu::PoolDims::new(n, c, h, w, k);

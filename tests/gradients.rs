@@ -134,3 +134,22 @@ fn softmax_xent_gradient_is_mean_loss_gradient() {
     cpu::softmax_xent(&mut dl, &mut loss, &mut hit, &logits, &labels, &d);
     check("softmax_xent dlogits", &logits, &dl, mean_loss);
 }
+
+#[test]
+fn split_k_slices_add_up_to_the_weight_gradient() {
+    let mut rng = StdRng::seed_from_u64(11);
+    let (n, ci, co, h, w, k) = (3, 2, 3, 6, 5, 3);
+    let (x, r) = (randv(&mut rng, n * ci * h * w), randv(&mut rng, n * co * h * w));
+    let len = co * ci * k * k;
+    let d = ConvDims::new(n, ci, co, h, w, k);
+    let mut whole = vec![0.0; len];
+    cpu::conv2d_backward_weight(&mut whole, &r, &x, &d);
+    for splits in [2, 3, 7] {
+        let mut part = vec![0.0; splits * len];
+        cpu::conv2d_backward_weight(&mut part, &r, &x, &d.with_splits(splits));
+        for i in 0..len {
+            let sum: f64 = (0..splits).map(|s| part[s * len + i]).sum();
+            assert!((sum - whole[i]).abs() < 1e-12, "splits {splits}, weight {i}: {sum} vs {}", whole[i]);
+        }
+    }
+}

@@ -4,6 +4,7 @@
 use gpunet::cpu::CpuEngine;
 use gpunet::data::{self, Images};
 use gpunet::engine::Engine;
+use gpunet::gpu::shaders::Gemm;
 use gpunet::gpu::{for_tests, GpuEngine};
 use gpunet::infer;
 use gpunet::model::{checkpoint, Net, NetConfig, Spec};
@@ -69,6 +70,32 @@ fn cnn6_with_dropout_gpu_steps_match_cpu_reference() {
         );
         println!("{}: max abs diff {:.3e} over {} parameters", optim.name(), cmp.max_abs, got.len());
     }
+}
+
+#[test]
+fn split_k_weight_gradients_match_the_cpu_reference_in_training_steps() {
+    let Some(gpu) = for_tests() else { return };
+    // batch 48 makes K = 48·28·28 long enough for a GPU-core net to split the conv's
+    // weight gradient; the CPU engine never splits, so the sums are checked too
+    let spec = Spec::parse("conv4k3,pool2,out10").unwrap();
+    assert!(gpunet::model::net::weight_grad_splits(48 * 784, true) > 1);
+    let images = first_images(96);
+    let run = |engine: &mut dyn Engine| {
+        let cfg = NetConfig { batch: 48, scale: 255.0, optim: Some(Optim::sgd(0.1, 0.9, false)), seed: 7 };
+        let mut net = Net::new(engine, spec.clone(), &images, cfg).unwrap();
+        engine.write_f32(net.params_view().buf, 0, &net.init_params(3)).unwrap();
+        net.set_index(engine, 0, &(0..96).rev().collect::<Vec<u32>>()).unwrap();
+        net.train_step(engine, 0, 48, 0).unwrap();
+        net.train_step(engine, 48, 48, 1).unwrap();
+        engine.read_f32(net.params_view()).unwrap()
+    };
+    let want = run(&mut CpuEngine::new());
+    let mut engine = GpuEngine::new(gpu);
+    engine.gemm = Gemm::Tiled;
+    assert!(engine.split_k());
+    let got = run(&mut engine);
+    let cmp = compare(&got, &want, Tol { atol: 1e-5, rtol: 1e-4 });
+    assert!(cmp.first_bad.is_none(), "{:?} (max abs {})", cmp.first_bad, cmp.max_abs);
 }
 
 fn settings(arch: &str, limit: usize) -> Settings {

@@ -15,7 +15,8 @@ pub struct ConvDims {
     pub w: u32,
     pub k: u32,
     pub flags: u32,
-    pub _u: u32,
+    /// Grad weight only: split-K chunks (1: write dW directly).
+    pub splits: u32,
     pub _f: [f32; 8],
 }
 impl Dims for ConvDims {}
@@ -23,7 +24,7 @@ impl Dims for ConvDims {}
 impl ConvDims {
     pub fn new(n: usize, cin: usize, cout: usize, h: usize, w: usize, k: usize) -> Self {
         let u = |x: usize| x as u32;
-        ConvDims { n: u(n), cin: u(cin), cout: u(cout), h: u(h), w: u(w), k: u(k), flags: 0, _u: 0, _f: [0.0; 8] }
+        ConvDims { n: u(n), cin: u(cin), cout: u(cout), h: u(h), w: u(w), k: u(k), flags: 0, splits: 1, _f: [0.0; 8] }
     }
     pub fn with_epilogue(mut self, bias: bool, relu: bool) -> Self {
         self.flags = flags(bias, relu);
@@ -33,6 +34,16 @@ impl ConvDims {
     fn unpack(&self) -> (usize, usize, usize, usize, usize, usize) {
         let u = |x: u32| x as usize;
         (u(self.n), u(self.cin), u(self.cout), u(self.h), u(self.w), u(self.k))
+    }
+    /// Grad weight in `splits` split-K chunks: the output becomes (splits, Co, Ci·k·k).
+    pub fn with_splits(mut self, splits: usize) -> Self {
+        self.splits = splits as u32;
+        self
+    }
+    /// Pixels (of N·H·W) per split-K chunk, as conv2d.wgsl's split_chunk.
+    pub fn split_chunk(&self) -> usize {
+        let (kdim, s) = ((self.n * self.h * self.w) as usize, self.splits as usize);
+        kdim.div_ceil(s * 16) * 16
     }
     /// Padding before (top/left); the rest, k - 1 - before, goes after.
     pub fn pad_before(&self) -> usize {
@@ -98,11 +109,15 @@ pub fn conv2d_backward_input<T: Float>(dx: &mut [T], dy: &[T], wt: &[T], d: &Con
     });
 }
 
+/// dW, or with `splits` > 1 the partial dW of each split-K chunk of pixels:
+/// dw is then (splits, Co, Ci·k·k) and sum_splits adds the slices.
 pub fn conv2d_backward_weight<T: Float>(dw: &mut [T], dy: &[T], x: &[T], d: &ConvDims) {
     let (_, cin, cout, h, w, k) = d.unpack();
-    dw.iter_mut().for_each(|v| *v = T::zero());
+    let (len, chunk) = (cout * cin * k * k, d.split_chunk());
+    dw[..len * d.splits as usize].iter_mut().for_each(|v| *v = T::zero());
     for_each_tap(d, |[b, ci, co, oy, ox, iy, ix, ky, kx]| {
-        dw[((co * cin + ci) * k + ky) * k + kx] = dw[((co * cin + ci) * k + ky) * k + kx]
-            + dy[((b * cout + co) * h + oy) * w + ox] * x[((b * cin + ci) * h + iy) * w + ix];
+        let slice = ((b * h + oy) * w + ox) / chunk * len;
+        let i = slice + ((co * cin + ci) * k + ky) * k + kx;
+        dw[i] = dw[i] + dy[((b * cout + co) * h + oy) * w + ox] * x[((b * cin + ci) * h + iy) * w + ix];
     });
 }

@@ -95,3 +95,28 @@ pub fn bias_grad<T: Float>(dbias: &mut [T], dy: &[T], d: &BiasGradDims) {
         *out = s;
     }
 }
+
+/// Mirrors `struct SumSplits`: `splits` slices of `len` values.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct SplitDims {
+    pub len: u32,
+    pub splits: u32,
+    pub _u: [u32; 6],
+    pub _f: [f32; 8],
+}
+impl Dims for SplitDims {}
+
+impl SplitDims {
+    pub fn new(len: usize, splits: usize) -> Self {
+        SplitDims { len: len as u32, splits: splits as u32, _u: [0; 6], _f: [0.0; 8] }
+    }
+}
+
+/// total[i] = Σ_s part[s · len + i]
+pub fn sum_splits(total: &mut [f32], part: &[f32], d: &SplitDims) {
+    let len = d.len as usize;
+    for (i, t) in total.iter_mut().enumerate().take(len) {
+        *t = (0..d.splits as usize).map(|s| part[s * len + i]).sum();
+    }
+}

@@ -7,7 +7,7 @@
 
 use super::spec::{Layer, Spec};
 use crate::cpu::{
-    self, BiasGradDims, ConvDims, Dims, DropoutDims, ElemDims, GatherDims, MatmulDims, PoolDims, XentDims,
+    self, BiasGradDims, ConvDims, Dims, DropoutDims, ElemDims, GatherDims, MatmulDims, PoolDims, SplitDims, XentDims,
 };
 use crate::data::{Images, CLASSES, PIXELS};
 use crate::engine::{Engine, PlanId};
@@ -75,6 +75,8 @@ struct Bufs {
     grads: Vec<Option<BufId>>,
     params: BufId,
     pgrads: Option<BufId>,
+    /// Split-K partial weight gradients of one conv layer at a time.
+    splits_scratch: Option<BufId>,
     /// Adam's m and v, or SGD's velocity (in `m`).
     m: Option<BufId>,
     v: Option<BufId>,
@@ -101,9 +103,23 @@ pub struct Net {
     pub slots: Vec<Slot>,
     pub param_words: usize,
     pub store_rows: usize,
+    /// Whether this net's plans split conv weight gradients (the engine's choice).
+    split_k: bool,
     bytes: u64,
     b: Bufs,
     plans: HashMap<(Mode, usize), Plan>,
+}
+
+/// Split-K chunks for a conv's weight gradient, whose K (N·H·W pixels) is long
+/// while its output (Co × Ci·k·k) is small: without splitting, a GPU would run
+/// a handful of workgroups each looping over every pixel of the batch.
+/// `split` is the engine's `split_k()`.
+pub fn weight_grad_splits(pixels: usize, split: bool) -> usize {
+    if split {
+        (pixels / 16384).clamp(1, 64)
+    } else {
+        1
+    }
 }
 
 /// Each parameterised layer's slot in the flat parameter buffer, and its length.
@@ -180,27 +196,27 @@ impl Net {
         }
         let params = buf(engine, words, "parameters")?;
         let adam = matches!(cfg.optim.map(|o| o.kind), Some(Kind::Adam { .. }));
-        let mut per_param = |e: &mut dyn Engine, on: bool, label: &str| -> Result<Option<BufId>> {
-            if on {
-                Ok(Some(buf(e, words, label)?))
-            } else {
-                Ok(None)
-            }
+        let pgrads = if training { Some(buf(engine, words, "parameter gradients")?) } else { None };
+        let m = if training { Some(buf(engine, words, "optimizer state m")?) } else { None };
+        let v = if adam { Some(buf(engine, words, "optimizer state v")?) } else { None };
+        let scratch_len = (0..spec.layers.len())
+            .filter_map(|i| match spec.layers[i] {
+                Layer::Conv { channels, k } => {
+                    let (c, h, w) = spec.input_shape(i);
+                    Some(weight_grad_splits(batch * h * w, engine.split_k()) * channels * c * k * k)
+                }
+                _ => None,
+            })
+            .filter(|&len| len > 0)
+            .max();
+        let splits_scratch = match scratch_len {
+            Some(len) if training => Some(buf(engine, len, "split-K partial weight gradients")?),
+            _ => None,
         };
-        let pgrads = per_param(engine, training, "parameter gradients")?;
-        let m = per_param(engine, training, "optimizer state m")?;
-        let v = per_param(engine, adam, "optimizer state v")?;
-        let (loss, correct, acc, probs);
-        {
-            let mut buf = |e: &mut dyn Engine, n: usize, label: &str| -> Result<BufId> {
-                bytes += n as u64 * 4;
-                e.buffer(n, label)
-            };
-            loss = buf(engine, batch, "row loss")?;
-            correct = buf(engine, batch, "row correct")?;
-            acc = [buf(engine, 4, "train sums")?, buf(engine, 4, "eval sums")?];
-            probs = buf(engine, batch * CLASSES, "probabilities")?;
-        }
+        let loss = buf(engine, batch, "row loss")?;
+        let correct = buf(engine, batch, "row correct")?;
+        let acc = [buf(engine, 4, "train sums")?, buf(engine, 4, "eval sums")?];
+        let probs = buf(engine, batch * CLASSES, "probabilities")?;
         let b = Bufs {
             store: store_id,
             store_labels,
@@ -212,6 +228,7 @@ impl Net {
             grads,
             params,
             pgrads,
+            splits_scratch,
             m,
             v,
             loss,
@@ -219,7 +236,8 @@ impl Net {
             acc,
             probs,
         };
-        Ok(Net { spec, cfg, slots, param_words: words, store_rows: rows, bytes, b, plans: HashMap::new() })
+        let split_k = engine.split_k();
+        Ok(Net { spec, cfg, slots, param_words: words, store_rows: rows, split_k, bytes, b, plans: HashMap::new() })
     }
 
     /// Device memory this net allocated, in bytes.
@@ -383,7 +401,14 @@ impl Net {
                         let d = ConvDims::new(n, c, channels, h, w, k);
                         let s = slot(i);
                         ops.push(op::relu_backward(dy, act(i), ElemDims::new(dy.len)));
-                        ops.push(op::conv2d_backward_weight(gw(s), dy, inputs[i], d));
+                        let splits = weight_grad_splits(n * h * w, self.split_k);
+                        if splits > 1 {
+                            let part = View::whole(b.splits_scratch.unwrap(), splits * s.weight_len());
+                            ops.push(op::conv2d_backward_weight(part, dy, inputs[i], d.with_splits(splits)));
+                            ops.push(op::sum_splits(gw(s), part, SplitDims::new(s.weight_len(), splits)));
+                        } else {
+                            ops.push(op::conv2d_backward_weight(gw(s), dy, inputs[i], d));
+                        }
                         ops.push(op::bias_grad(gb(s), dy, BiasGradDims::new(n, channels, h * w)));
                         if let Some(dx) = d_in {
                             ops.push(op::conv2d_backward_input(dx, dy, wview(s), d));
