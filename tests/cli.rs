@@ -166,3 +166,23 @@ fn bad_checkpoints_and_idx_files() {
         &keep,
     );
 }
+
+#[test]
+fn a_checkpoint_that_does_not_match_its_spec_is_refused() {
+    use gpunet::model::{checkpoint, net, Spec};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "test.csv", &format!("{}\n{}\n", header(false), row(None, "7")));
+    // tensors laid out for mlp:4, metadata claiming mlp:8
+    let (slots, words) = net::layout(&Spec::parse("mlp:4").unwrap());
+    let claimed = Spec::parse("mlp:8").unwrap();
+    checkpoint::save_model(&d.join("odd.safetensors"), &claimed, 255.0, &slots, &vec![0.5; words]).unwrap();
+    let keep = ["test.csv", "odd.safetensors"];
+    fails(
+        d,
+        &["predict", "--model", "odd.safetensors", "--input", "test.csv"],
+        1,
+        &["odd.safetensors", "tensor 'layers.0.weight' is F32 [4, 784], the spec needs F32 [8, 784]"],
+        &keep,
+    );
+}
