@@ -133,6 +133,15 @@ struct TrainArgs {
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
+/// println! that shrugs off a closed stdout (`gpunet train | head`): the work,
+/// and the files it writes, go on.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -158,9 +167,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Selftest { seed, full } => selftest_cmd(&choice, seed, full),
         Cmd::Bench { quick, json } => {
             let mut engine = GpuEngine::new(Gpu::new(&choice)?);
-            println!("adapter: {}", engine.name());
-            println!("{}", gpunet::bench::HEADER);
-            let records = gpunet::bench::run(&mut engine, quick, |r| println!("{}", r.row()))?;
+            say!("adapter: {}", engine.name());
+            say!("{}", gpunet::bench::HEADER);
+            let records = gpunet::bench::run(&mut engine, quick, |r| say!("{}", r.row()))?;
             if let Some(path) = json {
                 let doc = serde_json::json!({
                     "adapter": engine.name(),
@@ -174,12 +183,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Archs => {
             for (name, text, epochs, about) in spec::NAMED {
                 let spec = Spec::parse(text)?;
-                println!(
-                    "{name:<13} {:>10} params  {epochs:>2} epochs  {about}\n              {text}",
-                    spec.param_count()
-                );
+                say!("{name:<13} {:>10} params  {epochs:>2} epochs  {about}\n              {text}", spec.param_count());
             }
-            println!("mlp:H1,H2,... any hidden sizes, e.g. mlp:10,20,10 (the blog's scikit-learn grid)");
+            say!("mlp:H1,H2,... any hidden sizes, e.g. mlp:10,20,10 (the blog's scikit-learn grid)");
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Train(args) => train_cmd(&choice, args),
@@ -193,7 +199,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if let Some(path) = probs {
                 data::csv::write_probs(&path, &p)?;
             }
-            println!("wrote {} predictions to {}", images.len(), out.display());
+            say!("wrote {} predictions to {}", images.len(), out.display());
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Eval { model, input, batch_size } => {
@@ -209,7 +215,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let (model, _) = checkpoint::load_model(&model)?;
             let mut engine = GpuEngine::new(Gpu::new(&choice)?);
             let p = infer::predict(&mut engine, &model, &images, batch_size)?;
-            println!("{} images from {}", images.len(), input.display());
+            say!("{} images from {}", images.len(), input.display());
             print!("{}", infer::evaluate(&p, &labels));
             Ok(ExitCode::SUCCESS)
         }
@@ -225,7 +231,7 @@ fn check_batch(b: usize) -> Result<()> {
 
 fn selftest_cmd(choice: &AdapterChoice, seed: u64, full: bool) -> Result<ExitCode> {
     let gpu = Gpu::new(choice)?;
-    println!("adapter: {}", gpu.describe());
+    say!("adapter: {}", gpu.describe());
     let mut engine = GpuEngine::new(gpu.clone());
     let (mut passed, mut failed) = (0, 0);
     // the adapter's GEMM core first, then the other one's GEMM kernels
@@ -237,7 +243,7 @@ fn selftest_cmd(choice: &AdapterChoice, seed: u64, full: bool) -> Result<ExitCod
                 continue;
             }
             let outcome = selftest::check(&mut engine, &case)?;
-            println!("{} [{} gemm]  {}", gpu.info.name, gemm.name(), outcome.line());
+            say!("{} [{} gemm]  {}", gpu.info.name, gemm.name(), outcome.line());
             if outcome.pass() {
                 passed += 1
             } else {
@@ -245,7 +251,7 @@ fn selftest_cmd(choice: &AdapterChoice, seed: u64, full: bool) -> Result<ExitCod
             }
         }
     }
-    println!("{passed} passed, {failed} failed");
+    say!("{passed} passed, {failed} failed");
     Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
@@ -334,7 +340,7 @@ fn train_cmd(choice: &AdapterChoice, a: TrainArgs) -> Result<ExitCode> {
     let job = TrainJob { settings, epochs, out, resume: a.resume };
     let mut ui = Console { bar: None };
     let report = train::train(&mut engine, &job, data, &STOP, &mut ui)?;
-    println!("{:.1} images/s over the run", report.images_per_s);
+    say!("{:.1} images/s over the run", report.images_per_s);
     engine.finish()?;
     Ok(ExitCode::SUCCESS)
 }
@@ -348,7 +354,7 @@ impl Progress for Console {
     fn line(&mut self, text: &str) {
         match &self.bar {
             Some(b) => b.println(text),
-            None => println!("{text}"),
+            None => say!("{text}"),
         }
     }
     fn epoch_start(&mut self, epoch: usize, epochs: usize, batches: usize, done: usize) {
@@ -386,8 +392,8 @@ fn info(choice: &AdapterChoice) -> Result<ExitCode> {
     }
     for a in adapters {
         let (i, l) = (a.get_info(), a.limits());
-        println!("{}", context::describe(&i));
-        println!(
+        say!("{}", context::describe(&i));
+        say!(
             "    max_buffer_size {} MiB, max_storage_buffer_binding_size {} MiB, workgroups/dim {}, invocations/workgroup {}, workgroup storage {} KiB, timestamps {}",
             l.max_buffer_size >> 20,
             l.max_storage_buffer_binding_size >> 20,
