@@ -21,7 +21,7 @@ G=${GPUNET:-.bin/gpunet}
 step() { local limit=$1; shift; echo "== $* (limit ${limit}s) $(date -u +%T)"; timeout "$limit" "$@"; echo "== exit $?"; }
 date -u; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv || true
 step 20 $G info
-step 60 $G selftest --full > "$OUT/selftest.txt"; tail -1 "$OUT/selftest.txt"
+step 60 sh -c "'$G' selftest --full > '$OUT/selftest.txt'"; tail -1 "$OUT/selftest.txt"
 step 120 $G bench --json "$OUT/bench.json"
 # the peer's workload: three epochs of 33,600 images, batch 500
 step 120 $G train --arch cnn6 --limit 42000 --epochs 3 --out "$RUNS/cnn6-peer"
