@@ -251,7 +251,7 @@ pub fn time_training(
     let spec = Spec::parse(arch)?;
     let cfg = NetConfig { batch, scale: 255.0, optim: Some(Optim::adam(1e-3)), seed: 1 };
     let mut net = Net::new(engine, spec, images, cfg)?;
-    engine.write_f32(net.params_view().buf, 0, &net.init_params(1))?;
+    net.write_params(engine, &net.init_params(1))?;
     net.set_index(engine, 0, &(0..images.len() as u32).collect::<Vec<_>>())?;
     let rows = images.len();
     net.train_step(engine, 0, batch, 0)?;

@@ -8,10 +8,9 @@ use crate::model::{Net, NetConfig};
 
 /// Class probabilities (n, 10) for every image, in order.
 pub fn predict(engine: &mut dyn Engine, model: &Model, images: &Images, batch: usize) -> Result<Vec<f32>> {
-    let unlabelled = Images { pixels: images.pixels.clone(), labels: None };
     let cfg = NetConfig { batch: batch.min(images.len()).max(1), scale: model.scale, optim: None, seed: 0 };
-    let mut net = Net::new(engine, model.spec.clone(), &unlabelled, cfg)?;
-    engine.write_f32(net.params_view().buf, 0, &model.params)?;
+    let mut net = Net::new(engine, model.spec.clone(), images, cfg)?;
+    net.write_params(engine, &model.params)?;
     let n = images.len();
     net.set_index(engine, 0, &(0..n as u32).collect::<Vec<_>>())?;
     let b = net.cfg.batch;

@@ -239,7 +239,7 @@ fn selftest_cmd(choice: &AdapterChoice, seed: u64, full: bool) -> Result<ExitCod
     for gemm in [gpu.gemm, other] {
         engine.gemm = gemm;
         for case in selftest::cases(seed, !full) {
-            if gemm != gpu.gemm && !case.kernel.info().shader.uses_gemm() {
+            if !selftest::under_core(&case, gemm, gpu.gemm) {
                 continue;
             }
             let outcome = selftest::check(&mut engine, &case)?;

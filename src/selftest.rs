@@ -5,6 +5,7 @@
 use crate::cpu::{self, CpuEngine};
 use crate::engine::{Engine, PlanId};
 use crate::error::Result;
+use crate::gpu::shaders::Gemm;
 use crate::kernels::Kernel;
 use crate::op::{self, Op, View};
 use rand::rngs::StdRng;
@@ -107,6 +108,12 @@ pub fn load_case(engine: &mut dyn Engine, case: &Case) -> Result<(PlanId, Vec<Vi
     op.views.iter_mut().for_each(|v| v.buf = ids[v.buf]);
     let outputs = op.views[..op.kernel.info().outputs].to_vec();
     Ok((engine.plan(vec![op])?, outputs))
+}
+
+/// Whether a case is run under GEMM core `core` when the adapter's own is `default`:
+/// every case under the adapter's core, only the GEMM kernels under the other.
+pub fn under_core(case: &Case, core: Gemm, default: Gemm) -> bool {
+    core == default || case.kernel.info().shader.uses_gemm()
 }
 
 /// Runs a case's op on an engine and returns its output views' contents.

@@ -113,7 +113,7 @@ fn batches(n: usize, batch: usize) -> usize {
 
 /// Runs (loss, accuracy) over `rows` store rows listed from index `first`.
 pub fn evaluate(engine: &mut dyn Engine, net: &mut Net, first: usize, rows: usize) -> Result<(f64, f64)> {
-    net.reset_acc(engine, Acc::Eval)?;
+    net.set_acc(engine, Acc::Eval, [0.0; 3])?;
     let b = net.cfg.batch;
     for i in 0..batches(rows, b) {
         net.eval_batch(engine, first + i * b, b.min(rows - i * b))?;
@@ -269,14 +269,10 @@ pub fn train(
                     format!("checkpoint is '{}', not '{}'", model.spec.text(), net.spec.text()),
                 ));
             }
-            engine.write_f32(net.params_view().buf, 0, &model.params)?;
-            let adam = net.state_views().len() == 2;
-            let (m, v, saved) = checkpoint::load_state(&state_path(model_path), &net.slots, net.param_words, adam)?;
-            let views = net.state_views();
-            engine.write_f32(views[0].buf, 0, &m)?;
-            if let (Some(v), Some(view)) = (v, views.get(1)) {
-                engine.write_f32(view.buf, 0, &v)?;
-            }
+            net.write_params(engine, &model.params)?;
+            let (m, v, saved) =
+                checkpoint::load_state(&state_path(model_path), &net.slots, net.param_words, net.has_v())?;
+            net.write_state(engine, &m, v.as_deref())?;
             metrics = read_metrics(&model_path.with_file_name("metrics.csv"))?;
             metrics.truncate(saved.epoch);
             st = TrainState { settings: s.to_map(), ..saved };
@@ -289,8 +285,7 @@ pub fn train(
             ));
         }
         None => {
-            let init = net.init_params(s.seed);
-            engine.write_f32(net.params_view().buf, 0, &init)?;
+            net.write_params(engine, &net.init_params(s.seed))?;
         }
     }
     let val_rows: Vec<u32> = (n_train as u32..(n_train + n_val + n_test) as u32).collect();
@@ -304,9 +299,7 @@ pub fn train(
     for epoch in st.epoch..job.epochs {
         let t0 = Instant::now();
         net.set_index(engine, 0, &epoch_order(n_train, s.seed, epoch))?;
-        // the running sums restart at 0, or where an interrupted epoch left them
-        let acc0 = st.acc.map(|x| x as f32);
-        engine.write_f32(net.acc_buf(Acc::Train), 0, &[acc0[0], acc0[1], acc0[2], 0.0])?;
+        net.set_acc(engine, Acc::Train, st.acc)?;
         ui.epoch_start(epoch, job.epochs, nb, st.batch);
         for bi in st.batch..nb {
             let n = b.min(n_train - bi * b);
@@ -334,9 +327,10 @@ pub fn train(
             }
             ui.step(status.as_deref());
             if stop.load(Ordering::SeqCst) && bi + 1 < nb {
-                let (l, h, r) = net.read_acc(engine, Acc::Train)?;
-                st.acc = [l, h, r];
-                st.epoch = epoch;
+                if !logged {
+                    let (l, h, r) = net.read_acc(engine, Acc::Train)?;
+                    st.acc = [l, h, r];
+                }
                 save_all(engine, &net, &job.out, &st, &metrics)?;
                 ui.epoch_end();
                 ui.line(&format!(

@@ -23,7 +23,7 @@ fn every_kernel_matches_its_cpu_twin() {
     for (gemm, seed) in [(Gemm::Tiled, 1), (Gemm::Register, 2)] {
         engine.gemm = gemm;
         for case in selftest::cases(seed, true) {
-            if gemm != gpu.gemm && !case.kernel.info().shader.uses_gemm() {
+            if !selftest::under_core(&case, gemm, gpu.gemm) {
                 continue;
             }
             let outcome = selftest::check(&mut engine, &case).unwrap();

@@ -21,7 +21,7 @@ fn first_images(n: usize) -> Images {
 fn three_steps(engine: &mut dyn Engine, spec: &Spec, images: &Images, optim: Optim) -> Vec<f32> {
     let cfg = NetConfig { batch: 4, scale: 255.0, optim: Some(optim), seed: 7 };
     let mut net = Net::new(engine, spec.clone(), images, cfg).unwrap();
-    engine.write_f32(net.params_view().buf, 0, &net.init_params(3)).unwrap();
+    net.write_params(engine, &net.init_params(3)).unwrap();
     net.set_index(engine, 0, &[5, 1, 6, 2, 0, 7, 3, 4]).unwrap();
     for step in 0..3 {
         // steps 0 and 2 use rows 5,1,6,2; step 1 uses 0,7,3,4
@@ -83,7 +83,7 @@ fn split_k_weight_gradients_match_the_cpu_reference_in_training_steps() {
     let run = |engine: &mut dyn Engine| {
         let cfg = NetConfig { batch: 48, scale: 255.0, optim: Some(Optim::sgd(0.1, 0.9, false)), seed: 7 };
         let mut net = Net::new(engine, spec.clone(), &images, cfg).unwrap();
-        engine.write_f32(net.params_view().buf, 0, &net.init_params(3)).unwrap();
+        net.write_params(engine, &net.init_params(3)).unwrap();
         net.set_index(engine, 0, &(0..96).rev().collect::<Vec<u32>>()).unwrap();
         net.train_step(engine, 0, 48, 0).unwrap();
         net.train_step(engine, 48, 48, 1).unwrap();

@@ -249,6 +249,26 @@ impl Net {
         View::whole(self.b.params, self.param_words)
     }
 
+    /// Uploads the flat parameters (init, a checkpoint).
+    pub fn write_params(&self, engine: &mut dyn Engine, params: &[f32]) -> Result<()> {
+        engine.write_f32(self.b.params, 0, params)
+    }
+
+    /// Uploads optimizer state: m (Adam's first moment or SGD's velocity) and Adam's v.
+    pub fn write_state(&self, engine: &mut dyn Engine, m: &[f32], v: Option<&[f32]>) -> Result<()> {
+        for (id, data) in [(self.b.m, Some(m)), (self.b.v, v)] {
+            if let (Some(id), Some(data)) = (id, data) {
+                engine.write_f32(id, 0, data)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the optimizer keeps a second moment (v) beside m.
+    pub fn has_v(&self) -> bool {
+        self.b.v.is_some()
+    }
+
     /// Optimizer state buffers (m, then v for Adam).
     pub fn state_views(&self) -> Vec<View> {
         [self.b.m, self.b.v].iter().flatten().map(|&id| View::whole(id, self.param_words)).collect()
@@ -275,12 +295,10 @@ impl Net {
         engine.write(self.b.index, offset, rows)
     }
 
-    pub fn acc_buf(&self, which: Acc) -> BufId {
-        self.b.acc[which as usize]
-    }
-
-    pub fn reset_acc(&self, engine: &mut dyn Engine, which: Acc) -> Result<()> {
-        engine.write(self.b.acc[which as usize], 0, &[0; 4])
+    /// Sets running (loss sum, correct, rows) sums: zeros for a fresh epoch, or
+    /// where an interrupted one left them.
+    pub fn set_acc(&self, engine: &mut dyn Engine, which: Acc, sums: [f64; 3]) -> Result<()> {
+        engine.write_f32(self.b.acc[which as usize], 0, &[sums[0] as f32, sums[1] as f32, sums[2] as f32, 0.0])
     }
 
     /// (loss sum, correct, rows) accumulated since the last reset.
