@@ -18,16 +18,25 @@ pub struct Record {
     /// `matmul`, `conv2d_forward`, ..., or `train:cnn6`
     pub name: String,
     pub shape: String,
-    pub gpu_ms: f64,
+    /// Training records: the engine that ran the steps.
+    pub engine: Option<String>,
+    /// Milliseconds per launch (kernels) or per step (training) on the GPU engine.
+    pub gpu_ms: Option<f64>,
+    /// The same on the native CPU engine.
     pub cpu_ms: Option<f64>,
+    /// One run of the plain CPU twin: the tests' oracle, not a contender.
+    pub oracle_ms: Option<f64>,
     pub gflops_gpu: Option<f64>,
     pub gflops_cpu: Option<f64>,
+    /// cpu_ms / gpu_ms: how much faster the GPU engine is than the native one.
     pub speedup: Option<f64>,
     pub batch: Option<usize>,
     pub images_per_s: Option<f64>,
     /// Device memory a training net of this arch takes at batch 500 (all of it
     /// is allocated up front; nothing is allocated while training).
     pub memory_mib_at_500: Option<f64>,
+    /// The process's peak resident memory over this record's run (Linux).
+    pub peak_rss_mib: Option<f64>,
 }
 
 impl Record {
@@ -35,18 +44,23 @@ impl Record {
         let mut m = serde_json::Map::new();
         m.insert("name".into(), self.name.clone().into());
         m.insert("shape".into(), self.shape.clone().into());
-        m.insert("gpu_ms".into(), round(self.gpu_ms).into());
+        if let Some(e) = &self.engine {
+            m.insert("engine".into(), e.clone().into());
+        }
         let mut opt = |k: &str, v: Option<f64>| {
             if let Some(v) = v {
                 m.insert(k.into(), round(v).into());
             }
         };
+        opt("gpu_ms", self.gpu_ms);
         opt("cpu_ms", self.cpu_ms);
+        opt("oracle_ms", self.oracle_ms);
         opt("gflops_gpu", self.gflops_gpu);
         opt("gflops_cpu", self.gflops_cpu);
         opt("speedup", self.speedup);
         opt("images_per_s", self.images_per_s);
         opt("memory_mib_at_batch_500", self.memory_mib_at_500);
+        opt("peak_rss_mib", self.peak_rss_mib);
         if let Some(b) = self.batch {
             m.insert("batch".into(), b.into());
         }
@@ -54,31 +68,53 @@ impl Record {
     }
 
     pub fn row(&self) -> String {
-        let f = |v: Option<f64>, w: usize| v.map(|x| format!("{x:>w$.1}")).unwrap_or_else(|| format!("{:>w$}", "-"));
+        let f = |v: Option<f64>, w: usize| v.map(|x| format!("{x:>w$.2}")).unwrap_or_else(|| format!("{:>w$}", "-"));
+        let g = |v: Option<f64>, w: usize| v.map(|x| format!("{x:>w$.1}")).unwrap_or_else(|| format!("{:>w$}", "-"));
         match self.images_per_s {
             Some(ips) => format!(
-                "{:<24} {:<34} {:>10.2}   {ips:.1} images/s; {:.0} MiB of device memory at batch 500",
+                "{:<24} {:<34} {} {}   {ips:.1} images/s on {}; {:.0} MiB at batch 500{}",
                 self.name,
                 self.shape,
-                self.gpu_ms,
-                self.memory_mib_at_500.unwrap_or(f64::NAN)
+                f(self.gpu_ms, 10),
+                f(self.cpu_ms, 10),
+                self.engine.as_deref().unwrap_or("?"),
+                self.memory_mib_at_500.unwrap_or(f64::NAN),
+                self.peak_rss_mib.map(|m| format!("; peak RSS {m:.0} MiB")).unwrap_or_default()
             ),
             None => format!(
-                "{:<24} {:<34} {:>10.2} {} {} {} {}",
+                "{:<24} {:<34} {} {} {} {} {} {}",
                 self.name,
                 self.shape,
-                self.gpu_ms,
+                f(self.gpu_ms, 10),
                 f(self.cpu_ms, 10),
-                f(self.gflops_gpu, 9),
-                f(self.gflops_cpu, 9),
-                self.speedup.map(|s| format!("{s:>7.1}x")).unwrap_or_else(|| format!("{:>8}", "-"))
+                f(self.oracle_ms, 10),
+                g(self.gflops_gpu, 9),
+                g(self.gflops_cpu, 9),
+                self.speedup.map(|s| format!("{s:>7.2}x")).unwrap_or_else(|| format!("{:>8}", "-"))
             ),
         }
     }
 }
 
-pub const HEADER: &str =
-    "kernel / step             shape                                  gpu ms     cpu ms  GFLOP/s  cpu GF/s  speedup";
+pub const HEADER: &str = "kernel / step             shape                                  gpu ms     cpu ms  oracle ms  gpu GF/s  cpu GF/s  gpu/cpu";
+
+/// The process's peak resident set size in MiB (VmHWM), where Linux reports it.
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// Restarts the peak-RSS count from the current RSS (Linux: clear_refs 5).
+pub fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// "N MiB RSS", or "unknown" where the platform does not say.
+pub fn peak_rss_text() -> String {
+    peak_rss_mib().map_or_else(|| "unknown".into(), |m| format!("{m:.0} MiB RSS"))
+}
 
 fn round(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
@@ -171,7 +207,7 @@ pub fn kernel_cases(n: usize, matmuls: &[(usize, usize, usize)]) -> Vec<Case> {
     let mut b = Builder::new(11);
     let mut out = Vec::new();
     for &(m, nn, k) in matmuls {
-        let (c, a, w) = (b.zeros(m * nn), b.randn(m * k), b.randn(k * nn));
+        let (c, a, w) = (b.output(m * nn), b.randn(m * k), b.randn(k * nn));
         out.push(b.case(
             format!("{m}x{nn}x{k}"),
             op::matmul(c, a, w, None, cpu::MatmulDims::plain(m, nn, k)),
@@ -185,7 +221,7 @@ pub fn kernel_cases(n: usize, matmuls: &[(usize, usize, usize)]) -> Vec<Case> {
         let d = cpu::ConvDims::new(n, ci, co, hw, hw, k);
         let shape = format!("N{n} {ci}->{co} {hw}x{hw} k{k}");
         let (y, x, w, bias) =
-            (b.zeros(n * co * hw * hw), b.randn(n * ci * hw * hw), b.randn(co * ci * k * k), b.randn(co));
+            (b.output(n * co * hw * hw), b.randn(n * ci * hw * hw), b.randn(co * ci * k * k), b.randn(co));
         out.push(b.case(
             shape.clone(),
             op::conv2d_forward(y, x, w, Some(bias), d.with_epilogue(true, true)),
@@ -193,17 +229,17 @@ pub fn kernel_cases(n: usize, matmuls: &[(usize, usize, usize)]) -> Vec<Case> {
             vec![],
         ));
         if ci > 1 {
-            let (dx, dy, w) = (b.zeros(n * ci * hw * hw), b.randn(n * co * hw * hw), b.randn(co * ci * k * k));
+            let (dx, dy, w) = (b.output(n * ci * hw * hw), b.randn(n * co * hw * hw), b.randn(co * ci * k * k));
             out.push(b.case(shape.clone(), op::conv2d_backward_input(dx, dy, w, d), TOL_SUM, vec![]));
         }
-        let (dw, dy, x) = (b.zeros(co * ci * k * k), b.randn(n * co * hw * hw), b.randn(n * ci * hw * hw));
+        let (dw, dy, x) = (b.output(co * ci * k * k), b.randn(n * co * hw * hw), b.randn(n * ci * hw * hw));
         out.push(b.case(shape, op::conv2d_backward_weight(dw, dy, x, d), TOL_SUM, vec![]));
     }
     let d = cpu::PoolDims::new(n, 32, 28, 28, 2);
-    let (y, arg, x) = (b.zeros(n * 32 * 196), b.zeros(n * 32 * 196), b.randn(n * 32 * 784));
+    let (y, arg, x) = (b.output(n * 32 * 196), b.output(n * 32 * 196), b.randn(n * 32 * 784));
     out.push(b.case(format!("N{n} C32 28x28 k2"), op::maxpool_forward(y, arg, x, d), TOL_SUM, vec![1]));
     let d = cpu::XentDims::new(n, 10);
-    let (dl, loss, hit, logits, labels) = (b.zeros(n * 10), b.zeros(n), b.zeros(n), b.randn(n * 10), b.ints(n, 10));
+    let (dl, loss, hit, logits, labels) = (b.output(n * 10), b.output(n), b.output(n), b.randn(n * 10), b.ints(n, 10));
     out.push(b.case(format!("N{n} C10"), op::softmax_xent(dl, loss, hit, logits, labels, d), TOL_SUM, vec![]));
     let p = 478_186; // cnn6's parameters
     let d = cpu::AdamDims::new(p, 1e-3, 0.9, 0.999, 1e-8, 0.0, 1);
@@ -212,31 +248,36 @@ pub fn kernel_cases(n: usize, matmuls: &[(usize, usize, usize)]) -> Vec<Case> {
     out
 }
 
-/// Times one kernel case on the engine (`reps` runs) and, if asked, on the CPU twin (once).
-pub fn time_kernel(engine: &mut dyn Engine, case: &Case, reps: usize, with_cpu: bool) -> Result<Record> {
+/// Median milliseconds of one kernel case on an engine over `reps` runs.
+pub fn time_case(engine: &mut dyn Engine, case: &Case, reps: usize) -> Result<f64> {
     let (plan, _) = selftest::load_case(engine, case)?;
-    let gpu_ms = time_plan(engine, plan, reps)?;
-    let cpu_ms = if with_cpu {
-        let mut cpu = CpuEngine::new();
-        let (plan, _) = selftest::load_case(&mut cpu, case)?;
-        let t = Instant::now();
-        cpu.run(plan)?;
-        Some(t.elapsed().as_secs_f64() * 1e3)
-    } else {
-        None
-    };
+    time_plan(engine, plan, reps)
+}
+
+/// Milliseconds of one run of a case through the plain CPU twins.
+pub fn time_oracle(case: &Case) -> Result<f64> {
+    let mut cpu = CpuEngine::new();
+    let (plan, _) = selftest::load_case(&mut cpu, case)?;
+    let t = Instant::now();
+    cpu.run(plan)?;
+    Ok(t.elapsed().as_secs_f64() * 1e3)
+}
+
+/// A kernel's record from its times on the GPU engine, the native engine and the twin.
+pub fn kernel_record(case: &Case, gpu_ms: Option<f64>, cpu_ms: Option<f64>, oracle_ms: Option<f64>) -> Record {
     let fl = flops(case);
-    let gf = |ms: f64| (fl > 0.0).then(|| fl / ms / 1e6);
-    Ok(Record {
+    let gf = |ms: Option<f64>| ms.filter(|_| fl > 0.0).map(|ms| fl / ms / 1e6);
+    Record {
         name: case.kernel.name().into(),
         shape: case.shape.clone(),
         gpu_ms,
         cpu_ms,
+        oracle_ms,
         gflops_gpu: gf(gpu_ms),
-        gflops_cpu: cpu_ms.and_then(gf),
-        speedup: cpu_ms.map(|c| c / gpu_ms),
+        gflops_cpu: gf(cpu_ms),
+        speedup: gpu_ms.zip(cpu_ms).map(|(g, c)| c / g),
         ..Default::default()
-    })
+    }
 }
 
 /// Images per second of full training steps (gather, forward, loss, backward,
@@ -265,16 +306,30 @@ pub fn time_training(
     Ok(Record {
         name: format!("train:{arch}"),
         shape: format!("batch {batch}, {:.0} MiB", net.bytes() as f64 / (1 << 20) as f64),
-        gpu_ms: ms,
+        engine: Some(engine.name()),
+        gpu_ms: Some(ms),
         batch: Some(batch),
         images_per_s: Some(batch as f64 * 1e3 / ms),
         ..Default::default()
     })
 }
 
-/// The whole bench: kernels (GPU and CPU), then training steps of the blog's
-/// networks. `quick` shrinks batches so a CPU adapter finishes in minutes.
-pub fn run(engine: &mut dyn Engine, quick: bool, mut report: impl FnMut(&Record)) -> Result<Vec<Record>> {
+fn verify(engine: &mut dyn Engine, case: &Case) -> Result<()> {
+    let o = selftest::check(engine, case)?;
+    assert!(o.pass(), "{}: {}", engine.name(), o.line());
+    Ok(())
+}
+
+/// The whole bench: every kernel family on the GPU engine and the native CPU
+/// engine (those given) with the twin as the oracle where it is quick enough, then
+/// training steps of the blog's networks on each engine. `quick` shrinks batches
+/// so a CPU adapter finishes in minutes.
+pub fn run(
+    mut gpu: Option<&mut dyn Engine>,
+    mut cpu: Option<&mut dyn Engine>,
+    quick: bool,
+    mut report: impl FnMut(&Record),
+) -> Result<Vec<Record>> {
     let (n, reps) = if quick { (16, 3) } else { (500, 5) };
     let matmuls: &[(usize, usize, usize)] = if quick {
         &[(256, 256, 256), (1024, 1024, 1024)]
@@ -284,23 +339,39 @@ pub fn run(engine: &mut dyn Engine, quick: bool, mut report: impl FnMut(&Record)
     let mut records = Vec::new();
     for case in kernel_cases(n, matmuls) {
         // the naive CPU reference takes minutes at 4096³
-        let with_cpu = flops(&case) < 2e10 || !quick && flops(&case) < 2.1e11 && case.kernel != Kernel::Matmul;
-        let r = time_kernel(engine, &case, reps, with_cpu)?;
+        let with_oracle = flops(&case) < 2e10 || !quick && flops(&case) < 2.1e11 && case.kernel != Kernel::Matmul;
+        let gpu_ms = gpu.as_deref_mut().map(|e| time_case(e, &case, reps)).transpose()?;
+        let cpu_ms = cpu.as_deref_mut().map(|e| time_case(e, &case, reps)).transpose()?;
+        let oracle_ms = if with_oracle { Some(time_oracle(&case)?) } else { None };
+        let r = kernel_record(&case, gpu_ms, cpu_ms, oracle_ms);
         report(&r);
         records.push(r);
-        // correctness of the timed launch itself, on a sample of kernels
+        // correctness of the timed launches themselves, on a sample of kernels
         if quick && case.kernel == Kernel::Matmul && case.shape.starts_with("256") {
-            let o = selftest::check(engine, &case)?;
-            assert!(o.pass(), "{}", o.line());
+            if let Some(e) = gpu.as_deref_mut() {
+                verify(e, &case)?;
+            }
+            if let Some(e) = cpu.as_deref_mut() {
+                verify(e, &case)?;
+            }
         }
     }
     let (batch, steps) = if quick { (32, 3) } else { (500, 5) };
     let images = data::mnist_train()?.truncate(batch * (steps + 1));
     for arch in ["mlp", "cnn4", "cnn6", "cnn8"] {
-        let mut r = time_training(engine, arch, batch, steps, &images)?;
-        r.memory_mib_at_500 = Some(training_memory_mib(arch, 500)?);
-        report(&r);
-        records.push(r);
+        let memory = Some(training_memory_mib(arch, 500)?);
+        if let Some(e) = gpu.as_deref_mut() {
+            let r = Record { memory_mib_at_500: memory, ..time_training(e, arch, batch, steps, &images)? };
+            report(&r);
+            records.push(r);
+        }
+        if let Some(e) = cpu.as_deref_mut() {
+            reset_peak_rss();
+            let r = time_training(e, arch, batch, steps, &images)?;
+            let r = Record { cpu_ms: r.gpu_ms, gpu_ms: None, peak_rss_mib: peak_rss_mib(), memory_mib_at_500: memory, ..r };
+            report(&r);
+            records.push(r);
+        }
     }
     Ok(records)
 }

@@ -3,12 +3,14 @@
 //! [`cpu`]; [`kernels`] pairs them, and the tests prove each pair equal.
 //!
 //! A tour: [`op`] builds kernel launches over buffer views; an [`engine::Engine`]
-//! runs lists of them, either on the device ([`gpu::GpuEngine`]) or through the
-//! twins ([`cpu::CpuEngine`]); [`selftest`] checks one against the other.
+//! runs lists of them: on the device ([`gpu::GpuEngine`]), natively on all CPU
+//! cores ([`native::NativeEngine`]), or through the twins ([`cpu::CpuEngine`]);
+//! [`selftest`] checks each against the twins, and [`device`] picks one.
 
 pub mod bench;
 pub mod cpu;
 pub mod data;
+pub mod device;
 pub mod engine;
 pub mod error;
 pub mod gpu;
@@ -16,6 +18,7 @@ pub mod infer;
 pub mod io;
 pub mod kernels;
 pub mod model;
+pub mod native;
 pub mod op;
 pub mod optim;
 pub mod selftest;

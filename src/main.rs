@@ -1,9 +1,11 @@
 //! The gpunet command line: parse, call the library, print.
 
 use clap::{Args, Parser, Subcommand};
+use gpunet::device::{self, Device};
 use gpunet::engine::Engine;
 use gpunet::gpu::shaders::Gemm;
 use gpunet::gpu::{context, AdapterChoice, Gpu, GpuEngine};
+use gpunet::native::NativeEngine;
 use gpunet::model::checkpoint;
 use gpunet::model::spec::{self, Spec};
 use gpunet::train::{self, Progress, Settings, TrainJob};
@@ -26,6 +28,12 @@ struct Cli {
     /// Restrict to one backend: vulkan, metal, dx12 or gl
     #[arg(long, global = true, env = "GPUNET_BACKEND")]
     backend: Option<String>,
+    /// Engine: auto (the GPU engine on a real GPU, else the native CPU engine), gpu (the WGSL kernels on an adapter, CPU adapters included) or cpu
+    #[arg(long, global = true, env = "GPUNET_DEVICE", default_value = "auto")]
+    device: Device,
+    /// Threads of the native CPU engine [default: one per core]
+    #[arg(long, global = true, env = "GPUNET_THREADS", default_value_t = 0, hide_default_value = true)]
+    threads: usize,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -160,19 +168,47 @@ fn main() -> ExitCode {
     }
 }
 
+/// How the engine is chosen: adapter, backend, device and threads.
+struct Choice {
+    adapter: AdapterChoice,
+    device: Device,
+    threads: usize,
+}
+
+impl Choice {
+    /// Opens the engine and prints which it is and why, as the first line.
+    fn open(&self) -> Result<device::Opened> {
+        let opened = device::open(self.device, &self.adapter, self.threads)?;
+        say!("{}", opened.line());
+        Ok(opened)
+    }
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
-    let choice = AdapterChoice { backend: cli.backend, name: cli.adapter };
+    let c = Choice {
+        adapter: AdapterChoice { backend: cli.backend, name: cli.adapter },
+        device: cli.device,
+        threads: cli.threads,
+    };
+    let choice = &c.adapter;
     match cli.cmd {
-        Cmd::Info => info(&choice),
-        Cmd::Selftest { seed, full } => selftest_cmd(&choice, seed, full),
+        Cmd::Info => info(choice),
+        Cmd::Selftest { seed, full } => selftest_cmd(&c, seed, full),
         Cmd::Bench { quick, json } => {
-            let mut engine = GpuEngine::new(Gpu::new(&choice)?);
-            say!("adapter: {}", engine.name());
+            let (mut gpu, mut cpu) = bench_engines(&c)?;
+            let names: Vec<String> = [gpu.as_ref().map(|e| e.name()), Some(cpu.name())].into_iter().flatten().collect();
+            say!("gpu column: {}", gpu.as_ref().map_or("-".into(), |e| e.gpu.describe()));
+            say!("cpu column: {}; oracle: the plain CPU twins, one thread", cpu.name());
             say!("{}", gpunet::bench::HEADER);
-            let records = gpunet::bench::run(&mut engine, quick, |r| say!("{}", r.row()))?;
+            let records = gpunet::bench::run(
+                gpu.as_mut().map(|e| e as &mut dyn Engine),
+                Some(&mut cpu),
+                quick,
+                |r| say!("{}", r.row()),
+            )?;
             if let Some(path) = json {
                 let doc = serde_json::json!({
-                    "adapter": engine.name(),
+                    "engines": names,
                     "quick": quick,
                     "records": records.iter().map(|r| r.json()).collect::<Vec<_>>(),
                 });
@@ -188,13 +224,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             say!("mlp:H1,H2,... any hidden sizes, e.g. mlp:10,20,10 (the blog's scikit-learn grid)");
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Train(args) => train_cmd(&choice, args),
+        Cmd::Train(args) => train_cmd(&c, args),
         Cmd::Predict { model, input, out, probs, batch_size } => {
             check_batch(batch_size)?;
             let images = data::load(&input)?;
             let (model, _) = checkpoint::load_model(&model)?;
-            let mut engine = GpuEngine::new(Gpu::new(&choice)?);
-            let p = infer::predict(&mut engine, &model, &images, batch_size)?;
+            let mut engine = c.open()?.engine;
+            let p = infer::predict(&mut *engine, &model, &images, batch_size)?;
             data::csv::write_submission(&out, &infer::argmax(&p))?;
             if let Some(path) = probs {
                 data::csv::write_probs(&path, &p)?;
@@ -213,13 +249,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 ));
             };
             let (model, _) = checkpoint::load_model(&model)?;
-            let mut engine = GpuEngine::new(Gpu::new(&choice)?);
-            let p = infer::predict(&mut engine, &model, &images, batch_size)?;
+            let mut engine = c.open()?.engine;
+            let p = infer::predict(&mut *engine, &model, &images, batch_size)?;
             say!("{} images from {}", images.len(), input.display());
             print!("{}", infer::evaluate(&p, &labels));
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The bench's columns: the GPU engine on the chosen adapter (CPU adapters too,
+/// unless --device cpu; none under auto where there is no adapter) and the
+/// native CPU engine.
+fn bench_engines(c: &Choice) -> Result<(Option<GpuEngine>, NativeEngine)> {
+    let cpu = NativeEngine::new(c.threads)?;
+    let gpu = match c.device {
+        Device::Cpu => None,
+        Device::Gpu => Some(Gpu::new(&c.adapter)?),
+        Device::Auto => Gpu::new(&c.adapter).ok(),
+    };
+    Ok((gpu.map(GpuEngine::new), cpu))
 }
 
 fn check_batch(b: usize) -> Result<()> {
@@ -229,11 +278,30 @@ fn check_batch(b: usize) -> Result<()> {
     Ok(())
 }
 
-fn selftest_cmd(choice: &AdapterChoice, seed: u64, full: bool) -> Result<ExitCode> {
-    let gpu = Gpu::new(choice)?;
-    say!("adapter: {}", gpu.describe());
-    let mut engine = GpuEngine::new(gpu.clone());
+fn selftest_cmd(c: &Choice, seed: u64, full: bool) -> Result<ExitCode> {
     let (mut passed, mut failed) = (0, 0);
+    let mut tally = |line: String, pass: bool| {
+        say!("{line}");
+        if pass {
+            passed += 1
+        } else {
+            failed += 1
+        }
+    };
+    let (device, why) = device::resolve(c.device, &c.adapter)?;
+    if device == Device::Cpu {
+        let mut engine = NativeEngine::new(c.threads)?;
+        say!("engine: {} — {why}", engine.name());
+        for case in selftest::cases(seed, !full) {
+            let outcome = selftest::check(&mut engine, &case)?;
+            tally(format!("{}  {}", engine.name(), outcome.line()), outcome.pass());
+        }
+        say!("{passed} passed, {failed} failed");
+        return Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+    }
+    let gpu = Gpu::new(&c.adapter)?;
+    say!("engine: GPU — {why}; adapter: {}", gpu.describe());
+    let mut engine = GpuEngine::new(gpu.clone());
     // the adapter's GEMM core first, then the other one's GEMM kernels
     let other = Gemm::ALL.into_iter().find(|&g| g != gpu.gemm).unwrap();
     for gemm in [gpu.gemm, other] {
@@ -243,12 +311,7 @@ fn selftest_cmd(choice: &AdapterChoice, seed: u64, full: bool) -> Result<ExitCod
                 continue;
             }
             let outcome = selftest::check(&mut engine, &case)?;
-            say!("{} [{} gemm]  {}", gpu.info.name, gemm.name(), outcome.line());
-            if outcome.pass() {
-                passed += 1
-            } else {
-                failed += 1
-            }
+            tally(format!("{} [{} gemm]  {}", gpu.info.name, gemm.name(), outcome.line()), outcome.pass());
         }
     }
     say!("{passed} passed, {failed} failed");
@@ -305,7 +368,7 @@ fn default_out(arch: &str) -> PathBuf {
     Path::new("runs").join(format!("{name}-{secs}"))
 }
 
-fn train_cmd(choice: &AdapterChoice, a: TrainArgs) -> Result<ExitCode> {
+fn train_cmd(c: &Choice, a: TrainArgs) -> Result<ExitCode> {
     let settings = settings(&a)?;
     let epochs = a.epochs.unwrap_or_else(|| spec::default_epochs(&settings.arch));
     let out = match (&a.out, &a.resume) {
@@ -336,11 +399,11 @@ fn train_cmd(choice: &AdapterChoice, a: TrainArgs) -> Result<ExitCode> {
         }
         eprintln!("\ninterrupt: finishing the step in flight and saving (press again to quit at once)");
     });
-    let mut engine = GpuEngine::new(Gpu::new(choice)?);
+    let mut engine = c.open()?.engine;
     let job = TrainJob { settings, epochs, out, resume: a.resume };
     let mut ui = Console { bar: None };
-    let report = train::train(&mut engine, &job, data, &STOP, &mut ui)?;
-    say!("{:.1} images/s over the run", report.images_per_s);
+    let report = train::train(&mut *engine, &job, data, &STOP, &mut ui)?;
+    say!("{:.1} images/s over the run; peak memory {}", report.images_per_s, gpunet::bench::peak_rss_text());
     engine.finish()?;
     Ok(ExitCode::SUCCESS)
 }

@@ -25,6 +25,14 @@ pub const TOL_TRANSCENDENTAL: Tol = Tol { atol: 1e-6, rtol: 1e-5 };
 /// Same arithmetic in the same order: only contraction into fma may differ.
 pub const TOL_EXACTISH: Tol = Tol { atol: 1e-7, rtol: 1e-6 };
 
+/// What output views hold before a kernel runs: a quiet NaN, which fails any
+/// comparison, so an element a kernel forgets to write cannot pass.
+pub const UNWRITTEN: u32 = 0x7fc0_0000;
+/// The words around output views, which no kernel may change.
+const GUARD: u32 = 0x7fa5_a5a5;
+/// 256 bytes: the strictest storage-binding offset alignment.
+const GUARD_WORDS: usize = 64;
+
 /// The outcome of one comparison.
 #[derive(Clone, Debug)]
 pub struct Cmp {
@@ -72,11 +80,13 @@ pub struct Outcome {
     pub cmp: Cmp,
     /// The output view that failed, if any.
     pub bad_output: Option<usize>,
+    /// A write outside an output view, if any: (output, word index in its buffer).
+    pub guard_hit: Option<(usize, usize)>,
 }
 
 impl Outcome {
     pub fn pass(&self) -> bool {
-        self.bad_output.is_none()
+        self.bad_output.is_none() && self.guard_hit.is_none()
     }
     /// One line: kernel, shape, errors, verdict (and the first bad element).
     pub fn line(&self) -> String {
@@ -90,6 +100,9 @@ impl Outcome {
         );
         if let (Some(o), Some((i, g, w))) = (self.bad_output, self.cmp.first_bad) {
             s += &format!("  (output {o}, index {i}: got {g}, want {w})");
+        }
+        if let Some((o, i)) = self.guard_hit {
+            s += &format!("  (output {o}: word {i} of its buffer, outside the view, was overwritten)");
         }
         s
     }
@@ -118,20 +131,40 @@ pub fn under_core(case: &Case, core: Gemm, default: Gemm) -> bool {
 
 /// Runs a case's op on an engine and returns its output views' contents.
 pub fn run_case(engine: &mut dyn Engine, case: &Case) -> Result<Vec<Vec<u32>>> {
+    Ok(run_guarded(engine, case)?.0)
+}
+
+/// Runs a case's op and returns its output views' contents, and the first word
+/// outside an output view that changed: (output, index in its buffer).
+fn run_guarded(engine: &mut dyn Engine, case: &Case) -> Result<(Vec<Vec<u32>>, Option<(usize, usize)>)> {
     let (plan, outputs) = load_case(engine, case)?;
     engine.run(plan)?;
-    outputs.into_iter().map(|v| engine.read(v)).collect()
+    let mut contents = Vec::new();
+    let mut hit = None;
+    for (o, v) in outputs.into_iter().enumerate() {
+        let before = &case.bufs[case.op.views[o].buf];
+        let after = engine.read(View::whole(v.buf, before.len()))?;
+        let outside = (0..before.len()).find(|&i| (i < v.offset || i >= v.offset + v.len) && after[i] != before[i]);
+        if hit.is_none() {
+            hit = outside.map(|i| (o, i));
+        }
+        contents.push(after[v.offset..v.offset + v.len].to_vec());
+    }
+    Ok((contents, hit))
 }
 
 /// Runs the case on `engine` and on the CPU twins and compares every output.
+/// Outputs made by `Builder::output` start as NaN inside guard words, so an
+/// element left unwritten, or a write past the view, fails.
 pub fn check(engine: &mut dyn Engine, case: &Case) -> Result<Outcome> {
-    let got = run_case(engine, case)?;
+    let (got, guard_hit) = run_guarded(engine, case)?;
     let want = run_case(&mut CpuEngine::new(), case)?;
     let mut total = Cmp { max_abs: 0.0, max_rel: 0.0, first_bad: None };
     let mut bad_output = None;
     for (o, (g, w)) in got.iter().zip(&want).enumerate() {
         let cmp = if case.exact.contains(&o) {
-            let as_f = |v: &Vec<u32>| v.iter().map(|&x| x as f32).collect::<Vec<_>>();
+            // an integer output still holding the fill pattern was never written
+            let as_f = |v: &Vec<u32>| v.iter().map(|&x| if x == UNWRITTEN { f32::NAN } else { x as f32 }).collect::<Vec<_>>();
             compare(&as_f(g), &as_f(w), Tol { atol: 0.0, rtol: 0.0 })
         } else {
             let as_f = |v: &Vec<u32>| v.iter().map(|&x| f32::from_bits(x)).collect::<Vec<_>>();
@@ -144,7 +177,7 @@ pub fn check(engine: &mut dyn Engine, case: &Case) -> Result<Outcome> {
             total.first_bad = cmp.first_bad;
         }
     }
-    Ok(Outcome { kernel: case.kernel, shape: case.shape.clone(), cmp: total, bad_output })
+    Ok(Outcome { kernel: case.kernel, shape: case.shape.clone(), cmp: total, bad_output, guard_hit })
 }
 
 /// Builds cases: buffers with random contents, views over them.
@@ -168,8 +201,14 @@ impl Builder {
         let v: Vec<u32> = (0..n).map(|_| self.rng.random_range(0..below)).collect();
         self.push(v)
     }
-    pub(crate) fn zeros(&mut self, n: usize) -> View {
-        self.push(vec![0; n])
+    /// An output view: NaN-filled (`UNWRITTEN`) between `GUARD_WORDS` guard words
+    /// each side, at an offset every adapter accepts for a binding.
+    pub(crate) fn output(&mut self, n: usize) -> View {
+        let mut v = vec![GUARD; GUARD_WORDS];
+        v.extend(std::iter::repeat_n(UNWRITTEN, n));
+        v.extend(std::iter::repeat_n(GUARD, GUARD_WORDS));
+        let id = self.push(v).buf;
+        View { buf: id, offset: GUARD_WORDS, len: n }
     }
     /// A view at a 64-word offset inside a larger buffer, as layer parameters are.
     fn offset_randn(&mut self, n: usize) -> View {
@@ -200,7 +239,7 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
     }
     for &(m, n, k) in &mm {
         // forward, dense-layer layout: Y (m, n) = X (m, k) · Wᵀ, W (n, k) at an offset
-        let (y, x, w, bias) = (b.zeros(m * n), b.randn(m * k), b.offset_randn(n * k), b.randn(n));
+        let (y, x, w, bias) = (b.output(m * n), b.randn(m * k), b.offset_randn(n * k), b.randn(n));
         let d = cpu::MatmulDims::strided(m, n, k, (k, 1), (1, k)).with_epilogue(true, true);
         out.push(b.case(
             format!("Y=relu(X·Wᵀ+b) {m}x{k}·({n}x{k})ᵀ"),
@@ -209,16 +248,16 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
             vec![],
         ));
         // grad input: dX (m, k) = dY (m, n) · W (n, k)
-        let (dx, dy, w) = (b.zeros(m * k), b.randn(m * n), b.randn(n * k));
+        let (dx, dy, w) = (b.output(m * k), b.randn(m * n), b.randn(n * k));
         let d = cpu::MatmulDims::plain(m, k, n);
         out.push(b.case(format!("dX=dY·W {m}x{n}·{n}x{k}"), op::matmul(dx, dy, w, None, d), TOL_SUM, vec![]));
         // grad weight: dW (n, k) = dYᵀ (n, m) · X (m, k)
-        let (dw, dy, x) = (b.zeros(n * k), b.randn(m * n), b.randn(m * k));
+        let (dw, dy, x) = (b.output(n * k), b.randn(m * n), b.randn(m * k));
         let d = cpu::MatmulDims::strided(n, k, m, (1, n), (k, 1));
         out.push(b.case(format!("dW=dYᵀ·X ({m}x{n})ᵀ·{m}x{k}"), op::matmul(dw, dy, x, None, d), TOL_SUM, vec![]));
     }
     for &(outer, ch, inner) in &[(1, 1, 1), (7, 33, 1), (3, 5, 49), (257, 10, 1), (5, 7, 33)] {
-        let (db, dy) = (b.zeros(ch), b.randn(outer * ch * inner));
+        let (db, dy) = (b.output(ch), b.randn(outer * ch * inner));
         let d = cpu::BiasGradDims::new(outer, ch, inner);
         out.push(b.case(format!("({outer},{ch},{inner})"), op::bias_grad(db, dy, d), TOL_SUM, vec![]));
     }
@@ -238,23 +277,23 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
         let shape = format!("N{n} Ci{ci} Co{co} {h}x{w} k{k}");
         let d = cpu::ConvDims::new(n, ci, co, h, w, k);
         let (y, x, wt, bias) =
-            (b.zeros(n * co * h * w), b.randn(n * ci * h * w), b.offset_randn(co * ci * k * k), b.randn(co));
+            (b.output(n * co * h * w), b.randn(n * ci * h * w), b.offset_randn(co * ci * k * k), b.randn(co));
         let op = op::conv2d_forward(y, x, wt, Some(bias), d.with_epilogue(true, true));
         out.push(b.case(shape.clone(), op, TOL_SUM, vec![]));
-        let (dx, dy, wt) = (b.zeros(n * ci * h * w), b.randn(n * co * h * w), b.randn(co * ci * k * k));
+        let (dx, dy, wt) = (b.output(n * ci * h * w), b.randn(n * co * h * w), b.randn(co * ci * k * k));
         out.push(b.case(shape.clone(), op::conv2d_backward_input(dx, dy, wt, d), TOL_SUM, vec![]));
-        let (dw, dy, x) = (b.zeros(co * ci * k * k), b.randn(n * co * h * w), b.randn(n * ci * h * w));
+        let (dw, dy, x) = (b.output(co * ci * k * k), b.randn(n * co * h * w), b.randn(n * ci * h * w));
         out.push(b.case(shape, op::conv2d_backward_weight(dw, dy, x, d), TOL_SUM, vec![]));
     }
     // split-K grad weight: partial slices per chunk of pixels (trailing chunks may be empty)
     for &(n, ci, co, h, w, k, splits) in &[(2, 3, 5, 7, 7, 3, 3), (3, 2, 4, 9, 6, 2, 4), (1, 1, 2, 5, 5, 5, 7)] {
         let d = cpu::ConvDims::new(n, ci, co, h, w, k).with_splits(splits);
-        let (dw, dy, x) = (b.zeros(splits * co * ci * k * k), b.randn(n * co * h * w), b.randn(n * ci * h * w));
+        let (dw, dy, x) = (b.output(splits * co * ci * k * k), b.randn(n * co * h * w), b.randn(n * ci * h * w));
         let shape = format!("N{n} Ci{ci} Co{co} {h}x{w} k{k} split-K {splits}");
         out.push(b.case(shape, op::conv2d_backward_weight(dw, dy, x, d), TOL_SUM, vec![]));
     }
     for &(len, splits) in &[(1, 1), (7, 3), (800, 5)] {
-        let (total, part) = (b.zeros(len), b.randn(len * splits));
+        let (total, part) = (b.output(len), b.randn(len * splits));
         let op = op::sum_splits(total, part, cpu::SplitDims::new(len, splits));
         out.push(b.case(format!("{splits} x {len}"), op, TOL_SUM, vec![]));
     }
@@ -262,18 +301,18 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
         let shape = format!("N{n} C{c} {h}x{w} k{k}");
         let d = cpu::PoolDims::new(n, c, h, w, k);
         let outs = n * c * (h / k) * (w / k);
-        let (y, arg, x) = (b.zeros(outs), b.zeros(outs), b.randn(n * c * h * w));
+        let (y, arg, x) = (b.output(outs), b.output(outs), b.randn(n * c * h * w));
         out.push(b.case(shape.clone(), op::maxpool_forward(y, arg, x, d), TOL_EXACTISH, vec![1]));
         // a valid argmax: the reference forward on fresh data
         let xs: Vec<f32> = (0..n * c * h * w).map(|_| b.rng.random_range(-1.0..1.0)).collect();
         let (mut ys, mut args) = (vec![0f32; outs], vec![0u32; outs]);
         cpu::maxpool_forward(&mut ys, &mut args, &xs, &d);
-        let (dx, dy, arg) = (b.zeros(n * c * h * w), b.randn(outs), b.push(args));
+        let (dx, dy, arg) = (b.output(n * c * h * w), b.randn(outs), b.push(args));
         out.push(b.case(shape, op::maxpool_backward(dx, dy, arg, d), TOL_EXACTISH, vec![]));
     }
     for &n in &[1, 7, 257, 10_000] {
         let d = cpu::ElemDims::new(n);
-        let (y, x) = (b.zeros(n), b.randn(n));
+        let (y, x) = (b.output(n), b.randn(n));
         out.push(b.case(format!("n={n}"), op::relu_forward(y, x, d), TOL_EXACTISH, vec![]));
         let (dy, y) = (b.randn(n), b.floats(n, -1.0, 1.0));
         out.push(b.case(format!("n={n}"), op::relu_backward(dy, y, d), TOL_EXACTISH, vec![]));
@@ -281,22 +320,22 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
     for &(n, c) in &[(1, 10), (7, 10), (33, 3), (257, 10), (500, 10)] {
         let d = cpu::XentDims::new(n, c);
         let shape = format!("N{n} C{c}");
-        let (dl, loss, hit) = (b.zeros(n * c), b.zeros(n), b.zeros(n));
+        let (dl, loss, hit) = (b.output(n * c), b.output(n), b.output(n));
         let (logits, labels) = (b.floats(n * c, -8.0, 8.0), b.ints(n, c as u32));
         out.push(b.case(shape.clone(), op::softmax_xent(dl, loss, hit, logits, labels, d), TOL_TRANSCENDENTAL, vec![]));
         let (acc, loss, hit) = (b.floats(4, 0.0, 10.0), b.floats(n, 0.0, 3.0), b.ints(n, 2));
         // correct flags are 0.0/1.0 floats
         b.bufs[hit.buf].iter_mut().for_each(|v| *v = (*v as f32).to_bits());
         out.push(b.case(shape.clone(), op::xent_accumulate(acc, loss, hit, d), TOL_SUM, vec![]));
-        let (probs, logits) = (b.zeros(n * c), b.floats(n * c, -8.0, 8.0));
+        let (probs, logits) = (b.output(n * c), b.floats(n * c, -8.0, 8.0));
         out.push(b.case(shape, op::softmax(probs, logits, d), TOL_TRANSCENDENTAL, vec![]));
     }
     for &(n, p) in &[(1, 0.5), (7, 0.25), (1000, 0.25), (8481, 0.5)] {
         let d = cpu::DropoutDims::new(n, p, 42, 7, 3);
         let shape = format!("n={n} p={p}");
-        let (y, x) = (b.zeros(n), b.randn(n));
+        let (y, x) = (b.output(n), b.randn(n));
         out.push(b.case(shape.clone(), op::dropout_forward(y, x, d), TOL_EXACTISH, vec![]));
-        let (dx, dy) = (b.zeros(n), b.randn(n));
+        let (dx, dy) = (b.output(n), b.randn(n));
         out.push(b.case(shape, op::dropout_backward(dx, dy, d), TOL_EXACTISH, vec![]));
     }
     for &n in &[1, 7, 257, 10_000] {
@@ -311,7 +350,7 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
     for &(rows, n, pixels) in &[(1, 1, 1), (50, 7, 784), (20, 13, 5)] {
         let d = cpu::GatherDims::new(n, 3, pixels, 255.0);
         let words = pixels.div_ceil(4);
-        let (x, y) = (b.zeros(n * pixels), b.zeros(n));
+        let (x, y) = (b.output(n * pixels), b.output(n));
         let (store, labels) = (b.ints(rows * words, u32::MAX), b.ints(rows, 10));
         let index = b.ints(n + 3, rows as u32);
         let shape = format!("{n} of {rows} rows x {pixels} px");

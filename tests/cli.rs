@@ -186,3 +186,25 @@ fn a_checkpoint_that_does_not_match_its_spec_is_refused() {
         &keep,
     );
 }
+
+#[test]
+fn selftest_on_the_native_engine_passes_every_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = gpunet(&["selftest", "--device", "cpu", "--threads", "2"], dir.path());
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(o.status.code(), Some(0), "{out}\n{}", stderr(&o));
+    let mut lines = out.lines();
+    assert!(lines.next().unwrap().starts_with("engine: native CPU (2 threads) — --device cpu"), "{out}");
+    let cases = out.lines().filter(|l| l.starts_with("native CPU") && l.ends_with("pass")).count();
+    let last = out.lines().last().unwrap();
+    assert_eq!(last, format!("{cases} passed, 0 failed"), "{out}");
+    assert!(cases >= gpunet::kernels::Kernel::ALL.len(), "{out}");
+}
+
+#[test]
+fn a_bad_device_or_thread_count_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fails(d, &["selftest", "--device", "tpu"], 2, &["unknown device 'tpu': expected auto, gpu or cpu"], &[]);
+    fails(d, &["archs", "--threads", "many"], 2, &["--threads"], &[]);
+}

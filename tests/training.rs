@@ -8,6 +8,7 @@ use gpunet::gpu::shaders::Gemm;
 use gpunet::gpu::{for_tests, GpuEngine};
 use gpunet::infer;
 use gpunet::model::{checkpoint, Net, NetConfig, Spec};
+use gpunet::native::NativeEngine;
 use gpunet::optim::Optim;
 use gpunet::selftest::{compare, Tol};
 use gpunet::train::{self, Quiet, Settings, TrainJob};
@@ -41,14 +42,7 @@ fn cnn6_with_dropout_gpu_steps_match_cpu_reference() {
     for optim in [Optim::adam(1e-3), Optim::sgd(0.05, 0.9, true)] {
         let want = three_steps(&mut CpuEngine::new(), &spec, &images, optim);
         let got = three_steps(&mut GpuEngine::new(gpu.clone()), &spec, &images, optim);
-        let init = Net::new(
-            &mut CpuEngine::new(),
-            spec.clone(),
-            &images,
-            NetConfig { batch: 4, scale: 255.0, optim: None, seed: 7 },
-        )
-        .unwrap()
-        .init_params(3);
+        let init = three_steps_init(&spec, &images);
         // the steps must have moved the weights, or the comparison proves nothing
         let moved = got.iter().zip(&init).filter(|(a, b)| a != b).count();
         assert!(moved > got.len() / 2, "{}: only {moved} of {} parameters changed", optim.name(), got.len());
@@ -70,6 +64,40 @@ fn cnn6_with_dropout_gpu_steps_match_cpu_reference() {
         );
         println!("{}: max abs diff {:.3e} over {} parameters", optim.name(), cmp.max_abs, got.len());
     }
+}
+
+#[test]
+fn cnn6_with_dropout_native_steps_match_cpu_reference() {
+    // the native engine runs the same plans: init, batch order and dropout masks are
+    // shared, so three steps land within rounding of the reference
+    let spec = Spec::parse(
+        "conv32k5,conv32k5,pool2,drop0.25,conv64k3,conv64k3,pool2,drop0.25,conv128k2,conv128k2,pool2,drop0.25,fc256,drop0.5,out10",
+    )
+    .unwrap();
+    let images = first_images(8);
+    for optim in [Optim::adam(1e-3), Optim::sgd(0.05, 0.9, true)] {
+        let want = three_steps(&mut CpuEngine::new(), &spec, &images, optim);
+        let got = three_steps(&mut NativeEngine::new(2).unwrap(), &spec, &images, optim);
+        let init = three_steps_init(&spec, &images);
+        let moved = got.iter().zip(&init).filter(|(a, b)| a != b).count();
+        assert!(moved > got.len() / 2, "{}: only {moved} of {} parameters changed", optim.name(), got.len());
+        // as for the GPU: Adam amplifies rounding in near-zero gradients up to lr per step
+        let tol = match optim.kind {
+            gpunet::optim::Kind::Adam { .. } => Tol { atol: 1e-4, rtol: 0.0 },
+            gpunet::optim::Kind::Sgd { .. } => Tol { atol: 1e-5, rtol: 1e-4 },
+        };
+        let cmp = compare(&got, &want, tol);
+        assert!(cmp.first_bad.is_none(), "{}: {:?} (max abs {})", optim.name(), cmp.first_bad, cmp.max_abs);
+        let close = got.iter().zip(&want).filter(|(g, w)| (*g - *w).abs() <= 1e-5 + 1e-3 * w.abs()).count();
+        assert!(close as f64 >= 0.999 * got.len() as f64, "{}: only {close} of {} agree closely", optim.name(), got.len());
+        println!("{}: max abs diff {:.3e} over {} parameters", optim.name(), cmp.max_abs, got.len());
+    }
+}
+
+/// The initial weights `three_steps` starts from.
+fn three_steps_init(spec: &Spec, images: &Images) -> Vec<f32> {
+    let cfg = NetConfig { batch: 4, scale: 255.0, optim: None, seed: 7 };
+    Net::new(&mut CpuEngine::new(), spec.clone(), images, cfg).unwrap().init_params(3)
 }
 
 #[test]

@@ -45,9 +45,13 @@ pub fn pcg(v: u32) -> u32 {
     (w >> 22) ^ w
 }
 
+/// The per-(seed, step, layer) key that element indices are hashed with.
+pub fn dropout_key(d: &DropoutDims) -> u32 {
+    pcg(d.seed ^ pcg(d.step ^ pcg(d.salt)))
+}
+
 pub fn dropout_keep(i: u32, d: &DropoutDims) -> bool {
-    let key = pcg(d.seed ^ pcg(d.step ^ pcg(d.salt)));
-    pcg(i ^ key) >= d.threshold
+    pcg(i ^ dropout_key(d)) >= d.threshold
 }
 
 fn apply<T: Float>(out: &mut [T], src: &[T], d: &DropoutDims) {

@@ -16,15 +16,10 @@ impl CpuEngine {
         Self::default()
     }
 
-    /// Runs one op. Outputs must lie in buffers that no other view of the op uses,
-    /// the same rule wgpu applies to read-write storage bindings.
-    pub fn run_op(&mut self, op: &Op) {
+    /// Runs one op (checked by `check_op` when its plan was made).
+    fn run_op(&mut self, op: &Op) {
         let info = op.kernel.info();
         let (outs, ins) = op.views.split_at(info.outputs);
-        for (i, o) in outs.iter().enumerate() {
-            let clash = op.views.iter().enumerate().any(|(j, v)| j != i && v.buf == o.buf);
-            assert!(!clash, "{}: output view {i} shares its buffer with another binding", info.entry);
-        }
         let mut taken: Vec<(BufId, Vec<u32>)> =
             outs.iter().map(|v| (v.buf, std::mem::take(&mut self.bufs[v.buf]))).collect();
         {
@@ -56,9 +51,7 @@ impl Engine for CpuEngine {
     }
     fn plan(&mut self, ops: Vec<Op>) -> Result<PlanId> {
         for op in &ops {
-            for v in &op.views {
-                assert!(v.offset + v.len <= self.bufs[v.buf].len(), "{}: view past its buffer", op.kernel.name());
-            }
+            check_op(op, |b| self.bufs[b].len());
         }
         self.plans.push(ops);
         Ok(self.plans.len() - 1)
@@ -77,5 +70,19 @@ impl Engine for CpuEngine {
     }
     fn finish(&mut self) -> Result<()> {
         Ok(())
+    }
+}
+
+/// The rules a CPU-side engine relies on: every view lies inside its buffer
+/// (`len_of` gives a buffer's words), and outputs lie in buffers that no other
+/// view of the op uses, the rule wgpu applies to read-write storage bindings.
+pub fn check_op(op: &Op, len_of: impl Fn(BufId) -> usize) {
+    let name = op.kernel.name();
+    for v in &op.views {
+        assert!(v.offset + v.len <= len_of(v.buf), "{name}: view past its buffer");
+    }
+    for (i, o) in op.views[..op.kernel.info().outputs].iter().enumerate() {
+        let clash = op.views.iter().enumerate().any(|(j, v)| j != i && v.buf == o.buf);
+        assert!(!clash, "{name}: output view {i} shares its buffer with another binding");
     }
 }

@@ -19,7 +19,7 @@ mod softmax_xent;
 pub use conv2d::*;
 pub use data::*;
 pub use dropout::*;
-pub use engine::CpuEngine;
+pub use engine::{check_op, CpuEngine};
 pub use matmul::*;
 pub use maxpool::*;
 pub use optim::*;
@@ -39,8 +39,8 @@ pub trait Dims: bytemuck::Pod {
     }
 }
 
-pub(crate) const FLAG_BIAS: u32 = 1;
-pub(crate) const FLAG_RELU: u32 = 2;
+pub const FLAG_BIAS: u32 = 1;
+pub const FLAG_RELU: u32 = 2;
 
 pub(crate) fn flags(bias: bool, relu: bool) -> u32 {
     (bias as u32) * FLAG_BIAS | (relu as u32) * FLAG_RELU

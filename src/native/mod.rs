@@ -1,0 +1,163 @@
+//! The native CPU engine: the same plans as the GPU engine, run on all cores.
+//! GEMM-shaped kernels (dense layers, the three conv passes) go through a tuned
+//! GEMM library; the rest run as parallel chunks. The twins in `cpu` stay the
+//! readable oracle; this engine is tested against them kernel by kernel.
+
+mod conv;
+mod gemm;
+mod ops;
+
+use crate::cpu::Params;
+use crate::engine::{Engine, PlanId};
+use crate::error::{Error, Result};
+use crate::kernels::Kernel;
+use crate::op::{BufId, Op, View};
+use ops::dims;
+use std::sync::Mutex;
+
+/// Per-thread scratch (im2col columns), grown to the largest request and then reused,
+/// so steady-state steps allocate nothing.
+pub(crate) struct Scratch {
+    per_thread: Vec<Mutex<Vec<f32>>>,
+}
+
+impl Scratch {
+    fn new(threads: usize) -> Scratch {
+        Scratch { per_thread: (0..threads).map(|_| Mutex::new(Vec::new())).collect() }
+    }
+    /// Runs f on this pool thread's buffer of at least `len` floats (contents unspecified).
+    fn with<R>(&self, len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+        let i = rayon::current_thread_index().unwrap_or(0) % self.per_thread.len();
+        let mut buf = self.per_thread[i].lock().unwrap_or_else(|e| e.into_inner());
+        if buf.len() < len {
+            buf.resize(len, 0.0);
+        }
+        f(&mut buf[..len])
+    }
+}
+
+pub struct NativeEngine {
+    pool: rayon::ThreadPool,
+    threads: usize,
+    bufs: Vec<Vec<u32>>,
+    plans: Vec<Vec<Op>>,
+    scratch: Scratch,
+    /// Conv weight-gradient partial sums of image groups.
+    partials: Vec<f32>,
+}
+
+impl NativeEngine {
+    /// An engine on `threads` threads (0: one per core).
+    pub fn new(threads: usize) -> Result<NativeEngine> {
+        let threads = if threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { threads };
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("gpunet-cpu-{i}"))
+            .build()
+            .map_err(|e| Error::usage(format!("cannot start {threads} threads: {e}")))?;
+        Ok(NativeEngine {
+            pool,
+            threads,
+            bufs: Vec::new(),
+            plans: Vec::new(),
+            scratch: Scratch::new(threads),
+            partials: Vec::new(),
+        })
+    }
+
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    fn run_op(&mut self, op: &Op) {
+        let outputs = op.kernel.info().outputs;
+        let (outs, ins) = op.views.split_at(outputs);
+        let mut taken: Vec<(BufId, Vec<u32>)> =
+            outs.iter().map(|v| (v.buf, std::mem::take(&mut self.bufs[v.buf]))).collect();
+        {
+            let mut o: Vec<&mut [u32]> =
+                taken.iter_mut().zip(outs).map(|((_, b), v)| &mut b[v.offset..v.offset + v.len]).collect();
+            let i: Vec<&[u32]> = ins.iter().map(|v| &self.bufs[v.buf][v.offset..v.offset + v.len]).collect();
+            let (scratch, partials) = (&self.scratch, &mut self.partials);
+            self.pool.install(|| dispatch(op.kernel, &mut o, &i, &op.params, scratch, partials));
+        }
+        for (id, b) in taken {
+            self.bufs[id] = b;
+        }
+    }
+}
+
+fn f(s: &[u32]) -> &[f32] {
+    bytemuck::cast_slice(s)
+}
+fn fm<'a>(s: &'a mut &mut [u32]) -> &'a mut [f32] {
+    bytemuck::cast_slice_mut(s)
+}
+
+/// One kernel on raw views: outputs (read-write) then inputs, as the registry binds them.
+fn dispatch(k: Kernel, o: &mut [&mut [u32]], i: &[&[u32]], p: &Params, scratch: &Scratch, partials: &mut Vec<f32>) {
+    match (k, o) {
+        (Kernel::Matmul, [c]) => ops::matmul(fm(c), f(i[0]), f(i[1]), f(i[2]), &dims(p)),
+        (Kernel::BiasGrad, [db]) => ops::bias_grad(fm(db), f(i[0]), &dims(p)),
+        (Kernel::SumSplits, [t]) => ops::sum_splits(fm(t), f(i[0]), &dims(p)),
+        (Kernel::Conv2dForward, [y]) => conv::forward(fm(y), f(i[0]), f(i[1]), f(i[2]), &dims(p), scratch),
+        (Kernel::Conv2dBackwardInput, [dx]) => conv::backward_input(fm(dx), f(i[0]), f(i[1]), &dims(p), scratch),
+        (Kernel::Conv2dBackwardWeight, [dw]) => {
+            conv::backward_weight(fm(dw), f(i[0]), f(i[1]), &dims(p), scratch, partials)
+        }
+        (Kernel::MaxpoolForward, [y, arg]) => ops::maxpool_forward(fm(y), arg, f(i[0]), &dims(p)),
+        (Kernel::MaxpoolBackward, [dx]) => ops::maxpool_backward(fm(dx), f(i[0]), i[1], &dims(p)),
+        (Kernel::ReluForward, [y]) => ops::relu_forward(fm(y), f(i[0]), &dims(p)),
+        (Kernel::ReluBackward, [dy]) => ops::relu_backward(fm(dy), f(i[0]), &dims(p)),
+        (Kernel::SoftmaxXent, [dl, loss, hit]) => {
+            ops::softmax_xent(fm(dl), fm(loss), fm(hit), f(i[0]), i[1], &dims(p))
+        }
+        // three sums over at most a batch of rows: not worth a thread
+        (Kernel::XentAccumulate, [acc]) => crate::cpu::xent_accumulate(fm(acc), f(i[0]), f(i[1]), &dims(p)),
+        (Kernel::Softmax, [probs]) => ops::softmax(fm(probs), f(i[0]), &dims(p)),
+        (Kernel::DropoutForward | Kernel::DropoutBackward, [out]) => ops::dropout(fm(out), f(i[0]), &dims(p)),
+        (Kernel::Adam, [w, m, v]) => ops::adam(fm(w), fm(m), fm(v), f(i[0]), &dims(p)),
+        (Kernel::Sgd, [w, vel]) => ops::sgd(fm(w), fm(vel), f(i[0]), &dims(p)),
+        (Kernel::Gather, [x, y]) => ops::gather(fm(x), y, i[0], i[1], i[2], &dims(p)),
+        (k, o) => unreachable!("{}: {} outputs bound", k.name(), o.len()),
+    }
+}
+
+impl Engine for NativeEngine {
+    fn name(&self) -> String {
+        format!("native CPU ({} threads)", self.threads)
+    }
+    fn buffer(&mut self, words: usize, _label: &str) -> Result<BufId> {
+        self.bufs.push(vec![0; words]);
+        Ok(self.bufs.len() - 1)
+    }
+    fn write(&mut self, buf: BufId, offset: usize, data: &[u32]) -> Result<()> {
+        self.bufs[buf][offset..offset + data.len()].copy_from_slice(data);
+        Ok(())
+    }
+    fn read(&mut self, v: View) -> Result<Vec<u32>> {
+        Ok(self.bufs[v.buf][v.offset..v.offset + v.len].to_vec())
+    }
+    fn plan(&mut self, ops: Vec<Op>) -> Result<PlanId> {
+        for op in &ops {
+            crate::cpu::check_op(op, |b| self.bufs[b].len());
+        }
+        self.plans.push(ops);
+        Ok(self.plans.len() - 1)
+    }
+    fn set_params(&mut self, plan: PlanId, op: usize, params: Params) -> Result<()> {
+        self.plans[plan][op].params = params;
+        Ok(())
+    }
+    fn run(&mut self, plan: PlanId) -> Result<()> {
+        let ops = std::mem::take(&mut self.plans[plan]);
+        for op in &ops {
+            self.run_op(op);
+        }
+        self.plans[plan] = ops;
+        Ok(())
+    }
+    fn finish(&mut self) -> Result<()> {
+        Ok(())
+    }
+}

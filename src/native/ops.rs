@@ -1,0 +1,193 @@
+//! The native engine's kernels other than conv: dense GEMMs, reductions and
+//! element-wise work, split into chunks across the thread pool. Where a twin is
+//! already a straight loop over independent rows or elements, a chunk runs the
+//! twin itself on its sub-range, so both engines share one formula.
+
+use super::gemm::{gemm_parallel, Strides};
+use crate::cpu::{self, Dims};
+use rayon::prelude::*;
+
+/// Elements per task for memory-bound loops.
+const CHUNK: usize = 1 << 14;
+/// Rows per task for row-wise kernels (softmax, gather).
+const ROWS: usize = 64;
+
+pub fn matmul(c: &mut [f32], a: &[f32], b: &[f32], bias: &[f32], d: &cpu::MatmulDims) {
+    let (m, n, k) = (d.m as usize, d.n as usize, d.k as usize);
+    let (as_, bs) = (Strides { rs: d.a_rs as usize, cs: d.a_cs as usize }, Strides { rs: d.b_rs as usize, cs: d.b_cs as usize });
+    gemm_parallel(m, n, k, c, a, as_, b, bs);
+    let (with_bias, relu) = (d.flags & cpu::FLAG_BIAS != 0, d.flags & cpu::FLAG_RELU != 0);
+    if with_bias || relu {
+        let rows = (CHUNK / n.max(1)).max(1);
+        c[..m * n].par_chunks_mut(rows * n).for_each(|block| {
+            for row in block.chunks_mut(n) {
+                for (v, bv) in row.iter_mut().zip(bias.iter().chain(std::iter::repeat(&0.0))) {
+                    let s = if with_bias { *v + bv } else { *v };
+                    *v = if relu { s.max(0.0) } else { s };
+                }
+            }
+        });
+    }
+}
+
+/// Per channel, in the twin's order (outer rows, then inner positions).
+pub fn bias_grad(dbias: &mut [f32], dy: &[f32], d: &cpu::BiasGradDims) {
+    let (outer, ch, inner) = (d.outer as usize, d.channels as usize, d.inner as usize);
+    dbias[..ch].par_iter_mut().enumerate().for_each(|(c, out)| {
+        let mut s = 0.0f32;
+        for i in 0..outer {
+            for v in &dy[(i * ch + c) * inner..(i * ch + c + 1) * inner] {
+                s += v;
+            }
+        }
+        *out = s;
+    });
+}
+
+pub fn sum_splits(total: &mut [f32], part: &[f32], d: &cpu::SplitDims) {
+    let len = d.len as usize;
+    total[..len].par_chunks_mut(CHUNK).enumerate().for_each(|(t, out)| {
+        out.fill(0.0);
+        for s in 0..d.splits as usize {
+            let p = &part[s * len + t * CHUNK..][..out.len()];
+            out.iter_mut().zip(p).for_each(|(o, v)| *o += v);
+        }
+    });
+}
+
+/// One (n, c) plane per task; argmax keeps flat indices into the whole input.
+pub fn maxpool_forward(y: &mut [f32], argmax: &mut [u32], x: &[f32], d: &cpu::PoolDims) {
+    let (h, w, k) = (d.h as usize, d.w as usize, d.k as usize);
+    let (oh, ow) = (h / k, w / k);
+    let planes = (d.n * d.c) as usize;
+    if oh * ow == 0 {
+        return;
+    }
+    y[..planes * oh * ow].par_chunks_mut(oh * ow).zip(argmax[..planes * oh * ow].par_chunks_mut(oh * ow)).enumerate().for_each(
+        |(p, (yp, ap))| {
+            let base = p * h * w;
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut best = base + oy * k * w + ox * k;
+                    for dy in 0..k {
+                        for dx in 0..k {
+                            let i = base + (oy * k + dy) * w + ox * k + dx;
+                            if x[i] > x[best] {
+                                best = i;
+                            }
+                        }
+                    }
+                    yp[oy * ow + ox] = x[best];
+                    ap[oy * ow + ox] = best as u32;
+                }
+            }
+        },
+    );
+}
+
+/// Overwrites dx one plane per task: each window's gradient to its argmax, 0 elsewhere.
+pub fn maxpool_backward(dx: &mut [f32], dy: &[f32], argmax: &[u32], d: &cpu::PoolDims) {
+    let (h, w, k) = (d.h as usize, d.w as usize, d.k as usize);
+    let outs = (h / k) * (w / k);
+    dx[..(d.n * d.c) as usize * h * w].par_chunks_mut(h * w).enumerate().for_each(|(p, dxp)| {
+        dxp.fill(0.0);
+        for o in p * outs..(p + 1) * outs {
+            // a window's argmax lies in its own plane (maxpool_forward wrote it)
+            dxp[argmax[o] as usize - p * h * w] = dy[o];
+        }
+    });
+}
+
+pub fn relu_forward(y: &mut [f32], x: &[f32], d: &cpu::ElemDims) {
+    let n = d.n as usize;
+    y[..n].par_chunks_mut(CHUNK).zip(x[..n].par_chunks(CHUNK)).for_each(|(y, x)| {
+        y.iter_mut().zip(x).for_each(|(y, x)| *y = x.max(0.0));
+    });
+}
+
+pub fn relu_backward(dy: &mut [f32], y: &[f32], d: &cpu::ElemDims) {
+    let n = d.n as usize;
+    dy[..n].par_chunks_mut(CHUNK).zip(y[..n].par_chunks(CHUNK)).for_each(|(dy, y)| {
+        dy.iter_mut().zip(y).for_each(|(g, y)| {
+            if *y <= 0.0 {
+                *g = 0.0
+            }
+        });
+    });
+}
+
+/// Forward and backward alike: out = src · scale where the mask keeps, else 0.
+pub fn dropout(out: &mut [f32], src: &[f32], d: &cpu::DropoutDims) {
+    let n = d.n as usize;
+    let key = cpu::dropout_key(d);
+    out[..n].par_chunks_mut(CHUNK).zip(src[..n].par_chunks(CHUNK)).enumerate().for_each(|(t, (out, src))| {
+        for (j, (o, s)) in out.iter_mut().zip(src).enumerate() {
+            let keep = cpu::pcg((t * CHUNK + j) as u32 ^ key) >= d.threshold;
+            *o = if keep { s * d.scale } else { 0.0 };
+        }
+    });
+}
+
+pub fn softmax_xent(
+    dlogits: &mut [f32],
+    loss: &mut [f32],
+    correct: &mut [f32],
+    logits: &[f32],
+    labels: &[u32],
+    d: &cpu::XentDims,
+) {
+    let (n, c) = (d.n as usize, d.c as usize);
+    dlogits[..n * c]
+        .par_chunks_mut(ROWS * c)
+        .zip(loss[..n].par_chunks_mut(ROWS))
+        .zip(correct[..n].par_chunks_mut(ROWS))
+        .enumerate()
+        .for_each(|(t, ((dl, l), h))| {
+            let r0 = t * ROWS;
+            let sub = cpu::XentDims { n: l.len() as u32, ..*d };
+            cpu::softmax_xent(dl, l, h, &logits[r0 * c..], &labels[r0..], &sub);
+        });
+}
+
+pub fn softmax(probs: &mut [f32], logits: &[f32], d: &cpu::XentDims) {
+    let (n, c) = (d.n as usize, d.c as usize);
+    probs[..n * c].par_chunks_mut(ROWS * c).enumerate().for_each(|(t, p)| {
+        let sub = cpu::XentDims { n: (p.len() / c) as u32, ..*d };
+        cpu::softmax(p, &logits[t * ROWS * c..], &sub);
+    });
+}
+
+pub fn adam(w: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], d: &cpu::AdamDims) {
+    let n = d.n as usize;
+    w[..n]
+        .par_chunks_mut(CHUNK)
+        .zip(m[..n].par_chunks_mut(CHUNK))
+        .zip(v[..n].par_chunks_mut(CHUNK))
+        .zip(g[..n].par_chunks(CHUNK))
+        .for_each(|(((w, m), v), g)| cpu::adam(w, m, v, g, &cpu::AdamDims { n: w.len() as u32, ..*d }));
+}
+
+pub fn sgd(w: &mut [f32], vel: &mut [f32], g: &[f32], d: &cpu::SgdDims) {
+    let n = d.n as usize;
+    w[..n]
+        .par_chunks_mut(CHUNK)
+        .zip(vel[..n].par_chunks_mut(CHUNK))
+        .zip(g[..n].par_chunks(CHUNK))
+        .for_each(|((w, vel), g)| cpu::sgd(w, vel, g, &cpu::SgdDims { n: w.len() as u32, ..*d }));
+}
+
+pub fn gather(x: &mut [f32], y: &mut [u32], store: &[u32], labels: &[u32], index: &[u32], d: &cpu::GatherDims) {
+    let (n, px) = (d.n as usize, d.pixels as usize);
+    if px == 0 {
+        return cpu::gather(x, y, store, labels, index, d);
+    }
+    x[..n * px].par_chunks_mut(ROWS * px).zip(y[..n].par_chunks_mut(ROWS)).enumerate().for_each(|(t, (x, y))| {
+        let sub = cpu::GatherDims { n: y.len() as u32, offset: 0, ..*d };
+        cpu::gather(x, y, store, labels, &index[d.offset as usize + t * ROWS..], &sub);
+    });
+}
+
+/// Parameters a kernel's dims struct carries, typed.
+pub fn dims<D: Dims>(p: &cpu::Params) -> D {
+    D::from_params(p)
+}

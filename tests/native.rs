@@ -1,0 +1,42 @@
+//! The native CPU engine against the CPU twins: every kernel on the selftest's
+//! shapes (odd sizes, split-K, views at offsets, outputs NaN-filled inside guard
+//! words), on one thread and on several, so every way of cutting the work runs.
+
+use gpunet::native::NativeEngine;
+use gpunet::selftest;
+
+#[test]
+fn every_kernel_matches_its_cpu_twin_on_the_native_engine() {
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    for threads in [1, 3] {
+        let mut engine = NativeEngine::new(threads).unwrap();
+        for case in selftest::cases(threads as u64, false) {
+            let outcome = selftest::check(&mut engine, &case).unwrap();
+            println!("[{threads} threads] {}", outcome.line());
+            ran += 1;
+            if !outcome.pass() {
+                failures.push(format!("[{threads} threads] {}", outcome.line()));
+            }
+        }
+    }
+    assert!(ran >= 2 * gpunet::kernels::Kernel::ALL.len(), "only {ran} cases ran");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn large_gemms_are_cut_across_threads_correctly() {
+    // shapes above the parallel threshold, cut by rows (m large) and by columns (m short)
+    let mut engine = NativeEngine::new(3).unwrap();
+    let mut ran = 0;
+    for case in gpunet::bench::kernel_cases(5, &[(300, 257, 129), (9, 2000, 301)]) {
+        if case.kernel != gpunet::kernels::Kernel::Matmul {
+            continue;
+        }
+        let outcome = selftest::check(&mut engine, &case).unwrap();
+        println!("{}", outcome.line());
+        assert!(outcome.pass(), "{}", outcome.line());
+        ran += 1;
+    }
+    assert_eq!(ran, 2);
+}
