@@ -1,7 +1,13 @@
-//! conv2d 'same' (stride 1) as GEMMs over im2col columns, one image per task:
-//! forward Y_b (Co, HW) = W (Co, Ci·k·k) · col_b; grad input dcol_b = Wᵀ · dY_b,
-//! folded back by col2im; grad weight dW = Σ_b dY_b · col_bᵀ, summed in fixed
-//! groups of images so the result does not depend on the thread count.
+//! conv2d 'same' (stride 1) as GEMMs over im2col columns. Each image is cut into
+//! blocks of output rows whose columns fit in L2, so the columns are written and
+//! read from cache rather than memory:
+//! - forward: Y_b[:, block] (Co, P) = W (Co, Ci·k·k) · col_block;
+//! - grad input: the forward of dY with the flipped, transposed kernel
+//!   (Ci, Co·k·k) and the padding mirrored, a full-depth GEMM instead of a thin
+//!   one followed by col2im;
+//! - grad weight: dWᵀ (Ci·k·k, Co) += col_block · dY_blockᵀ, summed per fixed group
+//!   of images and then across groups in order, so the result does not depend on
+//!   the thread count.
 
 use super::gemm::{gemm, Strides};
 use super::Scratch;
@@ -10,7 +16,10 @@ use rayon::prelude::*;
 
 /// Images whose weight gradients one task sums before the groups are added up.
 const GROUP: usize = 16;
+/// Floats of im2col columns per block: 384 KiB, well inside a core's L2.
+const COL_BUDGET: usize = 96 * 1024;
 
+#[derive(Clone, Copy)]
 struct Shape {
     n: usize,
     ci: usize,
@@ -18,7 +27,7 @@ struct Shape {
     h: usize,
     w: usize,
     k: usize,
-    /// padding before (top/left)
+    /// padding before (top/left); k - 1 - pb after
     pb: usize,
 }
 
@@ -34,138 +43,148 @@ impl Shape {
     fn taps(&self) -> usize {
         self.ci * self.k * self.k
     }
-    /// For tap kx, the output columns [lo, hi) whose input column lies inside the image.
-    fn cols(&self, kx: usize) -> (usize, usize) {
-        (self.pb.saturating_sub(kx).min(self.w), (self.w + self.pb).saturating_sub(kx).min(self.w))
+    /// Output rows per block.
+    fn block_rows(&self) -> usize {
+        (COL_BUDGET / (self.taps() * self.w).max(1)).clamp(1, self.h)
+    }
+    /// The backward-input conv: dY (Co channels) through the flipped kernel, padding mirrored.
+    fn transposed(&self) -> Shape {
+        Shape { ci: self.co, co: self.ci, pb: self.k - 1 - self.pb, ..*self }
     }
 }
 
-/// Calls f(column row, input plane row offset, lo, hi) for every (ci, ky, kx, oy) whose
-/// input row lies inside the image; the caller zero-fills or skips the rest.
-fn for_each_row(s: &Shape, mut f: impl FnMut(usize, Option<usize>, usize, usize)) {
-    let hw = s.hw();
+/// col (Ci·k·k, (r1 - r0)·W): the taps of output rows [r0, r1) of one image x (Ci, H, W).
+/// Every element is written.
+fn im2col(col: &mut [f32], x: &[f32], s: &Shape, r0: usize, r1: usize) {
+    let (w, hw, bp) = (s.w, s.hw(), (r1 - r0) * s.w);
     for c in 0..s.ci {
+        let plane = &x[c * hw..(c + 1) * hw];
         for ky in 0..s.k {
+            // output rows whose input row oy + ky - pb lies inside the image
+            let a = r0.max(s.pb.saturating_sub(ky));
+            let b = r1.min((s.h + s.pb).saturating_sub(ky)).max(a);
             for kx in 0..s.k {
-                let row = ((c * s.k + ky) * s.k + kx) * hw;
-                let (lo, hi) = s.cols(kx);
-                for oy in 0..s.h {
-                    let iy = (oy + ky).checked_sub(s.pb).filter(|&iy| iy < s.h);
-                    // input element of output column lo: (c, iy, lo + kx - pb)
-                    let src = iy.map(|iy| (c * s.h + iy) * s.w + lo + kx - s.pb);
-                    f(row + oy * s.w, src, lo, hi);
+                let row = &mut col[((c * s.k + ky) * s.k + kx) * bp..][..bp];
+                row[..(a - r0) * w].fill(0.0);
+                row[(b - r0) * w..].fill(0.0);
+                if a == b {
+                    continue;
+                }
+                // rows a..b in one copy: dst j reads plane[j + off]; the cells that wrap into a
+                // neighbouring row (or past the plane) are the padding, zeroed below
+                let off = ((r0 + ky) * w + kx) as isize - (s.pb * w + s.pb) as isize;
+                let (j0, j1) = ((a - r0) * w, (b - r0) * w);
+                let lo = j0.max((-off).max(0) as usize);
+                let hi = j1.min((hw as isize - off).max(0) as usize);
+                if lo < hi {
+                    let src = (lo as isize + off) as usize;
+                    row[lo..hi].copy_from_slice(&plane[src..src + hi - lo]);
+                }
+                let (left, right) = (s.pb.saturating_sub(kx).min(w), (w + s.pb).saturating_sub(kx).min(w));
+                for r in (j0..j1).step_by(w) {
+                    row[r..r + left].fill(0.0);
+                    row[r + right..r + w].fill(0.0);
                 }
             }
         }
     }
 }
 
-/// col (Ci·k·k, H·W) of one image x (Ci, H, W); every element is written.
-fn im2col(col: &mut [f32], x: &[f32], s: &Shape) {
-    for_each_row(s, |dst, src, lo, hi| {
-        let out = &mut col[dst..dst + s.w];
-        match src {
-            Some(src) if lo < hi => {
-                out[..lo].fill(0.0);
-                out[lo..hi].copy_from_slice(&x[src..src + hi - lo]);
-                out[hi..].fill(0.0);
+/// y (N, Co, H, W) = conv(x, wt (Co, Ci·k·k)), then `epilogue(co, row)` on each output row.
+fn conv(y: &mut [f32], x: &[f32], wt: &[f32], s: &Shape, scratch: &Scratch, epilogue: impl Fn(usize, &mut [f32]) + Sync) {
+    let (hw, taps, rows) = (s.hw(), s.taps(), s.block_rows());
+    y[..s.n * s.co * hw].par_chunks_mut(s.co * hw).enumerate().for_each(|(b, yb)| {
+        let xb = &x[b * s.ci * hw..(b + 1) * s.ci * hw];
+        scratch.with(taps * rows * s.w, |col| {
+            for r0 in (0..s.h).step_by(rows) {
+                let r1 = (r0 + rows).min(s.h);
+                let bp = (r1 - r0) * s.w;
+                im2col(col, xb, s, r0, r1);
+                let out = &mut yb[r0 * s.w..];
+                gemm(s.co, bp, taps, out, Strides::rows(hw), wt, Strides::rows(taps), col, Strides::rows(bp), false);
             }
-            _ => out.fill(0.0),
-        }
-    });
-}
-
-/// dx (Ci, H, W) of one image = the sum of col's entries over the taps that read each pixel.
-fn col2im(dx: &mut [f32], col: &[f32], s: &Shape) {
-    dx.fill(0.0);
-    for_each_row(s, |row, src, lo, hi| {
-        if let Some(src) = src {
-            for (d, c) in dx[src..src + hi - lo].iter_mut().zip(&col[row + lo..row + hi]) {
-                *d += c;
-            }
+        });
+        for (co, row) in yb.chunks_mut(hw).enumerate() {
+            epilogue(co, row);
         }
     });
 }
 
 pub fn forward(y: &mut [f32], x: &[f32], wt: &[f32], bias: &[f32], d: &ConvDims, scratch: &Scratch) {
+    let (with_bias, relu) = (d.flags & FLAG_BIAS != 0, d.flags & FLAG_RELU != 0);
+    conv(y, x, wt, &Shape::of(d), scratch, |co, row| {
+        let add = if with_bias { bias[co] } else { 0.0 };
+        if relu {
+            row.iter_mut().for_each(|v| *v = (*v + add).max(0.0));
+        } else if with_bias {
+            row.iter_mut().for_each(|v| *v += add);
+        }
+    });
+}
+
+/// dX = the 'same' conv of dY with W flipped in space and with in/out channels
+/// swapped: `flipped` is scratch for that (Ci, Co·k·k) kernel.
+pub fn backward_input(dx: &mut [f32], dy: &[f32], wt: &[f32], d: &ConvDims, scratch: &Scratch, flipped: &mut Vec<f32>) {
     let s = Shape::of(d);
-    let (hw, taps) = (s.hw(), s.taps());
-    y[..s.n * s.co * hw].par_chunks_mut(s.co * hw).enumerate().for_each(|(b, yb)| {
-        scratch.with(taps * hw, |col| {
-            im2col(col, &x[b * s.ci * hw..(b + 1) * s.ci * hw], &s);
-            gemm(s.co, hw, taps, yb, Strides::rows(hw), wt, Strides::rows(taps), col, Strides::rows(hw), false);
-        });
-        for (co, row) in yb.chunks_mut(hw).enumerate() {
-            let add = if d.flags & FLAG_BIAS != 0 { bias[co] } else { 0.0 };
-            if d.flags & FLAG_RELU != 0 {
-                row.iter_mut().for_each(|v| *v = (*v + add).max(0.0));
-            } else {
-                row.iter_mut().for_each(|v| *v += add);
+    let kk = s.k * s.k;
+    flipped.resize(s.ci * s.co * kk, 0.0);
+    for ci in 0..s.ci {
+        for co in 0..s.co {
+            for t in 0..kk {
+                // tap (ky, kx) of the flipped kernel is tap (k-1-ky, k-1-kx) of W
+                flipped[(ci * s.co + co) * kk + t] = wt[(co * s.ci + ci) * kk + (kk - 1 - t)];
+            }
+        }
+    }
+    conv(dx, dy, flipped, &s.transposed(), scratch, |_, _| {});
+}
+
+/// dWᵀ (Ci·k·k, Co) of the flat pixels [lo, hi) of (N, H, W), into `part`.
+fn weight_range(part: &mut [f32], dy: &[f32], x: &[f32], s: &Shape, lo: usize, hi: usize, scratch: &Scratch) {
+    let (hw, taps, rows) = (s.hw(), s.taps(), s.block_rows());
+    part.fill(0.0);
+    if lo >= hi {
+        return;
+    }
+    scratch.with(taps * rows * s.w, |col| {
+        for b in lo / hw..=(hi - 1) / hw {
+            let (p0, p1) = (lo.max(b * hw) - b * hw, hi.min((b + 1) * hw) - b * hw);
+            let xb = &x[b * s.ci * hw..(b + 1) * s.ci * hw];
+            for r0 in (p0 / s.w..p1.div_ceil(s.w)).step_by(rows) {
+                let r1 = (r0 + rows).min(s.h);
+                let bp = (r1 - r0) * s.w;
+                im2col(col, xb, s, r0, r1);
+                // the block's pixels that lie in [p0, p1)
+                let (q0, q1) = (p0.max(r0 * s.w), p1.min(r1 * s.w));
+                let c0 = q0 - r0 * s.w;
+                let dyt = &dy[b * s.co * hw + q0..(b + 1) * s.co * hw];
+                gemm(taps, s.co, q1 - q0, part, Strides::rows(s.co), &col[c0..], Strides::rows(bp), dyt, Strides::cols(hw), true);
             }
         }
     });
 }
 
-pub fn backward_input(dx: &mut [f32], dy: &[f32], wt: &[f32], d: &ConvDims, scratch: &Scratch) {
-    let s = Shape::of(d);
-    let (hw, taps) = (s.hw(), s.taps());
-    dx[..s.n * s.ci * hw].par_chunks_mut(s.ci * hw).enumerate().for_each(|(b, dxb)| {
-        scratch.with(taps * hw, |col| {
-            let dyb = &dy[b * s.co * hw..(b + 1) * s.co * hw];
-            gemm(taps, hw, s.co, col, Strides::rows(hw), wt, Strides::cols(taps), dyb, Strides::rows(hw), false);
-            col2im(dxb, col, &s);
-        });
-    });
-}
-
-/// The weight gradient of the flat pixels [lo, hi) of (N, H, W) into `part` (Co, Ci·k·k).
-fn weight_range(part: &mut [f32], dy: &[f32], x: &[f32], s: &Shape, lo: usize, hi: usize, scratch: &Scratch) {
-    let (hw, taps) = (s.hw(), s.taps());
-    part.fill(0.0);
-    if lo >= hi {
-        return;
-    }
-    for b in lo / hw..=(hi - 1) / hw {
-        let (p0, p1) = (lo.max(b * hw) - b * hw, hi.min((b + 1) * hw) - b * hw);
-        scratch.with(taps * hw, |col| {
-            im2col(col, &x[b * s.ci * hw..(b + 1) * s.ci * hw], s);
-            let dyb = &dy[b * s.co * hw + p0..(b + 1) * s.co * hw];
-            gemm(s.co, taps, p1 - p0, part, Strides::rows(taps), dyb, Strides::rows(hw), &col[p0..], Strides::cols(hw), true);
-        });
-    }
-}
-
 /// dW (Co, Ci·k·k), or with `splits` > 1 the (splits, Co, Ci·k·k) partials of the
-/// twin's pixel chunks. `partials` is reusable scratch for the image groups.
+/// twin's pixel chunks. `partials` is reusable scratch for the transposed sums.
 pub fn backward_weight(dw: &mut [f32], dy: &[f32], x: &[f32], d: &ConvDims, scratch: &Scratch, partials: &mut Vec<f32>) {
     let s = Shape::of(d);
-    let (len, pixels) = (s.co * s.taps(), s.n * s.hw());
-    if d.splits > 1 {
-        let chunk = d.split_chunk();
-        dw[..len * d.splits as usize].par_chunks_mut(len).enumerate().for_each(|(i, part)| {
-            weight_range(part, dy, x, &s, (i * chunk).min(pixels), ((i + 1) * chunk).min(pixels), scratch)
-        });
-        return;
+    let (taps, len, pixels) = (s.taps(), s.co * s.taps(), s.n * s.hw());
+    // pixel ranges: the twin's split-K chunks, or fixed groups of images
+    let (parts, per) = if d.splits > 1 { (d.splits as usize, d.split_chunk()) } else { (s.n.div_ceil(GROUP), GROUP * s.hw()) };
+    if partials.len() < parts * len {
+        partials.resize(parts * len, 0.0);
     }
-    let groups = s.n.div_ceil(GROUP);
-    let range = |g: usize| (g * GROUP * s.hw(), ((g + 1) * GROUP).min(s.n) * s.hw());
-    if groups <= 1 {
-        return weight_range(&mut dw[..len], dy, x, &s, 0, pixels, scratch);
-    }
-    if partials.len() < groups * len {
-        partials.resize(groups * len, 0.0);
-    }
-    partials[..groups * len].par_chunks_mut(len).enumerate().for_each(|(g, part)| {
-        let (lo, hi) = range(g);
-        weight_range(part, dy, x, &s, lo, hi, scratch)
+    partials[..parts * len].par_chunks_mut(len).enumerate().for_each(|(i, part)| {
+        weight_range(part, dy, x, &s, (i * per).min(pixels), ((i + 1) * per).min(pixels), scratch)
     });
-    let partials = &partials[..groups * len];
-    dw[..len].par_chunks_mut(4096).enumerate().for_each(|(t, out)| {
-        let base = t * 4096;
-        out.copy_from_slice(&partials[base..base + out.len()]);
-        for g in 1..groups {
-            let p = &partials[g * len + base..g * len + base + out.len()];
-            out.iter_mut().zip(p).for_each(|(o, v)| *o += v);
+    let partials = &partials[..parts * len];
+    // back to (Co, Ci·k·k): each split into its own slice, or the groups summed in order
+    let slices = if d.splits > 1 { parts } else { 1 };
+    dw[..slices * len].par_chunks_mut(taps).enumerate().for_each(|(r, out)| {
+        let (slice, co) = (r / s.co, r % s.co);
+        let sources = if d.splits > 1 { slice..slice + 1 } else { 0..parts };
+        for (q, o) in out.iter_mut().enumerate() {
+            *o = sources.clone().fold(0.0, |acc, g| acc + partials[g * len + q * s.co + co]);
         }
     });
 }

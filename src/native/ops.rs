@@ -55,7 +55,10 @@ pub fn sum_splits(total: &mut [f32], part: &[f32], d: &cpu::SplitDims) {
     });
 }
 
-/// One (n, c) plane per task; argmax keeps flat indices into the whole input.
+/// One (n, c) plane per task. Each window scans rows then columns as the twin
+/// does, so ties resolve to the same first maximum; the comparisons are selects,
+/// not branches, which random data would mispredict half the time. argmax keeps
+/// flat indices into the whole input.
 pub fn maxpool_forward(y: &mut [f32], argmax: &mut [u32], x: &[f32], d: &cpu::PoolDims) {
     let (h, w, k) = (d.h as usize, d.w as usize, d.k as usize);
     let (oh, ow) = (h / k, w / k);
@@ -63,26 +66,25 @@ pub fn maxpool_forward(y: &mut [f32], argmax: &mut [u32], x: &[f32], d: &cpu::Po
     if oh * ow == 0 {
         return;
     }
-    y[..planes * oh * ow].par_chunks_mut(oh * ow).zip(argmax[..planes * oh * ow].par_chunks_mut(oh * ow)).enumerate().for_each(
-        |(p, (yp, ap))| {
-            let base = p * h * w;
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    let mut best = base + oy * k * w + ox * k;
-                    for dy in 0..k {
-                        for dx in 0..k {
-                            let i = base + (oy * k + dy) * w + ox * k + dx;
-                            if x[i] > x[best] {
-                                best = i;
-                            }
-                        }
-                    }
-                    yp[oy * ow + ox] = x[best];
-                    ap[oy * ow + ox] = best as u32;
+    let (y, argmax) = (&mut y[..planes * oh * ow], &mut argmax[..planes * oh * ow]);
+    y.par_chunks_mut(oh * ow).zip(argmax.par_chunks_mut(oh * ow)).enumerate().for_each(|(p, (yp, ap))| {
+        let base = p * h * w;
+        let plane = &x[base..base + h * w];
+        for (o, (yo, ao)) in yp.iter_mut().zip(ap.iter_mut()).enumerate() {
+            let first = (o / ow) * k * w + (o % ow) * k;
+            let (mut bv, mut bi) = (plane[first], first);
+            for dy in 0..k {
+                let row = first + dy * w;
+                for (dx, &v) in plane[row..row + k].iter().enumerate() {
+                    let gt = v > bv;
+                    bv = if gt { v } else { bv };
+                    bi = if gt { row + dx } else { bi };
                 }
             }
-        },
-    );
+            *yo = bv;
+            *ao = (base + bi) as u32;
+        }
+    });
 }
 
 /// Overwrites dx one plane per task: each window's gradient to its argmax, 0 elsewhere.
