@@ -22,7 +22,7 @@ fn main() {
     println!("cpu column: {}", cpu.name());
     println!("{}", gpunet::bench::HEADER);
     let gpu_engine = gpu.as_mut().map(|e| e as &mut dyn Engine);
-    if let Err(e) = gpunet::bench::run(gpu_engine, Some(&mut cpu), quick, |r| println!("{}", r.row())) {
+    if let Err(e) = gpunet::bench::run(gpu_engine, Some(&mut cpu), quick, None, |r| println!("{}", r.row())) {
         eprintln!("bench failed: {e}");
         std::process::exit(1);
     }

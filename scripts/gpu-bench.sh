@@ -17,6 +17,7 @@ if [ -d .gl ]; then
 fi
 export VK_DRIVER_FILES=${VK_DRIVER_FILES:-/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json}
 export NODEVICE_SELECT=1
+export GPUNET_DEVICE=gpu   # the WGSL kernels, never the native fallback; bench still adds the native column
 G=${GPUNET:-.bin/gpunet}
 step() { local limit=$1; shift; echo "== $* (limit ${limit}s) $(date -u +%T)"; timeout "$limit" "$@"; echo "== exit $?"; }
 date -u; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv || true

@@ -1,6 +1,7 @@
 //! Timing harness shared by `gpunet bench` and `cargo bench`: every kernel family
-//! at the blog's shapes on the device and on the CPU reference, and whole
-//! training steps. Times are medians of full waits after a warm-up run.
+//! at the blog's shapes on the GPU engine and the native CPU engine (the plain
+//! twins as a third, oracle column where they are quick), and whole training
+//! steps on each engine. Times are medians of full waits after a warm-up run.
 
 use crate::cpu::{self, CpuEngine};
 use crate::data::{self, Images};
@@ -323,13 +324,16 @@ fn verify(engine: &mut dyn Engine, case: &Case) -> Result<()> {
 /// The whole bench: every kernel family on the GPU engine and the native CPU
 /// engine (those given) with the twin as the oracle where it is quick enough, then
 /// training steps of the blog's networks on each engine. `quick` shrinks batches
-/// so a CPU adapter finishes in minutes.
+/// so a CPU adapter finishes in minutes; `only` keeps the records whose name
+/// (`matmul`, `conv2d_forward`, `train:cnn6`, ...) contains it.
 pub fn run(
     mut gpu: Option<&mut dyn Engine>,
     mut cpu: Option<&mut dyn Engine>,
     quick: bool,
+    only: Option<&str>,
     mut report: impl FnMut(&Record),
 ) -> Result<Vec<Record>> {
+    let wanted = |name: &str| only.is_none_or(|o| name.contains(o));
     let (n, reps) = if quick { (16, 3) } else { (500, 5) };
     let matmuls: &[(usize, usize, usize)] = if quick {
         &[(256, 256, 256), (1024, 1024, 1024)]
@@ -337,9 +341,9 @@ pub fn run(
         &[(256, 256, 256), (1024, 1024, 1024), (4096, 4096, 4096)]
     };
     let mut records = Vec::new();
-    for case in kernel_cases(n, matmuls) {
-        // the naive CPU reference takes minutes at 4096³
-        let with_oracle = flops(&case) < 2e10 || !quick && flops(&case) < 2.1e11 && case.kernel != Kernel::Matmul;
+    for case in kernel_cases(n, matmuls).into_iter().filter(|c| wanted(c.kernel.name())) {
+        // the oracle is a plain loop at about 1 GFLOP/s: only where it takes seconds at most
+        let with_oracle = flops(&case) < 3e9;
         let gpu_ms = gpu.as_deref_mut().map(|e| time_case(e, &case, reps)).transpose()?;
         let cpu_ms = cpu.as_deref_mut().map(|e| time_case(e, &case, reps)).transpose()?;
         let oracle_ms = if with_oracle { Some(time_oracle(&case)?) } else { None };
@@ -358,7 +362,7 @@ pub fn run(
     }
     let (batch, steps) = if quick { (32, 3) } else { (500, 5) };
     let images = data::mnist_train()?.truncate(batch * (steps + 1));
-    for arch in ["mlp", "cnn4", "cnn6", "cnn8"] {
+    for arch in ["mlp", "cnn4", "cnn6", "cnn8"].into_iter().filter(|a| wanted(&format!("train:{a}"))) {
         let memory = Some(training_memory_mib(arch, 500)?);
         if let Some(e) = gpu.as_deref_mut() {
             let r = Record { memory_mib_at_500: memory, ..time_training(e, arch, batch, steps, &images)? };

@@ -59,6 +59,9 @@ enum Cmd {
         /// Also write the records as JSON
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Only the records whose name contains this: matmul, conv2d, train:cnn6, train, ...
+        #[arg(long)]
+        only: Option<String>,
     },
     /// List the named architectures with their specs and parameter counts
     Archs,
@@ -194,7 +197,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.cmd {
         Cmd::Info => info(choice),
         Cmd::Selftest { seed, full } => selftest_cmd(&c, seed, full),
-        Cmd::Bench { quick, json } => {
+        Cmd::Bench { quick, json, only } => {
             let (mut gpu, mut cpu) = bench_engines(&c)?;
             let names: Vec<String> = [gpu.as_ref().map(|e| e.name()), Some(cpu.name())].into_iter().flatten().collect();
             say!("gpu column: {}", gpu.as_ref().map_or("-".into(), |e| e.gpu.describe()));
@@ -204,6 +207,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 gpu.as_mut().map(|e| e as &mut dyn Engine),
                 Some(&mut cpu),
                 quick,
+                only.as_deref(),
                 |r| say!("{}", r.row()),
             )?;
             if let Some(path) = json {
@@ -230,12 +234,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let images = data::load(&input)?;
             let (model, _) = checkpoint::load_model(&model)?;
             let mut engine = c.open()?.engine;
+            let t = std::time::Instant::now();
             let p = infer::predict(&mut *engine, &model, &images, batch_size)?;
+            let secs = t.elapsed().as_secs_f64();
             data::csv::write_submission(&out, &infer::argmax(&p))?;
             if let Some(path) = probs {
                 data::csv::write_probs(&path, &p)?;
             }
-            say!("wrote {} predictions to {}", images.len(), out.display());
+            say!(
+                "wrote {} predictions to {} ({secs:.2} s on the engine, {:.0} images/s)",
+                images.len(),
+                out.display(),
+                images.len() as f64 / secs.max(1e-9)
+            );
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Eval { model, input, batch_size } => {

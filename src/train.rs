@@ -246,7 +246,7 @@ pub fn train(
     let mut net = Net::new(engine, spec, &store, cfg)?;
     drop(store);
     ui.line(&format!(
-        "{} on {}: {} parameters, {} train / {} validation{} images, batch {}, {:.0} MiB on the device",
+        "{} on {}: {} parameters, {} train / {} validation{} images, batch {}, {:.0} MiB of buffers",
         s.arch,
         engine.name(),
         net.spec.param_count(),

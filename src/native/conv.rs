@@ -1,13 +1,14 @@
-//! conv2d 'same' (stride 1) as GEMMs over im2col columns. Each image is cut into
-//! blocks of output rows whose columns fit in L2, so the columns are written and
-//! read from cache rather than memory:
-//! - forward: Y_b[:, block] (Co, P) = W (Co, Ci·k·k) · col_block;
-//! - grad input: the forward of dY with the flipped, transposed kernel
-//!   (Ci, Co·k·k) and the padding mirrored, a full-depth GEMM instead of a thin
-//!   one followed by col2im;
-//! - grad weight: dWᵀ (Ci·k·k, Co) += col_block · dY_blockᵀ, summed per fixed group
-//!   of images and then across groups in order, so the result does not depend on
-//!   the thread count.
+//! conv2d 'same' (stride 1) as GEMMs straight over a zero-padded copy of each
+//! image in HWC order, with no im2col: in HWC, the taps (kx, ci) of kernel row
+//! ky for output pixel q = oy·Wp + ox are one contiguous run of k·Ci floats at
+//! (q + ky·Wp)·Ci, so for each ky the input is a strided matrix the GEMM reads in
+//! place: Yᵀ (Q, Co) += X_ky (Q, k·Ci) · W_kyᵀ (k·Ci, Co). Q runs over rows of the
+//! padded width Wp; the k - 1 extra columns per row are computed and dropped.
+//! - forward: the above, then Yᵀ is transposed into NCHW with bias and ReLU;
+//! - grad input: the same with dY as input and the kernel flipped in space, its
+//!   channels swapped and the padding mirrored;
+//! - grad weight: dW_kyᵀ (k·Ci, Co) += X_kyᵀ · dYᵀ, per fixed group of images,
+//!   then the groups summed in order, so results do not depend on the thread count.
 
 use super::gemm::{gemm, Strides};
 use super::Scratch;
@@ -16,8 +17,6 @@ use rayon::prelude::*;
 
 /// Images whose weight gradients one task sums before the groups are added up.
 const GROUP: usize = 16;
-/// Floats of im2col columns per block: 384 KiB, well inside a core's L2.
-const COL_BUDGET: usize = 96 * 1024;
 
 #[derive(Clone, Copy)]
 struct Shape {
@@ -39,13 +38,17 @@ impl Shape {
     fn hw(&self) -> usize {
         self.h * self.w
     }
-    /// Rows of a column matrix: Ci·k·k.
-    fn taps(&self) -> usize {
-        self.ci * self.k * self.k
+    /// Padded width.
+    fn wp(&self) -> usize {
+        self.w + self.k - 1
     }
-    /// Output rows per block.
-    fn block_rows(&self) -> usize {
-        (COL_BUDGET / (self.taps() * self.w).max(1)).clamp(1, self.h)
+    /// Output positions on padded-width rows: H·Wp.
+    fn q(&self) -> usize {
+        self.h * self.wp()
+    }
+    /// Floats of a padded HWC image, with the k·Ci the last row's dropped columns read past it.
+    fn padded_len(&self) -> usize {
+        (self.h + self.k - 1) * self.wp() * self.ci + self.k * self.ci
     }
     /// The backward-input conv: dY (Co channels) through the flipped kernel, padding mirrored.
     fn transposed(&self) -> Shape {
@@ -53,66 +56,72 @@ impl Shape {
     }
 }
 
-/// col (Ci·k·k, (r1 - r0)·W): the taps of output rows [r0, r1) of one image x (Ci, H, W).
-/// Every element is written.
-fn im2col(col: &mut [f32], x: &[f32], s: &Shape, r0: usize, r1: usize) {
-    let (w, hw, bp) = (s.w, s.hw(), (r1 - r0) * s.w);
-    for c in 0..s.ci {
-        let plane = &x[c * hw..(c + 1) * hw];
-        for ky in 0..s.k {
-            // output rows whose input row oy + ky - pb lies inside the image
-            let a = r0.max(s.pb.saturating_sub(ky));
-            let b = r1.min((s.h + s.pb).saturating_sub(ky)).max(a);
-            for kx in 0..s.k {
-                let row = &mut col[((c * s.k + ky) * s.k + kx) * bp..][..bp];
-                row[..(a - r0) * w].fill(0.0);
-                row[(b - r0) * w..].fill(0.0);
-                if a == b {
-                    continue;
-                }
-                // rows a..b in one copy: dst j reads plane[j + off]; the cells that wrap into a
-                // neighbouring row (or past the plane) are the padding, zeroed below
-                let off = ((r0 + ky) * w + kx) as isize - (s.pb * w + s.pb) as isize;
-                let (j0, j1) = ((a - r0) * w, (b - r0) * w);
-                let lo = j0.max((-off).max(0) as usize);
-                let hi = j1.min((hw as isize - off).max(0) as usize);
-                if lo < hi {
-                    let src = (lo as isize + off) as usize;
-                    row[lo..hi].copy_from_slice(&plane[src..src + hi - lo]);
-                }
-                let (left, right) = (s.pb.saturating_sub(kx).min(w), (w + s.pb).saturating_sub(kx).min(w));
-                for r in (j0..j1).step_by(w) {
-                    row[r..r + left].fill(0.0);
-                    row[r + right..r + w].fill(0.0);
-                }
+/// xp: image x (Ci, H, W) zero-padded to (H + k - 1, Wp) in HWC order.
+fn pad_hwc(xp: &mut [f32], x: &[f32], s: &Shape) {
+    let (wp, ci) = (s.wp(), s.ci);
+    xp.fill(0.0);
+    for c in 0..ci {
+        for iy in 0..s.h {
+            let dst = ((iy + s.pb) * wp + s.pb) * ci + c;
+            for (ix, v) in x[(c * s.h + iy) * s.w..][..s.w].iter().enumerate() {
+                xp[dst + ix * ci] = *v;
             }
         }
     }
 }
 
-/// y (N, Co, H, W) = conv(x, wt (Co, Ci·k·k)), then `epilogue(co, row)` on each output row.
-fn conv(y: &mut [f32], x: &[f32], wt: &[f32], s: &Shape, scratch: &Scratch, epilogue: impl Fn(usize, &mut [f32]) + Sync) {
-    let (hw, taps, rows) = (s.hw(), s.taps(), s.block_rows());
+/// The kernel as k matrices W_kyᵀ (k·Ci, Co): wr[((ky·k + kx)·Ci + ci)·Co + co]
+/// = W[co, ci, ky, kx], or with `flip` the backward-input kernel, whose input
+/// channels are W's outputs: wr[((ky·k + kx)·Co + co)·Ci + ci] = W[co, ci, k-1-ky, k-1-kx].
+fn reorder(wr: &mut Vec<f32>, wt: &[f32], d: &Shape, flip: bool) {
+    let (k, kk) = (d.k, d.k * d.k);
+    wr.resize(d.ci * d.co * kk, 0.0);
+    for co in 0..d.co {
+        for ci in 0..d.ci {
+            for t in 0..kk {
+                let v = wt[(co * d.ci + ci) * kk + t];
+                let (ky, kx) = (t / k, t % k);
+                let i = if flip {
+                    (((k - 1 - ky) * k + (k - 1 - kx)) * d.co + co) * d.ci + ci
+                } else {
+                    ((ky * k + kx) * d.ci + ci) * d.co + co
+                };
+                wr[i] = v;
+            }
+        }
+    }
+}
+
+/// y (N, Co, H, W) = conv(x, wr as `reorder` lays it out), then `epilogue(co, row)`.
+fn conv(y: &mut [f32], x: &[f32], wr: &[f32], s: &Shape, scratch: &Scratch, epilogue: impl Fn(usize, &mut [f32]) + Sync) {
+    let (hw, wp, q, kc) = (s.hw(), s.wp(), s.q(), s.k * s.ci);
+    let plen = s.padded_len();
     y[..s.n * s.co * hw].par_chunks_mut(s.co * hw).enumerate().for_each(|(b, yb)| {
-        let xb = &x[b * s.ci * hw..(b + 1) * s.ci * hw];
-        scratch.with(taps * rows * s.w, |col| {
-            for r0 in (0..s.h).step_by(rows) {
-                let r1 = (r0 + rows).min(s.h);
-                let bp = (r1 - r0) * s.w;
-                im2col(col, xb, s, r0, r1);
-                let out = &mut yb[r0 * s.w..];
-                gemm(s.co, bp, taps, out, Strides::rows(hw), wt, Strides::rows(taps), col, Strides::rows(bp), false);
+        scratch.with(plen + q * s.co, |buf| {
+            let (xp, yt) = buf.split_at_mut(plen);
+            pad_hwc(xp, &x[b * s.ci * hw..(b + 1) * s.ci * hw], s);
+            for ky in 0..s.k {
+                let a = &xp[ky * wp * s.ci..];
+                let bw = &wr[ky * kc * s.co..(ky + 1) * kc * s.co];
+                gemm(q, s.co, kc, yt, Strides::rows(s.co), a, Strides::rows(s.ci), bw, Strides::rows(s.co), ky > 0);
+            }
+            for (co, row) in yb.chunks_mut(hw).enumerate() {
+                for oy in 0..s.h {
+                    for (ox, o) in row[oy * s.w..(oy + 1) * s.w].iter_mut().enumerate() {
+                        *o = yt[(oy * wp + ox) * s.co + co];
+                    }
+                }
+                epilogue(co, row);
             }
         });
-        for (co, row) in yb.chunks_mut(hw).enumerate() {
-            epilogue(co, row);
-        }
     });
 }
 
-pub fn forward(y: &mut [f32], x: &[f32], wt: &[f32], bias: &[f32], d: &ConvDims, scratch: &Scratch) {
+pub fn forward(y: &mut [f32], x: &[f32], wt: &[f32], bias: &[f32], d: &ConvDims, scratch: &Scratch, wr: &mut Vec<f32>) {
+    let s = Shape::of(d);
+    reorder(wr, wt, &s, false);
     let (with_bias, relu) = (d.flags & FLAG_BIAS != 0, d.flags & FLAG_RELU != 0);
-    conv(y, x, wt, &Shape::of(d), scratch, |co, row| {
+    conv(y, x, wr, &s, scratch, |co, row| {
         let add = if with_bias { bias[co] } else { 0.0 };
         if relu {
             row.iter_mut().for_each(|v| *v = (*v + add).max(0.0));
@@ -122,53 +131,50 @@ pub fn forward(y: &mut [f32], x: &[f32], wt: &[f32], bias: &[f32], d: &ConvDims,
     });
 }
 
-/// dX = the 'same' conv of dY with W flipped in space and with in/out channels
-/// swapped: `flipped` is scratch for that (Ci, Co·k·k) kernel.
-pub fn backward_input(dx: &mut [f32], dy: &[f32], wt: &[f32], d: &ConvDims, scratch: &Scratch, flipped: &mut Vec<f32>) {
+/// dX = the 'same' conv of dY with W flipped in space and its channels swapped.
+pub fn backward_input(dx: &mut [f32], dy: &[f32], wt: &[f32], d: &ConvDims, scratch: &Scratch, wr: &mut Vec<f32>) {
     let s = Shape::of(d);
-    let kk = s.k * s.k;
-    flipped.resize(s.ci * s.co * kk, 0.0);
-    for ci in 0..s.ci {
-        for co in 0..s.co {
-            for t in 0..kk {
-                // tap (ky, kx) of the flipped kernel is tap (k-1-ky, k-1-kx) of W
-                flipped[(ci * s.co + co) * kk + t] = wt[(co * s.ci + ci) * kk + (kk - 1 - t)];
-            }
-        }
-    }
-    conv(dx, dy, flipped, &s.transposed(), scratch, |_, _| {});
+    reorder(wr, wt, &s, true);
+    conv(dx, dy, wr, &s.transposed(), scratch, |_, _| {});
 }
 
-/// dWᵀ (Ci·k·k, Co) of the flat pixels [lo, hi) of (N, H, W), into `part`.
+/// Σ over the flat pixels [lo, hi) of (N, H, W) of X_kyᵀ · dYᵀ, for every ky, into
+/// `part` laid out as (k, k·Ci, Co).
 fn weight_range(part: &mut [f32], dy: &[f32], x: &[f32], s: &Shape, lo: usize, hi: usize, scratch: &Scratch) {
-    let (hw, taps, rows) = (s.hw(), s.taps(), s.block_rows());
+    let (hw, wp, q, kc) = (s.hw(), s.wp(), s.q(), s.k * s.ci);
+    let plen = s.padded_len();
     part.fill(0.0);
     if lo >= hi {
         return;
     }
-    scratch.with(taps * rows * s.w, |col| {
+    scratch.with(plen + q * s.co, |buf| {
+        let (xp, dyt) = buf.split_at_mut(plen);
         for b in lo / hw..=(hi - 1) / hw {
             let (p0, p1) = (lo.max(b * hw) - b * hw, hi.min((b + 1) * hw) - b * hw);
-            let xb = &x[b * s.ci * hw..(b + 1) * s.ci * hw];
-            for r0 in (p0 / s.w..p1.div_ceil(s.w)).step_by(rows) {
-                let r1 = (r0 + rows).min(s.h);
-                let bp = (r1 - r0) * s.w;
-                im2col(col, xb, s, r0, r1);
-                // the block's pixels that lie in [p0, p1)
-                let (q0, q1) = (p0.max(r0 * s.w), p1.min(r1 * s.w));
-                let c0 = q0 - r0 * s.w;
-                let dyt = &dy[b * s.co * hw + q0..(b + 1) * s.co * hw];
-                gemm(taps, s.co, q1 - q0, part, Strides::rows(s.co), &col[c0..], Strides::rows(bp), dyt, Strides::cols(hw), true);
+            pad_hwc(xp, &x[b * s.ci * hw..(b + 1) * s.ci * hw], s);
+            // dYᵀ on padded-width rows; the dropped columns, and pixels outside [p0, p1), are 0
+            dyt.fill(0.0);
+            let dyb = &dy[b * s.co * hw..(b + 1) * s.co * hw];
+            for p in p0..p1 {
+                let (oy, ox) = (p / s.w, p % s.w);
+                for co in 0..s.co {
+                    dyt[(oy * wp + ox) * s.co + co] = dyb[co * hw + p];
+                }
+            }
+            for ky in 0..s.k {
+                let a = &xp[ky * wp * s.ci..];
+                let out = &mut part[ky * kc * s.co..(ky + 1) * kc * s.co];
+                gemm(kc, s.co, q, out, Strides::rows(s.co), a, Strides::cols(s.ci), dyt, Strides::rows(s.co), true);
             }
         }
     });
 }
 
 /// dW (Co, Ci·k·k), or with `splits` > 1 the (splits, Co, Ci·k·k) partials of the
-/// twin's pixel chunks. `partials` is reusable scratch for the transposed sums.
+/// twin's pixel chunks. `partials` is reusable scratch for the (k, k·Ci, Co) sums.
 pub fn backward_weight(dw: &mut [f32], dy: &[f32], x: &[f32], d: &ConvDims, scratch: &Scratch, partials: &mut Vec<f32>) {
     let s = Shape::of(d);
-    let (taps, len, pixels) = (s.taps(), s.co * s.taps(), s.n * s.hw());
+    let (k, kk, len, pixels) = (s.k, s.k * s.k, s.co * s.ci * s.k * s.k, s.n * s.hw());
     // pixel ranges: the twin's split-K chunks, or fixed groups of images
     let (parts, per) = if d.splits > 1 { (d.splits as usize, d.split_chunk()) } else { (s.n.div_ceil(GROUP), GROUP * s.hw()) };
     if partials.len() < parts * len {
@@ -178,13 +184,15 @@ pub fn backward_weight(dw: &mut [f32], dy: &[f32], x: &[f32], d: &ConvDims, scra
         weight_range(part, dy, x, &s, (i * per).min(pixels), ((i + 1) * per).min(pixels), scratch)
     });
     let partials = &partials[..parts * len];
-    // back to (Co, Ci·k·k): each split into its own slice, or the groups summed in order
+    // back to (Co, Ci, k, k): each split into its own slice, or the groups summed in order
     let slices = if d.splits > 1 { parts } else { 1 };
-    dw[..slices * len].par_chunks_mut(taps).enumerate().for_each(|(r, out)| {
+    dw[..slices * len].par_chunks_mut(s.ci * kk).enumerate().for_each(|(r, out)| {
         let (slice, co) = (r / s.co, r % s.co);
         let sources = if d.splits > 1 { slice..slice + 1 } else { 0..parts };
-        for (q, o) in out.iter_mut().enumerate() {
-            *o = sources.clone().fold(0.0, |acc, g| acc + partials[g * len + q * s.co + co]);
+        for (j, o) in out.iter_mut().enumerate() {
+            let (ci, t) = (j / kk, j % kk);
+            let at = ((t / k * k + t % k) * s.ci + ci) * s.co + co;
+            *o = sources.clone().fold(0.0, |acc, g| acc + partials[g * len + at]);
         }
     });
 }

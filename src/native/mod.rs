@@ -44,8 +44,8 @@ pub struct NativeEngine {
     scratch: Scratch,
     /// Conv weight-gradient partial sums of image groups.
     partials: Vec<f32>,
-    /// The flipped kernel of a conv's input gradient.
-    flipped: Vec<f32>,
+    /// A conv's kernel reordered for its GEMMs.
+    reordered: Vec<f32>,
 }
 
 impl NativeEngine {
@@ -64,7 +64,7 @@ impl NativeEngine {
             plans: Vec::new(),
             scratch: Scratch::new(threads),
             partials: Vec::new(),
-            flipped: Vec::new(),
+            reordered: Vec::new(),
         })
     }
 
@@ -81,7 +81,7 @@ impl NativeEngine {
             let mut o: Vec<&mut [u32]> =
                 taken.iter_mut().zip(outs).map(|((_, b), v)| &mut b[v.offset..v.offset + v.len]).collect();
             let i: Vec<&[u32]> = ins.iter().map(|v| &self.bufs[v.buf][v.offset..v.offset + v.len]).collect();
-            let mut work = Work { scratch: &self.scratch, partials: &mut self.partials, flipped: &mut self.flipped };
+            let mut work = Work { scratch: &self.scratch, partials: &mut self.partials, reordered: &mut self.reordered };
             self.pool.install(|| dispatch(op.kernel, &mut o, &i, &op.params, &mut work));
         }
         for (id, b) in taken {
@@ -101,7 +101,7 @@ fn fm<'a>(s: &'a mut &mut [u32]) -> &'a mut [f32] {
 struct Work<'a> {
     scratch: &'a Scratch,
     partials: &'a mut Vec<f32>,
-    flipped: &'a mut Vec<f32>,
+    reordered: &'a mut Vec<f32>,
 }
 
 /// One kernel on raw views: outputs (read-write) then inputs, as the registry binds them.
@@ -110,9 +110,11 @@ fn dispatch(k: Kernel, o: &mut [&mut [u32]], i: &[&[u32]], p: &Params, w: &mut W
         (Kernel::Matmul, [c]) => ops::matmul(fm(c), f(i[0]), f(i[1]), f(i[2]), &dims(p)),
         (Kernel::BiasGrad, [db]) => ops::bias_grad(fm(db), f(i[0]), &dims(p)),
         (Kernel::SumSplits, [t]) => ops::sum_splits(fm(t), f(i[0]), &dims(p)),
-        (Kernel::Conv2dForward, [y]) => conv::forward(fm(y), f(i[0]), f(i[1]), f(i[2]), &dims(p), w.scratch),
+        (Kernel::Conv2dForward, [y]) => {
+            conv::forward(fm(y), f(i[0]), f(i[1]), f(i[2]), &dims(p), w.scratch, w.reordered)
+        }
         (Kernel::Conv2dBackwardInput, [dx]) => {
-            conv::backward_input(fm(dx), f(i[0]), f(i[1]), &dims(p), w.scratch, w.flipped)
+            conv::backward_input(fm(dx), f(i[0]), f(i[1]), &dims(p), w.scratch, w.reordered)
         }
         (Kernel::Conv2dBackwardWeight, [dw]) => {
             conv::backward_weight(fm(dw), f(i[0]), f(i[1]), &dims(p), w.scratch, w.partials)
