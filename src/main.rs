@@ -403,12 +403,18 @@ fn train_cmd(c: &Choice, a: TrainArgs) -> Result<ExitCode> {
     if let Some(r) = &a.resume {
         checkpoint::load_model(r)?;
     }
+    // SIGINT, SIGTERM and SIGHUP all save. `timeout` and a terminal's process group
+    // can deliver one signal twice within microseconds, so a second one counts only
+    // once the first has been acknowledged for a moment a person would notice.
+    static FIRST: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
     let _ = ctrlc::set_handler(|| {
-        if STOP.swap(true, Ordering::SeqCst) {
+        if !STOP.swap(true, Ordering::SeqCst) {
+            let _ = FIRST.set(std::time::Instant::now());
+            eprintln!("\ninterrupt: finishing the step in flight and saving (interrupt again to quit at once)");
+        } else if FIRST.get().is_some_and(|t| t.elapsed() >= std::time::Duration::from_secs(1)) {
             eprintln!("\nsecond interrupt: exiting without saving");
             std::process::exit(130);
         }
-        eprintln!("\ninterrupt: finishing the step in flight and saving (press again to quit at once)");
     });
     let mut engine = c.open()?.engine;
     let job = TrainJob { settings, epochs, out, resume: a.resume };

@@ -117,9 +117,8 @@ fn a_batch_beyond_the_adapter_limits_names_the_limit() {
     assert!(err.contains("max_storage_buffer_binding_size") && err.contains("--batch-size"), "{err}");
 }
 
-#[test]
-fn sigint_saves_state_and_exits_130() {
-    // signals are the CLI's business, whichever engine runs: the native one always exists
+/// Starts a long native training run in a temp dir and waits until it trains.
+fn start_run() -> (tempfile::TempDir, std::process::Child, BufReader<std::process::ChildStdout>) {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_gpunet"))
         .args(["train", "--device", "cpu", "--arch", "mlp:64", "--limit", "3000", "--batch-size", "10"])
@@ -137,19 +136,54 @@ fn sigint_saves_state_and_exits_130() {
     out.read_line(&mut first).unwrap();
     assert!(first.contains("mlp:64 on native CPU"), "{first}");
     std::thread::sleep(std::time::Duration::from_millis(500));
-    let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    (dir, child, out)
+}
+
+fn signal(child: &std::process::Child, sig: &str) {
+    let kill = Command::new("kill").args([sig, &child.id().to_string()]).status().unwrap();
     assert!(kill.success());
-    let status = child.wait().unwrap();
+}
+
+/// Exit 130, the interrupt message on stdout, all three files and no temporary ones.
+fn assert_saved(dir: &Path, child: std::process::Child, mut out: BufReader<std::process::ChildStdout>) {
+    let status = child.wait_with_output().unwrap().status;
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
-    assert_eq!(status.code(), Some(130), "stdout: {first}{rest}");
+    assert_eq!(status.code(), Some(130), "stdout: {rest}");
     assert!(rest.contains("interrupted in epoch ") && rest.contains("--resume run/model.safetensors"), "{rest}");
     for f in ["model.safetensors", "optim.safetensors", "metrics.csv"] {
-        assert!(dir.path().join("run").join(f).exists(), "{f} missing");
+        assert!(dir.join("run").join(f).exists(), "{f} missing");
     }
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("run"))
+    let leftovers: Vec<_> = std::fs::read_dir(dir.join("run"))
         .unwrap()
         .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".tmp"))
         .collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
+
+// signals are the CLI's business, whichever engine runs: the native one always exists
+#[test]
+fn sigint_saves_state_and_exits_130() {
+    let (dir, child, out) = start_run();
+    signal(&child, "-INT");
+    assert_saved(dir.path(), child, out);
+}
+
+#[test]
+fn sigterm_and_sighup_save_too() {
+    for sig in ["-TERM", "-HUP"] {
+        let (dir, child, out) = start_run();
+        signal(&child, sig);
+        assert_saved(dir.path(), child, out);
+    }
+}
+
+#[test]
+fn a_doubled_interrupt_still_saves() {
+    // what `timeout` does on Ctrl-C: the same SIGINT to the child and to its group,
+    // microseconds apart; only a second interrupt a second later quits unsaved
+    let (dir, child, out) = start_run();
+    signal(&child, "-INT");
+    signal(&child, "-INT");
+    assert_saved(dir.path(), child, out);
 }
