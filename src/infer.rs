@@ -48,21 +48,35 @@ pub fn evaluate(probs: &[f32], labels: &[u8]) -> Evaluation {
     Evaluation { loss: loss / n, accuracy: hits as f64 / n, confusion }
 }
 
+impl Evaluation {
+    /// Of the images predicted as `class`, the share that are; None if none were.
+    pub fn precision(&self, class: usize) -> Option<f64> {
+        let predicted: u32 = (0..CLASSES).map(|t| self.confusion[t][class]).sum();
+        (predicted > 0).then(|| self.confusion[class][class] as f64 / predicted as f64)
+    }
+    /// Of the images of `class`, the share predicted as such; None if there were none.
+    pub fn recall(&self, class: usize) -> Option<f64> {
+        let actual: u32 = self.confusion[class].iter().sum();
+        (actual > 0).then(|| self.confusion[class][class] as f64 / actual as f64)
+    }
+}
+
 impl std::fmt::Display for Evaluation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let pct = |v: Option<f64>| v.map_or_else(|| format!("{:>10}", "-"), |v| format!("{:>9.2}%", v * 100.0));
         writeln!(f, "loss {:.4} - accuracy {:.4}", self.loss, self.accuracy)?;
-        writeln!(f, "confusion matrix (rows: true label, columns: predicted)")?;
+        writeln!(f, "confusion matrix (rows: true label, columns: predicted), per-class precision and recall")?;
         write!(f, "     ")?;
         for c in 0..CLASSES {
             write!(f, "{c:>6}")?;
         }
-        writeln!(f)?;
+        writeln!(f, "{:>10}{:>10}", "precision", "recall")?;
         for (t, row) in self.confusion.iter().enumerate() {
             write!(f, "{t:>4} ")?;
             for v in row {
                 write!(f, "{v:>6}")?;
             }
-            writeln!(f)?;
+            writeln!(f, "{}{}", pct(self.precision(t)), pct(self.recall(t)))?;
         }
         Ok(())
     }

@@ -1,8 +1,10 @@
-//! One tiny hand-computed case per op, checked on the CPU twin and on the GPU.
+//! One tiny hand-computed case per op, checked on the CPU twin, the native engine
+//! and the GPU.
 
 use gpunet::cpu::{self, CpuEngine, Dims};
 use gpunet::engine::Engine;
 use gpunet::gpu::{for_tests, GpuEngine};
+use gpunet::native::NativeEngine;
 use gpunet::op::{self, Op, View};
 use gpunet::selftest::{self, Case, TOL_EXACTISH};
 
@@ -10,11 +12,11 @@ fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|x| x.to_bits()).collect()
 }
 
-/// Runs `op` over `bufs` (views index them) on the CPU twin and, where an adapter
-/// exists, on the GPU; asserts output `out` equals `want` on both.
+/// Runs `op` over `bufs` (views index them) on the CPU twin, the native engine and,
+/// where an adapter exists, on the GPU; asserts output `out` equals `want` on each.
 fn expect(op: Op, bufs: Vec<Vec<u32>>, out: usize, want: &[f32]) {
     let case = Case { kernel: op.kernel, shape: "hand".into(), bufs, op, tol: TOL_EXACTISH, exact: vec![] };
-    let mut engines: Vec<Box<dyn Engine>> = vec![Box::new(CpuEngine::new())];
+    let mut engines: Vec<Box<dyn Engine>> = vec![Box::new(CpuEngine::new()), Box::new(NativeEngine::new(2).unwrap())];
     if let Some(gpu) = for_tests() {
         engines.push(Box::new(GpuEngine::new(gpu)));
     }
@@ -149,4 +151,22 @@ fn gather_unpacks_bytes_and_scales() {
     let bufs = vec![vec![0; 4], vec![0], vec![0, word], vec![3, 7], vec![9, 1]];
     let mk = || op::gather(v(0, 4), v(1, 1), v(2, 2), v(3, 2), v(4, 2), d);
     expect(mk(), bufs, 0, &[0., 1., 0.2, 1. / 255.]);
+}
+
+#[test]
+fn evaluation_counts_precision_and_recall_per_class() {
+    use gpunet::infer;
+    // predictions 0,0,1,2 for labels 0,1,1,2: class 0 precision 1/2 recall 1/1,
+    // class 1 precision 1/1 recall 1/2, class 2 both 1, class 3 neither predicted nor present
+    let onehot = |c: usize| (0..10).map(|j| if j == c { 0.9 } else { 0.01 }).collect::<Vec<f32>>();
+    let probs: Vec<f32> = [0, 0, 1, 2].iter().flat_map(|&c| onehot(c)).collect();
+    let e = infer::evaluate(&probs, &[0, 1, 1, 2]);
+    assert_eq!(e.accuracy, 0.75);
+    assert_eq!((e.precision(0), e.recall(0)), (Some(0.5), Some(1.0)));
+    assert_eq!((e.precision(1), e.recall(1)), (Some(1.0), Some(0.5)));
+    assert_eq!((e.precision(2), e.recall(2)), (Some(1.0), Some(1.0)));
+    assert_eq!((e.precision(3), e.recall(3)), (None, None));
+    let text = e.to_string();
+    let row0 = text.lines().find(|l| l.starts_with("   0 ")).unwrap();
+    assert!(row0.ends_with("50.00%   100.00%"), "{row0}");
 }
