@@ -193,9 +193,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         device: cli.device,
         threads: cli.threads,
     };
-    let choice = &c.adapter;
     match cli.cmd {
-        Cmd::Info => info(choice),
+        Cmd::Info => info(&c),
         Cmd::Selftest { seed, full } => selftest_cmd(&c, seed, full),
         Cmd::Bench { quick, json, only } => {
             let (mut gpu, mut cpu) = bench_engines(&c)?;
@@ -465,10 +464,10 @@ impl Progress for Console {
     }
 }
 
-fn info(choice: &AdapterChoice) -> Result<ExitCode> {
-    let adapters = context::adapters(choice.backend.as_deref())?;
+fn info(c: &Choice) -> Result<ExitCode> {
+    let adapters = context::adapters(c.adapter.backend.as_deref())?;
     if adapters.is_empty() {
-        return Err(Error::Gpu("no adapter found".into()));
+        say!("no GPU adapter found");
     }
     for a in adapters {
         let (i, l) = (a.get_info(), a.limits());
@@ -483,5 +482,11 @@ fn info(choice: &AdapterChoice) -> Result<ExitCode> {
             a.features().contains(wgpu::Features::TIMESTAMP_QUERY)
         );
     }
+    let (device, why) = device::resolve(c.device, &c.adapter)?;
+    let engine = match device {
+        Device::Cpu => NativeEngine::new(c.threads)?.name(),
+        _ => "GPU".into(),
+    };
+    say!("engine: {engine} — {why}");
     Ok(ExitCode::SUCCESS)
 }
