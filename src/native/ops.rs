@@ -30,17 +30,22 @@ pub fn matmul(c: &mut [f32], a: &[f32], b: &[f32], bias: &[f32], d: &cpu::Matmul
     }
 }
 
-/// Per channel, in the twin's order (outer rows, then inner positions).
+/// Per channel, over outer rows then inner positions, in 16 interleaved partial
+/// sums (one add chain would wait on each add's latency).
 pub fn bias_grad(dbias: &mut [f32], dy: &[f32], d: &cpu::BiasGradDims) {
     let (outer, ch, inner) = (d.outer as usize, d.channels as usize, d.inner as usize);
     dbias[..ch].par_iter_mut().enumerate().for_each(|(c, out)| {
-        let mut s = 0.0f32;
+        let mut lanes = [0.0f32; 16];
+        let mut tail = 0.0f32;
         for i in 0..outer {
-            for v in &dy[(i * ch + c) * inner..(i * ch + c + 1) * inner] {
-                s += v;
+            let run = &dy[(i * ch + c) * inner..(i * ch + c + 1) * inner];
+            let mut blocks = run.chunks_exact(16);
+            for b in &mut blocks {
+                lanes.iter_mut().zip(b).for_each(|(l, v)| *l += v);
             }
+            tail += blocks.remainder().iter().sum::<f32>();
         }
-        *out = s;
+        *out = lanes.iter().sum::<f32>() + tail;
     });
 }
 
@@ -70,19 +75,21 @@ pub fn maxpool_forward(y: &mut [f32], argmax: &mut [u32], x: &[f32], d: &cpu::Po
     y.par_chunks_mut(oh * ow).zip(argmax.par_chunks_mut(oh * ow)).enumerate().for_each(|(p, (yp, ap))| {
         let base = p * h * w;
         let plane = &x[base..base + h * w];
-        for (o, (yo, ao)) in yp.iter_mut().zip(ap.iter_mut()).enumerate() {
-            let first = (o / ow) * k * w + (o % ow) * k;
-            let (mut bv, mut bi) = (plane[first], first);
-            for dy in 0..k {
-                let row = first + dy * w;
-                for (dx, &v) in plane[row..row + k].iter().enumerate() {
-                    let gt = v > bv;
-                    bv = if gt { v } else { bv };
-                    bi = if gt { row + dx } else { bi };
+        for (oy, (yr, ar)) in yp.chunks_exact_mut(ow).zip(ap.chunks_exact_mut(ow)).enumerate() {
+            for (ox, (yo, ao)) in yr.iter_mut().zip(ar.iter_mut()).enumerate() {
+                let first = oy * k * w + ox * k;
+                let (mut bv, mut bi) = (plane[first], first);
+                for dy in 0..k {
+                    let row = first + dy * w;
+                    for (dx, &v) in plane[row..row + k].iter().enumerate() {
+                        let gt = v > bv;
+                        bv = if gt { v } else { bv };
+                        bi = if gt { row + dx } else { bi };
+                    }
                 }
+                *yo = bv;
+                *ao = (base + bi) as u32;
             }
-            *yo = bv;
-            *ao = (base + bi) as u32;
         }
     });
 }
@@ -109,12 +116,9 @@ pub fn relu_forward(y: &mut [f32], x: &[f32], d: &cpu::ElemDims) {
 
 pub fn relu_backward(dy: &mut [f32], y: &[f32], d: &cpu::ElemDims) {
     let n = d.n as usize;
+    // a select, not a branch: on real activations the sign is a coin toss
     dy[..n].par_chunks_mut(CHUNK).zip(y[..n].par_chunks(CHUNK)).for_each(|(dy, y)| {
-        dy.iter_mut().zip(y).for_each(|(g, y)| {
-            if *y <= 0.0 {
-                *g = 0.0
-            }
-        });
+        dy.iter_mut().zip(y).for_each(|(g, y)| *g = if *y <= 0.0 { 0.0 } else { *g });
     });
 }
 
