@@ -14,7 +14,7 @@ PY="$VENV/bin/python"
 export MNIST_DIR=$(realpath "$MNIST_DIR") NODEVICE_SELECT=1
 W=$(mktemp -d)
 ROWS=$(python3 -c "print(round(42000 * $FRACTION))")   # 80% of these train
-EPOCHS=3                                                 # the first is warm-up on both sides
+EPOCHS=${EPOCHS:-5}                                      # the first is warm-up on both sides
 date -u; nproc; lscpu | grep -m1 "Model name" || true
 
 echo "== matmul 1024^3: gpunet (native) vs numpy and TensorFlow"
