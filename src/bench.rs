@@ -176,6 +176,9 @@ impl Engine for Sizer {
     fn finish(&mut self) -> Result<()> {
         Ok(())
     }
+    fn clear(&mut self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Device memory (MiB) a training net of `arch` allocates at `batch`, with the
@@ -344,8 +347,8 @@ pub fn run(
     for case in kernel_cases(n, matmuls).into_iter().filter(|c| wanted(c.kernel.name())) {
         // the oracle is a plain loop at about 1 GFLOP/s: only where it takes seconds at most
         let with_oracle = flops(&case) < 3e9;
-        let gpu_ms = gpu.as_deref_mut().map(|e| time_case(e, &case, reps)).transpose()?;
-        let cpu_ms = cpu.as_deref_mut().map(|e| time_case(e, &case, reps)).transpose()?;
+        let gpu_ms = gpu.as_deref_mut().map(|e| e.clear().and_then(|_| time_case(e, &case, reps))).transpose()?;
+        let cpu_ms = cpu.as_deref_mut().map(|e| e.clear().and_then(|_| time_case(e, &case, reps))).transpose()?;
         let oracle_ms = if with_oracle { Some(time_oracle(&case)?) } else { None };
         let r = kernel_record(&case, gpu_ms, cpu_ms, oracle_ms);
         report(&r);
@@ -365,11 +368,14 @@ pub fn run(
     for arch in ["mlp", "cnn4", "cnn6", "cnn8"].into_iter().filter(|a| wanted(&format!("train:{a}"))) {
         let memory = Some(training_memory_mib(arch, 500)?);
         if let Some(e) = gpu.as_deref_mut() {
+            e.clear()?;
             let r = Record { memory_mib_at_500: memory, ..time_training(e, arch, batch, steps, &images)? };
             report(&r);
             records.push(r);
         }
         if let Some(e) = cpu.as_deref_mut() {
+            // the peak of this run alone: earlier records' buffers freed first
+            e.clear()?;
             reset_peak_rss();
             let r = time_training(e, arch, batch, steps, &images)?;
             let r = Record { cpu_ms: r.gpu_ms, gpu_ms: None, peak_rss_mib: peak_rss_mib(), memory_mib_at_500: memory, ..r };

@@ -24,6 +24,9 @@ pub trait Engine {
     fn run(&mut self, plan: PlanId) -> Result<()>;
     /// Blocks until everything submitted has finished.
     fn finish(&mut self) -> Result<()>;
+    /// Waits, then frees every buffer and plan: ids handed out before are invalid.
+    /// Long-lived users (the bench) call it between unrelated workloads.
+    fn clear(&mut self) -> Result<()>;
     /// Runs a plan, waits, and returns its device time in milliseconds measured
     /// by timestamp queries; None where the engine has no such clock.
     fn run_timed(&mut self, _plan: PlanId) -> Result<Option<f64>> {

@@ -71,6 +71,11 @@ impl Engine for CpuEngine {
     fn finish(&mut self) -> Result<()> {
         Ok(())
     }
+    fn clear(&mut self) -> Result<()> {
+        self.plans = Vec::new();
+        self.bufs = Vec::new();
+        Ok(())
+    }
 }
 
 /// The rules a CPU-side engine relies on: every view lies inside its buffer

@@ -269,6 +269,12 @@ impl Engine for GpuEngine {
         self.in_flight.clear();
         self.gpu.wait()
     }
+    fn clear(&mut self) -> Result<()> {
+        self.finish()?;
+        self.plans.clear();
+        self.bufs.clear();
+        Ok(())
+    }
 }
 
 impl GpuEngine {

@@ -15,7 +15,7 @@ use crate::op::{BufId, Op, View};
 use ops::dims;
 use std::sync::Mutex;
 
-/// Per-thread scratch (im2col columns), grown to the largest request and then reused,
+/// Per-thread scratch (a padded image and a GEMM output), grown to the largest request and then reused,
 /// so steady-state steps allocate nothing.
 pub(crate) struct Scratch {
     per_thread: Vec<Mutex<Vec<f32>>>,
@@ -172,6 +172,14 @@ impl Engine for NativeEngine {
         Ok(())
     }
     fn finish(&mut self) -> Result<()> {
+        Ok(())
+    }
+    fn clear(&mut self) -> Result<()> {
+        self.plans = Vec::new();
+        self.bufs = Vec::new();
+        self.scratch = Scratch::new(self.threads);
+        self.partials = Vec::new();
+        self.reordered = Vec::new();
         Ok(())
     }
 }
