@@ -1,36 +1,73 @@
-//! The CPU engine: runs op lists through the CPU twins, one op after another.
+//! The CPU engine: runs op lists through the CPU twins, one op after another;
+//! and `Host`, the buffers and plans in host memory that it shares with the
+//! native engine.
 
 use crate::cpu::Params;
 use crate::engine::{Engine, PlanId};
 use crate::error::Result;
 use crate::op::{BufId, Op, View};
 
+/// Buffers and plans in host memory, for the engines that run on the CPU.
 #[derive(Default)]
-pub struct CpuEngine {
+pub struct Host {
     bufs: Vec<Vec<u32>>,
     plans: Vec<Vec<Op>>,
+}
+
+impl Host {
+    pub fn buffer(&mut self, words: usize) -> BufId {
+        self.bufs.push(vec![0; words]);
+        self.bufs.len() - 1
+    }
+    pub fn write(&mut self, buf: BufId, offset: usize, data: &[u32]) {
+        self.bufs[buf][offset..offset + data.len()].copy_from_slice(data);
+    }
+    pub fn read(&self, v: View) -> Vec<u32> {
+        self.bufs[v.buf][v.offset..v.offset + v.len].to_vec()
+    }
+    pub fn plan(&mut self, ops: Vec<Op>) -> PlanId {
+        for op in &ops {
+            check_op(op, |b| self.bufs[b].len());
+        }
+        self.plans.push(ops);
+        self.plans.len() - 1
+    }
+    pub fn set_params(&mut self, plan: PlanId, op: usize, params: Params) {
+        self.plans[plan][op].params = params;
+    }
+    pub fn clear(&mut self) {
+        *self = Host::default();
+    }
+    /// Runs a plan's ops in order: `f(op, outputs, inputs)` with the op's views as
+    /// slices (outputs lent out of their buffers, which `check_op` proved unshared).
+    pub fn run(&mut self, plan: PlanId, mut f: impl FnMut(&Op, &mut [&mut [u32]], &[&[u32]])) {
+        let ops = std::mem::take(&mut self.plans[plan]);
+        for op in &ops {
+            let (outs, ins) = op.views.split_at(op.kernel.info().outputs);
+            let mut taken: Vec<(BufId, Vec<u32>)> =
+                outs.iter().map(|v| (v.buf, std::mem::take(&mut self.bufs[v.buf]))).collect();
+            {
+                let mut o: Vec<&mut [u32]> =
+                    taken.iter_mut().zip(outs).map(|((_, b), v)| &mut b[v.offset..v.offset + v.len]).collect();
+                let i: Vec<&[u32]> = ins.iter().map(|v| &self.bufs[v.buf][v.offset..v.offset + v.len]).collect();
+                f(op, &mut o, &i);
+            }
+            for (id, b) in taken {
+                self.bufs[id] = b;
+            }
+        }
+        self.plans[plan] = ops;
+    }
+}
+
+#[derive(Default)]
+pub struct CpuEngine {
+    host: Host,
 }
 
 impl CpuEngine {
     pub fn new() -> Self {
         Self::default()
-    }
-
-    /// Runs one op (checked by `check_op` when its plan was made).
-    fn run_op(&mut self, op: &Op) {
-        let info = op.kernel.info();
-        let (outs, ins) = op.views.split_at(info.outputs);
-        let mut taken: Vec<(BufId, Vec<u32>)> =
-            outs.iter().map(|v| (v.buf, std::mem::take(&mut self.bufs[v.buf]))).collect();
-        {
-            let mut out_slices: Vec<&mut [u32]> =
-                taken.iter_mut().zip(outs).map(|((_, b), v)| &mut b[v.offset..v.offset + v.len]).collect();
-            let in_slices: Vec<&[u32]> = ins.iter().map(|v| &self.bufs[v.buf][v.offset..v.offset + v.len]).collect();
-            (info.cpu)(&mut out_slices, &in_slices, &op.params);
-        }
-        for (id, b) in taken {
-            self.bufs[id] = b;
-        }
     }
 }
 
@@ -39,41 +76,31 @@ impl Engine for CpuEngine {
         "CPU reference".into()
     }
     fn buffer(&mut self, words: usize, _label: &str) -> Result<BufId> {
-        self.bufs.push(vec![0; words]);
-        Ok(self.bufs.len() - 1)
+        Ok(self.host.buffer(words))
     }
     fn write(&mut self, buf: BufId, offset: usize, data: &[u32]) -> Result<()> {
-        self.bufs[buf][offset..offset + data.len()].copy_from_slice(data);
+        self.host.write(buf, offset, data);
         Ok(())
     }
     fn read(&mut self, v: View) -> Result<Vec<u32>> {
-        Ok(self.bufs[v.buf][v.offset..v.offset + v.len].to_vec())
+        Ok(self.host.read(v))
     }
     fn plan(&mut self, ops: Vec<Op>) -> Result<PlanId> {
-        for op in &ops {
-            check_op(op, |b| self.bufs[b].len());
-        }
-        self.plans.push(ops);
-        Ok(self.plans.len() - 1)
+        Ok(self.host.plan(ops))
     }
     fn set_params(&mut self, plan: PlanId, op: usize, params: Params) -> Result<()> {
-        self.plans[plan][op].params = params;
+        self.host.set_params(plan, op, params);
         Ok(())
     }
     fn run(&mut self, plan: PlanId) -> Result<()> {
-        let ops = std::mem::take(&mut self.plans[plan]);
-        for op in &ops {
-            self.run_op(op);
-        }
-        self.plans[plan] = ops;
+        self.host.run(plan, |op, o, i| (op.kernel.info().cpu)(o, i, &op.params));
         Ok(())
     }
     fn finish(&mut self) -> Result<()> {
         Ok(())
     }
     fn clear(&mut self) -> Result<()> {
-        self.plans = Vec::new();
-        self.bufs = Vec::new();
+        self.host.clear();
         Ok(())
     }
 }

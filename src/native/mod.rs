@@ -7,7 +7,7 @@ mod conv;
 mod gemm;
 mod ops;
 
-use crate::cpu::Params;
+use crate::cpu::{Host, Params};
 use crate::engine::{Engine, PlanId};
 use crate::error::{Error, Result};
 use crate::kernels::Kernel;
@@ -39,8 +39,7 @@ impl Scratch {
 pub struct NativeEngine {
     pool: rayon::ThreadPool,
     threads: usize,
-    bufs: Vec<Vec<u32>>,
-    plans: Vec<Vec<Op>>,
+    host: Host,
     scratch: Scratch,
     /// Conv weight-gradient partial sums of image groups.
     partials: Vec<f32>,
@@ -60,8 +59,7 @@ impl NativeEngine {
         Ok(NativeEngine {
             pool,
             threads,
-            bufs: Vec::new(),
-            plans: Vec::new(),
+            host: Host::default(),
             scratch: Scratch::new(threads),
             partials: Vec::new(),
             reordered: Vec::new(),
@@ -70,23 +68,6 @@ impl NativeEngine {
 
     pub fn threads(&self) -> usize {
         self.threads
-    }
-
-    fn run_op(&mut self, op: &Op) {
-        let outputs = op.kernel.info().outputs;
-        let (outs, ins) = op.views.split_at(outputs);
-        let mut taken: Vec<(BufId, Vec<u32>)> =
-            outs.iter().map(|v| (v.buf, std::mem::take(&mut self.bufs[v.buf]))).collect();
-        {
-            let mut o: Vec<&mut [u32]> =
-                taken.iter_mut().zip(outs).map(|((_, b), v)| &mut b[v.offset..v.offset + v.len]).collect();
-            let i: Vec<&[u32]> = ins.iter().map(|v| &self.bufs[v.buf][v.offset..v.offset + v.len]).collect();
-            let mut work = Work { scratch: &self.scratch, partials: &mut self.partials, reordered: &mut self.reordered };
-            self.pool.install(|| dispatch(op.kernel, &mut o, &i, &op.params, &mut work));
-        }
-        for (id, b) in taken {
-            self.bufs[id] = b;
-        }
     }
 }
 
@@ -142,41 +123,33 @@ impl Engine for NativeEngine {
         format!("native CPU ({} threads)", self.threads)
     }
     fn buffer(&mut self, words: usize, _label: &str) -> Result<BufId> {
-        self.bufs.push(vec![0; words]);
-        Ok(self.bufs.len() - 1)
+        Ok(self.host.buffer(words))
     }
     fn write(&mut self, buf: BufId, offset: usize, data: &[u32]) -> Result<()> {
-        self.bufs[buf][offset..offset + data.len()].copy_from_slice(data);
+        self.host.write(buf, offset, data);
         Ok(())
     }
     fn read(&mut self, v: View) -> Result<Vec<u32>> {
-        Ok(self.bufs[v.buf][v.offset..v.offset + v.len].to_vec())
+        Ok(self.host.read(v))
     }
     fn plan(&mut self, ops: Vec<Op>) -> Result<PlanId> {
-        for op in &ops {
-            crate::cpu::check_op(op, |b| self.bufs[b].len());
-        }
-        self.plans.push(ops);
-        Ok(self.plans.len() - 1)
+        Ok(self.host.plan(ops))
     }
     fn set_params(&mut self, plan: PlanId, op: usize, params: Params) -> Result<()> {
-        self.plans[plan][op].params = params;
+        self.host.set_params(plan, op, params);
         Ok(())
     }
     fn run(&mut self, plan: PlanId) -> Result<()> {
-        let ops = std::mem::take(&mut self.plans[plan]);
-        for op in &ops {
-            self.run_op(op);
-        }
-        self.plans[plan] = ops;
+        let mut work = Work { scratch: &self.scratch, partials: &mut self.partials, reordered: &mut self.reordered };
+        let pool = &self.pool;
+        self.host.run(plan, |op, o, i| pool.install(|| dispatch(op.kernel, o, i, &op.params, &mut work)));
         Ok(())
     }
     fn finish(&mut self) -> Result<()> {
         Ok(())
     }
     fn clear(&mut self) -> Result<()> {
-        self.plans = Vec::new();
-        self.bufs = Vec::new();
+        self.host.clear();
         self.scratch = Scratch::new(self.threads);
         self.partials = Vec::new();
         self.reordered = Vec::new();
