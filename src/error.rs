@@ -16,7 +16,10 @@ pub enum Error {
     /// Bad content in an input file; `line` is 1-based as an editor shows it (0: whole file).
     #[error("{}{}: {msg}", path.display(), if *line > 0 { format!(":{line}") } else { String::new() })]
     Input { path: PathBuf, line: usize, msg: String },
-    /// No adapter, a lost device, or a failed GPU operation.
+    /// The backends list no adapter at all.
+    #[error("GPU: no adapter found (install a Vulkan driver, e.g. Mesa's lavapipe: apt-get install mesa-vulkan-drivers)")]
+    NoAdapter,
+    /// An adapter that does not match or cannot open, a lost device, or a failed GPU operation.
     #[error("GPU: {0}")]
     Gpu(String),
     /// Work that does not fit the adapter's limits.

@@ -276,7 +276,10 @@ fn bench_engines(c: &Choice) -> Result<(Option<GpuEngine>, NativeEngine)> {
     let gpu = match c.device {
         Device::Cpu => None,
         Device::Gpu => Some(Gpu::new(&c.adapter)?),
-        Device::Auto => Gpu::new(&c.adapter).ok(),
+        Device::Auto => match Gpu::new(&c.adapter) {
+            Err(Error::NoAdapter) => None,
+            other => Some(other?),
+        },
     };
     Ok((gpu.map(GpuEngine::new), cpu))
 }

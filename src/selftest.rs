@@ -233,7 +233,8 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
     let mut b = Builder { rng: StdRng::seed_from_u64(seed), bufs: Vec::new() };
     let mut out = Vec::new();
 
-    let mut mm = vec![(1, 1, 1), (7, 33, 5), (33, 7, 257), (130, 65, 33)];
+    // (3, 600, 7): N past 512 reaches the register core's second column tile
+    let mut mm = vec![(1, 1, 1), (7, 33, 5), (33, 7, 257), (130, 65, 33), (3, 600, 7)];
     if !quick {
         mm.push((257, 300, 300));
     }
@@ -317,6 +318,10 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
         let (dy, y) = (b.randn(n), b.floats(n, -1.0, 1.0));
         out.push(b.case(format!("n={n}"), op::relu_backward(dy, y, d), TOL_EXACTISH, vec![]));
     }
+    // past 65,535 workgroups of 256: a 1-D launch folds into y (op::groups_1d)
+    let n = 65_535 * 256 + 77;
+    let (y, x) = (b.output(n), b.randn(n));
+    out.push(b.case(format!("n={n} (folded grid)"), op::relu_forward(y, x, cpu::ElemDims::new(n)), TOL_EXACTISH, vec![]));
     for &(n, c) in &[(1, 10), (7, 10), (33, 3), (257, 10), (500, 10)] {
         let d = cpu::XentDims::new(n, c);
         let shape = format!("N{n} C{c}");

@@ -19,6 +19,7 @@ fn every_kernel_matches_its_cpu_twin() {
     let Some(gpu) = for_tests() else { return };
     let mut engine = GpuEngine::new(gpu.clone());
     let mut failures = Vec::new();
+    let mut ran = 0;
     // both GEMM cores, whichever this adapter picks by default
     for (gemm, seed) in [(Gemm::Tiled, 1), (Gemm::Register, 2)] {
         engine.gemm = gemm;
@@ -28,10 +29,13 @@ fn every_kernel_matches_its_cpu_twin() {
             }
             let outcome = selftest::check(&mut engine, &case).unwrap();
             println!("[{}] {}", gemm.name(), outcome.line());
+            ran += 1;
             if !outcome.pass() {
                 failures.push(format!("[{} gemm] {}", gemm.name(), outcome.line()));
             }
         }
     }
+    // every kernel under the adapter's core, and at least the GEMM kernels under the other
+    assert!(ran > Kernel::ALL.len(), "only {ran} cases ran");
     assert!(failures.is_empty(), "on {}:\n{}", gpu.describe(), failures.join("\n"));
 }
