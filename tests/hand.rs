@@ -143,6 +143,49 @@ fn sgd_momentum_and_nesterov() {
     }
 }
 
+/// One Adam step as PyTorch's `torch.optim.Adam` documents it (L2 weight decay added
+/// to the gradient), in f64 from the formula itself, not from AdamDims' constants.
+fn adam_reference(p: f64, m: f64, v: f64, g: f64, t: i32, lr: f64, wd: f64) -> (f64, f64, f64) {
+    let (b1, b2, eps) = (0.9f64, 0.999f64, 1e-8f64);
+    let g = g + wd * p;
+    let m = b1 * m + (1.0 - b1) * g;
+    let v = b2 * v + (1.0 - b2) * g * g;
+    let (m_hat, v_hat) = (m / (1.0 - b1.powi(t)), v / (1.0 - b2.powi(t)));
+    (p - lr * m_hat / (v_hat.sqrt() + eps), m, v)
+}
+
+#[test]
+fn adam_bias_correction_and_weight_decay_match_the_formula_at_several_steps() {
+    let (p, m, sq, g) = ([0.8f32, -0.3, 1.5], [0.05f32, -0.2, 0.0], [0.01f32, 0.04, 0.002], [0.3f32, 0.1, -0.7]);
+    for t in [1u64, 2, 3, 10, 100, 10_000] {
+        for wd in [0.0f32, 0.01] {
+            let d = cpu::AdamDims::new(3, 1e-3, 0.9, 0.999, 1e-8, wd, t);
+            let want: Vec<(f64, f64, f64)> = (0..3)
+                .map(|i| adam_reference(p[i] as f64, m[i] as f64, sq[i] as f64, g[i] as f64, t as i32, 1e-3, wd as f64))
+                .collect();
+            let bufs = || vec![bits(&p), bits(&m), bits(&sq), bits(&g)];
+            let mk = || op::adam(v(0, 3), v(1, 3), v(2, 3), v(3, 3), d);
+            expect(mk(), bufs(), 0, &want.iter().map(|w| w.0 as f32).collect::<Vec<_>>());
+            expect(mk(), bufs(), 1, &want.iter().map(|w| w.1 as f32).collect::<Vec<_>>());
+            expect(mk(), bufs(), 2, &want.iter().map(|w| w.2 as f32).collect::<Vec<_>>());
+        }
+    }
+}
+
+#[test]
+fn sgd_momentum_from_a_nonzero_velocity() {
+    // PyTorch's SGD: buf = μ·buf + g (g with weight decay), step = g + μ·buf (Nesterov) or buf
+    let (p, vel, g, lr, mu, wd) = (0.6f64, -0.4f64, 0.25f64, 0.05f64, 0.9f64, 1e-2f64);
+    let gd = g + wd * p;
+    let buf = mu * vel + gd;
+    for (nesterov, step) in [(false, buf), (true, gd + mu * buf)] {
+        let d = cpu::SgdDims::new(1, lr as f32, mu as f32, nesterov, wd as f32);
+        let bufs = || vec![bits(&[p as f32]), bits(&[vel as f32]), bits(&[g as f32])];
+        expect(op::sgd(v(0, 1), v(1, 1), v(2, 1), d), bufs(), 0, &[(p - lr * step) as f32]);
+        expect(op::sgd(v(0, 1), v(1, 1), v(2, 1), d), bufs(), 1, &[buf as f32]);
+    }
+}
+
 #[test]
 fn gather_unpacks_bytes_and_scales() {
     // one 4-pixel image packed low byte first: [0, 255, 51, 1]
