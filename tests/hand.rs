@@ -12,19 +12,24 @@ fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|x| x.to_bits()).collect()
 }
 
-/// Runs `op` over `bufs` (views index them) on the CPU twin, the native engine and,
-/// where an adapter exists, on the GPU; asserts output `out` equals `want` on each.
-fn expect(op: Op, bufs: Vec<Vec<u32>>, out: usize, want: &[f32]) {
+/// Output `out` of `op` over `bufs` (views index them) as raw words, on the CPU
+/// twin, the native engine and, where an adapter exists, the GPU: (engine, words).
+fn outputs(op: Op, bufs: Vec<Vec<u32>>, out: usize) -> Vec<(String, Vec<u32>)> {
     let case = Case { kernel: op.kernel, shape: "hand".into(), bufs, op, tol: TOL_EXACTISH, exact: vec![] };
     let mut engines: Vec<Box<dyn Engine>> = vec![Box::new(CpuEngine::new()), Box::new(NativeEngine::new(2).unwrap())];
     if let Some(gpu) = for_tests() {
         engines.push(Box::new(GpuEngine::new(gpu)));
     }
-    for e in engines.iter_mut() {
-        let got: Vec<f32> =
-            selftest::run_case(e.as_mut(), &case).unwrap()[out].iter().map(|&b| f32::from_bits(b)).collect();
+    engines.iter_mut().map(|e| (e.name(), selftest::run_case(e.as_mut(), &case).unwrap()[out].clone())).collect()
+}
+
+/// Asserts output `out` equals `want` on every engine.
+fn expect(op: Op, bufs: Vec<Vec<u32>>, out: usize, want: &[f32]) {
+    let kernel = op.kernel.name();
+    for (engine, words) in outputs(op, bufs, out) {
+        let got: Vec<f32> = words.iter().map(|&b| f32::from_bits(b)).collect();
         let cmp = selftest::compare(&got, want, TOL_EXACTISH);
-        assert!(cmp.first_bad.is_none(), "{} on {}: got {got:?}, want {want:?}", case.kernel.name(), e.name());
+        assert!(cmp.first_bad.is_none(), "{kernel} on {engine}: got {got:?}, want {want:?}");
     }
 }
 
@@ -212,4 +217,57 @@ fn evaluation_counts_precision_and_recall_per_class() {
     let text = e.to_string();
     let row0 = text.lines().find(|l| l.starts_with("   0 ")).unwrap();
     assert!(row0.ends_with("50.00%   100.00%"), "{row0}");
+}
+
+#[test]
+fn softmax_xent_at_extreme_equal_and_one_hot_logits() {
+    // one row of 10 classes, label 0. Each case: logits -> (loss, dlogits[0], correct)
+    let ln10 = 10f32.ln();
+    let mut extreme = [0f32; 10];
+    (extreme[0], extreme[1]) = (80.0, -80.0);
+    let mut against = [0f32; 10];
+    against[1] = 80.0;
+    let mut hot = [0f32; 10];
+    hot[0] = 1.0;
+    // with logit 1 against nine 0s: p0 = e / (e + 9)
+    let p_hot = std::f32::consts::E / (std::f32::consts::E + 9.0);
+    let cases: [(&str, [f32; 10], f32, f32, f32); 4] = [
+        ("+80 on the label: certain and right, no overflow", extreme, 0.0, 0.0, 1.0),
+        ("+80 elsewhere: loss 80, no overflow", against, 80.0, -1.0, 0.0),
+        ("all equal: uniform, ln 10, the first max counts as the prediction", [-5.0; 10], ln10, 0.1 - 1.0, 1.0),
+        ("one-hot logits", hot, -p_hot.ln(), p_hot - 1.0, 1.0),
+    ];
+    let d = cpu::XentDims::new(1, 10);
+    for (what, logits, loss, dl0, hit) in cases {
+        let bufs = || vec![vec![0; 10], vec![0], vec![0], bits(&logits), vec![0]];
+        let mk = || op::softmax_xent(v(0, 10), v(1, 1), v(2, 1), v(3, 10), v(4, 1), d);
+        println!("{what}");
+        expect(mk(), bufs(), 1, &[loss]);
+        expect(mk(), bufs(), 2, &[hit]);
+        // the gradient row sums to zero; check its label entry
+        let probs = || vec![vec![0; 10], bits(&logits)];
+        let sm = op::softmax(v(0, 10), v(1, 10), d);
+        let mut want = [0f32; 10];
+        let mx = logits.iter().cloned().fold(f32::MIN, f32::max);
+        let s: f32 = logits.iter().map(|z| (z - mx).exp()).sum();
+        want.iter_mut().zip(&logits).for_each(|(w, z)| *w = (z - mx).exp() / s);
+        assert!((want[0] - 1.0 - dl0).abs() < 1e-6, "{what}: reference dlogits[0] {}", want[0] - 1.0);
+        expect(sm, probs(), 0, &want);
+    }
+}
+
+#[test]
+fn maxpool_ties_go_to_the_first_element_of_the_window() {
+    // all-zero windows (what ReLU leaves): the top-left element is the argmax, so the
+    // gradient goes there, on every engine
+    let d = cpu::PoolDims::new(1, 1, 4, 4, 2);
+    let mut x = [0f32; 16];
+    (x[2], x[3]) = (1.0, 1.0); // window (0,1): a tie of two maxima at 2 and 3; the others all zero
+    let bufs = || vec![vec![0; 4], vec![0; 4], bits(&x)];
+    let mk = || op::maxpool_forward(v(0, 4), v(1, 4), v(2, 16), d);
+    expect(mk(), bufs(), 0, &[0., 1., 0., 0.]);
+    // argmax: each window's top-left index (0, 2, 8, 10), the tie at 2 and 3 to 2
+    for (engine, argmax) in outputs(mk(), bufs(), 1) {
+        assert_eq!(argmax, [0, 2, 8, 10], "argmax on {engine}");
+    }
 }
