@@ -249,6 +249,11 @@ impl Net {
         View::whole(self.b.params, self.param_words)
     }
 
+    /// The parameter gradients of the last training step (same layout as the parameters).
+    pub fn grads_view(&self) -> Option<View> {
+        self.b.pgrads.map(|id| View::whole(id, self.param_words))
+    }
+
     /// Uploads the flat parameters (init, a checkpoint).
     pub fn write_params(&self, engine: &mut dyn Engine, params: &[f32]) -> Result<()> {
         engine.write_f32(self.b.params, 0, params)
