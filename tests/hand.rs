@@ -271,3 +271,24 @@ fn maxpool_ties_go_to_the_first_element_of_the_window() {
         assert_eq!(argmax, [0, 2, 8, 10], "argmax on {engine}");
     }
 }
+
+#[test]
+fn non_finite_logits_give_a_non_finite_loss_on_every_engine() {
+    // what the trainer's divergence check relies on: a NaN or infinite logit never
+    // turns into a finite, plausible-looking loss
+    let d = cpu::XentDims::new(1, 3);
+    for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        for at in 0..3 {
+            let mut logits = [0.5f32, -1.0, 2.0];
+            logits[at] = bad;
+            let bufs = vec![vec![0; 3], vec![0], vec![0], bits(&logits), vec![0]];
+            let mk = op::softmax_xent(v(0, 3), v(1, 1), v(2, 1), v(3, 3), v(4, 1), d);
+            for (engine, loss) in outputs(mk, bufs, 1) {
+                let loss = f32::from_bits(loss[0]);
+                // -inf on a class other than the label is a legitimate zero-probability logit
+                let finite_ok = bad == f32::NEG_INFINITY && at != 0;
+                assert!(finite_ok || !loss.is_finite(), "{engine}: logits {logits:?} gave loss {loss}");
+            }
+        }
+    }
+}
