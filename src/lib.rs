@@ -21,6 +21,7 @@ pub mod model;
 pub mod native;
 pub mod op;
 pub mod optim;
+pub mod picture;
 pub mod selftest;
 pub mod settings;
 pub mod train;

@@ -93,6 +93,9 @@ enum Cmd {
         input: PathBuf,
         #[arg(long, default_value_t = 500)]
         batch_size: usize,
+        /// Also draw the misclassified images (the first 200), captioned "true > predicted", into this PNG
+        #[arg(long)]
+        errors: Option<PathBuf>,
     },
 }
 
@@ -248,7 +251,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Eval { model, input, batch_size } => {
+        Cmd::Eval { model, input, batch_size, errors } => {
             check_batch(batch_size)?;
             let images = data::load(&input)?;
             let Some(labels) = images.labels.clone() else {
@@ -263,6 +266,25 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let p = infer::predict(&mut *engine, &model, &images, batch_size)?;
             say!("{} images from {}", images.len(), input.display());
             print!("{}", infer::evaluate(&p, &labels));
+            if let Some(path) = errors {
+                let predicted = infer::argmax(&p);
+                let wrong: Vec<usize> = (0..labels.len()).filter(|&i| predicted[i] != labels[i]).collect();
+                if wrong.is_empty() {
+                    say!("no misclassified images; {} not written", path.display());
+                } else {
+                    let shown = &wrong[..wrong.len().min(200)];
+                    let imgs: Vec<&[u8]> = shown.iter().map(|&i| &images.pixels[i * data::PIXELS..][..data::PIXELS]).collect();
+                    let truth: Vec<u8> = shown.iter().map(|&i| labels[i]).collect();
+                    let pred: Vec<u8> = shown.iter().map(|&i| predicted[i]).collect();
+                    gpunet::picture::error_grid(&imgs, &truth, &pred).write_png(&path)?;
+                    say!(
+                        "wrote {}: {} misclassified image(s), {} shown, captioned true > predicted",
+                        path.display(),
+                        wrong.len(),
+                        shown.len()
+                    );
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

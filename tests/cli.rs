@@ -208,3 +208,59 @@ fn a_bad_device_or_thread_count_is_a_usage_error() {
     fails(d, &["selftest", "--device", "tpu"], 2, &["unknown device 'tpu': expected auto, gpu or cpu"], &[]);
     fails(d, &["archs", "--threads", "many"], 2, &["--threads"], &[]);
 }
+
+/// (width, height, raw RGB rows with their filter bytes) of a PNG that `picture` wrote.
+fn read_png(path: &Path) -> (usize, usize, Vec<u8>) {
+    use std::io::Read;
+    let b = std::fs::read(path).unwrap();
+    assert_eq!(&b[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
+    let (mut at, mut idat, mut size) = (8, Vec::new(), (0, 0));
+    while at < b.len() {
+        let len = u32::from_be_bytes(b[at..at + 4].try_into().unwrap()) as usize;
+        let (kind, data) = (&b[at + 4..at + 8], &b[at + 8..at + 8 + len]);
+        let mut crc = flate2::Crc::new();
+        crc.update(&b[at + 4..at + 8 + len]);
+        assert_eq!(crc.sum().to_be_bytes(), b[at + 8 + len..at + 12 + len], "bad CRC");
+        match kind {
+            b"IHDR" => size = (u32::from_be_bytes(data[..4].try_into().unwrap()), u32::from_be_bytes(data[4..8].try_into().unwrap())),
+            b"IDAT" => idat.extend_from_slice(data),
+            _ => {}
+        }
+        at += 12 + len;
+    }
+    let mut raw = Vec::new();
+    flate2::read::ZlibDecoder::new(&idat[..]).read_to_end(&mut raw).unwrap();
+    (size.0 as usize, size.1 as usize, raw)
+}
+
+#[test]
+fn eval_draws_the_misclassified_images_into_a_png() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // a barely trained model: plenty of mistakes on 60 test images
+    let o = gpunet(&["train", "--device", "cpu", "--arch", "mlp:8", "--limit", "300", "--epochs", "1", "--out", "run"], d);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let test = gpunet::data::mnist_test().unwrap().truncate(60);
+    let mut csv = header(true) + "\n";
+    for (img, label) in test.pixels.chunks(784).zip(test.labels.as_ref().unwrap()) {
+        csv += &format!("{label},{}\n", img.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(","));
+    }
+    write(d, "test.csv", &csv);
+    let o = gpunet(&["eval", "--device", "cpu", "--model", "run/model.safetensors", "--input", "test.csv", "--errors", "errors.png"], d);
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(o.status.code(), Some(0), "{out}{}", stderr(&o));
+    let line = out.lines().find(|l| l.starts_with("wrote errors.png: ")).unwrap_or_else(|| panic!("{out}"));
+    let wrong: usize = line["wrote errors.png: ".len()..].split_whitespace().next().unwrap().parse().unwrap();
+    assert!(wrong > 0 && wrong < 60, "{line}");
+    let (w, h, raw) = read_png(&d.join("errors.png"));
+    // ten 64-pixel columns, one 80-pixel row per ten images
+    assert_eq!((w, h), (640, 80 * wrong.div_ceil(10)), "{line}");
+    assert_eq!(raw.len(), h * (w * 3 + 1));
+    // the first cell holds ink (its image) and both caption colours
+    let px = |x: usize, y: usize| &raw[y * (w * 3 + 1) + 1 + x * 3..][..3];
+    let cell: Vec<&[u8]> = (0..80).flat_map(|y| (0..64).map(move |x| (x, y))).map(|(x, y)| px(x, y)).collect();
+    assert!(cell.iter().any(|p| p[0] < 100 && p[1] < 100 && p[2] < 100), "no ink in the first cell");
+    assert!(cell.iter().any(|p| p == &[0, 140, 60]), "no green (true label) caption");
+    assert!(cell.iter().any(|p| p == &[210, 30, 30]), "no red (prediction) caption");
+    assert!(!d.read_dir().unwrap().any(|e| e.unwrap().file_name().to_string_lossy().ends_with(".tmp")));
+}
