@@ -22,6 +22,7 @@ pub mod native;
 pub mod op;
 pub mod optim;
 pub mod picture;
+pub mod plot;
 pub mod selftest;
 pub mod settings;
 pub mod train;

@@ -65,6 +65,14 @@ enum Cmd {
     },
     /// List the named architectures with their specs and parameter counts
     Archs,
+    /// Draw loss and accuracy per epoch of one or more runs (their metrics.csv) as an SVG
+    Plot {
+        /// Run directories written by `gpunet train`
+        #[arg(required = true)]
+        runs: Vec<PathBuf>,
+        #[arg(long, default_value = "curves.svg")]
+        out: PathBuf,
+    },
     /// Train a network (embedded MNIST unless --train is given)
     Train(TrainArgs),
     /// Write a Kaggle submission (ImageId,Label) for test images
@@ -231,6 +239,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Train(args) => train_cmd(&c, args),
+        Cmd::Plot { runs, out } => {
+            let n = gpunet::plot::plot(&runs, &out)?;
+            say!("wrote {} ({n} run{})", out.display(), if n == 1 { "" } else { "s" });
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Predict { model, input, out, probs, batch_size } => {
             check_batch(batch_size)?;
             let images = data::load(&input)?;

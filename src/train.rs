@@ -143,7 +143,8 @@ fn write_metrics(path: &Path, rows: &[EpochMetrics]) -> Result<()> {
     })
 }
 
-fn read_metrics(path: &Path) -> Result<Vec<EpochMetrics>> {
+/// The rows of a metrics.csv; a missing file reads as no rows (a run that saved none yet).
+pub fn read_metrics(path: &Path) -> Result<Vec<EpochMetrics>> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(_) => return Ok(Vec::new()),

@@ -264,3 +264,26 @@ fn eval_draws_the_misclassified_images_into_a_png() {
     assert!(cell.iter().any(|p| p == &[210, 30, 30]), "no red (prediction) caption");
     assert!(!d.read_dir().unwrap().any(|e| e.unwrap().file_name().to_string_lossy().ends_with(".tmp")));
 }
+
+#[test]
+fn plot_draws_every_run_and_refuses_what_it_cannot_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let head = "epoch,seconds,loss,accuracy,val_loss,val_accuracy,lr\n";
+    std::fs::create_dir_all(d.join("a")).unwrap();
+    std::fs::create_dir_all(d.join("b")).unwrap();
+    write(d, "a/metrics.csv", &format!("{head}1,2.0,0.5,0.85,0.2,0.94,0.001\n2,2.0,0.15,0.95,0.12,0.96,0.001\n"));
+    write(d, "b/metrics.csv", &format!("{head}1,2.0,0.6,0.8,,,0.001\n2,2.0,0.3,0.9,,,0.001\n3,2.0,0.2,0.93,,,0.001\n"));
+    let o = gpunet(&["plot", "a", "b", "--out", "curves.svg"], d);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let svg = std::fs::read_to_string(d.join("curves.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    // run a: training and validation in both panels; run b (no validation): training only
+    assert_eq!(svg.matches("<polyline").count(), 2 * 2 + 2);
+    assert!(svg.contains(">a</text>") && svg.contains(">b</text>"), "legend lacks the run names");
+    // a run directory without metrics, a malformed row, and a format plot does not write
+    fails(d, &["plot", "nowhere", "--out", "x.svg"], 1, &["nowhere/metrics.csv", "no metrics.csv here"], &["a", "b", "curves.svg"]);
+    write(d, "b/metrics.csv", &format!("{head}1,2.0,zero,0.8,,,0.001\n"));
+    fails(d, &["plot", "b", "--out", "x.svg"], 1, &["b/metrics.csv:2", "malformed metrics row"], &["a", "b", "curves.svg"]);
+    fails(d, &["plot", "a", "--out", "x.png"], 2, &["plot writes SVG"], &["a", "b", "curves.svg"]);
+}
