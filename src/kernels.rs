@@ -73,6 +73,12 @@ impl Kernel {
         self.info().entry
     }
 
+    /// Whether the kernel reads its outputs (updates them in place) rather than
+    /// overwriting them: ReLU backward, the running sums, the optimizers.
+    pub fn updates_in_place(self) -> bool {
+        matches!(self, Kernel::ReluBackward | Kernel::XentAccumulate | Kernel::Adam | Kernel::Sgd)
+    }
+
     pub fn info(self) -> KernelInfo {
         use Shader as S;
         let k = |shader, entry, outputs, inputs, cpu: CpuTwin| KernelInfo { shader, entry, outputs, inputs, cpu };
