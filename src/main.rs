@@ -65,7 +65,7 @@ enum Cmd {
     },
     /// List the named architectures with their specs and parameter counts
     Archs,
-    /// Draw loss and accuracy per epoch of one or more runs (their metrics.csv) as an SVG
+    /// Draw loss and accuracy per epoch of one or more runs (their metrics.csv) as an SVG or PNG
     Plot {
         /// Run directories written by `gpunet train`
         #[arg(required = true)]

@@ -1,6 +1,7 @@
-//! Pictures without a plotting stack: an RGB canvas, a 3x5 digit font, and a PNG
-//! writer (zlib from flate2, chunk CRCs from its CRC-32). `eval --errors` draws the
-//! misclassified images with it.
+//! Pictures without a plotting stack: an RGB canvas with lines and a 3x5 font
+//! (digits, lowercase letters, a little punctuation), and a PNG writer (zlib from
+//! flate2, chunk CRCs from its CRC-32). `eval --errors` and `plot --out *.png`
+//! draw with it.
 
 use crate::data::PIXELS;
 use crate::error::Result;
@@ -29,6 +30,57 @@ const GLYPHS: [[u8; 5]; 11] = [
     [0b000, 0b100, 0b010, 0b100, 0b000],
 ];
 pub const ARROW: usize = 10;
+
+/// Lowercase letters a-z, 3x5 like the digits.
+const LETTERS: [[u8; 5]; 26] = [
+    [0b000, 0b011, 0b101, 0b101, 0b011],
+    [0b100, 0b110, 0b101, 0b101, 0b110],
+    [0b000, 0b011, 0b100, 0b100, 0b011],
+    [0b001, 0b011, 0b101, 0b101, 0b011],
+    [0b000, 0b010, 0b111, 0b100, 0b011],
+    [0b001, 0b010, 0b111, 0b010, 0b010],
+    [0b000, 0b011, 0b101, 0b011, 0b110],
+    [0b100, 0b110, 0b101, 0b101, 0b101],
+    [0b010, 0b000, 0b010, 0b010, 0b010],
+    [0b001, 0b000, 0b001, 0b101, 0b010],
+    [0b100, 0b101, 0b110, 0b110, 0b101],
+    [0b010, 0b010, 0b010, 0b010, 0b001],
+    [0b000, 0b110, 0b111, 0b101, 0b101],
+    [0b000, 0b110, 0b101, 0b101, 0b101],
+    [0b000, 0b010, 0b101, 0b101, 0b010],
+    [0b000, 0b110, 0b101, 0b110, 0b100],
+    [0b000, 0b011, 0b101, 0b011, 0b001],
+    [0b000, 0b101, 0b110, 0b100, 0b100],
+    [0b000, 0b011, 0b110, 0b011, 0b110],
+    [0b010, 0b111, 0b010, 0b010, 0b001],
+    [0b000, 0b101, 0b101, 0b101, 0b011],
+    [0b000, 0b101, 0b101, 0b101, 0b010],
+    [0b000, 0b101, 0b101, 0b111, 0b101],
+    [0b000, 0b101, 0b010, 0b010, 0b101],
+    [0b000, 0b101, 0b101, 0b011, 0b110],
+    [0b000, 0b111, 0b011, 0b100, 0b111],
+];
+
+/// The 3x5 bits of a character: digits, letters (either case), `. - _ / : ( ) , >`
+/// and space; anything else draws as `?`.
+fn bits(ch: char) -> [u8; 5] {
+    match ch {
+        '0'..='9' => GLYPHS[ch as usize - '0' as usize],
+        'a'..='z' => LETTERS[ch as usize - 'a' as usize],
+        'A'..='Z' => LETTERS[ch as usize - 'A' as usize],
+        '>' => GLYPHS[ARROW],
+        '.' => [0, 0, 0, 0, 0b010],
+        '-' => [0, 0, 0b111, 0, 0],
+        '_' => [0, 0, 0, 0, 0b111],
+        '/' => [0b001, 0b001, 0b010, 0b100, 0b100],
+        ':' => [0, 0b010, 0, 0b010, 0],
+        '(' => [0b001, 0b010, 0b010, 0b010, 0b001],
+        ')' => [0b100, 0b010, 0b010, 0b010, 0b100],
+        ',' => [0, 0, 0, 0b010, 0b100],
+        ' ' => [0; 5],
+        _ => [0b111, 0b001, 0b010, 0, 0b010],
+    }
+}
 
 pub struct Canvas {
     pub width: usize,
@@ -66,11 +118,47 @@ impl Canvas {
 
     /// Glyph `g` (a digit, or ARROW) with its top-left at (x, y), each dot `scale` wide.
     pub fn glyph(&mut self, x: usize, y: usize, g: usize, scale: usize, c: Rgb) {
-        for (row, bits) in GLYPHS[g].iter().enumerate() {
+        self.bits(x, y, GLYPHS[g], scale, c);
+    }
+
+    fn bits(&mut self, x: usize, y: usize, rows: [u8; 5], scale: usize, c: Rgb) {
+        for (row, bits) in rows.iter().enumerate() {
             for col in 0..3 {
                 if bits >> (2 - col) & 1 == 1 {
                     self.square(x + col * scale, y + row * scale, scale, c);
                 }
+            }
+        }
+    }
+
+    /// Pixels a string of `text` takes across at `scale`.
+    pub fn text_width(text: &str, scale: usize) -> usize {
+        text.chars().count() * 4 * scale
+    }
+
+    /// `text` with its top-left at (x, y), 4·scale pixels a character.
+    pub fn text(&mut self, x: usize, y: usize, text: &str, scale: usize, c: Rgb) {
+        for (k, ch) in text.chars().enumerate() {
+            self.bits(x + k * 4 * scale, y, bits(ch), scale, c);
+        }
+    }
+
+    /// A line `width` pixels thick from (x0, y0) to (x1, y1); with `dash` = (on, off)
+    /// pixels, a dashed one.
+    pub fn line(&mut self, (x0, y0): (f64, f64), (x1, y1): (f64, f64), width: usize, c: Rgb, dash: Option<(f64, f64)>) {
+        let len = ((x1 - x0).powi(2) + (y1 - y0).powi(2)).sqrt();
+        let steps = (len.ceil() as usize).max(1);
+        for k in 0..=steps {
+            let t = k as f64 / steps as f64;
+            if let Some((on, off)) = dash {
+                if (t * len) % (on + off) >= on {
+                    continue;
+                }
+            }
+            let (x, y) = (x0 + (x1 - x0) * t, y0 + (y1 - y0) * t);
+            let half = width as f64 / 2.0;
+            if x >= half && y >= half {
+                self.square((x - half) as usize, (y - half) as usize, width, c);
             }
         }
     }

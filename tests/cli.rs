@@ -285,5 +285,13 @@ fn plot_draws_every_run_and_refuses_what_it_cannot_read() {
     fails(d, &["plot", "nowhere", "--out", "x.svg"], 1, &["nowhere/metrics.csv", "no metrics.csv here"], &["a", "b", "curves.svg"]);
     write(d, "b/metrics.csv", &format!("{head}1,2.0,zero,0.8,,,0.001\n"));
     fails(d, &["plot", "b", "--out", "x.svg"], 1, &["b/metrics.csv:2", "malformed metrics row"], &["a", "b", "curves.svg"]);
-    fails(d, &["plot", "a", "--out", "x.png"], 2, &["plot writes SVG"], &["a", "b", "curves.svg"]);
+    fails(d, &["plot", "a", "--out", "x.jpg"], 2, &["plot writes .svg or .png"], &["a", "b", "curves.svg"]);
+    // the same chart as a PNG: 960x420, with both runs' colours drawn
+    write(d, "b/metrics.csv", &format!("{head}1,2.0,0.6,0.8,,,0.001\n2,2.0,0.3,0.9,,,0.001\n"));
+    let o = gpunet(&["plot", "a", "b", "--out", "curves.png"], d);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let (w, h, raw) = read_png(&d.join("curves.png"));
+    assert_eq!((w, h), (960, 420));
+    let has = |c: [u8; 3]| raw.chunks(w * 3 + 1).any(|row| row[1..].chunks(3).any(|p| p == c));
+    assert!(has([31, 119, 180]) && has([214, 39, 40]), "a run's colour is missing from the PNG");
 }
