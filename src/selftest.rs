@@ -29,9 +29,9 @@ pub const TOL_EXACTISH: Tol = Tol { atol: 1e-7, rtol: 1e-6 };
 /// comparison, so an element a kernel forgets to write cannot pass.
 pub const UNWRITTEN: u32 = 0x7fc0_0000;
 /// The words around output views, which no kernel may change.
-const GUARD: u32 = 0x7fa5_a5a5;
+pub const GUARD: u32 = 0x7fa5_a5a5;
 /// 256 bytes: the strictest storage-binding offset alignment.
-const GUARD_WORDS: usize = 64;
+pub const GUARD_WORDS: usize = 64;
 
 /// The outcome of one comparison.
 #[derive(Clone, Debug)]
@@ -136,7 +136,7 @@ pub fn run_case(engine: &mut dyn Engine, case: &Case) -> Result<Vec<Vec<u32>>> {
 
 /// Runs a case's op and returns its output views' contents, and the first word
 /// outside an output view that changed: (output, index in its buffer).
-fn run_guarded(engine: &mut dyn Engine, case: &Case) -> Result<(Vec<Vec<u32>>, Option<(usize, usize)>)> {
+pub fn run_guarded(engine: &mut dyn Engine, case: &Case) -> Result<(Vec<Vec<u32>>, Option<(usize, usize)>)> {
     let (plan, outputs) = load_case(engine, case)?;
     engine.run(plan)?;
     let mut contents = Vec::new();

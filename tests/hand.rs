@@ -14,19 +14,35 @@ fn bits(v: &[f32]) -> Vec<u32> {
 
 /// Output `out` of `op` over `bufs` (views index them) as raw words, on the CPU
 /// twin, the native engine and, where an adapter exists, the GPU: (engine, words).
-/// Outputs a kernel overwrites start NaN-filled, so a skipped write cannot pass.
-fn outputs(op: Op, mut bufs: Vec<Vec<u32>>, out: usize) -> Vec<(String, Vec<u32>)> {
-    if !op.kernel.updates_in_place() {
-        for v in &op.views[..op.kernel.info().outputs] {
-            bufs[v.buf].iter_mut().for_each(|w| *w = selftest::UNWRITTEN);
+/// Each output buffer gains guard words on both sides, which must survive, and
+/// outputs a kernel overwrites start NaN-filled, so a skipped write cannot pass.
+fn outputs(mut op: Op, mut bufs: Vec<Vec<u32>>, out: usize) -> Vec<(String, Vec<u32>)> {
+    let outs = op.kernel.info().outputs;
+    for k in 0..outs {
+        let b = op.views[k].buf;
+        let mut guarded = vec![selftest::GUARD; selftest::GUARD_WORDS];
+        if op.kernel.updates_in_place() {
+            guarded.extend_from_slice(&bufs[b]);
+        } else {
+            guarded.extend(std::iter::repeat_n(selftest::UNWRITTEN, bufs[b].len()));
         }
+        guarded.extend(std::iter::repeat_n(selftest::GUARD, selftest::GUARD_WORDS));
+        bufs[b] = guarded;
+        op.views.iter_mut().filter(|v| v.buf == b).for_each(|v| v.offset += selftest::GUARD_WORDS);
     }
     let case = Case { kernel: op.kernel, shape: "hand".into(), bufs, op, tol: TOL_EXACTISH, exact: vec![] };
     let mut engines: Vec<Box<dyn Engine>> = vec![Box::new(CpuEngine::new()), Box::new(NativeEngine::new(2).unwrap())];
     if let Some(gpu) = for_tests() {
         engines.push(Box::new(GpuEngine::new(gpu)));
     }
-    engines.iter_mut().map(|e| (e.name(), selftest::run_case(e.as_mut(), &case).unwrap()[out].clone())).collect()
+    engines
+        .iter_mut()
+        .map(|e| {
+            let (contents, hit) = selftest::run_guarded(e.as_mut(), &case).unwrap();
+            assert!(hit.is_none(), "{} on {}: wrote outside its output view at {hit:?}", case.kernel.name(), e.name());
+            (e.name(), contents[out].clone())
+        })
+        .collect()
 }
 
 /// Asserts output `out` equals `want` on every engine.
