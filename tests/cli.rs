@@ -207,6 +207,7 @@ fn a_bad_device_or_thread_count_is_a_usage_error() {
     let d = dir.path();
     fails(d, &["selftest", "--device", "tpu"], 2, &["unknown device 'tpu': expected auto, gpu or cpu"], &[]);
     fails(d, &["archs", "--threads", "many"], 2, &["--threads"], &[]);
+    fails(d, &["selftest", "--device", "cpu", "--threads", "5000"], 2, &["--threads must be 0 (one per core) to 1024"], &[]);
 }
 
 /// (width, height, raw RGB rows with their filter bytes) of a PNG that `picture` wrote.

@@ -51,6 +51,9 @@ impl NativeEngine {
     /// An engine on `threads` threads (0: one per core).
     pub fn new(threads: usize) -> Result<NativeEngine> {
         let threads = if threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { threads };
+        if threads > 1024 {
+            return Err(Error::usage(format!("--threads must be 0 (one per core) to 1024, got {threads}")));
+        }
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|i| format!("gpunet-cpu-{i}"))
@@ -64,10 +67,6 @@ impl NativeEngine {
             partials: Vec::new(),
             reordered: Vec::new(),
         })
-    }
-
-    pub fn threads(&self) -> usize {
-        self.threads
     }
 }
 
