@@ -378,7 +378,8 @@ pub fn run(
             e.clear()?;
             reset_peak_rss();
             let r = time_training(e, arch, batch, steps, &images)?;
-            let r = Record { cpu_ms: r.gpu_ms, gpu_ms: None, peak_rss_mib: peak_rss_mib(), memory_mib_at_500: memory, ..r };
+            let r =
+                Record { cpu_ms: r.gpu_ms, gpu_ms: None, peak_rss_mib: peak_rss_mib(), memory_mib_at_500: memory, ..r };
             report(&r);
             records.push(r);
         }

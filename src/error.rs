@@ -17,7 +17,9 @@ pub enum Error {
     #[error("{}{}: {msg}", path.display(), if *line > 0 { format!(":{line}") } else { String::new() })]
     Input { path: PathBuf, line: usize, msg: String },
     /// The backends list no adapter at all.
-    #[error("GPU: no adapter found (install a Vulkan driver, e.g. Mesa's lavapipe: apt-get install mesa-vulkan-drivers)")]
+    #[error(
+        "GPU: no adapter found (install a Vulkan driver, e.g. Mesa's lavapipe: apt-get install mesa-vulkan-drivers)"
+    )]
     NoAdapter,
     /// An adapter that does not match or cannot open, a lost device, or a failed GPU operation.
     #[error("GPU: {0}")]

@@ -5,9 +5,9 @@ use gpunet::device::{self, Device};
 use gpunet::engine::Engine;
 use gpunet::gpu::shaders::Gemm;
 use gpunet::gpu::{context, AdapterChoice, Gpu, GpuEngine};
-use gpunet::native::NativeEngine;
 use gpunet::model::checkpoint;
 use gpunet::model::spec::{self, Spec};
+use gpunet::native::NativeEngine;
 use gpunet::train::{self, Progress, Settings, TrainJob};
 use gpunet::{data, infer, selftest, Error, Result};
 use std::io::IsTerminal;
@@ -286,7 +286,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     say!("no misclassified images; {} not written", path.display());
                 } else {
                     let shown = &wrong[..wrong.len().min(200)];
-                    let imgs: Vec<&[u8]> = shown.iter().map(|&i| &images.pixels[i * data::PIXELS..][..data::PIXELS]).collect();
+                    let imgs: Vec<&[u8]> =
+                        shown.iter().map(|&i| &images.pixels[i * data::PIXELS..][..data::PIXELS]).collect();
                     let truth: Vec<u8> = shown.iter().map(|&i| labels[i]).collect();
                     let pred: Vec<u8> = shown.iter().map(|&i| predicted[i]).collect();
                     gpunet::picture::error_grid(&imgs, &truth, &pred).write_png(&path)?;

@@ -9,7 +9,8 @@ use crate::train::{read_metrics, EpochMetrics};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-const PALETTE: [Rgb; 6] = [[31, 119, 180], [214, 39, 40], [44, 160, 44], [148, 103, 189], [255, 127, 14], [23, 190, 207]];
+const PALETTE: [Rgb; 6] =
+    [[31, 119, 180], [214, 39, 40], [44, 160, 44], [148, 103, 189], [255, 127, 14], [23, 190, 207]];
 const INK: Rgb = [40, 40, 40];
 const GRID: Rgb = [221, 221, 221];
 const W: f64 = 960.0;
@@ -27,7 +28,10 @@ pub fn load(dirs: &[PathBuf]) -> Result<Vec<Run>> {
         .map(|d| {
             let path = d.join("metrics.csv");
             if !path.is_file() {
-                return Err(Error::io(&path, "no metrics.csv here: expected a run directory written by `gpunet train`"));
+                return Err(Error::io(
+                    &path,
+                    "no metrics.csv here: expected a run directory written by `gpunet train`",
+                ));
             }
             let epochs = read_metrics(&path)?;
             if epochs.is_empty() {
@@ -52,7 +56,10 @@ struct Panel {
 
 impl Panel {
     fn at(&self, epoch: f64, v: f64) -> (f64, f64) {
-        (self.x0 + (epoch - 1.0) / (self.max_epoch - 1.0) * self.w, self.y0 + self.h - (v - self.lo) / (self.hi - self.lo) * self.h)
+        (
+            self.x0 + (epoch - 1.0) / (self.max_epoch - 1.0) * self.w,
+            self.y0 + self.h - (v - self.lo) / (self.hi - self.lo) * self.h,
+        )
     }
     /// Five value ticks, bottom to top.
     fn ticks(&self) -> impl Iterator<Item = f64> + '_ {
@@ -123,32 +130,66 @@ fn esc(s: &str) -> String {
 
 fn svg(c: &Chart) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">"#);
+    let _ = writeln!(
+        out,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">"#
+    );
     let _ = writeln!(out, r#"<rect width="100%" height="100%" fill="white"/>"#);
     for p in &c.panels {
         let (x0, y0, pw, ph) = (p.x0, p.y0, p.w, p.h);
-        let _ = writeln!(out, r#"<text x="{}" y="{}" font-size="15" text-anchor="middle">{} (training dashed, validation solid)</text>"#, x0 + pw / 2.0, y0 - 14.0, p.title);
-        let _ = writeln!(out, r#"<rect x="{x0}" y="{y0}" width="{pw}" height="{ph}" fill="none" stroke="{}"/>"#, hex(INK));
+        let _ = writeln!(
+            out,
+            r#"<text x="{}" y="{}" font-size="15" text-anchor="middle">{} (training dashed, validation solid)</text>"#,
+            x0 + pw / 2.0,
+            y0 - 14.0,
+            p.title
+        );
+        let _ =
+            writeln!(out, r#"<rect x="{x0}" y="{y0}" width="{pw}" height="{ph}" fill="none" stroke="{}"/>"#, hex(INK));
         for v in p.ticks() {
             let y = p.at(1.0, v).1;
-            let _ = writeln!(out, r#"<line x1="{x0}" y1="{y}" x2="{}" y2="{y}" stroke="{}"/><text x="{}" y="{}" text-anchor="end">{v:.4}</text>"#, x0 + pw, hex(GRID), x0 - 6.0, y + 4.0);
+            let _ = writeln!(
+                out,
+                r#"<line x1="{x0}" y1="{y}" x2="{}" y2="{y}" stroke="{}"/><text x="{}" y="{}" text-anchor="end">{v:.4}</text>"#,
+                x0 + pw,
+                hex(GRID),
+                x0 - 6.0,
+                y + 4.0
+            );
         }
         for e in p.epochs() {
-            let _ = writeln!(out, r#"<text x="{}" y="{}" text-anchor="middle">{e}</text>"#, p.at(e, p.lo).0, y0 + ph + 16.0);
+            let _ = writeln!(
+                out,
+                r#"<text x="{}" y="{}" text-anchor="middle">{e}</text>"#,
+                p.at(e, p.lo).0,
+                y0 + ph + 16.0
+            );
         }
-        let _ = writeln!(out, r#"<text x="{}" y="{}" text-anchor="middle">epoch</text>"#, x0 + pw / 2.0, y0 + ph + 34.0);
+        let _ =
+            writeln!(out, r#"<text x="{}" y="{}" text-anchor="middle">epoch</text>"#, x0 + pw / 2.0, y0 + ph + 34.0);
     }
     for s in &c.series {
         let p = &c.panels[s.panel];
-        let pts: Vec<String> = s.points.iter().map(|&(e, v)| p.at(e, v)).map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
+        let pts: Vec<String> =
+            s.points.iter().map(|&(e, v)| p.at(e, v)).map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
         let dash = if s.dashed { r#" stroke-dasharray="6,4""# } else { "" };
         let colour = hex(PALETTE[s.run % PALETTE.len()]);
-        let _ = writeln!(out, r#"<polyline fill="none" stroke="{colour}" stroke-width="2"{dash} points="{}"/>"#, pts.join(" "));
+        let _ = writeln!(
+            out,
+            r#"<polyline fill="none" stroke="{colour}" stroke-width="2"{dash} points="{}"/>"#,
+            pts.join(" ")
+        );
     }
     for (r, name) in c.names.iter().enumerate() {
         let (x, y) = legend_at(r);
         let colour = hex(PALETTE[r % PALETTE.len()]);
-        let _ = writeln!(out, r#"<rect x="{x}" y="{}" width="14" height="4" fill="{colour}"/><text x="{}" y="{y}">{}</text>"#, y - 4.0, x + 20.0, esc(name));
+        let _ = writeln!(
+            out,
+            r#"<rect x="{x}" y="{}" width="14" height="4" fill="{colour}"/><text x="{}" y="{y}">{}</text>"#,
+            y - 4.0,
+            x + 20.0,
+            esc(name)
+        );
     }
     out.push_str("</svg>\n");
     out
@@ -172,7 +213,9 @@ fn png(c: &Chart) -> Canvas {
         }
         cv.text(u(p.x0 + p.w / 2.0) - Canvas::text_width("epoch", 2) / 2, u(p.y0 + p.h + 26.0), "epoch", 2, INK);
         let (x1, y1) = (p.x0 + p.w, p.y0 + p.h);
-        for (a, b) in [((p.x0, p.y0), (x1, p.y0)), ((x1, p.y0), (x1, y1)), ((x1, y1), (p.x0, y1)), ((p.x0, y1), (p.x0, p.y0))] {
+        for (a, b) in
+            [((p.x0, p.y0), (x1, p.y0)), ((x1, p.y0), (x1, y1)), ((x1, y1), (p.x0, y1)), ((p.x0, y1), (p.x0, p.y0))]
+        {
             cv.line(a, b, 1, INK, None);
         }
     }

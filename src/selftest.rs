@@ -164,7 +164,8 @@ pub fn check(engine: &mut dyn Engine, case: &Case) -> Result<Outcome> {
     for (o, (g, w)) in got.iter().zip(&want).enumerate() {
         let cmp = if case.exact.contains(&o) {
             // an integer output still holding the fill pattern was never written
-            let as_f = |v: &Vec<u32>| v.iter().map(|&x| if x == UNWRITTEN { f32::NAN } else { x as f32 }).collect::<Vec<_>>();
+            let as_f =
+                |v: &Vec<u32>| v.iter().map(|&x| if x == UNWRITTEN { f32::NAN } else { x as f32 }).collect::<Vec<_>>();
             compare(&as_f(g), &as_f(w), Tol { atol: 0.0, rtol: 0.0 })
         } else {
             let as_f = |v: &Vec<u32>| v.iter().map(|&x| f32::from_bits(x)).collect::<Vec<_>>();
@@ -321,7 +322,12 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
     // past 65,535 workgroups of 256: a 1-D launch folds into y (op::groups_1d)
     let n = 65_535 * 256 + 77;
     let (y, x) = (b.output(n), b.randn(n));
-    out.push(b.case(format!("n={n} (folded grid)"), op::relu_forward(y, x, cpu::ElemDims::new(n)), TOL_EXACTISH, vec![]));
+    out.push(b.case(
+        format!("n={n} (folded grid)"),
+        op::relu_forward(y, x, cpu::ElemDims::new(n)),
+        TOL_EXACTISH,
+        vec![],
+    ));
     for &(n, c) in &[(1, 10), (7, 10), (33, 3), (257, 10), (500, 10)] {
         let d = cpu::XentDims::new(n, c);
         let shape = format!("N{n} C{c}");

@@ -207,7 +207,13 @@ fn a_bad_device_or_thread_count_is_a_usage_error() {
     let d = dir.path();
     fails(d, &["selftest", "--device", "tpu"], 2, &["unknown device 'tpu': expected auto, gpu or cpu"], &[]);
     fails(d, &["archs", "--threads", "many"], 2, &["--threads"], &[]);
-    fails(d, &["selftest", "--device", "cpu", "--threads", "5000"], 2, &["--threads must be 0 (one per core) to 1024"], &[]);
+    fails(
+        d,
+        &["selftest", "--device", "cpu", "--threads", "5000"],
+        2,
+        &["--threads must be 0 (one per core) to 1024"],
+        &[],
+    );
 }
 
 /// (width, height, raw RGB rows with their filter bytes) of a PNG that `picture` wrote.
@@ -223,7 +229,12 @@ fn read_png(path: &Path) -> (usize, usize, Vec<u8>) {
         crc.update(&b[at + 4..at + 8 + len]);
         assert_eq!(crc.sum().to_be_bytes(), b[at + 8 + len..at + 12 + len], "bad CRC");
         match kind {
-            b"IHDR" => size = (u32::from_be_bytes(data[..4].try_into().unwrap()), u32::from_be_bytes(data[4..8].try_into().unwrap())),
+            b"IHDR" => {
+                size = (
+                    u32::from_be_bytes(data[..4].try_into().unwrap()),
+                    u32::from_be_bytes(data[4..8].try_into().unwrap()),
+                )
+            }
             b"IDAT" => idat.extend_from_slice(data),
             _ => {}
         }
@@ -239,7 +250,8 @@ fn eval_draws_the_misclassified_images_into_a_png() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     // a barely trained model: plenty of mistakes on 60 test images
-    let o = gpunet(&["train", "--device", "cpu", "--arch", "mlp:8", "--limit", "300", "--epochs", "1", "--out", "run"], d);
+    let o =
+        gpunet(&["train", "--device", "cpu", "--arch", "mlp:8", "--limit", "300", "--epochs", "1", "--out", "run"], d);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let test = gpunet::data::mnist_test().unwrap().truncate(60);
     let mut csv = header(true) + "\n";
@@ -247,7 +259,20 @@ fn eval_draws_the_misclassified_images_into_a_png() {
         csv += &format!("{label},{}\n", img.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(","));
     }
     write(d, "test.csv", &csv);
-    let o = gpunet(&["eval", "--device", "cpu", "--model", "run/model.safetensors", "--input", "test.csv", "--errors", "errors.png"], d);
+    let o = gpunet(
+        &[
+            "eval",
+            "--device",
+            "cpu",
+            "--model",
+            "run/model.safetensors",
+            "--input",
+            "test.csv",
+            "--errors",
+            "errors.png",
+        ],
+        d,
+    );
     let out = String::from_utf8_lossy(&o.stdout).to_string();
     assert_eq!(o.status.code(), Some(0), "{out}{}", stderr(&o));
     let line = out.lines().find(|l| l.starts_with("wrote errors.png: ")).unwrap_or_else(|| panic!("{out}"));
@@ -283,9 +308,21 @@ fn plot_draws_every_run_and_refuses_what_it_cannot_read() {
     assert_eq!(svg.matches("<polyline").count(), 2 * 2 + 2);
     assert!(svg.contains(">a</text>") && svg.contains(">b</text>"), "legend lacks the run names");
     // a run directory without metrics, a malformed row, and a format plot does not write
-    fails(d, &["plot", "nowhere", "--out", "x.svg"], 1, &["nowhere/metrics.csv", "no metrics.csv here"], &["a", "b", "curves.svg"]);
+    fails(
+        d,
+        &["plot", "nowhere", "--out", "x.svg"],
+        1,
+        &["nowhere/metrics.csv", "no metrics.csv here"],
+        &["a", "b", "curves.svg"],
+    );
     write(d, "b/metrics.csv", &format!("{head}1,2.0,zero,0.8,,,0.001\n"));
-    fails(d, &["plot", "b", "--out", "x.svg"], 1, &["b/metrics.csv:2", "malformed metrics row"], &["a", "b", "curves.svg"]);
+    fails(
+        d,
+        &["plot", "b", "--out", "x.svg"],
+        1,
+        &["b/metrics.csv:2", "malformed metrics row"],
+        &["a", "b", "curves.svg"],
+    );
     fails(d, &["plot", "a", "--out", "x.jpg"], 2, &["plot writes .svg or .png"], &["a", "b", "curves.svg"]);
     // the same chart as a PNG: 960x420, with both runs' colours drawn
     write(d, "b/metrics.csv", &format!("{head}1,2.0,0.6,0.8,,,0.001\n2,2.0,0.3,0.9,,,0.001\n"));

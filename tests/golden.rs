@@ -77,13 +77,17 @@ fn check(engine: &mut dyn Engine, arch: &str) {
     for (j, s) in net.slots.iter().enumerate() {
         for (kind, offset) in [("weight", s.weight), ("bias", s.bias)] {
             let key = |what: &str| format!("{arch}.{j}.{kind}.{what}");
-            let (idx, g_t, p_t) = (indices(&golden, &key("index")), floats(&golden, &key("grad")), floats(&golden, &key("after")));
+            let (idx, g_t, p_t) =
+                (indices(&golden, &key("index")), floats(&golden, &key("grad")), floats(&golden, &key("after")));
             for ((&i, &gt), &pt) in idx.iter().zip(&g_t).zip(&p_t) {
                 let (g, p) = (grads[offset + i], after[offset + i]);
                 // sums of thousands of products in another order: within 1e-4 of the tensor's
                 // largest gradient (seen: about 1e-6), far below any wiring error
                 let scale = g_t.iter().fold(0f32, |m, v| m.max(v.abs()));
-                assert!((g - gt).abs() <= 1e-4 * scale, "{arch} on {name}: layer {j} {kind}[{i}] grad {g}, PyTorch {gt}");
+                assert!(
+                    (g - gt).abs() <= 1e-4 * scale,
+                    "{arch} on {name}: layer {j} {kind}[{i}] grad {g}, PyTorch {gt}"
+                );
                 // Adam's first step moves by lr·g/(|g| + eps): exact unless |g| is near eps
                 if gt.abs() > 1e-6 {
                     assert!((p - pt).abs() <= 2e-6, "{arch} on {name}: layer {j} {kind}[{i}] after {p}, PyTorch {pt}");

@@ -88,4 +88,3 @@ fn cnn6_gradients_match_finite_differences_of_the_loss() {
 fn cnn8_dropout_gradients_match_finite_differences_of_the_loss() {
     check("cnn8-dropout");
 }
-

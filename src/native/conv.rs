@@ -93,7 +93,14 @@ fn reorder(wr: &mut Vec<f32>, wt: &[f32], d: &Shape, flip: bool) {
 }
 
 /// y (N, Co, H, W) = conv(x, wr as `reorder` lays it out), then `epilogue(co, row)`.
-fn conv(y: &mut [f32], x: &[f32], wr: &[f32], s: &Shape, scratch: &Scratch, epilogue: impl Fn(usize, &mut [f32]) + Sync) {
+fn conv(
+    y: &mut [f32],
+    x: &[f32],
+    wr: &[f32],
+    s: &Shape,
+    scratch: &Scratch,
+    epilogue: impl Fn(usize, &mut [f32]) + Sync,
+) {
     let (hw, wp, q, kc) = (s.hw(), s.wp(), s.q(), s.k * s.ci);
     let plen = s.padded_len();
     y[..s.n * s.co * hw].par_chunks_mut(s.co * hw).enumerate().for_each(|(b, yb)| {
@@ -172,11 +179,19 @@ fn weight_range(part: &mut [f32], dy: &[f32], x: &[f32], s: &Shape, lo: usize, h
 
 /// dW (Co, Ci·k·k), or with `splits` > 1 the (splits, Co, Ci·k·k) partials of the
 /// twin's pixel chunks. `partials` is reusable scratch for the (k, k·Ci, Co) sums.
-pub fn backward_weight(dw: &mut [f32], dy: &[f32], x: &[f32], d: &ConvDims, scratch: &Scratch, partials: &mut Vec<f32>) {
+pub fn backward_weight(
+    dw: &mut [f32],
+    dy: &[f32],
+    x: &[f32],
+    d: &ConvDims,
+    scratch: &Scratch,
+    partials: &mut Vec<f32>,
+) {
     let s = Shape::of(d);
     let (k, kk, len, pixels) = (s.k, s.k * s.k, s.co * s.ci * s.k * s.k, s.n * s.hw());
     // pixel ranges: the twin's split-K chunks, or fixed groups of images
-    let (parts, per) = if d.splits > 1 { (d.splits as usize, d.split_chunk()) } else { (s.n.div_ceil(GROUP), GROUP * s.hw()) };
+    let (parts, per) =
+        if d.splits > 1 { (d.splits as usize, d.split_chunk()) } else { (s.n.div_ceil(GROUP), GROUP * s.hw()) };
     if partials.len() < parts * len {
         partials.resize(parts * len, 0.0);
     }

@@ -103,9 +103,7 @@ fn dispatch(k: Kernel, o: &mut [&mut [u32]], i: &[&[u32]], p: &Params, w: &mut W
         (Kernel::MaxpoolBackward, [dx]) => ops::maxpool_backward(fm(dx), f(i[0]), i[1], &dims(p)),
         (Kernel::ReluForward, [y]) => ops::relu_forward(fm(y), f(i[0]), &dims(p)),
         (Kernel::ReluBackward, [dy]) => ops::relu_backward(fm(dy), f(i[0]), &dims(p)),
-        (Kernel::SoftmaxXent, [dl, loss, hit]) => {
-            ops::softmax_xent(fm(dl), fm(loss), fm(hit), f(i[0]), i[1], &dims(p))
-        }
+        (Kernel::SoftmaxXent, [dl, loss, hit]) => ops::softmax_xent(fm(dl), fm(loss), fm(hit), f(i[0]), i[1], &dims(p)),
         // three sums over at most a batch of rows: not worth a thread
         (Kernel::XentAccumulate, [acc]) => crate::cpu::xent_accumulate(fm(acc), f(i[0]), f(i[1]), &dims(p)),
         (Kernel::Softmax, [probs]) => ops::softmax(fm(probs), f(i[0]), &dims(p)),

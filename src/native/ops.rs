@@ -14,7 +14,8 @@ const ROWS: usize = 64;
 
 pub fn matmul(c: &mut [f32], a: &[f32], b: &[f32], bias: &[f32], d: &cpu::MatmulDims) {
     let (m, n, k) = (d.m as usize, d.n as usize, d.k as usize);
-    let (as_, bs) = (Strides { rs: d.a_rs as usize, cs: d.a_cs as usize }, Strides { rs: d.b_rs as usize, cs: d.b_cs as usize });
+    let (as_, bs) =
+        (Strides { rs: d.a_rs as usize, cs: d.a_cs as usize }, Strides { rs: d.b_rs as usize, cs: d.b_cs as usize });
     gemm_parallel(m, n, k, c, a, as_, b, bs);
     let (with_bias, relu) = (d.flags & cpu::FLAG_BIAS != 0, d.flags & cpu::FLAG_RELU != 0);
     if with_bias || relu {
