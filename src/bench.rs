@@ -284,15 +284,30 @@ pub fn kernel_record(case: &Case, gpu_ms: Option<f64>, cpu_ms: Option<f64>, orac
     }
 }
 
+/// The table column a record's time belongs in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Column {
+    /// The GPU engine, on whichever adapter.
+    Gpu,
+    /// The native CPU engine (its records also carry peak RSS).
+    Cpu,
+}
+
 /// Images per second of full training steps (gather, forward, loss, backward,
-/// Adam) of `arch` at `batch`, over `steps` steps after a warm-up step.
+/// Adam) of `arch` at `batch`, over `steps` steps after a warm-up step, timed in `column`.
 pub fn time_training(
     engine: &mut dyn Engine,
+    column: Column,
     arch: &str,
     batch: usize,
     steps: usize,
     images: &Images,
 ) -> Result<Record> {
+    // the engine holds nothing from earlier records, so the native peak RSS is this run's own
+    engine.clear()?;
+    if column == Column::Cpu {
+        reset_peak_rss();
+    }
     let spec = Spec::parse(arch)?;
     let cfg = NetConfig { batch, scale: 255.0, optim: Some(Optim::adam(1e-3)), seed: 1 };
     let mut net = Net::new(engine, spec, images, cfg)?;
@@ -307,11 +322,14 @@ pub fn time_training(
     }
     engine.finish()?;
     let ms = t.elapsed().as_secs_f64() * 1e3 / steps as f64;
+    let on_cpu = column == Column::Cpu;
     Ok(Record {
         name: format!("train:{arch}"),
         shape: format!("batch {batch}, {:.0} MiB", net.bytes() as f64 / (1 << 20) as f64),
         engine: Some(engine.name()),
-        gpu_ms: Some(ms),
+        gpu_ms: (!on_cpu).then_some(ms),
+        cpu_ms: on_cpu.then_some(ms),
+        peak_rss_mib: if on_cpu { peak_rss_mib() } else { None },
         batch: Some(batch),
         images_per_s: Some(batch as f64 * 1e3 / ms),
         ..Default::default()
@@ -368,18 +386,12 @@ pub fn run(
     for arch in ["mlp", "cnn4", "cnn6", "cnn8"].into_iter().filter(|a| wanted(&format!("train:{a}"))) {
         let memory = Some(training_memory_mib(arch, 500)?);
         if let Some(e) = gpu.as_deref_mut() {
-            e.clear()?;
-            let r = Record { memory_mib_at_500: memory, ..time_training(e, arch, batch, steps, &images)? };
+            let r = Record { memory_mib_at_500: memory, ..time_training(e, Column::Gpu, arch, batch, steps, &images)? };
             report(&r);
             records.push(r);
         }
         if let Some(e) = cpu.as_deref_mut() {
-            // the peak of this run alone: earlier records' buffers freed first
-            e.clear()?;
-            reset_peak_rss();
-            let r = time_training(e, arch, batch, steps, &images)?;
-            let r =
-                Record { cpu_ms: r.gpu_ms, gpu_ms: None, peak_rss_mib: peak_rss_mib(), memory_mib_at_500: memory, ..r };
+            let r = Record { memory_mib_at_500: memory, ..time_training(e, Column::Cpu, arch, batch, steps, &images)? };
             report(&r);
             records.push(r);
         }
