@@ -8,7 +8,6 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::gpu::{context, AdapterChoice, Gpu, GpuEngine};
 use crate::native::NativeEngine;
-use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Device {
@@ -66,8 +65,6 @@ pub fn resolve(device: Device, choice: &AdapterChoice) -> Result<(Device, String
 /// An engine ready to plan, with the line that says which it is and why.
 pub struct Opened {
     pub engine: Box<dyn Engine>,
-    /// Set when the engine is the GPU engine.
-    pub gpu: Option<Arc<Gpu>>,
     pub why: String,
 }
 
@@ -81,10 +78,7 @@ impl Opened {
 pub fn open(device: Device, choice: &AdapterChoice, threads: usize) -> Result<Opened> {
     let (device, why) = resolve(device, choice)?;
     Ok(match device {
-        Device::Cpu => Opened { engine: Box::new(NativeEngine::new(threads)?), gpu: None, why },
-        _ => {
-            let gpu = Gpu::new(choice)?;
-            Opened { engine: Box::new(GpuEngine::new(gpu.clone())), gpu: Some(gpu), why }
-        }
+        Device::Cpu => Opened { engine: Box::new(NativeEngine::new(threads)?), why },
+        _ => Opened { engine: Box::new(GpuEngine::new(Gpu::new(choice)?)), why },
     })
 }

@@ -26,9 +26,7 @@ impl Host {
         self.bufs[v.buf][v.offset..v.offset + v.len].to_vec()
     }
     pub fn plan(&mut self, ops: Vec<Op>) -> PlanId {
-        for op in &ops {
-            check_op(op, |b| self.bufs[b].len());
-        }
+        ops.iter().for_each(|op| self.check(op));
         self.plans.push(ops);
         self.plans.len() - 1
     }
@@ -38,8 +36,21 @@ impl Host {
     pub fn clear(&mut self) {
         *self = Host::default();
     }
+    /// The rules `run` relies on: every view lies inside its buffer, and outputs lie
+    /// in buffers that no other view of the op uses, the rule wgpu applies to
+    /// read-write storage bindings.
+    fn check(&self, op: &Op) {
+        let name = op.kernel.name();
+        for v in &op.views {
+            assert!(v.offset + v.len <= self.bufs[v.buf].len(), "{name}: view past its buffer");
+        }
+        for (i, o) in op.views[..op.kernel.info().outputs].iter().enumerate() {
+            let clash = op.views.iter().enumerate().any(|(j, v)| j != i && v.buf == o.buf);
+            assert!(!clash, "{name}: output view {i} shares its buffer with another binding");
+        }
+    }
     /// Runs a plan's ops in order: `f(op, outputs, inputs)` with the op's views as
-    /// slices (outputs lent out of their buffers, which `check_op` proved unshared).
+    /// slices (outputs lent out of their buffers, which `check` proved unshared).
     pub fn run(&mut self, plan: PlanId, mut f: impl FnMut(&Op, &mut [&mut [u32]], &[&[u32]])) {
         let ops = std::mem::take(&mut self.plans[plan]);
         for op in &ops {
@@ -102,19 +113,5 @@ impl Engine for CpuEngine {
     fn clear(&mut self) -> Result<()> {
         self.host.clear();
         Ok(())
-    }
-}
-
-/// The rules a CPU-side engine relies on: every view lies inside its buffer
-/// (`len_of` gives a buffer's words), and outputs lie in buffers that no other
-/// view of the op uses, the rule wgpu applies to read-write storage bindings.
-pub fn check_op(op: &Op, len_of: impl Fn(BufId) -> usize) {
-    let name = op.kernel.name();
-    for v in &op.views {
-        assert!(v.offset + v.len <= len_of(v.buf), "{name}: view past its buffer");
-    }
-    for (i, o) in op.views[..op.kernel.info().outputs].iter().enumerate() {
-        let clash = op.views.iter().enumerate().any(|(j, v)| j != i && v.buf == o.buf);
-        assert!(!clash, "{name}: output view {i} shares its buffer with another binding");
     }
 }

@@ -19,7 +19,7 @@ mod softmax_xent;
 pub use conv2d::*;
 pub use data::*;
 pub use dropout::*;
-pub use engine::{check_op, CpuEngine, Host};
+pub use engine::{CpuEngine, Host};
 pub use matmul::*;
 pub use maxpool::*;
 pub use optim::*;

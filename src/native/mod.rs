@@ -7,12 +7,11 @@ mod conv;
 mod gemm;
 mod ops;
 
-use crate::cpu::{Host, Params};
+use crate::cpu::{Dims, Host, Params};
 use crate::engine::{Engine, PlanId};
 use crate::error::{Error, Result};
 use crate::kernels::Kernel;
 use crate::op::{BufId, Op, View};
-use ops::dims;
 use std::sync::Mutex;
 
 /// Per-thread scratch (a padded image and a GEMM output), grown to the largest request and then reused,
@@ -87,30 +86,36 @@ struct Work<'a> {
 /// One kernel on raw views: outputs (read-write) then inputs, as the registry binds them.
 fn dispatch(k: Kernel, o: &mut [&mut [u32]], i: &[&[u32]], p: &Params, w: &mut Work) {
     match (k, o) {
-        (Kernel::Matmul, [c]) => ops::matmul(fm(c), f(i[0]), f(i[1]), f(i[2]), &dims(p)),
-        (Kernel::BiasGrad, [db]) => ops::bias_grad(fm(db), f(i[0]), &dims(p)),
-        (Kernel::SumSplits, [t]) => ops::sum_splits(fm(t), f(i[0]), &dims(p)),
+        (Kernel::Matmul, [c]) => ops::matmul(fm(c), f(i[0]), f(i[1]), f(i[2]), &Dims::from_params(p)),
+        (Kernel::BiasGrad, [db]) => ops::bias_grad(fm(db), f(i[0]), &Dims::from_params(p)),
+        (Kernel::SumSplits, [t]) => ops::sum_splits(fm(t), f(i[0]), &Dims::from_params(p)),
         (Kernel::Conv2dForward, [y]) => {
-            conv::forward(fm(y), f(i[0]), f(i[1]), f(i[2]), &dims(p), w.scratch, w.reordered)
+            conv::forward(fm(y), f(i[0]), f(i[1]), f(i[2]), &Dims::from_params(p), w.scratch, w.reordered)
         }
         (Kernel::Conv2dBackwardInput, [dx]) => {
-            conv::backward_input(fm(dx), f(i[0]), f(i[1]), &dims(p), w.scratch, w.reordered)
+            conv::backward_input(fm(dx), f(i[0]), f(i[1]), &Dims::from_params(p), w.scratch, w.reordered)
         }
         (Kernel::Conv2dBackwardWeight, [dw]) => {
-            conv::backward_weight(fm(dw), f(i[0]), f(i[1]), &dims(p), w.scratch, w.partials)
+            conv::backward_weight(fm(dw), f(i[0]), f(i[1]), &Dims::from_params(p), w.scratch, w.partials)
         }
-        (Kernel::MaxpoolForward, [y, arg]) => ops::maxpool_forward(fm(y), arg, f(i[0]), &dims(p)),
-        (Kernel::MaxpoolBackward, [dx]) => ops::maxpool_backward(fm(dx), f(i[0]), i[1], &dims(p)),
-        (Kernel::ReluForward, [y]) => ops::relu_forward(fm(y), f(i[0]), &dims(p)),
-        (Kernel::ReluBackward, [dy]) => ops::relu_backward(fm(dy), f(i[0]), &dims(p)),
-        (Kernel::SoftmaxXent, [dl, loss, hit]) => ops::softmax_xent(fm(dl), fm(loss), fm(hit), f(i[0]), i[1], &dims(p)),
+        (Kernel::MaxpoolForward, [y, arg]) => ops::maxpool_forward(fm(y), arg, f(i[0]), &Dims::from_params(p)),
+        (Kernel::MaxpoolBackward, [dx]) => ops::maxpool_backward(fm(dx), f(i[0]), i[1], &Dims::from_params(p)),
+        (Kernel::ReluForward, [y]) => ops::relu_forward(fm(y), f(i[0]), &Dims::from_params(p)),
+        (Kernel::ReluBackward, [dy]) => ops::relu_backward(fm(dy), f(i[0]), &Dims::from_params(p)),
+        (Kernel::SoftmaxXent, [dl, loss, hit]) => {
+            ops::softmax_xent(fm(dl), fm(loss), fm(hit), f(i[0]), i[1], &Dims::from_params(p))
+        }
         // three sums over at most a batch of rows: not worth a thread
-        (Kernel::XentAccumulate, [acc]) => crate::cpu::xent_accumulate(fm(acc), f(i[0]), f(i[1]), &dims(p)),
-        (Kernel::Softmax, [probs]) => ops::softmax(fm(probs), f(i[0]), &dims(p)),
-        (Kernel::DropoutForward | Kernel::DropoutBackward, [out]) => ops::dropout(fm(out), f(i[0]), &dims(p)),
-        (Kernel::Adam, [w, m, v]) => ops::adam(fm(w), fm(m), fm(v), f(i[0]), &dims(p)),
-        (Kernel::Sgd, [w, vel]) => ops::sgd(fm(w), fm(vel), f(i[0]), &dims(p)),
-        (Kernel::Gather, [x, y]) => ops::gather(fm(x), y, i[0], i[1], i[2], &dims(p)),
+        (Kernel::XentAccumulate, [acc]) => {
+            crate::cpu::xent_accumulate(fm(acc), f(i[0]), f(i[1]), &Dims::from_params(p))
+        }
+        (Kernel::Softmax, [probs]) => ops::softmax(fm(probs), f(i[0]), &Dims::from_params(p)),
+        (Kernel::DropoutForward | Kernel::DropoutBackward, [out]) => {
+            ops::dropout(fm(out), f(i[0]), &Dims::from_params(p))
+        }
+        (Kernel::Adam, [w, m, v]) => ops::adam(fm(w), fm(m), fm(v), f(i[0]), &Dims::from_params(p)),
+        (Kernel::Sgd, [w, vel]) => ops::sgd(fm(w), fm(vel), f(i[0]), &Dims::from_params(p)),
+        (Kernel::Gather, [x, y]) => ops::gather(fm(x), y, i[0], i[1], i[2], &Dims::from_params(p)),
         (k, o) => unreachable!("{}: {} outputs bound", k.name(), o.len()),
     }
 }

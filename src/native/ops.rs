@@ -4,7 +4,7 @@
 //! twin itself on its sub-range, so both engines share one formula.
 
 use super::gemm::{gemm_parallel, Strides};
-use crate::cpu::{self, Dims};
+use crate::cpu;
 use rayon::prelude::*;
 
 /// Elements per task for memory-bound loops.
@@ -192,9 +192,4 @@ pub fn gather(x: &mut [f32], y: &mut [u32], store: &[u32], labels: &[u32], index
         let sub = cpu::GatherDims { n: y.len() as u32, offset: 0, ..*d };
         cpu::gather(x, y, store, labels, &index[d.offset as usize + t * ROWS..], &sub);
     });
-}
-
-/// Parameters a kernel's dims struct carries, typed.
-pub fn dims<D: Dims>(p: &cpu::Params) -> D {
-    D::from_params(p)
 }
