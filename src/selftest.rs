@@ -29,9 +29,18 @@ pub const TOL_EXACTISH: Tol = Tol { atol: 1e-7, rtol: 1e-6 };
 /// comparison, so an element a kernel forgets to write cannot pass.
 pub const UNWRITTEN: u32 = 0x7fc0_0000;
 /// The words around output views, which no kernel may change.
-pub const GUARD: u32 = 0x7fa5_a5a5;
+const GUARD: u32 = 0x7fa5_a5a5;
 /// 256 bytes: the strictest storage-binding offset alignment.
 pub const GUARD_WORDS: usize = 64;
+
+/// `contents` with `GUARD_WORDS` guard words each side: a view of it starts at
+/// offset `GUARD_WORDS`, which every adapter accepts for a binding.
+pub fn between_guards(contents: impl IntoIterator<Item = u32>) -> Vec<u32> {
+    let mut v = vec![GUARD; GUARD_WORDS];
+    v.extend(contents);
+    v.extend(std::iter::repeat_n(GUARD, GUARD_WORDS));
+    v
+}
 
 /// The outcome of one comparison.
 #[derive(Clone, Debug)]
@@ -205,10 +214,7 @@ impl Builder {
     /// An output view: NaN-filled (`UNWRITTEN`) between `GUARD_WORDS` guard words
     /// each side, at an offset every adapter accepts for a binding.
     pub(crate) fn output(&mut self, n: usize) -> View {
-        let mut v = vec![GUARD; GUARD_WORDS];
-        v.extend(std::iter::repeat_n(UNWRITTEN, n));
-        v.extend(std::iter::repeat_n(GUARD, GUARD_WORDS));
-        let id = self.push(v).buf;
+        let id = self.push(between_guards(std::iter::repeat_n(UNWRITTEN, n))).buf;
         View { buf: id, offset: GUARD_WORDS, len: n }
     }
     /// A view at a 64-word offset inside a larger buffer, as layer parameters are.

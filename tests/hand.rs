@@ -20,14 +20,11 @@ fn outputs(mut op: Op, mut bufs: Vec<Vec<u32>>, out: usize) -> Vec<(String, Vec<
     let outs = op.kernel.info().outputs;
     for k in 0..outs {
         let b = op.views[k].buf;
-        let mut guarded = vec![selftest::GUARD; selftest::GUARD_WORDS];
-        if op.kernel.updates_in_place() {
-            guarded.extend_from_slice(&bufs[b]);
+        bufs[b] = if op.kernel.updates_in_place() {
+            selftest::between_guards(bufs[b].iter().copied())
         } else {
-            guarded.extend(std::iter::repeat_n(selftest::UNWRITTEN, bufs[b].len()));
-        }
-        guarded.extend(std::iter::repeat_n(selftest::GUARD, selftest::GUARD_WORDS));
-        bufs[b] = guarded;
+            selftest::between_guards(std::iter::repeat_n(selftest::UNWRITTEN, bufs[b].len()))
+        };
         op.views.iter_mut().filter(|v| v.buf == b).for_each(|v| v.offset += selftest::GUARD_WORDS);
     }
     let case = Case { kernel: op.kernel, shape: "hand".into(), bufs, op, tol: TOL_EXACTISH, exact: vec![] };
