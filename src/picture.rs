@@ -29,7 +29,7 @@ const GLYPHS: [[u8; 5]; 11] = [
     [0b111, 0b101, 0b111, 0b001, 0b111],
     [0b000, 0b100, 0b010, 0b100, 0b000],
 ];
-pub const ARROW: usize = 10;
+const ARROW: usize = 10;
 
 /// Lowercase letters a-z, 3x5 like the digits.
 const LETTERS: [[u8; 5]; 26] = [
@@ -93,11 +93,6 @@ impl Canvas {
         Canvas { width, height, rgb: background.repeat(width * height) }
     }
 
-    pub fn pixel(&self, x: usize, y: usize) -> Rgb {
-        let i = (y * self.width + x) * 3;
-        [self.rgb[i], self.rgb[i + 1], self.rgb[i + 2]]
-    }
-
     /// A filled square of side `size` at (x, y); clipped at the edges.
     pub fn square(&mut self, x: usize, y: usize, size: usize, c: Rgb) {
         for yy in y..(y + size).min(self.height) {
@@ -114,11 +109,6 @@ impl Canvas {
             let ink = 255 - v;
             self.square(x + (i % 28) * scale, y + (i / 28) * scale, scale, [ink, ink, ink]);
         }
-    }
-
-    /// Glyph `g` (a digit, or ARROW) with its top-left at (x, y), each dot `scale` wide.
-    pub fn glyph(&mut self, x: usize, y: usize, g: usize, scale: usize, c: Rgb) {
-        self.bits(x, y, GLYPHS[g], scale, c);
     }
 
     fn bits(&mut self, x: usize, y: usize, rows: [u8; 5], scale: usize, c: Rgb) {
@@ -207,9 +197,9 @@ pub fn error_grid(images: &[&[u8]], truth: &[u8], predicted: &[u8]) -> Canvas {
         let (x, y) = ((k % COLS) * CELL_W + 4, (k / COLS) * CELL_H + 2);
         c.digit_image(x, y, img, 2);
         let ty = y + 58;
-        c.glyph(x + 12, ty, truth[k] as usize, 3, GREEN);
-        c.glyph(x + 24, ty, ARROW, 3, GREY);
-        c.glyph(x + 36, ty, predicted[k] as usize, 3, RED);
+        c.text(x + 12, ty, &truth[k].to_string(), 3, GREEN);
+        c.text(x + 24, ty, ">", 3, GREY);
+        c.text(x + 36, ty, &predicted[k].to_string(), 3, RED);
     }
     c
 }
