@@ -30,6 +30,13 @@ impl Host {
         self.plans.push(ops);
         self.plans.len() - 1
     }
+    /// Every buffer's contents, by id.
+    pub fn buffers(&self) -> &[Vec<u32>] {
+        &self.bufs
+    }
+    pub fn ops(&self, plan: PlanId) -> &[Op] {
+        &self.plans[plan]
+    }
     pub fn set_params(&mut self, plan: PlanId, op: usize, params: Params) {
         self.plans[plan][op].params = params;
     }

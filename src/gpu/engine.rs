@@ -66,15 +66,7 @@ impl GpuEngine {
     fn groups(&self, op: &Op) -> [u32; 3] {
         match op.grid {
             Grid::Groups(g) => g,
-            Grid::Gemm { m, n, splits } => {
-                let (tm, tn) = self.gemm.tile();
-                let (rows, cols) = (m.div_ceil(tm).max(1), n.div_ceil(tn).max(1));
-                // as each core's tile_origin reads the workgroup id
-                match self.gemm {
-                    Gemm::Tiled => [cols, rows, splits],
-                    Gemm::Register => [rows, cols, splits],
-                }
-            }
+            Grid::Gemm { m, n, splits } => self.gemm.groups(m, n, splits),
         }
     }
 

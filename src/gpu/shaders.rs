@@ -43,6 +43,17 @@ impl Gemm {
         }
     }
 
+    /// The workgroups of a launch computing an m x n output with `splits`
+    /// split-K layers, as each core's tile_origin reads the workgroup id.
+    pub fn groups(self, m: u32, n: u32, splits: u32) -> [u32; 3] {
+        let (tm, tn) = self.tile();
+        let (rows, cols) = (m.div_ceil(tm).max(1), n.div_ceil(tn).max(1));
+        match self {
+            Gemm::Tiled => [cols, rows, splits],
+            Gemm::Register => [rows, cols, splits],
+        }
+    }
+
     fn core(self) -> &'static str {
         match self {
             Gemm::Tiled => include_str!("../../shaders/gemm.wgsl"),

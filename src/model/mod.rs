@@ -4,5 +4,5 @@ pub mod checkpoint;
 pub mod net;
 pub mod spec;
 
-pub use net::{Acc, Net, NetConfig};
+pub use net::{Acc, Mode, Net, NetConfig};
 pub use spec::{Layer, Spec};

@@ -326,15 +326,32 @@ impl Net {
     /// Class probabilities (n, 10) of the rows at index[first..first + n].
     pub fn predict_batch(&mut self, engine: &mut dyn Engine, first: usize, n: usize) -> Result<Vec<f32>> {
         self.launch(engine, Mode::Predict, first, n, 0)?;
-        engine.read_f32(View::whole(self.b.probs, n * CLASSES))
+        engine.read_f32(self.probs_view(n))
     }
 
-    fn launch(&mut self, engine: &mut dyn Engine, mode: Mode, first: usize, n: usize, step: u64) -> Result<()> {
+    /// The plan of one launch of `mode` over `n` rows, built on first use. Its
+    /// gather reads index[0..n]; runs move that window with `set_params`.
+    pub fn plan(&mut self, engine: &mut dyn Engine, mode: Mode, n: usize) -> Result<PlanId> {
         assert!(n >= 1 && n <= self.cfg.batch, "batch of {n} rows on a net built for {}", self.cfg.batch);
         if !self.plans.contains_key(&(mode, n)) {
             let plan = self.build(engine, mode, n)?;
             self.plans.insert((mode, n), plan);
         }
+        Ok(self.plans[&(mode, n)].id)
+    }
+
+    /// The packed image store (rows of 784 bytes, four to a word, low byte first).
+    pub fn store_view(&self) -> View {
+        View::whole(self.b.store, self.store_rows * PIXELS.div_ceil(4))
+    }
+
+    /// The (n, 10) class probabilities a prediction plan over n rows leaves.
+    pub fn probs_view(&self, n: usize) -> View {
+        View::whole(self.b.probs, n * CLASSES)
+    }
+
+    fn launch(&mut self, engine: &mut dyn Engine, mode: Mode, first: usize, n: usize, step: u64) -> Result<()> {
+        self.plan(engine, mode, n)?;
         let plan = &self.plans[&(mode, n)];
         engine.set_params(plan.id, GATHER_OP, GatherDims::new(n, first, PIXELS, self.cfg.scale).params())?;
         for &(i, d) in &plan.dropouts {
@@ -356,11 +373,10 @@ impl Net {
         let mut ops: Vec<Op> = Vec::new();
         let mut dropouts = Vec::new();
         let gather_dims = GatherDims::new(n, 0, PIXELS, self.cfg.scale);
-        let store_words = self.store_rows * PIXELS.div_ceil(4);
         ops.push(op::gather(
             View::whole(b.x, n * PIXELS),
             View::whole(b.y, n),
-            View::whole(b.store, store_words),
+            self.store_view(),
             View::whole(b.store_labels, self.store_rows),
             View::whole(b.index, self.store_rows),
             gather_dims,
