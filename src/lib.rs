@@ -26,5 +26,6 @@ pub mod plot;
 pub mod selftest;
 pub mod settings;
 pub mod train;
+pub mod web;
 
 pub use error::{Error, Result};

@@ -92,6 +92,14 @@ enum Cmd {
         #[arg(long, default_value_t = 500)]
         batch_size: usize,
     },
+    /// Write one self-contained HTML page that reads hand-drawn digits with the model(s) through WebGPU
+    ExportWeb {
+        /// A model.safetensors written by `gpunet train`; repeat for an ensemble (probabilities averaged)
+        #[arg(long, required = true)]
+        model: Vec<PathBuf>,
+        #[arg(long, default_value = "digits.html")]
+        out: PathBuf,
+    },
     /// Loss, accuracy and confusion matrix of a model on labelled images
     Eval {
         #[arg(long)]
@@ -264,6 +272,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::ExportWeb { model, out } => {
+            let mut members = Vec::new();
+            for path in &model {
+                let (m, _) = checkpoint::load_model(path)?;
+                members.push(gpunet::web::Member { name: member_name(path), model: m });
+            }
+            let page = gpunet::web::page(&members)?;
+            gpunet::io::write_atomic(&out, |w| w.write_all(page.as_bytes()))?;
+            say!(
+                "wrote {} ({} KiB): {} model{}, the WGSL kernels and a WebGPU runtime in one file; open it in a browser",
+                out.display(),
+                page.len().div_ceil(1024),
+                members.len(),
+                if members.len() == 1 { "" } else { "s" }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Eval { model, input, batch_size, errors } => {
             check_batch(batch_size)?;
             let images = data::load(&input)?;
@@ -301,6 +326,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// How the page names a model: its run directory for a `model.safetensors`, else its file name.
+fn member_name(path: &Path) -> String {
+    let file = path.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default();
+    match path.parent().and_then(|d| d.file_name()) {
+        Some(dir) if file == "model.safetensors" => dir.to_string_lossy().to_string(),
+        _ => file,
     }
 }
 

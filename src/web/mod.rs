@@ -1,0 +1,161 @@
+//! `export-web`: one self-contained HTML page that reads hand-drawn digits with
+//! trained models, in the browser, through WebGPU and the very same WGSL kernels.
+//!
+//! Nothing is re-implemented for the page: a net is built on a `Recorder`, which
+//! keeps the buffers and prediction plans the other engines would run, and the
+//! page's runtime (web/runtime.js) replays those op lists through `navigator.gpu`
+//! with the shader sources exactly as this binary embeds them. So any spec that
+//! trains exports, and the page computes what `gpunet predict` computes.
+
+mod record;
+
+pub use record::Recorder;
+
+use crate::data::{Images, CLASSES, PIXELS, SIDE};
+use crate::error::{Error, Result};
+use crate::gpu::shaders::{Gemm, Shader};
+use crate::model::checkpoint::Model;
+use crate::model::{Mode, Net, NetConfig};
+use crate::op::{Grid, Op};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// Rows of the page's batch plan (its test hook and batch predictions); single
+/// drawings run a one-row plan.
+pub const BATCH: usize = 64;
+
+/// The GEMM core the page's kernels include: browsers expose GPUs (SwiftShader,
+/// a CPU fallback, runs it correctly, only slower).
+const GEMM: Gemm = Gemm::Tiled;
+
+const PAGE: &str = include_str!("../../web/page.html");
+const RUNTIME: &str = include_str!("../../web/runtime.js");
+const UI: &str = include_str!("../../web/page.js");
+
+/// One model of the page: a name to show (e.g. its file) and its weights.
+pub struct Member {
+    pub name: String,
+    pub model: Model,
+}
+
+/// The whole page for `members` (one model, or an ensemble whose probabilities
+/// the page averages).
+pub fn page(members: &[Member]) -> Result<String> {
+    if members.is_empty() {
+        return Err(Error::usage("export-web needs at least one --model"));
+    }
+    let mut shaders = BTreeMap::new();
+    let mut models = Vec::new();
+    for m in members {
+        models.push(export(m, &mut shaders)?);
+    }
+    let doc = json!({
+        "generator": format!("gpunet {}", env!("CARGO_PKG_VERSION")),
+        "batch": BATCH,
+        "classes": CLASSES,
+        "side": SIDE,
+        "shaders": shaders,
+        "models": models,
+    });
+    // inside <script>, only "</" could end the element early; "<\/" is the same JSON string
+    let data = doc.to_string().replace("</", "<\\/");
+    let title = members.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(" + ");
+    Ok(PAGE
+        .replacen("/*GPUNET_RUNTIME*/", RUNTIME, 1)
+        .replacen("/*GPUNET_UI*/", UI, 1)
+        .replace("GPUNET_TITLE", &html_escape(&title))
+        .replacen("/*GPUNET_DATA*/", &data, 1))
+}
+
+/// One model's buffers (sizes, labels, initial contents) and its prediction
+/// plans over 1 and BATCH rows; adds the shaders they use to `shaders`.
+fn export(m: &Member, shaders: &mut BTreeMap<&'static str, String>) -> Result<Value> {
+    let mut rec = Recorder::default();
+    let blank = Images { pixels: vec![0; BATCH * PIXELS], labels: None };
+    let cfg = NetConfig { batch: BATCH, scale: m.model.scale, optim: None, seed: 0 };
+    let mut net = Net::new(&mut rec, m.model.spec.clone(), &blank, cfg)?;
+    net.write_params(&mut rec, &m.model.params)?;
+    net.set_index(&mut rec, 0, &(0..BATCH as u32).collect::<Vec<_>>())?;
+    let mut plans = serde_json::Map::new();
+    for n in [1, BATCH] {
+        let id = net.plan(&mut rec, Mode::Predict, n)?;
+        let ops = rec.host.ops(id);
+        for op in ops {
+            let shader: Shader = op.kernel.info().shader;
+            shaders.entry(shader.file()).or_insert_with(|| shader.source(GEMM).into_owned());
+        }
+        plans.insert(n.to_string(), ops.iter().map(op_json).collect());
+    }
+    let buffers: Vec<Value> = rec
+        .host
+        .buffers()
+        .iter()
+        .zip(&rec.labels)
+        .map(|(words, label)| {
+            // contents only where written (weights, the batch index); the rest start zeroed
+            let data = words.iter().any(|&w| w != 0).then(|| base64(bytemuck::cast_slice(words)));
+            json!({ "label": label, "words": words.len(), "data": data })
+        })
+        .collect();
+    let store = net.store_view();
+    Ok(json!({
+        "name": m.name,
+        "spec": m.model.spec.text(),
+        "parameters": m.model.spec.param_count(),
+        "buffers": buffers,
+        "store": store.buf,
+        "probs": net.probs_view(BATCH).buf,
+        "plans": plans,
+    }))
+}
+
+/// An op as the page replays it: pipeline, parameter block, views, workgroups.
+fn op_json(op: &Op) -> Value {
+    let groups = match op.grid {
+        Grid::Groups(g) => g,
+        Grid::Gemm { m, n, splits } => GEMM.groups(m, n, splits),
+    };
+    let views: Vec<[usize; 3]> = op.views.iter().map(|v| [v.buf, v.offset, v.len]).collect();
+    json!({
+        "kernel": op.kernel.name(),
+        "shader": op.kernel.info().shader.file(),
+        "params": op.params.to_vec(),
+        "views": views,
+        "groups": groups,
+    })
+}
+
+/// Standard base64 with padding (RFC 4648), for the weights.
+fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base64_matches_rfc4648_vectors() {
+        let cases =
+            [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE=")];
+        for (plain, coded) in cases {
+            assert_eq!(super::base64(plain.as_bytes()), coded, "{plain:?}");
+        }
+        assert_eq!(super::base64(&[0xff, 0xfe, 0xfd]), "//79");
+    }
+}

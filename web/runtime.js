@@ -1,0 +1,186 @@
+// gpunet's browser runtime: replays the prediction plans `gpunet export-web`
+// recorded from a net (kernel entry points, buffer views, parameter blocks,
+// workgroup counts) through WebGPU, with the WGSL sources the binary embeds.
+// It knows nothing of layers: what runs is exactly the plan's op list.
+"use strict";
+
+/** Thrown where the browser cannot run WebGPU at all; the page says so. */
+class NoWebGPU extends Error {}
+
+function decodeBase64(text) {
+  const bin = atob(text);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/** The adapter's name as the browser reports it (fields may be blank for privacy). */
+function adapterName(adapter) {
+  const i = adapter.info || {};
+  const parts = [i.vendor, i.architecture, i.device, i.description].filter((s) => s);
+  const name = parts.length ? parts.join(" · ") : "an adapter the browser does not name";
+  return adapter.isFallbackAdapter || (i.isFallbackAdapter ?? false) ? name + " (software fallback)" : name;
+}
+
+// Uniform parameter blocks are 64 bytes; WebGPU binds uniforms at 256-byte offsets.
+const PARAM_STRIDE = 256;
+
+class Runtime {
+  /** Opens the adapter and device and compiles the kernels `doc` uses. */
+  static async open(doc) {
+    if (!navigator.gpu) {
+      throw new NoWebGPU("This browser has no WebGPU (navigator.gpu is missing).");
+    }
+    const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
+    if (!adapter) {
+      throw new NoWebGPU("This browser has WebGPU, but it offers no adapter (it may be disabled or blocklisted).");
+    }
+    const want = (name) => adapter.limits[name];
+    const device = await adapter.requestDevice({
+      requiredLimits: {
+        maxStorageBufferBindingSize: want("maxStorageBufferBindingSize"),
+        maxBufferSize: want("maxBufferSize"),
+      },
+    });
+    const rt = new Runtime(doc, adapter, device);
+    await rt.compile();
+    return rt;
+  }
+
+  constructor(doc, adapter, device) {
+    this.doc = doc;
+    this.adapter = adapterName(adapter);
+    this.device = device;
+    this.lost = device.lost.then((info) => info);
+    this.pipelines = new Map(); // "shader:entry" -> GPUComputePipeline
+    this.models = [];
+    this.queue = Promise.resolve(); // one prediction at a time (readback buffers are shared)
+  }
+
+  async compile() {
+    const d = this.device;
+    const modules = new Map();
+    for (const [file, code] of Object.entries(this.doc.shaders)) {
+      const module = d.createShaderModule({ label: file, code });
+      const info = await module.getCompilationInfo();
+      const errors = info.messages.filter((m) => m.type === "error");
+      if (errors.length) {
+        const m = errors[0];
+        throw new Error(`${file}:${m.lineNum}:${m.linePos}: ${m.message}`);
+      }
+      modules.set(file, module);
+    }
+    const wanted = new Set();
+    for (const model of this.doc.models) {
+      for (const ops of Object.values(model.plans)) for (const op of ops) wanted.add(op.shader + ":" + op.kernel);
+    }
+    d.pushErrorScope("validation");
+    for (const key of wanted) {
+      const [file, entryPoint] = key.split(":");
+      const pipeline = await d.createComputePipelineAsync({
+        label: entryPoint,
+        layout: "auto",
+        compute: { module: modules.get(file), entryPoint },
+      });
+      this.pipelines.set(key, pipeline);
+    }
+    for (const m of this.doc.models) this.models.push(this.load(m));
+    const err = await d.popErrorScope();
+    if (err) throw new Error("WebGPU rejected the kernels or buffers: " + err.message);
+  }
+
+  /** A model's buffers (with their initial contents) and its plans, ready to run. */
+  load(m) {
+    const d = this.device;
+    const bufs = m.buffers.map((b) => {
+      const buf = d.createBuffer({
+        label: b.label,
+        size: Math.max(1, b.words) * 4,
+        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
+      });
+      if (b.data) d.queue.writeBuffer(buf, 0, decodeBase64(b.data));
+      return buf;
+    });
+    const plans = new Map();
+    for (const [n, ops] of Object.entries(m.plans)) plans.set(Number(n), this.prepare(bufs, ops));
+    const readback = d.createBuffer({
+      label: "probabilities readback",
+      size: this.doc.batch * this.doc.classes * 4,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    return { spec: m, bufs, plans, readback };
+  }
+
+  /** One plan: a parameter slot and a bind group per op, made once. */
+  prepare(bufs, ops) {
+    const d = this.device;
+    const uniforms = d.createBuffer({
+      label: "params",
+      size: PARAM_STRIDE * Math.max(1, ops.length),
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+    const steps = ops.map((op, i) => {
+      d.queue.writeBuffer(uniforms, i * PARAM_STRIDE, new Uint32Array(op.params));
+      const pipeline = this.pipelines.get(op.shader + ":" + op.kernel);
+      const entries = [{ binding: 0, resource: { buffer: uniforms, offset: i * PARAM_STRIDE, size: 64 } }];
+      op.views.forEach(([buf, offset, len], j) => {
+        entries.push({ binding: j + 1, resource: { buffer: bufs[buf], offset: offset * 4, size: len * 4 } });
+      });
+      const group = d.createBindGroup({ label: op.kernel, layout: pipeline.getBindGroupLayout(0), entries });
+      return { pipeline, group, groups: op.groups };
+    });
+    return { uniforms, steps };
+  }
+
+  /**
+   * Class probabilities of `n` images (`pixels`: n·784 bytes, 0..255, row-major)
+   * from every model: { members: [Float32Array(n·10)], mean: Float32Array(n·10) }.
+   */
+  predict(pixels, n) {
+    const run = this.queue.then(() => this.predictNow(pixels, n));
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  async predictNow(pixels, n) {
+    const { batch, classes } = this.doc;
+    const side = this.doc.side * this.doc.side;
+    const members = [];
+    for (const model of this.models) {
+      const out = new Float32Array(n * classes);
+      for (let first = 0; first < n; first += batch) {
+        const rows = Math.min(batch, n - first);
+        // one drawing runs the 1-row plan; anything else the batch plan, padded with blank rows
+        const plan = rows === 1 ? 1 : batch;
+        const chunk = new Uint8Array(plan * side);
+        chunk.set(pixels.subarray(first * side, (first + rows) * side));
+        out.set(await this.runPlan(model, plan, chunk, rows), first * classes);
+      }
+      members.push(out);
+    }
+    const mean = new Float32Array(n * classes);
+    for (const p of members) for (let i = 0; i < mean.length; i++) mean[i] += p[i] / members.length;
+    return { members, mean };
+  }
+
+  async runPlan(model, n, pixels, rows) {
+    const d = this.device;
+    const classes = this.doc.classes;
+    // the image store holds four pixels to a word, low byte first: the bytes as they are
+    d.queue.writeBuffer(model.bufs[model.spec.store], 0, pixels);
+    const enc = d.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    for (const s of model.plans.get(n).steps) {
+      pass.setPipeline(s.pipeline);
+      pass.setBindGroup(0, s.group);
+      pass.dispatchWorkgroups(s.groups[0], s.groups[1], s.groups[2]);
+    }
+    pass.end();
+    enc.copyBufferToBuffer(model.bufs[model.spec.probs], 0, model.readback, 0, rows * classes * 4);
+    d.queue.submit([enc.finish()]);
+    await model.readback.mapAsync(GPUMapMode.READ, 0, rows * classes * 4);
+    const probs = new Float32Array(model.readback.getMappedRange(0, rows * classes * 4).slice(0));
+    model.readback.unmap();
+    return probs;
+  }
+}
