@@ -23,6 +23,7 @@ pub mod op;
 pub mod optim;
 pub mod picture;
 pub mod plot;
+pub mod schedule;
 pub mod selftest;
 pub mod settings;
 pub mod train;

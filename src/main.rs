@@ -129,6 +129,9 @@ struct TrainArgs {
     /// [default: 0.001]
     #[arg(long)]
     lr: Option<f32>,
+    /// const, exp:G (lr·G^epoch), cosine (per step, to 0 at the end) or onecycle (PyTorch's OneCycleLR, max = --lr) [default: const]
+    #[arg(long)]
+    lr_schedule: Option<String>,
     /// adam or sgd [default: adam]
     #[arg(long)]
     optimizer: Option<String>,
@@ -425,6 +428,7 @@ fn settings(a: &TrainArgs) -> Result<Settings> {
     take!("--arch", arch, Some(arch.clone()));
     take!("--batch-size", batch, a.batch_size);
     take!("--lr", lr, a.lr);
+    take!("--lr-schedule", lr_schedule, a.lr_schedule.as_deref().map(gpunet::schedule::Schedule::parse).transpose()?);
     take!("--optimizer", optimizer, a.optimizer.clone());
     take!("--momentum", momentum, a.momentum);
     take!("--nesterov", nesterov, a.nesterov.then_some(true));

@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::optim::Optim;
+use crate::schedule::Schedule;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -13,6 +14,7 @@ pub struct Settings {
     pub arch: String,
     pub batch: usize,
     pub lr: f32,
+    pub lr_schedule: Schedule,
     pub optimizer: String,
     pub momentum: f32,
     pub nesterov: bool,
@@ -31,6 +33,7 @@ impl Settings {
             arch: arch.into(),
             batch: 500,
             lr: 1e-3,
+            lr_schedule: Schedule::Const,
             optimizer: "adam".into(),
             momentum: 0.9,
             nesterov: false,
@@ -80,6 +83,7 @@ impl Settings {
         put("arch", self.arch.clone());
         put("batch_size", self.batch.to_string());
         put("lr", self.lr.to_string());
+        put("lr_schedule", self.lr_schedule.text());
         put("optimizer", self.optimizer.clone());
         put("momentum", self.momentum.to_string());
         put("nesterov", self.nesterov.to_string());
@@ -107,6 +111,12 @@ impl Settings {
             arch: get("arch")?,
             batch: num(path, "batch_size", get("batch_size")?)?,
             lr: num(path, "lr", get("lr")?)?,
+            // runs saved before schedules existed ran at a constant rate
+            lr_schedule: match m.get("gpunet.train.lr_schedule") {
+                Some(t) => Schedule::parse(t)
+                    .map_err(|e| Error::input(path, 0, format!("bad 'gpunet.train.lr_schedule' metadata: {e}")))?,
+                None => Schedule::Const,
+            },
             optimizer: get("optimizer")?,
             momentum: num(path, "momentum", get("momentum")?)?,
             nesterov: num(path, "nesterov", get("nesterov")?)?,

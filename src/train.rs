@@ -25,6 +25,7 @@ pub struct EpochMetrics {
     pub accuracy: f64,
     pub val_loss: Option<f64>,
     pub val_accuracy: Option<f64>,
+    /// The rate of the epoch's first step.
     pub lr: f32,
 }
 
@@ -302,8 +303,10 @@ pub fn train(
         net.set_index(engine, 0, &epoch_order(n_train, s.seed, epoch))?;
         net.set_acc(engine, Acc::Train, st.acc)?;
         ui.epoch_start(epoch, job.epochs, nb, st.batch);
+        let epoch_lr = s.lr_schedule.lr(s.lr, st.step - st.batch as u64, nb as u64, job.epochs as u64);
         for bi in st.batch..nb {
             let n = b.min(n_train - bi * b);
+            net.set_lr(s.lr_schedule.lr(s.lr, st.step, nb as u64, job.epochs as u64));
             net.train_step(engine, bi * b, n, st.step)?;
             st.step += 1;
             st.batch = bi + 1;
@@ -372,7 +375,7 @@ pub fn train(
             accuracy: h / r,
             val_loss,
             val_accuracy: val_acc,
-            lr: s.lr,
+            lr: epoch_lr,
         };
         let val_text = match (val_loss, val_acc) {
             (Some(vl), Some(va)) => format!(" - val_loss: {vl:.4} - val_accuracy: {va:.4}"),

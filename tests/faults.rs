@@ -52,7 +52,9 @@ fn interrupted_run_resumes_to_the_uninterrupted_result() {
     }
     let dir = tempfile::tempdir().unwrap();
     let arch = "fc64,drop0.3,fc32,out10";
-    let whole = TrainJob { settings: settings(arch), epochs: 3, out: dir.path().join("whole"), resume: None };
+    // a per-step schedule: the resumed run must pick up the rate of its step
+    let s = Settings { lr_schedule: gpunet::schedule::Schedule::OneCycle, ..settings(arch) };
+    let whole = TrainJob { settings: s, epochs: 3, out: dir.path().join("whole"), resume: None };
     run(&whole, &AtomicBool::new(false), &mut Quiet).unwrap();
 
     // 480 training rows in batches of 50: 10 steps an epoch; stop inside epoch 2

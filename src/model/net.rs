@@ -312,6 +312,13 @@ impl Net {
         Ok((a[0] as f64, a[1] as f64, a[2] as f64))
     }
 
+    /// The learning rate of the next training steps (a schedule's, step by step).
+    pub fn set_lr(&mut self, lr: f32) {
+        if let Some(o) = self.cfg.optim.as_mut() {
+            o.lr = lr;
+        }
+    }
+
     /// One training step on the `n` rows listed at index[first..first + n].
     /// `step` counts from 0 over the whole run (dropout masks, Adam's bias correction).
     pub fn train_step(&mut self, engine: &mut dyn Engine, first: usize, n: usize, step: u64) -> Result<()> {
