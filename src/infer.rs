@@ -21,6 +21,22 @@ pub fn predict(engine: &mut dyn Engine, model: &Model, images: &Images, batch: u
     Ok(probs)
 }
 
+/// Each model's probabilities for every image; the engine is cleared after each.
+pub fn predict_each(engine: &mut dyn Engine, models: &[Model], images: &Images, batch: usize) -> Result<Vec<Vec<f32>>> {
+    let mut all = Vec::with_capacity(models.len());
+    for m in models {
+        all.push(predict(engine, m, images, batch)?);
+        engine.clear()?;
+    }
+    Ok(all)
+}
+
+/// The ensemble's probabilities: the mean over members, element by element.
+pub fn mean(members: &[Vec<f32>]) -> Vec<f32> {
+    let k = members.len() as f32;
+    (0..members[0].len()).map(|i| members.iter().map(|m| m[i]).sum::<f32>() / k).collect()
+}
+
 /// The predicted class of each row (first maximum).
 pub fn argmax(probs: &[f32]) -> Vec<u8> {
     probs

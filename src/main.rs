@@ -77,9 +77,9 @@ enum Cmd {
     Train(TrainArgs),
     /// Write a Kaggle submission (ImageId,Label) for test images
     Predict {
-        /// A model.safetensors written by `gpunet train`
-        #[arg(long)]
-        model: PathBuf,
+        /// A model.safetensors written by `gpunet train`; repeat for an ensemble (probabilities averaged)
+        #[arg(long, required = true)]
+        model: Vec<PathBuf>,
         /// Kaggle test.csv (pixel0..pixel783), a labelled CSV, or an IDX image file
         #[arg(long)]
         input: PathBuf,
@@ -102,8 +102,9 @@ enum Cmd {
     },
     /// Loss, accuracy and confusion matrix of a model on labelled images
     Eval {
-        #[arg(long)]
-        model: PathBuf,
+        /// A model.safetensors; repeat for an ensemble: each member is reported, then their average
+        #[arg(long, required = true)]
+        model: Vec<PathBuf>,
         /// A labelled Kaggle CSV (label,pixel0..) or IDX image file with its labels beside it
         #[arg(long)]
         input: PathBuf,
@@ -258,20 +259,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Predict { model, input, out, probs, batch_size } => {
             check_batch(batch_size)?;
             let images = data::load(&input)?;
-            let (model, _) = checkpoint::load_model(&model)?;
+            let models = load_models(&model)?;
             let mut engine = c.open()?.engine;
             let t = std::time::Instant::now();
-            let p = infer::predict(&mut *engine, &model, &images, batch_size)?;
+            let members = infer::predict_each(&mut *engine, &models, &images, batch_size)?;
+            let p = infer::mean(&members);
             let secs = t.elapsed().as_secs_f64();
             data::csv::write_submission(&out, &infer::argmax(&p))?;
             if let Some(path) = probs {
                 data::csv::write_probs(&path, &p)?;
             }
             say!(
-                "wrote {} predictions to {} ({secs:.2} s on the engine, {:.0} images/s)",
+                "wrote {} predictions to {}{} ({secs:.2} s on the engine, {:.0} images/s)",
                 images.len(),
                 out.display(),
-                images.len() as f64 / secs.max(1e-9)
+                if models.len() > 1 { format!(", the mean of {} models", models.len()) } else { String::new() },
+                (images.len() * models.len()) as f64 / secs.max(1e-9)
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -302,10 +305,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     "evaluation needs labels (a 'label' column, or an IDX labels file beside the images)",
                 ));
             };
-            let (model, _) = checkpoint::load_model(&model)?;
+            let models = load_models(&model)?;
             let mut engine = c.open()?.engine;
-            let p = infer::predict(&mut *engine, &model, &images, batch_size)?;
+            let members = infer::predict_each(&mut *engine, &models, &images, batch_size)?;
+            let p = infer::mean(&members);
             say!("{} images from {}", images.len(), input.display());
+            if models.len() > 1 {
+                for (path, probs) in model.iter().zip(&members) {
+                    let e = infer::evaluate(probs, &labels);
+                    say!("member {}: loss {:.4} - accuracy {:.4}", path.display(), e.loss, e.accuracy);
+                }
+                say!("ensemble of {} (mean probabilities):", models.len());
+            }
             print!("{}", infer::evaluate(&p, &labels));
             if let Some(path) = errors {
                 let predicted = infer::argmax(&p);
@@ -330,6 +341,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn load_models(paths: &[PathBuf]) -> Result<Vec<checkpoint::Model>> {
+    paths.iter().map(|p| Ok(checkpoint::load_model(p)?.0)).collect()
 }
 
 /// How the page names a model: its run directory for a `model.safetensors`, else its file name.
