@@ -1,15 +1,25 @@
 //! Batch assembly on the GPU: the whole image store lives on the device as packed
 //! bytes, and each step gathers its rows through an index list (the epoch's
 //! shuffle), so no pixel crosses the bus during training.
+//!
+//! With `augment` set (training batches only), each image is resampled through a
+//! random affine map: rotation, zoom and shift about the image centre, bilinear,
+//! zero outside. Its four parameters come from hash(seed, step, store row), so a
+//! run (and a resumed run) sees the same images at the same steps.
 
 struct Gather {
     n: u32,              // rows in this batch
     offset: u32,         // first entry of `index` used by this batch
     pixels: u32,         // pixels per image (784)
     row_words: u32,      // u32 words per packed image row (pixels / 4, rounded up)
-    _u: vec4<u32>,
+    side: u32,           // image side (augmentation: pixels = side²)
+    seed: u32, step: u32,
+    augment: u32,        // 1: random affine per image
     inv_scale: f32,      // 1 / pixel divisor
-    _f1: f32, _f2: f32, _f3: f32, _f: vec4<f32>,
+    rotate: f32,         // largest rotation, radians: angle ~ U[-rotate, rotate]
+    zoom: f32,           // largest relative zoom: factor ~ U[1 - zoom, 1 + zoom]
+    shift: f32,          // largest shift, pixels: dx, dy ~ U[-shift, shift]
+    _f: vec4<f32>,
 }
 
 @group(0) @binding(0) var<uniform> ga: Gather;
@@ -19,6 +29,58 @@ struct Gather {
 @group(0) @binding(4) var<storage, read> store_labels: array<u32>; // (rows)
 @group(0) @binding(5) var<storage, read> index: array<u32>;        // row numbers into the store
 
+// the counter hash of dropout.wgsl
+fn pcg(v: u32) -> u32 {
+    let s = v * 747796405u + 2891336453u;
+    let w = ((s >> ((s >> 28u) + 4u)) ^ s) * 277803737u;
+    return (w >> 22u) ^ w;
+}
+
+// Salt of the augmentation hash, apart from every dropout layer's (their layer index).
+const AUGMENT_SALT: u32 = 0x41554721u;
+
+// Uniform in [-1, 1) from the k-th hash of store row `src` at this step.
+fn unit(src: u32, k: u32) -> f32 {
+    let key = pcg(ga.seed ^ pcg(ga.step ^ pcg(AUGMENT_SALT)));
+    return f32(pcg((src * 4u + k) ^ key) >> 8u) * (2.0 / 16777216.0) - 1.0;
+}
+
+fn byte_at(src: u32, j: u32) -> f32 {
+    return f32((store[src * ga.row_words + j / 4u] >> (8u * (j % 4u))) & 255u);
+}
+
+// Pixel (ix, iy) of row `src`, zero outside the image.
+fn texel(src: u32, ix: i32, iy: i32) -> f32 {
+    let s = i32(ga.side);
+    if (ix < 0 || iy < 0 || ix >= s || iy >= s) { return 0.0; }
+    return byte_at(src, u32(iy * s + ix));
+}
+
+// Output pixel j of row `src` under its random affine map: the source point is
+// c + R(-θ)·(p - c - t) / z, sampled bilinearly.
+fn augmented(src: u32, j: u32) -> f32 {
+    let theta = ga.rotate * unit(src, 0u);
+    let z = 1.0 + ga.zoom * unit(src, 1u);
+    let tx = ga.shift * unit(src, 2u);
+    let ty = ga.shift * unit(src, 3u);
+    let c = (f32(ga.side) - 1.0) * 0.5;
+    let dx = f32(j % ga.side) - c - tx;
+    let dy = f32(j / ga.side) - c - ty;
+    let cs = cos(theta);
+    let sn = sin(theta);
+    let sx = c + (cs * dx + sn * dy) / z;
+    let sy = c + (cs * dy - sn * dx) / z;
+    let x0 = floor(sx);
+    let y0 = floor(sy);
+    let fx = sx - x0;
+    let fy = sy - y0;
+    let ix = i32(x0);
+    let iy = i32(y0);
+    let top = (1.0 - fx) * texel(src, ix, iy) + fx * texel(src, ix + 1, iy);
+    let bottom = (1.0 - fx) * texel(src, ix, iy + 1) + fx * texel(src, ix + 1, iy + 1);
+    return (1.0 - fy) * top + fy * bottom;
+}
+
 @compute @workgroup_size(256)
 fn gather(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = gid.x + gid.y * nwg.x * 256u;
@@ -26,7 +88,8 @@ fn gather(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
     let r = i / ga.pixels;
     let j = i % ga.pixels;
     let src = index[ga.offset + r];
-    let word = store[src * ga.row_words + j / 4u];
-    x[i] = f32((word >> (8u * (j % 4u))) & 255u) * ga.inv_scale;
+    var v = byte_at(src, j);
+    if (ga.augment != 0u) { v = augmented(src, j); }
+    x[i] = v * ga.inv_scale;
     if (j == 0u) { y[r] = store_labels[src]; }
 }

@@ -7,6 +7,7 @@
 //! cores ([`native::NativeEngine`]), or through the twins ([`cpu::CpuEngine`]);
 //! [`selftest`] checks each against the twins, and [`device`] picks one.
 
+pub mod augment;
 pub mod bench;
 pub mod cpu;
 pub mod data;

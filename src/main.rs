@@ -133,6 +133,9 @@ struct TrainArgs {
     /// const, exp:G (lr·G^epoch), cosine (per step, to 0 at the end) or onecycle (PyTorch's OneCycleLR, max = --lr) [default: const]
     #[arg(long)]
     lr_schedule: Option<String>,
+    /// Random affine maps of each training image on the device: rotate=DEGREES,zoom=FRACTION,shift=FRACTION (any subset), or none [default: none]
+    #[arg(long)]
+    augment: Option<String>,
     /// adam or sgd [default: adam]
     #[arg(long)]
     optimizer: Option<String>,
@@ -443,6 +446,7 @@ fn settings(a: &TrainArgs) -> Result<Settings> {
     take!("--arch", arch, Some(arch.clone()));
     take!("--batch-size", batch, a.batch_size);
     take!("--lr", lr, a.lr);
+    take!("--augment", augment, a.augment.as_deref().map(gpunet::augment::Augment::parse).transpose()?);
     take!("--lr-schedule", lr_schedule, a.lr_schedule.as_deref().map(gpunet::schedule::Schedule::parse).transpose()?);
     take!("--optimizer", optimizer, a.optimizer.clone());
     take!("--momentum", momentum, a.momentum);

@@ -373,5 +373,15 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
         let shape = format!("{n} of {rows} rows x {pixels} px");
         out.push(b.case(shape, op::gather(x, y, store, labels, index, d), TOL_EXACTISH, vec![1]));
     }
+    // augmented: bilinear resampling; cos/sin and fused multiply-adds may differ in
+    // the last bits between engines, and the sampling is continuous in them
+    for &(rows, n, step) in &[(9, 5, 0u32), (40, 33, 7)] {
+        let d = cpu::GatherDims::new(n, 2, 784, 255.0).augmented(28, 0.35, 0.15, 3.0, 11, step);
+        let (x, y) = (b.output(n * 784), b.output(n));
+        let (store, labels) = (b.ints(rows * 196, u32::MAX), b.ints(rows, 10));
+        let index = b.ints(n + 2, rows as u32);
+        let shape = format!("{n} of {rows} rows, affine, step {step}");
+        out.push(b.case(shape, op::gather(x, y, store, labels, index, d), TOL_SUM, vec![1]));
+    }
     out
 }

@@ -1,6 +1,7 @@
 //! Run settings: what fixes a training run's data order and update rule, with
 //! validation and their round trip through checkpoint metadata.
 
+use crate::augment::Augment;
 use crate::error::{Error, Result};
 use crate::optim::Optim;
 use crate::schedule::Schedule;
@@ -15,6 +16,7 @@ pub struct Settings {
     pub batch: usize,
     pub lr: f32,
     pub lr_schedule: Schedule,
+    pub augment: Option<Augment>,
     pub optimizer: String,
     pub momentum: f32,
     pub nesterov: bool,
@@ -34,6 +36,7 @@ impl Settings {
             batch: 500,
             lr: 1e-3,
             lr_schedule: Schedule::Const,
+            augment: None,
             optimizer: "adam".into(),
             momentum: 0.9,
             nesterov: false,
@@ -84,6 +87,7 @@ impl Settings {
         put("batch_size", self.batch.to_string());
         put("lr", self.lr.to_string());
         put("lr_schedule", self.lr_schedule.text());
+        put("augment", Augment::text(self.augment));
         put("optimizer", self.optimizer.clone());
         put("momentum", self.momentum.to_string());
         put("nesterov", self.nesterov.to_string());
@@ -116,6 +120,11 @@ impl Settings {
                 Some(t) => Schedule::parse(t)
                     .map_err(|e| Error::input(path, 0, format!("bad 'gpunet.train.lr_schedule' metadata: {e}")))?,
                 None => Schedule::Const,
+            },
+            augment: match m.get("gpunet.train.augment") {
+                Some(t) => Augment::parse(t)
+                    .map_err(|e| Error::input(path, 0, format!("bad 'gpunet.train.augment' metadata: {e}")))?,
+                None => None,
             },
             optimizer: get("optimizer")?,
             momentum: num(path, "momentum", get("momentum")?)?,

@@ -246,6 +246,7 @@ pub fn train(
         seed: s.seed as u32,
     };
     let mut net = Net::new(engine, spec, &store, cfg)?;
+    net.set_augment(s.augment);
     drop(store);
     ui.line(&format!(
         "{} on {}: {} parameters, {} train / {} validation{} images, batch {}, {:.0} MiB of buffers",
@@ -258,6 +259,14 @@ pub fn train(
         net.cfg.batch,
         net.bytes() as f64 / (1 << 20) as f64
     ));
+    if s.augment.is_some() || s.lr_schedule != crate::schedule::Schedule::Const {
+        ui.line(&format!(
+            "augment: {}; lr: {} from {}",
+            crate::augment::Augment::text(s.augment),
+            s.lr_schedule.text(),
+            s.lr
+        ));
+    }
 
     let mut st = TrainState { settings: s.to_map(), ..Default::default() };
     let mut metrics = Vec::new();

@@ -52,8 +52,10 @@ fn interrupted_run_resumes_to_the_uninterrupted_result() {
     }
     let dir = tempfile::tempdir().unwrap();
     let arch = "fc64,drop0.3,fc32,out10";
-    // a per-step schedule: the resumed run must pick up the rate of its step
-    let s = Settings { lr_schedule: gpunet::schedule::Schedule::OneCycle, ..settings(arch) };
+    // a per-step schedule and augmentation: the resumed run must pick up the rate and
+    // the images of its step
+    let augment = gpunet::augment::Augment::parse("rotate=10,zoom=0.1,shift=0.1").unwrap();
+    let s = Settings { lr_schedule: gpunet::schedule::Schedule::OneCycle, augment, ..settings(arch) };
     let whole = TrainJob { settings: s, epochs: 3, out: dir.path().join("whole"), resume: None };
     run(&whole, &AtomicBool::new(false), &mut Quiet).unwrap();
 

@@ -143,3 +143,30 @@ fn mlp_learns_on_a_thousand_images_and_checkpoint_round_trips() {
     let eval = infer::evaluate(&p1, test.labels.as_ref().unwrap());
     assert!(eval.accuracy > 0.6, "test accuracy {}", eval.accuracy);
 }
+
+/// Augmentation changes training steps and nothing else: evaluation and
+/// prediction batches of a net with augmentation on see the images as they are.
+#[test]
+fn augmentation_touches_training_batches_only() {
+    let spec = Spec::parse("conv4k3,pool2,fc16,out10").unwrap();
+    let images = first_images(8);
+    let augment = gpunet::augment::Augment::parse("rotate=15,zoom=0.1,shift=0.1").unwrap();
+    let run = |augment| {
+        let mut e = CpuEngine::new();
+        let cfg = NetConfig { batch: 8, scale: 255.0, optim: Some(Optim::adam(1e-2)), seed: 7 };
+        let mut net = Net::new(&mut e, spec.clone(), &images, cfg).unwrap();
+        net.set_augment(augment);
+        net.write_params(&mut e, &net.init_params(3)).unwrap();
+        net.set_index(&mut e, 0, &(0..8).collect::<Vec<_>>()).unwrap();
+        let probs = net.predict_batch(&mut e, 0, 8).unwrap();
+        net.eval_batch(&mut e, 0, 8).unwrap();
+        let eval = net.read_acc(&mut e, gpunet::model::Acc::Eval).unwrap();
+        net.train_step(&mut e, 0, 8, 0).unwrap();
+        (probs, eval, e.read_f32(net.params_view()).unwrap())
+    };
+    let (p0, e0, w0) = run(None);
+    let (p1, e1, w1) = run(augment);
+    assert_eq!(p0, p1, "prediction batches were augmented");
+    assert_eq!(e0, e1, "evaluation batches were augmented");
+    assert_ne!(w0, w1, "the training step did not see augmented images");
+}

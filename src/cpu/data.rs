@@ -1,5 +1,7 @@
-//! Twin of shaders/data.wgsl: gather a batch from the packed image store.
+//! Twin of shaders/data.wgsl: gather a batch from the packed image store, with
+//! the optional random affine augmentation computed the same way.
 
+use super::dropout::pcg;
 use super::Dims;
 
 /// Mirrors `struct Gather`.
@@ -10,9 +12,18 @@ pub struct GatherDims {
     pub offset: u32,
     pub pixels: u32,
     pub row_words: u32,
-    pub _u: [u32; 4],
+    /// Image side; augmentation needs pixels = side².
+    pub side: u32,
+    pub seed: u32,
+    pub step: u32,
+    /// 1: a random affine map per image.
+    pub augment: u32,
     pub inv_scale: f32,
-    pub _f: [f32; 7],
+    /// Largest rotation (radians), relative zoom, and shift (pixels).
+    pub rotate: f32,
+    pub zoom: f32,
+    pub shift: f32,
+    pub _f: [f32; 4],
 }
 impl Dims for GatherDims {}
 
@@ -23,21 +34,83 @@ impl GatherDims {
             offset: offset as u32,
             pixels: pixels as u32,
             row_words: pixels.div_ceil(4) as u32,
-            _u: [0; 4],
+            side: 0,
+            seed: 0,
+            step: 0,
+            augment: 0,
             inv_scale: 1.0 / scale,
-            _f: [0.0; 7],
+            rotate: 0.0,
+            zoom: 0.0,
+            shift: 0.0,
+            _f: [0.0; 4],
         }
+    }
+
+    /// Random affine maps for square images of `side` (pixels = side²): angles up
+    /// to `rotate` radians, zoom factors within 1 ± `zoom`, shifts up to `shift`
+    /// pixels, drawn per image from (seed, step, store row).
+    pub fn augmented(self, side: usize, rotate: f32, zoom: f32, shift: f32, seed: u32, step: u32) -> Self {
+        assert_eq!(side * side, self.pixels as usize, "augmentation needs square images");
+        GatherDims { side: side as u32, seed, step, augment: 1, rotate, zoom, shift, ..self }
     }
 }
 
-pub fn gather(x: &mut [f32], y: &mut [u32], store: &[u32], store_labels: &[u32], index: &[u32], d: &GatherDims) {
-    let (px, rw) = (d.pixels as usize, d.row_words as usize);
-    for r in 0..d.n as usize {
-        let src = index[d.offset as usize + r] as usize;
-        for j in 0..px {
-            let byte = (store[src * rw + j / 4] >> (8 * (j % 4))) & 255;
-            x[r * px + j] = byte as f32 * d.inv_scale;
+/// Salt of the augmentation hash (as data.wgsl's AUGMENT_SALT).
+const AUGMENT_SALT: u32 = 0x4155_4721;
+
+/// Uniform in [-1, 1) from the k-th hash of store row `src` at this step.
+fn unit(d: &GatherDims, src: u32, k: u32) -> f32 {
+    let key = pcg(d.seed ^ pcg(d.step ^ pcg(AUGMENT_SALT)));
+    (pcg(src.wrapping_mul(4).wrapping_add(k) ^ key) >> 8) as f32 * (2.0 / 16777216.0) - 1.0
+}
+
+/// The map of store row `src` at this step: [angle (radians), zoom factor, shift
+/// x, shift y (pixels)]; the image moves by out = c + z·R(angle)·(in - c) + shift.
+pub fn affine(d: &GatherDims, src: u32) -> [f32; 4] {
+    let theta = d.rotate * unit(d, src, 0);
+    let z = 1.0 + d.zoom * unit(d, src, 1);
+    [theta, z, d.shift * unit(d, src, 2), d.shift * unit(d, src, 3)]
+}
+
+fn byte_at(store: &[u32], d: &GatherDims, src: usize, j: usize) -> f32 {
+    ((store[src * d.row_words as usize + j / 4] >> (8 * (j % 4))) & 255) as f32
+}
+
+/// Output pixel j of row `src` under its affine map: the source point
+/// c + R(-θ)·(p - c - t) / z, sampled bilinearly, zero outside.
+fn augmented(store: &[u32], d: &GatherDims, src: u32, j: usize) -> f32 {
+    let [theta, z, tx, ty] = affine(d, src);
+    let side = d.side as usize;
+    let c = (d.side as f32 - 1.0) * 0.5;
+    let dx = (j % side) as f32 - c - tx;
+    let dy = (j / side) as f32 - c - ty;
+    let (cs, sn) = (theta.cos(), theta.sin());
+    let sx = c + (cs * dx + sn * dy) / z;
+    let sy = c + (cs * dy - sn * dx) / z;
+    let (x0, y0) = (sx.floor(), sy.floor());
+    let (fx, fy) = (sx - x0, sy - y0);
+    let texel = |ix: i64, iy: i64| {
+        let s = side as i64;
+        if ix < 0 || iy < 0 || ix >= s || iy >= s {
+            0.0
+        } else {
+            byte_at(store, d, src as usize, (iy * s + ix) as usize)
         }
-        y[r] = store_labels[src];
+    };
+    let (ix, iy) = (x0 as i64, y0 as i64);
+    let top = (1.0 - fx) * texel(ix, iy) + fx * texel(ix + 1, iy);
+    let bottom = (1.0 - fx) * texel(ix, iy + 1) + fx * texel(ix + 1, iy + 1);
+    (1.0 - fy) * top + fy * bottom
+}
+
+pub fn gather(x: &mut [f32], y: &mut [u32], store: &[u32], store_labels: &[u32], index: &[u32], d: &GatherDims) {
+    let px = d.pixels as usize;
+    for r in 0..d.n as usize {
+        let src = index[d.offset as usize + r];
+        for j in 0..px {
+            let v = if d.augment != 0 { augmented(store, d, src, j) } else { byte_at(store, d, src as usize, j) };
+            x[r * px + j] = v * d.inv_scale;
+        }
+        y[r] = store_labels[src as usize];
     }
 }

@@ -6,6 +6,7 @@
 //! store, forward, softmax cross-entropy, backward, optimizer update.
 
 use super::spec::{Layer, Spec};
+use crate::augment::Augment;
 use crate::cpu::{
     self, BiasGradDims, ConvDims, Dims, DropoutDims, ElemDims, GatherDims, MatmulDims, PoolDims, SplitDims, XentDims,
 };
@@ -105,6 +106,8 @@ pub struct Net {
     pub store_rows: usize,
     /// Whether this net's plans split conv weight gradients (the engine's choice).
     split_k: bool,
+    /// Random affine maps on training batches (none by default).
+    augment: Option<Augment>,
     bytes: u64,
     b: Bufs,
     plans: HashMap<(Mode, usize), Plan>,
@@ -237,7 +240,18 @@ impl Net {
             probs,
         };
         let split_k = engine.split_k();
-        Ok(Net { spec, cfg, slots, param_words: words, store_rows: rows, split_k, bytes, b, plans: HashMap::new() })
+        Ok(Net {
+            spec,
+            cfg,
+            slots,
+            param_words: words,
+            store_rows: rows,
+            split_k,
+            augment: None,
+            bytes,
+            b,
+            plans: HashMap::new(),
+        })
     }
 
     /// Device memory this net allocated, in bytes.
@@ -312,6 +326,11 @@ impl Net {
         Ok((a[0] as f64, a[1] as f64, a[2] as f64))
     }
 
+    /// Augmentation of the training batches from now on.
+    pub fn set_augment(&mut self, augment: Option<Augment>) {
+        self.augment = augment;
+    }
+
     /// The learning rate of the next training steps (a schedule's, step by step).
     pub fn set_lr(&mut self, lr: f32) {
         if let Some(o) = self.cfg.optim.as_mut() {
@@ -360,7 +379,11 @@ impl Net {
     fn launch(&mut self, engine: &mut dyn Engine, mode: Mode, first: usize, n: usize, step: u64) -> Result<()> {
         self.plan(engine, mode, n)?;
         let plan = &self.plans[&(mode, n)];
-        engine.set_params(plan.id, GATHER_OP, GatherDims::new(n, first, PIXELS, self.cfg.scale).params())?;
+        let mut gather = GatherDims::new(n, first, PIXELS, self.cfg.scale);
+        if let (Mode::Train, Some(a)) = (mode, self.augment) {
+            gather = a.gather(gather, self.cfg.seed, step as u32);
+        }
+        engine.set_params(plan.id, GATHER_OP, gather.params())?;
         for &(i, d) in &plan.dropouts {
             engine.set_params(plan.id, i, DropoutDims { step: step as u32, ..d }.params())?;
         }

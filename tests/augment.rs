@@ -1,0 +1,105 @@
+//! --augment: the gather's random affine maps do what they say (the twin here;
+//! selftest holds the GPU and native kernels to the twin), and the flag parses.
+
+use gpunet::augment::Augment;
+use gpunet::cpu::{self, GatherDims};
+
+const SIDE: usize = 28;
+
+/// One 28x28 image per entry of `images` in a packed store; gathers rows 0..n.
+fn gather(images: &[Vec<u8>], d: GatherDims) -> Vec<f32> {
+    let store: Vec<u32> = images
+        .iter()
+        .flat_map(|img| img.chunks(4).map(|c| c.iter().rev().fold(0u32, |w, &b| w << 8 | b as u32)).collect::<Vec<_>>())
+        .collect();
+    let n = images.len();
+    let (mut x, mut y) = (vec![0f32; n * 784], vec![0u32; n]);
+    let index: Vec<u32> = (0..n as u32).collect();
+    cpu::gather(&mut x, &mut y, &store, &vec![0; n], &index, &d);
+    x
+}
+
+fn blob(cx: usize, cy: usize) -> Vec<u8> {
+    let mut img = vec![0u8; 784];
+    for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+        img[(cy + dy) * SIDE + cx + dx] = 255;
+    }
+    img
+}
+
+#[test]
+fn zero_ranges_give_back_the_image() {
+    let img: Vec<u8> = (0..784).map(|i| (i * 37 % 256) as u8).collect();
+    let plain = gather(&[img.clone()], GatherDims::new(1, 0, 784, 255.0));
+    let same = gather(&[img], GatherDims::new(1, 0, 784, 255.0).augmented(SIDE, 0.0, 0.0, 0.0, 3, 9));
+    assert_eq!(plain, same);
+}
+
+#[test]
+fn a_blob_lands_where_the_map_sends_it() {
+    // a 2x2 blob centred at (p, q) must come out centred at c + z·R(θ)·((p, q) - c) + t
+    let c = (SIDE as f64 - 1.0) / 2.0;
+    let mut checked = 0;
+    for step in 0..40u32 {
+        for &(bx, by) in &[(8usize, 10usize), (17, 6), (12, 18)] {
+            let d = GatherDims::new(1, 0, 784, 255.0).augmented(SIDE, 0.4, 0.2, 3.0, 5, step);
+            let x = gather(&[blob(bx, by)], d);
+            let [theta, z, tx, ty] = cpu::affine(&d, 0).map(|v| v as f64);
+            let (px, py) = (bx as f64 + 0.5 - c, by as f64 + 0.5 - c);
+            let want = (
+                c + z * (theta.cos() * px - theta.sin() * py) + tx,
+                c + z * (theta.sin() * px + theta.cos() * py) + ty,
+            );
+            let mass: f64 = x.iter().map(|&v| v as f64).sum();
+            let mx = x.iter().enumerate().map(|(i, &v)| (i % SIDE) as f64 * v as f64).sum::<f64>() / mass;
+            let my = x.iter().enumerate().map(|(i, &v)| (i / SIDE) as f64 * v as f64).sum::<f64>() / mass;
+            // bilinear resampling keeps a blob's centroid to within a fraction of a pixel
+            let err = ((mx - want.0).powi(2) + (my - want.1).powi(2)).sqrt();
+            assert!(
+                err < 0.25,
+                "step {step}, blob ({bx},{by}): centroid ({mx:.2},{my:.2}), map says ({:.2},{:.2})",
+                want.0,
+                want.1
+            );
+            // and its mass scales with the area, z²
+            assert!((mass / (4.0 * z * z) - 1.0).abs() < 0.1, "mass {mass} for zoom {z}");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 120);
+}
+
+#[test]
+fn maps_fill_their_ranges_and_repeat_only_for_the_same_step() {
+    let d = GatherDims::new(1, 0, 784, 255.0).augmented(SIDE, 0.2, 0.1, 2.8, 42, 3);
+    let maps: Vec<[f32; 4]> = (0..4000).map(|src| cpu::affine(&d, src)).collect();
+    let limits = [0.2, 0.1, 2.8, 2.8];
+    let centre = [0.0, 1.0, 0.0, 0.0];
+    for k in 0..4 {
+        let v: Vec<f32> = maps.iter().map(|m| m[k] - centre[k]).collect();
+        let (lo, hi) = v.iter().fold((f32::MAX, f32::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+        let mean = v.iter().sum::<f32>() / v.len() as f32;
+        assert!(lo >= -limits[k] && hi < limits[k], "parameter {k}: [{lo}, {hi}] outside ±{}", limits[k]);
+        assert!(lo < -0.98 * limits[k] && hi > 0.98 * limits[k], "parameter {k} does not fill its range: [{lo}, {hi}]");
+        // uniform on [-L, L): the mean of 4000 has σ = L/√12000
+        assert!(mean.abs() < 5.0 * limits[k] / 12000f32.sqrt(), "parameter {k}: mean {mean}");
+    }
+    assert_eq!(cpu::affine(&d, 7), cpu::affine(&d, 7));
+    let next = GatherDims { step: 4, ..d };
+    assert_ne!(cpu::affine(&d, 7), cpu::affine(&next, 7));
+    let other_seed = GatherDims { seed: 43, ..d };
+    assert_ne!(cpu::affine(&d, 7), cpu::affine(&other_seed, 7));
+}
+
+#[test]
+fn the_flag_parses_and_rejects_clearly() {
+    let a = Augment::parse("rotate=10,zoom=0.1,shift=0.1").unwrap().unwrap();
+    assert_eq!(a, Augment { rotate: 10.0, zoom: 0.1, shift: 0.1 });
+    assert_eq!(Augment::parse(&Augment::text(Some(a))).unwrap(), Some(a));
+    assert_eq!(Augment::parse("none").unwrap(), None);
+    assert_eq!(Augment::parse("shift=0.2").unwrap(), Some(Augment { rotate: 0.0, zoom: 0.0, shift: 0.2 }));
+    for bad in ["", "rotate", "rotate=x", "spin=3", "rotate=1,rotate=2", "zoom=1.5", "shift=-0.1", "rotate=200"] {
+        let e = Augment::parse(bad).expect_err(bad).to_string();
+        assert!(e.contains("expected none or rotate="), "{bad}: {e}");
+    }
+}
