@@ -217,10 +217,17 @@ function problem(text) {
 
 // ---- start
 
-const names = DOC.models.map((m) => `${m.name}: ${m.spec} (${m.parameters.toLocaleString("en")} parameters)`);
-$("about").textContent =
-  (DOC.models.length > 1 ? `an ensemble of ${DOC.models.length}, probabilities averaged — ` : "") +
-  names.join("; ") + ` · exported by ${DOC.generator}`;
+// "cnn6 · 478,186 parameters · conv32k5,...": the name bold, the spec as code (it may wrap anywhere)
+const about = $("about");
+if (DOC.models.length > 1) about.append(`an ensemble of ${DOC.models.length}, probabilities averaged: `);
+DOC.models.forEach((m, i) => {
+  const name = document.createElement("b");
+  name.textContent = m.name;
+  const spec = document.createElement("code");
+  spec.textContent = m.spec;
+  about.append(i ? "; " : "", name, ` · ${m.parameters.toLocaleString("en")} parameters · `, spec);
+});
+about.append(` · exported by ${DOC.generator}`);
 
 /** The test hook: the page's own runtime, without the drawing. */
 const hook = {

@@ -58,7 +58,7 @@ impl Browser {
             "--enable-unsafe-swiftshader",
             "--remote-debugging-pipe",
             "--no-first-run",
-            "--window-size=820,640",
+            "--window-size=820,720",
             &format!("--user-data-dir={}", profile.path().display()),
             "about:blank",
         ])
