@@ -25,6 +25,10 @@ pub enum Kernel {
     Adam,
     Sgd,
     Gather,
+    BnStats,
+    BnForward,
+    BnBackwardParams,
+    BnBackwardInput,
 }
 
 /// Runs the CPU twin on raw buffers: outputs (read-write) then inputs, as bound.
@@ -48,7 +52,7 @@ fn fm(s: &mut [u32]) -> &mut [f32] {
 }
 
 impl Kernel {
-    pub const ALL: [Kernel; 18] = [
+    pub const ALL: [Kernel; 22] = [
         Kernel::Matmul,
         Kernel::BiasGrad,
         Kernel::SumSplits,
@@ -67,6 +71,10 @@ impl Kernel {
         Kernel::Adam,
         Kernel::Sgd,
         Kernel::Gather,
+        Kernel::BnStats,
+        Kernel::BnForward,
+        Kernel::BnBackwardParams,
+        Kernel::BnBackwardInput,
     ];
 
     pub fn name(self) -> &'static str {
@@ -74,9 +82,10 @@ impl Kernel {
     }
 
     /// Whether the kernel reads its outputs (updates them in place) rather than
-    /// overwriting them: ReLU backward, the running sums, the optimizers.
+    /// overwriting them: ReLU backward, the running sums, the optimizers, batch
+    /// norm's running statistics.
     pub fn updates_in_place(self) -> bool {
-        matches!(self, Kernel::ReluBackward | Kernel::XentAccumulate | Kernel::Adam | Kernel::Sgd)
+        matches!(self, Kernel::ReluBackward | Kernel::XentAccumulate | Kernel::Adam | Kernel::Sgd | Kernel::BnStats)
     }
 
     pub fn info(self) -> KernelInfo {
@@ -141,6 +150,19 @@ impl Kernel {
             Kernel::Gather => k(S::Data, "gather", 2, 3, |o, i, p| {
                 let [x, y] = o else { unreachable!() };
                 cpu::gather(fm(x), y, i[0], i[1], i[2], &Dims::from_params(p))
+            }),
+            Kernel::BnStats => k(S::Batchnorm, "bn_stats", 2, 1, |o, i, p| {
+                let [stats, running] = o else { unreachable!() };
+                cpu::bn_stats(fm(stats), fm(running), f(i[0]), &Dims::from_params(p))
+            }),
+            Kernel::BnForward => k(S::Batchnorm, "bn_forward", 1, 3, |o, i, p| {
+                cpu::bn_forward(fm(o[0]), f(i[0]), f(i[1]), f(i[2]), &Dims::from_params(p))
+            }),
+            Kernel::BnBackwardParams => k(S::Batchnorm, "bn_backward_params", 1, 3, |o, i, p| {
+                cpu::bn_backward_params(fm(o[0]), f(i[0]), f(i[1]), f(i[2]), &Dims::from_params(p))
+            }),
+            Kernel::BnBackwardInput => k(S::Batchnorm, "bn_backward_input", 1, 5, |o, i, p| {
+                cpu::bn_backward_input(fm(o[0]), f(i[0]), f(i[1]), f(i[2]), f(i[3]), f(i[4]), &Dims::from_params(p))
             }),
         }
     }

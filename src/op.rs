@@ -159,3 +159,22 @@ pub fn gather(x: View, y: View, store: View, store_labels: View, index: View, d:
     let groups = groups_1d((d.n * d.pixels) as usize);
     op(Kernel::Gather, d.params(), &[x, y, store, store_labels, index], groups)
 }
+
+/// One workgroup per channel.
+pub fn bn_stats(stats: View, running: View, x: View, d: cpu::BnDims) -> Op {
+    op(Kernel::BnStats, d.params(), &[stats, running, x], [d.c, 1, 1])
+}
+
+/// `stats` is the batch's [mean; invstd] in training, the running [mean; var] otherwise (d.train).
+pub fn bn_forward(y: View, x: View, stats: View, affine: View, d: cpu::BnDims) -> Op {
+    op(Kernel::BnForward, d.params(), &[y, x, stats, affine], groups_1d((d.n * d.c * d.hw) as usize))
+}
+
+pub fn bn_backward_params(dparams: View, dy: View, x: View, stats: View, d: cpu::BnDims) -> Op {
+    op(Kernel::BnBackwardParams, d.params(), &[dparams, dy, x, stats], [d.c, 1, 1])
+}
+
+pub fn bn_backward_input(dx: View, dy: View, x: View, stats: View, affine: View, dparams: View, d: cpu::BnDims) -> Op {
+    let groups = groups_1d((d.n * d.c * d.hw) as usize);
+    op(Kernel::BnBackwardInput, d.params(), &[dx, dy, x, stats, affine, dparams], groups)
+}

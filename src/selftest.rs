@@ -373,6 +373,31 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
         let shape = format!("{n} of {rows} rows x {pixels} px");
         out.push(b.case(shape, op::gather(x, y, store, labels, index, d), TOL_EXACTISH, vec![1]));
     }
+    // batch norm: per channel after a conv (hw > 1), per feature after a dense layer
+    // (hw = 1), and a channel longer than one workgroup's stride
+    for &(n, c, hw) in &[(1, 1, 1), (5, 3, 7), (4, 33, 1), (3, 2, 300)] {
+        let len = n * c * hw;
+        let train = cpu::BnDims::new(n, c, hw, true);
+        // inputs off-centre, so a wrong mean shows
+        let (stats, running, x) = (b.output(2 * c), b.floats(2 * c, 0.5, 1.5), b.floats(len, -0.5, 1.5));
+        out.push(b.case(format!("stats {n}x{c}x{hw}"), op::bn_stats(stats, running, x, train), TOL_SUM, vec![]));
+        for (mode, d) in [("train", train), ("eval", cpu::BnDims::new(n, c, hw, false))] {
+            // [mean; invstd] or [mean; var]: both positive in their second half
+            let (y, x, st, affine) = (b.output(len), b.randn(len), b.floats(2 * c, 0.2, 1.5), b.offset_randn(2 * c));
+            out.push(b.case(
+                format!("{mode} {n}x{c}x{hw}"),
+                op::bn_forward(y, x, st, affine, d),
+                TOL_TRANSCENDENTAL,
+                vec![],
+            ));
+        }
+        let (dp, dy, x, st) = (b.output(2 * c), b.randn(len), b.randn(len), b.floats(2 * c, 0.2, 1.5));
+        out.push(b.case(format!("{n}x{c}x{hw}"), op::bn_backward_params(dp, dy, x, st, train), TOL_SUM, vec![]));
+        let (dx, dy, x, st) = (b.output(len), b.randn(len), b.randn(len), b.floats(2 * c, 0.2, 1.5));
+        let (affine, dp) = (b.offset_randn(2 * c), b.randn(2 * c));
+        let bwd = op::bn_backward_input(dx, dy, x, st, affine, dp, train);
+        out.push(b.case(format!("{n}x{c}x{hw}"), bwd, TOL_SUM, vec![]));
+    }
     // augmented: bilinear resampling; cos/sin and fused multiply-adds may differ in
     // the last bits between engines, and the sampling is continuous in them
     for &(rows, n, step) in &[(9, 5, 0u32), (40, 33, 7)] {

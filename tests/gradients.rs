@@ -2,7 +2,7 @@
 //! kernels, all in f64. With L = Σ r·forward(inputs) for a fixed random r, each
 //! backward kernel fed r must return ∂L/∂input.
 
-use gpunet::cpu::{self, BiasGradDims, ConvDims, DropoutDims, ElemDims, MatmulDims, PoolDims, XentDims};
+use gpunet::cpu::{self, BiasGradDims, BnDims, ConvDims, DropoutDims, ElemDims, MatmulDims, PoolDims, XentDims};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -151,5 +151,32 @@ fn split_k_slices_add_up_to_the_weight_gradient() {
             let sum: f64 = (0..splits).map(|s| part[s * len + i]).sum();
             assert!((sum - whole[i]).abs() < 1e-12, "splits {splits}, weight {i}: {sum} vs {}", whole[i]);
         }
+    }
+}
+
+#[test]
+fn batchnorm_gradients_include_the_batch_statistics() {
+    let mut rng = StdRng::seed_from_u64(12);
+    // per channel after a conv (hw > 1) and per feature after a dense layer (hw = 1)
+    for &(n, c, hw) in &[(4, 3, 5), (7, 2, 1), (2, 1, 9)] {
+        let d = BnDims::new(n, c, hw, true);
+        let len = n * c * hw;
+        let (x, r) = (randv(&mut rng, len), randv(&mut rng, len));
+        let affine: Vec<f64> = (0..2 * c)
+            .map(|i| if i < c { 1.0 + rng.random_range(-0.5..0.5) } else { rng.random_range(-1.0..1.0) })
+            .collect();
+        let forward = |x: &[f64], affine: &[f64]| {
+            let (mut stats, mut running, mut y) = (vec![0.0; 2 * c], vec![0.0; 2 * c], vec![0.0; len]);
+            cpu::bn_stats(&mut stats, &mut running, x, &d);
+            cpu::bn_forward(&mut y, x, &stats, affine, &d);
+            (y, stats)
+        };
+        let (_, stats) = forward(&x, &affine);
+        let mut dparams = vec![0.0; 2 * c];
+        cpu::bn_backward_params(&mut dparams, &r, &x, &stats, &d);
+        check(&format!("bn {n}x{c}x{hw} dγ,dβ"), &affine, &dparams, |a| dot(&forward(&x, a).0, &r));
+        let mut dx = vec![0.0; len];
+        cpu::bn_backward_input(&mut dx, &r, &x, &stats, &affine, &dparams, &d);
+        check(&format!("bn {n}x{c}x{hw} dX"), &x, &dx, |x| dot(&forward(x, &affine).0, &r));
     }
 }

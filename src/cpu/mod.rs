@@ -6,6 +6,7 @@
 //! Each kernel's dims struct mirrors its WGSL uniform struct field for field
 //! (64 bytes: eight u32 words, then eight f32 words), so the host writes it as is.
 
+mod batchnorm;
 mod conv2d;
 mod data;
 mod dropout;
@@ -16,6 +17,7 @@ mod optim;
 mod relu;
 mod softmax_xent;
 
+pub use batchnorm::*;
 pub use conv2d::*;
 pub use data::*;
 pub use dropout::*;

@@ -15,6 +15,7 @@ pub enum Shader {
     Dropout,
     Optim,
     Data,
+    Batchnorm,
 }
 
 /// Which GEMM core `//#include gemm.wgsl` pastes: the shared-memory tiles
@@ -63,7 +64,7 @@ impl Gemm {
 }
 
 impl Shader {
-    pub const ALL: [Shader; 8] = [
+    pub const ALL: [Shader; 9] = [
         Shader::Matmul,
         Shader::Conv2d,
         Shader::Maxpool,
@@ -72,6 +73,7 @@ impl Shader {
         Shader::Dropout,
         Shader::Optim,
         Shader::Data,
+        Shader::Batchnorm,
     ];
 
     pub fn file(self) -> &'static str {
@@ -84,6 +86,7 @@ impl Shader {
             Shader::Dropout => "dropout.wgsl",
             Shader::Optim => "optim.wgsl",
             Shader::Data => "data.wgsl",
+            Shader::Batchnorm => "batchnorm.wgsl",
         }
     }
 
@@ -97,6 +100,7 @@ impl Shader {
             Shader::Dropout => include_str!("../../shaders/dropout.wgsl"),
             Shader::Optim => include_str!("../../shaders/optim.wgsl"),
             Shader::Data => include_str!("../../shaders/data.wgsl"),
+            Shader::Batchnorm => include_str!("../../shaders/batchnorm.wgsl"),
         }
     }
 

@@ -116,6 +116,14 @@ fn dispatch(k: Kernel, o: &mut [&mut [u32]], i: &[&[u32]], p: &Params, w: &mut W
         (Kernel::Adam, [w, m, v]) => ops::adam(fm(w), fm(m), fm(v), f(i[0]), &Dims::from_params(p)),
         (Kernel::Sgd, [w, vel]) => ops::sgd(fm(w), fm(vel), f(i[0]), &Dims::from_params(p)),
         (Kernel::Gather, [x, y]) => ops::gather(fm(x), y, i[0], i[1], i[2], &Dims::from_params(p)),
+        (Kernel::BnStats, [stats, running]) => ops::bn_stats(fm(stats), fm(running), f(i[0]), &Dims::from_params(p)),
+        (Kernel::BnForward, [y]) => ops::bn_forward(fm(y), f(i[0]), f(i[1]), f(i[2]), &Dims::from_params(p)),
+        (Kernel::BnBackwardParams, [dp]) => {
+            ops::bn_backward_params(fm(dp), f(i[0]), f(i[1]), f(i[2]), &Dims::from_params(p))
+        }
+        (Kernel::BnBackwardInput, [dx]) => {
+            ops::bn_backward_input(fm(dx), f(i[0]), f(i[1]), f(i[2]), f(i[3]), f(i[4]), &Dims::from_params(p))
+        }
         (k, o) => unreachable!("{}: {} outputs bound", k.name(), o.len()),
     }
 }

@@ -193,3 +193,89 @@ pub fn gather(x: &mut [f32], y: &mut [u32], store: &[u32], labels: &[u32], index
         cpu::gather(x, y, store, labels, &index[d.offset as usize + t * ROWS..], &sub);
     });
 }
+
+/// Per channel in parallel, each summed in the twin's order.
+fn per_channel<R: Send>(c: usize, f: impl Fn(usize) -> R + Sync + Send) -> Vec<R> {
+    (0..c).into_par_iter().map(f).collect()
+}
+
+/// Channel c's values, image by image, as in the twin.
+fn channel<'a>(x: &'a [f32], d: &cpu::BnDims, c: usize) -> impl Iterator<Item = f32> + 'a {
+    let (n, ch, hw) = (d.n as usize, d.c as usize, d.hw as usize);
+    (0..n).flat_map(move |i| x[(i * ch + c) * hw..][..hw].iter().copied())
+}
+
+pub fn bn_stats(stats: &mut [f32], running: &mut [f32], x: &[f32], d: &cpu::BnDims) {
+    let ch = d.c as usize;
+    let m = (d.n * d.hw) as f32;
+    let (mo, mh) = (d.momentum, (d.n * d.hw) as usize);
+    let per = per_channel(ch, |c| {
+        let mean = channel(x, d, c).fold(0.0f32, |s, v| s + v) / m;
+        let var = channel(x, d, c).fold(0.0f32, |s, v| s + (v - mean) * (v - mean)) / m;
+        (mean, var)
+    });
+    for (c, (mean, var)) in per.into_iter().enumerate() {
+        stats[c] = mean;
+        stats[ch + c] = 1.0 / (var + d.eps).sqrt();
+        let unbiased = if mh > 1 { var * m / (m - 1.0) } else { var };
+        running[c] = (1.0 - mo) * running[c] + mo * mean;
+        running[ch + c] = (1.0 - mo) * running[ch + c] + mo * unbiased;
+    }
+}
+
+pub fn bn_backward_params(dparams: &mut [f32], dy: &[f32], x: &[f32], stats: &[f32], d: &cpu::BnDims) {
+    let ch = d.c as usize;
+    let per = per_channel(ch, |c| {
+        let (mean, invstd) = (stats[c], stats[ch + c]);
+        channel(dy, d, c)
+            .zip(channel(x, d, c))
+            .fold((0.0f32, 0.0f32), |(dg, db), (g, v)| (dg + g * (v - mean) * invstd, db + g))
+    });
+    for (c, (dg, db)) in per.into_iter().enumerate() {
+        dparams[c] = dg;
+        dparams[ch + c] = db;
+    }
+}
+
+/// Whole images per task, each through the twin.
+fn per_images(out: &mut [f32], d: &cpu::BnDims, f: impl Fn(&mut [f32], usize, &cpu::BnDims) + Sync + Send) {
+    let image = (d.c * d.hw) as usize;
+    let per_task = (CHUNK / image.max(1)).max(1);
+    out[..d.n as usize * image].par_chunks_mut(per_task * image).enumerate().for_each(|(t, o)| {
+        let sub = cpu::BnDims { n: (o.len() / image) as u32, ..*d };
+        f(o, t * per_task * image, &sub)
+    });
+}
+
+pub fn bn_forward(y: &mut [f32], x: &[f32], stats: &[f32], affine: &[f32], d: &cpu::BnDims) {
+    per_images(y, d, |y, at, sub| cpu::bn_forward(y, &x[at..], stats, affine, sub));
+}
+
+pub fn bn_backward_input(
+    dx: &mut [f32],
+    dy: &[f32],
+    x: &[f32],
+    stats: &[f32],
+    affine: &[f32],
+    dparams: &[f32],
+    d: &cpu::BnDims,
+) {
+    // the twin's formula, written out: it divides by m = N·HW, which a chunk of
+    // images run through the twin would shrink
+    let m = (d.n * d.hw) as f32;
+    let ch = d.c as usize;
+    per_images(dx, d, |dx, at, sub| {
+        let image = ch * sub.hw as usize;
+        for (dx, (dy, x)) in dx.chunks_mut(image).zip(dy[at..].chunks(image).zip(x[at..].chunks(image))) {
+            for c in 0..ch {
+                let (mean, invstd) = (stats[c], stats[ch + c]);
+                let k = affine[c] * invstd;
+                let (dg, db) = (dparams[c] / m, dparams[ch + c] / m);
+                let hw = sub.hw as usize;
+                for j in c * hw..(c + 1) * hw {
+                    dx[j] = k * (dy[j] - db - (x[j] - mean) * invstd * dg);
+                }
+            }
+        }
+    });
+}

@@ -1,0 +1,135 @@
+//! Twins of shaders/batchnorm.wgsl: batch normalisation of (N, C, HW) activations
+//! per channel, as PyTorch defines it: in training, the batch's mean and biased
+//! variance normalise, and the running statistics move by `momentum` toward the
+//! batch mean and unbiased variance; in evaluation the running statistics
+//! normalise. y = γ·(x − μ)·invstd + β, invstd = 1/√(var + eps).
+//!
+//! Buffers of 2C values: stats [mean; invstd] (this batch's, for backward),
+//! running [mean; var], affine [γ; β], dparams [dγ; dβ]. Backward OVERWRITES.
+
+use super::Dims;
+use num_traits::Float;
+
+/// Mirrors `struct Bn`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct BnDims {
+    pub n: u32,
+    pub c: u32,
+    /// Pixels per channel (1 after a dense layer).
+    pub hw: u32,
+    /// bn_forward: 1 normalises with the batch's stats, 0 with the running ones.
+    pub train: u32,
+    pub _u: [u32; 4],
+    pub eps: f32,
+    pub momentum: f32,
+    pub _f: [f32; 6],
+}
+impl Dims for BnDims {}
+
+/// PyTorch's BatchNorm defaults.
+pub const BN_EPS: f32 = 1e-5;
+pub const BN_MOMENTUM: f32 = 0.1;
+
+impl BnDims {
+    pub fn new(n: usize, c: usize, hw: usize, train: bool) -> Self {
+        BnDims {
+            n: n as u32,
+            c: c as u32,
+            hw: hw as u32,
+            train: train as u32,
+            _u: [0; 4],
+            eps: BN_EPS,
+            momentum: BN_MOMENTUM,
+            _f: [0.0; 6],
+        }
+    }
+    fn dims(&self) -> (usize, usize, usize) {
+        (self.n as usize, self.c as usize, self.hw as usize)
+    }
+}
+
+fn cast<T: Float>(v: f32) -> T {
+    T::from(v).unwrap()
+}
+
+/// Channel c's values, image by image.
+fn channel<'a, T: Float>(x: &'a [T], d: &BnDims, c: usize) -> impl Iterator<Item = T> + 'a {
+    let (n, ch, hw) = d.dims();
+    (0..n).flat_map(move |i| x[(i * ch + c) * hw..][..hw].iter().copied())
+}
+
+/// The batch's [mean; invstd] per channel; running [mean; var] updated in place.
+pub fn bn_stats<T: Float>(stats: &mut [T], running: &mut [T], x: &[T], d: &BnDims) {
+    let (n, ch, hw) = d.dims();
+    let m = T::from(n * hw).unwrap();
+    for c in 0..ch {
+        let mean = channel(x, d, c).fold(T::zero(), |s, v| s + v) / m;
+        let var = channel(x, d, c).fold(T::zero(), |s, v| s + (v - mean) * (v - mean)) / m;
+        stats[c] = mean;
+        stats[ch + c] = T::one() / (var + cast(d.eps)).sqrt();
+        let unbiased = if n * hw > 1 { var * m / (m - T::one()) } else { var };
+        let mo: T = cast(d.momentum);
+        running[c] = (T::one() - mo) * running[c] + mo * mean;
+        running[ch + c] = (T::one() - mo) * running[ch + c] + mo * unbiased;
+    }
+}
+
+/// y = γ·(x − mean)·invstd + β, from `stats` [mean; invstd] (training) or
+/// `running` [mean; var] (evaluation), as d.train says.
+pub fn bn_forward<T: Float>(y: &mut [T], x: &[T], stats: &[T], affine: &[T], d: &BnDims) {
+    let (n, ch, hw) = d.dims();
+    for i in 0..n {
+        for c in 0..ch {
+            let mean = stats[c];
+            let invstd = if d.train != 0 { stats[ch + c] } else { T::one() / (stats[ch + c] + cast(d.eps)).sqrt() };
+            let (g, b) = (affine[c], affine[ch + c]);
+            let base = (i * ch + c) * hw;
+            for j in base..base + hw {
+                y[j] = g * (x[j] - mean) * invstd + b;
+            }
+        }
+    }
+}
+
+/// dparams = [dγ; dβ] = [Σ dy·x̂; Σ dy] per channel, x̂ = (x − mean)·invstd.
+pub fn bn_backward_params<T: Float>(dparams: &mut [T], dy: &[T], x: &[T], stats: &[T], d: &BnDims) {
+    let ch = d.c as usize;
+    for c in 0..ch {
+        let (mean, invstd) = (stats[c], stats[ch + c]);
+        let mut dg = T::zero();
+        let mut db = T::zero();
+        for (g, v) in channel(dy, d, c).zip(channel(x, d, c)) {
+            dg = dg + g * (v - mean) * invstd;
+            db = db + g;
+        }
+        dparams[c] = dg;
+        dparams[ch + c] = db;
+    }
+}
+
+/// dx = γ·invstd·(dy − dβ/m − x̂·dγ/m), m = N·HW: the batch statistics' own
+/// dependence on x included.
+pub fn bn_backward_input<T: Float>(
+    dx: &mut [T],
+    dy: &[T],
+    x: &[T],
+    stats: &[T],
+    affine: &[T],
+    dparams: &[T],
+    d: &BnDims,
+) {
+    let (n, ch, hw) = d.dims();
+    let m = T::from(n * hw).unwrap();
+    for i in 0..n {
+        for c in 0..ch {
+            let (mean, invstd) = (stats[c], stats[ch + c]);
+            let k = affine[c] * invstd;
+            let (dg, db) = (dparams[c] / m, dparams[ch + c] / m);
+            let base = (i * ch + c) * hw;
+            for j in base..base + hw {
+                dx[j] = k * (dy[j] - db - (x[j] - mean) * invstd * dg);
+            }
+        }
+    }
+}
