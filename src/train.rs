@@ -194,7 +194,7 @@ fn save_all(engine: &mut dyn Engine, net: &Net, out: &Path, st: &TrainState, met
     }
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let state: Vec<Vec<f32>> = net.state_views().into_iter().map(|v| engine.read_f32(v)).collect::<Result<_>>()?;
-    checkpoint::save_model(&out.join("model.safetensors"), &net.spec, net.cfg.scale, &net.slots, &params)?;
+    checkpoint::save_model(&out.join("model.safetensors"), &net.spec, net.cfg.scale, &net.slots, &params, st.step)?;
     checkpoint::save_state(
         &out.join("optim.safetensors"),
         &net.slots,

@@ -176,7 +176,7 @@ fn a_checkpoint_that_does_not_match_its_spec_is_refused() {
     // tensors laid out for mlp:4, metadata claiming mlp:8
     let (slots, words) = net::layout(&Spec::parse("mlp:4").unwrap());
     let claimed = Spec::parse("mlp:8").unwrap();
-    checkpoint::save_model(&d.join("odd.safetensors"), &claimed, 255.0, &slots, &vec![0.5; words]).unwrap();
+    checkpoint::save_model(&d.join("odd.safetensors"), &claimed, 255.0, &slots, &vec![0.5; words], 0).unwrap();
     let keep = ["test.csv", "odd.safetensors"];
     fails(
         d,

@@ -51,7 +51,8 @@ fn interrupted_run_resumes_to_the_uninterrupted_result() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let arch = "fc64,drop0.3,fc32,out10";
+    // batch norm's running statistics must resume too
+    let arch = "fc64,bn,drop0.3,fc32,out10";
     // a per-step schedule and augmentation: the resumed run must pick up the rate and
     // the images of its step
     let augment = gpunet::augment::Augment::parse("rotate=10,zoom=0.1,shift=0.1").unwrap();

@@ -1,6 +1,8 @@
 //! Checkpoints: `model.safetensors` holds the weights in PyTorch layouts
-//! (`layers.{i}.weight` as (out, in, k, k) or (out, in), `layers.{i}.bias`) with
-//! metadata `gpunet.arch` (the spec) and `gpunet.scale` (the pixel divisor).
+//! (`layers.{i}.weight` as (out, in, k, k) or (out, in), `layers.{i}.bias`; batch
+//! norm as PyTorch's BatchNorm: weight, bias, running_mean, running_var (C) and
+//! num_batches_tracked (an int64 scalar)) with metadata `gpunet.arch` (the spec)
+//! and `gpunet.scale` (the pixel divisor).
 //! `optim.safetensors` beside it holds the optimizer state and where training
 //! stood, so `--resume` continues exactly.
 
@@ -23,35 +25,68 @@ fn le_bytes(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
-/// Writes the named tensors (taken from flat buffers by slot) and metadata, atomically.
-fn save_tensors(path: &Path, slots: &[Slot], flats: &[(&str, &[f32])], meta: HashMap<String, String>) -> Result<()> {
-    let mut owned: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+/// Writes the named tensors (taken from flat buffers by slot) and metadata,
+/// atomically. `steps` (Some for a model file) adds batch norm's running
+/// statistics and its num_batches_tracked.
+fn save_tensors(
+    path: &Path,
+    slots: &[Slot],
+    flats: &[(&str, &[f32])],
+    steps: Option<u64>,
+    meta: HashMap<String, String>,
+) -> Result<()> {
+    let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
     for (prefix, flat) in flats {
         for s in slots {
             let w = &flat[s.weight..s.weight + s.weight_len()];
             let b = &flat[s.bias..s.bias + s.bias_len()];
-            owned.push((format!("{prefix}layers.{}.weight", s.layer), s.weight_shape.clone(), le_bytes(w)));
-            owned.push((format!("{prefix}layers.{}.bias", s.layer), vec![s.bias_len()], le_bytes(b)));
+            let name = |t: &str| format!("{prefix}layers.{}.{t}", s.layer);
+            owned.push((name("weight"), Dtype::F32, s.weight_shape.clone(), le_bytes(w)));
+            owned.push((name("bias"), Dtype::F32, vec![s.bias_len()], le_bytes(b)));
+            if let (Some(r), Some(steps)) = (s.running, steps) {
+                let c = s.bias_len();
+                owned.push((name("running_mean"), Dtype::F32, vec![c], le_bytes(&flat[r..r + c])));
+                owned.push((name("running_var"), Dtype::F32, vec![c], le_bytes(&flat[r + c..r + 2 * c])));
+                owned.push((name("num_batches_tracked"), Dtype::I64, vec![], (steps as i64).to_le_bytes().to_vec()));
+            }
         }
     }
     let views: Vec<(String, TensorView)> = owned
         .iter()
-        .map(|(n, shape, data)| {
-            (n.clone(), TensorView::new(Dtype::F32, shape.clone(), data).expect("shape matches data"))
+        .map(|(n, dtype, shape, data)| {
+            (n.clone(), TensorView::new(*dtype, shape.clone(), data).expect("shape matches data"))
         })
         .collect();
     let bytes = safetensors::serialize(views, Some(meta)).map_err(|e| Error::io(path, e))?;
     write_atomic(path, |w| w.write_all(&bytes))
 }
 
-/// Reads tensors named `{prefix}layers.{i}.weight|bias` into a flat buffer laid out by `slots`.
-fn load_flat(path: &Path, st: &SafeTensors, slots: &[Slot], words: usize, prefix: &str) -> Result<Vec<f32>> {
+/// Reads tensors named `{prefix}layers.{i}.weight|bias` into a flat buffer laid
+/// out by `slots`; with `running`, batch norm's running_mean and running_var too.
+fn load_flat(
+    path: &Path,
+    st: &SafeTensors,
+    slots: &[Slot],
+    words: usize,
+    prefix: &str,
+    running: bool,
+) -> Result<Vec<f32>> {
     let mut flat = vec![0f32; words];
     for s in slots {
-        for (name, shape, offset) in [
-            (format!("{prefix}layers.{}.weight", s.layer), s.weight_shape.clone(), s.weight),
-            (format!("{prefix}layers.{}.bias", s.layer), vec![s.bias_len()], s.bias),
-        ] {
+        let name = |t: &str| format!("{prefix}layers.{}.{t}", s.layer);
+        let mut tensors =
+            vec![(name("weight"), s.weight_shape.clone(), s.weight), (name("bias"), vec![s.bias_len()], s.bias)];
+        if let (Some(r), true) = (s.running, running) {
+            let c = s.bias_len();
+            tensors.push((name("running_mean"), vec![c], r));
+            tensors.push((name("running_var"), vec![c], r + c));
+            let t = name("num_batches_tracked");
+            match st.tensor(&t) {
+                Ok(v) if v.dtype() == Dtype::I64 && v.shape().is_empty() => {}
+                _ => return Err(Error::input(path, 0, format!("missing or bad tensor '{t}' (an int64 scalar)"))),
+            }
+        }
+        for (name, shape, offset) in tensors {
             let t = st.tensor(&name).map_err(|_| Error::input(path, 0, format!("missing tensor '{name}'")))?;
             if t.dtype() != Dtype::F32 || t.shape() != shape.as_slice() {
                 return Err(Error::input(
@@ -89,10 +124,11 @@ pub fn read_metadata(path: &Path) -> Result<HashMap<String, String>> {
     Ok(meta.metadata().clone().unwrap_or_default())
 }
 
-pub fn save_model(path: &Path, spec: &Spec, scale: f32, slots: &[Slot], params: &[f32]) -> Result<()> {
+/// `steps`: training steps so far (batch norm's num_batches_tracked).
+pub fn save_model(path: &Path, spec: &Spec, scale: f32, slots: &[Slot], params: &[f32], steps: u64) -> Result<()> {
     let meta =
         HashMap::from([("gpunet.arch".to_string(), spec.text()), ("gpunet.scale".to_string(), scale.to_string())]);
-    save_tensors(path, slots, &[("", params)], meta)
+    save_tensors(path, slots, &[("", params)], Some(steps), meta)
 }
 
 /// Reads a model checkpoint: its spec (from metadata) decides the layout, and
@@ -110,8 +146,8 @@ pub fn load_model(path: &Path) -> Result<(Model, Vec<Slot>)> {
         .filter(|s: &f32| *s > 0.0)
         .ok_or_else(|| Error::input(path, 0, "missing or bad 'gpunet.scale' metadata"))?;
     let (slots, words) = super::net::layout(&spec);
-    let params = load_flat(path, &st, &slots, words, "")?;
-    let expected = 2 * slots.len();
+    let params = load_flat(path, &st, &slots, words, "", true)?;
+    let expected: usize = slots.iter().map(|s| if s.running.is_some() { 5 } else { 2 }).sum();
     if st.len() != expected {
         return Err(Error::input(path, 0, format!("{} tensors, the spec '{arch}' has {expected}", st.len())));
     }
@@ -143,7 +179,7 @@ pub fn save_state(path: &Path, slots: &[Slot], m: &[f32], v: Option<&[f32]>, st:
     if let Some(v) = v {
         flats.push(("v.", v));
     }
-    save_tensors(path, slots, &flats, meta)
+    save_tensors(path, slots, &flats, None, meta)
 }
 
 /// (m, v, state) from an optimizer file written by `save_state`.
@@ -155,8 +191,8 @@ pub fn load_state(
 ) -> Result<(Vec<f32>, Option<Vec<f32>>, TrainState)> {
     let bytes = read_file(path)?;
     let (st, mut meta) = parse(path, &bytes)?;
-    let m = load_flat(path, &st, slots, words, "m.")?;
-    let v = if with_v { Some(load_flat(path, &st, slots, words, "v.")?) } else { None };
+    let m = load_flat(path, &st, slots, words, "m.", false)?;
+    let v = if with_v { Some(load_flat(path, &st, slots, words, "v.", false)?) } else { None };
     let mut take = |k: &str| meta.remove(k).ok_or_else(|| Error::input(path, 0, format!("missing '{k}' metadata")));
     let num =
         |s: String, k: &str| s.parse::<u64>().map_err(|_| Error::input(path, 0, format!("bad '{k}' metadata '{s}'")));

@@ -8,7 +8,8 @@
 use super::spec::{Layer, Spec};
 use crate::augment::Augment;
 use crate::cpu::{
-    self, BiasGradDims, ConvDims, Dims, DropoutDims, ElemDims, GatherDims, MatmulDims, PoolDims, SplitDims, XentDims,
+    self, BiasGradDims, BnDims, ConvDims, Dims, DropoutDims, ElemDims, GatherDims, MatmulDims, PoolDims, SplitDims,
+    XentDims,
 };
 use crate::data::{Images, CLASSES, PIXELS};
 use crate::engine::{Engine, PlanId};
@@ -30,6 +31,10 @@ pub struct Slot {
     pub weight_shape: Vec<usize>,
     pub weight: usize, // offset, words
     pub bias: usize,   // offset, words; length = weight_shape[0]
+    /// Batch norm only: [running mean; running var] (2C words), kept in the
+    /// parameter buffer (so checkpoints, exports and every engine carry them)
+    /// but never given a gradient: the optimizers leave them as they are.
+    pub running: Option<usize>,
 }
 
 impl Slot {
@@ -72,6 +77,8 @@ struct Bufs {
     y: BufId,
     acts: Vec<BufId>,
     argmax: Vec<Option<BufId>>,
+    /// Batch norm: this batch's [mean; invstd] per channel, kept for backward.
+    bn_stats: Vec<Option<BufId>>,
     /// Gradient w.r.t. each layer's output (only the last without training).
     grads: Vec<Option<BufId>>,
     params: BufId,
@@ -133,9 +140,15 @@ pub fn layout(spec: &Spec) -> (Vec<Slot>, usize) {
         if let Some((wshape, blen)) = spec.param_shapes(i) {
             let wlen: usize = wshape.iter().product();
             let weight = words;
-            let bias = (weight + wlen).next_multiple_of(ALIGN_WORDS);
+            let bn = spec.layers[i] == Layer::Bn;
+            // batch norm binds [γ; β] as one view, so β follows γ directly
+            let bias = if bn { weight + wlen } else { (weight + wlen).next_multiple_of(ALIGN_WORDS) };
             words = (bias + blen).next_multiple_of(ALIGN_WORDS);
-            slots.push(Slot { layer: i, weight_shape: wshape, weight, bias });
+            let running = bn.then_some(words);
+            if bn {
+                words = (words + 2 * blen).next_multiple_of(ALIGN_WORDS);
+            }
+            slots.push(Slot { layer: i, weight_shape: wshape, weight, bias, running });
         }
     }
     (slots, words)
@@ -182,6 +195,7 @@ impl Net {
         let n_layers = spec.layers.len();
         let mut acts = Vec::new();
         let mut argmax = Vec::new();
+        let mut bn_stats = Vec::new();
         let mut grads = Vec::new();
         for (i, l) in spec.layers.iter().enumerate() {
             let (c, h, w) = spec.shapes[i];
@@ -189,6 +203,10 @@ impl Net {
             acts.push(buf(engine, len, &format!("layer {i} {l} output"))?);
             argmax.push(match l {
                 Layer::Pool { .. } => Some(buf(engine, len, &format!("layer {i} argmax"))?),
+                _ => None,
+            });
+            bn_stats.push(match l {
+                Layer::Bn => Some(buf(engine, 2 * c, &format!("layer {i} batch statistics"))?),
                 _ => None,
             });
             grads.push(if training || i + 1 == n_layers {
@@ -228,6 +246,7 @@ impl Net {
             y,
             acts,
             argmax,
+            bn_stats,
             grads,
             params,
             pgrads,
@@ -293,11 +312,18 @@ impl Net {
         [self.b.m, self.b.v].iter().flatten().map(|&id| View::whole(id, self.param_words)).collect()
     }
 
-    /// Glorot-uniform weights (Keras' default) and zero biases, from `seed`.
+    /// Glorot-uniform weights (Keras' default) and zero biases, from `seed`; batch
+    /// norm starts as the identity (γ 1, β 0, running mean 0 and variance 1).
     pub fn init_params(&self, seed: u64) -> Vec<f32> {
         let mut rng = StdRng::seed_from_u64(seed);
         let mut p = vec![0f32; self.param_words];
         for s in &self.slots {
+            if let Some(r) = s.running {
+                let c = s.bias_len();
+                p[s.weight..s.weight + c].fill(1.0);
+                p[r + c..r + 2 * c].fill(1.0);
+                continue;
+            }
             let receptive: usize = s.weight_shape[2..].iter().product();
             let fan_in = s.weight_shape[1] * receptive;
             let fan_out = s.weight_shape[0] * receptive;
@@ -417,6 +443,11 @@ impl Net {
         let gw = |s: &Slot| View { buf: b.pgrads.unwrap(), offset: s.weight, len: s.weight_len() };
         let gb = |s: &Slot| View { buf: b.pgrads.unwrap(), offset: s.bias, len: s.bias_len() };
         let act = |i: usize| View::whole(b.acts[i], size(spec.shapes[i]));
+        // batch norm: [γ; β], [running mean; var], this batch's [mean; invstd], [dγ; dβ]
+        let affine = |s: &Slot| View { buf: b.params, offset: s.weight, len: 2 * s.bias_len() };
+        let running = |s: &Slot| View { buf: b.params, offset: s.running.unwrap(), len: 2 * s.bias_len() };
+        let bn_stats = |i: usize| View::whole(b.bn_stats[i].unwrap(), 2 * spec.shapes[i].0);
+        let gaffine = |s: &Slot| View { buf: b.pgrads.unwrap(), offset: s.weight, len: 2 * s.bias_len() };
         let grad = |i: usize| View::whole(b.grads[i].unwrap(), size(spec.shapes[i]));
 
         // forward; inputs[i] is the view layer i reads (dropout is the identity outside training)
@@ -440,6 +471,16 @@ impl Net {
                     ops.push(op::dropout_forward(act(i), input, d));
                 }
                 Layer::Drop { .. } => continue,
+                Layer::Bn => {
+                    let s = slot(i);
+                    let d = BnDims::new(n, c, h * w, train);
+                    if train {
+                        ops.push(op::bn_stats(bn_stats(i), running(s), input, d));
+                        ops.push(op::bn_forward(act(i), input, bn_stats(i), affine(s), d));
+                    } else {
+                        ops.push(op::bn_forward(act(i), input, running(s), affine(s), d));
+                    }
+                }
                 Layer::Fc { units } | Layer::Out { classes: units } => {
                     let fan_in = c * h * w;
                     let relu = matches!(layer, Layer::Fc { .. });
@@ -487,6 +528,15 @@ impl Net {
                         if let Some(dx) = d_in {
                             let arg = View::whole(b.argmax[i].unwrap(), dy.len);
                             ops.push(op::maxpool_backward(dx, dy, arg, PoolDims::new(n, c, h, w, k)));
+                        }
+                    }
+                    Layer::Bn => {
+                        let s = slot(i);
+                        let d = BnDims::new(n, c, h * w, true);
+                        ops.push(op::bn_backward_params(gaffine(s), dy, inputs[i], bn_stats(i), d));
+                        if let Some(dx) = d_in {
+                            let (st, g) = (bn_stats(i), gaffine(s));
+                            ops.push(op::bn_backward_input(dx, dy, inputs[i], st, affine(s), g, d));
                         }
                     }
                     Layer::Drop { .. } => {

@@ -15,6 +15,8 @@ pub enum Layer {
     Fc { units: usize },
     /// dense + bias, softmax cross-entropy: `out{N}`
     Out { classes: usize },
+    /// batch normalisation per channel (per feature after a dense layer): `bn`
+    Bn,
 }
 
 impl std::fmt::Display for Layer {
@@ -25,6 +27,7 @@ impl std::fmt::Display for Layer {
             Layer::Drop { p } => write!(f, "drop{p}"),
             Layer::Fc { units } => write!(f, "fc{units}"),
             Layer::Out { classes } => write!(f, "out{classes}"),
+            Layer::Bn => write!(f, "bn"),
         }
     }
 }
@@ -77,6 +80,9 @@ pub fn default_epochs(arch: &str) -> usize {
 
 fn parse_layer(tok: &str) -> Option<Layer> {
     let num = |s: &str| s.parse::<usize>().ok().filter(|&v| v > 0);
+    if tok == "bn" {
+        return Some(Layer::Bn);
+    }
     if let Some(rest) = tok.strip_prefix("conv") {
         let (c, k) = rest.split_once('k')?;
         return Some(Layer::Conv { channels: num(c)?, k: num(k)? });
@@ -126,7 +132,7 @@ impl Spec {
         let names: Vec<&str> = NAMED.iter().map(|n| n.0).collect();
         let err = |msg: String| {
             Error::usage(format!(
-                "bad arch '{text}': {msg}\n  expected a name ({}, mlp:H1,H2,...) or layers conv{{C}}k{{K}}, pool{{K}}, drop{{P}}, fc{{N}}, out{{N}}",
+                "bad arch '{text}': {msg}\n  expected a name ({}, mlp:H1,H2,...) or layers conv{{C}}k{{K}}, pool{{K}}, drop{{P}}, bn, fc{{N}}, out{{N}}",
                 names.join(", ")
             ))
         };
@@ -150,7 +156,7 @@ impl Spec {
                 Layer::Pool { .. } => {
                     return Err(err(format!("layer {} '{l}' is larger than its {}x{} input", i + 1, s.1, s.2)))
                 }
-                Layer::Drop { .. } => s,
+                Layer::Drop { .. } | Layer::Bn => s,
                 Layer::Fc { units } => {
                     flat = true;
                     (units, 1, 1)
@@ -189,6 +195,8 @@ impl Spec {
             Layer::Conv { channels, k } => Some((vec![channels, c, k, k], channels)),
             Layer::Fc { units } => Some((vec![units, c * h * w], units)),
             Layer::Out { classes } => Some((vec![classes, c * h * w], classes)),
+            // γ and β, one per channel (per feature after a dense layer)
+            Layer::Bn => Some((vec![c], c)),
             Layer::Pool { .. } | Layer::Drop { .. } => None,
         }
     }
