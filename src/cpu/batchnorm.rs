@@ -6,6 +6,10 @@
 //!
 //! Buffers of 2C values: stats [mean; invstd] (this batch's, for backward),
 //! running [mean; var], affine [γ; β], dparams [dγ; dβ]. Backward OVERWRITES.
+//!
+//! The per-channel sums accumulate in f64: the input gradient is a small residual
+//! of dγ and dβ terms, so their rounding reappears magnified in it, and a plain f32
+//! running sum over N·H·W values is the least accurate order there is.
 
 use super::Dims;
 use num_traits::Float;
@@ -53,10 +57,14 @@ fn cast<T: Float>(v: f32) -> T {
     T::from(v).unwrap()
 }
 
-/// Channel c's values, image by image.
-fn channel<'a, T: Float>(x: &'a [T], d: &BnDims, c: usize) -> impl Iterator<Item = T> + 'a {
+/// Channel c's values, image by image, as f64.
+fn channel<'a, T: Float>(x: &'a [T], d: &BnDims, c: usize) -> impl Iterator<Item = f64> + 'a {
     let (n, ch, hw) = d.dims();
-    (0..n).flat_map(move |i| x[(i * ch + c) * hw..][..hw].iter().copied())
+    (0..n).flat_map(move |i| x[(i * ch + c) * hw..][..hw].iter().map(|v| v.to_f64().unwrap()))
+}
+
+fn back<T: Float>(v: f64) -> T {
+    T::from(v).unwrap()
 }
 
 /// The batch's [mean; invstd] per channel; running [mean; var] updated in place.
@@ -64,8 +72,9 @@ pub fn bn_stats<T: Float>(stats: &mut [T], running: &mut [T], x: &[T], d: &BnDim
     let (n, ch, hw) = d.dims();
     let m = T::from(n * hw).unwrap();
     for c in 0..ch {
-        let mean = channel(x, d, c).fold(T::zero(), |s, v| s + v) / m;
-        let var = channel(x, d, c).fold(T::zero(), |s, v| s + (v - mean) * (v - mean)) / m;
+        let mean64 = channel(x, d, c).sum::<f64>() / (n * hw) as f64;
+        let var: T = back(channel(x, d, c).map(|v| (v - mean64) * (v - mean64)).sum::<f64>() / (n * hw) as f64);
+        let mean: T = back(mean64);
         stats[c] = mean;
         stats[ch + c] = T::one() / (var + cast(d.eps)).sqrt();
         let unbiased = if n * hw > 1 { var * m / (m - T::one()) } else { var };
@@ -96,15 +105,14 @@ pub fn bn_forward<T: Float>(y: &mut [T], x: &[T], stats: &[T], affine: &[T], d: 
 pub fn bn_backward_params<T: Float>(dparams: &mut [T], dy: &[T], x: &[T], stats: &[T], d: &BnDims) {
     let ch = d.c as usize;
     for c in 0..ch {
-        let (mean, invstd) = (stats[c], stats[ch + c]);
-        let mut dg = T::zero();
-        let mut db = T::zero();
+        let (mean, invstd) = (stats[c].to_f64().unwrap(), stats[ch + c].to_f64().unwrap());
+        let (mut dg, mut db) = (0.0, 0.0);
         for (g, v) in channel(dy, d, c).zip(channel(x, d, c)) {
-            dg = dg + g * (v - mean) * invstd;
-            db = db + g;
+            dg += g * (v - mean) * invstd;
+            db += g;
         }
-        dparams[c] = dg;
-        dparams[ch + c] = db;
+        dparams[c] = back(dg);
+        dparams[ch + c] = back(db);
     }
 }
 

@@ -194,26 +194,26 @@ pub fn gather(x: &mut [f32], y: &mut [u32], store: &[u32], labels: &[u32], index
     });
 }
 
-/// Per channel in parallel, each summed in the twin's order.
+/// Per channel in parallel, one channel a task.
 fn per_channel<R: Send>(c: usize, f: impl Fn(usize) -> R + Sync + Send) -> Vec<R> {
     (0..c).into_par_iter().map(f).collect()
 }
 
-/// Channel c's values, image by image, as in the twin.
-fn channel<'a>(x: &'a [f32], d: &cpu::BnDims, c: usize) -> impl Iterator<Item = f32> + 'a {
+/// Channel c's values, image by image, as f64: summed as the twin sums them.
+fn channel<'a>(x: &'a [f32], d: &cpu::BnDims, c: usize) -> impl Iterator<Item = f64> + 'a {
     let (n, ch, hw) = (d.n as usize, d.c as usize, d.hw as usize);
-    (0..n).flat_map(move |i| x[(i * ch + c) * hw..][..hw].iter().copied())
+    (0..n).flat_map(move |i| x[(i * ch + c) * hw..][..hw].iter().map(|&v| v as f64))
 }
 
 pub fn bn_stats(stats: &mut [f32], running: &mut [f32], x: &[f32], d: &cpu::BnDims) {
     let ch = d.c as usize;
-    let m = (d.n * d.hw) as f32;
-    let (mo, mh) = (d.momentum, (d.n * d.hw) as usize);
+    let mh = (d.n * d.hw) as usize;
     let per = per_channel(ch, |c| {
-        let mean = channel(x, d, c).fold(0.0f32, |s, v| s + v) / m;
-        let var = channel(x, d, c).fold(0.0f32, |s, v| s + (v - mean) * (v - mean)) / m;
-        (mean, var)
+        let mean = channel(x, d, c).sum::<f64>() / mh as f64;
+        let var = channel(x, d, c).map(|v| (v - mean) * (v - mean)).sum::<f64>() / mh as f64;
+        (mean as f32, var as f32)
     });
+    let (mo, m) = (d.momentum, mh as f32);
     for (c, (mean, var)) in per.into_iter().enumerate() {
         stats[c] = mean;
         stats[ch + c] = 1.0 / (var + d.eps).sqrt();
@@ -226,14 +226,14 @@ pub fn bn_stats(stats: &mut [f32], running: &mut [f32], x: &[f32], d: &cpu::BnDi
 pub fn bn_backward_params(dparams: &mut [f32], dy: &[f32], x: &[f32], stats: &[f32], d: &cpu::BnDims) {
     let ch = d.c as usize;
     let per = per_channel(ch, |c| {
-        let (mean, invstd) = (stats[c], stats[ch + c]);
+        let (mean, invstd) = (stats[c] as f64, stats[ch + c] as f64);
         channel(dy, d, c)
             .zip(channel(x, d, c))
-            .fold((0.0f32, 0.0f32), |(dg, db), (g, v)| (dg + g * (v - mean) * invstd, db + g))
+            .fold((0.0, 0.0), |(dg, db), (g, v)| (dg + g * (v - mean) * invstd, db + g))
     });
     for (c, (dg, db)) in per.into_iter().enumerate() {
-        dparams[c] = dg;
-        dparams[ch + c] = db;
+        dparams[c] = dg as f32;
+        dparams[ch + c] = db as f32;
     }
 }
 

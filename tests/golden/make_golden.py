@@ -1,7 +1,9 @@
 """Golden values for tests/golden.rs, from PyTorch on the CPU: one Adam step of
-gpunet's cnn6 and mlp, from weights given by a formula, on the first 8 images of the
-embedded MNIST training set. Writes tests/golden/golden.safetensors (sampled
-gradients and updated parameters, and the loss).
+gpunet's cnn6, its mlp and a small batch-norm net, from weights given by a formula,
+on the first 8 images of the embedded MNIST training set. Writes
+tests/golden/golden.safetensors (sampled gradients and updated parameters, the
+loss; for batch norm also the running statistics after the step and the loss of
+the same images in eval mode after it).
 
     python3 -m venv v && v/bin/pip install torch safetensors numpy
     v/bin/python tests/golden/make_golden.py          # from the repository root
@@ -13,7 +15,9 @@ any language; a smooth formula such as sin would repeat across kernels and make
 max-pool windows tie, where rounding then picks different winners):
   weight = sqrt(6 / (fan_in + fan_out)) * (2 u(i, 2j) - 1)
   bias   = 0.1 * (2 u(i, 2j + 1) - 1)
-with fan_in/fan_out = in/out channels times the kernel area, as Glorot does.
+with fan_in/fan_out = in/out channels times the kernel area, as Glorot does; a
+batch norm's weight (γ) is 1 + 0.2 * (2 u(i, 2j) - 1), its bias (β) as above, and
+its running statistics start at PyTorch's 0 and 1.
 """
 import gzip, math, os, sys
 import numpy as np
@@ -50,6 +54,13 @@ def mlp():
     return nn.Sequential(*layers, nn.Linear(32, 10))
 
 
+def bn_net():
+    """gpunet's conv8k5,bn,pool2,conv16k3,bn,pool2,fc32,bn,out10: ReLU, then batch norm."""
+    c = lambda i, o, k: [nn.Conv2d(i, o, k, padding="same"), nn.ReLU(), nn.BatchNorm2d(o)]
+    return nn.Sequential(*c(1, 8, 5), nn.MaxPool2d(2), *c(8, 16, 3), nn.MaxPool2d(2), nn.Flatten(),
+                         nn.Linear(784, 32), nn.ReLU(), nn.BatchNorm1d(32), nn.Linear(32, 10))
+
+
 def u(i, j):
     """hash(i, j) / 2^32 for an array of indices i (uint64 arithmetic, masked to 32 bits)."""
     m = np.uint64(0xFFFFFFFF)
@@ -64,10 +75,16 @@ def u(i, j):
 
 def formula_init(model):
     """Returns the parameterised layers in order, their weights and biases set."""
-    layers = [m for m in model if isinstance(m, (nn.Conv2d, nn.Linear))]
+    norms = (nn.BatchNorm1d, nn.BatchNorm2d)
+    layers = [m for m in model if isinstance(m, (nn.Conv2d, nn.Linear) + norms)]
     with torch.no_grad():
         for j, m in enumerate(layers):
             w = m.weight
+            if isinstance(m, norms):
+                i = np.arange(w.numel(), dtype=np.uint64)
+                w.copy_(torch.tensor((1.0 + 0.2 * (2.0 * u(i, 2 * j) - 1.0)).astype(np.float32)))
+                m.bias.copy_(torch.tensor((0.1 * (2.0 * u(i, 2 * j + 1) - 1.0)).astype(np.float32)))
+                continue
             area = w[0, 0].numel() if w.dim() == 4 else 1
             limit = math.sqrt(6.0 / (w.shape[1] * area + w.shape[0] * area))
             i = np.arange(w.numel(), dtype=np.uint64)
@@ -94,6 +111,13 @@ def golden(name, model, out):
             out[f"{name}.{j}.{kind}.index"] = idx.astype(np.int64)
             out[f"{name}.{j}.{kind}.grad"] = flat_g[idx].astype(np.float32)
             out[f"{name}.{j}.{kind}.after"] = flat_p[idx].astype(np.float32)
+    for j, m in enumerate(layers):
+        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            out[f"{name}.{j}.running_mean"] = m.running_mean.numpy().astype(np.float32)
+            out[f"{name}.{j}.running_var"] = m.running_var.numpy().astype(np.float32)
+            model.eval()
+            with torch.no_grad():
+                out[f"{name}.eval_loss"] = np.array([nn.functional.cross_entropy(model(x), y).item()], np.float32)
     print(f"{name}: loss {loss.item():.6f}, {len(layers)} layers")
 
 
@@ -101,6 +125,7 @@ if __name__ == "__main__":
     out = {}
     golden("cnn6", cnn6(), out)
     golden("mlp", mlp(), out)
+    golden("bn", bn_net(), out)
     meta = {"torch": torch.__version__, "numpy": np.__version__, "batch": str(BATCH), "made_by": "tests/golden/make_golden.py"}
     save_file(out, f"{ROOT}/tests/golden/golden.safetensors", metadata=meta)
     print("wrote tests/golden/golden.safetensors")
