@@ -97,3 +97,10 @@ fn batchnorm_net_gradients_match_finite_differences_of_the_loss() {
     // enough to scatter its finite differences by ±30%; with f64 sums, within 0.1%
     check("conv8k3,bn,pool2,conv16k3,bn,pool2,fc32,bn,drop0.3,out10");
 }
+
+#[test]
+fn linear_layers_with_batchnorm_then_relu_match_finite_differences_of_the_loss() {
+    // conv and dense layers without their ReLU, batch norm, then a standalone ReLU
+    // (whose backward shares its gradient buffer with the layer below)
+    check("conv8k3lin,bn,relu,pool2,conv16k3,pool2,fc32lin,bn,relu,out10");
+}

@@ -68,6 +68,18 @@ fn named_specs_round_trip_through_their_text() {
     assert_eq!(Spec::parse("mlp:10,20,10").unwrap().text(), "fc10,fc20,fc10,out10");
     // pooling floors: 28 -> 14 -> 7 -> 3
     assert_eq!(Spec::parse("cnn6").unwrap().shapes[8], (128, 3, 3));
+    // batch norm, standalone ReLU and the `lin` layers they follow
+    let text = "conv8k3lin,bn,relu,pool2,fc32lin,bn,relu,drop0.2,out10";
+    let s = Spec::parse(text).unwrap();
+    assert_eq!(s.text(), text);
+    assert_eq!(s.shapes[2], (8, 28, 28));
+    // γ and β per channel, and no parameters for relu
+    assert_eq!(s.param_shapes(1), Some((vec![8], 8)));
+    assert_eq!(s.param_shapes(2), None);
+    for bad in ["convlin,out10", "poollin,out10", "bnlin,out10", "relu2,out10", "conv8k3,out10lin"] {
+        let e = Spec::parse(bad).expect_err(bad).to_string();
+        assert!(e.contains("relu, fc{N}[lin]"), "{bad}: {e}");
+    }
 }
 
 proptest! {

@@ -209,10 +209,12 @@ impl Net {
                 Layer::Bn => Some(buf(engine, 2 * c, &format!("layer {i} batch statistics"))?),
                 _ => None,
             });
-            grads.push(if training || i + 1 == n_layers {
-                Some(buf(engine, len, &format!("layer {i} gradient"))?)
-            } else {
-                None
+            grads.push(match l {
+                // a standalone ReLU's backward works in place, so the gradients of its
+                // output and input share one buffer (same shape)
+                Layer::Relu if training && i > 0 => grads[i - 1],
+                _ if training || i + 1 == n_layers => Some(buf(engine, len, &format!("layer {i} gradient"))?),
+                _ => None,
             });
         }
         let params = buf(engine, words, "parameters")?;
@@ -222,7 +224,7 @@ impl Net {
         let v = if adam { Some(buf(engine, words, "optimizer state v")?) } else { None };
         let scratch_len = (0..spec.layers.len())
             .filter_map(|i| match spec.layers[i] {
-                Layer::Conv { channels, k } => {
+                Layer::Conv { channels, k, .. } => {
                     let (c, h, w) = spec.input_shape(i);
                     Some(weight_grad_splits(batch * h * w, engine.split_k()) * channels * c * k * k)
                 }
@@ -457,8 +459,8 @@ impl Net {
             inputs.push(input);
             let (c, h, w) = spec.input_shape(i);
             match *layer {
-                Layer::Conv { channels, k } => {
-                    let d = ConvDims::new(n, c, channels, h, w, k).with_epilogue(true, true);
+                Layer::Conv { channels, k, relu } => {
+                    let d = ConvDims::new(n, c, channels, h, w, k).with_epilogue(true, relu);
                     ops.push(op::conv2d_forward(act(i), input, wview(slot(i)), Some(bview(slot(i))), d));
                 }
                 Layer::Pool { k } => {
@@ -481,9 +483,10 @@ impl Net {
                         ops.push(op::bn_forward(act(i), input, running(s), affine(s), d));
                     }
                 }
-                Layer::Fc { units } | Layer::Out { classes: units } => {
+                Layer::Relu => ops.push(op::relu_forward(act(i), input, ElemDims::new(size(spec.shapes[i])))),
+                Layer::Fc { units, .. } | Layer::Out { classes: units } => {
                     let fan_in = c * h * w;
-                    let relu = matches!(layer, Layer::Fc { .. });
+                    let relu = matches!(layer, Layer::Fc { relu: true, .. });
                     let d = MatmulDims::strided(n, units, fan_in, (fan_in, 1), (1, fan_in)).with_epilogue(true, relu);
                     ops.push(op::matmul(act(i), input, wview(slot(i)), Some(bview(slot(i))), d));
                 }
@@ -507,10 +510,12 @@ impl Net {
                 let dy = grad(i);
                 let d_in = (i > 0).then(|| grad(i - 1));
                 match spec.layers[i] {
-                    Layer::Conv { channels, k } => {
+                    Layer::Conv { channels, k, relu } => {
                         let d = ConvDims::new(n, c, channels, h, w, k);
                         let s = slot(i);
-                        ops.push(op::relu_backward(dy, act(i), ElemDims::new(dy.len)));
+                        if relu {
+                            ops.push(op::relu_backward(dy, act(i), ElemDims::new(dy.len)));
+                        }
                         let splits = weight_grad_splits(n * h * w, self.split_k);
                         if splits > 1 {
                             let part = View::whole(b.splits_scratch.unwrap(), splits * s.weight_len());
@@ -546,10 +551,12 @@ impl Net {
                             ops.push(op::dropout_backward(dx, dy, fwd));
                         }
                     }
-                    Layer::Fc { units } | Layer::Out { classes: units } => {
+                    // in place: the layer below reads the same buffer (Net::new aliases it)
+                    Layer::Relu => ops.push(op::relu_backward(dy, act(i), ElemDims::new(dy.len))),
+                    Layer::Fc { units, .. } | Layer::Out { classes: units } => {
                         let fan_in = c * h * w;
                         let s = slot(i);
-                        if matches!(spec.layers[i], Layer::Fc { .. }) {
+                        if matches!(spec.layers[i], Layer::Fc { relu: true, .. }) {
                             ops.push(op::relu_backward(dy, act(i), ElemDims::new(dy.len)));
                         }
                         let dw = MatmulDims::strided(units, fan_in, n, (1, units), (fan_in, 1));

@@ -5,29 +5,32 @@ use crate::error::{Error, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Layer {
-    /// conv2d 'same' + bias + ReLU: `conv{C}k{K}`
-    Conv { channels: usize, k: usize },
+    /// conv2d 'same' + bias + ReLU: `conv{C}k{K}`; without the ReLU: `conv{C}k{K}lin`
+    Conv { channels: usize, k: usize, relu: bool },
     /// max-pool K×K, stride K: `pool{K}`
     Pool { k: usize },
     /// dropout: `drop{P}`
     Drop { p: f32 },
-    /// dense + bias + ReLU (flattens C,H,W first): `fc{N}`
-    Fc { units: usize },
+    /// dense + bias + ReLU (flattens C,H,W first): `fc{N}`; without the ReLU: `fc{N}lin`
+    Fc { units: usize, relu: bool },
     /// dense + bias, softmax cross-entropy: `out{N}`
     Out { classes: usize },
     /// batch normalisation per channel (per feature after a dense layer): `bn`
     Bn,
+    /// ReLU on its own (after a `lin` layer and a `bn`, say): `relu`
+    Relu,
 }
 
 impl std::fmt::Display for Layer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Layer::Conv { channels, k } => write!(f, "conv{channels}k{k}"),
+            Layer::Conv { channels, k, relu } => write!(f, "conv{channels}k{k}{}", if *relu { "" } else { "lin" }),
             Layer::Pool { k } => write!(f, "pool{k}"),
             Layer::Drop { p } => write!(f, "drop{p}"),
-            Layer::Fc { units } => write!(f, "fc{units}"),
+            Layer::Fc { units, relu } => write!(f, "fc{units}{}", if *relu { "" } else { "lin" }),
             Layer::Out { classes } => write!(f, "out{classes}"),
             Layer::Bn => write!(f, "bn"),
+            Layer::Relu => write!(f, "relu"),
         }
     }
 }
@@ -80,12 +83,19 @@ pub fn default_epochs(arch: &str) -> usize {
 
 fn parse_layer(tok: &str) -> Option<Layer> {
     let num = |s: &str| s.parse::<usize>().ok().filter(|&v| v > 0);
-    if tok == "bn" {
-        return Some(Layer::Bn);
+    match tok {
+        "bn" => return Some(Layer::Bn),
+        "relu" => return Some(Layer::Relu),
+        _ => {}
     }
+    // a `lin` suffix drops a conv's or dense layer's ReLU
+    let (tok, relu) = match tok.strip_suffix("lin") {
+        Some(t) if t.starts_with("conv") || t.starts_with("fc") => (t, false),
+        _ => (tok, true),
+    };
     if let Some(rest) = tok.strip_prefix("conv") {
         let (c, k) = rest.split_once('k')?;
-        return Some(Layer::Conv { channels: num(c)?, k: num(k)? });
+        return Some(Layer::Conv { channels: num(c)?, k: num(k)?, relu });
     }
     if let Some(k) = tok.strip_prefix("pool") {
         return Some(Layer::Pool { k: num(k)? });
@@ -95,7 +105,7 @@ fn parse_layer(tok: &str) -> Option<Layer> {
         return (0.0..1.0).contains(&p).then_some(Layer::Drop { p });
     }
     if let Some(n) = tok.strip_prefix("fc") {
-        return Some(Layer::Fc { units: num(n)? });
+        return Some(Layer::Fc { units: num(n)?, relu });
     }
     if let Some(n) = tok.strip_prefix("out") {
         return Some(Layer::Out { classes: num(n)? });
@@ -132,7 +142,7 @@ impl Spec {
         let names: Vec<&str> = NAMED.iter().map(|n| n.0).collect();
         let err = |msg: String| {
             Error::usage(format!(
-                "bad arch '{text}': {msg}\n  expected a name ({}, mlp:H1,H2,...) or layers conv{{C}}k{{K}}, pool{{K}}, drop{{P}}, bn, fc{{N}}, out{{N}}",
+                "bad arch '{text}': {msg}\n  expected a name ({}, mlp:H1,H2,...) or layers conv{{C}}k{{K}}[lin], pool{{K}}, drop{{P}}, bn, relu, fc{{N}}[lin], out{{N}}",
                 names.join(", ")
             ))
         };
@@ -150,14 +160,14 @@ impl Spec {
                 Layer::Conv { .. } | Layer::Pool { .. } if flat => {
                     return Err(err(format!("layer {} '{l}' follows a dense layer", i + 1)))
                 }
-                Layer::Conv { channels, k } if k <= 7 => (channels, s.1, s.2),
+                Layer::Conv { channels, k, .. } if k <= 7 => (channels, s.1, s.2),
                 Layer::Conv { .. } => return Err(err(format!("layer {} '{l}': kernel sizes are 1..7", i + 1))),
                 Layer::Pool { k } if k <= s.1 && k <= s.2 => (s.0, s.1 / k, s.2 / k),
                 Layer::Pool { .. } => {
                     return Err(err(format!("layer {} '{l}' is larger than its {}x{} input", i + 1, s.1, s.2)))
                 }
-                Layer::Drop { .. } | Layer::Bn => s,
-                Layer::Fc { units } => {
+                Layer::Drop { .. } | Layer::Bn | Layer::Relu => s,
+                Layer::Fc { units, .. } => {
                     flat = true;
                     (units, 1, 1)
                 }
@@ -192,12 +202,12 @@ impl Spec {
     pub fn param_shapes(&self, i: usize) -> Option<(Vec<usize>, usize)> {
         let (c, h, w) = self.input_shape(i);
         match self.layers[i] {
-            Layer::Conv { channels, k } => Some((vec![channels, c, k, k], channels)),
-            Layer::Fc { units } => Some((vec![units, c * h * w], units)),
+            Layer::Conv { channels, k, .. } => Some((vec![channels, c, k, k], channels)),
+            Layer::Fc { units, .. } => Some((vec![units, c * h * w], units)),
             Layer::Out { classes } => Some((vec![classes, c * h * w], classes)),
             // γ and β, one per channel (per feature after a dense layer)
             Layer::Bn => Some((vec![c], c)),
-            Layer::Pool { .. } | Layer::Drop { .. } => None,
+            Layer::Pool { .. } | Layer::Drop { .. } | Layer::Relu => None,
         }
     }
 

@@ -48,10 +48,12 @@ fn fixture() -> &'static Fixture {
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         let mut models = Vec::new();
-        for (name, arch) in [("cnn", "conv8k3,pool2,conv16k3,pool2,fc64,out10"), ("mlp", "mlp:64")] {
+        for (name, arch) in [("cnn", "conv8k3lin,bn,relu,pool2,conv16k3,bn,pool2,fc64,out10"), ("mlp", "mlp:64")] {
             let out = d.join(name);
             let out_s = out.to_str().unwrap();
-            gpunet(&["train", "--arch", arch, "--epochs", "3", "--limit", "12000", "--out", out_s]);
+            // batch 100: 360 steps, enough for batch norm's running statistics to settle
+            let steps = ["--epochs", "3", "--limit", "12000", "--batch-size", "100"];
+            gpunet(&[&["train", "--arch", arch, "--out", out_s][..], &steps].concat());
             models.push(out.join("model.safetensors"));
         }
         let page = d.join("digits.html");
