@@ -251,6 +251,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 say!("{name:<13} {:>10} params  {epochs:>2} epochs  {about}\n              {text}", spec.param_count());
             }
             say!("mlp:H1,H2,... any hidden sizes, e.g. mlp:10,20,10 (the blog's scikit-learn grid)");
+            say!("or a layer list: conv{{C}}k{{K}}[lin], pool{{K}}, drop{{P}}, bn, relu, fc{{N}}[lin], out10 (lin: without the ReLU)");
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Train(args) => train_cmd(&c, args),
