@@ -1,17 +1,21 @@
-//! conv2d 'same', stride 1, square kernel k (1..7), as implicit GEMM on the shared
-//! tiled core. Even k pads (k-1)/2 before and the rest after (Keras/PyTorch 'same').
+//! conv2d with stride s and padding (pad_y, pad_x) before (the host works out
+//! Keras' 'same' or 'valid'), square kernel k (1..7), as implicit GEMM on the shared
+//! tiled core: output pixel (oy, ox) reads input (oy·s + ky - pad_y, ox·s + kx - pad_x).
 //! Gradient kernels OVERWRITE their output; the bias gradient is matmul.wgsl's bias_grad.
 //!
-//!   forward      Y (N,Co,H,W) = W (Co, Ci·k·k) · im2col(X) (Ci·k·k, N·H·W)  (+b)(ReLU)
+//!   forward      Y (N,Co,Ho,Wo) = W (Co, Ci·k·k) · im2col(X) (Ci·k·k, N·Ho·Wo)  (+b)(ReLU)
 //!   grad input   dX (N,Ci,H,W) = Wᵗ (Ci, Co·k·k) · col(dY) (Co·k·k, N·H·W)
-//!   grad weight  dW (Co, Ci·k·k) = dY (Co, N·H·W) · im2colᵀ(X) (N·H·W, Ci·k·k)
+//!   grad weight  dW (Co, Ci·k·k) = dY (Co, N·Ho·Wo) · im2colᵀ(X) (N·Ho·Wo, Ci·k·k)
 //#include gemm.wgsl
 
 struct Conv {
     n: u32, cin: u32, cout: u32, h: u32, w: u32, k: u32,
     flags: u32,          // bit 0: add bias, bit 1: ReLU (forward only)
-    splits: u32,         // grad weight: K = N·H·W is cut into this many chunks (wid.z)
-    _f0: vec4<f32>, _f1: vec4<f32>,
+    splits: u32,         // grad weight: K = N·Ho·Wo is cut into this many chunks (wid.z)
+    stride: u32,
+    pad_y: u32, pad_x: u32,  // padding before (top, left)
+    ho: u32, wo: u32,        // output size
+    _f0: f32, _f1: f32, _f2: f32,
 }
 
 const FORWARD: u32 = 0u;
@@ -29,9 +33,11 @@ const GRAD_WEIGHT: u32 = 2u;
 //   A: a_src[row.base + k.a_off]
 //   B: b_src[k.base + col.base + (k.y + col.y)·W + (k.x + col.x)], zero outside H×W
 // where (y, x) are a pixel position on one side and a tap shift on the other:
-//   forward      row co     | k (ci,ky,kx): a_off kk,            base ci·HW, shift (ky-pb, kx-pb) | col (n,y,x): base n·Ci·HW
-//   grad input   row ci     | k (co,ky,kx): a_off co·Ci·kk2 + r, base co·HW, shift (pb-ky, pb-kx) | col (n,y,x): base n·Co·HW
-//   grad weight  row co     | k (n,y,x):    a_off n·Co·HW + pix, base n·Ci·HW, position (y, x)    | col (ci,ky,kx): base ci·HW, shift (ky-pb, kx-pb)
+//   forward      row co | k (ci,ky,kx): a_off kk, base ci·HW, shift (ky-py, kx-px)           | col (n,oy,ox): base n·Ci·HW, at (oy·s, ox·s)
+//   grad input   row ci | k (co,ky,kx): a_off co·Ci·kk2 + r, base co·HoWo, shift (py-ky, px-kx) | col (n,y,x): base n·Co·HoWo, at (y, x)
+//   grad weight  row co | k (n,oy,ox): a_off n·Co·HoWo + pix, base n·Ci·HW, at (oy·s, ox·s) | col (ci,ky,kx): base ci·HW, shift (ky-py, kx-px)
+// Grad input reads dY, Ho×Wo: its (y + py - ky, x + px - kx) must lie on the stride's
+// grid, and divided by s inside Ho×Wo.
 // A comes from W (in1) except for grad weight (dY, in0); B from in0 except grad weight (X, in1).
 struct RowInfo { base: u32, ok: bool }
 struct ColInfo { base: u32, y: i32, x: i32, ok: bool }
@@ -50,15 +56,16 @@ fn split_chunk(kdim: u32, splits: u32) -> u32 {
     return (kdim + splits * 16u - 1u) / (splits * 16u) * 16u;
 }
 
-fn pb() -> i32 { return i32((cv.k - 1u) / 2u); }
+fn py() -> i32 { return i32(cv.pad_y); }
+fn px() -> i32 { return i32(cv.pad_x); }
 
-// (channel-or-image, y, x) of a pixel column p = n·H·W + y·W + x
-fn pixel(p: u32) -> vec3<u32> {
-    let hw = cv.h * cv.w;
+// (image, y, x) of a pixel column p = n·h·w + y·w + x
+fn pixel(p: u32, h: u32, w: u32) -> vec3<u32> {
+    let hw = h * w;
     let n = div_small(p, hw);
     let pix = p - n * hw;
-    let y = div_small(pix, cv.w);
-    return vec3<u32>(n, y, pix - y * cv.w);
+    let y = div_small(pix, w);
+    return vec3<u32>(n, y, pix - y * w);
 }
 
 // (channel, ky, kx) of a tap index t = c·k·k + ky·k + kx
@@ -74,39 +81,47 @@ fn row_setup(mode: u32, row: u32) -> RowInfo {
     let kk2 = cv.k * cv.k;
     if (mode == FORWARD) { return RowInfo(row * cv.cin * kk2, row < cv.cout); }
     if (mode == GRAD_INPUT) { return RowInfo(row * kk2, row < cv.cin); }
-    return RowInfo(row * cv.h * cv.w, row < cv.cout);
+    return RowInfo(row * cv.ho * cv.wo, row < cv.cout);
 }
 
 fn col_setup(mode: u32, col: u32) -> ColInfo {
     let hw = cv.h * cv.w;
+    let ohw = cv.ho * cv.wo;
+    let s = i32(cv.stride);
     if (mode == GRAD_WEIGHT) {
         let t = tap(col);
-        return ColInfo(t.x * hw, i32(t.y) - pb(), i32(t.z) - pb(), col < cv.cin * cv.k * cv.k);
+        return ColInfo(t.x * hw, i32(t.y) - py(), i32(t.z) - px(), col < cv.cin * cv.k * cv.k);
     }
-    let p = pixel(col);
-    let channels = select(cv.cout, cv.cin, mode == FORWARD);
-    return ColInfo(p.x * channels * hw, i32(p.y), i32(p.z), col < cv.n * hw);
+    if (mode == FORWARD) {
+        let p = pixel(col, cv.ho, cv.wo);
+        return ColInfo(p.x * cv.cin * hw, i32(p.y) * s, i32(p.z) * s, col < cv.n * ohw);
+    }
+    let p = pixel(col, cv.h, cv.w);
+    return ColInfo(p.x * cv.cout * ohw, i32(p.y), i32(p.z), col < cv.n * hw);
 }
 
 fn k_setup(mode: u32, k: u32) -> KInfo {
     let hw = cv.h * cv.w;
+    let ohw = cv.ho * cv.wo;
     let kk2 = cv.k * cv.k;
     if (mode == FORWARD) {
         let t = tap(k);
-        return KInfo(k, k, t.x * hw, i32(t.y) - pb(), i32(t.z) - pb(), k < cv.cin * kk2);
+        return KInfo(k, k, t.x * hw, i32(t.y) - py(), i32(t.z) - px(), k < cv.cin * kk2);
     }
     if (mode == GRAD_INPUT) {
         let t = tap(k);
         let a_off = t.x * cv.cin * kk2 + k - t.x * kk2;
-        return KInfo(k, a_off, t.x * hw, pb() - i32(t.y), pb() - i32(t.z), k < cv.cout * kk2);
+        return KInfo(k, a_off, t.x * ohw, py() - i32(t.y), px() - i32(t.z), k < cv.cout * kk2);
     }
-    let p = pixel(k);
-    return KInfo(k, p.x * cv.cout * hw + k - p.x * hw, p.x * cv.cin * hw, i32(p.y), i32(p.z), k < cv.n * hw);
+    let p = pixel(k, cv.ho, cv.wo);
+    let s = i32(cv.stride);
+    return KInfo(k, p.x * cv.cout * ohw + k - p.x * ohw, p.x * cv.cin * hw, i32(p.y) * s, i32(p.z) * s, k < cv.n * ohw);
 }
 
 // k_setup(mode, k.k + 1), stepping the tap or pixel instead of dividing.
 fn k_next(mode: u32, k: KInfo) -> KInfo {
     let hw = cv.h * cv.w;
+    let ohw = cv.ho * cv.wo;
     let kk2 = cv.k * cv.k;
     let ks = i32(cv.k);
     var n = k;
@@ -115,33 +130,34 @@ fn k_next(mode: u32, k: KInfo) -> KInfo {
     if (mode == FORWARD) {
         n.ok = n.k < cv.cin * kk2;
         n.x = k.x + 1;
-        if (n.x == ks - pb()) {
-            n.x = -pb();
+        if (n.x == ks - px()) {
+            n.x = -px();
             n.y = k.y + 1;
-            if (n.y == ks - pb()) { n.y = -pb(); n.base = k.base + hw; }
+            if (n.y == ks - py()) { n.y = -py(); n.base = k.base + hw; }
         }
     } else if (mode == GRAD_INPUT) {
         n.ok = n.k < cv.cout * kk2;
         n.x = k.x - 1;
-        if (n.x == pb() - ks) {
-            n.x = pb();
+        if (n.x == px() - ks) {
+            n.x = px();
             n.y = k.y - 1;
-            if (n.y == pb() - ks) {
-                n.y = pb();
-                n.base = k.base + hw;
+            if (n.y == py() - ks) {
+                n.y = py();
+                n.base = k.base + ohw;
                 n.a_off = n.a_off + (cv.cin - 1u) * kk2; // on to the next output channel
             }
         }
     } else {
-        n.ok = n.k < cv.n * hw;
-        n.x = k.x + 1;
-        if (n.x == i32(cv.w)) {
+        let s = i32(cv.stride);
+        n.ok = n.k < cv.n * ohw;
+        n.x = k.x + s;
+        if (n.x == i32(cv.wo) * s) {
             n.x = 0;
-            n.y = k.y + 1;
-            if (n.y == i32(cv.h)) {
+            n.y = k.y + s;
+            if (n.y == i32(cv.ho) * s) {
                 n.y = 0;
                 n.base = k.base + cv.cin * hw;
-                n.a_off = n.a_off + (cv.cout - 1u) * hw; // on to the next image
+                n.a_off = n.a_off + (cv.cout - 1u) * ohw; // on to the next image
             }
         }
     }
@@ -155,19 +171,30 @@ fn load_a(mode: u32, r: RowInfo, k: KInfo) -> f32 {
 }
 
 fn load_b(mode: u32, k: KInfo, c: ColInfo) -> f32 {
-    let y = k.y + c.y;
-    let x = k.x + c.x;
-    if (!(k.ok && c.ok) || y < 0 || x < 0 || y >= i32(cv.h) || x >= i32(cv.w)) { return 0.0; }
+    var y = k.y + c.y;
+    var x = k.x + c.x;
+    if (!(k.ok && c.ok) || y < 0 || x < 0) { return 0.0; }
+    if (mode == GRAD_INPUT) {
+        // dY (Ho×Wo): only positions on the stride's grid have an output pixel
+        if (cv.stride > 1u) {
+            let s = i32(cv.stride);
+            if (y % s != 0 || x % s != 0) { return 0.0; }
+            y = y / s;
+            x = x / s;
+        }
+        if (y >= i32(cv.ho) || x >= i32(cv.wo)) { return 0.0; }
+        return in0[k.base + c.base + u32(y) * cv.wo + u32(x)];
+    }
+    if (y >= i32(cv.h) || x >= i32(cv.w)) { return 0.0; }
     let i = k.base + c.base + u32(y) * cv.w + u32(x);
     if (mode == GRAD_WEIGHT) { return in1[i]; }
     return in0[i];
 }
 
-// Rows of C are channels, columns are pixels (n, y, x): stored NCHW.
+// Rows of C are channels, columns are pixels (n, y, x) of `hw` each: stored NCHW.
 // `bias[i][j]` is the bias of acc[i][j]'s row (zeros for gradients).
 fn store_nchw(acc: array<vec4<f32>, RPT>, row0: u32, col0: u32, lid: vec3<u32>,
-              rows: u32, bias: array<vec4<f32>, RPT>, relu: bool) {
-    let hw = cv.h * cv.w;
+              rows: u32, hw: u32, bias: array<vec4<f32>, RPT>, relu: bool) {
     let cols = cv.n * hw;
     for (var i = 0u; i < RPT; i++) {
         for (var j = 0u; j < 4u; j++) {
@@ -197,7 +224,7 @@ fn conv2d_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
             }
         }
     }
-    store_nchw(acc, row0, col0, lid, cv.cout, b, (cv.flags & 2u) != 0u);
+    store_nchw(acc, row0, col0, lid, cv.cout, cv.ho * cv.wo, b, (cv.flags & 2u) != 0u);
 }
 
 @compute @workgroup_size(WG_X, WG_Y)
@@ -205,16 +232,16 @@ fn conv2d_backward_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_i
     let row0 = tile_origin(wid).x;
     let col0 = tile_origin(wid).y;
     let acc = gemm_tile(GRAD_INPUT, row0, col0, lid, 0u, cv.cout * cv.k * cv.k);
-    store_nchw(acc, row0, col0, lid, cv.cin, array<vec4<f32>, RPT>(), false);
+    store_nchw(acc, row0, col0, lid, cv.cin, cv.h * cv.w, array<vec4<f32>, RPT>(), false);
 }
 
 @compute @workgroup_size(WG_X, WG_Y)
 fn conv2d_backward_weight(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let row0 = tile_origin(wid).x;
     let col0 = tile_origin(wid).y;
-    // split-K: workgroup layer z sums pixels [z·chunk, (z+1)·chunk) into slice z
-    // of `out`, (splits, Co, Ci·k·k); sum_splits adds the slices (splits = 1: dW itself)
-    let kdim = cv.n * cv.h * cv.w;
+    // split-K: workgroup layer z sums output pixels [z·chunk, (z+1)·chunk) into slice
+    // z of `out`, (splits, Co, Ci·k·k); sum_splits adds the slices (splits = 1: dW itself)
+    let kdim = cv.n * cv.ho * cv.wo;
     let chunk = split_chunk(kdim, cv.splits);
     let k_begin = min(wid.z * chunk, kdim);
     let acc = gemm_tile(GRAD_WEIGHT, row0, col0, lid, k_begin, min(k_begin + chunk, kdim));

@@ -85,7 +85,7 @@ pub fn bias_grad(dbias: View, dy: View, d: cpu::BiasGradDims) -> Op {
 
 /// Without a bias, `w` is bound again in its slot (unread).
 pub fn conv2d_forward(y: View, x: View, w: View, bias: Option<View>, d: cpu::ConvDims) -> Op {
-    let grid = gemm(d.cout as usize, (d.n * d.h * d.w) as usize);
+    let grid = gemm(d.cout as usize, (d.n * d.ho * d.wo) as usize);
     op(Kernel::Conv2dForward, d.params(), &[y, x, w, bias.unwrap_or(w)], grid)
 }
 

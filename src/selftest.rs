@@ -293,6 +293,33 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
         let (dw, dy, x) = (b.output(co * ci * k * k), b.randn(n * co * h * w), b.randn(n * ci * h * w));
         out.push(b.case(shape, op::conv2d_backward_weight(dw, dy, x, d), TOL_SUM, vec![]));
     }
+    // strides and 'valid' padding: odd and even sizes, kernels wider than the stride,
+    // non-square images (different padding per axis), split-K over output pixels
+    let strided = [
+        (2, 3, 4, 8, 8, 5, 2, true, 1),
+        (1, 2, 3, 7, 9, 3, 2, true, 1),
+        (2, 2, 5, 9, 7, 3, 1, false, 1),
+        (1, 3, 2, 8, 8, 4, 1, false, 1),
+        (2, 2, 3, 9, 9, 3, 2, false, 1),
+        (1, 1, 2, 6, 7, 2, 3, true, 1),
+        (3, 2, 4, 8, 8, 5, 2, true, 3),
+    ];
+    for &(n, ci, co, h, w, k, stride, same, splits) in &strided {
+        let d = cpu::ConvDims::strided(n, ci, co, h, w, k, stride, same);
+        let (ho, wo) = d.out_hw();
+        let pad = if same { "same" } else { "valid" };
+        let shape = format!("N{n} Ci{ci} Co{co} {h}x{w} k{k} s{stride} {pad} -> {ho}x{wo}");
+        let (y, x, wt, bias) =
+            (b.output(n * co * ho * wo), b.randn(n * ci * h * w), b.offset_randn(co * ci * k * k), b.randn(co));
+        let op = op::conv2d_forward(y, x, wt, Some(bias), d.with_epilogue(true, true));
+        out.push(b.case(shape.clone(), op, TOL_SUM, vec![]));
+        let (dx, dy, wt) = (b.output(n * ci * h * w), b.randn(n * co * ho * wo), b.randn(co * ci * k * k));
+        out.push(b.case(shape.clone(), op::conv2d_backward_input(dx, dy, wt, d), TOL_SUM, vec![]));
+        let dws = b.output(splits * co * ci * k * k);
+        let (dy, x) = (b.randn(n * co * ho * wo), b.randn(n * ci * h * w));
+        let shape = format!("{shape} split-K {splits}");
+        out.push(b.case(shape, op::conv2d_backward_weight(dws, dy, x, d.with_splits(splits)), TOL_SUM, vec![]));
+    }
     // split-K grad weight: partial slices per chunk of pixels (trailing chunks may be empty)
     for &(n, ci, co, h, w, k, splits) in &[(2, 3, 5, 7, 7, 3, 3), (3, 2, 4, 9, 6, 2, 4), (1, 1, 2, 5, 5, 5, 7)] {
         let d = cpu::ConvDims::new(n, ci, co, h, w, k).with_splits(splits);

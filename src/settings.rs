@@ -29,8 +29,22 @@ pub struct Settings {
 
 impl Settings {
     /// The blog's settings: batch 500, Adam(1e-3), seed 42, a 20% validation
-    /// split, pixels / 255, the embedded MNIST.
+    /// split, pixels / 255, the embedded MNIST; the named arch "deotte" comes with
+    /// the training of its source: batch 64, augmentation and an exp:0.95 schedule.
     pub fn new(arch: &str) -> Settings {
+        let blog = Settings::blog(arch);
+        match arch {
+            "deotte" => Settings {
+                batch: 64,
+                augment: Some(Augment { rotate: 10.0, zoom: 0.1, shift: 0.1 }),
+                lr_schedule: Schedule::Exp(0.95),
+                ..blog
+            },
+            _ => blog,
+        }
+    }
+
+    fn blog(arch: &str) -> Settings {
         Settings {
             arch: arch.into(),
             batch: 500,

@@ -1,4 +1,5 @@
-//! One Adam step of cnn6, the mlp and a batch-norm net against PyTorch:
+//! One Adam step of cnn6, the mlp, a batch-norm net and one with strided and
+//! 'valid' convs (Keras' padding, written out for PyTorch) against PyTorch:
 //! tests/golden/make_golden.py ran the same networks from the same formula-given
 //! weights on the same 8 images and stored the loss, sampled gradients and sampled
 //! updated parameters in tests/golden/golden.safetensors, and for batch norm the
@@ -17,8 +18,12 @@ use safetensors::SafeTensors;
 const BATCH: usize = 8;
 
 /// The golden file's networks by name, as gpunet specs.
-const NETS: [(&str, &str); 3] =
-    [("cnn6", "cnn6"), ("mlp", "mlp"), ("bn", "conv8k5,bn,pool2,conv16k3,bn,pool2,fc32,bn,out10")];
+const NETS: [(&str, &str); 4] = [
+    ("cnn6", "cnn6"),
+    ("mlp", "mlp"),
+    ("bn", "conv8k5,bn,pool2,conv16k3,bn,pool2,fc32,bn,out10"),
+    ("strided", "conv8k3valid,bn,conv8k5s2,bn,conv16k3s2,bn,fc32,out10"),
+];
 
 /// make_golden.py's hash(i, j) / 2^32.
 fn u(i: usize, j: usize) -> f64 {

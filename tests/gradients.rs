@@ -77,6 +77,53 @@ fn conv2d_gradients_odd_and_even_kernels() {
 }
 
 #[test]
+fn strided_and_valid_conv2d_gradients() {
+    let mut rng = StdRng::seed_from_u64(13);
+    // (n, ci, co, h, w, k, stride, same): odd and even sizes, non-square images
+    for &(n, ci, co, h, w, k, s, same) in &[
+        (2, 2, 3, 8, 7, 5, 2, true),
+        (1, 2, 2, 7, 7, 3, 2, true),
+        (2, 1, 2, 6, 5, 3, 1, false),
+        (1, 2, 2, 9, 8, 3, 2, false),
+        (1, 1, 2, 7, 6, 2, 3, true),
+    ] {
+        let d = ConvDims::strided(n, ci, co, h, w, k, s, same).with_epilogue(true, false);
+        let (ho, wo) = d.out_hw();
+        let (x, wt, b) = (randv(&mut rng, n * ci * h * w), randv(&mut rng, co * ci * k * k), randv(&mut rng, co));
+        let r = randv(&mut rng, n * co * ho * wo);
+        let loss = |x: &[f64], wt: &[f64], b: &[f64]| {
+            let mut y = vec![0.0; n * co * ho * wo];
+            cpu::conv2d_forward(&mut y, x, wt, b, &d);
+            dot(&y, &r)
+        };
+        let what = format!("conv k{k} s{s} {}", if same { "same" } else { "valid" });
+        let mut dx = vec![0.0; x.len()];
+        cpu::conv2d_backward_input(&mut dx, &r, &wt, &d);
+        check(&format!("{what} dX"), &x, &dx, |x| loss(x, &wt, &b));
+        let mut dw = vec![0.0; wt.len()];
+        cpu::conv2d_backward_weight(&mut dw, &r, &x, &d);
+        check(&format!("{what} dW"), &wt, &dw, |wt| loss(&x, wt, &b));
+        let mut db = vec![0.0; co];
+        cpu::bias_grad(&mut db, &r, &BiasGradDims::new(n, co, ho * wo));
+        check(&format!("{what} db"), &b, &db, |b| loss(&x, &wt, b));
+    }
+}
+
+#[test]
+fn keras_same_padding_for_strides() {
+    // Keras: out = ceil(in / s), padding max((out - 1)·s + k - in, 0), the smaller half before
+    for &(h, k, s, out, before) in
+        &[(28, 5, 2, 14, 1), (8, 5, 2, 4, 1), (7, 3, 2, 4, 1), (6, 2, 3, 2, 0), (28, 3, 1, 28, 1), (28, 4, 1, 28, 1)]
+    {
+        let d = ConvDims::strided(1, 1, 1, h, h, k, s, true);
+        assert_eq!((d.out_hw().0, d.pad_y as usize), (out, before), "h{h} k{k} s{s}");
+    }
+    // valid: (in - k) / s + 1, no padding
+    let d = ConvDims::strided(1, 1, 1, 26, 24, 3, 1, false);
+    assert_eq!((d.out_hw(), d.pad_y, d.pad_x), ((24, 22), 0, 0));
+}
+
+#[test]
 fn maxpool_relu_dropout_gradients() {
     let mut rng = StdRng::seed_from_u64(9);
     let d = PoolDims::new(2, 3, 5, 7, 2);

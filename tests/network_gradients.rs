@@ -104,3 +104,9 @@ fn linear_layers_with_batchnorm_then_relu_match_finite_differences_of_the_loss()
     // (whose backward shares its gradient buffer with the layer below)
     check("conv8k3lin,bn,relu,pool2,conv16k3,pool2,fc32lin,bn,relu,out10");
 }
+
+#[test]
+fn strided_and_valid_convs_match_finite_differences_of_the_loss() {
+    // 28 -> 26 (valid) -> 13 (5x5 stride 2, 'same') -> 11 (valid) -> 6 (stride 2)
+    check("conv8k3valid,bn,conv8k5s2,conv16k3valid,bn,conv16k3s2,fc32,out10");
+}

@@ -76,9 +76,24 @@ fn named_specs_round_trip_through_their_text() {
     // γ and β per channel, and no parameters for relu
     assert_eq!(s.param_shapes(1), Some((vec![8], 8)));
     assert_eq!(s.param_shapes(2), None);
-    for bad in ["convlin,out10", "poollin,out10", "bnlin,out10", "relu2,out10", "conv8k3,out10lin"] {
+    // strides and 'valid' padding: 28 -> 26 -> 13 -> 10 -> 5
+    let text = "conv8k3valid,conv8k5s2,conv16k4validlin,bn,relu,conv16k3s2,out10";
+    let s = Spec::parse(text).unwrap();
+    assert_eq!(s.text(), text);
+    let sizes: Vec<usize> = s.shapes.iter().map(|&(_, h, _)| h).collect();
+    assert_eq!(sizes, [26, 13, 10, 10, 10, 5, 1]);
+    for bad in [
+        "convlin,out10",
+        "poollin,out10",
+        "bnlin,out10",
+        "relu2,out10",
+        "conv8k3,out10lin",
+        "conv8k3s0,out10",
+        "conv8k5valid,pool2,pool2,pool2,conv8k5valid,out10",
+        "conv8k3s9,out10",
+    ] {
         let e = Spec::parse(bad).expect_err(bad).to_string();
-        assert!(e.contains("relu, fc{N}[lin]"), "{bad}: {e}");
+        assert!(e.contains("relu, fc{N}[lin]") || e.contains("valid") || e.contains("strides are"), "{bad}: {e}");
     }
 }
 

@@ -172,7 +172,7 @@ fn augmentation_touches_training_batches_only() {
 }
 
 /// A batch-norm net (after convs, with and without their ReLU, and after a dense
-/// layer) on the GPU and native
+/// layer; 'valid' and strided convs too) on the GPU and native
 /// engines against the reference: one step's gradients per layer and the running
 /// statistics it leaves. Compared as gradients rather than as three updates:
 /// batch norm's input gradient dy − dβ/m − x̂·dγ/m is a small residual of larger
@@ -182,7 +182,12 @@ fn augmentation_touches_training_batches_only() {
 /// PyTorch; the twins now sum in f64, and both engines agree within 4e-6.)
 #[test]
 fn batchnorm_gradients_and_running_statistics_match_cpu_reference() {
-    let spec = Spec::parse("conv16k3,bn,pool2,conv32k3lin,bn,relu,pool2,drop0.25,fc64,bn,drop0.5,out10").unwrap();
+    // No dropout right before fc64,bn: a layer feeding batch norm has gradient
+    // directions the loss ignores (its input's batch mean), where rounding lands
+    // freely; with dropout there, the engines' fc64 gradients differed by 4% along
+    // them while the loss's slope along each agreed to 1e-6 and matched finite
+    // differences. The finite-difference tests cover that layout.
+    let spec = Spec::parse("conv16k3valid,bn,conv16k5s2,conv32k3lin,bn,relu,pool2,fc64,bn,drop0.5,out10").unwrap();
     let images = first_images(32);
     let step = |e: &mut dyn Engine| {
         let cfg = NetConfig { batch: 16, scale: 255.0, optim: Some(Optim::sgd(0.0, 0.0, false)), seed: 7 };

@@ -1,10 +1,13 @@
-//! Twins of shaders/conv2d.wgsl: conv2d 'same' (stride 1), forward and gradients.
-//! Even kernels pad (k-1)/2 before and the rest after, like Keras and PyTorch.
+//! Twins of shaders/conv2d.wgsl: conv2d, forward and gradients, with a stride and
+//! 'same' or 'valid' padding as Keras defines them: 'same' gives ceil(H/s) rows
+//! and pads max((Ho-1)·s + k - H, 0) in all, half of it (rounded down) before;
+//! 'valid' gives (H - k)/s + 1 rows and pads nothing. Output pixel (oy, ox) reads
+//! input (oy·s + ky - pad_y, ox·s + kx - pad_x).
 
 use super::{flags, Dims, FLAG_BIAS, FLAG_RELU};
 use num_traits::Float;
 
-/// Mirrors `struct Conv`. X (n, cin, h, w), W (cout, cin, k, k), Y (n, cout, h, w).
+/// Mirrors `struct Conv`. X (n, cin, h, w), W (cout, cin, k, k), Y (n, cout, ho, wo).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct ConvDims {
@@ -17,14 +20,51 @@ pub struct ConvDims {
     pub flags: u32,
     /// Grad weight only: split-K chunks (1: write dW directly).
     pub splits: u32,
-    pub _f: [f32; 8],
+    pub stride: u32,
+    /// Padding before (top, left); the rest of the padding goes after.
+    pub pad_y: u32,
+    pub pad_x: u32,
+    pub ho: u32,
+    pub wo: u32,
+    pub _f: [f32; 3],
 }
 impl Dims for ConvDims {}
 
 impl ConvDims {
+    /// 'same', stride 1.
     pub fn new(n: usize, cin: usize, cout: usize, h: usize, w: usize, k: usize) -> Self {
+        ConvDims::strided(n, cin, cout, h, w, k, 1, true)
+    }
+    /// Stride `s` with 'same' (`same`) or 'valid' padding; 'valid' needs k <= h, w.
+    #[allow(clippy::too_many_arguments)]
+    pub fn strided(n: usize, cin: usize, cout: usize, h: usize, w: usize, k: usize, s: usize, same: bool) -> Self {
         let u = |x: usize| x as u32;
-        ConvDims { n: u(n), cin: u(cin), cout: u(cout), h: u(h), w: u(w), k: u(k), flags: 0, splits: 1, _f: [0.0; 8] }
+        // (output length, padding before) along one axis of `len` pixels
+        let out = |len: usize| {
+            if same {
+                let o = len.div_ceil(s);
+                (o, ((o - 1) * s + k).saturating_sub(len) / 2)
+            } else {
+                ((len - k) / s + 1, 0)
+            }
+        };
+        let ((ho, pad_y), (wo, pad_x)) = (out(h), out(w));
+        ConvDims {
+            n: u(n),
+            cin: u(cin),
+            cout: u(cout),
+            h: u(h),
+            w: u(w),
+            k: u(k),
+            flags: 0,
+            splits: 1,
+            stride: u(s),
+            pad_y: u(pad_y),
+            pad_x: u(pad_x),
+            ho: u(ho),
+            wo: u(wo),
+            _f: [0.0; 3],
+        }
     }
     pub fn with_epilogue(mut self, bias: bool, relu: bool) -> Self {
         self.flags = flags(bias, relu);
@@ -40,14 +80,14 @@ impl ConvDims {
         self.splits = splits as u32;
         self
     }
-    /// Pixels (of N·H·W) per split-K chunk, as conv2d.wgsl's split_chunk.
+    /// Output pixels (of N·Ho·Wo) per split-K chunk, as conv2d.wgsl's split_chunk.
     pub fn split_chunk(&self) -> usize {
-        let (kdim, s) = ((self.n * self.h * self.w) as usize, self.splits as usize);
+        let (kdim, s) = ((self.n * self.ho * self.wo) as usize, self.splits as usize);
         kdim.div_ceil(s * 16) * 16
     }
-    /// Padding before (top/left); the rest, k - 1 - before, goes after.
-    pub fn pad_before(&self) -> usize {
-        (self.k as usize - 1) / 2
+    /// (Ho, Wo) as usize.
+    pub fn out_hw(&self) -> (usize, usize) {
+        (self.ho as usize, self.wo as usize)
     }
 }
 
@@ -55,19 +95,20 @@ impl ConvDims {
 /// input pixel lies inside the image: the one loop nest all three kernels share.
 fn for_each_tap(d: &ConvDims, mut f: impl FnMut([usize; 9])) {
     let (n, cin, cout, h, w, k) = d.unpack();
-    let pb = d.pad_before() as isize;
+    let (ho, wo) = d.out_hw();
+    let (s, py, px) = (d.stride as isize, d.pad_y as isize, d.pad_x as isize);
     for b in 0..n {
         for co in 0..cout {
             for ci in 0..cin {
-                for oy in 0..h {
-                    for ox in 0..w {
+                for oy in 0..ho {
+                    for ox in 0..wo {
                         for ky in 0..k {
-                            let iy = oy as isize + ky as isize - pb;
+                            let iy = oy as isize * s + ky as isize - py;
                             if iy < 0 || iy >= h as isize {
                                 continue;
                             }
                             for kx in 0..k {
-                                let ix = ox as isize + kx as isize - pb;
+                                let ix = ox as isize * s + kx as isize - px;
                                 if ix < 0 || ix >= w as isize {
                                     continue;
                                 }
@@ -83,12 +124,13 @@ fn for_each_tap(d: &ConvDims, mut f: impl FnMut([usize; 9])) {
 
 pub fn conv2d_forward<T: Float>(y: &mut [T], x: &[T], wt: &[T], bias: &[T], d: &ConvDims) {
     let (_, cin, cout, h, w, k) = d.unpack();
+    let (ho, wo) = d.out_hw();
     y.iter_mut().for_each(|v| *v = T::zero());
     for_each_tap(d, |[b, ci, co, oy, ox, iy, ix, ky, kx]| {
-        y[((b * cout + co) * h + oy) * w + ox] = y[((b * cout + co) * h + oy) * w + ox]
+        y[((b * cout + co) * ho + oy) * wo + ox] = y[((b * cout + co) * ho + oy) * wo + ox]
             + wt[((co * cin + ci) * k + ky) * k + kx] * x[((b * cin + ci) * h + iy) * w + ix];
     });
-    let hw = h * w;
+    let hw = ho * wo;
     for (i, v) in y.iter_mut().enumerate().take(d.n as usize * cout * hw) {
         let co = (i / hw) % cout;
         if d.flags & FLAG_BIAS != 0 {
@@ -102,10 +144,11 @@ pub fn conv2d_forward<T: Float>(y: &mut [T], x: &[T], wt: &[T], bias: &[T], d: &
 
 pub fn conv2d_backward_input<T: Float>(dx: &mut [T], dy: &[T], wt: &[T], d: &ConvDims) {
     let (_, cin, cout, h, w, k) = d.unpack();
+    let (ho, wo) = d.out_hw();
     dx.iter_mut().for_each(|v| *v = T::zero());
     for_each_tap(d, |[b, ci, co, oy, ox, iy, ix, ky, kx]| {
         dx[((b * cin + ci) * h + iy) * w + ix] = dx[((b * cin + ci) * h + iy) * w + ix]
-            + wt[((co * cin + ci) * k + ky) * k + kx] * dy[((b * cout + co) * h + oy) * w + ox];
+            + wt[((co * cin + ci) * k + ky) * k + kx] * dy[((b * cout + co) * ho + oy) * wo + ox];
     });
 }
 
@@ -113,11 +156,12 @@ pub fn conv2d_backward_input<T: Float>(dx: &mut [T], dy: &[T], wt: &[T], d: &Con
 /// dw is then (splits, Co, Ci·k·k) and sum_splits adds the slices.
 pub fn conv2d_backward_weight<T: Float>(dw: &mut [T], dy: &[T], x: &[T], d: &ConvDims) {
     let (_, cin, cout, h, w, k) = d.unpack();
+    let (ho, wo) = d.out_hw();
     let (len, chunk) = (cout * cin * k * k, d.split_chunk());
     dw[..len * d.splits as usize].iter_mut().for_each(|v| *v = T::zero());
     for_each_tap(d, |[b, ci, co, oy, ox, iy, ix, ky, kx]| {
-        let slice = ((b * h + oy) * w + ox) / chunk * len;
+        let slice = ((b * ho + oy) * wo + ox) / chunk * len;
         let i = slice + ((co * cin + ci) * k + ky) * k + kx;
-        dw[i] = dw[i] + dy[((b * cout + co) * h + oy) * w + ox] * x[((b * cin + ci) * h + iy) * w + ix];
+        dw[i] = dw[i] + dy[((b * cout + co) * ho + oy) * wo + ox] * x[((b * cin + ci) * h + iy) * w + ix];
     });
 }

@@ -4,7 +4,8 @@
 //! checks are generic over the float type so tests can run them in f64.
 //!
 //! Each kernel's dims struct mirrors its WGSL uniform struct field for field
-//! (64 bytes: eight u32 words, then eight f32 words), so the host writes it as is.
+//! (64 bytes: eight u32 words, then eight f32 words, or more u32 where a kernel
+//! needs them, as conv's stride and padding), so the host writes it as is.
 
 mod batchnorm;
 mod conv2d;

@@ -225,8 +225,9 @@ impl Net {
         let scratch_len = (0..spec.layers.len())
             .filter_map(|i| match spec.layers[i] {
                 Layer::Conv { channels, k, .. } => {
-                    let (c, h, w) = spec.input_shape(i);
-                    Some(weight_grad_splits(batch * h * w, engine.split_k()) * channels * c * k * k)
+                    let (c, _, _) = spec.input_shape(i);
+                    let (_, ho, wo) = spec.shapes[i];
+                    Some(weight_grad_splits(batch * ho * wo, engine.split_k()) * channels * c * k * k)
                 }
                 _ => None,
             })
@@ -459,8 +460,8 @@ impl Net {
             inputs.push(input);
             let (c, h, w) = spec.input_shape(i);
             match *layer {
-                Layer::Conv { channels, k, relu } => {
-                    let d = ConvDims::new(n, c, channels, h, w, k).with_epilogue(true, relu);
+                Layer::Conv { channels, k, stride, same, relu } => {
+                    let d = ConvDims::strided(n, c, channels, h, w, k, stride, same).with_epilogue(true, relu);
                     ops.push(op::conv2d_forward(act(i), input, wview(slot(i)), Some(bview(slot(i))), d));
                 }
                 Layer::Pool { k } => {
@@ -510,13 +511,14 @@ impl Net {
                 let dy = grad(i);
                 let d_in = (i > 0).then(|| grad(i - 1));
                 match spec.layers[i] {
-                    Layer::Conv { channels, k, relu } => {
-                        let d = ConvDims::new(n, c, channels, h, w, k);
+                    Layer::Conv { channels, k, stride, same, relu } => {
+                        let d = ConvDims::strided(n, c, channels, h, w, k, stride, same);
+                        let (ho, wo) = d.out_hw();
                         let s = slot(i);
                         if relu {
                             ops.push(op::relu_backward(dy, act(i), ElemDims::new(dy.len)));
                         }
-                        let splits = weight_grad_splits(n * h * w, self.split_k);
+                        let splits = weight_grad_splits(n * ho * wo, self.split_k);
                         if splits > 1 {
                             let part = View::whole(b.splits_scratch.unwrap(), splits * s.weight_len());
                             ops.push(op::conv2d_backward_weight(part, dy, inputs[i], d.with_splits(splits)));
@@ -524,7 +526,7 @@ impl Net {
                         } else {
                             ops.push(op::conv2d_backward_weight(gw(s), dy, inputs[i], d));
                         }
-                        ops.push(op::bias_grad(gb(s), dy, BiasGradDims::new(n, channels, h * w)));
+                        ops.push(op::bias_grad(gb(s), dy, BiasGradDims::new(n, channels, ho * wo)));
                         if let Some(dx) = d_in {
                             ops.push(op::conv2d_backward_input(dx, dy, wview(s), d));
                         }

@@ -1,12 +1,15 @@
-//! conv2d 'same' (stride 1) as GEMMs straight over a zero-padded copy of each
-//! image in HWC order, with no im2col: in HWC, the taps (kx, ci) of kernel row
-//! ky for output pixel q = oy·Wp + ox are one contiguous run of k·Ci floats at
-//! (q + ky·Wp)·Ci, so for each ky the input is a strided matrix the GEMM reads in
-//! place: Yᵀ (Q, Co) += X_ky (Q, k·Ci) · W_kyᵀ (k·Ci, Co). Q runs over rows of the
-//! padded width Wp; the k - 1 extra columns per row are computed and dropped.
+//! conv2d as GEMMs straight over a zero-padded copy of each image in HWC order,
+//! with no im2col: in HWC, the taps (kx, ci) of kernel row ky for output pixel
+//! (oy, ox) are one contiguous run of k·Ci floats, at ((oy·s + ky)·Wp + ox·s)·Ci
+//! in a copy of row pitch Wp. Numbering output pixels q = oy·Wp + ox puts that
+//! run at q·s·Ci + ky·Wp·Ci, so for each ky the input is a strided matrix the GEMM
+//! reads in place: Yᵀ (Q, Co) += X_ky (Q, k·Ci) · W_kyᵀ (k·Ci, Co), Q = Ho·Wp;
+//! the Wp - Wo extra pixels per row (k - 1 at stride 1, about half the row at
+//! stride 2) are computed and dropped.
 //! - forward: the above, then Yᵀ is transposed into NCHW with bias and ReLU;
-//! - grad input: the same with dY as input and the kernel flipped in space, its
-//!   channels swapped and the padding mirrored;
+//! - grad input: a stride-1 conv of dY spread out by the stride (zeros between)
+//!   and padded by k - 1 - pad, with the kernel flipped in space and its channels
+//!   swapped;
 //! - grad weight: dW_kyᵀ (k·Ci, Co) += X_kyᵀ · dYᵀ, per fixed group of images,
 //!   then the groups summed in order, so results do not depend on the thread count.
 
@@ -18,53 +21,89 @@ use rayon::prelude::*;
 /// Images whose weight gradients one task sums before the groups are added up.
 const GROUP: usize = 16;
 
+/// One conv as the GEMMs see it: `ci` channels in, `co` out, an (ho, wo) output
+/// read through a padded HWC copy of hp rows of pitch wp.
 #[derive(Clone, Copy)]
 struct Shape {
     n: usize,
     ci: usize,
     co: usize,
+    /// the input image
     h: usize,
     w: usize,
     k: usize,
-    /// padding before (top/left); k - 1 - pb after
-    pb: usize,
+    s: usize,
+    /// padding before (top, left)
+    py: usize,
+    px: usize,
+    ho: usize,
+    wo: usize,
 }
 
 impl Shape {
     fn of(d: &ConvDims) -> Shape {
         let u = |x: u32| x as usize;
-        Shape { n: u(d.n), ci: u(d.cin), co: u(d.cout), h: u(d.h), w: u(d.w), k: u(d.k), pb: d.pad_before() }
+        let (ho, wo) = d.out_hw();
+        Shape {
+            n: u(d.n),
+            ci: u(d.cin),
+            co: u(d.cout),
+            h: u(d.h),
+            w: u(d.w),
+            k: u(d.k),
+            s: u(d.stride),
+            py: u(d.pad_y),
+            px: u(d.pad_x),
+            ho,
+            wo,
+        }
     }
     fn hw(&self) -> usize {
         self.h * self.w
     }
-    /// Padded width.
+    fn out_hw(&self) -> usize {
+        self.ho * self.wo
+    }
+    /// Padded row pitch: every tap of the last output column.
     fn wp(&self) -> usize {
-        self.w + self.k - 1
+        (self.wo - 1) * self.s + self.k
     }
-    /// Output positions on padded-width rows: H·Wp.
+    /// Output positions on padded-width rows: Ho·Wp.
     fn q(&self) -> usize {
-        self.h * self.wp()
+        self.ho * self.wp()
     }
-    /// Floats of a padded HWC image, with the k·Ci the last row's dropped columns read past it.
+    /// Padded rows: every tap of the last output row.
+    fn hp(&self) -> usize {
+        (self.ho - 1) * self.s + self.k
+    }
+    /// Floats of a padded HWC image, with what the dropped pixels read past its end.
     fn padded_len(&self) -> usize {
-        (self.h + self.k - 1) * self.wp() * self.ci + self.k * self.ci
+        self.hp().max(self.s * self.ho + self.k - 1) * self.wp() * self.ci + self.k * self.ci
     }
-    /// The backward-input conv: dY (Co channels) through the flipped kernel, padding mirrored.
+    /// The backward-input conv: dY (Co channels, spread by the stride) through the
+    /// flipped kernel at stride 1, giving the input's H×W.
     fn transposed(&self) -> Shape {
-        Shape { ci: self.co, co: self.ci, pb: self.k - 1 - self.pb, ..*self }
+        let (py, px) = (self.k - 1 - self.py, self.k - 1 - self.px);
+        Shape { ci: self.co, co: self.ci, h: self.ho, w: self.wo, s: 1, py, px, ho: self.h, wo: self.w, ..*self }
     }
 }
 
-/// xp: image x (Ci, H, W) zero-padded to (H + k - 1, Wp) in HWC order.
-fn pad_hwc(xp: &mut [f32], x: &[f32], s: &Shape) {
-    let (wp, ci) = (s.wp(), s.ci);
+/// xp: image x (Ci, H, W) zero-padded in HWC order, every `spread`-th row and
+/// column (the stride, for backward-input's dY; 1 otherwise).
+fn pad_hwc(xp: &mut [f32], x: &[f32], s: &Shape, spread: usize) {
+    let (wp, hp, ci) = (s.wp(), s.hp(), s.ci);
     xp.fill(0.0);
     for c in 0..ci {
         for iy in 0..s.h {
-            let dst = ((iy + s.pb) * wp + s.pb) * ci + c;
+            let y = iy * spread + s.py;
+            if y >= hp {
+                continue;
+            }
             for (ix, v) in x[(c * s.h + iy) * s.w..][..s.w].iter().enumerate() {
-                xp[dst + ix * ci] = *v;
+                let xx = ix * spread + s.px;
+                if xx < wp {
+                    xp[(y * wp + xx) * ci + c] = *v;
+                }
             }
         }
     }
@@ -92,29 +131,32 @@ fn reorder(wr: &mut Vec<f32>, wt: &[f32], d: &Shape, flip: bool) {
     }
 }
 
-/// y (N, Co, H, W) = conv(x, wr as `reorder` lays it out), then `epilogue(co, row)`.
+/// y (N, Co, Ho, Wo) = conv(x, wr as `reorder` lays it out), x's rows and columns
+/// spread by `spread`; then `epilogue(co, row)`.
 fn conv(
     y: &mut [f32],
     x: &[f32],
     wr: &[f32],
     s: &Shape,
+    spread: usize,
     scratch: &Scratch,
     epilogue: impl Fn(usize, &mut [f32]) + Sync,
 ) {
-    let (hw, wp, q, kc) = (s.hw(), s.wp(), s.q(), s.k * s.ci);
+    let (hw, ohw, wp, q, kc) = (s.hw(), s.out_hw(), s.wp(), s.q(), s.k * s.ci);
     let plen = s.padded_len();
-    y[..s.n * s.co * hw].par_chunks_mut(s.co * hw).enumerate().for_each(|(b, yb)| {
+    y[..s.n * s.co * ohw].par_chunks_mut(s.co * ohw).enumerate().for_each(|(b, yb)| {
         scratch.with(plen + q * s.co, |buf| {
             let (xp, yt) = buf.split_at_mut(plen);
-            pad_hwc(xp, &x[b * s.ci * hw..(b + 1) * s.ci * hw], s);
+            pad_hwc(xp, &x[b * s.ci * hw..(b + 1) * s.ci * hw], s, spread);
             for ky in 0..s.k {
                 let a = &xp[ky * wp * s.ci..];
                 let bw = &wr[ky * kc * s.co..(ky + 1) * kc * s.co];
-                gemm(q, s.co, kc, yt, Strides::rows(s.co), a, Strides::rows(s.ci), bw, Strides::rows(s.co), ky > 0);
+                let rows = Strides::rows(s.s * s.ci);
+                gemm(q, s.co, kc, yt, Strides::rows(s.co), a, rows, bw, Strides::rows(s.co), ky > 0);
             }
-            for (co, row) in yb.chunks_mut(hw).enumerate() {
-                for oy in 0..s.h {
-                    for (ox, o) in row[oy * s.w..(oy + 1) * s.w].iter_mut().enumerate() {
+            for (co, row) in yb.chunks_mut(ohw).enumerate() {
+                for oy in 0..s.ho {
+                    for (ox, o) in row[oy * s.wo..(oy + 1) * s.wo].iter_mut().enumerate() {
                         *o = yt[(oy * wp + ox) * s.co + co];
                     }
                 }
@@ -128,7 +170,7 @@ pub fn forward(y: &mut [f32], x: &[f32], wt: &[f32], bias: &[f32], d: &ConvDims,
     let s = Shape::of(d);
     reorder(wr, wt, &s, false);
     let (with_bias, relu) = (d.flags & FLAG_BIAS != 0, d.flags & FLAG_RELU != 0);
-    conv(y, x, wr, &s, scratch, |co, row| {
+    conv(y, x, wr, &s, 1, scratch, |co, row| {
         let add = if with_bias { bias[co] } else { 0.0 };
         if relu {
             row.iter_mut().for_each(|v| *v = (*v + add).max(0.0));
@@ -138,17 +180,18 @@ pub fn forward(y: &mut [f32], x: &[f32], wt: &[f32], bias: &[f32], d: &ConvDims,
     });
 }
 
-/// dX = the 'same' conv of dY with W flipped in space and its channels swapped.
+/// dX = the stride-1 conv of dY, spread by the stride, with W flipped in space
+/// and its channels swapped.
 pub fn backward_input(dx: &mut [f32], dy: &[f32], wt: &[f32], d: &ConvDims, scratch: &Scratch, wr: &mut Vec<f32>) {
     let s = Shape::of(d);
     reorder(wr, wt, &s, true);
-    conv(dx, dy, wr, &s.transposed(), scratch, |_, _| {});
+    conv(dx, dy, wr, &s.transposed(), s.s, scratch, |_, _| {});
 }
 
-/// Σ over the flat pixels [lo, hi) of (N, H, W) of X_kyᵀ · dYᵀ, for every ky, into
-/// `part` laid out as (k, k·Ci, Co).
+/// Σ over the flat output pixels [lo, hi) of (N, Ho, Wo) of X_kyᵀ · dYᵀ, for every
+/// ky, into `part` laid out as (k, k·Ci, Co).
 fn weight_range(part: &mut [f32], dy: &[f32], x: &[f32], s: &Shape, lo: usize, hi: usize, scratch: &Scratch) {
-    let (hw, wp, q, kc) = (s.hw(), s.wp(), s.q(), s.k * s.ci);
+    let (hw, ohw, wp, q, kc) = (s.hw(), s.out_hw(), s.wp(), s.q(), s.k * s.ci);
     let plen = s.padded_len();
     part.fill(0.0);
     if lo >= hi {
@@ -156,22 +199,23 @@ fn weight_range(part: &mut [f32], dy: &[f32], x: &[f32], s: &Shape, lo: usize, h
     }
     scratch.with(plen + q * s.co, |buf| {
         let (xp, dyt) = buf.split_at_mut(plen);
-        for b in lo / hw..=(hi - 1) / hw {
-            let (p0, p1) = (lo.max(b * hw) - b * hw, hi.min((b + 1) * hw) - b * hw);
-            pad_hwc(xp, &x[b * s.ci * hw..(b + 1) * s.ci * hw], s);
+        for b in lo / ohw..=(hi - 1) / ohw {
+            let (p0, p1) = (lo.max(b * ohw) - b * ohw, hi.min((b + 1) * ohw) - b * ohw);
+            pad_hwc(xp, &x[b * s.ci * hw..(b + 1) * s.ci * hw], s, 1);
             // dYᵀ on padded-width rows; the dropped columns, and pixels outside [p0, p1), are 0
             dyt.fill(0.0);
-            let dyb = &dy[b * s.co * hw..(b + 1) * s.co * hw];
+            let dyb = &dy[b * s.co * ohw..(b + 1) * s.co * ohw];
             for p in p0..p1 {
-                let (oy, ox) = (p / s.w, p % s.w);
+                let (oy, ox) = (p / s.wo, p % s.wo);
                 for co in 0..s.co {
-                    dyt[(oy * wp + ox) * s.co + co] = dyb[co * hw + p];
+                    dyt[(oy * wp + ox) * s.co + co] = dyb[co * ohw + p];
                 }
             }
             for ky in 0..s.k {
                 let a = &xp[ky * wp * s.ci..];
                 let out = &mut part[ky * kc * s.co..(ky + 1) * kc * s.co];
-                gemm(kc, s.co, q, out, Strides::rows(s.co), a, Strides::cols(s.ci), dyt, Strides::rows(s.co), true);
+                let cols = Strides::cols(s.s * s.ci);
+                gemm(kc, s.co, q, out, Strides::rows(s.co), a, cols, dyt, Strides::rows(s.co), true);
             }
         }
     });
@@ -188,10 +232,10 @@ pub fn backward_weight(
     partials: &mut Vec<f32>,
 ) {
     let s = Shape::of(d);
-    let (k, kk, len, pixels) = (s.k, s.k * s.k, s.co * s.ci * s.k * s.k, s.n * s.hw());
-    // pixel ranges: the twin's split-K chunks, or fixed groups of images
+    let (k, kk, len, pixels) = (s.k, s.k * s.k, s.co * s.ci * s.k * s.k, s.n * s.out_hw());
+    // output pixel ranges: the twin's split-K chunks, or fixed groups of images
     let (parts, per) =
-        if d.splits > 1 { (d.splits as usize, d.split_chunk()) } else { (s.n.div_ceil(GROUP), GROUP * s.hw()) };
+        if d.splits > 1 { (d.splits as usize, d.split_chunk()) } else { (s.n.div_ceil(GROUP), GROUP * s.out_hw()) };
     if partials.len() < parts * len {
         partials.resize(parts * len, 0.0);
     }

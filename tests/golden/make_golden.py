@@ -1,5 +1,5 @@
 """Golden values for tests/golden.rs, from PyTorch on the CPU: one Adam step of
-gpunet's cnn6, its mlp and a small batch-norm net, from weights given by a formula,
+gpunet's cnn6, its mlp, a small batch-norm net and one with strided and 'valid' convs, from weights given by a formula,
 on the first 8 images of the embedded MNIST training set. Writes
 tests/golden/golden.safetensors (sampled gradients and updated parameters, the
 loss; for batch norm also the running statistics after the step and the loss of
@@ -59,6 +59,17 @@ def bn_net():
     c = lambda i, o, k: [nn.Conv2d(i, o, k, padding="same"), nn.ReLU(), nn.BatchNorm2d(o)]
     return nn.Sequential(*c(1, 8, 5), nn.MaxPool2d(2), *c(8, 16, 3), nn.MaxPool2d(2), nn.Flatten(),
                          nn.Linear(784, 32), nn.ReLU(), nn.BatchNorm1d(32), nn.Linear(32, 10))
+
+
+def strided_net():
+    """gpunet's conv8k3valid,bn,conv8k5s2,bn,conv16k3s2,bn,fc32,out10: Keras' 'same' for
+    stride 2 pads max((out - 1)·s + k - in, 0), the smaller half before (26 -> 13: 1
+    before, 2 after; 13 -> 7: 1 and 1), which PyTorch writes as an explicit ZeroPad2d."""
+    relu_bn = lambda c: [nn.ReLU(), nn.BatchNorm2d(c)]
+    return nn.Sequential(nn.Conv2d(1, 8, 3), *relu_bn(8),
+                         nn.ZeroPad2d((1, 2, 1, 2)), nn.Conv2d(8, 8, 5, stride=2), *relu_bn(8),
+                         nn.ZeroPad2d((1, 1, 1, 1)), nn.Conv2d(8, 16, 3, stride=2), *relu_bn(16), nn.Flatten(),
+                         nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 10))
 
 
 def u(i, j):
@@ -126,6 +137,7 @@ if __name__ == "__main__":
     golden("cnn6", cnn6(), out)
     golden("mlp", mlp(), out)
     golden("bn", bn_net(), out)
+    golden("strided", strided_net(), out)
     meta = {"torch": torch.__version__, "numpy": np.__version__, "batch": str(BATCH), "made_by": "tests/golden/make_golden.py"}
     save_file(out, f"{ROOT}/tests/golden/golden.safetensors", metadata=meta)
     print("wrote tests/golden/golden.safetensors")
