@@ -48,7 +48,7 @@ fn fixture() -> &'static Fixture {
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         let mut models = Vec::new();
-        for (name, arch) in [("cnn", "conv8k3lin,bn,relu,pool2,conv16k3,bn,pool2,fc64,out10"), ("mlp", "mlp:64")] {
+        for (name, arch) in [("cnn", "conv8k3validlin,bn,relu,conv16k5s2,bn,pool2,fc64,out10"), ("mlp", "mlp:64")] {
             let out = d.join(name);
             let out_s = out.to_str().unwrap();
             // batch 100: 360 steps, enough for batch norm's running statistics to settle
