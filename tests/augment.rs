@@ -30,7 +30,7 @@ fn blob(cx: usize, cy: usize) -> Vec<u8> {
 #[test]
 fn zero_ranges_give_back_the_image() {
     let img: Vec<u8> = (0..784).map(|i| (i * 37 % 256) as u8).collect();
-    let plain = gather(&[img.clone()], GatherDims::new(1, 0, 784, 255.0));
+    let plain = gather(std::slice::from_ref(&img), GatherDims::new(1, 0, 784, 255.0));
     let same = gather(&[img], GatherDims::new(1, 0, 784, 255.0).augmented(SIDE, 0.0, 0.0, 0.0, 3, 9));
     assert_eq!(plain, same);
 }
