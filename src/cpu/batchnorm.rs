@@ -69,19 +69,31 @@ fn back<T: Float>(v: f64) -> T {
 
 /// The batch's [mean; invstd] per channel; running [mean; var] updated in place.
 pub fn bn_stats<T: Float>(stats: &mut [T], running: &mut [T], x: &[T], d: &BnDims) {
-    let (n, ch, hw) = d.dims();
-    let m = T::from(n * hw).unwrap();
-    for c in 0..ch {
-        let mean64 = channel(x, d, c).sum::<f64>() / (n * hw) as f64;
-        let var: T = back(channel(x, d, c).map(|v| (v - mean64) * (v - mean64)).sum::<f64>() / (n * hw) as f64);
-        let mean: T = back(mean64);
-        stats[c] = mean;
-        stats[ch + c] = T::one() / (var + cast(d.eps)).sqrt();
-        let unbiased = if n * hw > 1 { var * m / (m - T::one()) } else { var };
-        let mo: T = cast(d.momentum);
-        running[c] = (T::one() - mo) * running[c] + mo * mean;
-        running[ch + c] = (T::one() - mo) * running[ch + c] + mo * unbiased;
+    for c in 0..d.c as usize {
+        let (mean, var) = bn_channel_moments(x, d, c);
+        bn_channel_store(stats, running, d, c, mean, var);
     }
+}
+
+/// Channel c's batch mean and biased variance (bn_stats' sums; the native engine
+/// runs them a channel per task).
+pub fn bn_channel_moments<T: Float>(x: &[T], d: &BnDims, c: usize) -> (T, T) {
+    let m = (d.n * d.hw) as f64;
+    let mean = channel(x, d, c).sum::<f64>() / m;
+    let var = channel(x, d, c).map(|v| (v - mean) * (v - mean)).sum::<f64>() / m;
+    (back(mean), back(var))
+}
+
+/// Writes channel c's [mean; invstd] and moves its running statistics.
+pub fn bn_channel_store<T: Float>(stats: &mut [T], running: &mut [T], d: &BnDims, c: usize, mean: T, var: T) {
+    let ch = d.c as usize;
+    let m = T::from(d.n * d.hw).unwrap();
+    stats[c] = mean;
+    stats[ch + c] = T::one() / (var + cast(d.eps)).sqrt();
+    let unbiased = if d.n * d.hw > 1 { var * m / (m - T::one()) } else { var };
+    let mo: T = cast(d.momentum);
+    running[c] = (T::one() - mo) * running[c] + mo * mean;
+    running[ch + c] = (T::one() - mo) * running[ch + c] + mo * unbiased;
 }
 
 /// y = γ·(x − mean)·invstd + β, from `stats` [mean; invstd] (training) or
@@ -105,15 +117,20 @@ pub fn bn_forward<T: Float>(y: &mut [T], x: &[T], stats: &[T], affine: &[T], d: 
 pub fn bn_backward_params<T: Float>(dparams: &mut [T], dy: &[T], x: &[T], stats: &[T], d: &BnDims) {
     let ch = d.c as usize;
     for c in 0..ch {
-        let (mean, invstd) = (stats[c].to_f64().unwrap(), stats[ch + c].to_f64().unwrap());
-        let (mut dg, mut db) = (0.0, 0.0);
-        for (g, v) in channel(dy, d, c).zip(channel(x, d, c)) {
-            dg += g * (v - mean) * invstd;
-            db += g;
-        }
-        dparams[c] = back(dg);
-        dparams[ch + c] = back(db);
+        (dparams[c], dparams[ch + c]) = bn_channel_dparams(dy, x, stats, d, c);
     }
+}
+
+/// Channel c's (dγ, dβ).
+pub fn bn_channel_dparams<T: Float>(dy: &[T], x: &[T], stats: &[T], d: &BnDims, c: usize) -> (T, T) {
+    let ch = d.c as usize;
+    let (mean, invstd) = (stats[c].to_f64().unwrap(), stats[ch + c].to_f64().unwrap());
+    let (mut dg, mut db) = (0.0, 0.0);
+    for (g, v) in channel(dy, d, c).zip(channel(x, d, c)) {
+        dg += g * (v - mean) * invstd;
+        db += g;
+    }
+    (back(dg), back(db))
 }
 
 /// dx = γ·invstd·(dy − dβ/m − x̂·dγ/m), m = N·HW: the batch statistics' own
@@ -127,8 +144,23 @@ pub fn bn_backward_input<T: Float>(
     dparams: &[T],
     d: &BnDims,
 ) {
+    bn_backward_input_over(dx, dy, x, stats, affine, dparams, d, T::from(d.n * d.hw).unwrap());
+}
+
+/// bn_backward_input over d.n images of a batch of m values per channel (the
+/// native engine runs chunks of images, each with the whole batch's m).
+#[allow(clippy::too_many_arguments)]
+pub fn bn_backward_input_over<T: Float>(
+    dx: &mut [T],
+    dy: &[T],
+    x: &[T],
+    stats: &[T],
+    affine: &[T],
+    dparams: &[T],
+    d: &BnDims,
+    m: T,
+) {
     let (n, ch, hw) = d.dims();
-    let m = T::from(n * hw).unwrap();
     for i in 0..n {
         for c in 0..ch {
             let (mean, invstd) = (stats[c], stats[ch + c]);

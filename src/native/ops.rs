@@ -199,41 +199,18 @@ fn per_channel<R: Send>(c: usize, f: impl Fn(usize) -> R + Sync + Send) -> Vec<R
     (0..c).into_par_iter().map(f).collect()
 }
 
-/// Channel c's values, image by image, as f64: summed as the twin sums them.
-fn channel<'a>(x: &'a [f32], d: &cpu::BnDims, c: usize) -> impl Iterator<Item = f64> + 'a {
-    let (n, ch, hw) = (d.n as usize, d.c as usize, d.hw as usize);
-    (0..n).flat_map(move |i| x[(i * ch + c) * hw..][..hw].iter().map(|&v| v as f64))
-}
-
 pub fn bn_stats(stats: &mut [f32], running: &mut [f32], x: &[f32], d: &cpu::BnDims) {
-    let ch = d.c as usize;
-    let mh = (d.n * d.hw) as usize;
-    let per = per_channel(ch, |c| {
-        let mean = channel(x, d, c).sum::<f64>() / mh as f64;
-        let var = channel(x, d, c).map(|v| (v - mean) * (v - mean)).sum::<f64>() / mh as f64;
-        (mean as f32, var as f32)
-    });
-    let (mo, m) = (d.momentum, mh as f32);
+    let per = per_channel(d.c as usize, |c| cpu::bn_channel_moments(x, d, c));
     for (c, (mean, var)) in per.into_iter().enumerate() {
-        stats[c] = mean;
-        stats[ch + c] = 1.0 / (var + d.eps).sqrt();
-        let unbiased = if mh > 1 { var * m / (m - 1.0) } else { var };
-        running[c] = (1.0 - mo) * running[c] + mo * mean;
-        running[ch + c] = (1.0 - mo) * running[ch + c] + mo * unbiased;
+        cpu::bn_channel_store(stats, running, d, c, mean, var);
     }
 }
 
 pub fn bn_backward_params(dparams: &mut [f32], dy: &[f32], x: &[f32], stats: &[f32], d: &cpu::BnDims) {
     let ch = d.c as usize;
-    let per = per_channel(ch, |c| {
-        let (mean, invstd) = (stats[c] as f64, stats[ch + c] as f64);
-        channel(dy, d, c)
-            .zip(channel(x, d, c))
-            .fold((0.0, 0.0), |(dg, db), (g, v)| (dg + g * (v - mean) * invstd, db + g))
-    });
+    let per = per_channel(ch, |c| cpu::bn_channel_dparams(dy, x, stats, d, c));
     for (c, (dg, db)) in per.into_iter().enumerate() {
-        dparams[c] = dg as f32;
-        dparams[ch + c] = db as f32;
+        (dparams[c], dparams[ch + c]) = (dg, db);
     }
 }
 
@@ -260,22 +237,9 @@ pub fn bn_backward_input(
     dparams: &[f32],
     d: &cpu::BnDims,
 ) {
-    // the twin's formula, written out: it divides by m = N·HW, which a chunk of
-    // images run through the twin would shrink
+    // each chunk of images divides by the whole batch's m = N·HW
     let m = (d.n * d.hw) as f32;
-    let ch = d.c as usize;
     per_images(dx, d, |dx, at, sub| {
-        let image = ch * sub.hw as usize;
-        for (dx, (dy, x)) in dx.chunks_mut(image).zip(dy[at..].chunks(image).zip(x[at..].chunks(image))) {
-            for c in 0..ch {
-                let (mean, invstd) = (stats[c], stats[ch + c]);
-                let k = affine[c] * invstd;
-                let (dg, db) = (dparams[c] / m, dparams[ch + c] / m);
-                let hw = sub.hw as usize;
-                for j in c * hw..(c + 1) * hw {
-                    dx[j] = k * (dy[j] - db - (x[j] - mean) * invstd * dg);
-                }
-            }
-        }
+        cpu::bn_backward_input_over(dx, &dy[at..], &x[at..], stats, affine, dparams, sub, m)
     });
 }
