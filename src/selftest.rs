@@ -277,6 +277,10 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
         (3, 1, 33, 7, 7, 4),
         (1, 4, 3, 6, 5, 7),
         (2, 8, 7, 5, 5, 6),
+        // whole vectors of output channels, rows taken two at a time (odd count), several
+        // images a weight-gradient block; a wide row cut into blocks, channels past a vector
+        (7, 5, 32, 7, 7, 3),
+        (1, 3, 40, 5, 30, 3),
     ];
     if !quick {
         convs.push((4, 32, 64, 14, 14, 3));
@@ -303,6 +307,7 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
         (2, 2, 3, 9, 9, 3, 2, false, 1),
         (1, 1, 2, 6, 7, 2, 3, true, 1),
         (3, 2, 4, 8, 8, 5, 2, true, 3),
+        (2, 3, 32, 13, 14, 5, 2, true, 1),
     ];
     for &(n, ci, co, h, w, k, stride, same, splits) in &strided {
         let d = cpu::ConvDims::strided(n, ci, co, h, w, k, stride, same);
@@ -321,7 +326,9 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
         out.push(b.case(shape, op::conv2d_backward_weight(dws, dy, x, d.with_splits(splits)), TOL_SUM, vec![]));
     }
     // split-K grad weight: partial slices per chunk of pixels (trailing chunks may be empty)
-    for &(n, ci, co, h, w, k, splits) in &[(2, 3, 5, 7, 7, 3, 3), (3, 2, 4, 9, 6, 2, 4), (1, 1, 2, 5, 5, 5, 7)] {
+    for &(n, ci, co, h, w, k, splits) in
+        &[(2, 3, 5, 7, 7, 3, 3), (3, 2, 4, 9, 6, 2, 4), (1, 1, 2, 5, 5, 5, 7), (8, 2, 32, 7, 7, 2, 3)]
+    {
         let d = cpu::ConvDims::new(n, ci, co, h, w, k).with_splits(splits);
         let (dw, dy, x) = (b.output(splits * co * ci * k * k), b.randn(n * co * h * w), b.randn(n * ci * h * w));
         let shape = format!("N{n} Ci{ci} Co{co} {h}x{w} k{k} split-K {splits}");

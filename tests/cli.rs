@@ -194,7 +194,8 @@ fn selftest_on_the_native_engine_passes_every_case() {
     let out = String::from_utf8_lossy(&o.stdout).to_string();
     assert_eq!(o.status.code(), Some(0), "{out}\n{}", stderr(&o));
     let mut lines = out.lines();
-    assert!(lines.next().unwrap().starts_with("engine: native CPU (2 threads) — --device cpu"), "{out}");
+    let first = lines.next().unwrap();
+    assert!(first.starts_with("engine: native CPU (2 threads, ") && first.contains(" conv) — --device cpu"), "{out}");
     let cases = out.lines().filter(|l| l.starts_with("native CPU") && l.ends_with("pass")).count();
     let last = out.lines().last().unwrap();
     assert_eq!(last, format!("{cases} passed, 0 failed"), "{out}");

@@ -1,26 +1,31 @@
 //! The native CPU engine against the CPU twins: every kernel on the selftest's
 //! shapes (odd sizes, split-K, views at offsets, outputs NaN-filled inside guard
-//! words), on one thread and on several, so every way of cutting the work runs.
+//! words), on one thread and on several, so every way of cutting the work runs,
+//! with each conv algorithm this CPU has (the direct AVX-512 kernels and GEMMs).
 
-use gpunet::native::NativeEngine;
+use gpunet::native::{Conv, NativeEngine};
 use gpunet::selftest;
 
 #[test]
 fn every_kernel_matches_its_cpu_twin_on_the_native_engine() {
     let mut failures = Vec::new();
     let mut ran = 0;
-    for threads in [1, 3] {
-        let mut engine = NativeEngine::new(threads).unwrap();
-        for case in selftest::cases(threads as u64, false) {
-            let outcome = selftest::check(&mut engine, &case).unwrap();
-            println!("[{threads} threads] {}", outcome.line());
-            ran += 1;
-            if !outcome.pass() {
-                failures.push(format!("[{threads} threads] {}", outcome.line()));
+    let convs = Conv::available();
+    println!("conv algorithms on this CPU: {convs:?}");
+    for conv in &convs {
+        for threads in [1, 3] {
+            let mut engine = NativeEngine::with_conv(threads, *conv).unwrap();
+            for case in selftest::cases(threads as u64, false) {
+                let outcome = selftest::check(&mut engine, &case).unwrap();
+                println!("[{threads} threads, {conv:?}] {}", outcome.line());
+                ran += 1;
+                if !outcome.pass() {
+                    failures.push(format!("[{threads} threads, {conv:?}] {}", outcome.line()));
+                }
             }
         }
     }
-    assert!(ran >= 2 * gpunet::kernels::Kernel::ALL.len(), "only {ran} cases ran");
+    assert!(ran >= 2 * convs.len() * gpunet::kernels::Kernel::ALL.len(), "only {ran} cases ran");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 

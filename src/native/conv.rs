@@ -13,8 +13,9 @@
 //! - grad weight: dW_kyᵀ (k·Ci, Co) += X_kyᵀ · dYᵀ, per fixed group of images,
 //!   then the groups summed in order, so results do not depend on the thread count.
 
+use super::conv_direct;
 use super::gemm::{gemm, Strides};
-use super::Scratch;
+use super::{Scratch, Work};
 use crate::cpu::{ConvDims, FLAG_BIAS, FLAG_RELU};
 use rayon::prelude::*;
 
@@ -24,24 +25,24 @@ const GROUP: usize = 16;
 /// One conv as the GEMMs see it: `ci` channels in, `co` out, an (ho, wo) output
 /// read through a padded HWC copy of hp rows of pitch wp.
 #[derive(Clone, Copy)]
-struct Shape {
-    n: usize,
-    ci: usize,
-    co: usize,
+pub(super) struct Shape {
+    pub(super) n: usize,
+    pub(super) ci: usize,
+    pub(super) co: usize,
     /// the input image
-    h: usize,
-    w: usize,
-    k: usize,
-    s: usize,
+    pub(super) h: usize,
+    pub(super) w: usize,
+    pub(super) k: usize,
+    pub(super) s: usize,
     /// padding before (top, left)
-    py: usize,
-    px: usize,
-    ho: usize,
-    wo: usize,
+    pub(super) py: usize,
+    pub(super) px: usize,
+    pub(super) ho: usize,
+    pub(super) wo: usize,
 }
 
 impl Shape {
-    fn of(d: &ConvDims) -> Shape {
+    pub(super) fn of(d: &ConvDims) -> Shape {
         let u = |x: u32| x as usize;
         let (ho, wo) = d.out_hw();
         Shape {
@@ -58,14 +59,14 @@ impl Shape {
             wo,
         }
     }
-    fn hw(&self) -> usize {
+    pub(super) fn hw(&self) -> usize {
         self.h * self.w
     }
-    fn out_hw(&self) -> usize {
+    pub(super) fn out_hw(&self) -> usize {
         self.ho * self.wo
     }
     /// Padded row pitch: every tap of the last output column.
-    fn wp(&self) -> usize {
+    pub(super) fn wp(&self) -> usize {
         (self.wo - 1) * self.s + self.k
     }
     /// Output positions on padded-width rows: Ho·Wp.
@@ -73,7 +74,7 @@ impl Shape {
         self.ho * self.wp()
     }
     /// Padded rows: every tap of the last output row.
-    fn hp(&self) -> usize {
+    pub(super) fn hp(&self) -> usize {
         (self.ho - 1) * self.s + self.k
     }
     /// Floats of a padded HWC image, with what the dropped pixels read past its end.
@@ -82,7 +83,7 @@ impl Shape {
     }
     /// The backward-input conv: dY (Co channels, spread by the stride) through the
     /// flipped kernel at stride 1, giving the input's H×W.
-    fn transposed(&self) -> Shape {
+    pub(super) fn transposed(&self) -> Shape {
         let (py, px) = (self.k - 1 - self.py, self.k - 1 - self.px);
         Shape { ci: self.co, co: self.ci, h: self.ho, w: self.wo, s: 1, py, px, ho: self.h, wo: self.w, ..*self }
     }
@@ -90,7 +91,7 @@ impl Shape {
 
 /// xp: image x (Ci, H, W) zero-padded in HWC order, every `spread`-th row and
 /// column (the stride, for backward-input's dY; 1 otherwise).
-fn pad_hwc(xp: &mut [f32], x: &[f32], s: &Shape, spread: usize) {
+pub(super) fn pad_hwc(xp: &mut [f32], x: &[f32], s: &Shape, spread: usize) {
     let (wp, hp, ci) = (s.wp(), s.hp(), s.ci);
     xp.fill(0.0);
     for c in 0..ci {
@@ -166,26 +167,37 @@ fn conv(
     });
 }
 
-pub fn forward(y: &mut [f32], x: &[f32], wt: &[f32], bias: &[f32], d: &ConvDims, scratch: &Scratch, wr: &mut Vec<f32>) {
+pub fn forward(y: &mut [f32], x: &[f32], wt: &[f32], bias: &[f32], d: &ConvDims, w: &mut Work) {
     let s = Shape::of(d);
-    reorder(wr, wt, &s, false);
     let (with_bias, relu) = (d.flags & FLAG_BIAS != 0, d.flags & FLAG_RELU != 0);
-    conv(y, x, wr, &s, 1, scratch, |co, row| {
+    let epilogue = |co: usize, row: &mut [f32]| {
         let add = if with_bias { bias[co] } else { 0.0 };
         if relu {
             row.iter_mut().for_each(|v| *v = (*v + add).max(0.0));
         } else if with_bias {
             row.iter_mut().for_each(|v| *v += add);
         }
-    });
+    };
+    if w.direct && conv_direct::takes_stride(s.s) {
+        conv_direct::reorder(w.reordered, wt, &s, false);
+        conv_direct::conv(y, x, w.reordered, &s, 1, w.scratch, with_bias.then_some(bias), relu);
+    } else {
+        reorder(w.reordered, wt, &s, false);
+        conv(y, x, w.reordered, &s, 1, w.scratch, epilogue);
+    }
 }
 
 /// dX = the stride-1 conv of dY, spread by the stride, with W flipped in space
 /// and its channels swapped.
-pub fn backward_input(dx: &mut [f32], dy: &[f32], wt: &[f32], d: &ConvDims, scratch: &Scratch, wr: &mut Vec<f32>) {
+pub fn backward_input(dx: &mut [f32], dy: &[f32], wt: &[f32], d: &ConvDims, w: &mut Work) {
     let s = Shape::of(d);
-    reorder(wr, wt, &s, true);
-    conv(dx, dy, wr, &s.transposed(), s.s, scratch, |_, _| {});
+    if w.direct {
+        conv_direct::reorder(w.reordered, wt, &s, true);
+        conv_direct::conv(dx, dy, w.reordered, &s.transposed(), s.s, w.scratch, None, false);
+    } else {
+        reorder(w.reordered, wt, &s, true);
+        conv(dx, dy, w.reordered, &s.transposed(), s.s, w.scratch, |_, _| {});
+    }
 }
 
 /// Σ over the flat output pixels [lo, hi) of (N, Ho, Wo) of X_kyᵀ · dYᵀ, for every
@@ -222,36 +234,48 @@ fn weight_range(part: &mut [f32], dy: &[f32], x: &[f32], s: &Shape, lo: usize, h
 }
 
 /// dW (Co, Ci·k·k), or with `splits` > 1 the (splits, Co, Ci·k·k) partials of the
-/// twin's pixel chunks. `partials` is reusable scratch for the (k, k·Ci, Co) sums.
-pub fn backward_weight(
-    dw: &mut [f32],
-    dy: &[f32],
-    x: &[f32],
-    d: &ConvDims,
-    scratch: &Scratch,
-    partials: &mut Vec<f32>,
-) {
+/// twin's pixel chunks, through (k, k·Ci, cols) partial sums per pixel range.
+pub fn backward_weight(dw: &mut [f32], dy: &[f32], x: &[f32], d: &ConvDims, w: &mut Work) {
     let s = Shape::of(d);
     let (k, kk, len, pixels) = (s.k, s.k * s.k, s.co * s.ci * s.k * s.k, s.n * s.out_hw());
+    // the direct kernels' sums carry the channels padded to whole vectors
+    let cols = if w.direct { conv_direct::cop(s.co) } else { s.co };
+    let plen = kk * s.ci * cols;
     // output pixel ranges: the twin's split-K chunks, or fixed groups of images
     let (parts, per) =
         if d.splits > 1 { (d.splits as usize, d.split_chunk()) } else { (s.n.div_ceil(GROUP), GROUP * s.out_hw()) };
-    if partials.len() < parts * len {
-        partials.resize(parts * len, 0.0);
+    let partials = &mut *w.partials;
+    if partials.len() < parts * plen {
+        partials.resize(parts * plen, 0.0);
     }
-    partials[..parts * len].par_chunks_mut(len).enumerate().for_each(|(i, part)| {
-        weight_range(part, dy, x, &s, (i * per).min(pixels), ((i + 1) * per).min(pixels), scratch)
+    let (scratch, direct) = (w.scratch, w.direct);
+    partials[..parts * plen].par_chunks_mut(plen).enumerate().for_each(|(i, part)| {
+        let (lo, hi) = ((i * per).min(pixels), ((i + 1) * per).min(pixels));
+        if direct {
+            conv_direct::weight_range(part, dy, x, &s, lo, hi, scratch)
+        } else {
+            weight_range(part, dy, x, &s, lo, hi, scratch)
+        }
     });
-    let partials = &partials[..parts * len];
-    // back to (Co, Ci, k, k): each split into its own slice, or the groups summed in order
+    // the groups summed in order into the first (0 + a + b + ... as a fold from 0 gives)
+    let partials = &mut partials[..parts * plen];
+    if d.splits <= 1 {
+        let (first, rest) = partials.split_at_mut(plen);
+        first.par_chunks_mut(1 << 12).enumerate().for_each(|(t, out)| {
+            for g in 0..parts - 1 {
+                let src = &rest[g * plen + t * (1 << 12)..][..out.len()];
+                out.iter_mut().zip(src).for_each(|(o, v)| *o += v);
+            }
+        });
+    }
+    // back to (Co, Ci, k, k), each split into its own slice
     let slices = if d.splits > 1 { parts } else { 1 };
+    let partials = &partials[..slices * plen];
     dw[..slices * len].par_chunks_mut(s.ci * kk).enumerate().for_each(|(r, out)| {
         let (slice, co) = (r / s.co, r % s.co);
-        let sources = if d.splits > 1 { slice..slice + 1 } else { 0..parts };
         for (j, o) in out.iter_mut().enumerate() {
             let (ci, t) = (j / kk, j % kk);
-            let at = ((t / k * k + t % k) * s.ci + ci) * s.co + co;
-            *o = sources.clone().fold(0.0, |acc, g| acc + partials[g * len + at]);
+            *o = partials[slice * plen + ((t / k * k + t % k) * s.ci + ci) * cols + co];
         }
     });
 }

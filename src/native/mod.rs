@@ -4,6 +4,8 @@
 //! readable oracle; this engine is tested against them kernel by kernel.
 
 mod conv;
+mod conv_direct;
+mod direct;
 mod gemm;
 mod ops;
 
@@ -35,20 +37,61 @@ impl Scratch {
     }
 }
 
+/// How the native engine runs conv2d.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Conv {
+    /// register-blocked direct kernels (x86-64 with AVX-512)
+    Direct,
+    /// GEMMs over padded images on the `gemm` crate (every CPU)
+    Gemm,
+}
+
+impl Conv {
+    /// Direct where the CPU has it, else GEMMs; GPUNET_NATIVE_CONV=direct|gemm overrides.
+    pub fn choose() -> Result<Conv> {
+        match std::env::var("GPUNET_NATIVE_CONV").as_deref() {
+            Err(_) | Ok("") | Ok("auto") => Ok(if direct::available() { Conv::Direct } else { Conv::Gemm }),
+            Ok("gemm") => Ok(Conv::Gemm),
+            Ok("direct") if direct::available() => Ok(Conv::Direct),
+            Ok("direct") => Err(Error::usage("GPUNET_NATIVE_CONV=direct: this CPU lacks AVX-512F")),
+            Ok(other) => Err(Error::usage(format!("GPUNET_NATIVE_CONV must be auto, direct or gemm, got '{other}'"))),
+        }
+    }
+    /// The algorithms this CPU runs.
+    pub fn available() -> Vec<Conv> {
+        if direct::available() {
+            vec![Conv::Direct, Conv::Gemm]
+        } else {
+            vec![Conv::Gemm]
+        }
+    }
+}
+
 pub struct NativeEngine {
     pool: rayon::ThreadPool,
     threads: usize,
+    conv: Conv,
     host: Host,
     scratch: Scratch,
     /// Conv weight-gradient partial sums of image groups.
     partials: Vec<f32>,
     /// A conv's kernel reordered for its GEMMs.
     reordered: Vec<f32>,
+    /// With GPUNET_PROFILE set: seconds and runs per (plan, op), printed when dropped.
+    profile: Option<std::collections::BTreeMap<(PlanId, usize), (String, f64, usize)>>,
 }
 
 impl NativeEngine {
-    /// An engine on `threads` threads (0: one per core).
+    /// An engine on `threads` threads (0: one per core), conv as `Conv::choose` says.
     pub fn new(threads: usize) -> Result<NativeEngine> {
+        NativeEngine::with_conv(threads, Conv::choose()?)
+    }
+
+    /// An engine whose convs run on `conv`.
+    pub fn with_conv(threads: usize, conv: Conv) -> Result<NativeEngine> {
+        if conv == Conv::Direct && !direct::available() {
+            return Err(Error::usage("direct conv needs a CPU with AVX-512F"));
+        }
         let threads = if threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { threads };
         if threads > 1024 {
             return Err(Error::usage(format!("--threads must be 0 (one per core) to 1024, got {threads}")));
@@ -61,10 +104,12 @@ impl NativeEngine {
         Ok(NativeEngine {
             pool,
             threads,
+            conv,
             host: Host::default(),
             scratch: Scratch::new(threads),
             partials: Vec::new(),
             reordered: Vec::new(),
+            profile: std::env::var_os("GPUNET_PROFILE").map(|_| Default::default()),
         })
     }
 }
@@ -76,9 +121,11 @@ fn fm<'a>(s: &'a mut &mut [u32]) -> &'a mut [f32] {
     bytemuck::cast_slice_mut(s)
 }
 
-/// The engine's reusable scratch, lent to one op.
-struct Work<'a> {
+/// The engine's reusable scratch, lent to one op, and its conv algorithm.
+pub(crate) struct Work<'a> {
     scratch: &'a Scratch,
+    /// conv on the direct AVX-512 kernels (else GEMMs on the `gemm` crate)
+    direct: bool,
     partials: &'a mut Vec<f32>,
     reordered: &'a mut Vec<f32>,
 }
@@ -89,14 +136,10 @@ fn dispatch(k: Kernel, o: &mut [&mut [u32]], i: &[&[u32]], p: &Params, w: &mut W
         (Kernel::Matmul, [c]) => ops::matmul(fm(c), f(i[0]), f(i[1]), f(i[2]), &Dims::from_params(p)),
         (Kernel::BiasGrad, [db]) => ops::bias_grad(fm(db), f(i[0]), &Dims::from_params(p)),
         (Kernel::SumSplits, [t]) => ops::sum_splits(fm(t), f(i[0]), &Dims::from_params(p)),
-        (Kernel::Conv2dForward, [y]) => {
-            conv::forward(fm(y), f(i[0]), f(i[1]), f(i[2]), &Dims::from_params(p), w.scratch, w.reordered)
-        }
-        (Kernel::Conv2dBackwardInput, [dx]) => {
-            conv::backward_input(fm(dx), f(i[0]), f(i[1]), &Dims::from_params(p), w.scratch, w.reordered)
-        }
+        (Kernel::Conv2dForward, [y]) => conv::forward(fm(y), f(i[0]), f(i[1]), f(i[2]), &Dims::from_params(p), w),
+        (Kernel::Conv2dBackwardInput, [dx]) => conv::backward_input(fm(dx), f(i[0]), f(i[1]), &Dims::from_params(p), w),
         (Kernel::Conv2dBackwardWeight, [dw]) => {
-            conv::backward_weight(fm(dw), f(i[0]), f(i[1]), &Dims::from_params(p), w.scratch, w.partials)
+            conv::backward_weight(fm(dw), f(i[0]), f(i[1]), &Dims::from_params(p), w)
         }
         (Kernel::MaxpoolForward, [y, arg]) => ops::maxpool_forward(fm(y), arg, f(i[0]), &Dims::from_params(p)),
         (Kernel::MaxpoolBackward, [dx]) => ops::maxpool_backward(fm(dx), f(i[0]), i[1], &Dims::from_params(p)),
@@ -128,9 +171,30 @@ fn dispatch(k: Kernel, o: &mut [&mut [u32]], i: &[&[u32]], p: &Params, w: &mut W
     }
 }
 
+impl Drop for NativeEngine {
+    fn drop(&mut self) {
+        let Some(p) = self.profile.take() else { return };
+        let total: f64 = p.values().map(|e| e.1).sum();
+        let mut rows: Vec<_> = p.into_iter().collect();
+        rows.sort_by(|a, b| b.1 .1.total_cmp(&a.1 .1));
+        eprintln!("profile of {}: {:.3} s in ops", self.name(), total);
+        for ((plan, op), (name, secs, runs)) in rows.iter().take(40) {
+            let share = 100.0 * secs / total.max(1e-12);
+            eprintln!(
+                "  plan {plan} op {op:>3} {name:<26} {runs:>6} runs {:>9.3} ms each {share:>5.1}%",
+                1e3 * secs / *runs as f64
+            );
+        }
+    }
+}
+
 impl Engine for NativeEngine {
     fn name(&self) -> String {
-        format!("native CPU ({} threads)", self.threads)
+        let conv = match self.conv {
+            Conv::Direct => "direct AVX-512 conv",
+            Conv::Gemm => "GEMM conv",
+        };
+        format!("native CPU ({} threads, {conv})", self.threads)
     }
     fn buffer(&mut self, words: usize, _label: &str) -> Result<BufId> {
         Ok(self.host.buffer(words))
@@ -150,9 +214,23 @@ impl Engine for NativeEngine {
         Ok(())
     }
     fn run(&mut self, plan: PlanId) -> Result<()> {
-        let mut work = Work { scratch: &self.scratch, partials: &mut self.partials, reordered: &mut self.reordered };
+        let mut work = Work {
+            scratch: &self.scratch,
+            direct: self.conv == Conv::Direct,
+            partials: &mut self.partials,
+            reordered: &mut self.reordered,
+        };
         let pool = &self.pool;
-        self.host.run(plan, |op, o, i| pool.install(|| dispatch(op.kernel, o, i, &op.params, &mut work)));
+        let (mut profile, mut at) = (self.profile.as_mut(), 0);
+        self.host.run(plan, |op, o, i| {
+            let t = std::time::Instant::now();
+            pool.install(|| dispatch(op.kernel, o, i, &op.params, &mut work));
+            if let Some(p) = profile.as_mut() {
+                let e = p.entry((plan, at)).or_insert_with(|| (op.kernel.name().to_string(), 0.0, 0));
+                (e.1, e.2) = (e.1 + t.elapsed().as_secs_f64(), e.2 + 1);
+            }
+            at += 1;
+        });
         Ok(())
     }
     fn finish(&mut self) -> Result<()> {

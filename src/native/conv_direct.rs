@@ -1,0 +1,250 @@
+//! conv2d on the direct microkernels of `direct`, one image per task:
+//! - forward (and grad input, the stride-1 conv of dY spread by the stride,
+//!   through the flipped kernel): the image zero-padded in CHW order, each output
+//!   row cut into blocks of ≤ 28/V pixels whose V·16 channels sum over every tap
+//!   in registers, then bias and ReLU, and each vector scattered into its NCHW
+//!   channel planes;
+//! - grad weight: the image padded in HWC order, where the taps (kx, ci) of one
+//!   kernel row are contiguous, and dY transposed to (pixels, cop); each block of
+//!   taps × channels sums over the image's pixels in registers, then adds into
+//!   the group's (k, k·Ci, cop) partial sums, summed in order by `conv`.
+
+use super::conv::{pad_hwc, Shape};
+use super::direct::{self, Fwd, Wgrad, LANES};
+use super::Scratch;
+use rayon::prelude::*;
+
+/// Output channels padded to whole vectors.
+pub fn cop(co: usize) -> usize {
+    co.next_multiple_of(LANES)
+}
+
+/// Whether the direct forward kernels run a conv of stride `s` (grad input and
+/// grad weight run any stride).
+pub fn takes_stride(s: usize) -> bool {
+    s <= 2
+}
+
+/// `len` items cut into the fewest blocks of at most `most`, as even as can be: (size, count).
+fn blocks(len: usize, most: usize) -> (usize, usize) {
+    let count = len.div_ceil(most);
+    (len.div_ceil(count), count)
+}
+
+/// xp (Ci, Hp, Wp): image x (Ci, H, W) zero-padded, every `spread`-th row and column.
+fn pad_chw(xp: &mut [f32], x: &[f32], s: &Shape, spread: usize) {
+    let (wp, hp) = (s.wp(), s.hp());
+    xp.fill(0.0);
+    for c in 0..s.ci {
+        for iy in 0..s.h {
+            let y = iy * spread + s.py;
+            if y >= hp {
+                continue;
+            }
+            let row = &mut xp[(c * hp + y) * wp..(c * hp + y + 1) * wp];
+            for (ix, v) in x[(c * s.h + iy) * s.w..][..s.w].iter().enumerate() {
+                if let Some(o) = row.get_mut(ix * spread + s.px) {
+                    *o = *v;
+                }
+            }
+        }
+    }
+}
+
+/// The kernel for the forward blocks: wr[((c·k + ky)·k + kx)·cop + o] = W[o, c, ky, kx],
+/// or with `flip` (the grad-input conv, whose inputs are W's outputs)
+/// W[c, o, k-1-ky, k-1-kx]; columns o past the conv's outputs are 0.
+pub fn reorder(wr: &mut Vec<f32>, wt: &[f32], d: &Shape, flip: bool) {
+    let kk = d.k * d.k;
+    let (ins, outs) = if flip { (d.co, d.ci) } else { (d.ci, d.co) };
+    let cop = cop(outs);
+    wr.clear();
+    wr.resize(ins * kk * cop, 0.0);
+    for co in 0..d.co {
+        for ci in 0..d.ci {
+            for t in 0..kk {
+                let v = wt[(co * d.ci + ci) * kk + t];
+                let i = if flip { (co * kk + kk - 1 - t) * cop + ci } else { (ci * kk + t) * cop + co };
+                wr[i] = v;
+            }
+        }
+    }
+}
+
+/// y (N, Co, Ho, Wo) = conv(x, wr as `reorder` lays it out), x spread by `spread`,
+/// plus `bias`, through ReLU with `relu`.
+#[allow(clippy::too_many_arguments)]
+pub fn conv(
+    y: &mut [f32],
+    x: &[f32],
+    wr: &[f32],
+    s: &Shape,
+    spread: usize,
+    scratch: &Scratch,
+    bias: Option<&[f32]>,
+    relu: bool,
+) {
+    assert!(direct::available() && takes_stride(s.s), "direct conv: not on this CPU or stride");
+    let (hw, ohw, cop) = (s.hw(), s.out_hw(), cop(s.co));
+    let (hp, wp) = (s.hp(), s.wp());
+    let plen = s.ci * hp * wp;
+    let (v, most) = direct::blocking(cop);
+    let (width, tiles) = blocks(s.wo, most);
+    assert!(wr.len() >= s.ci * s.k * s.k * cop, "direct conv: kernel too short");
+    assert!(bias.is_none_or(|b| b.len() >= s.co), "direct conv: bias too short");
+    // rows narrower than half a block go two at a time
+    let pair = if 2 * s.wo <= most { 2 } else { 1 };
+    y[..s.n * s.co * ohw].par_chunks_mut(s.co * ohw).enumerate().for_each(|(b, yb)| {
+        scratch.with(plen, |xp| {
+            pad_chw(xp, &x[b * s.ci * hw..(b + 1) * s.ci * hw], s, spread);
+            for co in (0..cop).step_by(v * LANES) {
+                let d = Fwd {
+                    cop,
+                    plane: hp * wp,
+                    wp,
+                    ci: s.ci,
+                    k: s.k,
+                    out_row: s.wo,
+                    out_plane: ohw,
+                    bias: bias.map(|b| b[co..].as_ptr()),
+                    relu,
+                };
+                for oy in (0..s.ho).step_by(pair) {
+                    let g = pair.min(s.ho - oy);
+                    for t in 0..tiles {
+                        let ox = t * width;
+                        let r = width.min(s.wo - ox);
+                        // SAFETY: the block's reads end at x (ci - 1, (oy + g - 1)·s + k - 1, (ox + r - 1)·s + k - 1)
+                        // < (ci, hp, wp), wr's (ci·k·k - 1)·cop + co + v·16 ≤ its length, and bias
+                        // channels co + [0, valid); its writes are channels co + [0, valid) of pixels
+                        // (oy + [0, g))·wo + ox + [0, r) of this image's y (Co, Ho, Wo)
+                        unsafe {
+                            direct::fwd(
+                                (s.s, v, g, r),
+                                yb.as_mut_ptr().add(co * ohw + oy * s.wo + ox),
+                                xp.as_ptr().add(oy * s.s * wp + ox * s.s),
+                                wr.as_ptr().add(co),
+                                s.co - co.min(s.co),
+                                &d,
+                            )
+                        }
+                    }
+                }
+            }
+        });
+    });
+}
+
+/// Pixels whose taps one weight-gradient block sums in registers before adding
+/// them to the partial sums: whole images, as many as make about this many.
+const BLOCK_PIXELS: usize = 256;
+
+/// Σ over the flat output pixels [lo, hi) of (N, Ho, Wo), into `part` (k, k·Ci, cop).
+pub fn weight_range(part: &mut [f32], dy: &[f32], x: &[f32], s: &Shape, lo: usize, hi: usize, scratch: &Scratch) {
+    assert!(direct::available(), "direct conv: not on this CPU");
+    let (ohw, kc, cop) = (s.out_hw(), s.k * s.ci, cop(s.co));
+    let (plen, dlen) = (s.hp() * s.wp() * s.ci, ohw * cop);
+    let batch = (BLOCK_PIXELS / ohw).max(1);
+    assert!(part.len() >= s.k * kc * cop, "direct conv: partial sums too short");
+    part.fill(0.0);
+    if lo >= hi {
+        return;
+    }
+    scratch.with(batch * (plen + dlen), |buf| {
+        let (xp, dyt) = buf.split_at_mut(batch * plen);
+        let mut b = lo / ohw;
+        while b * ohw < hi {
+            let (p0, p1) = (lo.max(b * ohw) - b * ohw, hi.min((b + 1) * ohw) - b * ohw);
+            if p0 > 0 || p1 < ohw {
+                // part of one image: a partial first row, full rows, a partial last row
+                prepare(xp, dyt, dy, x, s, b, p0, p1);
+                let mut p = p0;
+                while p < p1 {
+                    let (oy, ox) = (p / s.wo, p % s.wo);
+                    let (rows, cols) =
+                        if ox > 0 || p1 - p < s.wo { (1, (s.wo - ox).min(p1 - p)) } else { ((p1 - p) / s.wo, s.wo) };
+                    block_sums(part, xp, dyt, s, 1, oy, ox, rows, cols);
+                    p += rows * cols;
+                }
+                b += 1;
+            } else {
+                // whole images, `batch` at a time
+                let images = batch.min(hi / ohw - b);
+                for i in 0..images {
+                    prepare(&mut xp[i * plen..], &mut dyt[i * dlen..], dy, x, s, b + i, 0, ohw);
+                }
+                block_sums(part, xp, dyt, s, images, 0, 0, s.ho, s.wo);
+                b += images;
+            }
+        }
+    });
+}
+
+/// Image b padded in HWC order into xp, and its dY pixels [p0, p1) into dyt (ho·wo, cop).
+#[allow(clippy::too_many_arguments)]
+fn prepare(xp: &mut [f32], dyt: &mut [f32], dy: &[f32], x: &[f32], s: &Shape, b: usize, p0: usize, p1: usize) {
+    let (hw, ohw, cop) = (s.hw(), s.out_hw(), cop(s.co));
+    pad_hwc(xp, &x[b * s.ci * hw..(b + 1) * s.ci * hw], s, 1);
+    let dyb = &dy[b * s.co * ohw..(b + 1) * s.co * ohw];
+    for p in p0..p1 {
+        let row = &mut dyt[p * cop..(p + 1) * cop];
+        for (co, o) in row.iter_mut().enumerate() {
+            *o = if co < s.co { dyb[co * ohw + p] } else { 0.0 };
+        }
+    }
+}
+
+/// Every block of taps × channels over `rows` rows of `cols` pixels from (oy, ox)
+/// of `images` prepared images, added into part.
+#[allow(clippy::too_many_arguments)]
+fn block_sums(
+    part: &mut [f32],
+    xp: &[f32],
+    dyt: &[f32],
+    s: &Shape,
+    images: usize,
+    oy: usize,
+    ox: usize,
+    rows: usize,
+    cols: usize,
+) {
+    let (wp, kc, cop) = (s.wp(), s.k * s.ci, cop(s.co));
+    let (v, most) = direct::blocking(cop);
+    let (width, tiles) = blocks(kc, most);
+    let d = Wgrad {
+        cop,
+        images,
+        rows,
+        cols,
+        step: s.s * s.ci,
+        row_step: s.s * wp * s.ci,
+        x_image: s.hp() * wp * s.ci,
+        dy_row: s.wo * cop,
+        dy_image: s.out_hw() * cop,
+    };
+    let (at, p) = ((oy * s.s * wp + ox * s.s) * s.ci, oy * s.wo + ox);
+    assert!(xp.len() >= images * d.x_image && dyt.len() >= (images - 1) * d.dy_image + (p + rows * cols) * cop);
+    for ky in 0..s.k {
+        for t in 0..tiles {
+            let j = t * width;
+            let r = width.min(kc - j);
+            for co in (0..cop).step_by(v * LANES) {
+                // SAFETY: taps j + [0, r) of kernel row ky at output pixel (oy', ox') of an image
+                // read ((oy'·s + ky)·wp + ox'·s)·ci + j + r - 1 < hp·wp·ci, as the padded image holds
+                // every tap of every output pixel, and dyt's reads are the pixels walked, both
+                // within the lengths asserted above; the writes are rows ky·kc + j + [0, r) of
+                // part (k·kc, cop), whose length weight_range asserted
+                unsafe {
+                    direct::wgrad(
+                        v,
+                        r,
+                        part.as_mut_ptr().add((ky * kc + j) * cop + co),
+                        xp.as_ptr().add(at + ky * wp * s.ci + j),
+                        dyt.as_ptr().add(p * cop + co),
+                        &d,
+                    )
+                }
+            }
+        }
+    }
+}

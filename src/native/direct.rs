@@ -1,0 +1,242 @@
+//! Direct convolution microkernels for x86-64 CPUs with AVX-512: each call keeps
+//! an (R pixels or taps) × (V·16 channels) block of results in registers for a
+//! whole reduction, so no im2col, no packing and no padded-row waste. Output
+//! channels are padded to a multiple of 16 (`cop`) in the weights and results,
+//! so any channel count takes this path; the padding columns are computed from
+//! zeros and never read back. Used by `conv` when `available()`; elsewhere, and
+//! with GPUNET_NATIVE_CONV=gemm, conv runs as GEMMs on the `gemm` crate.
+
+/// Channels per vector.
+pub const LANES: usize = 16;
+
+/// Whether this CPU runs the kernels here.
+pub fn available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Vectors of output channels per block, and the most pixels (or taps) a block
+/// holds: R·V accumulators plus V operands stay within the 32 vector registers.
+/// Two vectors of 14 beat four of 7 (measured: half the weight traffic per FMA).
+pub fn blocking(cop: usize) -> (usize, usize) {
+    if cop.is_multiple_of(2 * LANES) {
+        (2, 14)
+    } else {
+        (1, 28)
+    }
+}
+
+/// Forward-style block of G output rows of R pixels: for output channel c < V·16,
+/// Σ over taps (ci, ky, kx) of x[ci·plane + g·S·wp + ky·wp + kx + r·S] ·
+/// w[((ci·k + ky)·k + kx)·cop + c], plus bias[c] where given, through ReLU where
+/// asked, stored at out[c·out_plane + g·out_row + r] for the first `valid`
+/// channels (x, w, bias and out already offset to the block's first pixel and
+/// channel).
+pub struct Fwd {
+    pub cop: usize,
+    pub plane: usize,
+    pub wp: usize,
+    pub ci: usize,
+    pub k: usize,
+    /// floats from one output row to the next, and from one channel to the next
+    pub out_row: usize,
+    pub out_plane: usize,
+    pub bias: Option<*const f32>,
+    pub relu: bool,
+}
+
+/// Weight-gradient block: part[r·cop + c] += Σ over pixels of
+/// x[pixel's offset + r] · dyt[pixel·cop + c], pixels walked as `images` images
+/// of `rows` rows of `cols` pixels (x steps by `step` floats a pixel, `row_step`
+/// a row and `x_image` an image; dyt by cop a pixel, `dy_row` a row and
+/// `dy_image` an image).
+pub struct Wgrad {
+    pub cop: usize,
+    pub images: usize,
+    pub rows: usize,
+    pub cols: usize,
+    pub step: usize,
+    pub row_step: usize,
+    pub x_image: usize,
+    pub dy_row: usize,
+    pub dy_image: usize,
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::{Fwd, Wgrad, LANES};
+    use std::arch::x86_64::*;
+
+    #[target_feature(enable = "avx512f")]
+    unsafe fn fwd<const S: usize, const V: usize, const G: usize, const R: usize>(
+        out: *mut f32,
+        x: *const f32,
+        w: *const f32,
+        valid: usize,
+        d: &Fwd,
+    ) {
+        let mut acc = [[[_mm512_setzero_ps(); V]; R]; G];
+        let mut wt = w;
+        for c in 0..d.ci {
+            for ky in 0..d.k {
+                let row = x.add(c * d.plane + ky * d.wp);
+                for kx in 0..d.k {
+                    let mut wv = [_mm512_setzero_ps(); V];
+                    for (v, o) in wv.iter_mut().enumerate() {
+                        *o = _mm512_loadu_ps(wt.add(v * LANES));
+                    }
+                    for (g, ag) in acc.iter_mut().enumerate() {
+                        let p = row.add(g * S * d.wp + kx);
+                        for (r, a) in ag.iter_mut().enumerate() {
+                            let b = _mm512_set1_ps(*p.add(r * S));
+                            for v in 0..V {
+                                a[v] = _mm512_fmadd_ps(b, wv[v], a[v]);
+                            }
+                        }
+                    }
+                    wt = wt.add(d.cop);
+                }
+            }
+        }
+        // into NCHW: lane c of a vector goes to channel plane c, one scatter a vector
+        let lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        let index = _mm512_mullo_epi32(lanes, _mm512_set1_epi32(d.out_plane as i32));
+        let mut masks = [0u16; V];
+        let mut bias = [_mm512_setzero_ps(); V];
+        for v in 0..V {
+            let n = valid.saturating_sub(v * LANES).min(LANES);
+            masks[v] = ((1u32 << n) - 1) as u16;
+            if let Some(b) = d.bias {
+                bias[v] = _mm512_maskz_loadu_ps(masks[v], b.add(v * LANES));
+            }
+        }
+        for (g, ag) in acc.iter().enumerate() {
+            for (r, a) in ag.iter().enumerate() {
+                for v in 0..V {
+                    let mut y = _mm512_add_ps(a[v], bias[v]);
+                    if d.relu {
+                        y = _mm512_max_ps(y, _mm512_setzero_ps());
+                    }
+                    let at = out.add(v * LANES * d.out_plane + g * d.out_row + r);
+                    _mm512_mask_i32scatter_ps::<4>(at, masks[v], index, y);
+                }
+            }
+        }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    unsafe fn wgrad<const V: usize, const R: usize>(part: *mut f32, x: *const f32, dyt: *const f32, d: &Wgrad) {
+        let mut acc = [[_mm512_setzero_ps(); V]; R];
+        for image in 0..d.images {
+            let (x, dyt) = (x.add(image * d.x_image), dyt.add(image * d.dy_image));
+            for row in 0..d.rows {
+                let (mut xp, mut dp) = (x.add(row * d.row_step), dyt.add(row * d.dy_row));
+                for _ in 0..d.cols {
+                    let mut dv = [_mm512_setzero_ps(); V];
+                    for (v, o) in dv.iter_mut().enumerate() {
+                        *o = _mm512_loadu_ps(dp.add(v * LANES));
+                    }
+                    for (r, a) in acc.iter_mut().enumerate() {
+                        let b = _mm512_set1_ps(*xp.add(r));
+                        for v in 0..V {
+                            a[v] = _mm512_fmadd_ps(b, dv[v], a[v]);
+                        }
+                    }
+                    xp = xp.add(d.step);
+                    dp = dp.add(d.cop);
+                }
+            }
+        }
+        for (r, a) in acc.iter().enumerate() {
+            for (v, s) in a.iter().enumerate() {
+                let o = part.add(r * d.cop + v * LANES);
+                _mm512_storeu_ps(o, _mm512_add_ps(_mm512_loadu_ps(o), *s));
+            }
+        }
+    }
+
+    pub type FwdFn = unsafe fn(*mut f32, *const f32, *const f32, usize, &Fwd);
+    pub type WgradFn = unsafe fn(*mut f32, *const f32, *const f32, &Wgrad);
+
+    macro_rules! pick {
+        ($f:ident, $r:expr, [$($n:literal)*], $($c:literal),+) => {
+            pick!(@ $f, $r, [$($n)*], [$($c),+])
+        };
+        (@ $f:ident, $r:expr, [$($n:literal)*], $c:tt) => {
+            match $r {
+                $($n => pick!(@fn $f, $c, $n),)*
+                _ => unreachable!("block of {} rows", $r),
+            }
+        };
+        (@fn $f:ident, [$($c:literal),+], $n:literal) => {
+            $f::<$($c,)+ $n> as _
+        };
+    }
+
+    /// The forward kernel for stride S (1 or 2), V vectors and G rows of R pixels.
+    pub fn fwd_fn(s: usize, v: usize, g: usize, r: usize) -> FwdFn {
+        match (s, v, g) {
+            (1, 1, 1) => {
+                pick!(fwd, r, [1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28], 1, 1, 1)
+            }
+            (1, 1, 2) => pick!(fwd, r, [1 2 3 4 5 6 7 8 9 10 11 12 13 14], 1, 1, 2),
+            (1, 2, 1) => pick!(fwd, r, [1 2 3 4 5 6 7 8 9 10 11 12 13 14], 1, 2, 1),
+            (1, 2, 2) => pick!(fwd, r, [1 2 3 4 5 6 7], 1, 2, 2),
+            (2, 1, 1) => {
+                pick!(fwd, r, [1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28], 2, 1, 1)
+            }
+            (2, 1, 2) => pick!(fwd, r, [1 2 3 4 5 6 7 8 9 10 11 12 13 14], 2, 1, 2),
+            (2, 2, 1) => pick!(fwd, r, [1 2 3 4 5 6 7 8 9 10 11 12 13 14], 2, 2, 1),
+            (2, 2, 2) => pick!(fwd, r, [1 2 3 4 5 6 7], 2, 2, 2),
+            _ => unreachable!("stride {s}, {v} vectors, {g} rows"),
+        }
+    }
+
+    /// The weight-gradient kernel for V vectors and R taps.
+    pub fn wgrad_fn(v: usize, r: usize) -> WgradFn {
+        match v {
+            1 => pick!(wgrad, r, [1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28], 1),
+            2 => pick!(wgrad, r, [1 2 3 4 5 6 7 8 9 10 11 12 13 14], 2),
+            _ => unreachable!("{v} vectors"),
+        }
+    }
+}
+
+/// A forward block of `g` (1 or 2) rows of `r` pixels at stride `s` (1 or 2), `v` vectors.
+/// # Safety
+/// `available()`; every address the sums read or write is in bounds; `(v, _) = blocking(cop)`;
+/// g·r ≤ 28 / v; `valid` ≥ 1.
+#[cfg(target_arch = "x86_64")]
+pub unsafe fn fwd(
+    (s, v, g, r): (usize, usize, usize, usize),
+    out: *mut f32,
+    x: *const f32,
+    w: *const f32,
+    valid: usize,
+    d: &Fwd,
+) {
+    avx512::fwd_fn(s, v, g, r)(out, x, w, valid, d)
+}
+
+/// # Safety
+/// As `fwd`, for `Wgrad`'s sums.
+#[cfg(target_arch = "x86_64")]
+pub unsafe fn wgrad(v: usize, r: usize, part: *mut f32, x: *const f32, dyt: *const f32, d: &Wgrad) {
+    avx512::wgrad_fn(v, r)(part, x, dyt, d)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+pub unsafe fn fwd(_: (usize, usize, usize, usize), _: *mut f32, _: *const f32, _: *const f32, _: usize, _: &Fwd) {
+    unreachable!("direct conv needs AVX-512")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+pub unsafe fn wgrad(_: usize, _: usize, _: *mut f32, _: *const f32, _: *const f32, _: &Wgrad) {
+    unreachable!("direct conv needs AVX-512")
+}
