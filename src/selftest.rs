@@ -60,7 +60,7 @@ pub fn compare(got: &[f32], want: &[f32], tol: Tol) -> Cmp {
     }
     for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
         let d = (g - w).abs();
-        let bad = !(d <= tol.atol + tol.rtol * w.abs()); // NaN is bad
+        let bad = d.partial_cmp(&(tol.atol + tol.rtol * w.abs())).is_none_or(|o| o.is_gt()); // NaN is bad
         c.max_abs = c.max_abs.max(if d.is_nan() { f32::INFINITY } else { d });
         if w != 0.0 {
             c.max_rel = c.max_rel.max(d / w.abs());
@@ -138,6 +138,9 @@ pub fn under_core(case: &Case, core: Gemm, default: Gemm) -> bool {
     core == default || case.kernel.info().shader.uses_gemm()
 }
 
+/// A changed word outside an output view: (output, index in its buffer).
+pub type Guard = (usize, usize);
+
 /// Runs a case's op on an engine and returns its output views' contents.
 pub fn run_case(engine: &mut dyn Engine, case: &Case) -> Result<Vec<Vec<u32>>> {
     Ok(run_guarded(engine, case)?.0)
@@ -145,7 +148,7 @@ pub fn run_case(engine: &mut dyn Engine, case: &Case) -> Result<Vec<Vec<u32>>> {
 
 /// Runs a case's op and returns its output views' contents, and the first word
 /// outside an output view that changed: (output, index in its buffer).
-pub fn run_guarded(engine: &mut dyn Engine, case: &Case) -> Result<(Vec<Vec<u32>>, Option<(usize, usize)>)> {
+pub fn run_guarded(engine: &mut dyn Engine, case: &Case) -> Result<(Vec<Vec<u32>>, Option<Guard>)> {
     let (plan, outputs) = load_case(engine, case)?;
     engine.run(plan)?;
     let mut contents = Vec::new();

@@ -46,5 +46,5 @@ pub const FLAG_BIAS: u32 = 1;
 pub const FLAG_RELU: u32 = 2;
 
 pub(crate) fn flags(bias: bool, relu: bool) -> u32 {
-    (bias as u32) * FLAG_BIAS | (relu as u32) * FLAG_RELU
+    ((bias as u32) * FLAG_BIAS) | ((relu as u32) * FLAG_RELU)
 }

@@ -55,8 +55,11 @@ fn rank(info: &wgpu::AdapterInfo) -> (u8, u8) {
     (ty, (info.backend != wgpu::Backend::Gl) as u8)
 }
 
+/// A limit: its name, how to read it, the least the kernels need.
+type Need = (&'static str, fn(&wgpu::Limits) -> u64, u64);
+
 /// What the kernels need beyond the WebGPU defaults' floor.
-const NEEDS: [(&str, fn(&wgpu::Limits) -> u64, u64); 4] = [
+const NEEDS: [Need; 4] = [
     ("max_storage_buffers_per_shader_stage", |l| l.max_storage_buffers_per_shader_stage as u64, 5),
     ("max_compute_invocations_per_workgroup", |l| l.max_compute_invocations_per_workgroup as u64, 256),
     ("max_compute_workgroup_size_x", |l| l.max_compute_workgroup_size_x as u64, 256),

@@ -49,7 +49,7 @@ impl GpuEngine {
                 op.kernel.name()
             )));
         }
-        let max = self.gpu.limits.max_storage_buffer_binding_size as u64;
+        let max = self.gpu.limits.max_storage_buffer_binding_size;
         if len > max {
             return Err(Error::Limit {
                 what: format!("{} binding", op.kernel.name()),

@@ -67,6 +67,9 @@ impl Conv {
     }
 }
 
+/// Kernel name, seconds and runs per (plan, op index).
+type Profile = std::collections::BTreeMap<(PlanId, usize), (String, f64, usize)>;
+
 pub struct NativeEngine {
     pool: rayon::ThreadPool,
     threads: usize,
@@ -78,7 +81,7 @@ pub struct NativeEngine {
     /// A conv's kernel reordered for its GEMMs.
     reordered: Vec<f32>,
     /// With GPUNET_PROFILE set: seconds and runs per (plan, op), printed when dropped.
-    profile: Option<std::collections::BTreeMap<(PlanId, usize), (String, f64, usize)>>,
+    profile: Option<Profile>,
 }
 
 impl NativeEngine {
