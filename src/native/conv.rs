@@ -94,6 +94,15 @@ impl Shape {
 pub(super) fn pad_hwc(xp: &mut [f32], x: &[f32], s: &Shape, spread: usize) {
     let (wp, hp, ci) = (s.wp(), s.hp(), s.ci);
     xp.fill(0.0);
+    if spread == 1 {
+        // row iy of every channel, (Ci, W) into (W, Ci) at padded row iy + py, column px
+        let w = s.w.min(wp.saturating_sub(s.px));
+        for iy in 0..s.h.min(hp.saturating_sub(s.py)) {
+            let at = ((iy + s.py) * wp + s.px) * ci;
+            super::direct::transpose(&mut xp[at..], ci, &x[iy * s.w..], s.h * s.w, ci, w);
+        }
+        return;
+    }
     for c in 0..ci {
         for iy in 0..s.h {
             let y = iy * spread + s.py;

@@ -186,11 +186,10 @@ fn prepare(xp: &mut [f32], dyt: &mut [f32], dy: &[f32], x: &[f32], s: &Shape, b:
     let (hw, ohw, cop) = (s.hw(), s.out_hw(), cop(s.co));
     pad_hwc(xp, &x[b * s.ci * hw..(b + 1) * s.ci * hw], s, 1);
     let dyb = &dy[b * s.co * ohw..(b + 1) * s.co * ohw];
+    let dyt = &mut dyt[..p1 * cop];
+    direct::transpose(&mut dyt[p0 * cop..], cop, &dyb[p0..], ohw, s.co, p1 - p0);
     for p in p0..p1 {
-        let row = &mut dyt[p * cop..(p + 1) * cop];
-        for (co, o) in row.iter_mut().enumerate() {
-            *o = if co < s.co { dyb[co * ohw + p] } else { 0.0 };
-        }
+        dyt[p * cop + s.co..(p + 1) * cop].fill(0.0);
     }
 }
 

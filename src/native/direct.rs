@@ -240,3 +240,76 @@ pub unsafe fn fwd(_: (usize, usize, usize, usize), _: *mut f32, _: *const f32, _
 pub unsafe fn wgrad(_: usize, _: usize, _: *mut f32, _: *const f32, _: *const f32, _: &Wgrad) {
     unreachable!("direct conv needs AVX-512")
 }
+
+/// dst[j·dst_stride + i] = src[i·src_stride + j] for i < rows, j < cols: 8×8
+/// blocks in AVX registers where the CPU has AVX, the edges one by one.
+pub fn transpose(dst: &mut [f32], dst_stride: usize, src: &[f32], src_stride: usize, rows: usize, cols: usize) {
+    if rows == 0 || cols == 0 {
+        return;
+    }
+    assert!((rows - 1) * src_stride + cols <= src.len() && (cols - 1) * dst_stride + rows <= dst.len());
+    let (r8, c8) = (rows / 8 * 8, cols / 8 * 8);
+    #[cfg(target_arch = "x86_64")]
+    let done = if std::arch::is_x86_feature_detected!("avx") {
+        for i in (0..r8).step_by(8) {
+            for j in (0..c8).step_by(8) {
+                // SAFETY: rows i..i+8 of columns j..j+8 of src, and rows j..j+8 of columns
+                // i..i+8 of dst, are inside the spans asserted above
+                unsafe {
+                    avx::transpose8(
+                        dst.as_mut_ptr().add(j * dst_stride + i),
+                        dst_stride,
+                        src.as_ptr().add(i * src_stride + j),
+                        src_stride,
+                    )
+                }
+            }
+        }
+        (r8, c8)
+    } else {
+        (0, 0)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let done = (0, 0);
+    for i in 0..rows {
+        let from = if i < done.0 { done.1 } else { 0 };
+        for j in from..cols {
+            dst[j * dst_stride + i] = src[i * src_stride + j];
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx {
+    use std::arch::x86_64::*;
+
+    /// One 8×8 block: dst row j = src column j.
+    #[target_feature(enable = "avx")]
+    pub unsafe fn transpose8(dst: *mut f32, ds: usize, src: *const f32, ss: usize) {
+        let r: [__m256; 8] = std::array::from_fn(|i| _mm256_loadu_ps(src.add(i * ss)));
+        let t = [
+            _mm256_unpacklo_ps(r[0], r[1]),
+            _mm256_unpackhi_ps(r[0], r[1]),
+            _mm256_unpacklo_ps(r[2], r[3]),
+            _mm256_unpackhi_ps(r[2], r[3]),
+            _mm256_unpacklo_ps(r[4], r[5]),
+            _mm256_unpackhi_ps(r[4], r[5]),
+            _mm256_unpacklo_ps(r[6], r[7]),
+            _mm256_unpackhi_ps(r[6], r[7]),
+        ];
+        let u = [
+            _mm256_shuffle_ps::<0x44>(t[0], t[2]),
+            _mm256_shuffle_ps::<0xEE>(t[0], t[2]),
+            _mm256_shuffle_ps::<0x44>(t[1], t[3]),
+            _mm256_shuffle_ps::<0xEE>(t[1], t[3]),
+            _mm256_shuffle_ps::<0x44>(t[4], t[6]),
+            _mm256_shuffle_ps::<0xEE>(t[4], t[6]),
+            _mm256_shuffle_ps::<0x44>(t[5], t[7]),
+            _mm256_shuffle_ps::<0xEE>(t[5], t[7]),
+        ];
+        for j in 0..4 {
+            _mm256_storeu_ps(dst.add(j * ds), _mm256_permute2f128_ps::<0x20>(u[j], u[j + 4]));
+            _mm256_storeu_ps(dst.add((j + 4) * ds), _mm256_permute2f128_ps::<0x31>(u[j], u[j + 4]));
+        }
+    }
+}
