@@ -42,7 +42,13 @@ fn pad_chw(xp: &mut [f32], x: &[f32], s: &Shape, spread: usize) {
                 continue;
             }
             let row = &mut xp[(c * hp + y) * wp..(c * hp + y + 1) * wp];
-            for (ix, v) in x[(c * s.h + iy) * s.w..][..s.w].iter().enumerate() {
+            let src = &x[(c * s.h + iy) * s.w..][..s.w];
+            if spread == 1 {
+                let w = s.w.min(wp - s.px);
+                row[s.px..s.px + w].copy_from_slice(&src[..w]);
+                continue;
+            }
+            for (ix, v) in src.iter().enumerate() {
                 if let Some(o) = row.get_mut(ix * spread + s.px) {
                     *o = *v;
                 }
