@@ -161,6 +161,32 @@ mod avx512 {
         }
     }
 
+    /// n ≤ 16 windows of one output row; `first` is the flat index of x[0].
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn maxpool2(y: *mut f32, argmax: *mut u32, x: *const f32, w: usize, n: usize, first: u32) {
+        let m = ((1u32 << n) - 1) as u16;
+        let (lo, hi) = (((1u32 << (2 * n).min(16)) - 1) as u16, ((1u32 << (2 * n).saturating_sub(16)) - 1) as u16);
+        let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        let odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+        // (even, odd) columns of a row's 2n floats
+        let split = |r: *const f32| {
+            let (a, b) = (_mm512_maskz_loadu_ps(lo, r), _mm512_maskz_loadu_ps(hi, r.add(LANES)));
+            (_mm512_permutex2var_ps(a, even, b), _mm512_permutex2var_ps(a, odd, b))
+        };
+        let (a, b) = split(x);
+        let (c, d) = split(x.add(w));
+        let mut index = _mm512_add_epi32(_mm512_set1_epi32(first as i32), even);
+        let (mut best, mut at) = (a, index);
+        for (v, step) in [(b, 1), (c, w as i32 - 1), (d, 1)] {
+            index = _mm512_add_epi32(index, _mm512_set1_epi32(step));
+            let gt = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, best);
+            best = _mm512_mask_blend_ps(gt, best, v);
+            at = _mm512_mask_blend_epi32(gt, at, index);
+        }
+        _mm512_mask_storeu_ps(y, m, best);
+        _mm512_mask_storeu_epi32(argmax as *mut i32, m, at);
+    }
+
     pub type FwdFn = unsafe fn(*mut f32, *const f32, *const f32, usize, &Fwd);
     pub type WgradFn = unsafe fn(*mut f32, *const f32, *const f32, &Wgrad);
 
@@ -310,6 +336,33 @@ mod avx {
         for j in 0..4 {
             _mm256_storeu_ps(dst.add(j * ds), _mm256_permute2f128_ps::<0x20>(u[j], u[j + 4]));
             _mm256_storeu_ps(dst.add((j + 4) * ds), _mm256_permute2f128_ps::<0x31>(u[j], u[j + 4]));
+        }
+    }
+}
+
+/// 2×2 max-pool of one (h, w) plane whose first element has flat index `base`:
+/// y (oh, ow) and the flat index of each window's first maximum in scan order
+/// (rows, then columns), as the twin finds it. Needs `available()`.
+#[allow(clippy::too_many_arguments)]
+pub fn maxpool2(y: &mut [f32], argmax: &mut [u32], x: &[f32], w: usize, oh: usize, ow: usize, base: usize) {
+    assert!(y.len() >= oh * ow && argmax.len() >= oh * ow && x.len() >= (2 * oh - 1) * w + 2 * ow && 2 * ow <= w);
+    assert!(available() && base + x.len() <= u32::MAX as usize);
+    #[cfg(target_arch = "x86_64")]
+    for oy in 0..oh {
+        for ox in (0..ow).step_by(LANES) {
+            let n = (ow - ox).min(LANES);
+            // SAFETY: the reads are 2n floats from rows 2·oy and 2·oy + 1 at column 2·ox,
+            // inside x (asserted above); the writes n outputs of row oy from column ox
+            unsafe {
+                avx512::maxpool2(
+                    y.as_mut_ptr().add(oy * ow + ox),
+                    argmax.as_mut_ptr().add(oy * ow + ox),
+                    x.as_ptr().add(2 * oy * w + 2 * ox),
+                    w,
+                    n,
+                    (base + 2 * oy * w + 2 * ox) as u32,
+                )
+            }
         }
     }
 }

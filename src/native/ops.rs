@@ -73,9 +73,13 @@ pub fn maxpool_forward(y: &mut [f32], argmax: &mut [u32], x: &[f32], d: &cpu::Po
         return;
     }
     let (y, argmax) = (&mut y[..planes * oh * ow], &mut argmax[..planes * oh * ow]);
+    let direct = super::direct::available();
     y.par_chunks_mut(oh * ow).zip(argmax.par_chunks_mut(oh * ow)).enumerate().for_each(|(p, (yp, ap))| {
         let base = p * h * w;
         let plane = &x[base..base + h * w];
+        if k == 2 && direct {
+            return super::direct::maxpool2(yp, ap, plane, w, oh, ow, base);
+        }
         for (oy, (yr, ar)) in yp.chunks_exact_mut(ow).zip(ap.chunks_exact_mut(ow)).enumerate() {
             for (ox, (yo, ao)) in yr.iter_mut().zip(ar.iter_mut()).enumerate() {
                 let first = oy * k * w + ox * k;
