@@ -8,7 +8,7 @@ use gpunet::gpu::shaders::Gemm;
 use gpunet::gpu::{for_tests, GpuEngine};
 use gpunet::infer;
 use gpunet::model::{checkpoint, Net, NetConfig, Spec};
-use gpunet::native::NativeEngine;
+use gpunet::native::{Conv, NativeEngine};
 use gpunet::optim::Optim;
 use gpunet::selftest::{compare, Tol};
 use gpunet::train::{self, Quiet, Settings, TrainJob};
@@ -73,9 +73,15 @@ fn cnn6_with_dropout_gpu_steps_match_cpu_reference() {
     cnn6_steps_match_cpu_reference(|| Box::new(GpuEngine::new(gpu.clone())));
 }
 
+/// With each conv algorithm this CPU has, and the native engine's fusions (ReLU
+/// masks applied by conv grad input and max-pool backward, bias sums beside the
+/// weight gradient), which a plan of one op never exercises.
 #[test]
 fn cnn6_with_dropout_native_steps_match_cpu_reference() {
-    cnn6_steps_match_cpu_reference(|| Box::new(NativeEngine::new(2).unwrap()));
+    for conv in Conv::available() {
+        println!("conv: {conv:?}");
+        cnn6_steps_match_cpu_reference(|| Box::new(NativeEngine::with_conv(2, conv).unwrap()));
+    }
 }
 
 /// The initial weights `three_steps` starts from.

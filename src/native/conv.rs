@@ -142,7 +142,7 @@ fn reorder(wr: &mut Vec<f32>, wt: &[f32], d: &Shape, flip: bool) {
 }
 
 /// y (N, Co, Ho, Wo) = conv(x, wr as `reorder` lays it out), x's rows and columns
-/// spread by `spread`; then `epilogue(co, row)`.
+/// spread by `spread`; then `epilogue(image, co, row)`.
 fn conv(
     y: &mut [f32],
     x: &[f32],
@@ -150,7 +150,7 @@ fn conv(
     s: &Shape,
     spread: usize,
     scratch: &Scratch,
-    epilogue: impl Fn(usize, &mut [f32]) + Sync,
+    epilogue: impl Fn(usize, usize, &mut [f32]) + Sync,
 ) {
     let (hw, ohw, wp, q, kc) = (s.hw(), s.out_hw(), s.wp(), s.q(), s.k * s.ci);
     let plen = s.padded_len();
@@ -170,7 +170,7 @@ fn conv(
                         *o = yt[(oy * wp + ox) * s.co + co];
                     }
                 }
-                epilogue(co, row);
+                epilogue(b, co, row);
             }
         });
     });
@@ -179,7 +179,7 @@ fn conv(
 pub fn forward(y: &mut [f32], x: &[f32], wt: &[f32], bias: &[f32], d: &ConvDims, w: &mut Work) {
     let s = Shape::of(d);
     let (with_bias, relu) = (d.flags & FLAG_BIAS != 0, d.flags & FLAG_RELU != 0);
-    let epilogue = |co: usize, row: &mut [f32]| {
+    let epilogue = |_: usize, co: usize, row: &mut [f32]| {
         let add = if with_bias { bias[co] } else { 0.0 };
         if relu {
             row.iter_mut().for_each(|v| *v = (*v + add).max(0.0));
@@ -189,7 +189,7 @@ pub fn forward(y: &mut [f32], x: &[f32], wt: &[f32], bias: &[f32], d: &ConvDims,
     };
     if w.direct && conv_direct::takes_stride(s.s) {
         conv_direct::reorder(w.reordered, wt, &s, false);
-        conv_direct::conv(y, x, w.reordered, &s, 1, w.scratch, with_bias.then_some(bias), relu);
+        conv_direct::conv(y, x, w.reordered, &s, 1, w.scratch, with_bias.then_some(bias), relu, None);
     } else {
         reorder(w.reordered, wt, &s, false);
         conv(y, x, w.reordered, &s, 1, w.scratch, epilogue);
@@ -197,15 +197,21 @@ pub fn forward(y: &mut [f32], x: &[f32], wt: &[f32], bias: &[f32], d: &ConvDims,
 }
 
 /// dX = the stride-1 conv of dY, spread by the stride, with W flipped in space
-/// and its channels swapped.
-pub fn backward_input(dx: &mut [f32], dy: &[f32], wt: &[f32], d: &ConvDims, w: &mut Work) {
+/// and its channels swapped; zero where `mask` (a ReLU's output, as dX) is ≤ 0.
+pub fn backward_input(dx: &mut [f32], dy: &[f32], wt: &[f32], d: &ConvDims, w: &mut Work, mask: Option<&[f32]>) {
     let s = Shape::of(d);
     if w.direct {
         conv_direct::reorder(w.reordered, wt, &s, true);
-        conv_direct::conv(dx, dy, w.reordered, &s.transposed(), s.s, w.scratch, None, false);
+        conv_direct::conv(dx, dy, w.reordered, &s.transposed(), s.s, w.scratch, None, false, mask);
     } else {
         reorder(w.reordered, wt, &s, true);
-        conv(dx, dy, w.reordered, &s.transposed(), s.s, w.scratch, |_, _| {});
+        let image = s.ci * s.hw();
+        conv(dx, dy, w.reordered, &s.transposed(), s.s, w.scratch, |b, ci, row| {
+            if let Some(m) = mask {
+                let m = &m[b * image + ci * s.hw()..][..row.len()];
+                row.iter_mut().zip(m).for_each(|(g, y)| *g = if *y <= 0.0 { 0.0 } else { *g });
+            }
+        });
     }
 }
 
@@ -243,13 +249,17 @@ fn weight_range(part: &mut [f32], dy: &[f32], x: &[f32], s: &Shape, lo: usize, h
 }
 
 /// dW (Co, Ci·k·k), or with `splits` > 1 the (splits, Co, Ci·k·k) partials of the
-/// twin's pixel chunks, through (k, k·Ci, cols) partial sums per pixel range.
-pub fn backward_weight(dw: &mut [f32], dy: &[f32], x: &[f32], d: &ConvDims, w: &mut Work) {
+/// twin's pixel chunks, through (k, k·Ci, cols) partial sums per pixel range; with
+/// `dbias` (not split) also the bias gradient Σ dY per channel, from the same groups.
+pub fn backward_weight(dw: &mut [f32], dy: &[f32], x: &[f32], d: &ConvDims, w: &mut Work, dbias: Option<&mut [f32]>) {
     let s = Shape::of(d);
-    let (k, kk, len, pixels) = (s.k, s.k * s.k, s.co * s.ci * s.k * s.k, s.n * s.out_hw());
+    let (k, kk, len, pixels, ohw) = (s.k, s.k * s.k, s.co * s.ci * s.k * s.k, s.n * s.out_hw(), s.out_hw());
+    assert!(dbias.is_none() || d.splits <= 1, "conv: a bias gradient beside split-K partials");
     // the direct kernels' sums carry the channels padded to whole vectors
     let cols = if w.direct { conv_direct::cop(s.co) } else { s.co };
-    let plen = kk * s.ci * cols;
+    // each group's weight sums, then its bias sums
+    let wlen = kk * s.ci * cols;
+    let plen = wlen + if dbias.is_some() { s.co } else { 0 };
     // output pixel ranges: the twin's split-K chunks, or fixed groups of images
     let (parts, per) =
         if d.splits > 1 { (d.splits as usize, d.split_chunk()) } else { (s.n.div_ceil(GROUP), GROUP * s.out_hw()) };
@@ -260,10 +270,24 @@ pub fn backward_weight(dw: &mut [f32], dy: &[f32], x: &[f32], d: &ConvDims, w: &
     let (scratch, direct) = (w.scratch, w.direct);
     partials[..parts * plen].par_chunks_mut(plen).enumerate().for_each(|(i, part)| {
         let (lo, hi) = ((i * per).min(pixels), ((i + 1) * per).min(pixels));
+        let (wpart, bpart) = part.split_at_mut(wlen);
         if direct {
-            conv_direct::weight_range(part, dy, x, &s, lo, hi, scratch)
+            conv_direct::weight_range(wpart, dy, x, &s, lo, hi, scratch)
         } else {
-            weight_range(part, dy, x, &s, lo, hi, scratch)
+            weight_range(wpart, dy, x, &s, lo, hi, scratch)
+        }
+        // whole images (no split): per channel, the images in order, 16 lanes each
+        bpart.fill(0.0);
+        for b in lo / ohw..hi.div_ceil(ohw) {
+            for (co, o) in bpart.iter_mut().enumerate() {
+                let run = &dy[(b * s.co + co) * ohw..][..ohw];
+                let mut lanes = [0.0f32; 16];
+                let mut blocks = run.chunks_exact(16);
+                for c in &mut blocks {
+                    lanes.iter_mut().zip(c).for_each(|(l, v)| *l += v);
+                }
+                *o += lanes.iter().sum::<f32>() + blocks.remainder().iter().sum::<f32>();
+            }
         }
     });
     // the groups summed in order into the first (0 + a + b + ... as a fold from 0 gives)
@@ -280,6 +304,9 @@ pub fn backward_weight(dw: &mut [f32], dy: &[f32], x: &[f32], d: &ConvDims, w: &
     // back to (Co, Ci, k, k), each split into its own slice
     let slices = if d.splits > 1 { parts } else { 1 };
     let partials = &partials[..slices * plen];
+    if let Some(db) = dbias {
+        db[..s.co].copy_from_slice(&partials[wlen..plen]);
+    }
     dw[..slices * len].par_chunks_mut(s.ci * kk).enumerate().for_each(|(r, out)| {
         let (slice, co) = (r / s.co, r % s.co);
         for (j, o) in out.iter_mut().enumerate() {

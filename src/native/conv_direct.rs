@@ -78,7 +78,7 @@ pub fn reorder(wr: &mut Vec<f32>, wt: &[f32], d: &Shape, flip: bool) {
 }
 
 /// y (N, Co, Ho, Wo) = conv(x, wr as `reorder` lays it out), x spread by `spread`,
-/// plus `bias`, through ReLU with `relu`.
+/// plus `bias`, through ReLU with `relu`, zero where `mask` (N, Co, Ho, Wo) is ≤ 0.
 #[allow(clippy::too_many_arguments)]
 pub fn conv(
     y: &mut [f32],
@@ -89,8 +89,10 @@ pub fn conv(
     scratch: &Scratch,
     bias: Option<&[f32]>,
     relu: bool,
+    mask: Option<&[f32]>,
 ) {
     assert!(direct::available() && takes_stride(s.s), "direct conv: not on this CPU or stride");
+    assert!(mask.is_none_or(|m| m.len() >= s.n * s.co * s.out_hw()), "direct conv: mask too short");
     let (hw, ohw, cop) = (s.hw(), s.out_hw(), cop(s.co));
     let (hp, wp) = (s.hp(), s.wp());
     let plen = s.ci * hp * wp;
@@ -123,13 +125,16 @@ pub fn conv(
                         // SAFETY: the block's reads end at x (ci - 1, (oy + g - 1)·s + k - 1, (ox + r - 1)·s + k - 1)
                         // < (ci, hp, wp), wr's (ci·k·k - 1)·cop + co + v·16 ≤ its length, and bias
                         // channels co + [0, valid); its writes are channels co + [0, valid) of pixels
-                        // (oy + [0, g))·wo + ox + [0, r) of this image's y (Co, Ho, Wo)
+                        // (oy + [0, g))·wo + ox + [0, r) of this image's y (Co, Ho, Wo), and the mask's
+                        // reads the same elements of its image
+                        let at = co * ohw + oy * s.wo + ox;
                         unsafe {
                             direct::fwd(
                                 (s.s, v, g, r),
-                                yb.as_mut_ptr().add(co * ohw + oy * s.wo + ox),
+                                yb.as_mut_ptr().add(at),
                                 xp.as_ptr().add(oy * s.s * wp + ox * s.s),
                                 wr.as_ptr().add(co),
+                                mask.map(|m| m[b * s.co * ohw + at..].as_ptr()),
                                 s.co - co.min(s.co),
                                 &d,
                             )

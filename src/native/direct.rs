@@ -35,8 +35,9 @@ pub fn blocking(cop: usize) -> (usize, usize) {
 /// Forward-style block of G output rows of R pixels: for output channel c < V·16,
 /// Σ over taps (ci, ky, kx) of x[ci·plane + g·S·wp + ky·wp + kx + r·S] ·
 /// w[((ci·k + ky)·k + kx)·cop + c], plus bias[c] where given, through ReLU where
-/// asked, stored at out[c·out_plane + g·out_row + r] for the first `valid`
-/// channels (x, w, bias and out already offset to the block's first pixel and
+/// asked, zeroed where a ReLU mask (a ReLU's output, laid out as out) is ≤ 0,
+/// stored at out[c·out_plane + g·out_row + r] for the first `valid` channels
+/// (x, w, bias, mask and out already offset to the block's first pixel and
 /// channel).
 pub struct Fwd {
     pub cop: usize,
@@ -78,6 +79,7 @@ mod avx512 {
         out: *mut f32,
         x: *const f32,
         w: *const f32,
+        mask: Option<*const f32>,
         valid: usize,
         d: &Fwd,
     ) {
@@ -123,7 +125,13 @@ mod avx512 {
                     if d.relu {
                         y = _mm512_max_ps(y, _mm512_setzero_ps());
                     }
-                    let at = out.add(v * LANES * d.out_plane + g * d.out_row + r);
+                    let at = v * LANES * d.out_plane + g * d.out_row + r;
+                    if let Some(m) = mask {
+                        // the twin's `if y <= 0 { 0 } else { g }`: NaN keeps g
+                        let relu_y = _mm512_mask_i32gather_ps::<4>(_mm512_setzero_ps(), masks[v], index, m.add(at));
+                        y = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask::<_CMP_NLE_UQ>(relu_y, _mm512_setzero_ps()), y);
+                    }
+                    let at = out.add(at);
                     _mm512_mask_i32scatter_ps::<4>(at, masks[v], index, y);
                 }
             }
@@ -187,7 +195,7 @@ mod avx512 {
         _mm512_mask_storeu_epi32(argmax as *mut i32, m, at);
     }
 
-    pub type FwdFn = unsafe fn(*mut f32, *const f32, *const f32, usize, &Fwd);
+    pub type FwdFn = unsafe fn(*mut f32, *const f32, *const f32, Option<*const f32>, usize, &Fwd);
     pub type WgradFn = unsafe fn(*mut f32, *const f32, *const f32, &Wgrad);
 
     macro_rules! pick {
@@ -244,10 +252,11 @@ pub unsafe fn fwd(
     out: *mut f32,
     x: *const f32,
     w: *const f32,
+    mask: Option<*const f32>,
     valid: usize,
     d: &Fwd,
 ) {
-    avx512::fwd_fn(s, v, g, r)(out, x, w, valid, d)
+    avx512::fwd_fn(s, v, g, r)(out, x, w, mask, valid, d)
 }
 
 /// # Safety
@@ -258,7 +267,15 @@ pub unsafe fn wgrad(v: usize, r: usize, part: *mut f32, x: *const f32, dyt: *con
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-pub unsafe fn fwd(_: (usize, usize, usize, usize), _: *mut f32, _: *const f32, _: *const f32, _: usize, _: &Fwd) {
+pub unsafe fn fwd(
+    _: (usize, usize, usize, usize),
+    _: *mut f32,
+    _: *const f32,
+    _: *const f32,
+    _: Option<*const f32>,
+    _: usize,
+    _: &Fwd,
+) {
     unreachable!("direct conv needs AVX-512")
 }
 

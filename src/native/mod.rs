@@ -6,14 +6,16 @@
 mod conv;
 mod conv_direct;
 mod direct;
+mod fuse;
 mod gemm;
 mod ops;
 
-use crate::cpu::{Dims, Host, Params};
+use crate::cpu::{BiasGradDims, ConvDims, Dims, Host, Params};
 use crate::engine::{Engine, PlanId};
 use crate::error::{Error, Result};
 use crate::kernels::Kernel;
 use crate::op::{BufId, Op, View};
+use fuse::Fuse;
 use std::sync::Mutex;
 
 /// Per-thread scratch (a padded image and a GEMM output), grown to the largest request and then reused,
@@ -80,6 +82,10 @@ pub struct NativeEngine {
     partials: Vec<f32>,
     /// A conv's kernel reordered for its GEMMs.
     reordered: Vec<f32>,
+    /// A conv's bias gradient, summed with its weight gradient for the next op.
+    bias: Vec<f32>,
+    /// Per plan, what runs fused (`fuse::plan`).
+    fused: Vec<Vec<Fuse>>,
     /// With GPUNET_PROFILE set: seconds and runs per (plan, op), printed when dropped.
     profile: Option<Profile>,
 }
@@ -112,6 +118,8 @@ impl NativeEngine {
             scratch: Scratch::new(threads),
             partials: Vec::new(),
             reordered: Vec::new(),
+            bias: Vec::new(),
+            fused: Vec::new(),
             profile: std::env::var_os("GPUNET_PROFILE").map(|_| Default::default()),
         })
     }
@@ -131,21 +139,36 @@ pub(crate) struct Work<'a> {
     direct: bool,
     partials: &'a mut Vec<f32>,
     reordered: &'a mut Vec<f32>,
+    bias: &'a mut Vec<f32>,
 }
 
-/// One kernel on raw views: outputs (read-write) then inputs, as the registry binds them.
-fn dispatch(k: Kernel, o: &mut [&mut [u32]], i: &[&[u32]], p: &Params, w: &mut Work) {
+/// One kernel on raw views: outputs (read-write) then inputs, as the registry binds
+/// them (then what `fuse` appended).
+fn dispatch(k: Kernel, fuse: Fuse, o: &mut [&mut [u32]], i: &[&[u32]], p: &Params, w: &mut Work) {
+    let mask = (fuse == Fuse::ReluMask).then(|| f(i[i.len() - 1]));
     match (k, o) {
+        (_, _) if fuse == Fuse::Done => {}
+        (Kernel::BiasGrad, [db]) if fuse == Fuse::BiasFromBefore => {
+            let ch = BiasGradDims::from_params(p).channels as usize;
+            fm(db)[..ch].copy_from_slice(&w.bias[..ch]);
+        }
         (Kernel::Matmul, [c]) => ops::matmul(fm(c), f(i[0]), f(i[1]), f(i[2]), &Dims::from_params(p)),
         (Kernel::BiasGrad, [db]) => ops::bias_grad(fm(db), f(i[0]), &Dims::from_params(p)),
         (Kernel::SumSplits, [t]) => ops::sum_splits(fm(t), f(i[0]), &Dims::from_params(p)),
         (Kernel::Conv2dForward, [y]) => conv::forward(fm(y), f(i[0]), f(i[1]), f(i[2]), &Dims::from_params(p), w),
-        (Kernel::Conv2dBackwardInput, [dx]) => conv::backward_input(fm(dx), f(i[0]), f(i[1]), &Dims::from_params(p), w),
+        (Kernel::Conv2dBackwardInput, [dx]) => {
+            conv::backward_input(fm(dx), f(i[0]), f(i[1]), &Dims::from_params(p), w, mask)
+        }
         (Kernel::Conv2dBackwardWeight, [dw]) => {
-            conv::backward_weight(fm(dw), f(i[0]), f(i[1]), &Dims::from_params(p), w)
+            let d: ConvDims = Dims::from_params(p);
+            let mut bias = std::mem::take(w.bias);
+            bias.resize(d.cout as usize, 0.0);
+            let with = (fuse == Fuse::WithBias).then_some(&mut bias[..]);
+            conv::backward_weight(fm(dw), f(i[0]), f(i[1]), &d, w, with);
+            *w.bias = bias;
         }
         (Kernel::MaxpoolForward, [y, arg]) => ops::maxpool_forward(fm(y), arg, f(i[0]), &Dims::from_params(p)),
-        (Kernel::MaxpoolBackward, [dx]) => ops::maxpool_backward(fm(dx), f(i[0]), i[1], &Dims::from_params(p)),
+        (Kernel::MaxpoolBackward, [dx]) => ops::maxpool_backward(fm(dx), f(i[0]), i[1], mask, &Dims::from_params(p)),
         (Kernel::ReluForward, [y]) => ops::relu_forward(fm(y), f(i[0]), &Dims::from_params(p)),
         (Kernel::ReluBackward, [dy]) => ops::relu_backward(fm(dy), f(i[0]), &Dims::from_params(p)),
         (Kernel::SoftmaxXent, [dl, loss, hit]) => {
@@ -209,8 +232,12 @@ impl Engine for NativeEngine {
     fn read(&mut self, v: View) -> Result<Vec<u32>> {
         Ok(self.host.read(v))
     }
-    fn plan(&mut self, ops: Vec<Op>) -> Result<PlanId> {
-        Ok(self.host.plan(ops))
+    fn plan(&mut self, mut ops: Vec<Op>) -> Result<PlanId> {
+        let fused = fuse::plan(&mut ops);
+        let id = self.host.plan(ops);
+        assert_eq!(id, self.fused.len(), "plans and their fusions out of step");
+        self.fused.push(fused);
+        Ok(id)
     }
     fn set_params(&mut self, plan: PlanId, op: usize, params: Params) -> Result<()> {
         self.host.set_params(plan, op, params);
@@ -222,12 +249,14 @@ impl Engine for NativeEngine {
             direct: self.conv == Conv::Direct,
             partials: &mut self.partials,
             reordered: &mut self.reordered,
+            bias: &mut self.bias,
         };
+        let fused = &self.fused[plan];
         let pool = &self.pool;
         let (mut profile, mut at) = (self.profile.as_mut(), 0);
         self.host.run(plan, |op, o, i| {
             let t = std::time::Instant::now();
-            pool.install(|| dispatch(op.kernel, o, i, &op.params, &mut work));
+            pool.install(|| dispatch(op.kernel, fused[at], o, i, &op.params, &mut work));
             if let Some(p) = profile.as_mut() {
                 let e = p.entry((plan, at)).or_insert_with(|| (op.kernel.name().to_string(), 0.0, 0));
                 (e.1, e.2) = (e.1 + t.elapsed().as_secs_f64(), e.2 + 1);
@@ -244,6 +273,8 @@ impl Engine for NativeEngine {
         self.scratch = Scratch::new(self.threads);
         self.partials = Vec::new();
         self.reordered = Vec::new();
+        self.bias = Vec::new();
+        self.fused = Vec::new();
         Ok(())
     }
 }

@@ -1,0 +1,54 @@
+//! Fusions the native engine makes in its own copy of a plan, where an op only
+//! re-reads what the op before it wrote: a ReLU's backward mask applied as a conv
+//! grad input or a max-pool backward writes, a conv's bias gradient summed beside
+//! its weight gradient. Each saves a pass over a whole activation in memory. The
+//! ops keep their places, so `set_params` still addresses them; the ones done
+//! early are marked, and the results equal the unfused ops' within rounding.
+
+use crate::cpu::{BiasGradDims, ConvDims, Dims};
+use crate::kernels::Kernel;
+use crate::op::Op;
+
+/// What the native engine does at one op of a plan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fuse {
+    /// as planned
+    No,
+    /// a conv grad input or max-pool backward masked by the next op, a ReLU
+    /// backward, whose output (the ReLU's) is appended to this op's inputs
+    ReluMask,
+    /// a ReLU backward already applied by the op before
+    Done,
+    /// a conv grad weight that also sums dY per channel for the next op
+    WithBias,
+    /// a bias gradient that copies the sums the op before made
+    BiasFromBefore,
+}
+
+/// The fusions for `ops`, appending the inputs fused ops need.
+pub fn plan(ops: &mut [Op]) -> Vec<Fuse> {
+    let mut fuse = vec![Fuse::No; ops.len()];
+    for j in 1..ops.len() {
+        if fuse[j - 1] != Fuse::No {
+            continue;
+        }
+        let (a, b) = (&ops[j - 1], &ops[j]);
+        match (a.kernel, b.kernel) {
+            (Kernel::Conv2dBackwardInput | Kernel::MaxpoolBackward, Kernel::ReluBackward)
+                if a.views[0] == b.views[0] =>
+            {
+                let relu_out = b.views[1];
+                ops[j - 1].views.push(relu_out);
+                (fuse[j - 1], fuse[j]) = (Fuse::ReluMask, Fuse::Done);
+            }
+            (Kernel::Conv2dBackwardWeight, Kernel::BiasGrad) if a.views[1] == b.views[1] => {
+                let (c, g) = (ConvDims::from_params(&a.params), BiasGradDims::from_params(&b.params));
+                if c.splits <= 1 && (g.outer, g.channels, g.inner) == (c.n, c.cout, c.ho * c.wo) {
+                    (fuse[j - 1], fuse[j]) = (Fuse::WithBias, Fuse::BiasFromBefore);
+                }
+            }
+            _ => {}
+        }
+    }
+    fuse
+}
