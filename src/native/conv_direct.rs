@@ -2,8 +2,8 @@
 //! - forward (and grad input, the stride-1 conv of dY spread by the stride,
 //!   through the flipped kernel): the image zero-padded in CHW order, each output
 //!   row cut into blocks of ≤ 28/V pixels whose V·16 channels sum over every tap
-//!   in registers, then bias and ReLU, and each vector scattered into its NCHW
-//!   channel planes;
+//!   in registers, into a (pixels, cop) buffer, then transposed into NCHW in
+//!   8×8 blocks and finished per channel (bias and ReLU, or a ReLU mask);
 //! - grad weight: the image padded in HWC order, where the taps (kx, ci) of one
 //!   kernel row are contiguous, and dY transposed to (pixels, cop); each block of
 //!   taps × channels sums over the image's pixels in registers, then adds into
@@ -102,44 +102,43 @@ pub fn conv(
     assert!(bias.is_none_or(|b| b.len() >= s.co), "direct conv: bias too short");
     // rows narrower than half a block go two at a time
     let pair = if 2 * s.wo <= most { 2 } else { 1 };
+    let d = Fwd { cop, plane: hp * wp, wp, ci: s.ci, k: s.k, out_row: s.wo * cop };
     y[..s.n * s.co * ohw].par_chunks_mut(s.co * ohw).enumerate().for_each(|(b, yb)| {
-        scratch.with(plen, |xp| {
+        scratch.with(plen + ohw * cop, |buf| {
+            let (xp, yt) = buf.split_at_mut(plen);
             pad_chw(xp, &x[b * s.ci * hw..(b + 1) * s.ci * hw], s, spread);
             for co in (0..cop).step_by(v * LANES) {
-                let d = Fwd {
-                    cop,
-                    plane: hp * wp,
-                    wp,
-                    ci: s.ci,
-                    k: s.k,
-                    out_row: s.wo,
-                    out_plane: ohw,
-                    bias: bias.map(|b| b[co..].as_ptr()),
-                    relu,
-                };
                 for oy in (0..s.ho).step_by(pair) {
                     let g = pair.min(s.ho - oy);
                     for t in 0..tiles {
                         let ox = t * width;
                         let r = width.min(s.wo - ox);
                         // SAFETY: the block's reads end at x (ci - 1, (oy + g - 1)·s + k - 1, (ox + r - 1)·s + k - 1)
-                        // < (ci, hp, wp), wr's (ci·k·k - 1)·cop + co + v·16 ≤ its length, and bias
-                        // channels co + [0, valid); its writes are channels co + [0, valid) of pixels
-                        // (oy + [0, g))·wo + ox + [0, r) of this image's y (Co, Ho, Wo), and the mask's
-                        // reads the same elements of its image
-                        let at = co * ohw + oy * s.wo + ox;
+                        // < (ci, hp, wp) and wr's (ci·k·k - 1)·cop + co + v·16 ≤ its length; its writes are
+                        // channels co + [0, v·16) of pixels (oy + [0, g))·wo + ox + [0, r) of yt (ho·wo, cop)
                         unsafe {
                             direct::fwd(
                                 (s.s, v, g, r),
-                                yb.as_mut_ptr().add(at),
+                                yt.as_mut_ptr().add((oy * s.wo + ox) * cop + co),
                                 xp.as_ptr().add(oy * s.s * wp + ox * s.s),
                                 wr.as_ptr().add(co),
-                                mask.map(|m| m[b * s.co * ohw + at..].as_ptr()),
-                                s.co - co.min(s.co),
                                 &d,
                             )
                         }
                     }
+                }
+            }
+            direct::transpose(yb, ohw, yt, cop, ohw, s.co);
+            for (co, row) in yb.chunks_mut(ohw).enumerate() {
+                let add = bias.map_or(0.0, |b| b[co]);
+                if relu {
+                    row.iter_mut().for_each(|v| *v = (*v + add).max(0.0));
+                } else if bias.is_some() {
+                    row.iter_mut().for_each(|v| *v += add);
+                }
+                if let Some(m) = mask {
+                    let m = &m[(b * s.co + co) * ohw..][..ohw];
+                    row.iter_mut().zip(m).for_each(|(g, y)| *g = if *y <= 0.0 { 0.0 } else { *g });
                 }
             }
         });

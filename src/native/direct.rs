@@ -34,22 +34,16 @@ pub fn blocking(cop: usize) -> (usize, usize) {
 
 /// Forward-style block of G output rows of R pixels: for output channel c < V·16,
 /// Σ over taps (ci, ky, kx) of x[ci·plane + g·S·wp + ky·wp + kx + r·S] ·
-/// w[((ci·k + ky)·k + kx)·cop + c], plus bias[c] where given, through ReLU where
-/// asked, zeroed where a ReLU mask (a ReLU's output, laid out as out) is ≤ 0,
-/// stored at out[c·out_plane + g·out_row + r] for the first `valid` channels
-/// (x, w, bias, mask and out already offset to the block's first pixel and
-/// channel).
+/// w[((ci·k + ky)·k + kx)·cop + c], stored at out[g·out_row + r·cop + c] (x, w
+/// and out already offset to the block's first pixel and channel).
 pub struct Fwd {
     pub cop: usize,
     pub plane: usize,
     pub wp: usize,
     pub ci: usize,
     pub k: usize,
-    /// floats from one output row to the next, and from one channel to the next
+    /// floats from one output row's results to the next's
     pub out_row: usize,
-    pub out_plane: usize,
-    pub bias: Option<*const f32>,
-    pub relu: bool,
 }
 
 /// Weight-gradient block: part[r·cop + c] += Σ over pixels of
@@ -79,8 +73,6 @@ mod avx512 {
         out: *mut f32,
         x: *const f32,
         w: *const f32,
-        mask: Option<*const f32>,
-        valid: usize,
         d: &Fwd,
     ) {
         let mut acc = [[[_mm512_setzero_ps(); V]; R]; G];
@@ -106,33 +98,10 @@ mod avx512 {
                 }
             }
         }
-        // into NCHW: lane c of a vector goes to channel plane c, one scatter a vector
-        let lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        let index = _mm512_mullo_epi32(lanes, _mm512_set1_epi32(d.out_plane as i32));
-        let mut masks = [0u16; V];
-        let mut bias = [_mm512_setzero_ps(); V];
-        for v in 0..V {
-            let n = valid.saturating_sub(v * LANES).min(LANES);
-            masks[v] = ((1u32 << n) - 1) as u16;
-            if let Some(b) = d.bias {
-                bias[v] = _mm512_maskz_loadu_ps(masks[v], b.add(v * LANES));
-            }
-        }
         for (g, ag) in acc.iter().enumerate() {
             for (r, a) in ag.iter().enumerate() {
-                for v in 0..V {
-                    let mut y = _mm512_add_ps(a[v], bias[v]);
-                    if d.relu {
-                        y = _mm512_max_ps(y, _mm512_setzero_ps());
-                    }
-                    let at = v * LANES * d.out_plane + g * d.out_row + r;
-                    if let Some(m) = mask {
-                        // the twin's `if y <= 0 { 0 } else { g }`: NaN keeps g
-                        let relu_y = _mm512_mask_i32gather_ps::<4>(_mm512_setzero_ps(), masks[v], index, m.add(at));
-                        y = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask::<_CMP_NLE_UQ>(relu_y, _mm512_setzero_ps()), y);
-                    }
-                    let at = out.add(at);
-                    _mm512_mask_i32scatter_ps::<4>(at, masks[v], index, y);
+                for (v, s) in a.iter().enumerate() {
+                    _mm512_storeu_ps(out.add(g * d.out_row + r * d.cop + v * LANES), *s);
                 }
             }
         }
@@ -195,7 +164,7 @@ mod avx512 {
         _mm512_mask_storeu_epi32(argmax as *mut i32, m, at);
     }
 
-    pub type FwdFn = unsafe fn(*mut f32, *const f32, *const f32, Option<*const f32>, usize, &Fwd);
+    pub type FwdFn = unsafe fn(*mut f32, *const f32, *const f32, &Fwd);
     pub type WgradFn = unsafe fn(*mut f32, *const f32, *const f32, &Wgrad);
 
     macro_rules! pick {
@@ -245,18 +214,10 @@ mod avx512 {
 /// A forward block of `g` (1 or 2) rows of `r` pixels at stride `s` (1 or 2), `v` vectors.
 /// # Safety
 /// `available()`; every address the sums read or write is in bounds; `(v, _) = blocking(cop)`;
-/// g·r ≤ 28 / v; `valid` ≥ 1.
+/// g·r ≤ 28 / v.
 #[cfg(target_arch = "x86_64")]
-pub unsafe fn fwd(
-    (s, v, g, r): (usize, usize, usize, usize),
-    out: *mut f32,
-    x: *const f32,
-    w: *const f32,
-    mask: Option<*const f32>,
-    valid: usize,
-    d: &Fwd,
-) {
-    avx512::fwd_fn(s, v, g, r)(out, x, w, mask, valid, d)
+pub unsafe fn fwd((s, v, g, r): (usize, usize, usize, usize), out: *mut f32, x: *const f32, w: *const f32, d: &Fwd) {
+    avx512::fwd_fn(s, v, g, r)(out, x, w, d)
 }
 
 /// # Safety
@@ -267,15 +228,7 @@ pub unsafe fn wgrad(v: usize, r: usize, part: *mut f32, x: *const f32, dyt: *con
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-pub unsafe fn fwd(
-    _: (usize, usize, usize, usize),
-    _: *mut f32,
-    _: *const f32,
-    _: *const f32,
-    _: Option<*const f32>,
-    _: usize,
-    _: &Fwd,
-) {
+pub unsafe fn fwd(_: (usize, usize, usize, usize), _: *mut f32, _: *const f32, _: &Fwd) {
     unreachable!("direct conv needs AVX-512")
 }
 
