@@ -109,7 +109,7 @@ pub fn maxpool_backward(dx: &mut [f32], dy: &[f32], argmax: &[u32], mask: Option
         for o in p * outs..(p + 1) * outs {
             // a window's argmax lies in its own plane (maxpool_forward wrote it)
             let at = argmax[o] as usize;
-            let keep = mask.is_none_or(|m| !(m[at] <= 0.0));
+            let keep = mask.is_none_or(|m| m[at] > 0.0 || m[at].is_nan());
             dxp[at - p * h * w] = if keep { dy[o] } else { 0.0 };
         }
     });
