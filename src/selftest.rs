@@ -284,6 +284,8 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
         // images a weight-gradient block; a wide row cut into blocks, channels past a vector
         (7, 5, 32, 7, 7, 3),
         (1, 3, 40, 5, 30, 3),
+        // enough input channels for the native engine's Winograd path, odd output sizes
+        (2, 17, 20, 7, 9, 3),
     ];
     if !quick {
         convs.push((4, 32, 64, 14, 14, 3));

@@ -13,8 +13,8 @@
 //! - grad weight: dW_kyᵀ (k·Ci, Co) += X_kyᵀ · dYᵀ, per fixed group of images,
 //!   then the groups summed in order, so results do not depend on the thread count.
 
-use super::conv_direct;
 use super::gemm::{gemm, Strides};
+use super::{conv_direct, winograd};
 use super::{Scratch, Work};
 use crate::cpu::{ConvDims, FLAG_BIAS, FLAG_RELU};
 use rayon::prelude::*;
@@ -187,7 +187,10 @@ pub fn forward(y: &mut [f32], x: &[f32], wt: &[f32], bias: &[f32], d: &ConvDims,
             row.iter_mut().for_each(|v| *v += add);
         }
     };
-    if w.direct && conv_direct::takes_stride(s.s) {
+    if w.winograd && winograd::takes(&s, 1) {
+        winograd::transform_weights(w.reordered, wt, &s, false);
+        winograd::conv(y, x, w.reordered, &s, w.scratch, with_bias.then_some(bias), relu, None);
+    } else if w.direct && conv_direct::takes_stride(s.s) {
         conv_direct::reorder(w.reordered, wt, &s, false);
         conv_direct::conv(y, x, w.reordered, &s, 1, w.scratch, with_bias.then_some(bias), relu, None);
     } else {
@@ -200,7 +203,10 @@ pub fn forward(y: &mut [f32], x: &[f32], wt: &[f32], bias: &[f32], d: &ConvDims,
 /// and its channels swapped; zero where `mask` (a ReLU's output, as dX) is ≤ 0.
 pub fn backward_input(dx: &mut [f32], dy: &[f32], wt: &[f32], d: &ConvDims, w: &mut Work, mask: Option<&[f32]>) {
     let s = Shape::of(d);
-    if w.direct {
+    if w.winograd && winograd::takes(&s.transposed(), s.s) {
+        winograd::transform_weights(w.reordered, wt, &s, true);
+        winograd::conv(dx, dy, w.reordered, &s.transposed(), w.scratch, None, false, mask);
+    } else if w.direct {
         conv_direct::reorder(w.reordered, wt, &s, true);
         conv_direct::conv(dx, dy, w.reordered, &s.transposed(), s.s, w.scratch, None, false, mask);
     } else {

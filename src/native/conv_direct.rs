@@ -26,7 +26,7 @@ pub fn takes_stride(s: usize) -> bool {
 }
 
 /// `len` items cut into the fewest blocks of at most `most`, as even as can be: (size, count).
-fn blocks(len: usize, most: usize) -> (usize, usize) {
+pub(super) fn blocks(len: usize, most: usize) -> (usize, usize) {
     let count = len.div_ceil(most);
     (len.div_ceil(count), count)
 }
@@ -128,21 +128,37 @@ pub fn conv(
                     }
                 }
             }
-            direct::transpose(yb, ohw, yt, cop, ohw, s.co);
-            for (co, row) in yb.chunks_mut(ohw).enumerate() {
-                let add = bias.map_or(0.0, |b| b[co]);
-                if relu {
-                    row.iter_mut().for_each(|v| *v = (*v + add).max(0.0));
-                } else if bias.is_some() {
-                    row.iter_mut().for_each(|v| *v += add);
-                }
-                if let Some(m) = mask {
-                    let m = &m[(b * s.co + co) * ohw..][..ohw];
-                    row.iter_mut().zip(m).for_each(|(g, y)| *g = if *y <= 0.0 { 0.0 } else { *g });
-                }
-            }
+            finish(yb, yt, s, b, bias, relu, mask);
         });
     });
+}
+
+/// Image b's outputs yb (Co, Ho, Wo) from yt (Ho·Wo, cop): transposed, then
+/// bias and ReLU, then the ReLU mask, per channel row.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn finish(
+    yb: &mut [f32],
+    yt: &[f32],
+    s: &Shape,
+    b: usize,
+    bias: Option<&[f32]>,
+    relu: bool,
+    mask: Option<&[f32]>,
+) {
+    let ohw = s.out_hw();
+    direct::transpose(yb, ohw, yt, cop(s.co), ohw, s.co);
+    for (co, row) in yb.chunks_mut(ohw).enumerate() {
+        let add = bias.map_or(0.0, |b| b[co]);
+        if relu {
+            row.iter_mut().for_each(|v| *v = (*v + add).max(0.0));
+        } else if bias.is_some() {
+            row.iter_mut().for_each(|v| *v += add);
+        }
+        if let Some(m) = mask {
+            let m = &m[(b * s.co + co) * ohw..][..ohw];
+            row.iter_mut().zip(m).for_each(|(g, y)| *g = if *y <= 0.0 { 0.0 } else { *g });
+        }
+    }
 }
 
 /// Pixels whose taps one weight-gradient block sums in registers before adding

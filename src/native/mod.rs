@@ -9,6 +9,7 @@ mod direct;
 mod fuse;
 mod gemm;
 mod ops;
+mod winograd;
 
 use crate::cpu::{BiasGradDims, ConvDims, Dims, Host, Params};
 use crate::engine::{Engine, PlanId};
@@ -42,6 +43,8 @@ impl Scratch {
 /// How the native engine runs conv2d.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Conv {
+    /// `Direct`, with 3×3 stride-1 convs as Winograd F(2×2, 3×3) on the same kernels
+    Winograd,
     /// register-blocked direct kernels (x86-64 with AVX-512)
     Direct,
     /// GEMMs over padded images on the `gemm` crate (every CPU)
@@ -52,17 +55,22 @@ impl Conv {
     /// Direct where the CPU has it, else GEMMs; GPUNET_NATIVE_CONV=direct|gemm overrides.
     pub fn choose() -> Result<Conv> {
         match std::env::var("GPUNET_NATIVE_CONV").as_deref() {
-            Err(_) | Ok("") | Ok("auto") => Ok(if direct::available() { Conv::Direct } else { Conv::Gemm }),
+            Err(_) | Ok("") | Ok("auto") => Ok(if direct::available() { Conv::Winograd } else { Conv::Gemm }),
             Ok("gemm") => Ok(Conv::Gemm),
             Ok("direct") if direct::available() => Ok(Conv::Direct),
-            Ok("direct") => Err(Error::usage("GPUNET_NATIVE_CONV=direct: this CPU lacks AVX-512F")),
-            Ok(other) => Err(Error::usage(format!("GPUNET_NATIVE_CONV must be auto, direct or gemm, got '{other}'"))),
+            Ok("winograd") if direct::available() => Ok(Conv::Winograd),
+            Ok(name @ ("direct" | "winograd")) => {
+                Err(Error::usage(format!("GPUNET_NATIVE_CONV={name}: this CPU lacks AVX-512F")))
+            }
+            Ok(other) => {
+                Err(Error::usage(format!("GPUNET_NATIVE_CONV must be auto, winograd, direct or gemm, got '{other}'")))
+            }
         }
     }
     /// The algorithms this CPU runs.
     pub fn available() -> Vec<Conv> {
         if direct::available() {
-            vec![Conv::Direct, Conv::Gemm]
+            vec![Conv::Winograd, Conv::Direct, Conv::Gemm]
         } else {
             vec![Conv::Gemm]
         }
@@ -98,7 +106,7 @@ impl NativeEngine {
 
     /// An engine whose convs run on `conv`.
     pub fn with_conv(threads: usize, conv: Conv) -> Result<NativeEngine> {
-        if conv == Conv::Direct && !direct::available() {
+        if conv != Conv::Gemm && !direct::available() {
             return Err(Error::usage("direct conv needs a CPU with AVX-512F"));
         }
         let threads = if threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { threads };
@@ -137,6 +145,8 @@ pub(crate) struct Work<'a> {
     scratch: &'a Scratch,
     /// conv on the direct AVX-512 kernels (else GEMMs on the `gemm` crate)
     direct: bool,
+    /// and 3×3 stride-1 convs as Winograd F(2×2, 3×3)
+    winograd: bool,
     partials: &'a mut Vec<f32>,
     reordered: &'a mut Vec<f32>,
     bias: &'a mut Vec<f32>,
@@ -217,6 +227,7 @@ impl Drop for NativeEngine {
 impl Engine for NativeEngine {
     fn name(&self) -> String {
         let conv = match self.conv {
+            Conv::Winograd => "Winograd + direct AVX-512 conv",
             Conv::Direct => "direct AVX-512 conv",
             Conv::Gemm => "GEMM conv",
         };
@@ -246,7 +257,8 @@ impl Engine for NativeEngine {
     fn run(&mut self, plan: PlanId) -> Result<()> {
         let mut work = Work {
             scratch: &self.scratch,
-            direct: self.conv == Conv::Direct,
+            direct: self.conv != Conv::Gemm,
+            winograd: self.conv == Conv::Winograd,
             partials: &mut self.partials,
             reordered: &mut self.reordered,
             bias: &mut self.bias,
