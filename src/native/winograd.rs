@@ -174,6 +174,7 @@ unsafe fn input_transform(v: &mut [f32], xh: &[f32], th: usize, tw: usize, wp: u
 /// yt (ho·wo, cop) = Aᵀ M A per tile: rows m0 + m1 + m2 and m1 - m2 - m3, then the
 /// same on columns; outputs past (ho, wo) dropped.
 #[target_feature(enable = "avx512f")]
+#[allow(clippy::needless_range_loop)] // the transform's indices read as its formulas
 unsafe fn output_transform(yt: &mut [f32], m: &[f32], th: usize, tw: usize, ho: usize, wo: usize, cop: usize) {
     let t = th * tw;
     for ty in 0..th {
