@@ -313,6 +313,7 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
         (1, 1, 2, 6, 7, 2, 3, true, 1),
         (3, 2, 4, 8, 8, 5, 2, true, 3),
         (2, 3, 32, 13, 14, 5, 2, true, 1),
+        (1, 16, 16, 8, 9, 3, 1, false, 1),
     ];
     for &(n, ci, co, h, w, k, stride, same, splits) in &strided {
         let d = cpu::ConvDims::strided(n, ci, co, h, w, k, stride, same);
