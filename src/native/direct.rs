@@ -237,39 +237,43 @@ pub unsafe fn wgrad(_: usize, _: usize, _: *mut f32, _: *const f32, _: *const f3
     unreachable!("direct conv needs AVX-512")
 }
 
-/// dst[j·dst_stride + i] = src[i·src_stride + j] for i < rows, j < cols: 8×8
-/// blocks in AVX registers where the CPU has AVX, the edges one by one.
+/// dst[j·dst_stride + i] = src[i·src_stride + j] for i < rows, j < cols: in 8×8
+/// blocks in AVX registers where the CPU has AVX (the edge blocks through masked
+/// loads and stores with AVX-512VL, else one by one).
 pub fn transpose(dst: &mut [f32], dst_stride: usize, src: &[f32], src_stride: usize, rows: usize, cols: usize) {
     if rows == 0 || cols == 0 {
         return;
     }
     assert!((rows - 1) * src_stride + cols <= src.len() && (cols - 1) * dst_stride + rows <= dst.len());
-    let (r8, c8) = (rows / 8 * 8, cols / 8 * 8);
     #[cfg(target_arch = "x86_64")]
-    let done = if std::arch::is_x86_feature_detected!("avx") {
-        for i in (0..r8).step_by(8) {
-            for j in (0..c8).step_by(8) {
-                // SAFETY: rows i..i+8 of columns j..j+8 of src, and rows j..j+8 of columns
-                // i..i+8 of dst, are inside the spans asserted above
+    if std::arch::is_x86_feature_detected!("avx") {
+        let masked = std::arch::is_x86_feature_detected!("avx512vl");
+        for i in (0..rows).step_by(8) {
+            for j in (0..cols).step_by(8) {
+                let (r, c) = ((rows - i).min(8), (cols - j).min(8));
+                let (d, s) = (dst[j * dst_stride + i..].as_mut_ptr(), src[i * src_stride + j..].as_ptr());
+                // SAFETY: rows i..i+r of columns j..j+c of src, and rows j..j+c of columns
+                // i..i+r of dst, are inside the spans asserted above; the full-block call
+                // touches no more than that, the masked one only those
                 unsafe {
-                    avx::transpose8(
-                        dst.as_mut_ptr().add(j * dst_stride + i),
-                        dst_stride,
-                        src.as_ptr().add(i * src_stride + j),
-                        src_stride,
-                    )
+                    if r == 8 && c == 8 {
+                        avx::transpose8(d, dst_stride, s, src_stride)
+                    } else if masked {
+                        avx::transpose8_masked(d, dst_stride, s, src_stride, r, c)
+                    } else {
+                        for ii in 0..r {
+                            for jj in 0..c {
+                                *d.add(jj * dst_stride + ii) = *s.add(ii * src_stride + jj);
+                            }
+                        }
+                    }
                 }
             }
         }
-        (r8, c8)
-    } else {
-        (0, 0)
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let done = (0, 0);
+        return;
+    }
     for i in 0..rows {
-        let from = if i < done.0 { done.1 } else { 0 };
-        for j in from..cols {
+        for j in 0..cols {
             dst[j * dst_stride + i] = src[i * src_stride + j];
         }
     }
@@ -283,6 +287,32 @@ mod avx {
     #[target_feature(enable = "avx")]
     pub unsafe fn transpose8(dst: *mut f32, ds: usize, src: *const f32, ss: usize) {
         let r: [__m256; 8] = std::array::from_fn(|i| _mm256_loadu_ps(src.add(i * ss)));
+        let out = shuffle(r);
+        for (j, o) in out.iter().enumerate() {
+            _mm256_storeu_ps(dst.add(j * ds), *o);
+        }
+    }
+
+    /// The top-left rows × cols (≤ 8 each) of an 8×8 block, touching nothing else.
+    #[target_feature(enable = "avx,avx512f,avx512vl")]
+    pub unsafe fn transpose8_masked(dst: *mut f32, ds: usize, src: *const f32, ss: usize, rows: usize, cols: usize) {
+        let (load, store) = (((1u32 << cols) - 1) as u8, ((1u32 << rows) - 1) as u8);
+        let r: [__m256; 8] = std::array::from_fn(|i| {
+            if i < rows {
+                _mm256_maskz_loadu_ps(load, src.add(i * ss))
+            } else {
+                _mm256_setzero_ps()
+            }
+        });
+        let out = shuffle(r);
+        for (j, o) in out.iter().enumerate().take(cols) {
+            _mm256_mask_storeu_ps(dst.add(j * ds), store, *o);
+        }
+    }
+
+    /// Rows r[i] into columns.
+    #[target_feature(enable = "avx")]
+    unsafe fn shuffle(r: [__m256; 8]) -> [__m256; 8] {
         let t = [
             _mm256_unpacklo_ps(r[0], r[1]),
             _mm256_unpackhi_ps(r[0], r[1]),
@@ -303,10 +333,13 @@ mod avx {
             _mm256_shuffle_ps::<0x44>(t[5], t[7]),
             _mm256_shuffle_ps::<0xEE>(t[5], t[7]),
         ];
-        for j in 0..4 {
-            _mm256_storeu_ps(dst.add(j * ds), _mm256_permute2f128_ps::<0x20>(u[j], u[j + 4]));
-            _mm256_storeu_ps(dst.add((j + 4) * ds), _mm256_permute2f128_ps::<0x31>(u[j], u[j + 4]));
-        }
+        std::array::from_fn(|j| {
+            if j < 4 {
+                _mm256_permute2f128_ps::<0x20>(u[j], u[j + 4])
+            } else {
+                _mm256_permute2f128_ps::<0x31>(u[j - 4], u[j])
+            }
+        })
     }
 }
 
