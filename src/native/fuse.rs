@@ -17,6 +17,10 @@ pub enum Fuse {
     /// a conv grad input or max-pool backward masked by the next op, a ReLU
     /// backward, whose output (the ReLU's) is appended to this op's inputs
     ReluMask,
+    /// a max-pool backward masked likewise by the ReLU before the pool, through the
+    /// pool's own output (each window's maximum is the ReLU's output at its argmax),
+    /// appended to its inputs: a quarter of the reads
+    PooledMask,
     /// a ReLU backward already applied by the op before
     Done,
     /// a conv grad weight that also sums dY per channel for the next op
@@ -37,9 +41,17 @@ pub fn plan(ops: &mut [Op]) -> Vec<Fuse> {
             (Kernel::Conv2dBackwardInput | Kernel::MaxpoolBackward, Kernel::ReluBackward)
                 if a.views[0] == b.views[0] =>
             {
-                let relu_out = b.views[1];
-                ops[j - 1].views.push(relu_out);
-                (fuse[j - 1], fuse[j]) = (Fuse::ReluMask, Fuse::Done);
+                // the forward pool that wrote this backward's argmax, if the plan has it
+                let pooled = (a.kernel == Kernel::MaxpoolBackward)
+                    .then(|| ops.iter().find(|f| f.kernel == Kernel::MaxpoolForward && f.views[1] == a.views[2]))
+                    .flatten()
+                    .map(|f| f.views[0]);
+                let (mask, how) = match pooled {
+                    Some(y) => (y, Fuse::PooledMask),
+                    None => (b.views[1], Fuse::ReluMask),
+                };
+                ops[j - 1].views.push(mask);
+                (fuse[j - 1], fuse[j]) = (how, Fuse::Done);
             }
             (Kernel::Conv2dBackwardWeight, Kernel::BiasGrad) if a.views[1] == b.views[1] => {
                 let (c, g) = (ConvDims::from_params(&a.params), BiasGradDims::from_params(&b.params));

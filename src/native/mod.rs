@@ -155,7 +155,7 @@ pub(crate) struct Work<'a> {
 /// One kernel on raw views: outputs (read-write) then inputs, as the registry binds
 /// them (then what `fuse` appended).
 fn dispatch(k: Kernel, fuse: Fuse, o: &mut [&mut [u32]], i: &[&[u32]], p: &Params, w: &mut Work) {
-    let mask = (fuse == Fuse::ReluMask).then(|| f(i[i.len() - 1]));
+    let mask = matches!(fuse, Fuse::ReluMask | Fuse::PooledMask).then(|| f(i[i.len() - 1]));
     match (k, o) {
         (_, _) if fuse == Fuse::Done => {}
         (Kernel::BiasGrad, [db]) if fuse == Fuse::BiasFromBefore => {
@@ -178,7 +178,9 @@ fn dispatch(k: Kernel, fuse: Fuse, o: &mut [&mut [u32]], i: &[&[u32]], p: &Param
             *w.bias = bias;
         }
         (Kernel::MaxpoolForward, [y, arg]) => ops::maxpool_forward(fm(y), arg, f(i[0]), &Dims::from_params(p)),
-        (Kernel::MaxpoolBackward, [dx]) => ops::maxpool_backward(fm(dx), f(i[0]), i[1], mask, &Dims::from_params(p)),
+        (Kernel::MaxpoolBackward, [dx]) => {
+            ops::maxpool_backward(fm(dx), f(i[0]), i[1], mask, fuse == Fuse::PooledMask, &Dims::from_params(p))
+        }
         (Kernel::ReluForward, [y]) => ops::relu_forward(fm(y), f(i[0]), &Dims::from_params(p)),
         (Kernel::ReluBackward, [dy]) => ops::relu_backward(fm(dy), f(i[0]), &Dims::from_params(p)),
         (Kernel::SoftmaxXent, [dl, loss, hit]) => {

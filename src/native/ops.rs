@@ -100,8 +100,16 @@ pub fn maxpool_forward(y: &mut [f32], argmax: &mut [u32], x: &[f32], d: &cpu::Po
 }
 
 /// Overwrites dx one plane per task: each window's gradient to its argmax, 0 elsewhere,
-/// and 0 where `mask` (a ReLU's output, as dx) is ≤ 0.
-pub fn maxpool_backward(dx: &mut [f32], dy: &[f32], argmax: &[u32], mask: Option<&[f32]>, d: &cpu::PoolDims) {
+/// and 0 where `mask` is ≤ 0: a ReLU's output laid out as dx, or with `pooled` the
+/// pool's output (its value at the argmax), laid out as dy.
+pub fn maxpool_backward(
+    dx: &mut [f32],
+    dy: &[f32],
+    argmax: &[u32],
+    mask: Option<&[f32]>,
+    pooled: bool,
+    d: &cpu::PoolDims,
+) {
     let (h, w, k) = (d.h as usize, d.w as usize, d.k as usize);
     let outs = (h / k) * (w / k);
     dx[..(d.n * d.c) as usize * h * w].par_chunks_mut(h * w).enumerate().for_each(|(p, dxp)| {
@@ -109,7 +117,10 @@ pub fn maxpool_backward(dx: &mut [f32], dy: &[f32], argmax: &[u32], mask: Option
         for o in p * outs..(p + 1) * outs {
             // a window's argmax lies in its own plane (maxpool_forward wrote it)
             let at = argmax[o] as usize;
-            let keep = mask.is_none_or(|m| m[at] > 0.0 || m[at].is_nan());
+            let keep = mask.is_none_or(|m| {
+                let y = if pooled { m[o] } else { m[at] };
+                y > 0.0 || y.is_nan()
+            });
             dxp[at - p * h * w] = if keep { dy[o] } else { 0.0 };
         }
     });
