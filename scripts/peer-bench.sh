@@ -18,7 +18,7 @@ EPOCHS=${EPOCHS:-5}                                      # the first is warm-up 
 date -u; nproc; lscpu | grep -m1 "Model name" || true
 
 echo "== matmul 1024^3: gpunet (native) vs numpy and TensorFlow"
-"$G" bench --device cpu --quick --only matmul | tee "$W/g-matmul.txt"
+"$G" bench --device cpu --only matmul | tee "$W/g-matmul.txt"
 "$PY" "$PEER/bench_keras.py" matmul 2>&1 | grep RESULT | tee "$W/k-matmul.txt"
 
 echo "== cnn6: $EPOCHS epochs of $((ROWS * 4 / 5)) images, batch 500"
