@@ -286,6 +286,7 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
         (1, 3, 40, 5, 30, 3),
         // enough input channels for the native engine's Winograd path, odd output sizes
         (2, 17, 20, 7, 9, 3),
+        (2, 16, 20, 9, 11, 5),
     ];
     if !quick {
         convs.push((4, 32, 64, 14, 14, 3));
@@ -314,6 +315,7 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
         (3, 2, 4, 8, 8, 5, 2, true, 3),
         (2, 3, 32, 13, 14, 5, 2, true, 1),
         (1, 16, 16, 8, 9, 3, 1, false, 1),
+        (1, 16, 17, 9, 8, 5, 1, false, 1),
     ];
     for &(n, ci, co, h, w, k, stride, same, splits) in &strided {
         let d = cpu::ConvDims::strided(n, ci, co, h, w, k, stride, same);
