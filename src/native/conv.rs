@@ -15,7 +15,7 @@
 
 use super::gemm::{gemm, Strides};
 use super::{conv_direct, winograd};
-use super::{Scratch, Work};
+use super::{ops, Scratch, Work};
 use crate::cpu::{ConvDims, FLAG_BIAS, FLAG_RELU};
 use rayon::prelude::*;
 
@@ -176,17 +176,23 @@ fn conv(
     });
 }
 
+/// One output plane's row finished: plus `bias`, through ReLU with `relu`, then
+/// zero where `mask` (a ReLU's output, as the row) is ≤ 0.
+pub(super) fn finish_row(row: &mut [f32], bias: Option<f32>, relu: bool, mask: Option<&[f32]>) {
+    let add = bias.unwrap_or(0.0);
+    if relu {
+        row.iter_mut().for_each(|v| *v = (*v + add).max(0.0));
+    } else if bias.is_some() {
+        row.iter_mut().for_each(|v| *v += add);
+    }
+    if let Some(m) = mask {
+        ops::relu_mask(row, m);
+    }
+}
+
 pub fn forward(y: &mut [f32], x: &[f32], wt: &[f32], bias: &[f32], d: &ConvDims, w: &mut Work) {
     let s = Shape::of(d);
     let (with_bias, relu) = (d.flags & FLAG_BIAS != 0, d.flags & FLAG_RELU != 0);
-    let epilogue = |_: usize, co: usize, row: &mut [f32]| {
-        let add = if with_bias { bias[co] } else { 0.0 };
-        if relu {
-            row.iter_mut().for_each(|v| *v = (*v + add).max(0.0));
-        } else if with_bias {
-            row.iter_mut().for_each(|v| *v += add);
-        }
-    };
     if w.winograd && winograd::takes(&s, 1) {
         winograd::transform_weights(w.reordered, wt, &s, false);
         winograd::conv(y, x, w.reordered, &s, w.scratch, with_bias.then_some(bias), relu, None);
@@ -195,7 +201,9 @@ pub fn forward(y: &mut [f32], x: &[f32], wt: &[f32], bias: &[f32], d: &ConvDims,
         conv_direct::conv(y, x, w.reordered, &s, 1, w.scratch, with_bias.then_some(bias), relu, None);
     } else {
         reorder(w.reordered, wt, &s, false);
-        conv(y, x, w.reordered, &s, 1, w.scratch, epilogue);
+        conv(y, x, w.reordered, &s, 1, w.scratch, |_, co, row| {
+            finish_row(row, with_bias.then(|| bias[co]), relu, None)
+        });
     }
 }
 
@@ -213,10 +221,7 @@ pub fn backward_input(dx: &mut [f32], dy: &[f32], wt: &[f32], d: &ConvDims, w: &
         reorder(w.reordered, wt, &s, true);
         let image = s.ci * s.hw();
         conv(dx, dy, w.reordered, &s.transposed(), s.s, w.scratch, |b, ci, row| {
-            if let Some(m) = mask {
-                let m = &m[b * image + ci * s.hw()..][..row.len()];
-                row.iter_mut().zip(m).for_each(|(g, y)| *g = if *y <= 0.0 { 0.0 } else { *g });
-            }
+            finish_row(row, None, false, mask.map(|m| &m[b * image + ci * s.hw()..][..row.len()]))
         });
     }
 }
@@ -256,16 +261,17 @@ fn weight_range(part: &mut [f32], dy: &[f32], x: &[f32], s: &Shape, lo: usize, h
 
 /// dW (Co, Ci·k·k), or with `splits` > 1 the (splits, Co, Ci·k·k) partials of the
 /// twin's pixel chunks, through (k, k·Ci, cols) partial sums per pixel range; with
-/// `dbias` (not split) also the bias gradient Σ dY per channel, from the same groups.
-pub fn backward_weight(dw: &mut [f32], dy: &[f32], x: &[f32], d: &ConvDims, w: &mut Work, dbias: Option<&mut [f32]>) {
+/// `with_bias` (not split) also the bias gradient Σ dY per channel, from the same
+/// groups, into `w.bias` (Co).
+pub fn backward_weight(dw: &mut [f32], dy: &[f32], x: &[f32], d: &ConvDims, w: &mut Work, with_bias: bool) {
     let s = Shape::of(d);
-    let (k, kk, len, pixels, ohw) = (s.k, s.k * s.k, s.co * s.ci * s.k * s.k, s.n * s.out_hw(), s.out_hw());
-    assert!(dbias.is_none() || d.splits <= 1, "conv: a bias gradient beside split-K partials");
+    let (kk, len, pixels, ohw) = (s.k * s.k, s.co * s.ci * s.k * s.k, s.n * s.out_hw(), s.out_hw());
+    assert!(!with_bias || d.splits <= 1, "conv: a bias gradient beside split-K partials");
     // the direct kernels' sums carry the channels padded to whole vectors
     let cols = if w.direct { conv_direct::cop(s.co) } else { s.co };
     // each group's weight sums, then its bias sums
     let wlen = kk * s.ci * cols;
-    let plen = wlen + if dbias.is_some() { s.co } else { 0 };
+    let plen = wlen + if with_bias { s.co } else { 0 };
     // output pixel ranges: the twin's split-K chunks, or fixed groups of images
     let (parts, per) =
         if d.splits > 1 { (d.splits as usize, d.split_chunk()) } else { (s.n.div_ceil(GROUP), GROUP * s.out_hw()) };
@@ -282,18 +288,9 @@ pub fn backward_weight(dw: &mut [f32], dy: &[f32], x: &[f32], d: &ConvDims, w: &
         } else {
             weight_range(wpart, dy, x, &s, lo, hi, scratch)
         }
-        // whole images (no split): per channel, the images in order, 16 lanes each
-        bpart.fill(0.0);
-        for b in lo / ohw..hi.div_ceil(ohw) {
-            for (co, o) in bpart.iter_mut().enumerate() {
-                let run = &dy[(b * s.co + co) * ohw..][..ohw];
-                let mut lanes = [0.0f32; 16];
-                let mut blocks = run.chunks_exact(16);
-                for c in &mut blocks {
-                    lanes.iter_mut().zip(c).for_each(|(l, v)| *l += v);
-                }
-                *o += lanes.iter().sum::<f32>() + blocks.remainder().iter().sum::<f32>();
-            }
+        // whole images (no split): per channel, as the unfused bias gradient sums
+        for (co, o) in bpart.iter_mut().enumerate() {
+            *o = ops::channel_sum(dy, co, s.co, ohw, lo / ohw..hi.div_ceil(ohw));
         }
     });
     // the groups summed in order into the first (0 + a + b + ... as a fold from 0 gives)
@@ -310,14 +307,15 @@ pub fn backward_weight(dw: &mut [f32], dy: &[f32], x: &[f32], d: &ConvDims, w: &
     // back to (Co, Ci, k, k), each split into its own slice
     let slices = if d.splits > 1 { parts } else { 1 };
     let partials = &partials[..slices * plen];
-    if let Some(db) = dbias {
-        db[..s.co].copy_from_slice(&partials[wlen..plen]);
+    if with_bias {
+        w.bias.clear();
+        w.bias.extend_from_slice(&partials[wlen..plen]);
     }
     dw[..slices * len].par_chunks_mut(s.ci * kk).enumerate().for_each(|(r, out)| {
         let (slice, co) = (r / s.co, r % s.co);
         for (j, o) in out.iter_mut().enumerate() {
             let (ci, t) = (j / kk, j % kk);
-            *o = partials[slice * plen + ((t / k * k + t % k) * s.ci + ci) * cols + co];
+            *o = partials[slice * plen + (t * s.ci + ci) * cols + co];
         }
     });
 }

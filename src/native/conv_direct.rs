@@ -9,7 +9,7 @@
 //!   taps × channels sums over the image's pixels in registers, then adds into
 //!   the group's (k, k·Ci, cop) partial sums, summed in order by `conv`.
 
-use super::conv::{pad_hwc, Shape};
+use super::conv::{finish_row, pad_hwc, Shape};
 use super::direct::{self, Fwd, Wgrad, LANES};
 use super::Scratch;
 use rayon::prelude::*;
@@ -148,16 +148,7 @@ pub(super) fn finish(
     let ohw = s.out_hw();
     direct::transpose(yb, ohw, yt, cop(s.co), ohw, s.co);
     for (co, row) in yb.chunks_mut(ohw).enumerate() {
-        let add = bias.map_or(0.0, |b| b[co]);
-        if relu {
-            row.iter_mut().for_each(|v| *v = (*v + add).max(0.0));
-        } else if bias.is_some() {
-            row.iter_mut().for_each(|v| *v += add);
-        }
-        if let Some(m) = mask {
-            let m = &m[(b * s.co + co) * ohw..][..ohw];
-            row.iter_mut().zip(m).for_each(|(g, y)| *g = if *y <= 0.0 { 0.0 } else { *g });
-        }
+        finish_row(row, bias.map(|b| b[co]), relu, mask.map(|m| &m[(b * s.co + co) * ohw..][..ohw]));
     }
 }
 

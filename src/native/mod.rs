@@ -11,7 +11,7 @@ mod gemm;
 mod ops;
 mod winograd;
 
-use crate::cpu::{BiasGradDims, ConvDims, Dims, Host, Params};
+use crate::cpu::{BiasGradDims, Dims, Host, Params};
 use crate::engine::{Engine, PlanId};
 use crate::error::{Error, Result};
 use crate::kernels::Kernel;
@@ -170,12 +170,7 @@ fn dispatch(k: Kernel, fuse: Fuse, o: &mut [&mut [u32]], i: &[&[u32]], p: &Param
             conv::backward_input(fm(dx), f(i[0]), f(i[1]), &Dims::from_params(p), w, mask)
         }
         (Kernel::Conv2dBackwardWeight, [dw]) => {
-            let d: ConvDims = Dims::from_params(p);
-            let mut bias = std::mem::take(w.bias);
-            bias.resize(d.cout as usize, 0.0);
-            let with = (fuse == Fuse::WithBias).then_some(&mut bias[..]);
-            conv::backward_weight(fm(dw), f(i[0]), f(i[1]), &d, w, with);
-            *w.bias = bias;
+            conv::backward_weight(fm(dw), f(i[0]), f(i[1]), &Dims::from_params(p), w, fuse == Fuse::WithBias)
         }
         (Kernel::MaxpoolForward, [y, arg]) => ops::maxpool_forward(fm(y), arg, f(i[0]), &Dims::from_params(p)),
         (Kernel::MaxpoolBackward, [dx]) => {

@@ -31,23 +31,25 @@ pub fn matmul(c: &mut [f32], a: &[f32], b: &[f32], bias: &[f32], d: &cpu::Matmul
     }
 }
 
-/// Per channel, over outer rows then inner positions, in 16 interleaved partial
-/// sums (one add chain would wait on each add's latency).
 pub fn bias_grad(dbias: &mut [f32], dy: &[f32], d: &cpu::BiasGradDims) {
     let (outer, ch, inner) = (d.outer as usize, d.channels as usize, d.inner as usize);
-    dbias[..ch].par_iter_mut().enumerate().for_each(|(c, out)| {
-        let mut lanes = [0.0f32; 16];
-        let mut tail = 0.0f32;
-        for i in 0..outer {
-            let run = &dy[(i * ch + c) * inner..(i * ch + c + 1) * inner];
-            let mut blocks = run.chunks_exact(16);
-            for b in &mut blocks {
-                lanes.iter_mut().zip(b).for_each(|(l, v)| *l += v);
-            }
-            tail += blocks.remainder().iter().sum::<f32>();
+    dbias[..ch].par_iter_mut().enumerate().for_each(|(c, out)| *out = channel_sum(dy, c, ch, inner, 0..outer));
+}
+
+/// Σ of channel c of dy (rows, ch, inner) over `rows`, then inner positions, in 16
+/// interleaved partial sums (one add chain would wait on each add's latency).
+pub fn channel_sum(dy: &[f32], c: usize, ch: usize, inner: usize, rows: std::ops::Range<usize>) -> f32 {
+    let mut lanes = [0.0f32; 16];
+    let mut tail = 0.0f32;
+    for i in rows {
+        let run = &dy[(i * ch + c) * inner..(i * ch + c + 1) * inner];
+        let mut blocks = run.chunks_exact(16);
+        for b in &mut blocks {
+            lanes.iter_mut().zip(b).for_each(|(l, v)| *l += v);
         }
-        *out = lanes.iter().sum::<f32>() + tail;
-    });
+        tail += blocks.remainder().iter().sum::<f32>();
+    }
+    lanes.iter().sum::<f32>() + tail
 }
 
 pub fn sum_splits(total: &mut [f32], part: &[f32], d: &cpu::SplitDims) {
@@ -135,10 +137,13 @@ pub fn relu_forward(y: &mut [f32], x: &[f32], d: &cpu::ElemDims) {
 
 pub fn relu_backward(dy: &mut [f32], y: &[f32], d: &cpu::ElemDims) {
     let n = d.n as usize;
-    // a select, not a branch: on real activations the sign is a coin toss
-    dy[..n].par_chunks_mut(CHUNK).zip(y[..n].par_chunks(CHUNK)).for_each(|(dy, y)| {
-        dy.iter_mut().zip(y).for_each(|(g, y)| *g = if *y <= 0.0 { 0.0 } else { *g });
-    });
+    dy[..n].par_chunks_mut(CHUNK).zip(y[..n].par_chunks(CHUNK)).for_each(|(dy, y)| relu_mask(dy, y));
+}
+
+/// dy = 0 where the ReLU's output y ≤ 0 (NaN keeps dy, as in the twin): a select,
+/// not a branch, since on real activations the sign is a coin toss.
+pub fn relu_mask(dy: &mut [f32], y: &[f32]) {
+    dy.iter_mut().zip(y).for_each(|(g, y)| *g = if *y <= 0.0 { 0.0 } else { *g });
 }
 
 /// Forward and backward alike: out = src · scale where the mask keeps, else 0.
