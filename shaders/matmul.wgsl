@@ -60,28 +60,38 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
     }
 }
 
-// out[ch] = Σ_{i < outer, j < inner} x[(i * channels + ch) * inner + j]
+// out[z, ch] = Σ_{i in chunk z, j < inner} x[(i * channels + ch) * inner + j], chunk z
+// the rows [z·⌈outer/splits⌉, (z+1)·⌈outer/splits⌉) (splits = 1: the bias gradient itself).
 // Dense bias: x (M, N) is outer=M, channels=N, inner=1. Conv bias: (N, C, H·W).
 struct BiasGrad {
-    outer: u32, channels: u32, inner: u32, _u: u32,
+    outer: u32, channels: u32, inner: u32, splits: u32,
     _v0: vec4<u32>, _f0: vec4<f32>, _f1: vec4<f32>,
 }
 
 @group(0) @binding(0) var<uniform> bg: BiasGrad;
-@group(0) @binding(1) var<storage, read_write> dbias: array<f32>; // (channels)
+@group(0) @binding(1) var<storage, read_write> dbias: array<f32>; // (splits, channels)
 @group(0) @binding(2) var<storage, read> dy: array<f32>;          // (outer, channels, inner)
 
 var<workgroup> partial: array<f32, 256>;
 
+// Workgroup (ch, z): lane li visits elements t = li, li + 256, … of its chunk's
+// rows × inner, stepping (row, j) by (256 / inner, 256 % inner) with no division.
 @compute @workgroup_size(256)
 fn bias_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
     let ch = wid.x;
-    let total = bg.outer * bg.inner;
+    let z = wid.y;
+    let chunk = (bg.outer + bg.splits - 1u) / bg.splits;
+    let row_end = min((z + 1u) * chunk, bg.outer);
+    let step_i = 256u / bg.inner;
+    let step_j = 256u - step_i * bg.inner;
+    var i = z * chunk + li / bg.inner;
+    var j = li % bg.inner;
     var s = 0.0;
-    for (var t = li; t < total; t += 256u) {
-        let i = t / bg.inner;
-        let j = t % bg.inner;
+    while (i < row_end) {
         s += dy[(i * bg.channels + ch) * bg.inner + j];
+        i += step_i;
+        j += step_j;
+        if (j >= bg.inner) { j -= bg.inner; i += 1u; }
     }
     partial[li] = s;
     workgroupBarrier();
@@ -89,7 +99,7 @@ fn bias_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_in
         if (li < w) { partial[li] += partial[li + w]; }
         workgroupBarrier();
     }
-    if (li == 0u) { dbias[ch] = partial[0]; }
+    if (li == 0u) { dbias[z * bg.channels + ch] = partial[0]; }
 }
 
 // out[i] = Σ_{s < splits} part[s · len + i]: adds up split-K partial products.

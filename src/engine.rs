@@ -8,6 +8,34 @@ use crate::op::{BufId, Op, View};
 
 pub type PlanId = usize;
 
+/// An engine's split-K policy: its GEMM core's tile and the workgroups that keep
+/// its device busy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SplitK {
+    /// (rows, columns) of the output one workgroup computes.
+    pub tile: (usize, usize),
+    /// Workgroups a launch should have to fill the device.
+    pub workgroups: usize,
+}
+
+impl SplitK {
+    /// The most chunks a reduction is cut into (its partial sums cost memory).
+    pub const MAX: usize = 256;
+    /// The shortest chunk worth a workgroup's start-up and a partial sum's traffic.
+    pub const MIN_CHUNK: usize = 256;
+
+    /// Chunks for a reduction of length `k` computed by `groups` workgroups
+    /// unsplit: enough to reach `workgroups`, within MAX and MIN_CHUNK.
+    pub fn splits(&self, groups: usize, k: usize) -> usize {
+        self.workgroups.div_ceil(groups.max(1)).min(k / Self::MIN_CHUNK).clamp(1, Self::MAX)
+    }
+
+    /// Chunks for an m x n GEMM output with a long K, from its tile count.
+    pub fn gemm_splits(&self, m: usize, n: usize, k: usize) -> usize {
+        self.splits(m.div_ceil(self.tile.0) * n.div_ceil(self.tile.1), k)
+    }
+}
+
 pub trait Engine {
     /// The adapter (or "CPU reference") this engine runs on.
     fn name(&self) -> String;
@@ -32,10 +60,10 @@ pub trait Engine {
     fn run_timed(&mut self, _plan: PlanId) -> Result<Option<f64>> {
         Ok(None)
     }
-    /// Whether long reductions should be split across workgroups (split-K): a
-    /// GPU needs the parallelism; a CPU adapter only pays for the extra pass.
-    fn split_k(&self) -> bool {
-        false
+    /// How long reductions should be split across workgroups (split-K): a GPU
+    /// needs the parallelism; CPU engines and adapters only pay for the extra pass.
+    fn split_k(&self) -> Option<SplitK> {
+        None
     }
 
     fn write_f32(&mut self, buf: BufId, offset: usize, data: &[f32]) -> Result<()> {

@@ -79,8 +79,10 @@ pub fn matmul(c: View, a: View, b: View, bias: Option<View>, d: cpu::MatmulDims)
     op(Kernel::Matmul, d.params(), &[c, a, b, bias.unwrap_or(b)], gemm(d.m as usize, d.n as usize))
 }
 
+/// With `d.splits` > 1, `dbias` is the (splits, channels) partial buffer that
+/// `sum_splits` then adds up.
 pub fn bias_grad(dbias: View, dy: View, d: cpu::BiasGradDims) -> Op {
-    op(Kernel::BiasGrad, d.params(), &[dbias, dy], [d.channels, 1, 1])
+    op(Kernel::BiasGrad, d.params(), &[dbias, dy], [d.channels, d.splits.max(1), 1])
 }
 
 /// Without a bias, `w` is bound again in its slot (unread).

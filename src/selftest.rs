@@ -7,7 +7,7 @@ use crate::engine::{Engine, PlanId};
 use crate::error::Result;
 use crate::gpu::shaders::Gemm;
 use crate::kernels::Kernel;
-use crate::op::{self, Op, View};
+use crate::op::{self, BufId, Op, View};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -217,20 +217,19 @@ impl Builder {
     /// An output view: NaN-filled (`UNWRITTEN`) between `GUARD_WORDS` guard words
     /// each side, at an offset every adapter accepts for a binding.
     pub(crate) fn output(&mut self, n: usize) -> View {
-        let id = self.push(between_guards(std::iter::repeat_n(UNWRITTEN, n))).buf;
-        View { buf: id, offset: GUARD_WORDS, len: n }
+        self.push(vec![UNWRITTEN; n])
     }
-    /// A view at a 64-word offset inside a larger buffer, as layer parameters are.
-    fn offset_randn(&mut self, n: usize) -> View {
-        let mut v: Vec<u32> = (0..n + 64).map(|_| self.rng.random_range(-1.0f32..1.0).to_bits()).collect();
-        v.extend(std::iter::repeat_n(0, 3));
-        let id = self.push(v).buf;
-        View { buf: id, offset: 64, len: n }
-    }
+    /// An input view between guard words (NaN as floats, huge as indices), so a
+    /// kernel reading past its view, where shader bounds checks are off, poisons
+    /// its outputs instead of passing on a neighbour's values.
     fn push(&mut self, v: Vec<u32>) -> View {
         let len = v.len().max(1);
-        self.bufs.push(if v.is_empty() { vec![0] } else { v });
-        View::whole(self.bufs.len() - 1, len)
+        let buf = self.buffer(between_guards(if v.is_empty() { vec![0] } else { v }));
+        View { buf, offset: GUARD_WORDS, len }
+    }
+    fn buffer(&mut self, v: Vec<u32>) -> BufId {
+        self.bufs.push(v);
+        self.bufs.len() - 1
     }
     pub(crate) fn case(&mut self, shape: String, op: Op, tol: Tol, exact: Vec<usize>) -> Case {
         Case { kernel: op.kernel, shape, bufs: std::mem::take(&mut self.bufs), op, tol, exact }
@@ -250,7 +249,7 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
     }
     for &(m, n, k) in &mm {
         // forward, dense-layer layout: Y (m, n) = X (m, k) · Wᵀ, W (n, k) at an offset
-        let (y, x, w, bias) = (b.output(m * n), b.randn(m * k), b.offset_randn(n * k), b.randn(n));
+        let (y, x, w, bias) = (b.output(m * n), b.randn(m * k), b.randn(n * k), b.randn(n));
         let d = cpu::MatmulDims::strided(m, n, k, (k, 1), (1, k)).with_epilogue(true, true);
         out.push(b.case(
             format!("Y=relu(X·Wᵀ+b) {m}x{k}·({n}x{k})ᵀ"),
@@ -267,10 +266,15 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
         let d = cpu::MatmulDims::strided(n, k, m, (1, n), (k, 1));
         out.push(b.case(format!("dW=dYᵀ·X ({m}x{n})ᵀ·{m}x{k}"), op::matmul(dw, dy, x, None, d), TOL_SUM, vec![]));
     }
-    for &(outer, ch, inner) in &[(1, 1, 1), (7, 33, 1), (3, 5, 49), (257, 10, 1), (5, 7, 33)] {
-        let (db, dy) = (b.output(ch), b.randn(outer * ch * inner));
-        let d = cpu::BiasGradDims::new(outer, ch, inner);
-        out.push(b.case(format!("({outer},{ch},{inner})"), op::bias_grad(db, dy, d), TOL_SUM, vec![]));
+    // split into chunks of rows (trailing chunks may be empty); inner above, at and
+    // below the 256 lanes, which step rows and positions without division
+    let bias = [(1, 1, 1, 1), (7, 33, 1, 1), (3, 5, 49, 1), (257, 10, 1, 1), (5, 7, 33, 1), (2, 3, 300, 1)];
+    let split_bias = [(7, 3, 49, 3), (257, 10, 1, 16), (5, 2, 256, 4), (3, 2, 700, 2), (9, 4, 7, 5)];
+    for &(outer, ch, inner, splits) in bias.iter().chain(&split_bias) {
+        let (db, dy) = (b.output(splits * ch), b.randn(outer * ch * inner));
+        let d = cpu::BiasGradDims::new(outer, ch, inner).with_splits(splits);
+        let shape = format!("({outer},{ch},{inner}) split {splits}");
+        out.push(b.case(shape, op::bias_grad(db, dy, d), TOL_SUM, vec![]));
     }
     let mut convs = vec![
         (1, 1, 1, 1, 1, 1),
@@ -295,7 +299,7 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
         let shape = format!("N{n} Ci{ci} Co{co} {h}x{w} k{k}");
         let d = cpu::ConvDims::new(n, ci, co, h, w, k);
         let (y, x, wt, bias) =
-            (b.output(n * co * h * w), b.randn(n * ci * h * w), b.offset_randn(co * ci * k * k), b.randn(co));
+            (b.output(n * co * h * w), b.randn(n * ci * h * w), b.randn(co * ci * k * k), b.randn(co));
         let op = op::conv2d_forward(y, x, wt, Some(bias), d.with_epilogue(true, true));
         out.push(b.case(shape.clone(), op, TOL_SUM, vec![]));
         let (dx, dy, wt) = (b.output(n * ci * h * w), b.randn(n * co * h * w), b.randn(co * ci * k * k));
@@ -323,7 +327,7 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
         let pad = if same { "same" } else { "valid" };
         let shape = format!("N{n} Ci{ci} Co{co} {h}x{w} k{k} s{stride} {pad} -> {ho}x{wo}");
         let (y, x, wt, bias) =
-            (b.output(n * co * ho * wo), b.randn(n * ci * h * w), b.offset_randn(co * ci * k * k), b.randn(co));
+            (b.output(n * co * ho * wo), b.randn(n * ci * h * w), b.randn(co * ci * k * k), b.randn(co));
         let op = op::conv2d_forward(y, x, wt, Some(bias), d.with_epilogue(true, true));
         out.push(b.case(shape.clone(), op, TOL_SUM, vec![]));
         let (dx, dy, wt) = (b.output(n * ci * h * w), b.randn(n * co * ho * wo), b.randn(co * ci * k * k));
@@ -384,7 +388,7 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
         out.push(b.case(shape.clone(), op::softmax_xent(dl, loss, hit, logits, labels, d), TOL_TRANSCENDENTAL, vec![]));
         let (acc, loss, hit) = (b.floats(4, 0.0, 10.0), b.floats(n, 0.0, 3.0), b.ints(n, 2));
         // correct flags are 0.0/1.0 floats
-        b.bufs[hit.buf].iter_mut().for_each(|v| *v = (*v as f32).to_bits());
+        b.bufs[hit.buf][hit.offset..hit.offset + hit.len].iter_mut().for_each(|v| *v = (*v as f32).to_bits());
         out.push(b.case(shape.clone(), op::xent_accumulate(acc, loss, hit, d), TOL_SUM, vec![]));
         let (probs, logits) = (b.output(n * c), b.floats(n * c, -8.0, 8.0));
         out.push(b.case(shape, op::softmax(probs, logits, d), TOL_TRANSCENDENTAL, vec![]));
@@ -425,7 +429,7 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
         out.push(b.case(format!("stats {n}x{c}x{hw}"), op::bn_stats(stats, running, x, train), TOL_SUM, vec![]));
         for (mode, d) in [("train", train), ("eval", cpu::BnDims::new(n, c, hw, false))] {
             // [mean; invstd] or [mean; var]: both positive in their second half
-            let (y, x, st, affine) = (b.output(len), b.randn(len), b.floats(2 * c, 0.2, 1.5), b.offset_randn(2 * c));
+            let (y, x, st, affine) = (b.output(len), b.randn(len), b.floats(2 * c, 0.2, 1.5), b.randn(2 * c));
             out.push(b.case(
                 format!("{mode} {n}x{c}x{hw}"),
                 op::bn_forward(y, x, st, affine, d),
@@ -436,7 +440,7 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
         let (dp, dy, x, st) = (b.output(2 * c), b.randn(len), b.randn(len), b.floats(2 * c, 0.2, 1.5));
         out.push(b.case(format!("{n}x{c}x{hw}"), op::bn_backward_params(dp, dy, x, st, train), TOL_SUM, vec![]));
         let (dx, dy, x, st) = (b.output(len), b.randn(len), b.randn(len), b.floats(2 * c, 0.2, 1.5));
-        let (affine, dp) = (b.offset_randn(2 * c), b.randn(2 * c));
+        let (affine, dp) = (b.randn(2 * c), b.randn(2 * c));
         let bwd = op::bn_backward_input(dx, dy, x, st, affine, dp, train);
         out.push(b.case(format!("{n}x{c}x{hw}"), bwd, TOL_SUM, vec![]));
     }

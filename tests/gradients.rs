@@ -202,6 +202,25 @@ fn split_k_slices_add_up_to_the_weight_gradient() {
 }
 
 #[test]
+fn split_bias_gradient_slices_add_up_to_the_bias_gradient() {
+    let mut rng = StdRng::seed_from_u64(13);
+    for &(outer, ch, inner) in &[(7, 3, 5), (10, 2, 1)] {
+        let dy = randv(&mut rng, outer * ch * inner);
+        let d = BiasGradDims::new(outer, ch, inner);
+        let mut whole = vec![0.0; ch];
+        cpu::bias_grad(&mut whole, &dy, &d);
+        for splits in [2, 3, 8, 11] {
+            let mut part = vec![f64::NAN; splits * ch];
+            cpu::bias_grad(&mut part, &dy, &d.with_splits(splits));
+            for c in 0..ch {
+                let sum: f64 = (0..splits).map(|s| part[s * ch + c]).sum();
+                assert!((sum - whole[c]).abs() < 1e-12, "splits {splits}, channel {c}: {sum} vs {}", whole[c]);
+            }
+        }
+    }
+}
+
+#[test]
 fn batchnorm_gradients_include_the_batch_statistics() {
     let mut rng = StdRng::seed_from_u64(12);
     // per channel after a conv (hw > 1) and per feature after a dense layer (hw = 1)

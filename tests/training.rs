@@ -3,7 +3,7 @@
 
 use gpunet::cpu::CpuEngine;
 use gpunet::data::{self, Images};
-use gpunet::engine::Engine;
+use gpunet::engine::{Engine, SplitK};
 use gpunet::gpu::shaders::Gemm;
 use gpunet::gpu::{for_tests, GpuEngine};
 use gpunet::infer;
@@ -93,10 +93,14 @@ fn three_steps_init(spec: &Spec, images: &Images) -> Vec<f32> {
 #[test]
 fn split_k_weight_gradients_match_the_cpu_reference_in_training_steps() {
     let Some(gpu) = for_tests() else { return };
-    // batch 48 makes K = 48·28·28 long enough for a GPU-core net to split the conv's
-    // weight gradient; the CPU engine never splits, so the sums are checked too
+    // a split-K target as a big GPU's makes the GPU engine split the conv's weight
+    // gradient and every bias gradient, as it would on such a GPU; the CPU engine
+    // never splits, so the sums are checked too
     let spec = Spec::parse("conv4k3,pool2,out10").unwrap();
-    assert!(gpunet::model::net::weight_grad_splits(48 * 784, true) > 1);
+    let split = Some(SplitK { tile: (64, 64), workgroups: 1024 });
+    assert!(gpunet::model::net::weight_grad_splits(split, 4, 9, 48 * 784) > 1);
+    assert!(gpunet::model::net::bias_grad_splits(split, 4, 48, 784) > 1);
+    assert!(gpunet::model::net::bias_grad_splits(split, 10, 48, 1) == 1, "the dense bias has too few rows to split");
     let images = first_images(96);
     let run = |engine: &mut dyn Engine| {
         let cfg = NetConfig { batch: 48, scale: 255.0, optim: Some(Optim::sgd(0.1, 0.9, false)), seed: 7 };
@@ -108,12 +112,14 @@ fn split_k_weight_gradients_match_the_cpu_reference_in_training_steps() {
         engine.read_f32(net.params_view()).unwrap()
     };
     let want = run(&mut CpuEngine::new());
-    let mut engine = GpuEngine::new(gpu);
-    engine.gemm = Gemm::Tiled;
-    assert!(engine.split_k());
-    let got = run(&mut engine);
-    let cmp = compare(&got, &want, Tol { atol: 1e-5, rtol: 1e-4 });
-    assert!(cmp.first_bad.is_none(), "{:?} (max abs {})", cmp.first_bad, cmp.max_abs);
+    for gemm in Gemm::ALL {
+        let mut engine = GpuEngine::new(gpu.clone());
+        (engine.gemm, engine.split_workgroups) = (gemm, Some(1024));
+        assert_eq!(engine.split_k().unwrap().tile, (gemm.tile().0 as usize, gemm.tile().1 as usize));
+        let got = run(&mut engine);
+        let cmp = compare(&got, &want, Tol { atol: 1e-5, rtol: 1e-4 });
+        assert!(cmp.first_bad.is_none(), "{} gemm: {:?} (max abs {})", gemm.name(), cmp.first_bad, cmp.max_abs);
+    }
 }
 
 fn settings(arch: &str, limit: usize) -> Settings {

@@ -72,27 +72,46 @@ pub struct BiasGradDims {
     pub outer: u32,
     pub channels: u32,
     pub inner: u32,
-    pub _u: [u32; 5],
+    /// Chunks of `outer` summed apart: the output is then (splits, channels).
+    pub splits: u32,
+    pub _u: [u32; 4],
     pub _f: [f32; 8],
 }
 impl Dims for BiasGradDims {}
 
 impl BiasGradDims {
     pub fn new(outer: usize, channels: usize, inner: usize) -> Self {
-        BiasGradDims { outer: outer as u32, channels: channels as u32, inner: inner as u32, _u: [0; 5], _f: [0.0; 8] }
+        let (outer, channels, inner) = (outer as u32, channels as u32, inner as u32);
+        BiasGradDims { outer, channels, inner, splits: 1, _u: [0; 4], _f: [0.0; 8] }
+    }
+
+    /// Sums in `splits` chunks of rows (`sum_splits` adds them up).
+    pub fn with_splits(mut self, splits: usize) -> Self {
+        self.splits = splits as u32;
+        self
+    }
+
+    /// The rows of each chunk, as the shader cuts them: ⌈outer / splits⌉.
+    pub fn chunk(&self) -> usize {
+        (self.outer as usize).div_ceil(self.splits.max(1) as usize)
     }
 }
 
+/// dbias (splits, channels): chunk z sums rows [z·chunk, (z+1)·chunk) of dy.
 pub fn bias_grad<T: Float>(dbias: &mut [T], dy: &[T], d: &BiasGradDims) {
     let (outer, ch, inner) = (d.outer as usize, d.channels as usize, d.inner as usize);
-    for (c, out) in dbias.iter_mut().enumerate().take(ch) {
-        let mut s = T::zero();
-        for i in 0..outer {
-            for j in 0..inner {
-                s = s + dy[(i * ch + c) * inner + j];
+    let chunk = d.chunk();
+    for z in 0..d.splits.max(1) as usize {
+        let rows = (z * chunk).min(outer)..((z + 1) * chunk).min(outer);
+        for c in 0..ch {
+            let mut s = T::zero();
+            for i in rows.clone() {
+                for j in 0..inner {
+                    s = s + dy[(i * ch + c) * inner + j];
+                }
             }
+            dbias[z * ch + c] = s;
         }
-        *out = s;
     }
 }
 

@@ -47,7 +47,7 @@ pub fn softmax_xent<T: Float>(
     for r in 0..d.n as usize {
         let z = &logits[r * c..(r + 1) * c];
         let (mx, arg, sum) = row_stats(z);
-        let label = labels[r] as usize;
+        let label = (labels[r] as usize).min(c - 1); // as the shader: a bad label stays in its row
         loss[r] = sum.ln() - (z[label] - mx);
         correct[r] = if arg == label { T::one() } else { T::zero() };
         for j in 0..c {

@@ -3,7 +3,7 @@
 //! submit it without waiting.
 
 use crate::cpu::Params;
-use crate::engine::{Engine, PlanId};
+use crate::engine::{Engine, PlanId, SplitK};
 use crate::error::{Error, Result};
 use crate::gpu::shaders::Gemm;
 use crate::gpu::Gpu;
@@ -25,6 +25,8 @@ pub struct GpuEngine {
     pub gpu: Arc<Gpu>,
     /// The GEMM core that plans made from now on use.
     pub gemm: Gemm,
+    /// Workgroups a split-K launch aims for in plans made from now on (None: no split).
+    pub split_workgroups: Option<usize>,
     bufs: Vec<wgpu::Buffer>,
     plans: Vec<Plan>,
     /// Submissions in flight; runs wait on the oldest beyond `MAX_IN_FLIGHT`,
@@ -36,7 +38,15 @@ const MAX_IN_FLIGHT: usize = 3;
 
 impl GpuEngine {
     pub fn new(gpu: Arc<Gpu>) -> Self {
-        GpuEngine { gemm: gpu.gemm, gpu, bufs: Vec::new(), plans: Vec::new(), in_flight: Default::default() }
+        let split_workgroups = gpu.split_workgroups;
+        GpuEngine {
+            gemm: gpu.gemm,
+            split_workgroups,
+            gpu,
+            bufs: Vec::new(),
+            plans: Vec::new(),
+            in_flight: Default::default(),
+        }
     }
 
     fn check_view(&self, op: &Op, v: &View) -> Result<()> {
@@ -100,7 +110,8 @@ impl GpuEngine {
 
 impl Engine for GpuEngine {
     fn name(&self) -> String {
-        format!("{} [{} gemm]", self.gpu.describe(), self.gemm.name())
+        let checks = if self.gpu.checks { ", runtime checks" } else { "" };
+        format!("{} [{} gemm{checks}]", self.gpu.describe(), self.gemm.name())
     }
 
     fn buffer(&mut self, words: usize, label: &str) -> Result<BufId> {
@@ -218,9 +229,9 @@ impl Engine for GpuEngine {
         self.throttle(idx)
     }
 
-    fn split_k(&self) -> bool {
-        // same-run cnn6 step at batch 500 on lavapipe: 36.3 images/s unsplit, 29.6 split
-        self.gemm == Gemm::Tiled
+    fn split_k(&self) -> Option<SplitK> {
+        let tile = self.gemm.tile();
+        Some(SplitK { tile: (tile.0 as usize, tile.1 as usize), workgroups: self.split_workgroups? })
     }
 
     fn run_timed(&mut self, plan: PlanId) -> Result<Option<f64>> {

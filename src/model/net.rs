@@ -12,7 +12,7 @@ use crate::cpu::{
     XentDims,
 };
 use crate::data::{Images, CLASSES, PIXELS};
-use crate::engine::{Engine, PlanId};
+use crate::engine::{Engine, PlanId, SplitK};
 use crate::error::{Error, Result};
 use crate::op::{self, BufId, Op, View};
 use crate::optim::{Kind, Optim};
@@ -83,7 +83,7 @@ struct Bufs {
     grads: Vec<Option<BufId>>,
     params: BufId,
     pgrads: Option<BufId>,
-    /// Split-K partial weight gradients of one conv layer at a time.
+    /// Split-K partial weight or bias gradients of one layer at a time.
     splits_scratch: Option<BufId>,
     /// Adam's m and v, or SGD's velocity (in `m`).
     m: Option<BufId>,
@@ -111,8 +111,8 @@ pub struct Net {
     pub slots: Vec<Slot>,
     pub param_words: usize,
     pub store_rows: usize,
-    /// Whether this net's plans split conv weight gradients (the engine's choice).
-    split_k: bool,
+    /// How this net's plans split weight and bias gradients (the engine's choice).
+    split_k: Option<SplitK>,
     /// Random affine maps on training batches (none by default).
     augment: Option<Augment>,
     bytes: u64,
@@ -120,15 +120,37 @@ pub struct Net {
     plans: HashMap<(Mode, usize), Plan>,
 }
 
-/// Split-K chunks for a conv's weight gradient, whose K (N·H·W pixels) is long
+/// Split-K chunks for a conv's weight gradient, whose K (N·Ho·Wo pixels) is long
 /// while its output (Co × Ci·k·k) is small: without splitting, a GPU would run
 /// a handful of workgroups each looping over every pixel of the batch.
 /// `split` is the engine's `split_k()`.
-pub fn weight_grad_splits(pixels: usize, split: bool) -> usize {
-    if split {
-        (pixels / 16384).clamp(1, 64)
-    } else {
-        1
+pub fn weight_grad_splits(split: Option<SplitK>, cout: usize, taps: usize, pixels: usize) -> usize {
+    split.map_or(1, |s| s.gemm_splits(cout, taps, pixels))
+}
+
+/// Chunks of rows for a bias gradient of `channels` workgroups (one per channel)
+/// summing `outer` rows of `inner` values each.
+pub fn bias_grad_splits(split: Option<SplitK>, channels: usize, outer: usize, inner: usize) -> usize {
+    split.map_or(1, |s| s.splits(channels, outer * inner).min(outer))
+}
+
+/// The ops of a bias gradient: one, or split into `scratch` and summed.
+fn bias_grad_ops(
+    ops: &mut Vec<Op>,
+    db: View,
+    dy: View,
+    d: BiasGradDims,
+    split: Option<SplitK>,
+    scratch: Option<BufId>,
+) {
+    let (ch, outer, inner) = (d.channels as usize, d.outer as usize, d.inner as usize);
+    match bias_grad_splits(split, ch, outer, inner) {
+        1 => ops.push(op::bias_grad(db, dy, d)),
+        splits => {
+            let part = View::whole(scratch.expect("split bias gradient without scratch"), splits * ch);
+            ops.push(op::bias_grad(part, dy, d.with_splits(splits)));
+            ops.push(op::sum_splits(db, part, SplitDims::new(ch, splits)));
+        }
     }
 }
 
@@ -227,12 +249,19 @@ impl Net {
                 Layer::Conv { channels, k, .. } => {
                     let (c, _, _) = spec.input_shape(i);
                     let (_, ho, wo) = spec.shapes[i];
-                    Some(weight_grad_splits(batch * ho * wo, engine.split_k()) * channels * c * k * k)
+                    let weights = weight_grad_splits(engine.split_k(), channels, c * k * k, batch * ho * wo);
+                    let bias = bias_grad_splits(engine.split_k(), channels, batch, ho * wo);
+                    Some((weights * c * k * k).max(bias) * channels)
+                }
+                Layer::Fc { units, .. } | Layer::Out { classes: units } => {
+                    Some(bias_grad_splits(engine.split_k(), units, batch, 1) * units)
                 }
                 _ => None,
             })
             .filter(|&len| len > 0)
             .max();
+        // no layer splits: no scratch
+        let scratch_len = scratch_len.filter(|_| engine.split_k().is_some());
         let splits_scratch = match scratch_len {
             Some(len) if training => Some(buf(engine, len, "split-K partial weight gradients")?),
             _ => None,
@@ -518,7 +547,7 @@ impl Net {
                         if relu {
                             ops.push(op::relu_backward(dy, act(i), ElemDims::new(dy.len)));
                         }
-                        let splits = weight_grad_splits(n * ho * wo, self.split_k);
+                        let splits = weight_grad_splits(self.split_k, channels, c * k * k, n * ho * wo);
                         if splits > 1 {
                             let part = View::whole(b.splits_scratch.unwrap(), splits * s.weight_len());
                             ops.push(op::conv2d_backward_weight(part, dy, inputs[i], d.with_splits(splits)));
@@ -526,7 +555,8 @@ impl Net {
                         } else {
                             ops.push(op::conv2d_backward_weight(gw(s), dy, inputs[i], d));
                         }
-                        ops.push(op::bias_grad(gb(s), dy, BiasGradDims::new(n, channels, ho * wo)));
+                        let db = BiasGradDims::new(n, channels, ho * wo);
+                        bias_grad_ops(&mut ops, gb(s), dy, db, self.split_k, b.splits_scratch);
                         if let Some(dx) = d_in {
                             ops.push(op::conv2d_backward_input(dx, dy, wview(s), d));
                         }
@@ -563,7 +593,8 @@ impl Net {
                         }
                         let dw = MatmulDims::strided(units, fan_in, n, (1, units), (fan_in, 1));
                         ops.push(op::matmul(gw(s), dy, inputs[i], None, dw));
-                        ops.push(op::bias_grad(gb(s), dy, BiasGradDims::new(n, units, 1)));
+                        let d = BiasGradDims::new(n, units, 1);
+                        bias_grad_ops(&mut ops, gb(s), dy, d, self.split_k, b.splits_scratch);
                         if let Some(dx) = d_in {
                             ops.push(op::matmul(dx, dy, wview(s), None, MatmulDims::plain(n, fan_in, units)));
                         }

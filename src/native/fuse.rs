@@ -55,7 +55,7 @@ pub fn plan(ops: &mut [Op]) -> Vec<Fuse> {
             }
             (Kernel::Conv2dBackwardWeight, Kernel::BiasGrad) if a.views[1] == b.views[1] => {
                 let (c, g) = (ConvDims::from_params(&a.params), BiasGradDims::from_params(&b.params));
-                if c.splits <= 1 && (g.outer, g.channels, g.inner) == (c.n, c.cout, c.ho * c.wo) {
+                if c.splits <= 1 && g.splits <= 1 && (g.outer, g.channels, g.inner) == (c.n, c.cout, c.ho * c.wo) {
                     (fuse[j - 1], fuse[j]) = (Fuse::WithBias, Fuse::BiasFromBefore);
                 }
             }

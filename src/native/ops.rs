@@ -31,9 +31,14 @@ pub fn matmul(c: &mut [f32], a: &[f32], b: &[f32], bias: &[f32], d: &cpu::Matmul
     }
 }
 
+/// dbias (splits, channels), as the twin cuts the rows.
 pub fn bias_grad(dbias: &mut [f32], dy: &[f32], d: &cpu::BiasGradDims) {
     let (outer, ch, inner) = (d.outer as usize, d.channels as usize, d.inner as usize);
-    dbias[..ch].par_iter_mut().enumerate().for_each(|(c, out)| *out = channel_sum(dy, c, ch, inner, 0..outer));
+    let chunk = d.chunk();
+    dbias[..ch * d.splits.max(1) as usize].par_iter_mut().enumerate().for_each(|(zc, out)| {
+        let (z, c) = (zc / ch, zc % ch);
+        *out = channel_sum(dy, c, ch, inner, (z * chunk).min(outer)..((z + 1) * chunk).min(outer))
+    });
 }
 
 /// Σ of channel c of dy (rows, ch, inner) over `rows`, then inner positions, in 16
