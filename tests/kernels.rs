@@ -20,8 +20,9 @@ fn every_kernel_matches_its_cpu_twin() {
     let mut engine = GpuEngine::new(gpu.clone());
     let mut failures = Vec::new();
     let mut ran = 0;
-    // both GEMM cores, whichever this adapter picks by default
-    for (gemm, seed) in [(Gemm::Tiled, 1), (Gemm::Register, 2)] {
+    // every GEMM core (and Auto's per-shape choice), whichever this adapter picks by default
+    for (seed, gemm) in std::iter::once(Gemm::Auto).chain(Gemm::ALL).enumerate() {
+        let seed = seed as u64 + 1;
         engine.gemm = gemm;
         for case in selftest::cases(seed, true) {
             if !selftest::under_core(&case, gemm, gpu.gemm) {

@@ -112,7 +112,7 @@ fn split_k_weight_gradients_match_the_cpu_reference_in_training_steps() {
         engine.read_f32(net.params_view()).unwrap()
     };
     let want = run(&mut CpuEngine::new());
-    for gemm in Gemm::ALL {
+    for gemm in std::iter::once(Gemm::Auto).chain(Gemm::ALL) {
         let mut engine = GpuEngine::new(gpu.clone());
         (engine.gemm, engine.split_workgroups) = (gemm, Some(1024));
         assert_eq!(engine.split_k().unwrap().tile, (gemm.tile().0 as usize, gemm.tile().1 as usize));

@@ -63,7 +63,8 @@ const NEEDS: [Need; 4] = [
     ("max_storage_buffers_per_shader_stage", |l| l.max_storage_buffers_per_shader_stage as u64, 5),
     ("max_compute_invocations_per_workgroup", |l| l.max_compute_invocations_per_workgroup as u64, 256),
     ("max_compute_workgroup_size_x", |l| l.max_compute_workgroup_size_x as u64, 256),
-    ("max_compute_workgroup_storage_size", |l| l.max_compute_workgroup_storage_size as u64, 8192),
+    // the wide core's two stages of 128 x 8 tiles of A and B (WebGPU's default)
+    ("max_compute_workgroup_storage_size", |l| l.max_compute_workgroup_storage_size as u64, 16384),
 ];
 
 /// An open device with every kernel's pipeline built.
@@ -149,12 +150,12 @@ impl Gpu {
         };
         let pipelines = build_pipelines(&device, checks);
         let gemm = match std::env::var("GPUNET_GEMM").ok().as_deref() {
-            Some("tiled") => Gemm::Tiled,
-            Some("register") => Gemm::Register,
-            Some(other) => return Err(Error::usage(format!("GPUNET_GEMM={other}: expected tiled or register"))),
+            Some(name) => Gemm::parse(name).ok_or_else(|| {
+                Error::usage(format!("GPUNET_GEMM={name}: expected auto, tiled, register, wide or narrow"))
+            })?,
             // CPU adapters pay dearly for barriers; GPUs profit from shared memory.
             None if info.device_type == wgpu::DeviceType::Cpu => Gemm::Register,
-            None => Gemm::Tiled,
+            None => Gemm::Auto,
         };
         let split_workgroups = split_workgroups(&info)?;
         let limits = device.limits();
@@ -164,7 +165,8 @@ impl Gpu {
     }
 
     pub fn pipeline(&self, k: Kernel, gemm: Gemm) -> &wgpu::ComputePipeline {
-        &self.pipelines[&(k, gemm)]
+        let core = if k.info().shader.uses_gemm() { gemm } else { Gemm::Tiled };
+        &self.pipelines[&(k, core)]
     }
 
     /// Fails with the first device error seen so far (validation, out of memory, loss).
@@ -212,7 +214,7 @@ pub fn describe(info: &wgpu::AdapterInfo) -> String {
     format!("{} ({:?}, {:?}, driver {} {})", info.name, info.backend, info.device_type, info.driver, info.driver_info)
 }
 
-/// Every kernel under both GEMM cores (files without the core share one module).
+/// Every kernel under every GEMM core (files without the core share one module).
 ///
 /// Modules are trusted by default: naga adds no index clamps and no loop
 /// counters, which otherwise sit in every inner loop and can stop a driver from
@@ -229,7 +231,7 @@ fn build_pipelines(device: &wgpu::Device, checks: bool) -> HashMap<(Kernel, Gemm
     let mut modules: HashMap<(Shader, Gemm), wgpu::ShaderModule> = HashMap::new();
     for s in Shader::ALL {
         for g in Gemm::ALL {
-            if g == Gemm::Register && !s.uses_gemm() {
+            if g != Gemm::Tiled && !s.uses_gemm() {
                 continue;
             }
             let desc =
@@ -246,9 +248,10 @@ fn build_pipelines(device: &wgpu::Device, checks: bool) -> HashMap<(Kernel, Gemm
     Kernel::ALL
         .iter()
         .flat_map(|&k| Gemm::ALL.map(|g| (k, g)))
-        .map(|(k, g)| {
+        .filter_map(|(k, g)| {
             let info = k.info();
-            let module = modules.get(&(info.shader, g)).unwrap_or_else(|| &modules[&(info.shader, Gemm::Tiled)]);
+            // a kernel outside the GEMM files runs one pipeline whatever the core
+            let module = modules.get(&(info.shader, g))?;
             let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                 label: Some(info.entry),
                 layout: None,
@@ -261,7 +264,7 @@ fn build_pipelines(device: &wgpu::Device, checks: bool) -> HashMap<(Kernel, Gemm
                 },
                 cache: None,
             });
-            ((k, g), pipeline)
+            Some(((k, g), pipeline))
         })
         .collect()
 }

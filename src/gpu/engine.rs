@@ -18,12 +18,13 @@ struct Plan {
     uniforms: wgpu::Buffer,
     stride: u64,
     bind_groups: Vec<wgpu::BindGroup>,
-    gemm: Gemm,
+    /// The GEMM core of each op (any core for ops without one).
+    cores: Vec<Gemm>,
 }
 
 pub struct GpuEngine {
     pub gpu: Arc<Gpu>,
-    /// The GEMM core that plans made from now on use.
+    /// The GEMM core (or `Auto`) that plans made from now on use.
     pub gemm: Gemm,
     /// Workgroups a split-K launch aims for in plans made from now on (None: no split).
     pub split_workgroups: Option<usize>,
@@ -77,6 +78,14 @@ impl GpuEngine {
         match op.grid {
             Grid::Groups(g) => g,
             Grid::Gemm { m, n, splits } => self.gemm.groups(m, n, splits),
+        }
+    }
+
+    /// The core an op runs on (Tiled's module serves ops without a GEMM).
+    fn core(&self, op: &Op) -> Gemm {
+        match op.grid {
+            Grid::Groups(_) => Gemm::Tiled,
+            Grid::Gemm { m, n, .. } => self.gemm.resolve(m, n),
         }
     }
 
@@ -204,7 +213,7 @@ impl Engine for GpuEngine {
                     }),
                 });
             }
-            let layout = self.gpu.pipeline(op.kernel, self.gemm).get_bind_group_layout(0);
+            let layout = self.gpu.pipeline(op.kernel, self.core(op)).get_bind_group_layout(0);
             bind_groups.push(dev.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: Some(op.kernel.name()),
                 layout: &layout,
@@ -212,7 +221,8 @@ impl Engine for GpuEngine {
             }));
         }
         self.gpu.check()?;
-        self.plans.push(Plan { ops, groups: launch, uniforms, stride, bind_groups, gemm: self.gemm });
+        let cores = ops.iter().map(|op| self.core(op)).collect();
+        self.plans.push(Plan { ops, groups: launch, uniforms, stride, bind_groups, cores });
         Ok(self.plans.len() - 1)
     }
 
@@ -292,8 +302,8 @@ impl GpuEngine {
                 end_of_pass_write_index: Some(1),
             });
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes });
-            for ((op, group), &[x, y, z]) in p.ops.iter().zip(&p.bind_groups).zip(&p.groups) {
-                pass.set_pipeline(self.gpu.pipeline(op.kernel, p.gemm));
+            for (((op, group), &[x, y, z]), &core) in p.ops.iter().zip(&p.bind_groups).zip(&p.groups).zip(&p.cores) {
+                pass.set_pipeline(self.gpu.pipeline(op.kernel, core));
                 pass.set_bind_group(0, group, &[]);
                 pass.dispatch_workgroups(x, y, z);
             }

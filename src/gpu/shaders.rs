@@ -18,47 +18,92 @@ pub enum Shader {
     Batchnorm,
 }
 
-/// Which GEMM core `//#include gemm.wgsl` pastes: the shared-memory tiles
-/// (GPUs) or the barrier-free register blocks (CPU adapters).
+/// Which GEMM core `//#include gemm.wgsl` pastes: the shared-memory tiles, the
+/// double-buffered register blocks of gemm_wide.wgsl in two shapes (GPUs), or
+/// the barrier-free register blocks (CPU adapters). `Auto` picks a GPU core per
+/// launch from its output's shape.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Gemm {
     Tiled,
     Register,
+    Wide,
+    Mid,
+    Narrow,
+    Auto,
 }
 
 impl Gemm {
-    pub const ALL: [Gemm; 2] = [Gemm::Tiled, Gemm::Register];
+    /// Every core (what `Auto` chooses among, and what the pipelines are built for).
+    pub const ALL: [Gemm; 5] = [Gemm::Tiled, Gemm::Register, Gemm::Wide, Gemm::Mid, Gemm::Narrow];
 
     pub fn name(self) -> &'static str {
         match self {
             Gemm::Tiled => "tiled",
             Gemm::Register => "register",
+            Gemm::Wide => "wide",
+            Gemm::Mid => "mid",
+            Gemm::Narrow => "narrow",
+            Gemm::Auto => "auto",
         }
     }
 
-    /// The (rows, columns) of C one workgroup computes (TM, TN in the core).
+    /// `GPUNET_GEMM`'s spelling of a core.
+    pub fn parse(s: &str) -> Option<Gemm> {
+        [Gemm::Auto].into_iter().chain(Gemm::ALL).find(|g| g.name() == s)
+    }
+
+    /// The core that computes an m x n output: `Auto` takes the register-blocked
+    /// core whose tile height wastes least of m (32 output channels, as conv1 and
+    /// conv2 have, fill a narrow tile, not half of a 64-row one); every other
+    /// choice is itself.
+    pub fn resolve(self, m: u32, _n: u32) -> Gemm {
+        match self {
+            Gemm::Auto if m <= 32 => Gemm::Narrow,
+            Gemm::Auto if m <= 64 => Gemm::Mid,
+            Gemm::Auto => Gemm::Wide,
+            core => core,
+        }
+    }
+
+    /// The (rows, columns) of C one workgroup computes (TM, TN in the core);
+    /// for `Auto`, its middle core's.
     pub fn tile(self) -> (u32, u32) {
         match self {
-            Gemm::Tiled => (64, 64),
+            Gemm::Tiled | Gemm::Auto => (64, 64),
             Gemm::Register => (8, 512),
+            Gemm::Wide => (128, 128),
+            Gemm::Mid => (64, 128),
+            Gemm::Narrow => (32, 128),
         }
     }
 
     /// The workgroups of a launch computing an m x n output with `splits`
     /// split-K layers, as each core's tile_origin reads the workgroup id.
     pub fn groups(self, m: u32, n: u32, splits: u32) -> [u32; 3] {
-        let (tm, tn) = self.tile();
+        let core = self.resolve(m, n);
+        let (tm, tn) = core.tile();
         let (rows, cols) = (m.div_ceil(tm).max(1), n.div_ceil(tn).max(1));
-        match self {
-            Gemm::Tiled => [cols, rows, splits],
+        match core {
             Gemm::Register => [rows, cols, splits],
+            _ => [cols, rows, splits],
         }
     }
 
-    fn core(self) -> &'static str {
+    fn core(self) -> Cow<'static, str> {
+        let wide = include_str!("../../shaders/gemm_wide.wgsl");
+        // WG_X, WG_Y, MR, NR, LA, LB (gemm_wide.wgsl's header)
+        let shaped = |c: [u32; 6]| {
+            let names = ["WG_X", "WG_Y", "MR", "NR", "LA", "LB"];
+            let mut s: String = names.iter().zip(c).map(|(n, v)| format!("const {n}: u32 = {v}u;\n")).collect();
+            s.push_str(wide);
+            Cow::Owned(s)
+        };
         match self {
-            Gemm::Tiled => include_str!("../../shaders/gemm.wgsl"),
-            Gemm::Register => include_str!("../../shaders/gemm_reg.wgsl"),
+            Gemm::Tiled | Gemm::Auto => Cow::Borrowed(include_str!("../../shaders/gemm.wgsl")),
+            Gemm::Register => Cow::Borrowed(include_str!("../../shaders/gemm_reg.wgsl")),
+            Gemm::Wide => shaped([16, 16, 2, 2, 4, 4]),
+            Gemm::Mid => shaped([32, 8, 2, 1, 2, 4]),
+            Gemm::Narrow => shaped([32, 8, 1, 1, 1, 4]),
         }
     }
 }
@@ -115,10 +160,11 @@ impl Shader {
         if !raw.contains("//#include ") {
             return Cow::Borrowed(raw);
         }
-        let mut out = String::with_capacity(raw.len() + gemm.core().len());
+        let core = gemm.core();
+        let mut out = String::with_capacity(raw.len() + core.len());
         for line in raw.lines() {
             match line.strip_prefix("//#include ") {
-                Some("gemm.wgsl") => out.push_str(gemm.core()),
+                Some("gemm.wgsl") => out.push_str(&core),
                 Some(other) => panic!("{}: unknown include {other}", self.file()),
                 None => out.push_str(line),
             }
