@@ -1,8 +1,8 @@
 """PyTorch peer for gpunet's side-by-side GPU benchmark (CUDA machine).
 
 Same networks (cnn6 = the blog's 6-conv CNN, 'same' padding as Keras: even kernels
-pad after), same data (embedded MNIST, first 42000 rows split 80/20 -> 33,600
-training images), batch 500, Adam(1e-3), pixels / 255. Times one epoch of training
+pad after), same data (embedded MNIST's 60,000 training rows split 80/20 -> 48,000
+training images, as `gpunet train --arch cnn6`), batch 500, Adam(1e-3), pixels / 255. Times one epoch of training
 (train only, synchronised) in two modes:
   default  PyTorch defaults: cuDNN convolutions may use TF32
   fp32     strict fp32: TF32 off for convolutions and matmuls
@@ -93,11 +93,11 @@ def matmul(mode):
 
 def main():
     epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 3
-    X = idx("train-images-idx3-ubyte")[:42000].astype(np.float32) / 255.0
-    y = idx("train-labels-idx1-ubyte")[:42000]
+    X = idx("train-images-idx3-ubyte").astype(np.float32) / 255.0
+    y = idx("train-labels-idx1-ubyte")
     rng = np.random.default_rng(42)
-    p = rng.permutation(42000)
-    tr, va = p[:33600], p[33600:]
+    p = rng.permutation(60000)
+    tr, va = p[:48000], p[48000:]
     dev = lambda a: torch.from_numpy(np.ascontiguousarray(a)).cuda()
     Xtr, ytr, Xva, yva = dev(X[tr]), dev(y[tr]), dev(X[va]), dev(y[va])
     info = dict(torch=torch.__version__, cuda=torch.version.cuda, cudnn=torch.backends.cudnn.version(),
@@ -107,7 +107,7 @@ def main():
         post = times[1:] or times
         med = sorted(post)[len(post) // 2]
         print("RESULT " + json.dumps(dict(name=f"torch_cnn6_{mode}", epoch_times_s=[round(t, 3) for t in times],
-              median_s_per_epoch_after_warmup=round(med, 3), img_per_s=round(33600 / med, 1), val_acc=acc, **info)), flush=True)
+              median_s_per_epoch_after_warmup=round(med, 3), img_per_s=round(48000 / med, 1), val_acc=acc, **info)), flush=True)
         ms, tflops = matmul(mode)
         # PyTorch's default leaves matmuls in fp32; the first run here allows TF32 on purpose
         label = "tf32" if mode == "default" else "fp32"

@@ -228,21 +228,34 @@ fn run(cli: Cli) -> Result<ExitCode> {
             say!("gpu column: {}", gpu.as_ref().map_or("-".into(), |e| e.gpu.describe()));
             say!("cpu column: {}; oracle: the plain CPU twins, one thread", cpu.name());
             say!("{}", gpunet::bench::HEADER);
-            let records = gpunet::bench::run(
+            // the JSON is rewritten (atomically) as each record arrives, so a run cut
+            // short by a time limit still leaves every figure it measured
+            let mut done = Vec::new();
+            let save = |records: &[serde_json::Value], complete: bool| match &json {
+                Some(path) => {
+                    let doc = serde_json::json!({ "engines": names, "quick": quick, "complete": complete, "records": records });
+                    gpunet::io::write_atomic(path, |w| writeln!(w, "{doc:#}"))
+                }
+                None => Ok(()),
+            };
+            let mut failed = None;
+            gpunet::bench::run(
                 gpu.as_mut().map(|e| e as &mut dyn Engine),
                 Some(&mut cpu),
                 quick,
                 only.as_deref(),
-                |r| say!("{}", r.row()),
+                |r| {
+                    say!("{}", r.row());
+                    done.push(r.json());
+                    if let Err(e) = save(&done, false) {
+                        failed.get_or_insert(e);
+                    }
+                },
             )?;
-            if let Some(path) = json {
-                let doc = serde_json::json!({
-                    "engines": names,
-                    "quick": quick,
-                    "records": records.iter().map(|r| r.json()).collect::<Vec<_>>(),
-                });
-                gpunet::io::write_atomic(&path, |w| writeln!(w, "{doc:#}"))?;
+            if let Some(e) = failed {
+                return Err(e);
             }
+            save(&done, true)?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Archs => {
@@ -407,9 +420,9 @@ fn selftest_cmd(c: &Choice, seed: u64, full: bool) -> Result<ExitCode> {
     let gpu = Gpu::new(&c.adapter)?;
     say!("engine: GPU — {why}; adapter: {}", gpu.describe());
     let mut engine = GpuEngine::new(gpu.clone());
-    // the adapter's GEMM core first, then the other one's GEMM kernels
-    let other = Gemm::ALL.into_iter().find(|&g| g != gpu.gemm).unwrap();
-    for gemm in [gpu.gemm, other] {
+    // the adapter's GEMM choice first, then every other core's GEMM kernels
+    let others = Gemm::ALL.into_iter().filter(|&g| g != gpu.gemm);
+    for gemm in std::iter::once(gpu.gemm).chain(others) {
         engine.gemm = gemm;
         for case in selftest::cases(seed, !full) {
             if !selftest::under_core(&case, gemm, gpu.gemm) {
@@ -577,6 +590,17 @@ fn info(c: &Choice) -> Result<ExitCode> {
             l.max_compute_invocations_per_workgroup,
             l.max_compute_workgroup_storage_size >> 10,
             a.features().contains(wgpu::Features::TIMESTAMP_QUERY)
+        );
+        // what faster kernels could use (gpunet's kernels need none of it)
+        let offered = [
+            (wgpu::Features::SUBGROUP, "subgroups"),
+            (wgpu::Features::SHADER_F16, "shader-f16"),
+            (wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX, "cooperative-matrix"),
+        ];
+        let has: Vec<&str> = offered.iter().filter(|(f, _)| a.features().contains(*f)).map(|(_, n)| *n).collect();
+        say!(
+            "    features: {}",
+            if has.is_empty() { "none of subgroups, shader-f16, cooperative-matrix".into() } else { has.join(", ") }
         );
     }
     let (device, why) = device::resolve(c.device, &c.adapter)?;
