@@ -76,8 +76,8 @@ pub struct Gpu {
     pub timestamps: bool,
     /// The GEMM core this adapter runs by default (`GPUNET_GEMM` overrides).
     pub gemm: Gemm,
-    /// Whether shader modules carry naga's runtime checks (`GPUNET_SHADER_CHECKS=on`).
-    pub checks: bool,
+    /// naga's runtime checks in the shader modules (`GPUNET_SHADER_CHECKS`).
+    pub checks: Checks,
     /// Workgroups a split-K launch aims for (`GPUNET_SPLIT_K` overrides; None: never split).
     pub split_workgroups: Option<usize>,
     pipelines: HashMap<(Kernel, Gemm), wgpu::ComputePipeline>,
@@ -143,11 +143,7 @@ impl Gpu {
         device.set_device_lost_callback(move |reason, msg| {
             f.lock().unwrap().get_or_insert_with(|| format!("device lost ({reason:?}): {msg}"));
         });
-        let checks = match std::env::var("GPUNET_SHADER_CHECKS").ok().as_deref() {
-            None | Some("off") => false,
-            Some("on") => true,
-            Some(other) => return Err(Error::usage(format!("GPUNET_SHADER_CHECKS={other}: expected on or off"))),
-        };
+        let checks = Checks::from_env()?;
         let pipelines = build_pipelines(&device, checks);
         let gemm = match std::env::var("GPUNET_GEMM").ok().as_deref() {
             Some(name) => Gemm::parse(name).ok_or_else(|| {
@@ -191,6 +187,43 @@ impl Gpu {
     }
 }
 
+/// Which of naga's runtime checks the shader modules carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Checks {
+    /// Index clamps on every buffer access.
+    pub bounds: bool,
+    /// A counter in every loop that ends it after 2^64 iterations.
+    pub loops: bool,
+}
+
+impl Checks {
+    /// `GPUNET_SHADER_CHECKS=on|off|bounds|loops` (both, none, or one); none by
+    /// default (on lavapipe, the cnn6 step 1.25x faster without either, same-run
+    /// `bench --quick`, 2026-11-29, BENCHMARKS.md).
+    fn from_env() -> Result<Checks> {
+        let (bounds, loops) = match std::env::var("GPUNET_SHADER_CHECKS").ok().as_deref() {
+            None | Some("off") => (false, false),
+            Some("on") => (true, true),
+            Some("bounds") => (true, false),
+            Some("loops") => (false, true),
+            Some(other) => {
+                return Err(Error::usage(format!("GPUNET_SHADER_CHECKS={other}: expected on, off, bounds or loops")))
+            }
+        };
+        Ok(Checks { bounds, loops })
+    }
+
+    /// How the engine's name says it ("" for none).
+    pub fn describe(self) -> &'static str {
+        match (self.bounds, self.loops) {
+            (false, false) => "",
+            (true, true) => ", runtime checks",
+            (true, false) => ", bounds checks",
+            (false, true) => ", loop bounds",
+        }
+    }
+}
+
 /// The split-K target: enough workgroups to fill the adapter's class of device
 /// several times over (an H200 has 132 SMs, each holding several 256-lane
 /// workgroups; an integrated GPU a few dozen cores). CPU adapters never split:
@@ -227,7 +260,7 @@ pub fn describe(info: &wgpu::AdapterInfo) -> String {
 /// - indices read from buffers (labels, gather rows) are validated on load or
 ///   made by the host, and softmax_xent clamps a label to its row anyway;
 /// - every loop counts up to a bound fixed before the loop (shape dims < 2^31).
-fn build_pipelines(device: &wgpu::Device, checks: bool) -> HashMap<(Kernel, Gemm), wgpu::ComputePipeline> {
+fn build_pipelines(device: &wgpu::Device, checks: Checks) -> HashMap<(Kernel, Gemm), wgpu::ComputePipeline> {
     let mut modules: HashMap<(Shader, Gemm), wgpu::ShaderModule> = HashMap::new();
     for s in Shader::ALL {
         for g in Gemm::ALL {
@@ -236,12 +269,13 @@ fn build_pipelines(device: &wgpu::Device, checks: bool) -> HashMap<(Kernel, Gemm
             }
             let desc =
                 wgpu::ShaderModuleDescriptor { label: Some(s.file()), source: wgpu::ShaderSource::Wgsl(s.source(g)) };
-            let module = if checks {
-                device.create_shader_module(desc)
-            } else {
-                // SAFETY: the kernels bound every access and every loop themselves (above).
-                unsafe { device.create_shader_module_trusted(desc, wgpu::ShaderRuntimeChecks::unchecked()) }
+            let runtime = wgpu::ShaderRuntimeChecks {
+                bounds_checks: checks.bounds,
+                force_loop_bounding: checks.loops,
+                ..wgpu::ShaderRuntimeChecks::checked()
             };
+            // SAFETY: where a check is off, the kernels bound every access and every loop themselves (above).
+            let module = unsafe { device.create_shader_module_trusted(desc, runtime) };
             modules.insert((s, g), module);
         }
     }

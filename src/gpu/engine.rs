@@ -119,8 +119,7 @@ impl GpuEngine {
 
 impl Engine for GpuEngine {
     fn name(&self) -> String {
-        let checks = if self.gpu.checks { ", runtime checks" } else { "" };
-        format!("{} [{} gemm{checks}]", self.gpu.describe(), self.gemm.name())
+        format!("{} [{} gemm{}]", self.gpu.describe(), self.gemm.name(), self.gpu.checks.describe())
     }
 
     fn buffer(&mut self, words: usize, label: &str) -> Result<BufId> {
