@@ -40,8 +40,8 @@ step 60 sh -c "'$G' selftest --full > '$OUT/selftest.txt' 2>&1"; tail -1 "$OUT/s
 # 2. the kernel and training table (GPU column, native CPU column), 4096^3 matmul included
 step 90 "$G" bench --json "$OUT/bench.json"
 # 3. A/B of this session's GPU changes, one cnn6 step record each
-for ab in "GPUNET_GEMM=tiled" "GPUNET_SHADER_CHECKS=on" "GPUNET_SPLIT_K=off"; do
-  step 25 env "$ab" "$G" bench --device gpu --only train:cnn6 --json "$OUT/ab-${ab%%=*}.json"
+for ab in "GPUNET_GEMM=tiled" "GPUNET_SHADER_CHECKS=on" "GPUNET_SPLIT_K=off" "GPUNET_SUBGROUPS=off"; do
+  step 20 env "$ab" "$G" bench --device gpu --only train:cnn6 --json "$OUT/ab-${ab%%=*}.json"
 done
 # 4. the cnn6 epoch against PyTorch eager: 48,000 training images, batch 500, 3 epochs
 step 60 "$G" train --arch cnn6 --epochs 3 --out "$RUNS/cnn6"

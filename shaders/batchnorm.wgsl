@@ -3,6 +3,7 @@
 //! (the batch's, kept for backward), running [mean; var], affine [γ; β],
 //! dparams [dγ; dβ]. The per-channel reductions run one workgroup per channel,
 //! the elementwise passes one invocation per element. Backward OVERWRITES.
+//#include reduce.wgsl
 
 struct Bn {
     n: u32, c: u32, hw: u32,
@@ -36,47 +37,28 @@ struct Bn {
 @group(0) @binding(6) var<storage, read> dparams_i: array<f32>;
 
 const WG: u32 = 256u;
-var<workgroup> part: array<f32, 256>;
-var<workgroup> part2: array<f32, 256>;
-
 // Address of the e-th value (image-major) of channel c.
 fn at(c: u32, e: u32) -> u32 {
     let i = e / bn.hw;
     return (i * bn.c + c) * bn.hw + (e - i * bn.hw);
 }
 
-// Sums part[0..256) (and part2) into part[0] (part2[0]); every invocation calls it.
-fn reduce(li: u32) {
-    workgroupBarrier();
-    for (var w = WG / 2u; w > 0u; w >>= 1u) {
-        if (li < w) {
-            part[li] += part[li + w];
-            part2[li] += part2[li + w];
-        }
-        workgroupBarrier();
-    }
-}
-
 @compute @workgroup_size(256)
-fn bn_stats(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+fn bn_stats(@builtin(workgroup_id) wid: vec3<u32>, lane: Lane) {
+    let li = lane.li;
     let c = wid.x;
     let m = bn.n * bn.hw;
     var s = 0.0;
     for (var e = li; e < m; e += WG) { s += x_s[at(c, e)]; }
-    part[li] = s;
-    part2[li] = 0.0;
-    reduce(li);
-    let mean = part[0] / f32(m);
-    workgroupBarrier();
+    let mean = workgroup_sum(lane, vec2<f32>(s, 0.0)).x / f32(m);
     var q = 0.0;
     for (var e = li; e < m; e += WG) {
         let d = x_s[at(c, e)] - mean;
         q += d * d;
     }
-    part[li] = q;
-    reduce(li);
+    let sq = workgroup_sum(lane, vec2<f32>(q, 0.0)).x;
     if (li == 0u) {
-        let var_b = part[0] / f32(m);
+        let var_b = sq / f32(m);
         stats[c] = mean;
         stats[bn.c + c] = 1.0 / sqrt(var_b + bn.eps);
         let unbiased = select(var_b, var_b * f32(m) / f32(m - 1u), m > 1u);
@@ -98,7 +80,8 @@ fn bn_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
 }
 
 @compute @workgroup_size(256)
-fn bn_backward_params(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+fn bn_backward_params(@builtin(workgroup_id) wid: vec3<u32>, lane: Lane) {
+    let li = lane.li;
     let c = wid.x;
     let m = bn.n * bn.hw;
     let mean = stats_p[c];
@@ -110,12 +93,10 @@ fn bn_backward_params(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invo
         dg += dy_p[a] * (x_p[a] - mean) * invstd;
         db += dy_p[a];
     }
-    part[li] = dg;
-    part2[li] = db;
-    reduce(li);
+    let total = workgroup_sum(lane, vec2<f32>(dg, db));
     if (li == 0u) {
-        dparams[c] = part[0];
-        dparams[bn.c + c] = part2[0];
+        dparams[c] = total.x;
+        dparams[bn.c + c] = total.y;
     }
 }
 

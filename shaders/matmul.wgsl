@@ -7,6 +7,7 @@
 //!   grad in  dX = dY·W              dY (M, N'), W (N', K)
 //!   grad w   dW = dYᵀ·X             dY (K', M'), X (K', N)
 //#include gemm.wgsl
+//#include reduce.wgsl
 
 struct Matmul {
     m: u32, n: u32, k: u32,
@@ -72,12 +73,11 @@ struct BiasGrad {
 @group(0) @binding(1) var<storage, read_write> dbias: array<f32>; // (splits, channels)
 @group(0) @binding(2) var<storage, read> dy: array<f32>;          // (outer, channels, inner)
 
-var<workgroup> partial: array<f32, 256>;
-
 // Workgroup (ch, z): lane li visits elements t = li, li + 256, … of its chunk's
 // rows × inner, stepping (row, j) by (256 / inner, 256 % inner) with no division.
 @compute @workgroup_size(256)
-fn bias_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+fn bias_grad(@builtin(workgroup_id) wid: vec3<u32>, lane: Lane) {
+    let li = lane.li;
     let ch = wid.x;
     let z = wid.y;
     let chunk = (bg.outer + bg.splits - 1u) / bg.splits;
@@ -93,13 +93,8 @@ fn bias_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_in
         j += step_j;
         if (j >= bg.inner) { j -= bg.inner; i += 1u; }
     }
-    partial[li] = s;
-    workgroupBarrier();
-    for (var w = 128u; w > 0u; w >>= 1u) {
-        if (li < w) { partial[li] += partial[li + w]; }
-        workgroupBarrier();
-    }
-    if (li == 0u) { dbias[z * bg.channels + ch] = partial[0]; }
+    let total = workgroup_sum(lane, vec2<f32>(s, 0.0));
+    if (li == 0u) { dbias[z * bg.channels + ch] = total.x; }
 }
 
 // out[i] = Σ_{s < splits} part[s · len + i]: adds up split-K partial products.

@@ -3,6 +3,7 @@
 //! softmax_xent OVERWRITES dlogits with (softmax - onehot) / denom, writes each
 //! row's loss and whether its argmax hit the label; xent_accumulate adds a
 //! batch's sums into a running (loss, correct) pair so an epoch needs one readback.
+//#include reduce.wgsl
 
 struct Xent {
     n: u32, c: u32,
@@ -49,30 +50,19 @@ fn softmax_xent(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
 }
 
-var<workgroup> part_loss: array<f32, 256>;
-var<workgroup> part_hit: array<f32, 256>;
-
 @compute @workgroup_size(256)
-fn xent_accumulate(@builtin(local_invocation_index) li: u32) {
+fn xent_accumulate(lane: Lane) {
+    let li = lane.li;
     var l = 0.0;
     var h = 0.0;
     for (var r = li; r < xp.n; r += 256u) {
         l += loss_in[r];
         h += correct_in[r];
     }
-    part_loss[li] = l;
-    part_hit[li] = h;
-    workgroupBarrier();
-    for (var w = 128u; w > 0u; w >>= 1u) {
-        if (li < w) {
-            part_loss[li] += part_loss[li + w];
-            part_hit[li] += part_hit[li + w];
-        }
-        workgroupBarrier();
-    }
+    let total = workgroup_sum(lane, vec2<f32>(l, h));
     if (li == 0u) {
-        acc[0] += part_loss[0];
-        acc[1] += part_hit[0];
+        acc[0] += total.x;
+        acc[1] += total.y;
         acc[2] += f32(xp.n);
     }
 }

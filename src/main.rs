@@ -432,6 +432,16 @@ fn selftest_cmd(c: &Choice, seed: u64, full: bool) -> Result<ExitCode> {
             tally(format!("{} [{} gemm]  {}", gpu.info.name, gemm.name(), outcome.line()), outcome.pass());
         }
     }
+    // the workgroup sums of the other kind, where the adapter has subgroups
+    engine.gemm = gpu.gemm;
+    engine.subgroups = !gpu.subgroups && gpu.has_subgroups;
+    if gpu.has_subgroups {
+        for case in selftest::cases(seed, !full).into_iter().filter(|c| c.kernel.info().shader.uses_reduce()) {
+            let outcome = selftest::check(&mut engine, &case)?;
+            let sums = if engine.subgroups { "subgroup" } else { "tree" };
+            tally(format!("{} [{sums} sums]  {}", gpu.info.name, outcome.line()), outcome.pass());
+        }
+    }
     say!("{passed} passed, {failed} failed");
     Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

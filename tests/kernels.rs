@@ -40,3 +40,30 @@ fn every_kernel_matches_its_cpu_twin() {
     assert!(ran > Kernel::ALL.len(), "only {ran} cases ran");
     assert!(failures.is_empty(), "on {}:\n{}", gpu.describe(), failures.join("\n"));
 }
+
+/// The kernels that sum over a workgroup, with the shared-memory tree and, where
+/// the adapter has subgroups (lavapipe has), with subgroup operations.
+#[test]
+fn workgroup_sums_match_their_twins_with_and_without_subgroups() {
+    let Some(gpu) = for_tests() else { return };
+    let mut engine = GpuEngine::new(gpu.clone());
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    for subgroups in [false, true] {
+        if subgroups && !gpu.has_subgroups {
+            println!("{} offers no subgroups: the tree sums only", gpu.describe());
+            continue;
+        }
+        engine.subgroups = subgroups;
+        for case in selftest::cases(7, true).into_iter().filter(|c| c.kernel.info().shader.uses_reduce()) {
+            let outcome = selftest::check(&mut engine, &case).unwrap();
+            println!("[subgroups {subgroups}] {}", outcome.line());
+            ran += 1;
+            if !outcome.pass() {
+                failures.push(format!("[subgroups {subgroups}] {}", outcome.line()));
+            }
+        }
+    }
+    assert!(ran >= 4, "only {ran} cases ran");
+    assert!(failures.is_empty(), "on {}:\n{}", gpu.describe(), failures.join("\n"));
+}

@@ -7,12 +7,19 @@ use naga::valid::{Capabilities, ValidationFlags, Validator};
 
 #[test]
 fn every_shader_validates_and_translates() {
-    for (shader, gemm) in Shader::ALL.iter().flat_map(|&s| Gemm::ALL.map(|g| (s, g))) {
-        let name = &format!("{} ({} gemm)", shader.file(), gemm.name());
-        let source = shader.source(gemm);
+    let variants =
+        Shader::ALL.iter().flat_map(|&s| Gemm::ALL.map(|g| (s, g))).flat_map(|(s, g)| [(s, g, false), (s, g, true)]);
+    for (shader, gemm, subgroups) in variants {
+        let name =
+            &format!("{} ({} gemm{})", shader.file(), gemm.name(), if subgroups { ", subgroup sums" } else { "" });
+        let source = shader.source(gemm, subgroups);
         let module = naga::front::wgsl::parse_str(&source)
             .unwrap_or_else(|e| panic!("{name}: parse error:\n{}", e.emit_to_string(&source)));
-        let info = Validator::new(ValidationFlags::all(), Capabilities::empty())
+        // subgroup operations need their capability, HLSL's shader model 6 and MSL 2.1
+        let caps = if subgroups { Capabilities::SUBGROUP } else { Capabilities::empty() };
+        let info = Validator::new(ValidationFlags::all(), caps)
+            .subgroup_stages(naga::valid::ShaderStages::COMPUTE)
+            .subgroup_operations(naga::valid::SubgroupOperationSet::all())
             .validate(&module)
             .unwrap_or_else(|e| panic!("{name}: validation error: {e:?}"));
         assert!(!module.entry_points.is_empty(), "{name} has no entry point");
@@ -26,11 +33,14 @@ fn every_shader_validates_and_translates() {
             spv::write_vec(&module, &info, &spv::Options::default(), Some(&spv_pipe))
                 .unwrap_or_else(|e| panic!("{name}::{}: SPIR-V: {e:?}", ep.name));
             let msl_pipe = msl::PipelineOptions { entry_point: Some(which.clone()), ..Default::default() };
-            msl::write_string(&module, &info, &msl::Options::default(), &msl_pipe)
+            let msl_opts = msl::Options { lang_version: if subgroups { (2, 1) } else { (1, 0) }, ..Default::default() };
+            msl::write_string(&module, &info, &msl_opts, &msl_pipe)
                 .unwrap_or_else(|e| panic!("{name}::{}: MSL: {e:?}", ep.name));
             let hlsl_pipe = hlsl::PipelineOptions { entry_point: Some(which) };
             let mut out = String::new();
-            hlsl::Writer::new(&mut out, &hlsl::Options::default(), &hlsl_pipe)
+            let sm = if subgroups { hlsl::ShaderModel::V6_0 } else { hlsl::Options::default().shader_model };
+            let hlsl_opts = hlsl::Options { shader_model: sm, ..Default::default() };
+            hlsl::Writer::new(&mut out, &hlsl_opts, &hlsl_pipe)
                 .write(&module, &info, None)
                 .unwrap_or_else(|e| panic!("{name}::{}: HLSL: {e:?}", ep.name));
         }

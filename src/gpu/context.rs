@@ -80,7 +80,12 @@ pub struct Gpu {
     pub checks: Checks,
     /// Workgroups a split-K launch aims for (`GPUNET_SPLIT_K` overrides; None: never split).
     pub split_workgroups: Option<usize>,
-    pipelines: HashMap<(Kernel, Gemm), wgpu::ComputePipeline>,
+    /// Whether the adapter offers subgroups (and pipelines with them were built).
+    pub has_subgroups: bool,
+    /// Whether plans use the subgroup workgroup sums by default (`GPUNET_SUBGROUPS`).
+    pub subgroups: bool,
+    /// By (kernel, GEMM core, subgroup sums); Tiled and false where a kernel's file has none.
+    pipelines: HashMap<(Kernel, Gemm, bool), wgpu::ComputePipeline>,
     /// The first uncaptured device error or loss, if any; checked after each wait.
     fault: Arc<Mutex<Option<String>>>,
 }
@@ -124,7 +129,8 @@ impl Gpu {
             }
         }
         let timestamps = adapter.features().contains(wgpu::Features::TIMESTAMP_QUERY);
-        let features = if timestamps { wgpu::Features::TIMESTAMP_QUERY } else { wgpu::Features::empty() };
+        let has_subgroups = adapter.features().contains(wgpu::Features::SUBGROUP);
+        let features = (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SUBGROUP) & adapter.features();
         let desc = wgpu::DeviceDescriptor {
             label: Some("gpunet"),
             required_features: features,
@@ -144,7 +150,16 @@ impl Gpu {
             f.lock().unwrap().get_or_insert_with(|| format!("device lost ({reason:?}): {msg}"));
         });
         let checks = Checks::from_env()?;
-        let pipelines = build_pipelines(&device, checks);
+        let subgroups = match std::env::var("GPUNET_SUBGROUPS").ok().as_deref() {
+            // on lavapipe subgroup sums made the cnn steps faster and mlp's slower
+            // (same-run bench --quick, 2026-11-29): CPU adapters keep the tree
+            None => has_subgroups && info.device_type != wgpu::DeviceType::Cpu,
+            Some("off") => false,
+            Some("on") if has_subgroups => true,
+            Some("on") => return Err(Error::Gpu(format!("GPUNET_SUBGROUPS=on: {} offers no subgroups", info.name))),
+            Some(other) => return Err(Error::usage(format!("GPUNET_SUBGROUPS={other}: expected on or off"))),
+        };
+        let pipelines = build_pipelines(&device, checks, has_subgroups);
         let gemm = match std::env::var("GPUNET_GEMM").ok().as_deref() {
             Some(name) => Gemm::parse(name).ok_or_else(|| {
                 Error::usage(format!("GPUNET_GEMM={name}: expected auto, tiled, register, wide or narrow"))
@@ -155,14 +170,28 @@ impl Gpu {
         };
         let split_workgroups = split_workgroups(&info)?;
         let limits = device.limits();
-        let gpu = Gpu { info, limits, device, queue, timestamps, gemm, checks, split_workgroups, pipelines, fault };
+        let gpu = Gpu {
+            info,
+            limits,
+            device,
+            queue,
+            timestamps,
+            gemm,
+            checks,
+            split_workgroups,
+            has_subgroups,
+            subgroups,
+            pipelines,
+            fault,
+        };
         gpu.check()?;
         Ok(Arc::new(gpu))
     }
 
-    pub fn pipeline(&self, k: Kernel, gemm: Gemm) -> &wgpu::ComputePipeline {
-        let core = if k.info().shader.uses_gemm() { gemm } else { Gemm::Tiled };
-        &self.pipelines[&(k, core)]
+    pub fn pipeline(&self, k: Kernel, gemm: Gemm, subgroups: bool) -> &wgpu::ComputePipeline {
+        let shader = k.info().shader;
+        let core = if shader.uses_gemm() { gemm } else { Gemm::Tiled };
+        &self.pipelines[&(k, core, subgroups && shader.uses_reduce())]
     }
 
     /// Fails with the first device error seen so far (validation, out of memory, loss).
@@ -247,7 +276,8 @@ pub fn describe(info: &wgpu::AdapterInfo) -> String {
     format!("{} ({:?}, {:?}, driver {} {})", info.name, info.backend, info.device_type, info.driver, info.driver_info)
 }
 
-/// Every kernel under every GEMM core (files without the core share one module).
+/// Every kernel under every GEMM core and, where the adapter has subgroups, with
+/// both kinds of workgroup sums (files without either have one module).
 ///
 /// Modules are trusted by default: naga adds no index clamps and no loop
 /// counters, which otherwise sit in every inner loop and can stop a driver from
@@ -260,36 +290,40 @@ pub fn describe(info: &wgpu::AdapterInfo) -> String {
 /// - indices read from buffers (labels, gather rows) are validated on load or
 ///   made by the host, and softmax_xent clamps a label to its row anyway;
 /// - every loop counts up to a bound fixed before the loop (shape dims < 2^31).
-fn build_pipelines(device: &wgpu::Device, checks: Checks) -> HashMap<(Kernel, Gemm), wgpu::ComputePipeline> {
-    let mut modules: HashMap<(Shader, Gemm), wgpu::ShaderModule> = HashMap::new();
+fn build_pipelines(
+    device: &wgpu::Device,
+    checks: Checks,
+    subgroups: bool,
+) -> HashMap<(Kernel, Gemm, bool), wgpu::ComputePipeline> {
+    let runtime = wgpu::ShaderRuntimeChecks {
+        bounds_checks: checks.bounds,
+        force_loop_bounding: checks.loops,
+        ..wgpu::ShaderRuntimeChecks::checked()
+    };
+    // each file's variants: a module per GEMM core it includes, per kind of sums
+    let variants = |s: Shader| {
+        let cores = if s.uses_gemm() { Gemm::ALL.to_vec() } else { vec![Gemm::Tiled] };
+        let sums = if s.uses_reduce() && subgroups { vec![false, true] } else { vec![false] };
+        cores.into_iter().flat_map(move |g| sums.clone().into_iter().map(move |sg| (g, sg)))
+    };
+    let mut modules = HashMap::new();
     for s in Shader::ALL {
-        for g in Gemm::ALL {
-            if g != Gemm::Tiled && !s.uses_gemm() {
-                continue;
-            }
-            let desc =
-                wgpu::ShaderModuleDescriptor { label: Some(s.file()), source: wgpu::ShaderSource::Wgsl(s.source(g)) };
-            let runtime = wgpu::ShaderRuntimeChecks {
-                bounds_checks: checks.bounds,
-                force_loop_bounding: checks.loops,
-                ..wgpu::ShaderRuntimeChecks::checked()
-            };
+        for (g, sg) in variants(s) {
+            let source = wgpu::ShaderSource::Wgsl(s.source(g, sg));
+            let desc = wgpu::ShaderModuleDescriptor { label: Some(s.file()), source };
             // SAFETY: where a check is off, the kernels bound every access and every loop themselves (above).
             let module = unsafe { device.create_shader_module_trusted(desc, runtime) };
-            modules.insert((s, g), module);
+            modules.insert((s, g, sg), module);
         }
     }
-    Kernel::ALL
-        .iter()
-        .flat_map(|&k| Gemm::ALL.map(|g| (k, g)))
-        .filter_map(|(k, g)| {
-            let info = k.info();
-            // a kernel outside the GEMM files runs one pipeline whatever the core
-            let module = modules.get(&(info.shader, g))?;
+    let mut pipelines = HashMap::new();
+    for &k in Kernel::ALL.iter() {
+        let info = k.info();
+        for (g, sg) in variants(info.shader) {
             let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                 label: Some(info.entry),
                 layout: None,
-                module,
+                module: &modules[&(info.shader, g, sg)],
                 entry_point: Some(info.entry),
                 compilation_options: wgpu::PipelineCompilationOptions {
                     // Every kernel writes its shared memory before reading it.
@@ -298,9 +332,10 @@ fn build_pipelines(device: &wgpu::Device, checks: Checks) -> HashMap<(Kernel, Ge
                 },
                 cache: None,
             });
-            Some(((k, g), pipeline))
-        })
-        .collect()
+            pipelines.insert((k, g, sg), pipeline);
+        }
+    }
+    pipelines
 }
 
 /// The adapter for GPU tests: None (with a printed reason) only where no adapter

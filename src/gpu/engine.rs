@@ -20,6 +20,7 @@ struct Plan {
     bind_groups: Vec<wgpu::BindGroup>,
     /// The GEMM core of each op (any core for ops without one).
     cores: Vec<Gemm>,
+    subgroups: bool,
 }
 
 pub struct GpuEngine {
@@ -28,6 +29,9 @@ pub struct GpuEngine {
     pub gemm: Gemm,
     /// Workgroups a split-K launch aims for in plans made from now on (None: no split).
     pub split_workgroups: Option<usize>,
+    /// Whether plans made from now on sum over workgroups with subgroup operations
+    /// (only where the adapter has them).
+    pub subgroups: bool,
     bufs: Vec<wgpu::Buffer>,
     plans: Vec<Plan>,
     /// Submissions in flight; runs wait on the oldest beyond `MAX_IN_FLIGHT`,
@@ -39,10 +43,10 @@ const MAX_IN_FLIGHT: usize = 3;
 
 impl GpuEngine {
     pub fn new(gpu: Arc<Gpu>) -> Self {
-        let split_workgroups = gpu.split_workgroups;
         GpuEngine {
             gemm: gpu.gemm,
-            split_workgroups,
+            split_workgroups: gpu.split_workgroups,
+            subgroups: gpu.subgroups,
             gpu,
             bufs: Vec::new(),
             plans: Vec::new(),
@@ -79,6 +83,11 @@ impl GpuEngine {
             Grid::Groups(g) => g,
             Grid::Gemm { m, n, splits } => self.gemm.groups(m, n, splits),
         }
+    }
+
+    /// The pipeline an op of a plan made now runs.
+    fn pipeline(&self, op: &Op) -> &wgpu::ComputePipeline {
+        self.gpu.pipeline(op.kernel, self.core(op), self.subgroups && self.gpu.has_subgroups)
     }
 
     /// The core an op runs on (Tiled's module serves ops without a GEMM).
@@ -119,7 +128,8 @@ impl GpuEngine {
 
 impl Engine for GpuEngine {
     fn name(&self) -> String {
-        format!("{} [{} gemm{}]", self.gpu.describe(), self.gemm.name(), self.gpu.checks.describe())
+        let subgroups = if self.subgroups && self.gpu.has_subgroups { ", subgroup sums" } else { "" };
+        format!("{} [{} gemm{subgroups}{}]", self.gpu.describe(), self.gemm.name(), self.gpu.checks.describe())
     }
 
     fn buffer(&mut self, words: usize, label: &str) -> Result<BufId> {
@@ -212,7 +222,7 @@ impl Engine for GpuEngine {
                     }),
                 });
             }
-            let layout = self.gpu.pipeline(op.kernel, self.core(op)).get_bind_group_layout(0);
+            let layout = self.pipeline(op).get_bind_group_layout(0);
             bind_groups.push(dev.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: Some(op.kernel.name()),
                 layout: &layout,
@@ -221,7 +231,8 @@ impl Engine for GpuEngine {
         }
         self.gpu.check()?;
         let cores = ops.iter().map(|op| self.core(op)).collect();
-        self.plans.push(Plan { ops, groups: launch, uniforms, stride, bind_groups, cores });
+        let subgroups = self.subgroups && self.gpu.has_subgroups;
+        self.plans.push(Plan { ops, groups: launch, uniforms, stride, bind_groups, cores, subgroups });
         Ok(self.plans.len() - 1)
     }
 
@@ -302,7 +313,7 @@ impl GpuEngine {
             });
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes });
             for (((op, group), &[x, y, z]), &core) in p.ops.iter().zip(&p.bind_groups).zip(&p.groups).zip(&p.cores) {
-                pass.set_pipeline(self.gpu.pipeline(op.kernel, core));
+                pass.set_pipeline(self.gpu.pipeline(op.kernel, core, p.subgroups));
                 pass.set_bind_group(0, group, &[]);
                 pass.dispatch_workgroups(x, y, z);
             }

@@ -149,22 +149,33 @@ impl Shader {
         }
     }
 
-    /// Whether the file includes the GEMM core (and so comes in two variants).
+    /// Whether the file includes the GEMM core (and so comes in one variant per core).
     pub fn uses_gemm(self) -> bool {
         self.raw().contains("//#include gemm.wgsl")
     }
 
-    /// The source as compiled: includes expanded in place.
-    pub fn source(self, gemm: Gemm) -> Cow<'static, str> {
+    /// Whether the file includes the workgroup sums (and so comes with subgroups too).
+    pub fn uses_reduce(self) -> bool {
+        self.raw().contains("//#include reduce.wgsl")
+    }
+
+    /// The source as compiled: includes expanded in place (the GEMM core `gemm`;
+    /// the workgroup sums on subgroups or a shared-memory tree).
+    pub fn source(self, gemm: Gemm, subgroups: bool) -> Cow<'static, str> {
         let raw = self.raw();
         if !raw.contains("//#include ") {
             return Cow::Borrowed(raw);
         }
+        let reduce = match subgroups {
+            true => include_str!("../../shaders/reduce_subgroup.wgsl"),
+            false => include_str!("../../shaders/reduce_tree.wgsl"),
+        };
         let core = gemm.core();
-        let mut out = String::with_capacity(raw.len() + core.len());
+        let mut out = String::with_capacity(raw.len() + core.len() + reduce.len());
         for line in raw.lines() {
             match line.strip_prefix("//#include ") {
                 Some("gemm.wgsl") => out.push_str(&core),
+                Some("reduce.wgsl") => out.push_str(reduce),
                 Some(other) => panic!("{}: unknown include {other}", self.file()),
                 None => out.push_str(line),
             }

@@ -82,7 +82,7 @@ fn export(m: &Member, shaders: &mut BTreeMap<&'static str, String>) -> Result<Va
         let ops = rec.host.ops(id);
         for op in ops {
             let shader: Shader = op.kernel.info().shader;
-            shaders.entry(shader.file()).or_insert_with(|| shader.source(GEMM).into_owned());
+            shaders.entry(shader.file()).or_insert_with(|| shader.source(GEMM, false).into_owned());
         }
         plans.insert(n.to_string(), ops.iter().map(op_json).collect());
     }

@@ -83,7 +83,12 @@ fn export_carries_the_plans_the_embedded_kernels_and_the_weights() {
     assert!(shaders.contains_key("conv2d.wgsl") && shaders.contains_key("data.wgsl"), "{:?}", shaders.keys());
     for s in Shader::ALL {
         if let Some(text) = shaders.get(s.file()) {
-            assert_eq!(text.as_str().unwrap(), s.source(Gemm::Tiled), "{} differs from the embedded source", s.file());
+            assert_eq!(
+                text.as_str().unwrap(),
+                s.source(Gemm::Tiled, false),
+                "{} differs from the embedded source",
+                s.file()
+            );
         }
     }
     let models = doc["models"].as_array().unwrap();
