@@ -162,7 +162,7 @@ impl Gpu {
         let pipelines = build_pipelines(&device, checks, has_subgroups);
         let gemm = match std::env::var("GPUNET_GEMM").ok().as_deref() {
             Some(name) => Gemm::parse(name).ok_or_else(|| {
-                Error::usage(format!("GPUNET_GEMM={name}: expected auto, tiled, register, wide or narrow"))
+                Error::usage(format!("GPUNET_GEMM={name}: expected auto, wide, mid, narrow, tiled or register"))
             })?,
             // CPU adapters pay dearly for barriers; GPUs profit from shared memory.
             None if info.device_type == wgpu::DeviceType::Cpu => Gemm::Register,
