@@ -18,9 +18,8 @@ struct Plan {
     uniforms: wgpu::Buffer,
     stride: u64,
     bind_groups: Vec<wgpu::BindGroup>,
-    /// The GEMM core of each op (any core for ops without one).
-    cores: Vec<Gemm>,
-    subgroups: bool,
+    /// Each op's pipeline, chosen when the plan was made (GEMM core, kind of sums).
+    pipelines: Vec<wgpu::ComputePipeline>,
 }
 
 pub struct GpuEngine {
@@ -87,7 +86,12 @@ impl GpuEngine {
 
     /// The pipeline an op of a plan made now runs.
     fn pipeline(&self, op: &Op) -> &wgpu::ComputePipeline {
-        self.gpu.pipeline(op.kernel, self.core(op), self.subgroups && self.gpu.has_subgroups)
+        self.gpu.pipeline(op.kernel, self.core(op), self.subgroup_sums())
+    }
+
+    /// Whether plans made now sum with subgroup operations (asked for, and offered).
+    fn subgroup_sums(&self) -> bool {
+        self.subgroups && self.gpu.has_subgroups
     }
 
     /// The core an op runs on (Tiled's module serves ops without a GEMM).
@@ -128,7 +132,7 @@ impl GpuEngine {
 
 impl Engine for GpuEngine {
     fn name(&self) -> String {
-        let subgroups = if self.subgroups && self.gpu.has_subgroups { ", subgroup sums" } else { "" };
+        let subgroups = if self.subgroup_sums() { ", subgroup sums" } else { "" };
         format!("{} [{} gemm{subgroups}{}]", self.gpu.describe(), self.gemm.name(), self.gpu.checks.describe())
     }
 
@@ -230,9 +234,8 @@ impl Engine for GpuEngine {
             }));
         }
         self.gpu.check()?;
-        let cores = ops.iter().map(|op| self.core(op)).collect();
-        let subgroups = self.subgroups && self.gpu.has_subgroups;
-        self.plans.push(Plan { ops, groups: launch, uniforms, stride, bind_groups, cores, subgroups });
+        let pipelines = ops.iter().map(|op| self.pipeline(op).clone()).collect();
+        self.plans.push(Plan { ops, groups: launch, uniforms, stride, bind_groups, pipelines });
         Ok(self.plans.len() - 1)
     }
 
@@ -312,8 +315,8 @@ impl GpuEngine {
                 end_of_pass_write_index: Some(1),
             });
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes });
-            for (((op, group), &[x, y, z]), &core) in p.ops.iter().zip(&p.bind_groups).zip(&p.groups).zip(&p.cores) {
-                pass.set_pipeline(self.gpu.pipeline(op.kernel, core, p.subgroups));
+            for ((pipeline, group), &[x, y, z]) in p.pipelines.iter().zip(&p.bind_groups).zip(&p.groups) {
+                pass.set_pipeline(pipeline);
                 pass.set_bind_group(0, group, &[]);
                 pass.dispatch_workgroups(x, y, z);
             }
