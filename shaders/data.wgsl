@@ -56,6 +56,19 @@ fn texel(src: u32, ix: i32, iy: i32) -> f32 {
     return byte_at(src, u32(iy * s + ix));
 }
 
+// (cos θ, sin θ) for |θ| <= π from + and × alone. WGSL promises its cos and sin
+// only to 2^-11 absolute on [-π, π] (SwiftShader uses that freedom), which moves a
+// sample point by up to 1/100 pixel; these polynomials in θ/2 (Taylor to degree
+// 11 and 12) with the double-angle formulas are within 5e-7 everywhere and give
+// every compiler, and the twin, the same map to the last few bits.
+fn cos_sin(theta: f32) -> vec2<f32> {
+    let h = 0.5 * theta;
+    let q = h * h;
+    let s = h * (1.0 + q * (-1.0 / 6.0 + q * (1.0 / 120.0 + q * (-1.0 / 5040.0 + q * (1.0 / 362880.0 + q * (-1.0 / 39916800.0))))));
+    let c = 1.0 + q * (-0.5 + q * (1.0 / 24.0 + q * (-1.0 / 720.0 + q * (1.0 / 40320.0 + q * (-1.0 / 3628800.0 + q * (1.0 / 479001600.0))))));
+    return vec2<f32>((c - s) * (c + s), 2.0 * s * c);
+}
+
 // Output pixel j of row `src` under its random affine map: the source point is
 // c + R(-θ)·(p - c - t) / z, sampled bilinearly.
 fn augmented(src: u32, j: u32) -> f32 {
@@ -66,8 +79,9 @@ fn augmented(src: u32, j: u32) -> f32 {
     let c = (f32(ga.side) - 1.0) * 0.5;
     let dx = f32(j % ga.side) - c - tx;
     let dy = f32(j / ga.side) - c - ty;
-    let cs = cos(theta);
-    let sn = sin(theta);
+    let rot = cos_sin(theta);
+    let cs = rot.x;
+    let sn = rot.y;
     let sx = c + (cs * dx + sn * dy) / z;
     let sy = c + (cs * dy - sn * dx) / z;
     let x0 = floor(sx);

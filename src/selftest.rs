@@ -22,6 +22,8 @@ pub struct Tol {
 pub const TOL_SUM: Tol = Tol { atol: 1e-4, rtol: 1e-4 };
 /// exp/log/sqrt may differ by a few ulps between the device and libm.
 pub const TOL_TRANSCENDENTAL: Tol = Tol { atol: 1e-6, rtol: 1e-5 };
+/// Bilinear samples (values up to 1) at points a few roundings apart.
+pub const TOL_RESAMPLE: Tol = Tol { atol: 2e-5, rtol: 1e-5 };
 /// Same arithmetic in the same order: only contraction into fma may differ.
 pub const TOL_EXACTISH: Tol = Tol { atol: 1e-7, rtol: 1e-6 };
 
@@ -444,15 +446,16 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
         let bwd = op::bn_backward_input(dx, dy, x, st, affine, dp, train);
         out.push(b.case(format!("{n}x{c}x{hw}"), bwd, TOL_SUM, vec![]));
     }
-    // augmented: bilinear resampling; cos/sin and fused multiply-adds may differ in
-    // the last bits between engines, and the sampling is continuous in them
+    // augmented: bilinear resampling, continuous in the sample point, which fused
+    // multiply-adds and WGSL's 2.5-ulp division may move by ~1e-5 pixel (the
+    // rotation's cos and sin are polynomials, the same bits everywhere)
     for &(rows, n, step) in &[(9, 5, 0u32), (40, 33, 7)] {
         let d = cpu::GatherDims::new(n, 2, 784, 255.0).augmented(28, 0.35, 0.15, 3.0, 11, step);
         let (x, y) = (b.output(n * 784), b.output(n));
         let (store, labels) = (b.ints(rows * 196, u32::MAX), b.ints(rows, 10));
         let index = b.ints(n + 2, rows as u32);
         let shape = format!("{n} of {rows} rows, affine, step {step}");
-        out.push(b.case(shape, op::gather(x, y, store, labels, index, d), TOL_SUM, vec![1]));
+        out.push(b.case(shape, op::gather(x, y, store, labels, index, d), TOL_RESAMPLE, vec![1]));
     }
     out
 }
