@@ -12,8 +12,12 @@
 //! of one column of B, consecutive in k: one k_setup (the only division) and then
 //! k_next steps, neighbouring invocations on neighbouring k of A (row-major A and
 //! conv weights are contiguous in k) and on neighbouring columns of B. They are
-//! stored transposed into shared memory as vec4s of 4 rows / 4 columns, so the
-//! inner loop does MR + NR vec4 shared loads per 16·MR·NR FMAs. Two shared stages:
+//! stored transposed into shared memory, rows (columns) contiguous per k, and the
+//! inner loop reads them as 4 consecutive, 16-byte aligned floats (one 128-bit
+//! shared load where the compiler merges them: MR + NR per 16·MR·NR FMAs). The
+//! tiles are arrays of f32, not of vec4: each invocation stores single floats, and
+//! by WGSL's memory model a write to one component of a vector may access the
+//! whole vector, so several invocations filling one vec4 would race. Two shared stages:
 //! the next tile's global loads are issued before the current tile's FMAs and
 //! stored after them, with one barrier per k tile.
 //!
@@ -24,16 +28,18 @@ const TK: u32 = 8u;
 const TM: u32 = 4u * MR * WG_Y;
 const TN: u32 = 4u * NR * WG_X;
 const RPT: u32 = 4u * MR * NR;
-const A4: u32 = TM / 4u; // vec4s of A per k in a stage
-const B4: u32 = TN / 4u;
 
 fn tile_origin(wid: vec3<u32>) -> vec2<u32> { return vec2<u32>(wid.y * TM, wid.x * TN); }
 
 fn c_row(lid: vec3<u32>, i: u32, j: u32) -> u32 { return 4u * lid.y + 4u * WG_Y * (i / (4u * NR)) + (i / NR) % 4u; }
 fn c_col(lid: vec3<u32>, i: u32, j: u32) -> u32 { return 4u * lid.x + 4u * WG_X * (i % NR) + j; }
 
-var<workgroup> tile_a: array<vec4<f32>, 2u * TK * A4>; // [stage][k][row / 4][row % 4]
-var<workgroup> tile_b: array<vec4<f32>, 2u * TK * B4>; // [stage][k][col / 4][col % 4]
+var<workgroup> tile_a: array<f32, 2u * TK * TM>; // [stage][k][row]
+var<workgroup> tile_b: array<f32, 2u * TK * TN>; // [stage][k][col]
+
+// Four consecutive floats of a tile from index i (a multiple of 4).
+fn quad_a(i: u32) -> vec4<f32> { return vec4<f32>(tile_a[i], tile_a[i + 1u], tile_a[i + 2u], tile_a[i + 3u]); }
+fn quad_b(i: u32) -> vec4<f32> { return vec4<f32>(tile_b[i], tile_b[i + 1u], tile_b[i + 2u], tile_b[i + 3u]); }
 
 // The LA values of A at (row, k0 + ka ..) and LB of B at (k0 + kb .., col); zero
 // past k_end (a split-K chunk's end) as past K.
@@ -66,18 +72,18 @@ fn gemm_tile(mode: u32, row0: u32, col0: u32, lid: vec3<u32>, k_begin: u32, k_en
     load_tiles(mode, ra, cb, ka, kb, k_begin, k_end, &va, &vb);
     var stage = 0u;
     for (var k0 = k_begin; k0 < k_end; k0 += TK) {
-        let sa = stage * TK * A4;
-        let sb = stage * TK * B4;
-        for (var t = 0u; t < LA; t++) { tile_a[sa + (ka + t) * A4 + a_row / 4u][a_row % 4u] = va[t]; }
-        for (var t = 0u; t < LB; t++) { tile_b[sb + (kb + t) * B4 + b_col / 4u][b_col % 4u] = vb[t]; }
+        let sa = stage * TK * TM;
+        let sb = stage * TK * TN;
+        for (var t = 0u; t < LA; t++) { tile_a[sa + (ka + t) * TM + a_row] = va[t]; }
+        for (var t = 0u; t < LB; t++) { tile_b[sb + (kb + t) * TN + b_col] = vb[t]; }
         workgroupBarrier();
         // the next tile's global loads, in flight during this tile's FMAs
         if (k0 + TK < k_end) { load_tiles(mode, ra, cb, ka, kb, k0 + TK, k_end, &va, &vb); }
         for (var kk = 0u; kk < TK; kk++) {
             var b: array<vec4<f32>, NR>;
-            for (var h = 0u; h < NR; h++) { b[h] = tile_b[sb + kk * B4 + lid.x + WG_X * h]; }
+            for (var h = 0u; h < NR; h++) { b[h] = quad_b(sb + kk * TN + 4u * (lid.x + WG_X * h)); }
             for (var r = 0u; r < MR; r++) {
-                let a = tile_a[sa + kk * A4 + lid.y + WG_Y * r];
+                let a = quad_a(sa + kk * TM + 4u * (lid.y + WG_Y * r));
                 for (var q = 0u; q < 4u; q++) {
                     for (var h = 0u; h < NR; h++) {
                         let i = (4u * r + q) * NR + h;

@@ -24,6 +24,7 @@ fn every_shader_validates_and_translates() {
             .unwrap_or_else(|e| panic!("{name}: validation error: {e:?}"));
         assert!(!module.entry_points.is_empty(), "{name} has no entry point");
         check_uniform_layouts(name, &module);
+        check_workgroup_stores(name, &module, &info);
         // Entry points of one file may share binding slots (each declares its own
         // interface), so every backend writes one entry point at a time, as wgpu does
         // when it builds a pipeline.
@@ -71,6 +72,75 @@ fn check_uniform_layouts(name: &str, module: &naga::Module) {
             // more u32 words where the dims struct declares them too
             let ok = scalar == naga::ScalarKind::Uint || (m.offset >= 32 && scalar == naga::ScalarKind::Float);
             assert!(ok, "{name}: {:?}.{:?} at byte {} is {scalar:?}", ty.name, m.name, m.offset);
+        }
+    }
+}
+
+/// WGSL's memory model lets a write to one component of a vector (or a matrix, or
+/// a struct member) access the whole of it, so two invocations writing different
+/// parts of one workgroup vector race, whatever one driver happens to do. Every
+/// store into workgroup memory must write a whole scalar, vector or struct element.
+fn check_workgroup_stores(name: &str, module: &naga::Module, info: &naga::valid::ModuleInfo) {
+    let functions = module.functions.iter().map(|(h, f)| (f, &info[h]));
+    let entries = module.entry_points.iter().enumerate().map(|(i, e)| (&e.function, info.get_entry_point(i)));
+    for (f, fi) in functions.chain(entries) {
+        let mut stores = Vec::new();
+        collect_stores(&f.body, &mut stores);
+        for pointer in stores {
+            // walk the access chain down to its variable, noting any step into a part
+            let (mut e, mut partial) = (pointer, None);
+            loop {
+                match f.expressions[e] {
+                    naga::Expression::Access { base, .. } | naga::Expression::AccessIndex { base, .. } => {
+                        let whole = match fi[base].ty.inner_with(&module.types) {
+                            naga::TypeInner::Pointer { base: t, .. } => &module.types[*t].inner,
+                            other => other,
+                        };
+                        let part_of = match whole {
+                            naga::TypeInner::Vector { .. } | naga::TypeInner::ValuePointer { size: Some(_), .. } => {
+                                Some("a vector")
+                            }
+                            naga::TypeInner::Matrix { .. } => Some("a matrix"),
+                            naga::TypeInner::Struct { .. } => Some("a struct"),
+                            _ => None,
+                        };
+                        partial = partial.or(part_of);
+                        e = base;
+                    }
+                    naga::Expression::GlobalVariable(g) => {
+                        let var = &module.global_variables[g];
+                        if let (naga::AddressSpace::WorkGroup, Some(what)) = (var.space, partial) {
+                            panic!(
+                                "{name}: {:?} stores into part of {what} in workgroup `{}`: invocations writing parts of one value race",
+                                f.name.as_deref().unwrap_or("?"),
+                                var.name.as_deref().unwrap_or("?")
+                            );
+                        }
+                        break;
+                    }
+                    _ => break,
+                }
+            }
+        }
+    }
+}
+
+/// The pointers of every store in a block, nested blocks included.
+fn collect_stores(block: &naga::Block, out: &mut Vec<naga::Handle<naga::Expression>>) {
+    for st in block.iter() {
+        match st {
+            naga::Statement::Store { pointer, .. } => out.push(*pointer),
+            naga::Statement::Block(b) => collect_stores(b, out),
+            naga::Statement::If { accept, reject, .. } => {
+                collect_stores(accept, out);
+                collect_stores(reject, out);
+            }
+            naga::Statement::Switch { cases, .. } => cases.iter().for_each(|c| collect_stores(&c.body, out)),
+            naga::Statement::Loop { body, continuing, .. } => {
+                collect_stores(body, out);
+                collect_stores(continuing, out);
+            }
+            _ => {}
         }
     }
 }
