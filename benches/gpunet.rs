@@ -10,7 +10,7 @@ use gpunet::native::NativeEngine;
 fn main() {
     let quick = std::env::var("GPUNET_BENCH_FULL").map_or(true, |v| v != "1");
     let threads = std::env::var("GPUNET_THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or(0);
-    let mut gpu = match Gpu::new(&AdapterChoice::from_env()) {
+    let mut gpu = match AdapterChoice::from_env().and_then(|choice| Gpu::new(&choice)) {
         Ok(g) => Some(GpuEngine::new(g)),
         Err(e) => {
             eprintln!("no GPU column: {e}");

@@ -6,6 +6,7 @@
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::gpu::class::is_cpu_adapter;
 use crate::gpu::{context, AdapterChoice, Gpu, GpuEngine};
 use crate::native::NativeEngine;
 
@@ -26,13 +27,6 @@ impl std::str::FromStr for Device {
             other => Err(Error::usage(format!("unknown device '{other}': expected auto, gpu or cpu"))),
         }
     }
-}
-
-/// Software adapters that run shaders on the host's own cores.
-pub fn is_cpu_adapter(info: &wgpu::AdapterInfo) -> bool {
-    let name = info.name.to_ascii_lowercase();
-    info.device_type == wgpu::DeviceType::Cpu
-        || ["llvmpipe", "lavapipe", "swiftshader", "microsoft basic render", "warp"].iter().any(|s| name.contains(s))
 }
 
 /// What `auto` resolves to, and why, from the adapters the backends list.

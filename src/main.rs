@@ -3,13 +3,13 @@
 use clap::{Args, Parser, Subcommand};
 use gpunet::device::{self, Device};
 use gpunet::engine::Engine;
-use gpunet::gpu::shaders::Gemm;
-use gpunet::gpu::{context, AdapterChoice, Gpu, GpuEngine};
+use gpunet::gpu::{context, AdapterChoice, Class, Gpu, GpuEngine, Overrides};
 use gpunet::model::checkpoint;
 use gpunet::model::spec::{self, Spec};
 use gpunet::native::NativeEngine;
+use gpunet::selftest::{self, sweep};
 use gpunet::train::{self, Progress, Settings, TrainJob};
-use gpunet::{data, infer, selftest, Error, Result};
+use gpunet::{data, infer, Error, Result};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -42,14 +42,20 @@ struct Cli {
 enum Cmd {
     /// List adapters with backend, type, driver and key limits
     Info,
-    /// Run every kernel against its CPU twin on random shapes; exit 0 only if all pass
+    /// Run every kernel against its CPU twin on random shapes, and training steps against the reference engine, under each adapter class; exit 0 only if all pass
     Selftest {
         /// Seed for the random shapes' contents
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// Add larger shapes (slow on CPU adapters)
+        /// Add larger shapes, every GEMM core and kind of sums, and --production (slow on CPU adapters)
         #[arg(long)]
         full: bool,
+        /// Whose choices a GPU runs: cpu, integrated, discrete (GEMM core, split-K, workgroup sums) or all
+        #[arg(long, default_value = "all")]
+        class: String,
+        /// Also cnn6's GEMM launches at batch 500 (under discrete on a GPU)
+        #[arg(long)]
+        production: bool,
     },
     /// Time every kernel family (GPU and CPU reference) and training steps
     Bench {
@@ -215,13 +221,19 @@ impl Choice {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     let c = Choice {
-        adapter: AdapterChoice { backend: cli.backend, name: cli.adapter },
+        adapter: AdapterChoice { backend: cli.backend, name: cli.adapter, overrides: Overrides::from_env()? },
         device: cli.device,
         threads: cli.threads,
     };
     match cli.cmd {
         Cmd::Info => info(&c),
-        Cmd::Selftest { seed, full } => selftest_cmd(&c, seed, full),
+        Cmd::Selftest { seed, full, class, production } => {
+            let classes = match class.as_str() {
+                "all" => Class::ALL.to_vec(),
+                one => vec![Class::parse(one)?],
+            };
+            selftest_cmd(&c, sweep::Options { seed, classes, full, production: production || full })
+        }
         Cmd::Bench { quick, json, only } => {
             let (mut gpu, mut cpu) = bench_engines(&c)?;
             let names: Vec<String> = [gpu.as_ref().map(|e| e.name()), Some(cpu.name())].into_iter().flatten().collect();
@@ -396,54 +408,20 @@ fn check_batch(b: usize) -> Result<()> {
     Ok(())
 }
 
-fn selftest_cmd(c: &Choice, seed: u64, full: bool) -> Result<ExitCode> {
-    let (mut passed, mut failed) = (0, 0);
-    let mut tally = |line: String, pass: bool| {
-        say!("{line}");
-        if pass {
-            passed += 1
-        } else {
-            failed += 1
-        }
-    };
+fn selftest_cmd(c: &Choice, opts: sweep::Options) -> Result<ExitCode> {
     let (device, why) = device::resolve(c.device, &c.adapter)?;
-    if device == Device::Cpu {
+    let mut report = |label: &str, o: &selftest::Outcome| say!("{label} {}", o.line());
+    let tally = if device == Device::Cpu {
         let mut engine = NativeEngine::new(c.threads)?;
         say!("engine: {} — {why}", engine.name());
-        for case in selftest::cases(seed, !full) {
-            let outcome = selftest::check(&mut engine, &case)?;
-            tally(format!("{}  {}", engine.name(), outcome.line()), outcome.pass());
-        }
-        say!("{passed} passed, {failed} failed");
-        return Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE });
-    }
-    let gpu = Gpu::new(&c.adapter)?;
-    say!("engine: GPU — {why}; adapter: {}", gpu.describe());
-    let mut engine = GpuEngine::new(gpu.clone());
-    // the adapter's GEMM choice first, then every other core's GEMM kernels
-    let others = Gemm::ALL.into_iter().filter(|&g| g != gpu.gemm);
-    for gemm in std::iter::once(gpu.gemm).chain(others) {
-        engine.gemm = gemm;
-        for case in selftest::cases(seed, !full) {
-            if !selftest::under_core(&case, gemm, gpu.gemm) {
-                continue;
-            }
-            let outcome = selftest::check(&mut engine, &case)?;
-            tally(format!("{} [{} gemm]  {}", gpu.info.name, gemm.name(), outcome.line()), outcome.pass());
-        }
-    }
-    // the workgroup sums of the other kind, where the adapter has subgroups
-    engine.gemm = gpu.gemm;
-    engine.subgroups = !gpu.subgroups && gpu.has_subgroups;
-    if gpu.has_subgroups {
-        for case in selftest::cases(seed, !full).into_iter().filter(|c| c.kernel.info().shader.uses_reduce()) {
-            let outcome = selftest::check(&mut engine, &case)?;
-            let sums = if engine.subgroups { "subgroup" } else { "tree" };
-            tally(format!("{} [{sums} sums]  {}", gpu.info.name, outcome.line()), outcome.pass());
-        }
-    }
-    say!("{passed} passed, {failed} failed");
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        sweep::on_engine(&mut engine, &opts, &mut report)?
+    } else {
+        let gpu = Gpu::new(&c.adapter)?;
+        say!("engine: GPU — {why}; adapter: {}", gpu.describe_validated()?);
+        sweep::on_gpu(&gpu, &opts, &mut report)?
+    };
+    say!("{}", tally.line());
+    Ok(if tally.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 /// Settings from the flags, over the resumed run's (which win; a flag that
@@ -612,6 +590,9 @@ fn info(c: &Choice) -> Result<ExitCode> {
             "    features: {}",
             if has.is_empty() { "none of subgroups, shader-f16, cooperative-matrix".into() } else { has.join(", ") }
         );
+        let tuning = c.adapter.overrides.apply(&i, a.features().contains(wgpu::Features::SUBGROUP))?;
+        let asked = if c.adapter.overrides.class.is_some() { " (GPUNET_ADAPTER_CLASS)" } else { "" };
+        say!("    GPU engine runs it as {}{asked}", tuning.describe());
     }
     let (device, why) = device::resolve(c.device, &c.adapter)?;
     let engine = match device {

@@ -196,9 +196,11 @@ fn selftest_on_the_native_engine_passes_every_case() {
     let mut lines = out.lines();
     let first = lines.next().unwrap();
     assert!(first.starts_with("engine: native CPU (2 threads, ") && first.contains(" conv) — --device cpu"), "{out}");
-    let cases = out.lines().filter(|l| l.starts_with("native CPU") && l.ends_with("pass")).count();
+    let cases = out.lines().filter(|l| l.starts_with("[native CPU (2 threads, ") && l.ends_with("pass")).count();
     let last = out.lines().last().unwrap();
-    assert_eq!(last, format!("{cases} passed, 0 failed"), "{out}");
+    assert_eq!(last, format!("selftest: {cases} of {cases} cases passed"), "{out}");
+    // the kernel cases and the training steps against the reference engine
+    assert!(out.lines().filter(|l| l.contains("] train steps ")).count() == 2, "{out}");
     assert!(cases >= gpunet::kernels::Kernel::ALL.len(), "{out}");
 }
 

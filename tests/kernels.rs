@@ -23,9 +23,10 @@ fn every_kernel_matches_its_cpu_twin() {
     // every GEMM core (and Auto's per-shape choice), whichever this adapter picks by default
     for (seed, gemm) in std::iter::once(Gemm::Auto).chain(Gemm::ALL).enumerate() {
         let seed = seed as u64 + 1;
-        engine.gemm = gemm;
+        engine.tuning.gemm = gemm;
         for case in selftest::cases(seed, true) {
-            if !selftest::under_core(&case, gemm, gpu.gemm) {
+            // every case under the adapter's own core, the GEMM cases under the others
+            if gemm != gpu.tuning.gemm && !case.kernel.info().shader.uses_gemm() {
                 continue;
             }
             let outcome = selftest::check(&mut engine, &case).unwrap();
@@ -54,7 +55,7 @@ fn workgroup_sums_match_their_twins_with_and_without_subgroups() {
             println!("{} offers no subgroups: the tree sums only", gpu.describe());
             continue;
         }
-        engine.subgroups = subgroups;
+        engine.tuning.subgroups = subgroups;
         for case in selftest::cases(7, true).into_iter().filter(|c| c.kernel.info().shader.uses_reduce()) {
             let outcome = selftest::check(&mut engine, &case).unwrap();
             println!("[subgroups {subgroups}] {}", outcome.line());

@@ -10,7 +10,7 @@ use gpunet::infer;
 use gpunet::model::{checkpoint, Net, NetConfig, Spec};
 use gpunet::native::{Conv, NativeEngine};
 use gpunet::optim::Optim;
-use gpunet::selftest::{compare, Tol};
+use gpunet::selftest::{compare, steps, Tol};
 use gpunet::train::{self, Quiet, Settings, TrainJob};
 use std::sync::atomic::AtomicBool;
 
@@ -18,22 +18,10 @@ fn first_images(n: usize) -> Images {
     data::mnist_train().unwrap().truncate(n)
 }
 
-/// Three training steps on a batch of 4, from the same initial weights, on one engine.
-fn three_steps(engine: &mut dyn Engine, spec: &Spec, images: &Images, optim: Optim) -> Vec<f32> {
-    let cfg = NetConfig { batch: 4, scale: 255.0, optim: Some(optim), seed: 7 };
-    let mut net = Net::new(engine, spec.clone(), images, cfg).unwrap();
-    net.write_params(engine, &net.init_params(3)).unwrap();
-    net.set_index(engine, 0, &[5, 1, 6, 2, 0, 7, 3, 4]).unwrap();
-    for step in 0..3 {
-        // steps 0 and 2 use rows 5,1,6,2; step 1 uses 0,7,3,4
-        net.train_step(engine, (step % 2) * 4, 4, step as u64).unwrap();
-    }
-    engine.read_f32(net.params_view()).unwrap()
-}
-
 /// Three steps of cnn6 with dropout on `engine()` against the reference engine,
 /// with Adam and with SGD-Nesterov: init, batch order and dropout masks are shared,
-/// so the weights must agree within rounding.
+/// so the weights must agree within rounding (`selftest::steps::weights_outcome`:
+/// within the tolerance, 99.9% of them far closer, and most of them moved).
 fn cnn6_steps_match_cpu_reference(engine: impl Fn() -> Box<dyn Engine>) {
     let spec = Spec::parse(
         "conv32k5,conv32k5,pool2,drop0.25,conv64k3,conv64k3,pool2,drop0.25,conv128k2,conv128k2,pool2,drop0.25,fc256,drop0.5,out10",
@@ -41,29 +29,17 @@ fn cnn6_steps_match_cpu_reference(engine: impl Fn() -> Box<dyn Engine>) {
     .unwrap();
     let images = first_images(8);
     for optim in [Optim::adam(1e-3), Optim::sgd(0.05, 0.9, true)] {
-        let want = three_steps(&mut CpuEngine::new(), &spec, &images, optim);
-        let got = three_steps(&mut *engine(), &spec, &images, optim);
-        let init = three_steps_init(&spec, &images);
-        // the steps must have moved the weights, or the comparison proves nothing
-        let moved = got.iter().zip(&init).filter(|(a, b)| a != b).count();
-        assert!(moved > got.len() / 2, "{}: only {moved} of {} parameters changed", optim.name(), got.len());
+        let (want, init) = steps::weights_after(&mut CpuEngine::new(), &spec, &images, 4, 3, optim).unwrap();
+        let (got, _) = steps::weights_after(&mut *engine(), &spec, &images, 4, 3, optim).unwrap();
         // Adam divides by sqrt(v), so rounding in a near-zero gradient is amplified
         // up to lr per step; lavapipe stays near 2e-6, and lr/10 leaves headroom.
         let tol = match optim.kind {
             gpunet::optim::Kind::Adam { .. } => Tol { atol: 1e-4, rtol: 0.0 },
             gpunet::optim::Kind::Sgd { .. } => Tol { atol: 1e-5, rtol: 1e-4 },
         };
-        let cmp = compare(&got, &want, tol);
-        assert!(cmp.first_bad.is_none(), "{}: {:?} (max abs {})", optim.name(), cmp.first_bad, cmp.max_abs);
-        // and almost every weight agrees far more tightly than the worst case
-        let close = got.iter().zip(&want).filter(|(g, w)| (*g - *w).abs() <= 1e-5 + 1e-3 * w.abs()).count();
-        assert!(
-            close as f64 >= 0.999 * got.len() as f64,
-            "{}: only {close} of {} weights agree closely",
-            optim.name(),
-            got.len()
-        );
-        println!("{}: max abs diff {:.3e} over {} parameters", optim.name(), cmp.max_abs, got.len());
+        let outcome = steps::weights_outcome(optim.name().into(), &got, &want, &init, tol);
+        println!("{}", outcome.line());
+        assert!(outcome.pass(), "{}", outcome.line());
     }
 }
 
@@ -82,12 +58,6 @@ fn cnn6_with_dropout_native_steps_match_cpu_reference() {
         println!("conv: {conv:?}");
         cnn6_steps_match_cpu_reference(|| Box::new(NativeEngine::with_conv(2, conv).unwrap()));
     }
-}
-
-/// The initial weights `three_steps` starts from.
-fn three_steps_init(spec: &Spec, images: &Images) -> Vec<f32> {
-    let cfg = NetConfig { batch: 4, scale: 255.0, optim: None, seed: 7 };
-    Net::new(&mut CpuEngine::new(), spec.clone(), images, cfg).unwrap().init_params(3)
 }
 
 #[test]
@@ -114,7 +84,7 @@ fn split_k_weight_gradients_match_the_cpu_reference_in_training_steps() {
     let want = run(&mut CpuEngine::new());
     for gemm in std::iter::once(Gemm::Auto).chain(Gemm::ALL) {
         let mut engine = GpuEngine::new(gpu.clone());
-        (engine.gemm, engine.split_workgroups) = (gemm, Some(1024));
+        (engine.tuning.gemm, engine.tuning.split_workgroups) = (gemm, Some(1024));
         assert_eq!(engine.split_k().unwrap().tile, (gemm.tile().0 as usize, gemm.tile().1 as usize));
         let got = run(&mut engine);
         let cmp = compare(&got, &want, Tol { atol: 1e-5, rtol: 1e-4 });
@@ -184,63 +154,31 @@ fn augmentation_touches_training_batches_only() {
 }
 
 /// A batch-norm net (after convs, with and without their ReLU, and after a dense
-/// layer; 'valid' and strided convs too) on the GPU and native
-/// engines against the reference: one step's gradients per layer and the running
-/// statistics it leaves. Compared as gradients rather than as three updates:
-/// batch norm's input gradient dy − dβ/m − x̂·dγ/m is a small residual of larger
-/// terms, so rounding in dγ and dβ reappears magnified below it, and SGD at cnn6's
-/// rate lets that drift grow within steps. (With f32 running sums in the twins,
-/// the layers below a conv's batch norm were 5% off lavapipe's tree sums, and off
-/// PyTorch; the twins now sum in f64, and both engines agree within 4e-6.)
+/// layer; 'valid' and strided convs too) on the GPU and native engines against
+/// the reference: one step's gradients per layer and the running statistics it
+/// leaves (`selftest::steps::bn_step`, which says why gradients and not updates).
+/// No dropout right before fc64,bn: a layer feeding batch norm has gradient
+/// directions the loss ignores (its input's batch mean), where rounding lands
+/// freely; with dropout there, the engines' fc64 gradients differed by 4% along
+/// them while the loss's slope along each agreed to 1e-6 and matched finite
+/// differences. The finite-difference tests cover that layout. (With f32 running
+/// sums in the twins, the layers below a conv's batch norm were 5% off lavapipe's
+/// tree sums, and off PyTorch; the twins now sum in f64, and both engines agree
+/// within 4e-6.)
 #[test]
 fn batchnorm_gradients_and_running_statistics_match_cpu_reference() {
-    // No dropout right before fc64,bn: a layer feeding batch norm has gradient
-    // directions the loss ignores (its input's batch mean), where rounding lands
-    // freely; with dropout there, the engines' fc64 gradients differed by 4% along
-    // them while the loss's slope along each agreed to 1e-6 and matched finite
-    // differences. The finite-difference tests cover that layout.
-    let spec = Spec::parse("conv16k3valid,bn,conv16k5s2,conv32k3lin,bn,relu,pool2,fc64,bn,drop0.5,out10").unwrap();
-    let images = first_images(32);
-    let step = |e: &mut dyn Engine| {
-        let cfg = NetConfig { batch: 16, scale: 255.0, optim: Some(Optim::sgd(0.0, 0.0, false)), seed: 7 };
-        let mut net = Net::new(e, spec.clone(), &images, cfg).unwrap();
-        net.write_params(e, &net.init_params(3)).unwrap();
-        net.set_index(e, 0, &(0..32).rev().collect::<Vec<_>>()).unwrap();
-        net.train_step(e, 0, 16, 0).unwrap();
-        let grads = e.read_f32(net.grads_view().unwrap()).unwrap();
-        (grads, e.read_f32(net.params_view()).unwrap(), net.slots.clone())
-    };
-    let (want_g, want_p, slots) = step(&mut CpuEngine::new());
+    let images = first_images(gpunet::selftest::steps::ROWS);
     let mut engines: Vec<Box<dyn Engine>> = vec![Box::new(NativeEngine::new(2).unwrap())];
     if let Some(gpu) = for_tests() {
         engines.push(Box::new(GpuEngine::new(gpu)));
     }
     for mut e in engines {
-        let name = e.name();
-        let (g, p, _) = step(&mut *e);
-        let mut running = 0;
-        for s in &slots {
-            let norm = |a: &[f32], r: std::ops::Range<usize>| r.map(|i| (a[i] as f64).powi(2)).sum::<f64>().sqrt();
-            let diff = |a: &[f32], b: &[f32], r: std::ops::Range<usize>| {
-                r.map(|i| ((a[i] - b[i]) as f64).powi(2)).sum::<f64>().sqrt()
-            };
-            let rel = |a: &[f32], b: &[f32], r: std::ops::Range<usize>| diff(a, b, r.clone()) / norm(b, r);
-            let (w, b) = (s.weight..s.weight + s.weight_len(), s.bias..s.bias + s.bias_len());
-            let err = rel(&g, &want_g, w.clone());
-            assert!(err < 1e-4, "{name}: layer {} weight gradient differs by {err:.2e} of its norm", s.layer);
-            // a bias right before batch norm has no effect on the loss: its gradient is
-            // rounding around 0, so it is measured against the weights' gradient instead
-            let scale = norm(&want_g, b.clone()).max(1e-2 * norm(&want_g, w));
-            let err = diff(&g, &want_g, b) / scale;
-            assert!(err < 1e-4, "{name}: layer {} bias gradient differs by {err:.2e} of its norm", s.layer);
-            if let Some(r) = s.running {
-                // the step moved them off their initial 0 and 1
-                assert!(want_p[r..r + s.bias_len()].iter().any(|&m| m != 0.0));
-                let err = rel(&p, &want_p, r..r + 2 * s.bias_len());
-                assert!(err < 1e-5, "{name}: layer {} running statistics differ by {err:.2e}", s.layer);
-                running += 1;
-            }
-        }
-        assert_eq!(running, 3);
+        let outcome = gpunet::selftest::steps::bn_step(&mut *e, &images).unwrap();
+        println!("{}: {}", e.name(), outcome.line());
+        assert!(outcome.pass(), "{}: {}", e.name(), outcome.line());
     }
+    // the net has batch norm three times, each with running statistics checked
+    let spec = Spec::parse(gpunet::selftest::steps::BN_NET).unwrap();
+    let (_, _, slots) = gpunet::selftest::steps::bn_gradients(&mut CpuEngine::new(), &spec, &images).unwrap();
+    assert_eq!(slots.iter().filter(|s| s.running.is_some()).count(), 3);
 }

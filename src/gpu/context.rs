@@ -1,23 +1,31 @@
 //! Adapter choice, device limits, and the pipelines (built once, at start-up).
 
 use crate::error::{Error, Result};
+use crate::gpu::class::{Class, Overrides, Tuning};
 use crate::gpu::shaders::{Gemm, Shader};
+use crate::gpu::validation;
 use crate::kernels::Kernel;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-/// How to pick an adapter: a backend and/or a case-insensitive name substring.
+/// How to pick an adapter (a backend and/or a case-insensitive name substring)
+/// and how to run on it (its class and single choices, where asked for).
 #[derive(Clone, Debug, Default)]
 pub struct AdapterChoice {
     pub backend: Option<String>,
     pub name: Option<String>,
+    pub overrides: Overrides,
 }
 
 impl AdapterChoice {
-    /// `GPUNET_BACKEND` and `GPUNET_ADAPTER`, as the CLI reads them.
-    pub fn from_env() -> Self {
+    /// `GPUNET_BACKEND`, `GPUNET_ADAPTER` and the overrides, as the CLI reads them.
+    pub fn from_env() -> Result<Self> {
         let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        AdapterChoice { backend: get("GPUNET_BACKEND"), name: get("GPUNET_ADAPTER") }
+        Ok(AdapterChoice {
+            backend: get("GPUNET_BACKEND"),
+            name: get("GPUNET_ADAPTER"),
+            overrides: Overrides::from_env()?,
+        })
     }
 }
 
@@ -39,6 +47,7 @@ pub fn backends(name: Option<&str>) -> Result<wgpu::Backends> {
 pub fn adapters(backend: Option<&str>) -> Result<Vec<wgpu::Adapter>> {
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
     desc.backends = backends(backend)?;
+    desc.flags = validation::instance_flags();
     let instance = wgpu::Instance::new(desc);
     Ok(pollster::block_on(instance.enumerate_adapters(backends(backend)?)))
 }
@@ -74,16 +83,15 @@ pub struct Gpu {
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
     pub timestamps: bool,
-    /// The GEMM core this adapter runs by default (`GPUNET_GEMM` overrides).
-    pub gemm: Gemm,
+    /// What engines on this adapter choose by default: its class's choices, or
+    /// those of the class asked for, under the single overrides.
+    pub tuning: Tuning,
+    /// The single choices asked for over any class (`GPUNET_GEMM`, ...).
+    pub overrides: Overrides,
     /// naga's runtime checks in the shader modules (`GPUNET_SHADER_CHECKS`).
     pub checks: Checks,
-    /// Workgroups a split-K launch aims for (`GPUNET_SPLIT_K` overrides; None: never split).
-    pub split_workgroups: Option<usize>,
     /// Whether the adapter offers subgroups (and pipelines with them were built).
     pub has_subgroups: bool,
-    /// Whether plans use the subgroup workgroup sums by default (`GPUNET_SUBGROUPS`).
-    pub subgroups: bool,
     /// By (kernel, GEMM core, subgroup sums); Tiled and false where a kernel's file has none.
     pipelines: HashMap<(Kernel, Gemm, bool), wgpu::ComputePipeline>,
     /// The first uncaptured device error or loss, if any; checked after each wait.
@@ -111,10 +119,10 @@ impl Gpu {
                     names.join(", ")
                 ))
             })?;
-        Self::open(adapter)
+        Self::open(adapter, &choice.overrides)
     }
 
-    fn open(adapter: wgpu::Adapter) -> Result<Arc<Gpu>> {
+    fn open(adapter: wgpu::Adapter, overrides: &Overrides) -> Result<Arc<Gpu>> {
         let info = adapter.get_info();
         let offered = adapter.limits();
         for (name, get, need) in NEEDS {
@@ -150,42 +158,20 @@ impl Gpu {
             f.lock().unwrap().get_or_insert_with(|| format!("device lost ({reason:?}): {msg}"));
         });
         let checks = Checks::from_env()?;
-        let subgroups = match std::env::var("GPUNET_SUBGROUPS").ok().as_deref() {
-            // on lavapipe subgroup sums made the cnn steps faster and mlp's slower
-            // (same-run bench --quick, 2026-11-29): CPU adapters keep the tree
-            None => has_subgroups && info.device_type != wgpu::DeviceType::Cpu,
-            Some("off") => false,
-            Some("on") if has_subgroups => true,
-            Some("on") => return Err(Error::Gpu(format!("GPUNET_SUBGROUPS=on: {} offers no subgroups", info.name))),
-            Some(other) => return Err(Error::usage(format!("GPUNET_SUBGROUPS={other}: expected on or off"))),
-        };
-        let pipelines = build_pipelines(&device, checks, has_subgroups);
-        let gemm = match std::env::var("GPUNET_GEMM").ok().as_deref() {
-            Some(name) => Gemm::parse(name).ok_or_else(|| {
-                Error::usage(format!("GPUNET_GEMM={name}: expected auto, wide, mid, narrow, tiled or register"))
-            })?,
-            // CPU adapters pay dearly for barriers; GPUs profit from shared memory.
-            None if info.device_type == wgpu::DeviceType::Cpu => Gemm::Register,
-            None => Gemm::Auto,
-        };
-        let split_workgroups = split_workgroups(&info)?;
+        let tuning = overrides.apply(&info, has_subgroups)?;
+        let pipelines = build_pipelines(&device, checks, has_subgroups)?;
         let limits = device.limits();
-        let gpu = Gpu {
-            info,
-            limits,
-            device,
-            queue,
-            timestamps,
-            gemm,
-            checks,
-            split_workgroups,
-            has_subgroups,
-            subgroups,
-            pipelines,
-            fault,
-        };
+        let overrides = Overrides { class: None, ..*overrides };
+        let gpu =
+            Gpu { info, limits, device, queue, timestamps, tuning, overrides, checks, has_subgroups, pipelines, fault };
         gpu.check()?;
         Ok(Arc::new(gpu))
+    }
+
+    /// The choices engines on this adapter make when it is taken for `class`
+    /// (the single overrides still apply).
+    pub fn tuning_for(&self, class: Class) -> Result<Tuning> {
+        Overrides { class: Some(class), ..self.overrides }.apply(&self.info, self.has_subgroups)
     }
 
     pub fn pipeline(&self, k: Kernel, gemm: Gemm, subgroups: bool) -> &wgpu::ComputePipeline {
@@ -196,7 +182,7 @@ impl Gpu {
 
     /// Fails with the first device error seen so far (validation, out of memory, loss).
     pub fn check(&self) -> Result<()> {
-        match self.fault.lock().unwrap().clone() {
+        match self.fault.lock().unwrap().clone().or_else(validation::first_fault) {
             Some(msg) => Err(Error::Gpu(format!("{}: {msg}", self.info.name))),
             None => Ok(()),
         }
@@ -213,6 +199,14 @@ impl Gpu {
     /// One line naming the adapter, as every report prints it.
     pub fn describe(&self) -> String {
         describe(&self.info)
+    }
+
+    /// The adapter's line, with the validation layer's where GPUNET_VALIDATION asks for it.
+    pub fn describe_validated(&self) -> Result<String> {
+        Ok(match validation::describe()? {
+            Some(v) => format!("{}; {v}", self.describe()),
+            None => self.describe(),
+        })
     }
 }
 
@@ -253,25 +247,6 @@ impl Checks {
     }
 }
 
-/// The split-K target: enough workgroups to fill the adapter's class of device
-/// several times over (an H200 has 132 SMs, each holding several 256-lane
-/// workgroups; an integrated GPU a few dozen cores). CPU adapters never split:
-/// same-run cnn6 step at batch 500 on lavapipe, 36.3 images/s unsplit, 29.6 split.
-fn split_workgroups(info: &wgpu::AdapterInfo) -> Result<Option<usize>> {
-    Ok(match std::env::var("GPUNET_SPLIT_K").ok().as_deref() {
-        Some("off") => None,
-        Some(v) => match v.parse::<usize>() {
-            Ok(n) if n > 0 => Some(n),
-            _ => return Err(Error::usage(format!("GPUNET_SPLIT_K={v}: expected off or a number of workgroups"))),
-        },
-        None => match info.device_type {
-            wgpu::DeviceType::DiscreteGpu => Some(1024),
-            wgpu::DeviceType::Cpu => None,
-            _ => Some(256),
-        },
-    })
-}
-
 pub fn describe(info: &wgpu::AdapterInfo) -> String {
     format!("{} ({:?}, {:?}, driver {} {})", info.name, info.backend, info.device_type, info.driver, info.driver_info)
 }
@@ -294,7 +269,7 @@ fn build_pipelines(
     device: &wgpu::Device,
     checks: Checks,
     subgroups: bool,
-) -> HashMap<(Kernel, Gemm, bool), wgpu::ComputePipeline> {
+) -> Result<HashMap<(Kernel, Gemm, bool), wgpu::ComputePipeline>> {
     let runtime = wgpu::ShaderRuntimeChecks {
         bounds_checks: checks.bounds,
         force_loop_bounding: checks.loops,
@@ -309,7 +284,13 @@ fn build_pipelines(
     let mut modules = HashMap::new();
     for s in Shader::ALL {
         for (g, sg) in variants(s) {
-            let source = wgpu::ShaderSource::Wgsl(s.source(g, sg));
+            // Parsed here rather than by wgpu: a WGSL source makes wgpu put debug
+            // info into the SPIR-V under GPUNET_VALIDATION, whose WGSL source-language
+            // tag older validation layers (Debian 12's 1.3.239) reject as invalid SPIR-V.
+            let text = s.source(g, sg);
+            let module = naga::front::wgsl::parse_str(&text)
+                .map_err(|e| Error::Gpu(format!("{}: {}", s.file(), e.emit_to_string(&text))))?;
+            let source = wgpu::ShaderSource::Naga(std::borrow::Cow::Owned(module));
             let desc = wgpu::ShaderModuleDescriptor { label: Some(s.file()), source };
             // SAFETY: where a check is off, the kernels bound every access and every loop themselves (above).
             let module = unsafe { device.create_shader_module_trusted(desc, runtime) };
@@ -335,7 +316,7 @@ fn build_pipelines(
             pipelines.insert((k, g, sg), pipeline);
         }
     }
-    pipelines
+    Ok(pipelines)
 }
 
 /// The adapter for GPU tests: None (with a printed reason) only where no adapter
@@ -345,7 +326,9 @@ fn build_pipelines(
 pub fn for_tests() -> Option<Arc<Gpu>> {
     static GPU: std::sync::OnceLock<Result<Arc<Gpu>, (bool, String)>> = std::sync::OnceLock::new();
     let got = GPU.get_or_init(|| {
-        Gpu::new(&AdapterChoice::from_env()).map_err(|e| (matches!(e, Error::NoAdapter), e.to_string()))
+        AdapterChoice::from_env()
+            .and_then(|choice| Gpu::new(&choice))
+            .map_err(|e| (matches!(e, Error::NoAdapter), e.to_string()))
     });
     match got {
         Ok(gpu) => Some(gpu.clone()),

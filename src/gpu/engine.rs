@@ -6,7 +6,7 @@ use crate::cpu::Params;
 use crate::engine::{Engine, PlanId, SplitK};
 use crate::error::{Error, Result};
 use crate::gpu::shaders::Gemm;
-use crate::gpu::Gpu;
+use crate::gpu::{Gpu, Tuning};
 use crate::op::{BufId, Grid, Op, View};
 use std::sync::Arc;
 
@@ -24,13 +24,9 @@ struct Plan {
 
 pub struct GpuEngine {
     pub gpu: Arc<Gpu>,
-    /// The GEMM core (or `Auto`) that plans made from now on use.
-    pub gemm: Gemm,
-    /// Workgroups a split-K launch aims for in plans made from now on (None: no split).
-    pub split_workgroups: Option<usize>,
-    /// Whether plans made from now on sum over workgroups with subgroup operations
-    /// (only where the adapter has them).
-    pub subgroups: bool,
+    /// The choices of plans made from now on: GEMM core, split-K target,
+    /// workgroup sums (the adapter's by default; a test may run another class's).
+    pub tuning: Tuning,
     bufs: Vec<wgpu::Buffer>,
     plans: Vec<Plan>,
     /// Submissions in flight; runs wait on the oldest beyond `MAX_IN_FLIGHT`,
@@ -42,15 +38,13 @@ const MAX_IN_FLIGHT: usize = 3;
 
 impl GpuEngine {
     pub fn new(gpu: Arc<Gpu>) -> Self {
-        GpuEngine {
-            gemm: gpu.gemm,
-            split_workgroups: gpu.split_workgroups,
-            subgroups: gpu.subgroups,
-            gpu,
-            bufs: Vec::new(),
-            plans: Vec::new(),
-            in_flight: Default::default(),
-        }
+        let tuning = gpu.tuning;
+        GpuEngine::with_tuning(gpu, tuning)
+    }
+
+    /// An engine whose plans follow `tuning` rather than the adapter's own choices.
+    pub fn with_tuning(gpu: Arc<Gpu>, tuning: Tuning) -> Self {
+        GpuEngine { tuning, gpu, bufs: Vec::new(), plans: Vec::new(), in_flight: Default::default() }
     }
 
     fn check_view(&self, op: &Op, v: &View) -> Result<()> {
@@ -80,7 +74,7 @@ impl GpuEngine {
     fn groups(&self, op: &Op) -> [u32; 3] {
         match op.grid {
             Grid::Groups(g) => g,
-            Grid::Gemm { m, n, splits } => self.gemm.groups(m, n, splits),
+            Grid::Gemm { m, n, splits } => self.tuning.gemm.groups(m, n, splits),
         }
     }
 
@@ -91,14 +85,14 @@ impl GpuEngine {
 
     /// Whether plans made now sum with subgroup operations (asked for, and offered).
     fn subgroup_sums(&self) -> bool {
-        self.subgroups && self.gpu.has_subgroups
+        self.tuning.subgroups && self.gpu.has_subgroups
     }
 
     /// The core an op runs on (Tiled's module serves ops without a GEMM).
     fn core(&self, op: &Op) -> Gemm {
         match op.grid {
             Grid::Groups(_) => Gemm::Tiled,
-            Grid::Gemm { m, n, .. } => self.gemm.resolve(m, n),
+            Grid::Gemm { m, n, .. } => self.tuning.gemm.resolve(m, n),
         }
     }
 
@@ -132,8 +126,9 @@ impl GpuEngine {
 
 impl Engine for GpuEngine {
     fn name(&self) -> String {
-        let subgroups = if self.subgroup_sums() { ", subgroup sums" } else { "" };
-        format!("{} [{} gemm{subgroups}{}]", self.gpu.describe(), self.gemm.name(), self.gpu.checks.describe())
+        let mut tuning = self.tuning;
+        tuning.subgroups = self.subgroup_sums();
+        format!("{} [{}{}]", self.gpu.describe(), tuning.describe(), self.gpu.checks.describe())
     }
 
     fn buffer(&mut self, words: usize, label: &str) -> Result<BufId> {
@@ -253,8 +248,8 @@ impl Engine for GpuEngine {
     }
 
     fn split_k(&self) -> Option<SplitK> {
-        let tile = self.gemm.tile();
-        Some(SplitK { tile: (tile.0 as usize, tile.1 as usize), workgroups: self.split_workgroups? })
+        let tile = self.tuning.gemm.tile();
+        Some(SplitK { tile: (tile.0 as usize, tile.1 as usize), workgroups: self.tuning.split_workgroups? })
     }
 
     fn run_timed(&mut self, plan: PlanId) -> Result<Option<f64>> {

@@ -1,8 +1,11 @@
 //! The GPU runtime: adapter and device, embedded shaders, and the engine.
 
+pub mod class;
 pub mod context;
 pub mod engine;
 pub mod shaders;
+pub mod validation;
 
+pub use class::{Class, Overrides, Tuning};
 pub use context::{for_tests, AdapterChoice, Gpu};
 pub use engine::GpuEngine;

@@ -3,7 +3,7 @@
 //! written out for the browser.
 
 use crate::cpu::{Host, Params};
-use crate::engine::{Engine, PlanId};
+use crate::engine::{Engine, PlanId, SplitK};
 use crate::error::{Error, Result};
 use crate::op::{BufId, Op, View};
 
@@ -12,6 +12,8 @@ pub struct Recorder {
     pub host: Host,
     /// Each buffer's label, by id.
     pub labels: Vec<String>,
+    /// The split-K policy plans are made for (that of the engine which will run them).
+    pub split: Option<SplitK>,
 }
 
 impl Engine for Recorder {
@@ -46,5 +48,8 @@ impl Engine for Recorder {
         self.host.clear();
         self.labels.clear();
         Ok(())
+    }
+    fn split_k(&self) -> Option<SplitK> {
+        self.split
     }
 }

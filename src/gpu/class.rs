@@ -1,0 +1,162 @@
+//! Adapter classes: every choice the GPU engine makes by the kind of adapter it
+//! runs on (GEMM core, split-K target, workgroup sums), in one place, so that any
+//! adapter can be told to run exactly what a datacenter GPU or a laptop's would
+//! (`GPUNET_ADAPTER_CLASS`), and each choice can still be overridden alone.
+
+use crate::error::{Error, Result};
+use crate::gpu::shaders::Gemm;
+
+/// What kind of device an adapter is, as far as the kernels care.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Class {
+    /// Software adapters on the host's cores (lavapipe, SwiftShader, WARP):
+    /// barriers and shared memory are dear, parallelism is a few threads.
+    Cpu,
+    /// GPUs sharing the host's memory, and virtual or unknown ones: tens of cores.
+    Integrated,
+    /// Discrete GPUs: a hundred or more cores to fill.
+    Discrete,
+}
+
+impl Class {
+    pub const ALL: [Class; 3] = [Class::Cpu, Class::Integrated, Class::Discrete];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::Cpu => "cpu",
+            Class::Integrated => "integrated",
+            Class::Discrete => "discrete",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Class> {
+        Class::ALL
+            .into_iter()
+            .find(|c| c.name() == s.to_ascii_lowercase())
+            .ok_or_else(|| Error::usage(format!("unknown adapter class '{s}': expected cpu, integrated or discrete")))
+    }
+
+    /// The class of an adapter by its type (and, for software adapters that
+    /// report another type, by its name).
+    pub fn of(info: &wgpu::AdapterInfo) -> Class {
+        if is_cpu_adapter(info) {
+            return Class::Cpu;
+        }
+        match info.device_type {
+            wgpu::DeviceType::DiscreteGpu => Class::Discrete,
+            _ => Class::Integrated,
+        }
+    }
+
+    /// The class's choices on an adapter that does (or does not) offer subgroups.
+    pub fn tuning(self, has_subgroups: bool) -> Tuning {
+        match self {
+            // Barriers cost a CPU adapter dearly: the register core, no split-K
+            // (same-run cnn6 step at batch 500 on lavapipe, 36.3 images/s unsplit,
+            // 29.6 split), and tree sums (subgroup sums made mlp's steps slower there).
+            Class::Cpu => Tuning { class: self, gemm: Gemm::Register, split_workgroups: None, subgroups: false },
+            // Split-K aims at enough workgroups to fill the device several times
+            // over: an H200 has 132 SMs, each holding several 256-lane workgroups;
+            // an integrated GPU a few dozen cores.
+            Class::Integrated => {
+                Tuning { class: self, gemm: Gemm::Auto, split_workgroups: Some(256), subgroups: has_subgroups }
+            }
+            Class::Discrete => {
+                Tuning { class: self, gemm: Gemm::Auto, split_workgroups: Some(1024), subgroups: has_subgroups }
+            }
+        }
+    }
+}
+
+/// Software adapters that run shaders on the host's own cores.
+pub fn is_cpu_adapter(info: &wgpu::AdapterInfo) -> bool {
+    let name = info.name.to_ascii_lowercase();
+    info.device_type == wgpu::DeviceType::Cpu
+        || ["llvmpipe", "lavapipe", "swiftshader", "microsoft basic render", "warp"].iter().any(|s| name.contains(s))
+}
+
+/// The GPU engine's choices for the plans it makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tuning {
+    /// The class these choices started from.
+    pub class: Class,
+    /// The GEMM core of convs and dense layers (`Auto`: by each launch's shape).
+    pub gemm: Gemm,
+    /// Workgroups a split-K launch aims for (None: never split).
+    pub split_workgroups: Option<usize>,
+    /// Workgroup sums on subgroup operations (only where the adapter offers them).
+    pub subgroups: bool,
+}
+
+impl Tuning {
+    /// "discrete: auto gemm, split-K to 1024 workgroups, subgroup sums".
+    pub fn describe(&self) -> String {
+        let split = match self.split_workgroups {
+            Some(n) => format!("split-K to {n} workgroups"),
+            None => "no split-K".into(),
+        };
+        let sums = if self.subgroups { "subgroup sums" } else { "tree sums" };
+        format!("{}: {} gemm, {split}, {sums}", self.class.name(), self.gemm.name())
+    }
+}
+
+/// What the environment asks of the GPU engine: a class, and single choices
+/// over it (`None`: the class's).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// `GPUNET_ADAPTER_CLASS=cpu|integrated|discrete` (`--adapter-class`).
+    pub class: Option<Class>,
+    /// `GPUNET_GEMM=auto|wide|mid|narrow|tiled|register`.
+    pub gemm: Option<Gemm>,
+    /// `GPUNET_SPLIT_K=off|N`.
+    pub split_workgroups: Option<Option<usize>>,
+    /// `GPUNET_SUBGROUPS=on|off`.
+    pub subgroups: Option<bool>,
+}
+
+impl Overrides {
+    /// The four variables; an unset or empty one leaves its choice to the class.
+    pub fn from_env() -> Result<Overrides> {
+        let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let gemm = get("GPUNET_GEMM")
+            .map(|v| {
+                Gemm::parse(&v).ok_or_else(|| {
+                    Error::usage(format!("GPUNET_GEMM={v}: expected auto, wide, mid, narrow, tiled or register"))
+                })
+            })
+            .transpose()?;
+        let split_workgroups = get("GPUNET_SPLIT_K")
+            .map(|v| match v.as_str() {
+                "off" => Ok(None),
+                _ => match v.parse::<usize>() {
+                    Ok(n) if n > 0 => Ok(Some(n)),
+                    _ => Err(Error::usage(format!("GPUNET_SPLIT_K={v}: expected off or a number of workgroups"))),
+                },
+            })
+            .transpose()?;
+        let subgroups = get("GPUNET_SUBGROUPS")
+            .map(|v| match v.as_str() {
+                "on" => Ok(true),
+                "off" => Ok(false),
+                _ => Err(Error::usage(format!("GPUNET_SUBGROUPS={v}: expected on or off"))),
+            })
+            .transpose()?;
+        let class = get("GPUNET_ADAPTER_CLASS").map(|v| Class::parse(&v)).transpose()?;
+        Ok(Overrides { class, gemm, split_workgroups, subgroups })
+    }
+
+    /// The choices on an adapter: its class (or the one asked for), then each override.
+    pub fn apply(&self, info: &wgpu::AdapterInfo, has_subgroups: bool) -> Result<Tuning> {
+        let mut t = self.class.unwrap_or_else(|| Class::of(info)).tuning(has_subgroups);
+        t.gemm = self.gemm.unwrap_or(t.gemm);
+        t.split_workgroups = self.split_workgroups.unwrap_or(t.split_workgroups);
+        match self.subgroups {
+            Some(true) if !has_subgroups => {
+                return Err(Error::Gpu(format!("GPUNET_SUBGROUPS=on: {} offers no subgroups", info.name)))
+            }
+            Some(on) => t.subgroups = on,
+            None => {}
+        }
+        Ok(t)
+    }
+}

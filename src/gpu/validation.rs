@@ -1,0 +1,97 @@
+//! `GPUNET_VALIDATION=1`: every instance asks for the Khronos validation layer
+//! (wgpu turns on its synchronization validation with it, where the layer offers
+//! VK_EXT_validation_features), and every warning or error the layer (or the
+//! loader) sends is a device fault: `Gpu::check` fails with the first one. A
+//! missing layer is a fault too, so a run cannot pass unvalidated by accident.
+//! wgpu hands the layer's messages to the `log` crate; this is the logger.
+
+use std::sync::{Mutex, OnceLock};
+
+/// Whether `GPUNET_VALIDATION=1` asks for the layer.
+pub fn requested() -> bool {
+    std::env::var("GPUNET_VALIDATION").is_ok_and(|v| v == "1")
+}
+
+/// The instance flags for wgpu: validation (and its debug messages) when requested.
+pub fn instance_flags() -> wgpu::InstanceFlags {
+    if requested() {
+        install();
+        wgpu::InstanceFlags::VALIDATION | wgpu::InstanceFlags::DEBUG
+    } else {
+        wgpu::InstanceFlags::empty()
+    }
+}
+
+/// The first fault the layer reported, if any.
+pub fn first_fault() -> Option<String> {
+    LOGGER.faults.lock().unwrap().first().cloned()
+}
+
+/// What the layer said of itself when an instance was made ("Current Enables:",
+/// e.g. VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION); None if no
+/// layer announced itself.
+pub fn layer_status() -> Option<String> {
+    LOGGER.status.lock().unwrap().clone()
+}
+
+/// One line for a report: which checks the layer runs; an error where
+/// validation was asked for and no layer announced itself.
+pub fn describe() -> crate::Result<Option<String>> {
+    if !requested() {
+        return Ok(None);
+    }
+    match layer_status() {
+        Some(enables) if enables.contains("SYNCHRONIZATION_VALIDATION") => {
+            Ok(Some("Khronos validation layer active, with synchronization validation".into()))
+        }
+        Some(enables) => Ok(Some(format!("Khronos validation layer active ({enables})"))),
+        None => Err(crate::Error::Gpu(
+            "GPUNET_VALIDATION=1, but no Khronos validation layer loaded (Debian: apt-get install vulkan-validationlayers)"
+                .into(),
+        )),
+    }
+}
+
+struct Catch {
+    faults: Mutex<Vec<String>>,
+    status: Mutex<Option<String>>,
+}
+
+static LOGGER: Catch = Catch { faults: Mutex::new(Vec::new()), status: Mutex::new(None) };
+
+impl log::Log for Catch {
+    fn enabled(&self, m: &log::Metadata) -> bool {
+        m.target().starts_with("wgpu_hal")
+    }
+    fn log(&self, r: &log::Record) {
+        if !self.enabled(r.metadata()) {
+            return;
+        }
+        let text = r.args().to_string();
+        // the layer's status message at instance creation (info, so debug level here)
+        // says it is active, and which optional checks it runs
+        if let Some(at) = text.find("Khronos Validation Layer Active") {
+            let enables = text[at..].lines().find_map(|l| l.trim().strip_prefix("Current Enables:"));
+            *self.status.lock().unwrap() = Some(enables.unwrap_or("").trim().trim_end_matches('.').to_string());
+        }
+        let missing = text.contains("unable to find layer");
+        if r.level() <= log::Level::Warn || missing {
+            let mut f = self.faults.lock().unwrap();
+            if f.len() < 100 {
+                f.push(format!("validation: {}", text.trim()));
+            }
+        }
+    }
+    fn flush(&self) {}
+}
+
+/// Installs the logger once; the level lets the layer's info messages through
+/// (wgpu asks the layer for the severities the log level admits).
+fn install() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        if log::set_logger(&LOGGER).is_ok() {
+            log::set_max_level(log::LevelFilter::Debug);
+        }
+    });
+}

@@ -1,0 +1,140 @@
+//! Training steps of whole nets on an engine against the reference engine (the
+//! CPU twins), from the same initial weights, batch order and dropout masks: what
+//! the kernel cases cannot show, that the plans an engine makes (its GEMM core,
+//! its split-K chunks and their sums, its fusions) compose into the same step.
+
+use super::{compare, Cmp, Outcome, Tol};
+use crate::cpu::CpuEngine;
+use crate::data::Images;
+use crate::engine::Engine;
+use crate::error::Result;
+use crate::model::net::Slot;
+use crate::model::{Net, NetConfig, Spec};
+use crate::optim::Optim;
+
+/// cnn8 with dropout after every pool: Adam steps, compared weight by weight.
+pub const DROPOUT_NET: &str = "cnn8-dropout";
+/// Batch norm after convs (with and without their ReLU) and after a dense layer,
+/// 'valid' and strided convs, dropout: one step's gradients, layer by layer.
+pub const BN_NET: &str = "conv16k3valid,bn,conv16k5s2,conv32k3lin,bn,relu,pool2,fc64,bn,drop0.5,out10";
+/// The store rows the steps read: enough for two batches of `BN_NET`.
+pub const ROWS: usize = 32;
+
+/// The weights after `steps` steps of `optim` on batches of `batch` rows, from
+/// init seed 3 and dropout seed 7, rows in a fixed shuffled order; and the initial weights.
+pub fn weights_after(
+    engine: &mut dyn Engine,
+    spec: &Spec,
+    images: &Images,
+    batch: usize,
+    steps: usize,
+    optim: Optim,
+) -> Result<(Vec<f32>, Vec<f32>)> {
+    let cfg = NetConfig { batch, scale: 255.0, optim: Some(optim), seed: 7 };
+    let mut net = Net::new(engine, spec.clone(), images, cfg)?;
+    let init = net.init_params(3);
+    net.write_params(engine, &init)?;
+    let rows = images.len();
+    // a fixed permutation (5 is prime to 8 and 32): row r of the epoch is store row 5r mod rows
+    net.set_index(engine, 0, &(0..rows as u32).map(|r| (r * 5) % rows as u32).collect::<Vec<_>>())?;
+    for step in 0..steps {
+        net.train_step(engine, (step * batch) % (rows - batch + 1), batch, step as u64)?;
+    }
+    Ok((engine.read_f32(net.params_view())?, init))
+}
+
+/// Three Adam steps of cnn8-dropout on batches of 8 against the reference.
+/// Adam divides by sqrt(v), so rounding in a near-zero gradient is amplified up
+/// to lr per step: the bound is lr/10, and nearly all weights must agree far
+/// more tightly than that.
+pub fn dropout_steps(engine: &mut dyn Engine, images: &Images) -> Result<Outcome> {
+    let spec = Spec::parse(DROPOUT_NET)?;
+    let optim = Optim::adam(1e-3);
+    let (want, init) = weights_after(&mut CpuEngine::new(), &spec, images, 8, 3, optim)?;
+    let (got, _) = weights_after(engine, &spec, images, 8, 3, optim)?;
+    let shape = format!("{DROPOUT_NET}, 3 Adam steps of 8");
+    Ok(weights_outcome(shape, &got, &want, &init, Tol { atol: 1e-4, rtol: 0.0 }))
+}
+
+/// `got` against `want` within `tol`, with 99.9% of the weights within
+/// 1e-5 + 1e-3·|w|, and more than half of them moved from `init` (or the
+/// comparison proves nothing).
+pub fn weights_outcome(shape: String, got: &[f32], want: &[f32], init: &[f32], tol: Tol) -> Outcome {
+    let cmp = compare(got, want, tol);
+    let close = got.iter().zip(want).filter(|(g, w)| (*g - *w).abs() <= 1e-5 + 1e-3 * w.abs()).count();
+    let moved = want.iter().zip(init).filter(|(a, b)| a != b).count();
+    let detail = if (close as f64) < 0.999 * want.len() as f64 {
+        Some(format!("only {close} of {} weights agree within 1e-5 + 1e-3·|w|", want.len()))
+    } else if moved <= want.len() / 2 {
+        Some(format!("the steps moved only {moved} of {} weights", want.len()))
+    } else {
+        None
+    };
+    let bad_output = (cmp.first_bad.is_some() || detail.is_some()).then_some(0);
+    Outcome { what: "train steps".into(), shape, cmp, bad_output, guard_hit: None, detail }
+}
+
+/// One SGD step (lr 0) of the batch-norm net on a batch of 16: each layer's
+/// weight and bias gradients within 1e-4 of their norm, the running statistics
+/// within 1e-5. Compared as gradients rather than as updates: batch norm's input
+/// gradient dy − dβ/m − x̂·dγ/m is a small residual of larger terms, so rounding
+/// in dγ and dβ reappears magnified below it, and steps would let it grow.
+pub fn bn_step(engine: &mut dyn Engine, images: &Images) -> Result<Outcome> {
+    let spec = Spec::parse(BN_NET)?;
+    let (want_g, want_p, slots) = bn_gradients(&mut CpuEngine::new(), &spec, images)?;
+    let (g, p, _) = bn_gradients(engine, &spec, images)?;
+    let mut worst = (0.0f64, String::new());
+    let mut note = |err: f64, bound: f64, what: String| {
+        if err / bound > worst.0 {
+            worst = (err / bound, what);
+        }
+    };
+    let norm = |a: &[f32], r: std::ops::Range<usize>| r.map(|i| (a[i] as f64).powi(2)).sum::<f64>().sqrt();
+    let diff =
+        |a: &[f32], b: &[f32], r: std::ops::Range<usize>| r.map(|i| ((a[i] - b[i]) as f64).powi(2)).sum::<f64>().sqrt();
+    let mut max_rel = 0.0f64;
+    for s in &slots {
+        let (w, b) = (s.weight..s.weight + s.weight_len(), s.bias..s.bias + s.bias_len());
+        let err = diff(&g, &want_g, w.clone()) / norm(&want_g, w.clone());
+        note(err, 1e-4, format!("layer {} weight gradient differs by {err:.2e} of its norm", s.layer));
+        // a bias right before batch norm has no effect on the loss: its gradient is
+        // rounding around 0, so it is measured against the weights' gradient instead
+        let scale = norm(&want_g, b.clone()).max(1e-2 * norm(&want_g, w));
+        let berr = diff(&g, &want_g, b) / scale;
+        note(berr, 1e-4, format!("layer {} bias gradient differs by {berr:.2e} of its norm", s.layer));
+        max_rel = max_rel.max(err).max(berr);
+        if let Some(r) = s.running {
+            let r = r..r + 2 * s.bias_len();
+            let rerr = diff(&p, &want_p, r.clone()) / norm(&want_p, r);
+            note(rerr, 1e-5, format!("layer {} running statistics differ by {rerr:.2e}", s.layer));
+            max_rel = max_rel.max(rerr);
+        }
+    }
+    let fails = worst.0 > 1.0;
+    let max_abs = g.iter().zip(&want_g).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    Ok(Outcome {
+        what: "train steps".into(),
+        shape: "bn + strided + valid net, 1 step of 16".into(),
+        cmp: Cmp { max_abs, max_rel: max_rel as f32, first_bad: None },
+        bad_output: fails.then_some(0),
+        guard_hit: None,
+        detail: fails.then_some(worst.1),
+    })
+}
+
+/// One SGD step (lr 0, so the weights stay as they were) of `spec` on a batch of 16: the
+/// parameter gradients, the parameters (with batch norm's running statistics), the slots.
+pub fn bn_gradients(engine: &mut dyn Engine, spec: &Spec, images: &Images) -> Result<(Vec<f32>, Vec<f32>, Vec<Slot>)> {
+    let cfg = NetConfig { batch: 16, scale: 255.0, optim: Some(Optim::sgd(0.0, 0.0, false)), seed: 7 };
+    let mut net = Net::new(engine, spec.clone(), images, cfg)?;
+    net.write_params(engine, &net.init_params(3))?;
+    net.set_index(engine, 0, &(0..images.len() as u32).rev().collect::<Vec<_>>())?;
+    net.train_step(engine, 0, 16, 0)?;
+    let grads = engine.read_f32(net.grads_view().expect("a training net has gradients"))?;
+    Ok((grads, engine.read_f32(net.params_view())?, net.slots.clone()))
+}
+
+/// Every step check on `engine`.
+pub fn all(engine: &mut dyn Engine, images: &Images) -> Result<Vec<Outcome>> {
+    Ok(vec![dropout_steps(engine, images)?, bn_step(engine, images)?])
+}

@@ -1,0 +1,165 @@
+//! What a discrete GPU, an integrated one and a CPU adapter would run, proven
+//! where no such GPU exists: `gpunet selftest --device gpu` under every adapter
+//! class (`GPUNET_ADAPTER_CLASS`: GEMM core, split-K target, workgroup sums) on
+//! two Vulkan implementations, lavapipe (subgroups 8 wide) and SwiftShader's
+//! Vulkan driver, which Chromium ships (4 wide), both under the Khronos validation
+//! layer with synchronization validation, where any message fails the run. Each
+//! run is the kernel cases and training steps of cnn8-dropout and of a batch-norm,
+//! strided net against the reference engine under each class, and on lavapipe
+//! cnn6's launches at batch 500 under `discrete` (split-K 64-256, 3,063
+//! workgroups).
+//!
+//! Each implementation is opened alone through `VK_DRIVER_FILES`. A missing one is
+//! a skip, unless GPUNET_REQUIRE_GPU=1 (lavapipe) or GPUNET_REQUIRE_BROWSER=1
+//! (SwiftShader, which comes with Chromium) makes it a failure, as in CI; so is a
+//! missing validation layer under GPUNET_REQUIRE_GPU=1.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn required(var: &str) -> bool {
+    std::env::var(var).is_ok_and(|v| v == "1")
+}
+
+/// The first of `paths` that exists.
+fn first(paths: impl IntoIterator<Item = PathBuf>) -> Option<PathBuf> {
+    paths.into_iter().find(|p| p.exists())
+}
+
+fn lavapipe_icd() -> Option<PathBuf> {
+    let dirs = ["/usr/share/vulkan/icd.d", "/etc/vulkan/icd.d", "/usr/local/share/vulkan/icd.d"];
+    let names = ["lvp_icd.x86_64.json", "lvp_icd.aarch64.json", "lvp_icd.json"];
+    first(dirs.iter().flat_map(|d| names.iter().map(move |n| Path::new(d).join(n))))
+}
+
+/// SwiftShader's Vulkan manifest beside the Chromium binary (GPUNET_CHROMIUM, or
+/// Debian's /usr/lib/chromium).
+fn swiftshader_icd() -> Option<PathBuf> {
+    let mut dirs = vec![PathBuf::from("/usr/lib/chromium")];
+    if let Ok(c) = std::env::var("GPUNET_CHROMIUM") {
+        let c = std::fs::canonicalize(&c).unwrap_or(PathBuf::from(c));
+        dirs.extend(c.parent().map(Path::to_path_buf));
+    }
+    first(dirs.into_iter().map(|d| d.join("vk_swiftshader_icd.json")))
+}
+
+/// `gpunet selftest --device gpu ARGS` on the driver of manifest `icd` alone,
+/// validated; its stdout, or None (printed) where the layer is missing and not required.
+fn validated_selftest(icd: &Path, args: &[&str]) -> Option<String> {
+    let o = Command::new(env!("CARGO_BIN_EXE_gpunet"))
+        .args(["selftest", "--device", "gpu"])
+        .args(args)
+        .env("VK_DRIVER_FILES", icd)
+        .env("GPUNET_VALIDATION", "1")
+        .env("NODEVICE_SELECT", "1")
+        .env_remove("GPUNET_ADAPTER")
+        .env_remove("GPUNET_ADAPTER_CLASS")
+        .output()
+        .unwrap();
+    let (out, err) = (String::from_utf8_lossy(&o.stdout).to_string(), String::from_utf8_lossy(&o.stderr).to_string());
+    if err.contains("no Khronos validation layer loaded") && !required("GPUNET_REQUIRE_GPU") {
+        eprintln!("skipping: {err} (set GPUNET_REQUIRE_GPU=1 to make this a failure)");
+        return None;
+    }
+    let tail: Vec<&str> = out.lines().filter(|l| !l.ends_with(" pass")).collect();
+    assert!(o.status.success(), "selftest on {} failed:\n{}\n{err}", icd.display(), tail.join("\n"));
+    Some(out)
+}
+
+/// The checks every validated class sweep must show: the layer active with
+/// synchronization validation, each class's choices with its cases and training
+/// steps, every case passed, and at least `least` of them.
+fn check_sweep(out: &str, adapter: &str, least: usize) {
+    let head = out.lines().next().unwrap();
+    assert!(head.contains(adapter), "not {adapter}: {head}");
+    assert!(head.ends_with("Khronos validation layer active, with synchronization validation"), "{head}");
+    for (class, choices) in [
+        ("cpu", "register gemm, no split-K, tree sums"),
+        ("integrated", "auto gemm, split-K to 256 workgroups, subgroup sums"),
+        ("discrete", "auto gemm, split-K to 1024 workgroups, subgroup sums"),
+    ] {
+        let label = format!("[{class}: {choices}]");
+        let lines: Vec<&str> = out.lines().filter(|l| l.starts_with(&label)).collect();
+        assert_eq!(lines.iter().filter(|l| l.contains("] train steps ")).count(), 2, "{label}:\n{out}");
+    }
+    // the kernel cases run under the register core with tree sums and under the
+    // GPU cores with subgroup sums (once: integrated and discrete choose alike)
+    let kernel = |label: &str| out.lines().filter(|l| l.starts_with(label) && !l.contains("train steps")).count();
+    assert!(kernel("[cpu: ") > 150 && kernel("[integrated: ") > 150, "{out}");
+    let last = out.lines().last().unwrap();
+    let n = out.lines().filter(|l| l.ends_with(" pass")).count();
+    assert_eq!(last, format!("selftest: {n} of {n} cases passed"));
+    assert!(n >= least, "only {n} cases");
+}
+
+#[test]
+fn every_class_on_lavapipe_with_production_shapes_under_validation() {
+    let Some(icd) = lavapipe_icd() else {
+        assert!(!required("GPUNET_REQUIRE_GPU"), "GPUNET_REQUIRE_GPU=1 but lavapipe's manifest is missing");
+        return eprintln!("skipping: no lavapipe (mesa-vulkan-drivers)");
+    };
+    let Some(out) = validated_selftest(&icd, &["--production"]) else { return };
+    check_sweep(&out, "llvmpipe", 380);
+    // cnn6's launches at batch 500 under discrete: the 32-channel convs over 3,000
+    // workgroups, weight gradients split into 64 chunks or more
+    let prod: Vec<&str> = out.lines().filter(|l| l.starts_with("[discrete: ") && l.contains(" cnn6 b500 ")).collect();
+    assert!(prod.len() >= 40, "{} production cases:\n{}", prod.len(), prod.join("\n"));
+    assert!(prod.iter().any(|l| l.contains("conv2d_forward") && l.contains("N500 Ci32 Co32 28x28 k5")));
+    let splits: Vec<u32> = prod
+        .iter()
+        .filter(|l| l.contains("conv2d_backward_weight"))
+        .map(|l| l.rsplit("split-K ").next().unwrap().split_whitespace().next().unwrap().parse().unwrap())
+        .collect();
+    assert!(splits.len() == 6 && splits.iter().all(|&s| s >= 64), "weight-gradient splits {splits:?}");
+}
+
+#[test]
+fn every_class_on_swiftshader_vulkan_under_validation() {
+    let Some(icd) = swiftshader_icd() else {
+        let need = required("GPUNET_REQUIRE_BROWSER");
+        assert!(!need, "GPUNET_REQUIRE_BROWSER=1 but Chromium's vk_swiftshader_icd.json is missing");
+        return eprintln!("skipping: no SwiftShader Vulkan driver (it comes with Debian's chromium)");
+    };
+    let Some(out) = validated_selftest(&icd, &[]) else { return };
+    check_sweep(&out, "SwiftShader", 340);
+}
+
+/// `GPUNET_ADAPTER_CLASS` makes any adapter run a class's choices, which `info`
+/// and the engine line name; single overrides still apply over it.
+#[test]
+fn the_adapter_class_switch_is_reported_and_checked() {
+    let run = |env: &[(&str, &str)], args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_gpunet"));
+        c.args(args).env("NODEVICE_SELECT", "1").env_remove("GPUNET_ADAPTER_CLASS");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let o = c.output().unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).to_string(),
+            String::from_utf8_lossy(&o.stderr).to_string(),
+        )
+    };
+    let (code, _, err) = run(&[("GPUNET_ADAPTER_CLASS", "laptop")], &["info"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("unknown adapter class 'laptop': expected cpu, integrated or discrete"), "{err}");
+    if gpunet::gpu::for_tests().is_none() {
+        return;
+    }
+    let (code, out, err) = run(&[("GPUNET_ADAPTER_CLASS", "discrete"), ("GPUNET_SPLIT_K", "64")], &["info"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains("GPU engine runs it as discrete: auto gemm, split-K to 64 workgroups, "),
+        "the class with the split-K override over it:\n{out}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["train", "--device", "gpu", "--arch", "conv4k3,pool2,out10", "--epochs", "1", "--limit", "300"];
+    let out_dir = dir.path().join("run");
+    let mut args = args.to_vec();
+    args.extend(["--out", out_dir.to_str().unwrap()]);
+    let (code, out, err) = run(&[("GPUNET_ADAPTER_CLASS", "integrated")], &args);
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    let first = out.lines().next().unwrap();
+    assert!(first.contains("[integrated: auto gemm, split-K to 256 workgroups, "), "{first}");
+}
