@@ -95,3 +95,37 @@ fn install() {
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::LOGGER;
+    use log::{Level, Log, Record};
+
+    fn send(level: Level, target: &str, text: &str) {
+        LOGGER.log(&Record::builder().level(level).target(target).args(format_args!("{text}")).build());
+    }
+
+    /// What the layer says reaches `Gpu::check` as a fault (warnings and errors,
+    /// and a missing layer); its status message is read for what it enables; the
+    /// rest of the world's log records are not ours.
+    #[test]
+    fn layer_messages_become_faults_and_its_status_is_read() {
+        send(
+            Level::Debug,
+            "wgpu_hal::vulkan::instance",
+            "GENERAL [Loader Message (0x0)]\n\tSearching for layer manifest files",
+        );
+        send(Level::Warn, "naga::front", "not the layer's");
+        assert_eq!(super::first_fault(), None);
+        assert_eq!(super::layer_status(), None);
+        let status = "VALIDATION [UNASSIGNED-khronos-validation-createinstance-status-message (0xd7fa5f44)]\n\tValidation Information: [...] | Khronos Validation Layer Active:\n    Settings File: None.\n    Current Enables: VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION.\n    Current Disables: None.";
+        send(Level::Debug, "wgpu_hal::vulkan::instance", status);
+        assert_eq!(super::layer_status().as_deref(), Some("VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION"));
+        send(Level::Error, "wgpu_hal::vulkan::instance", "VALIDATION [SYNC-HAZARD-READ-AFTER-WRITE (0x1)]");
+        send(Level::Error, "wgpu_hal::vulkan::instance", "a second one");
+        assert_eq!(
+            super::first_fault().as_deref(),
+            Some("validation: VALIDATION [SYNC-HAZARD-READ-AFTER-WRITE (0x1)]")
+        );
+    }
+}
