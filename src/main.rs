@@ -98,13 +98,17 @@ enum Cmd {
         #[arg(long, default_value_t = 500)]
         batch_size: usize,
     },
-    /// Write one self-contained HTML page that reads hand-drawn digits with the model(s) through WebGPU
+    /// Write one self-contained HTML page that reads hand-drawn digits with the model(s) through WebGPU, or (--selftest) runs every selftest kernel case on the browser's adapter
     ExportWeb {
         /// A model.safetensors written by `gpunet train`; repeat for an ensemble (probabilities averaged)
-        #[arg(long, required = true)]
+        #[arg(long, required_unless_present = "selftest")]
         model: Vec<PathBuf>,
-        #[arg(long, default_value = "digits.html")]
-        out: PathBuf,
+        /// A page that runs every kernel case of `gpunet selftest` against its CPU twin's outputs, under each adapter class's kernel choices
+        #[arg(long, conflicts_with = "model")]
+        selftest: bool,
+        /// [default: digits.html, or selftest.html with --selftest]
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Loss, accuracy and confusion matrix of a model on labelled images
     Eval {
@@ -307,7 +311,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::ExportWeb { model, out } => {
+        Cmd::ExportWeb { selftest: true, out, .. } => {
+            let out = out.unwrap_or_else(|| PathBuf::from("selftest.html"));
+            let page = gpunet::web::selftest_page(1)?;
+            gpunet::io::write_atomic(&out, |w| w.write_all(page.as_bytes()))?;
+            say!(
+                "wrote {} ({} KiB): every selftest kernel case with its twin's outputs, the WGSL kernels and a WebGPU runtime in one file; open it in a browser",
+                out.display(),
+                page.len().div_ceil(1024)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::ExportWeb { model, out, .. } => {
+            let out = out.unwrap_or_else(|| PathBuf::from("digits.html"));
             let mut members = Vec::new();
             for path in &model {
                 let (m, _) = checkpoint::load_model(path)?;

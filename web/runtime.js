@@ -1,7 +1,7 @@
-// gpunet's browser runtime: replays the prediction plans `gpunet export-web`
-// recorded from a net (kernel entry points, buffer views, parameter blocks,
-// workgroup counts) through WebGPU, with the WGSL sources the binary embeds.
-// It knows nothing of layers: what runs is exactly the plan's op list.
+// gpunet's browser runtime: opens a WebGPU device, and replays the prediction
+// plans `gpunet export-web` recorded from a net (kernel entry points, buffer
+// views, parameter blocks, workgroup counts) with the WGSL sources the binary
+// embeds. It knows nothing of layers: what runs is exactly the plan's op list.
 "use strict";
 
 /** Thrown where the browser cannot run WebGPU at all; the page says so. */
@@ -25,23 +25,40 @@ function adapterName(adapter) {
 // Uniform parameter blocks are 64 bytes; WebGPU binds uniforms at 256-byte offsets.
 const PARAM_STRIDE = 256;
 
+/**
+ * The high-performance adapter and a device with its largest buffer limits (they
+ * bound the batch) and those of `features` it offers: { adapter, device, features }.
+ */
+async function openDevice(features) {
+  if (!navigator.gpu) {
+    throw new NoWebGPU("This browser has no WebGPU (navigator.gpu is missing).");
+  }
+  const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
+  if (!adapter) {
+    throw new NoWebGPU("This browser has WebGPU, but it offers no adapter (it may be disabled or blocklisted).");
+  }
+  const want = (name) => adapter.limits[name];
+  const offered = features.filter((f) => adapter.features.has(f));
+  const device = await adapter.requestDevice({
+    requiredFeatures: offered,
+    requiredLimits: {
+      maxStorageBufferBindingSize: want("maxStorageBufferBindingSize"),
+      maxBufferSize: want("maxBufferSize"),
+    },
+  });
+  return { adapter, device, features: offered };
+}
+
+/** The bytes of a base64 text deflated with zlib framing (the Compression Streams' "deflate"). */
+async function inflate(text) {
+  const stream = new Blob([decodeBase64(text)]).stream().pipeThrough(new DecompressionStream("deflate"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
 class Runtime {
   /** Opens the adapter and device and compiles the kernels `doc` uses. */
   static async open(doc) {
-    if (!navigator.gpu) {
-      throw new NoWebGPU("This browser has no WebGPU (navigator.gpu is missing).");
-    }
-    const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
-    if (!adapter) {
-      throw new NoWebGPU("This browser has WebGPU, but it offers no adapter (it may be disabled or blocklisted).");
-    }
-    const want = (name) => adapter.limits[name];
-    const device = await adapter.requestDevice({
-      requiredLimits: {
-        maxStorageBufferBindingSize: want("maxStorageBufferBindingSize"),
-        maxBufferSize: want("maxBufferSize"),
-      },
-    });
+    const { adapter, device } = await openDevice([]);
     const rt = new Runtime(doc, adapter, device);
     await rt.compile();
     return rt;

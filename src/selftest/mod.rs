@@ -245,6 +245,11 @@ impl Builder {
     pub(crate) fn randn(&mut self, n: usize) -> View {
         self.floats(n, -1.0, 1.0)
     }
+    /// `n` values in [-1, 1) repeating every `period`.
+    pub(crate) fn periodic(&mut self, n: usize, period: usize) -> View {
+        let one: Vec<u32> = (0..period.min(n)).map(|_| self.rng.random_range(-1.0f32..1.0).to_bits()).collect();
+        self.push(one.iter().copied().cycle().take(n).collect())
+    }
     pub(crate) fn ints(&mut self, n: usize, below: u32) -> View {
         let v: Vec<u32> = (0..n).map(|_| self.rng.random_range(0..below)).collect();
         self.push(v)

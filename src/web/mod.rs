@@ -8,8 +8,10 @@
 //! trains exports, and the page computes what `gpunet predict` computes.
 
 mod record;
+mod selftest;
 
 pub use record::Recorder;
+pub use selftest::page as selftest_page;
 
 use crate::data::{Images, CLASSES, PIXELS, SIDE};
 use crate::error::{Error, Result};

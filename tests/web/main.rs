@@ -349,3 +349,43 @@ fn without_webgpu_the_page_says_so() {
         "the page shows {text}"
     );
 }
+
+/// `export-web --selftest`: every kernel case of `gpunet selftest` on the
+/// browser's WebGPU (Tint compiling the WGSL, SwiftShader running it, subgroups 4
+/// wide), under the cpu class's kernels and the GPU classes' with subgroup sums,
+/// each against its twin's outputs; the page ends on the CLI's summary line.
+#[test]
+fn selftest_page_passes_every_case_in_the_browser() {
+    let page = dir().join("selftest.html");
+    std::fs::create_dir_all(dir()).unwrap();
+    let said = gpunet(&["export-web", "--selftest", "--out", page.to_str().unwrap()]);
+    assert!(said.starts_with(&format!("wrote {}", page.display())), "{said}");
+    let doc = page_doc(&page);
+    let cases = gpunet::selftest::cases(1, true);
+    assert_eq!(doc["cases"].as_array().unwrap().len(), cases.len(), "the page carries every selftest case");
+    let Some((mut b, p)) = load(&page, None) else { return };
+    b.wait_for(&p, "gpunet.done", Duration::from_secs(900));
+    let r = b.eval(&p, "gpunet.run").unwrap_or_else(|e| panic!("the selftest did not run: {e}; log {:#?}", b.log));
+    eprintln!("{} on {}; subgroups {}", r["line"], r["adapter"], r["subgroups"]);
+    for k in r["kernels"].as_array().unwrap() {
+        eprintln!(
+            "{:<62} {:<24} {:>3} cases  max abs {:.2e}  max rel {:.2e}",
+            k["config"].as_str().unwrap(),
+            k["kernel"].as_str().unwrap(),
+            k["cases"],
+            k["maxAbs"].as_f64().unwrap(),
+            k["maxRel"].as_f64().unwrap()
+        );
+    }
+    let failures: Vec<&str> = r["failures"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // SwiftShader offers subgroups, 4 wide: the GPU classes ran the subgroup sums
+    assert_eq!(r["subgroups"]["min"], 4, "{}", r["subgroups"]);
+    let configs: Vec<&str> = r["configs"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+    assert_eq!(configs, ["cpu: register gemm, tree sums", "integrated and discrete: auto gemm, subgroup sums"]);
+    let n = 2 * cases.len();
+    assert_eq!(r["line"], format!("selftest: {n} of {n} cases passed"));
+    let shown = b.eval(&p, "document.getElementById('verdict').textContent").unwrap();
+    assert_eq!(shown, r["line"]);
+    std::fs::write(dir().join("selftest.png"), b.screenshot(&p)).unwrap();
+}

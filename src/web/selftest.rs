@@ -1,0 +1,147 @@
+//! `export-web --selftest`: one page that runs every kernel case of `gpunet
+//! selftest` on the browser's WebGPU adapter, so a second WGSL compiler (Tint in
+//! Chromium, or whatever the browser has) and a second runtime check the very
+//! kernels the CLI runs, on any GPU a visitor has. The page carries each case's
+//! buffers (inputs between NaN guard words, outputs NaN-filled: `selftest::Builder`'s)
+//! and the twins' outputs, deflated into one blob, and the shader variants each
+//! adapter class runs; its runtime (web/selftest.js) replays each case's launch
+//! under every class's kernel choices the adapter supports and compares as the
+//! CLI does (`selftest::check_against`).
+
+use super::{base64, html_escape};
+use crate::error::{Error, Result};
+use crate::gpu::shaders::{Gemm, Shader};
+use crate::op::Grid;
+use crate::selftest::{self, Case};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::io::Write;
+
+const PAGE: &str = include_str!("../../web/selftest.html");
+const RUNTIME: &str = include_str!("../../web/runtime.js");
+const UI: &str = include_str!("../../web/selftest.js");
+
+/// A class's kernel choices as the page runs them: a GEMM core (Auto resolved per
+/// launch) and whether workgroup sums use subgroups; `when` says on which adapters.
+struct Config {
+    label: &'static str,
+    gemm: Gemm,
+    subgroups: bool,
+    /// "always", "subgroups" (the adapter offers them) or "no-subgroups".
+    when: &'static str,
+}
+
+/// The cpu class everywhere; the GPU classes (integrated and discrete choose the
+/// same kernels) with subgroup sums where the adapter offers subgroups, else the tree.
+const CONFIGS: [Config; 3] = [
+    Config { label: "cpu: register gemm, tree sums", gemm: Gemm::Register, subgroups: false, when: "always" },
+    Config {
+        label: "integrated and discrete: auto gemm, subgroup sums",
+        gemm: Gemm::Auto,
+        subgroups: true,
+        when: "subgroups",
+    },
+    Config {
+        label: "integrated and discrete: auto gemm, tree sums (no subgroups offered)",
+        gemm: Gemm::Auto,
+        subgroups: false,
+        when: "no-subgroups",
+    },
+];
+
+/// The module a launch runs on: its file, the core it pastes (per launch for
+/// Auto; none for files without a GEMM) and its kind of sums, as `Gpu::pipeline`
+/// picks them.
+fn module_key(shader: Shader, core: Gemm, subgroups: bool) -> (String, Gemm, bool) {
+    let core = if shader.uses_gemm() { core } else { Gemm::Tiled };
+    let sg = subgroups && shader.uses_reduce();
+    let name = if shader.uses_gemm() { core.name() } else { "-" };
+    (format!("{}|{name}|{}", shader.file(), if sg { "subgroup" } else { "tree" }), core, sg)
+}
+
+/// The whole page for the selftest's cases of `seed`.
+pub fn page(seed: u64) -> Result<String> {
+    let cases = selftest::cases(seed, true);
+    let mut blob: Vec<u32> = Vec::new();
+    let mut put = |words: &[u32]| {
+        let at = blob.len();
+        blob.extend_from_slice(words);
+        [at, words.len()]
+    };
+    let mut shaders = BTreeMap::new();
+    let mut out = Vec::new();
+    for case in &cases {
+        let want = selftest::reference(case)?;
+        let bufs: Vec<[usize; 2]> = case.bufs.iter().map(|b| put(b)).collect();
+        let wants: Vec<[usize; 2]> = want.iter().map(|w| put(w)).collect();
+        out.push(case_json(case, bufs, wants, &mut shaders));
+    }
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    let deflated = z.write_all(bytemuck::cast_slice(&blob)).and_then(|_| z.finish());
+    let packed = deflated.map_err(|e| Error::Gpu(format!("deflating the selftest's buffers: {e}")))?;
+    let configs: Vec<Value> =
+        CONFIGS.iter().map(|c| json!({ "label": c.label, "subgroups": c.subgroups, "when": c.when })).collect();
+    let doc = json!({
+        "generator": format!("gpunet {}", env!("CARGO_PKG_VERSION")),
+        "seed": seed,
+        "configs": configs,
+        "shaders": shaders,
+        "cases": out,
+        "words": blob.len(),
+        "blob": base64(&packed),
+    });
+    let data = doc.to_string().replace("</", "<\\/");
+    Ok(PAGE
+        .replacen("/*GPUNET_RUNTIME*/", RUNTIME, 1)
+        .replacen("/*GPUNET_UI*/", UI, 1)
+        .replace("GPUNET_TITLE", &html_escape(&format!("{} kernel cases", cases.len())))
+        .replacen("/*GPUNET_DATA*/", &data, 1))
+}
+
+/// A case as the page runs it: its op, where its buffers and the twins' outputs
+/// lie in the blob, and per configuration its module and workgroups.
+fn case_json(
+    case: &Case,
+    bufs: Vec<[usize; 2]>,
+    want: Vec<[usize; 2]>,
+    shaders: &mut BTreeMap<String, String>,
+) -> Value {
+    let info = case.kernel.info();
+    let runs: Vec<Value> = CONFIGS
+        .iter()
+        .map(|c| {
+            let groups = match case.op.grid {
+                Grid::Groups(g) => g,
+                Grid::Gemm { m, n, splits } => c.gemm.groups(m, n, splits),
+            };
+            let core = match case.op.grid {
+                Grid::Gemm { m, n, .. } => c.gemm.resolve(m, n),
+                Grid::Groups(_) => Gemm::Tiled,
+            };
+            let (key, core, sg) = module_key(info.shader, core, c.subgroups);
+            shaders.entry(key.clone()).or_insert_with(|| {
+                // browsers, unlike naga, want the extension named before use
+                let text = info.shader.source(core, sg);
+                if sg {
+                    format!("enable subgroups;\n{text}")
+                } else {
+                    text.into_owned()
+                }
+            });
+            json!({ "module": key, "groups": groups })
+        })
+        .collect();
+    let views: Vec<[usize; 3]> = case.op.views.iter().map(|v| [v.buf, v.offset, v.len]).collect();
+    json!({
+        "kernel": info.entry,
+        "shape": case.shape,
+        "params": case.op.params.to_vec(),
+        "views": views,
+        "outputs": info.outputs,
+        "exact": case.exact,
+        "tol": [case.tol.atol, case.tol.rtol],
+        "bufs": bufs,
+        "want": want,
+        "runs": runs,
+    })
+}
