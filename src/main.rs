@@ -57,6 +57,12 @@ enum Cmd {
         #[arg(long)]
         production: bool,
     },
+    /// Compile every shader variant with a Vulkan driver that reports pipeline statistics and print registers, spills, scratch and occupancy, one JSON object a line (scripts/shader-stats.sh runs it on Mesa's RADV for AMD chips, no GPU needed)
+    ShaderStats {
+        /// Also write each variant's internal representations (RADV: NIR and the ACO disassembly) into this directory
+        #[arg(long)]
+        ir: Option<PathBuf>,
+    },
     /// Time every kernel family (GPU and CPU reference) and training steps
     Bench {
         /// Small batches: minutes on a CPU adapter
@@ -231,6 +237,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
     };
     match cli.cmd {
         Cmd::Info => info(&c),
+        Cmd::ShaderStats { ir } => {
+            if let Some(dir) = &ir {
+                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+            }
+            for s in gpunet::gpu::stats::collect(ir.is_some())? {
+                if let (Some(dir), Some(text)) = (&ir, &s.ir) {
+                    gpunet::io::write_atomic(&dir.join(s.ir_file()), |w| w.write_all(text.as_bytes()))?;
+                }
+                say!("{}", s.json());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Selftest { seed, full, class, production } => {
             let classes = match class.as_str() {
                 "all" => Class::ALL.to_vec(),

@@ -144,3 +144,66 @@ fn collect_stores(block: &naga::Block, out: &mut Vec<naga::Handle<naga::Expressi
         }
     }
 }
+
+/// Every variant compiled by AMD's production compiler (ACO, through Mesa's RADV
+/// null devices for RDNA2, RDNA3 and GCN5: scripts/shader-stats.sh) spills no
+/// register and uses no scratch memory: a spill would turn the GEMM cores'
+/// register blocks into memory traffic on real GPUs. Skipped without RADV,
+/// unless GPUNET_REQUIRE_GPU=1.
+#[test]
+fn amd_compiler_spills_nothing_in_any_variant() {
+    let have = std::fs::read_dir("/usr/share/vulkan/icd.d")
+        .map(|d| d.flatten().any(|e| e.file_name().to_string_lossy().starts_with("radeon_icd")))
+        .unwrap_or(false);
+    if !have {
+        assert!(!std::env::var("GPUNET_REQUIRE_GPU").is_ok_and(|v| v == "1"), "GPUNET_REQUIRE_GPU=1 but no RADV");
+        return eprintln!("skipping: no RADV manifest (mesa-vulkan-drivers)");
+    }
+    let o = std::process::Command::new("bash")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/shader-stats.sh"))
+        .env("GPUNET", env!("CARGO_BIN_EXE_gpunet"))
+        .output()
+        .unwrap();
+    let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "shader-stats.sh failed:\n{err}");
+    let rows: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    // every entry point of every variant the engine builds, for each of the three chips
+    let variants: usize = Shader::ALL
+        .iter()
+        .map(|s| {
+            s.variants(true).len()
+                * naga::front::wgsl::parse_str(&s.source(Gemm::Tiled, false)).unwrap().entry_points.len()
+        })
+        .sum();
+    assert_eq!(rows.len(), 3 * variants, "{err}");
+    let mut targets: Vec<&str> = rows.iter().map(|r| r["target"].as_str().unwrap()).collect();
+    targets.dedup();
+    assert_eq!(targets.len(), 3, "{targets:?}");
+    for r in &rows {
+        let name =
+            format!("{} {} [{} gemm, {} sums] on {}", r["shader"], r["entry"], r["core"], r["sums"], r["target"]);
+        for field in ["spilled_vgprs", "spilled_sgprs", "scratch_bytes"] {
+            assert_eq!(r[field].as_u64(), Some(0), "{name}: {field} = {}", r[field]);
+        }
+        assert!(
+            r["vgprs"].as_u64().is_some_and(|v| v > 0) && r["waves_per_simd"].as_u64().is_some_and(|w| w > 0),
+            "{name}: {r}"
+        );
+    }
+    for r in rows
+        .iter()
+        .filter(|r| r["sums"] == "tree" && ["wide", "mid", "narrow", "register"].contains(&r["core"].as_str().unwrap()))
+    {
+        if r["shader"] == "conv2d.wgsl" || r["entry"] == "matmul" {
+            println!(
+                "{:<24} {:<8} {:<28} vgprs {:>3} waves/SIMD {:>2} instructions {:>5}",
+                r["entry"].as_str().unwrap(),
+                r["core"].as_str().unwrap(),
+                r["target"].as_str().unwrap(),
+                r["vgprs"],
+                r["waves_per_simd"],
+                r["instructions"]
+            );
+        }
+    }
+}

@@ -275,15 +275,9 @@ fn build_pipelines(
         force_loop_bounding: checks.loops,
         ..wgpu::ShaderRuntimeChecks::checked()
     };
-    // each file's variants: a module per GEMM core it includes, per kind of sums
-    let variants = |s: Shader| {
-        let cores = if s.uses_gemm() { Gemm::ALL.to_vec() } else { vec![Gemm::Tiled] };
-        let sums = if s.uses_reduce() && subgroups { vec![false, true] } else { vec![false] };
-        cores.into_iter().flat_map(move |g| sums.clone().into_iter().map(move |sg| (g, sg)))
-    };
     let mut modules = HashMap::new();
     for s in Shader::ALL {
-        for (g, sg) in variants(s) {
+        for (g, sg) in s.variants(subgroups) {
             // Parsed here rather than by wgpu: a WGSL source makes wgpu put debug
             // info into the SPIR-V under GPUNET_VALIDATION, whose WGSL source-language
             // tag older validation layers (Debian 12's 1.3.239) reject as invalid SPIR-V.
@@ -300,7 +294,7 @@ fn build_pipelines(
     let mut pipelines = HashMap::new();
     for &k in Kernel::ALL.iter() {
         let info = k.info();
-        for (g, sg) in variants(info.shader) {
+        for (g, sg) in info.shader.variants(subgroups) {
             let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                 label: Some(info.entry),
                 layout: None,

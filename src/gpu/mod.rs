@@ -4,6 +4,7 @@ pub mod class;
 pub mod context;
 pub mod engine;
 pub mod shaders;
+pub mod stats;
 pub mod validation;
 
 pub use class::{Class, Overrides, Tuning};

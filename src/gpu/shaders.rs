@@ -159,6 +159,15 @@ impl Shader {
         self.raw().contains("//#include reduce.wgsl")
     }
 
+    /// The module variants the engine builds of this file: one per GEMM core it
+    /// includes (`Tiled` stands for "none"), each with tree sums and, where the
+    /// file sums over workgroups and the adapter has subgroups, subgroup sums.
+    pub fn variants(self, subgroups: bool) -> Vec<(Gemm, bool)> {
+        let cores = if self.uses_gemm() { Gemm::ALL.to_vec() } else { vec![Gemm::Tiled] };
+        let sums = if self.uses_reduce() && subgroups { vec![false, true] } else { vec![false] };
+        cores.into_iter().flat_map(|g| sums.iter().map(move |&sg| (g, sg))).collect()
+    }
+
     /// The source as compiled: includes expanded in place (the GEMM core `gemm`;
     /// the workgroup sums on subgroups or a shared-memory tree).
     pub fn source(self, gemm: Gemm, subgroups: bool) -> Cow<'static, str> {
