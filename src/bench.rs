@@ -9,7 +9,7 @@ use crate::engine::Engine;
 use crate::error::Result;
 use crate::kernels::Kernel;
 use crate::model::{Net, NetConfig, Spec};
-use crate::op;
+use crate::op::{self, Op};
 use crate::optim::Optim;
 use crate::selftest::{self, Builder, Case, TOL_SUM};
 use std::time::Instant;
@@ -206,49 +206,61 @@ fn flops(case: &Case) -> f64 {
 }
 
 /// The kernel launches timed, at batch `n` (the blog's cnn6 layers) and the
-/// matmul sizes given.
-pub fn kernel_cases(n: usize, matmuls: &[(usize, usize, usize)]) -> Vec<Case> {
+/// matmul sizes given; only those `wanted` takes by "kernel shape" have their
+/// buffers made (a 4096³ matmul's are 200 MB).
+pub fn kernel_cases(n: usize, matmuls: &[(usize, usize, usize)], wanted: &dyn Fn(&str) -> bool) -> Vec<Case> {
     let mut b = Builder::new(11);
     let mut out = Vec::new();
+    let mut add = |kernel: Kernel, shape: String, make: &mut dyn FnMut(&mut Builder) -> (Op, Vec<usize>)| {
+        if wanted(&format!("{} {shape}", kernel.name())) {
+            let (op, exact) = make(&mut b);
+            out.push(b.case(shape, op, TOL_SUM, exact));
+        }
+    };
     for &(m, nn, k) in matmuls {
-        let (c, a, w) = (b.output(m * nn), b.randn(m * k), b.randn(k * nn));
-        out.push(b.case(
-            format!("{m}x{nn}x{k}"),
-            op::matmul(c, a, w, None, cpu::MatmulDims::plain(m, nn, k)),
-            TOL_SUM,
-            vec![],
-        ));
+        add(Kernel::Matmul, format!("{m}x{nn}x{k}"), &mut |b| {
+            let (c, a, w) = (b.output(m * nn), b.randn(m * k), b.randn(k * nn));
+            (op::matmul(c, a, w, None, cpu::MatmulDims::plain(m, nn, k)), vec![])
+        });
     }
     for &(ci, co, hw, k) in
         &[(1, 32, 28, 5), (32, 32, 28, 5), (32, 64, 14, 3), (64, 64, 14, 3), (64, 128, 7, 2), (128, 128, 7, 2)]
     {
         let d = cpu::ConvDims::new(n, ci, co, hw, hw, k);
         let shape = format!("N{n} {ci}->{co} {hw}x{hw} k{k}");
-        let (y, x, w, bias) =
-            (b.output(n * co * hw * hw), b.randn(n * ci * hw * hw), b.randn(co * ci * k * k), b.randn(co));
-        out.push(b.case(
-            shape.clone(),
-            op::conv2d_forward(y, x, w, Some(bias), d.with_epilogue(true, true)),
-            TOL_SUM,
-            vec![],
-        ));
+        add(Kernel::Conv2dForward, shape.clone(), &mut |b| {
+            let (y, x, w, bias) =
+                (b.output(n * co * hw * hw), b.randn(n * ci * hw * hw), b.randn(co * ci * k * k), b.randn(co));
+            (op::conv2d_forward(y, x, w, Some(bias), d.with_epilogue(true, true)), vec![])
+        });
         if ci > 1 {
-            let (dx, dy, w) = (b.output(n * ci * hw * hw), b.randn(n * co * hw * hw), b.randn(co * ci * k * k));
-            out.push(b.case(shape.clone(), op::conv2d_backward_input(dx, dy, w, d), TOL_SUM, vec![]));
+            add(Kernel::Conv2dBackwardInput, shape.clone(), &mut |b| {
+                let (dx, dy, w) = (b.output(n * ci * hw * hw), b.randn(n * co * hw * hw), b.randn(co * ci * k * k));
+                (op::conv2d_backward_input(dx, dy, w, d), vec![])
+            });
         }
-        let (dw, dy, x) = (b.output(co * ci * k * k), b.randn(n * co * hw * hw), b.randn(n * ci * hw * hw));
-        out.push(b.case(shape, op::conv2d_backward_weight(dw, dy, x, d), TOL_SUM, vec![]));
+        add(Kernel::Conv2dBackwardWeight, shape, &mut |b| {
+            let (dw, dy, x) = (b.output(co * ci * k * k), b.randn(n * co * hw * hw), b.randn(n * ci * hw * hw));
+            (op::conv2d_backward_weight(dw, dy, x, d), vec![])
+        });
     }
-    let d = cpu::PoolDims::new(n, 32, 28, 28, 2);
-    let (y, arg, x) = (b.output(n * 32 * 196), b.output(n * 32 * 196), b.randn(n * 32 * 784));
-    out.push(b.case(format!("N{n} C32 28x28 k2"), op::maxpool_forward(y, arg, x, d), TOL_SUM, vec![1]));
-    let d = cpu::XentDims::new(n, 10);
-    let (dl, loss, hit, logits, labels) = (b.output(n * 10), b.output(n), b.output(n), b.randn(n * 10), b.ints(n, 10));
-    out.push(b.case(format!("N{n} C10"), op::softmax_xent(dl, loss, hit, logits, labels, d), TOL_SUM, vec![]));
+    add(Kernel::MaxpoolForward, format!("N{n} C32 28x28 k2"), &mut |b| {
+        let d = cpu::PoolDims::new(n, 32, 28, 28, 2);
+        let (y, arg, x) = (b.output(n * 32 * 196), b.output(n * 32 * 196), b.randn(n * 32 * 784));
+        (op::maxpool_forward(y, arg, x, d), vec![1])
+    });
+    add(Kernel::SoftmaxXent, format!("N{n} C10"), &mut |b| {
+        let d = cpu::XentDims::new(n, 10);
+        let (dl, loss, hit, logits, labels) =
+            (b.output(n * 10), b.output(n), b.output(n), b.randn(n * 10), b.ints(n, 10));
+        (op::softmax_xent(dl, loss, hit, logits, labels, d), vec![])
+    });
     let p = 478_186; // cnn6's parameters
-    let d = cpu::AdamDims::new(p, 1e-3, 0.9, 0.999, 1e-8, 0.0, 1);
-    let (w, m, v, g) = (b.randn(p), b.randn(p), b.floats(p, 0.0, 1.0), b.randn(p));
-    out.push(b.case(format!("{p} params (cnn6)"), op::adam(w, m, v, g, d), TOL_SUM, vec![]));
+    add(Kernel::Adam, format!("{p} params (cnn6)"), &mut |b| {
+        let d = cpu::AdamDims::new(p, 1e-3, 0.9, 0.999, 1e-8, 0.0, 1);
+        let (w, m, v, g) = (b.randn(p), b.randn(p), b.floats(p, 0.0, 1.0), b.randn(p));
+        (op::adam(w, m, v, g, d), vec![])
+    });
     out
 }
 
@@ -354,7 +366,8 @@ pub fn run(
     only: Option<&str>,
     mut report: impl FnMut(&Record),
 ) -> Result<Vec<Record>> {
-    let wanted = |name: &str| only.is_none_or(|o| name.contains(o));
+    // "matmul 4096,train:cnn6": any of the comma-separated parts in "kernel shape" (or "train:arch")
+    let wanted = |what: &str| only.is_none_or(|o| o.split(',').any(|part| what.contains(part.trim())));
     let (n, reps) = if quick { (16, 3) } else { (500, 5) };
     let matmuls: &[(usize, usize, usize)] = if quick {
         &[(256, 256, 256), (1024, 1024, 1024)]
@@ -362,7 +375,7 @@ pub fn run(
         &[(256, 256, 256), (1024, 1024, 1024), (4096, 4096, 4096)]
     };
     let mut records = Vec::new();
-    for case in kernel_cases(n, matmuls).into_iter().filter(|c| wanted(c.kernel.name())) {
+    for case in kernel_cases(n, matmuls, &wanted) {
         // the oracle is a plain loop at about 1 GFLOP/s: only where it takes seconds at most
         let with_oracle = flops(&case) < 3e9;
         let gpu_ms = gpu.as_deref_mut().map(|e| e.clear().and_then(|_| time_case(e, &case, reps))).transpose()?;

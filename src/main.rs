@@ -71,7 +71,7 @@ enum Cmd {
         /// Also write the records as JSON
         #[arg(long)]
         json: Option<PathBuf>,
-        /// Only the records whose name contains this: matmul, conv2d, train:cnn6, train, ...
+        /// Only the records whose "kernel shape" contains this, or any of several comma-separated: matmul, "matmul 4096", conv2d, train:cnn6, train, ...
         #[arg(long)]
         only: Option<String>,
     },

@@ -1,0 +1,82 @@
+//! scripts/gpu-bench.sh, the one-shot benchmark for a lent GPU, cannot miss when
+//! its chance comes: its dry run (every step at tiny sizes on lavapipe) must leave
+//! exactly the files the machine hands back (at most 8, none in a folder), each
+//! with sane contents, within its time budget.
+
+use std::process::Command;
+
+#[test]
+fn the_gpu_bench_dry_run_leaves_every_file_with_sane_contents() {
+    if gpunet::gpu::for_tests().is_none() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let o = Command::new("bash")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/gpu-bench.sh"))
+        .arg("--dry-run")
+        .env("OUT", out.path())
+        .env("GPUNET", env!("CARGO_BIN_EXE_gpunet"))
+        .env_remove("GPUNET_ADAPTER")
+        .env_remove("GPUNET_ADAPTER_CLASS")
+        .env_remove("VK_DRIVER_FILES")
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "the dry run failed:\n{log}");
+    let mut files: Vec<String> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            assert!(e.file_type().unwrap().is_file(), "{:?} is not a plain file", e.path());
+            e.file_name().to_string_lossy().to_string()
+        })
+        .collect();
+    files.sort();
+    let want = ["bench.json", "cnn6-metrics.csv", "info.txt", "log.txt", "selftest.txt", "summary.json", "torch.json"];
+    assert_eq!(files, want, "{log}");
+    assert!(files.len() <= 8);
+    let read = |f: &str| std::fs::read_to_string(out.path().join(f)).unwrap();
+    let json = |f: &str| -> serde_json::Value { serde_json::from_str(&read(f)).unwrap_or_else(|e| panic!("{f}: {e}")) };
+
+    let s = json("summary.json");
+    assert_eq!(s["dry_run"], true);
+    assert_eq!(s["adapter_found"], true, "{s:#}");
+    assert_eq!(s["trustworthy"], true, "{s:#}");
+    let sel = &s["selftest"];
+    let (passed, total) = (sel["passed"].as_u64().unwrap(), sel["total"].as_u64().unwrap());
+    assert!(passed == total && total > 150, "{sel}");
+    assert_eq!(sel["line"], format!("selftest: {total} of {total} cases passed"));
+    assert!(sel["by_config"].as_object().unwrap().keys().any(|k| k.starts_with("discrete: ")), "{sel}");
+    // every step ran, passed and stayed within its limit; the whole run within the budget
+    let steps = s["steps"].as_array().unwrap();
+    let names: Vec<&str> = steps.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["info", "selftest", "bench", "cnn6"]);
+    for t in steps {
+        assert_eq!(t["exit"], 0, "{t}");
+        assert!(t["seconds"].as_f64().unwrap() < t["limit"].as_f64().unwrap(), "{t}");
+    }
+    assert!(s["seconds"].as_f64().unwrap() < 290.0, "{s:#}");
+    assert!(s["matmul"]["gpu_tflops"].as_f64().unwrap() > 0.0, "{s:#}");
+    let epochs = s["cnn6_epoch_s"]["all"].as_array().unwrap();
+    assert_eq!(epochs.len(), 2, "{s:#}");
+    assert!(epochs.iter().all(|e| e.as_f64().unwrap() > 0.0));
+    let engines: Vec<&str> =
+        s["cnn6_steps"].as_array().unwrap().iter().map(|r| r["engine"].as_str().unwrap()).collect();
+    assert!(
+        engines.len() == 2 && engines[0].contains("llvmpipe") && engines[1].starts_with("native CPU"),
+        "{engines:?}"
+    );
+
+    // the files themselves
+    let bench = json("bench.json");
+    assert_eq!(bench["complete"], true);
+    assert!(read("info.txt").contains("llvmpipe"));
+    assert!(read("selftest.txt").lines().next().unwrap().starts_with("engine: GPU"));
+    assert!(read("cnn6-metrics.csv").starts_with("epoch,seconds,loss,accuracy,val_loss,val_accuracy,lr\n"));
+    let torch = json("torch.json");
+    assert!(torch[0]["skipped"].is_string() || torch[0]["name"].is_string(), "{torch}");
+    let logged = read("log.txt");
+    for line in ["== selftest: exit 0", "== bench: exit 0", "== cnn6: exit 0", "\"trustworthy\": true"] {
+        assert!(logged.contains(line), "log.txt lacks {line:?}:\n{logged}");
+    }
+}
