@@ -91,9 +91,9 @@ impl Gemm {
 
     fn core(self) -> Cow<'static, str> {
         let wide = include_str!("../../shaders/gemm_wide.wgsl");
-        // WG_X, WG_Y, MR, NR, LA, LB (gemm_wide.wgsl's header)
-        let shaped = |c: [u32; 6]| {
-            let names = ["WG_X", "WG_Y", "MR", "NR", "LA", "LB"];
+        // WG_X, WG_Y, MR, NR (gemm_wide.wgsl's header)
+        let shaped = |c: [u32; 4]| {
+            let names = ["WG_X", "WG_Y", "MR", "NR"];
             let mut s: String = names.iter().zip(c).map(|(n, v)| format!("const {n}: u32 = {v}u;\n")).collect();
             s.push_str(wide);
             Cow::Owned(s)
@@ -101,9 +101,9 @@ impl Gemm {
         match self {
             Gemm::Tiled | Gemm::Auto => Cow::Borrowed(include_str!("../../shaders/gemm.wgsl")),
             Gemm::Register => Cow::Borrowed(include_str!("../../shaders/gemm_reg.wgsl")),
-            Gemm::Wide => shaped([16, 16, 2, 2, 4, 4]),
-            Gemm::Mid => shaped([32, 8, 2, 1, 2, 4]),
-            Gemm::Narrow => shaped([32, 8, 1, 1, 1, 4]),
+            Gemm::Wide => shaped([16, 16, 2, 2]),
+            Gemm::Mid => shaped([32, 8, 2, 1]),
+            Gemm::Narrow => shaped([32, 8, 1, 1]),
         }
     }
 }
