@@ -7,6 +7,9 @@
 
 use std::sync::{Mutex, OnceLock};
 
+const MISSING: &str =
+    "GPUNET_VALIDATION=1, but no Khronos validation layer loaded (Debian: apt-get install vulkan-validationlayers)";
+
 /// Whether `GPUNET_VALIDATION=1` asks for the layer.
 pub fn requested() -> bool {
     std::env::var("GPUNET_VALIDATION").is_ok_and(|v| v == "1")
@@ -45,10 +48,7 @@ pub fn describe() -> crate::Result<Option<String>> {
             Ok(Some("Khronos validation layer active, with synchronization validation".into()))
         }
         Some(enables) => Ok(Some(format!("Khronos validation layer active ({enables})"))),
-        None => Err(crate::Error::Gpu(
-            "GPUNET_VALIDATION=1, but no Khronos validation layer loaded (Debian: apt-get install vulkan-validationlayers)"
-                .into(),
-        )),
+        None => Err(crate::Error::Gpu(MISSING.into())),
     }
 }
 
@@ -74,11 +74,15 @@ impl log::Log for Catch {
             let enables = text[at..].lines().find_map(|l| l.trim().strip_prefix("Current Enables:"));
             *self.status.lock().unwrap() = Some(enables.unwrap_or("").trim().trim_end_matches('.').to_string());
         }
-        let missing = text.contains("unable to find layer");
-        if r.level() <= log::Level::Warn || missing {
+        let fault = if text.contains("unable to find layer") {
+            Some(MISSING.to_string())
+        } else {
+            (r.level() <= log::Level::Warn).then(|| format!("validation: {}", text.trim()))
+        };
+        if let Some(fault) = fault {
             let mut f = self.faults.lock().unwrap();
             if f.len() < 100 {
-                f.push(format!("validation: {}", text.trim()));
+                f.push(fault);
             }
         }
     }
