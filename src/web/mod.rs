@@ -59,14 +59,19 @@ pub fn page(members: &[Member]) -> Result<String> {
         "shaders": shaders,
         "models": models,
     });
+    let title = members.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(" + ");
+    Ok(assemble(PAGE, UI, &title, &doc))
+}
+
+/// A page: its HTML with the runtime, its UI script, a title and its data (JSON)
+/// pasted into their places.
+fn assemble(page: &str, ui: &str, title: &str, doc: &Value) -> String {
     // inside <script>, only "</" could end the element early; "<\/" is the same JSON string
     let data = doc.to_string().replace("</", "<\\/");
-    let title = members.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(" + ");
-    Ok(PAGE
-        .replacen("/*GPUNET_RUNTIME*/", RUNTIME, 1)
-        .replacen("/*GPUNET_UI*/", UI, 1)
-        .replace("GPUNET_TITLE", &html_escape(&title))
-        .replacen("/*GPUNET_DATA*/", &data, 1))
+    page.replacen("/*GPUNET_RUNTIME*/", RUNTIME, 1)
+        .replacen("/*GPUNET_UI*/", ui, 1)
+        .replace("GPUNET_TITLE", &html_escape(title))
+        .replacen("/*GPUNET_DATA*/", &data, 1)
 }
 
 /// One model's buffers (sizes, labels, initial contents) and its prediction

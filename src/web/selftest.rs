@@ -8,7 +8,7 @@
 //! under every class's kernel choices the adapter supports and compares as the
 //! CLI does (`selftest::check_against`).
 
-use super::{base64, html_escape};
+use super::base64;
 use crate::error::{Error, Result};
 use crate::gpu::shaders::{Gemm, Shader};
 use crate::op::Grid;
@@ -18,7 +18,6 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 const PAGE: &str = include_str!("../../web/selftest.html");
-const RUNTIME: &str = include_str!("../../web/runtime.js");
 const UI: &str = include_str!("../../web/selftest.js");
 
 /// A class's kernel choices as the page runs them: a GEMM core (Auto resolved per
@@ -90,12 +89,7 @@ pub fn page(seed: u64) -> Result<String> {
         "words": blob.len(),
         "blob": base64(&packed),
     });
-    let data = doc.to_string().replace("</", "<\\/");
-    Ok(PAGE
-        .replacen("/*GPUNET_RUNTIME*/", RUNTIME, 1)
-        .replacen("/*GPUNET_UI*/", UI, 1)
-        .replace("GPUNET_TITLE", &html_escape(&format!("{} kernel cases", cases.len())))
-        .replacen("/*GPUNET_DATA*/", &data, 1))
+    Ok(super::assemble(PAGE, UI, &format!("{} kernel cases", cases.len()), &doc))
 }
 
 /// A case as the page runs it: its op, where its buffers and the twins' outputs
