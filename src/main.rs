@@ -104,15 +104,23 @@ enum Cmd {
         #[arg(long, default_value_t = 500)]
         batch_size: usize,
     },
-    /// Write one self-contained HTML page that reads hand-drawn digits with the model(s) through WebGPU, or (--selftest) runs every selftest kernel case on the browser's adapter
+    /// Write one self-contained HTML page: it reads hand-drawn digits with the model(s), trains a network (--train), or runs every selftest kernel case (--selftest), on the browser's WebGPU adapter
     ExportWeb {
         /// A model.safetensors written by `gpunet train`; repeat for an ensemble (probabilities averaged)
-        #[arg(long, required_unless_present = "selftest")]
+        #[arg(long, required_unless_present_any = ["selftest", "train"])]
         model: Vec<PathBuf>,
         /// A page that runs every kernel case of `gpunet selftest` against its CPU twin's outputs, under each adapter class's kernel choices
-        #[arg(long, conflicts_with = "model")]
+        #[arg(long, conflicts_with_all = ["model", "train"])]
         selftest: bool,
-        /// [default: digits.html, or selftest.html with --selftest]
+        /// A page that trains --arch in the browser on the embedded MNIST (bundled, compressed), with the training flags below
+        #[arg(long, conflicts_with = "model")]
+        train: bool,
+        #[command(flatten)]
+        run: RunFlags,
+        /// With --train: bundle only the first N test images [default: all 10,000]
+        #[arg(long, requires = "train")]
+        test_limit: Option<usize>,
+        /// [default: digits.html, selftest.html or train.html]
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -132,8 +140,9 @@ enum Cmd {
     },
 }
 
+/// What a run trains and how: the flags `train` and `export-web --train` share.
 #[derive(Args)]
-struct TrainArgs {
+struct RunFlags {
     /// A named arch (see `gpunet archs`), mlp:H1,H2,..., or a layer spec
     #[arg(long)]
     arch: Option<String>,
@@ -161,9 +170,6 @@ struct TrainArgs {
     /// SGD with Nesterov momentum
     #[arg(long)]
     nesterov: bool,
-    /// Kaggle train.csv (label,pixel0..pixel783) or an IDX image file [default: embedded MNIST]
-    #[arg(long)]
-    train: Option<PathBuf>,
     /// Fraction held out for validation [default: 0.2]
     #[arg(long)]
     val_split: Option<f64>,
@@ -176,6 +182,15 @@ struct TrainArgs {
     /// Pixel divisor: 255, or 256 as the blog did [default: 255]
     #[arg(long)]
     scale: Option<f32>,
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    #[command(flatten)]
+    run: RunFlags,
+    /// Kaggle train.csv (label,pixel0..pixel783) or an IDX image file [default: embedded MNIST]
+    #[arg(long)]
+    train: Option<PathBuf>,
     /// Run directory [default: runs/<arch>-<unix time>, or the resumed run's]
     #[arg(long)]
     out: Option<PathBuf>,
@@ -340,6 +355,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::ExportWeb { train: true, run, test_limit, out, .. } => {
+            let out = out.unwrap_or_else(|| PathBuf::from("train.html"));
+            let settings = run_settings(&run, None, None)?;
+            let epochs = run.epochs.unwrap_or_else(|| spec::default_epochs(&settings.arch));
+            let page = gpunet::web::train_page(&settings, epochs, test_limit)?;
+            gpunet::io::write_atomic(&out, |w| w.write_all(page.as_bytes()))?;
+            say!(
+                "wrote {} ({:.1} MiB): {} to train in a browser on its WebGPU adapter, with MNIST, the WGSL kernels and their plans in one file; open it in a browser",
+                out.display(),
+                page.len() as f64 / (1 << 20) as f64,
+                settings.arch
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::ExportWeb { model, out, .. } => {
             let out = out.unwrap_or_else(|| PathBuf::from("digits.html"));
             let mut members = Vec::new();
@@ -460,8 +489,14 @@ fn selftest_cmd(c: &Choice, opts: sweep::Options) -> Result<ExitCode> {
 
 /// Settings from the flags, over the resumed run's (which win; a flag that
 /// contradicts them is an error) or the defaults.
-fn settings(a: &TrainArgs) -> Result<Settings> {
-    let resumed = a.resume.as_deref().map(train::resumed_settings).transpose()?;
+fn settings(t: &TrainArgs) -> Result<Settings> {
+    let resumed = t.resume.as_deref().map(train::resumed_settings).transpose()?;
+    run_settings(&t.run, resumed, t.train.clone())
+}
+
+/// The flags over the resumed run's settings (which win; a flag that contradicts
+/// them is an error) or the defaults; `data` is the training file, if any.
+fn run_settings(a: &RunFlags, resumed: Option<Settings>, data: Option<PathBuf>) -> Result<Settings> {
     let arch = match (&a.arch, &resumed) {
         (Some(arch), _) => arch.clone(),
         (None, Some(r)) => r.arch.clone(),
@@ -491,7 +526,7 @@ fn settings(a: &TrainArgs) -> Result<Settings> {
     take!("--val-split", val_split, a.val_split);
     take!("--limit", limit, a.limit.map(Some));
     take!("--scale", scale, a.scale);
-    take!("--train", train, a.train.clone().map(Some));
+    take!("--train", train, data.map(Some));
     if !conflicts.is_empty() {
         return Err(Error::usage(format!(
             "--resume continues a run with its own settings; these flags contradict it: {}",
@@ -512,7 +547,7 @@ fn default_out(arch: &str) -> PathBuf {
 
 fn train_cmd(c: &Choice, a: TrainArgs) -> Result<ExitCode> {
     let settings = settings(&a)?;
-    let epochs = a.epochs.unwrap_or_else(|| spec::default_epochs(&settings.arch));
+    let epochs = a.run.epochs.unwrap_or_else(|| spec::default_epochs(&settings.arch));
     let out = match (&a.out, &a.resume) {
         (Some(o), _) => o.clone(),
         (None, Some(r)) => r.parent().map(Path::to_path_buf).unwrap_or_default(),

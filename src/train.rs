@@ -1,6 +1,7 @@
 //! The training loop: data, split, epochs of GPU steps, per-epoch metrics and
 //! checkpoints, interrupt-safe state, and the final test accuracy.
 
+use crate::cpu::pcg;
 use crate::data::{self, Images};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -8,9 +9,6 @@ use crate::io::write_atomic;
 use crate::model::checkpoint::{self, TrainState};
 use crate::model::{Acc, Net, NetConfig, Spec};
 pub use crate::settings::Settings;
-use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -94,17 +92,34 @@ pub fn load_data(s: &Settings) -> Result<Data> {
     Ok(Data { train, val, test })
 }
 
-fn concat(parts: &[&Images]) -> Images {
-    Images {
-        pixels: parts.iter().flat_map(|p| p.pixels.iter().copied()).collect(),
-        labels: Some(parts.iter().flat_map(|p| p.labels.clone().unwrap_or_else(|| vec![0; p.len()])).collect()),
+impl Data {
+    /// The image store a run's net holds: the training rows, then the validation
+    /// rows, then the test rows (`extra` more rows after them, blank).
+    pub fn store(&self, extra: usize) -> Images {
+        let blank = Images { pixels: vec![0; extra * data::PIXELS], labels: Some(vec![0; extra]) };
+        let parts = [Some(&self.train), Some(&self.val), self.test.as_ref(), Some(&blank)];
+        let parts: Vec<&Images> = parts.into_iter().flatten().collect();
+        Images {
+            pixels: parts.iter().flat_map(|p| p.pixels.iter().copied()).collect(),
+            labels: Some(parts.iter().flat_map(|p| p.labels.clone().unwrap_or_else(|| vec![0; p.len()])).collect()),
+        }
     }
 }
 
-/// The order of training rows in epoch `epoch` (from 0): a seeded shuffle.
-fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<u32> {
+/// Salt of the shuffle's hash, apart from dropout's (layer indices) and augmentation's.
+const SHUFFLE_SALT: u32 = 0x5348_5546;
+
+/// The order of an epoch's training rows: a Fisher-Yates shuffle driven by the
+/// counter hash dropout and augmentation use (`cpu::pcg`), so the exported
+/// training page computes the very same order (web/train.js, `epochOrder`).
+/// j = hash mod (i + 1) is biased by under 2^-15 for i < 2^17: no matter for a shuffle.
+pub fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<u32> {
+    let key = pcg(seed as u32 ^ pcg((seed >> 32) as u32 ^ pcg(epoch as u32 ^ SHUFFLE_SALT)));
     let mut idx: Vec<u32> = (0..n as u32).collect();
-    idx.shuffle(&mut StdRng::seed_from_u64(seed.wrapping_add(0x9e37_79b9_7f4a_7c15u64.wrapping_mul(epoch as u64 + 1))));
+    for i in (1..n).rev() {
+        let j = pcg(i as u32 ^ key) % (i as u32 + 1);
+        idx.swap(i, j as usize);
+    }
     idx
 }
 
@@ -234,13 +249,10 @@ pub fn train(
         return Err(Error::usage("--epochs must be at least 1"));
     }
     let spec = Spec::parse(&s.arch)?;
-    let Data { train, val, test } = data;
-    let (n_train, n_val) = (train.len(), val.len());
-    let n_test = test.as_ref().map_or(0, |t| t.len());
-    let store = match &test {
-        Some(t) => concat(&[&train, &val, t]),
-        None => concat(&[&train, &val]),
-    };
+    let (n_train, n_val) = (data.train.len(), data.val.len());
+    let n_test = data.test.as_ref().map_or(0, |t| t.len());
+    let store = data.store(0);
+    drop(data);
     let optim = s.optim()?;
     let cfg = NetConfig {
         batch: s.batch.min(n_train.max(n_val).max(1)),

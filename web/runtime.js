@@ -55,6 +55,62 @@ async function inflate(text) {
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
+/**
+ * The pipelines `ops` run, each op's module named by `moduleOf(op)` (a key of
+ * `shaders`): Map "module:entry" -> GPUComputePipeline. A module that does not
+ * compile throws, naming its file, line and column.
+ */
+async function compilePipelines(device, shaders, ops, moduleOf) {
+  const modules = new Map();
+  const pipelines = new Map();
+  for (const op of ops) {
+    const name = moduleOf(op);
+    const key = name + ":" + op.kernel;
+    if (pipelines.has(key)) continue;
+    if (!modules.has(name)) {
+      const module = device.createShaderModule({ label: name, code: shaders[name] });
+      const info = await module.getCompilationInfo();
+      const m = info.messages.find((x) => x.type === "error");
+      if (m) throw new Error(`${name}:${m.lineNum}:${m.linePos}: ${m.message}`);
+      modules.set(name, module);
+    }
+    const compute = { module: modules.get(name), entryPoint: op.kernel };
+    pipelines.set(key, await device.createComputePipelineAsync({ label: op.kernel, layout: "auto", compute }));
+  }
+  return pipelines;
+}
+
+/** One plan, made once: a parameter slot (PARAM_STRIDE apart) and a bind group per op. */
+function preparePlan(device, bufs, ops, pipelineOf) {
+  const uniforms = device.createBuffer({
+    label: "params",
+    size: PARAM_STRIDE * Math.max(1, ops.length),
+    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+  });
+  const steps = ops.map((op, i) => {
+    device.queue.writeBuffer(uniforms, i * PARAM_STRIDE, new Uint32Array(op.params));
+    const pipeline = pipelineOf(op);
+    const entries = [{ binding: 0, resource: { buffer: uniforms, offset: i * PARAM_STRIDE, size: 64 } }];
+    op.views.forEach(([buf, offset, len], j) => {
+      entries.push({ binding: j + 1, resource: { buffer: bufs[buf], offset: offset * 4, size: len * 4 } });
+    });
+    const group = device.createBindGroup({ label: op.kernel, layout: pipeline.getBindGroupLayout(0), entries });
+    return { pipeline, group, groups: op.groups };
+  });
+  return { uniforms, steps };
+}
+
+/** One compute pass running every op of a prepared plan. */
+function encodePlan(encoder, plan) {
+  const pass = encoder.beginComputePass();
+  for (const s of plan.steps) {
+    pass.setPipeline(s.pipeline);
+    pass.setBindGroup(0, s.group);
+    pass.dispatchWorkgroups(s.groups[0], s.groups[1], s.groups[2]);
+  }
+  pass.end();
+}
+
 class Runtime {
   /** Opens the adapter and device and compiles the kernels `doc` uses. */
   static async open(doc) {
@@ -69,38 +125,16 @@ class Runtime {
     this.adapter = adapterName(adapter);
     this.device = device;
     this.lost = device.lost.then((info) => info);
-    this.pipelines = new Map(); // "shader:entry" -> GPUComputePipeline
+    this.pipelines = null; // "module:entry" -> GPUComputePipeline
     this.models = [];
     this.queue = Promise.resolve(); // one prediction at a time (readback buffers are shared)
   }
 
   async compile() {
     const d = this.device;
-    const modules = new Map();
-    for (const [file, code] of Object.entries(this.doc.shaders)) {
-      const module = d.createShaderModule({ label: file, code });
-      const info = await module.getCompilationInfo();
-      const errors = info.messages.filter((m) => m.type === "error");
-      if (errors.length) {
-        const m = errors[0];
-        throw new Error(`${file}:${m.lineNum}:${m.linePos}: ${m.message}`);
-      }
-      modules.set(file, module);
-    }
-    const wanted = new Set();
-    for (const model of this.doc.models) {
-      for (const ops of Object.values(model.plans)) for (const op of ops) wanted.add(op.shader + ":" + op.kernel);
-    }
+    const ops = this.doc.models.flatMap((m) => Object.values(m.plans).flat());
+    this.pipelines = await compilePipelines(d, this.doc.shaders, ops, (op) => op.shader);
     d.pushErrorScope("validation");
-    for (const key of wanted) {
-      const [file, entryPoint] = key.split(":");
-      const pipeline = await d.createComputePipelineAsync({
-        label: entryPoint,
-        layout: "auto",
-        compute: { module: modules.get(file), entryPoint },
-      });
-      this.pipelines.set(key, pipeline);
-    }
     for (const m of this.doc.models) this.models.push(this.load(m));
     const err = await d.popErrorScope();
     if (err) throw new Error("WebGPU rejected the kernels or buffers: " + err.message);
@@ -119,34 +153,15 @@ class Runtime {
       return buf;
     });
     const plans = new Map();
-    for (const [n, ops] of Object.entries(m.plans)) plans.set(Number(n), this.prepare(bufs, ops));
+    for (const [n, ops] of Object.entries(m.plans)) {
+      plans.set(Number(n), preparePlan(d, bufs, ops, (op) => this.pipelines.get(op.shader + ":" + op.kernel)));
+    }
     const readback = d.createBuffer({
       label: "probabilities readback",
       size: this.doc.batch * this.doc.classes * 4,
       usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
     });
     return { spec: m, bufs, plans, readback };
-  }
-
-  /** One plan: a parameter slot and a bind group per op, made once. */
-  prepare(bufs, ops) {
-    const d = this.device;
-    const uniforms = d.createBuffer({
-      label: "params",
-      size: PARAM_STRIDE * Math.max(1, ops.length),
-      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-    });
-    const steps = ops.map((op, i) => {
-      d.queue.writeBuffer(uniforms, i * PARAM_STRIDE, new Uint32Array(op.params));
-      const pipeline = this.pipelines.get(op.shader + ":" + op.kernel);
-      const entries = [{ binding: 0, resource: { buffer: uniforms, offset: i * PARAM_STRIDE, size: 64 } }];
-      op.views.forEach(([buf, offset, len], j) => {
-        entries.push({ binding: j + 1, resource: { buffer: bufs[buf], offset: offset * 4, size: len * 4 } });
-      });
-      const group = d.createBindGroup({ label: op.kernel, layout: pipeline.getBindGroupLayout(0), entries });
-      return { pipeline, group, groups: op.groups };
-    });
-    return { uniforms, steps };
   }
 
   /**
@@ -186,13 +201,7 @@ class Runtime {
     // the image store holds four pixels to a word, low byte first: the bytes as they are
     d.queue.writeBuffer(model.bufs[model.spec.store], 0, pixels);
     const enc = d.createCommandEncoder();
-    const pass = enc.beginComputePass();
-    for (const s of model.plans.get(n).steps) {
-      pass.setPipeline(s.pipeline);
-      pass.setBindGroup(0, s.group);
-      pass.dispatchWorkgroups(s.groups[0], s.groups[1], s.groups[2]);
-    }
-    pass.end();
+    encodePlan(enc, model.plans.get(n));
     enc.copyBufferToBuffer(model.bufs[model.spec.probs], 0, model.readback, 0, rows * classes * 4);
     d.queue.submit([enc.finish()]);
     await model.readback.mapAsync(GPUMapMode.READ, 0, rows * classes * 4);

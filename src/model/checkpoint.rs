@@ -35,6 +35,17 @@ fn save_tensors(
     steps: Option<u64>,
     meta: HashMap<String, String>,
 ) -> Result<()> {
+    let bytes = tensor_bytes(slots, flats, steps, meta).map_err(|e| Error::io(path, e))?;
+    write_atomic(path, |w| w.write_all(&bytes))
+}
+
+/// The safetensors file `save_tensors` writes.
+fn tensor_bytes(
+    slots: &[Slot],
+    flats: &[(&str, &[f32])],
+    steps: Option<u64>,
+    meta: HashMap<String, String>,
+) -> std::result::Result<Vec<u8>, safetensors::SafeTensorError> {
     let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
     for (prefix, flat) in flats {
         for s in slots {
@@ -57,8 +68,7 @@ fn save_tensors(
             (n.clone(), TensorView::new(*dtype, shape.clone(), data).expect("shape matches data"))
         })
         .collect();
-    let bytes = safetensors::serialize(views, Some(meta)).map_err(|e| Error::io(path, e))?;
-    write_atomic(path, |w| w.write_all(&bytes))
+    safetensors::serialize(views, Some(meta))
 }
 
 /// Reads tensors named `{prefix}layers.{i}.weight|bias` into a flat buffer laid
@@ -126,9 +136,46 @@ pub fn read_metadata(path: &Path) -> Result<HashMap<String, String>> {
 
 /// `steps`: training steps so far (batch norm's num_batches_tracked).
 pub fn save_model(path: &Path, spec: &Spec, scale: f32, slots: &[Slot], params: &[f32], steps: u64) -> Result<()> {
-    let meta =
-        HashMap::from([("gpunet.arch".to_string(), spec.text()), ("gpunet.scale".to_string(), scale.to_string())]);
-    save_tensors(path, slots, &[("", params)], Some(steps), meta)
+    save_tensors(path, slots, &[("", params)], Some(steps), model_meta(spec, scale))
+}
+
+fn model_meta(spec: &Spec, scale: f32) -> HashMap<String, String> {
+    HashMap::from([("gpunet.arch".to_string(), spec.text()), ("gpunet.scale".to_string(), scale.to_string())])
+}
+
+/// Where each value of a model file lies, for writers that fill one in place
+/// (the training page): the file for `params` after `steps` steps, and per tensor
+/// its byte offset and what it holds.
+pub struct ModelLayout {
+    pub bytes: Vec<u8>,
+    /// (byte offset, first parameter word, words): an F32 tensor copied from the parameters.
+    pub floats: Vec<(usize, usize, usize)>,
+    /// Byte offsets of the int64 num_batches_tracked scalars (the training steps).
+    pub steps: Vec<usize>,
+}
+
+pub fn model_layout(spec: &Spec, scale: f32, slots: &[Slot], params: &[f32], steps: u64) -> Result<ModelLayout> {
+    let fail = |e: safetensors::SafeTensorError| Error::Gpu(format!("laying out a checkpoint: {e}"));
+    let bytes = tensor_bytes(slots, &[("", params)], Some(steps), model_meta(spec, scale)).map_err(fail)?;
+    let (mut floats, mut counts) = (Vec::new(), Vec::new());
+    {
+        let st = SafeTensors::deserialize(&bytes).map_err(fail)?;
+        let at = |name: &str| -> Result<usize> {
+            let t = st.tensor(name).map_err(fail)?;
+            Ok(t.data().as_ptr() as usize - bytes.as_ptr() as usize)
+        };
+        for s in slots {
+            let name = |t: &str| format!("layers.{}.{t}", s.layer);
+            floats.push((at(&name("weight"))?, s.weight, s.weight_len()));
+            floats.push((at(&name("bias"))?, s.bias, s.bias_len()));
+            if let Some(r) = s.running {
+                floats.push((at(&name("running_mean"))?, r, s.bias_len()));
+                floats.push((at(&name("running_var"))?, r + s.bias_len(), s.bias_len()));
+                counts.push(at(&name("num_batches_tracked"))?);
+            }
+        }
+    }
+    Ok(ModelLayout { bytes, floats, steps: counts })
 }
 
 /// Reads a model checkpoint: its spec (from metadata) decides the layout, and

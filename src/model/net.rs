@@ -8,8 +8,8 @@
 use super::spec::{Layer, Spec};
 use crate::augment::Augment;
 use crate::cpu::{
-    self, BiasGradDims, BnDims, ConvDims, Dims, DropoutDims, ElemDims, GatherDims, MatmulDims, PoolDims, SplitDims,
-    XentDims,
+    self, BiasGradDims, BnDims, ConvDims, Dims, DropoutDims, ElemDims, GatherDims, MatmulDims, Params, PoolDims,
+    SplitDims, XentDims,
 };
 use crate::data::{Images, CLASSES, PIXELS};
 use crate::engine::{Engine, PlanId, SplitK};
@@ -58,6 +58,14 @@ pub enum Mode {
 pub enum Acc {
     Train,
     Eval,
+}
+
+/// A launch's plan and the parameters it runs with, by op.
+pub struct LaunchInfo {
+    pub plan: PlanId,
+    pub gather: (usize, Params),
+    pub dropouts: Vec<(usize, Params)>,
+    pub optim: Option<(usize, Params)>,
 }
 
 /// The gather is always a plan's first op.
@@ -435,20 +443,46 @@ impl Net {
     }
 
     fn launch(&mut self, engine: &mut dyn Engine, mode: Mode, first: usize, n: usize, step: u64) -> Result<()> {
+        let info = self.launch_info(engine, mode, n, first, step)?;
+        for (i, params) in std::iter::once(info.gather).chain(info.dropouts).chain(info.optim) {
+            engine.set_params(info.plan, i, params)?;
+        }
+        engine.run(info.plan)
+    }
+
+    /// The plan of a launch of `mode` over the `n` rows at index[first..] at
+    /// training step `step`, and the parameters it runs with: its gather's, its
+    /// dropout layers' and its optimizer's, by op. What a run sets before it runs;
+    /// the web export takes them at (first 0, step 0) and the page patches the
+    /// words that move (`GatherDims::OFFSET`, ...).
+    pub fn launch_info(
+        &mut self,
+        engine: &mut dyn Engine,
+        mode: Mode,
+        n: usize,
+        first: usize,
+        step: u64,
+    ) -> Result<LaunchInfo> {
         self.plan(engine, mode, n)?;
         let plan = &self.plans[&(mode, n)];
         let mut gather = GatherDims::new(n, first, PIXELS, self.cfg.scale);
         if let (Mode::Train, Some(a)) = (mode, self.augment) {
             gather = a.gather(gather, self.cfg.seed, step as u32);
         }
-        engine.set_params(plan.id, GATHER_OP, gather.params())?;
-        for &(i, d) in &plan.dropouts {
-            engine.set_params(plan.id, i, DropoutDims { step: step as u32, ..d }.params())?;
-        }
-        if let (Some(i), Some(o)) = (plan.optim, self.cfg.optim) {
-            engine.set_params(plan.id, i, o.params(self.param_words, step + 1))?;
-        }
-        engine.run(plan.id)
+        let dropouts =
+            plan.dropouts.iter().map(|&(i, d)| (i, DropoutDims { step: step as u32, ..d }.params())).collect();
+        let optim = plan.optim.zip(self.cfg.optim).map(|(i, o)| (i, o.params(self.param_words, step + 1)));
+        Ok(LaunchInfo { plan: plan.id, gather: (GATHER_OP, gather.params()), dropouts, optim })
+    }
+
+    /// The buffer of the running (loss, correct, rows) sums `which` adds to: 4 words.
+    pub fn acc_view(&self, which: Acc) -> View {
+        View::whole(self.b.acc[which as usize], 4)
+    }
+
+    /// The batch index: store row numbers, `store_rows` of them.
+    pub fn index_view(&self) -> View {
+        View::whole(self.b.index, self.store_rows)
     }
 
     /// The op list of one launch: gather, forward, then per mode the loss,

@@ -9,9 +9,11 @@
 
 mod record;
 mod selftest;
+mod train;
 
 pub use record::Recorder;
 pub use selftest::page as selftest_page;
+pub use train::page as train_page;
 
 use crate::data::{Images, CLASSES, PIXELS, SIDE};
 use crate::error::{Error, Result};
@@ -33,6 +35,7 @@ const GEMM: Gemm = Gemm::Tiled;
 const PAGE: &str = include_str!("../../web/page.html");
 const RUNTIME: &str = include_str!("../../web/runtime.js");
 const UI: &str = include_str!("../../web/page.js");
+const PAD: &str = include_str!("../../web/pad.js");
 
 /// One model of the page: a name to show (e.g. its file) and its weights.
 pub struct Member {
@@ -69,6 +72,7 @@ fn assemble(page: &str, ui: &str, title: &str, doc: &Value) -> String {
     // inside <script>, only "</" could end the element early; "<\/" is the same JSON string
     let data = doc.to_string().replace("</", "<\\/");
     page.replacen("/*GPUNET_RUNTIME*/", RUNTIME, 1)
+        .replacen("/*GPUNET_PAD*/", PAD, 1)
         .replacen("/*GPUNET_UI*/", ui, 1)
         .replace("GPUNET_TITLE", &html_escape(title))
         .replacen("/*GPUNET_DATA*/", &data, 1)

@@ -9,6 +9,7 @@
 //! GPUNET_WEB_SCREENSHOT=PNG copies its screenshot there (docs/web.png).
 
 mod cdp;
+mod train;
 
 use cdp::{Browser, Page};
 use gpunet::data::{self, Images, CLASSES, PIXELS};

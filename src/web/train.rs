@@ -1,0 +1,270 @@
+//! `export-web --train`: one page that trains a network in the browser, on the
+//! visitor's GPU, with the very kernels and plans the CLI runs. A net is built on
+//! a `Recorder` over the run's image store (training, validation and test rows,
+//! as `gpunet train` lays them out, plus one blank row for drawings), once per
+//! kind of adapter the page may meet: the cpu class's plans (register core, no
+//! split-K) for software adapters, the integrated class's (auto core, split-K to
+//! 256 workgroups) for GPUs. The page (web/train.js) replays those plans; what a
+//! run changes between launches, it patches exactly as `Net::launch_info` says:
+//! the gather's first row and step, the dropout layers' step, the optimizer's rate
+//! and bias corrections. The epoch order (`train::epoch_order`) and the rate
+//! schedules (`Schedule::lr`) it computes the CLI's way, in web/train.js.
+
+use super::base64;
+use crate::cpu::{AdamDims, DropoutDims, GatherDims, SgdDims};
+use crate::data::{CLASSES, PIXELS};
+use crate::error::{Error, Result};
+use crate::gpu::shaders::Gemm;
+use crate::gpu::Class;
+use crate::model::checkpoint;
+use crate::model::net::LaunchInfo;
+use crate::model::{Acc, Mode, Net, NetConfig, Spec};
+use crate::op::{Grid, Op};
+use crate::optim::Kind;
+use crate::schedule::Schedule;
+use crate::settings::Settings;
+use crate::train::{self, Data};
+use crate::web::Recorder;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::mem::offset_of;
+
+const PAGE: &str = include_str!("../../web/train.html");
+const UI: &str = include_str!("../../web/train.js");
+
+/// The page for a run of `settings` over `epochs` epochs (the page lets the
+/// visitor change both); `test_rows` keeps only that many of the test set.
+pub fn page(settings: &Settings, epochs: usize, test_rows: Option<usize>) -> Result<String> {
+    settings.validate()?;
+    if epochs == 0 {
+        return Err(Error::usage("--epochs must be at least 1"));
+    }
+    let spec = Spec::parse(&settings.arch)?;
+    let mut data = train::load_data(settings)?;
+    if let (Some(n), Some(t)) = (test_rows, data.test.take()) {
+        data.test = Some(t.truncate(n));
+    }
+    let mut blob = Blob::default();
+    let mut shaders = BTreeMap::new();
+    let mut programs = serde_json::Map::new();
+    let mut layout = None;
+    for class in [Class::Cpu, Class::Integrated] {
+        let (program, net_layout) = program(settings, &spec, &data, class, &mut blob, &mut shaders)?;
+        programs.insert(if class == Class::Cpu { "cpu" } else { "gpu" }.into(), program);
+        layout.get_or_insert(net_layout);
+    }
+    let (ckpt, floats, counts) = layout.expect("two programs");
+    let optim = match settings.optim()?.kind {
+        Kind::Adam { .. } => json!({
+            "kind": "adam",
+            "lr": offset_of!(AdamDims, lr) / 4, "beta1": offset_of!(AdamDims, beta1) / 4,
+            "beta2": offset_of!(AdamDims, beta2) / 4, "c1": offset_of!(AdamDims, c1) / 4, "c2": offset_of!(AdamDims, c2) / 4,
+        }),
+        Kind::Sgd { .. } => json!({ "kind": "sgd", "lr": offset_of!(SgdDims, lr) / 4 }),
+    };
+    let (n_train, n_val) = (data.train.len(), data.val.len());
+    let n_test = data.test.as_ref().map_or(0, |t| t.len());
+    let doc = json!({
+        "generator": format!("gpunet {}", env!("CARGO_PKG_VERSION")),
+        "arch": settings.arch,
+        "spec": spec.text(),
+        "parameters": spec.param_count(),
+        "settings": {
+            "batch": settings.batch.min(n_train.max(n_val).max(1)),
+            "epochs": epochs,
+            "lr": settings.lr,
+            "schedule": schedule_json(settings.lr_schedule),
+            "optimizer": settings.optimizer,
+            "augment": crate::augment::Augment::text(settings.augment),
+            "seed": settings.seed,
+            "split": settings.val_split,
+        },
+        "rows": { "train": n_train, "val": n_val, "test": n_test, "draw": n_train + n_val + n_test },
+        "pixels": PIXELS,
+        "classes": CLASSES,
+        "side": crate::data::SIDE,
+        // the words a run patches in each kind of parameter block
+        "patch": {
+            "gather_first": offset_of!(GatherDims, offset) / 4,
+            "gather_step": offset_of!(GatherDims, step) / 4,
+            "dropout_step": offset_of!(DropoutDims, step) / 4,
+            "optim": optim,
+        },
+        "programs": programs,
+        "shaders": shaders,
+        "checkpoint": { "template": ckpt, "floats": floats, "steps": counts },
+        "words": blob.words.len(),
+        "blob": blob.deflated()?,
+    });
+    let title = format!("train {}", settings.arch);
+    Ok(super::assemble(PAGE, UI, &title, &doc))
+}
+
+/// The plans and buffers one kind of adapter runs, and (the same for both) where
+/// the checkpoint template lies and which words fill it.
+type Program = (Value, ([usize; 2], Vec<(usize, usize, usize)>, Vec<usize>));
+
+fn program(
+    s: &Settings,
+    spec: &Spec,
+    data: &Data,
+    class: Class,
+    blob: &mut Blob,
+    shaders: &mut BTreeMap<String, String>,
+) -> Result<Program> {
+    let tuning = class.tuning(true);
+    let split = tuning.split_workgroups.map(|workgroups| {
+        let tile = tuning.gemm.tile();
+        crate::engine::SplitK { tile: (tile.0 as usize, tile.1 as usize), workgroups }
+    });
+    let mut rec = Recorder { split, ..Default::default() };
+    let (n_train, n_val) = (data.train.len(), data.val.len());
+    let n_test = data.test.as_ref().map_or(0, |t| t.len());
+    let store = data.store(1);
+    let cfg = NetConfig {
+        batch: s.batch.min(n_train.max(n_val).max(1)),
+        scale: s.scale,
+        optim: Some(s.optim()?),
+        seed: s.seed as u32,
+    };
+    let b = cfg.batch;
+    let mut net = Net::new(&mut rec, spec.clone(), &store, cfg)?;
+    drop(store);
+    net.set_augment(s.augment);
+    let init = net.init_params(s.seed);
+    net.write_params(&mut rec, &init)?;
+    // validation, test and the drawing row stay in place; the page writes each epoch's order before them
+    let rows = n_train + n_val + n_test + 1;
+    net.set_index(&mut rec, n_train, &(n_train as u32..rows as u32).collect::<Vec<_>>())?;
+    let mut plans = serde_json::Map::new();
+    let mut sizes = vec![(Mode::Train, b), (Mode::Eval, b), (Mode::Predict, 1)];
+    for (mode, rows) in [(Mode::Train, n_train), (Mode::Eval, n_val), (Mode::Eval, n_test)] {
+        if rows % b != 0 {
+            sizes.push((mode, rows % b));
+        }
+    }
+    sizes.sort_by_key(|&(m, n)| (m as u8, n));
+    sizes.dedup();
+    for (mode, n) in sizes {
+        let info = net.launch_info(&mut rec, mode, n, 0, 0)?;
+        let key = format!(
+            "{}:{n}",
+            match mode {
+                Mode::Train => "train",
+                Mode::Eval => "eval",
+                Mode::Predict => "predict",
+            }
+        );
+        plans.insert(key, plan_json(&rec, &info, tuning.gemm, shaders));
+    }
+    let buffers: Vec<Value> = rec
+        .host
+        .buffers()
+        .iter()
+        .zip(&rec.labels)
+        .map(|(words, label)| {
+            let data = words.iter().any(|&w| w != 0).then(|| blob.put(words));
+            json!({ "label": label, "words": words.len(), "data": data })
+        })
+        .collect();
+    let layout = checkpoint::model_layout(spec, s.scale, &net.slots, &init, 0)?;
+    let template = blob.put_bytes(&layout.bytes);
+    let program = json!({
+        "class": tuning.describe(),
+        "buffers": buffers,
+        "plans": plans,
+        "store": net.store_view().buf,
+        "index": net.index_view().buf,
+        "params": net.params_view().buf,
+        "acc": { "train": net.acc_view(Acc::Train).buf, "eval": net.acc_view(Acc::Eval).buf },
+        "probs": net.probs_view(1).buf,
+    });
+    Ok((program, (template, layout.floats, layout.steps)))
+}
+
+/// A plan as the page replays it: per op its kernel, the file and core of its
+/// module (the page adds the kind of sums), parameters, views and workgroups;
+/// and which ops a run patches.
+fn plan_json(rec: &Recorder, info: &LaunchInfo, gemm: Gemm, shaders: &mut BTreeMap<String, String>) -> Value {
+    let ops: Vec<Value> = rec.host.ops(info.plan).iter().map(|op| op_json(op, gemm, shaders)).collect();
+    json!({
+        "ops": ops,
+        "gather": { "op": info.gather.0, "params": info.gather.1.to_vec() },
+        "dropouts": info.dropouts.iter().map(|(i, p)| json!({ "op": i, "params": p.to_vec() })).collect::<Vec<_>>(),
+        "optim": info.optim.map(|(i, p)| json!({ "op": i, "params": p.to_vec() })),
+    })
+}
+
+fn op_json(op: &Op, gemm: Gemm, shaders: &mut BTreeMap<String, String>) -> Value {
+    let info = op.kernel.info();
+    let (groups, core) = match op.grid {
+        Grid::Groups(g) => (g, Gemm::Tiled),
+        Grid::Gemm { m, n, splits } => (gemm.groups(m, n, splits), gemm.resolve(m, n)),
+    };
+    let core = if info.shader.uses_gemm() { core } else { Gemm::Tiled };
+    let name = if info.shader.uses_gemm() { core.name() } else { "-" };
+    let sums: &[bool] = if info.shader.uses_reduce() { &[false, true] } else { &[false] };
+    for &sg in sums {
+        let key = format!("{}|{name}|{}", info.shader.file(), if sg { "subgroup" } else { "tree" });
+        shaders.entry(key).or_insert_with(|| {
+            let text = info.shader.source(core, sg);
+            if sg {
+                format!("enable subgroups;\n{text}")
+            } else {
+                text.into_owned()
+            }
+        });
+    }
+    let views: Vec<[usize; 3]> = op.views.iter().map(|v| [v.buf, v.offset, v.len]).collect();
+    json!({
+        "kernel": info.entry,
+        "module": format!("{}|{name}", info.shader.file()),
+        "reduce": info.shader.uses_reduce(),
+        "params": op.params.to_vec(),
+        "views": views,
+        "groups": groups,
+    })
+}
+
+fn schedule_json(s: Schedule) -> Value {
+    match s {
+        Schedule::Const => json!({ "kind": "const" }),
+        Schedule::Exp(g) => json!({ "kind": "exp", "g": g }),
+        Schedule::Cosine => json!({ "kind": "cosine" }),
+        Schedule::OneCycle => json!({ "kind": "onecycle" }),
+    }
+}
+
+/// Initial buffer contents, each stored once however many buffers start with it,
+/// deflated into one base64 text.
+#[derive(Default)]
+struct Blob {
+    words: Vec<u32>,
+    seen: HashMap<Vec<u32>, [usize; 2]>,
+}
+
+impl Blob {
+    /// Where `words` lie in the blob: [first word, words].
+    fn put(&mut self, words: &[u32]) -> [usize; 2] {
+        if let Some(&at) = self.seen.get(words) {
+            return at;
+        }
+        let at = [self.words.len(), words.len()];
+        self.words.extend_from_slice(words);
+        self.seen.insert(words.to_vec(), at);
+        at
+    }
+
+    /// Bytes, zero-padded to whole words: [first word, bytes].
+    fn put_bytes(&mut self, bytes: &[u8]) -> [usize; 2] {
+        let words: Vec<u32> = bytes.chunks(4).map(|c| c.iter().rev().fold(0u32, |w, &b| w << 8 | b as u32)).collect();
+        [self.put(&words)[0], bytes.len()]
+    }
+
+    fn deflated(&self) -> Result<String> {
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        let packed = z.write_all(bytemuck::cast_slice(&self.words)).and_then(|_| z.finish());
+        Ok(base64(&packed.map_err(|e| Error::Gpu(format!("deflating the page's data: {e}")))?))
+    }
+}

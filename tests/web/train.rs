@@ -1,0 +1,121 @@
+//! `export-web --train`: the training page in headless Chromium (WebGPU on
+//! SwiftShader) takes the very steps the reference engine takes, under both kinds
+//! of plans it carries, learns, pauses and resumes where it stopped, and hands
+//! `gpunet eval` a checkpoint that scores what the page said.
+
+use super::{dir, gpunet, load};
+use gpunet::cpu::CpuEngine;
+use gpunet::engine::Engine;
+use gpunet::model::{Acc, Net, NetConfig, Spec};
+use gpunet::selftest::{steps, Tol};
+use gpunet::settings::Settings;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+
+/// A small net with every kind of layer a step patches or sums: dropout, batch
+/// norm, a strided conv, Adam; 160 rows (128 train, 32 validation), batch 16.
+/// (No bias right before batch norm: it has no effect on the loss, so its
+/// gradient is rounding, which Adam blows up to steps of the rate's size.)
+const ARCH: &str = "conv8k3,bn,conv8k3s2,pool2,drop0.25,fc32,out10";
+const FLAGS: [&str; 10] =
+    ["--batch-size", "16", "--limit", "160", "--test-limit", "100", "--seed", "5", "--lr", "0.003"];
+
+fn export(name: &str, arch: &str, flags: &[&str]) -> PathBuf {
+    std::fs::create_dir_all(dir()).unwrap();
+    let page = dir().join(name);
+    let mut args = vec!["export-web", "--train", "--arch", arch, "--out", page.to_str().unwrap()];
+    args.extend(flags);
+    let said = gpunet(&args);
+    assert!(said.starts_with(&format!("wrote {}", page.display())), "{said}");
+    page
+}
+
+fn floats_of_base64(v: &Value) -> Vec<f32> {
+    let bytes = super::cdp::decode_base64(v.as_str().unwrap());
+    bytes.chunks(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect()
+}
+
+/// `steps` steps of the reference engine on the run the page was exported for:
+/// the same split, store, init, epoch order, rates; each step's mean loss and
+/// the weights after them, and the initial weights.
+fn reference(steps: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let s = Settings { batch: 16, limit: Some(160), seed: 5, lr: 0.003, ..Settings::new(ARCH) };
+    let data = gpunet::train::load_data(&s).unwrap();
+    let n_train = data.train.len();
+    let mut e = CpuEngine::new();
+    let cfg = NetConfig { batch: 16, scale: 255.0, optim: Some(s.optim().unwrap()), seed: 5 };
+    let mut net = Net::new(&mut e, Spec::parse(ARCH).unwrap(), &data.store(1), cfg).unwrap();
+    let init = net.init_params(5);
+    net.write_params(&mut e, &init).unwrap();
+    net.set_index(&mut e, 0, &gpunet::train::epoch_order(n_train, 5, 0)).unwrap();
+    net.set_acc(&mut e, Acc::Train, [0.0; 3]).unwrap();
+    let mut losses = Vec::new();
+    let mut before = (0.0, 0.0, 0.0);
+    for step in 0..steps {
+        net.set_lr(s.lr_schedule.lr(s.lr, step as u64, (n_train / 16) as u64, 1));
+        net.train_step(&mut e, step * 16, 16, step as u64).unwrap();
+        let now = net.read_acc(&mut e, Acc::Train).unwrap();
+        losses.push(((now.0 - before.0) / (now.2 - before.2)) as f32);
+        before = now;
+    }
+    (losses, e.read_f32(net.params_view()).unwrap(), init)
+}
+
+#[test]
+fn train_page_steps_equal_the_reference_engine_under_both_plans() {
+    let page = export("train-steps.html", ARCH, &FLAGS);
+    let (want_losses, want, init) = reference(4);
+    for class in ["cpu", "gpu"] {
+        let url = PathBuf::from(format!("{}?class={class}", page.display()));
+        let Some((mut b, p)) = load(&url, None) else { return };
+        let adapter =
+            b.eval(&p, "gpunet.ready").unwrap_or_else(|e| panic!("the page did not start: {e}; {:#?}", b.log));
+        let r = b.eval(&p, "gpunet.train({ epochs: 1, steps: 4, perStepLoss: true })").unwrap();
+        assert_eq!(r["steps"], 4, "{r}");
+        let losses: Vec<f32> = r["losses"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+        let cmp = gpunet::selftest::compare(&losses, &want_losses, Tol { atol: 1e-5, rtol: 1e-5 });
+        assert!(cmp.first_bad.is_none(), "{class} plans: losses {losses:?}, the reference's {want_losses:?}");
+        let got = floats_of_base64(&b.eval(&p, "gpunet.params()").unwrap());
+        let outcome =
+            steps::weights_outcome(format!("{class} plans"), &got, &want, &init, Tol { atol: 1e-4, rtol: 0.0 });
+        eprintln!("{adapter}: {} · losses {losses:?}", outcome.line());
+        assert!(outcome.pass(), "{}", outcome.line());
+    }
+}
+
+#[test]
+fn train_page_learns_pauses_resumes_and_hands_eval_its_checkpoint() {
+    let flags = ["--batch-size", "32", "--limit", "2000", "--test-limit", "1000", "--seed", "3", "--lr", "0.003"];
+    let page = export("train-learn.html", "conv8k5,pool2,conv16k3,pool2,fc64,out10", &flags);
+    let Some((mut b, p)) = load(&page, None) else { return };
+    b.eval(&p, "gpunet.ready").unwrap_or_else(|e| panic!("the page did not start: {e}; {:#?}", b.log));
+    // one epoch, paused after 7 steps and resumed: 50 steps of 32 rows, then validation and test
+    let first = b.eval(&p, "gpunet.train({ epochs: 1, steps: 7 })").unwrap();
+    assert_eq!((first["steps"].as_u64(), first["done"].as_bool()), (Some(7), Some(false)), "{first}");
+    let status = b.eval(&p, "gpunet.status()").unwrap();
+    assert_eq!(status, json!({ "epoch": 0, "batch": 7, "step": 7, "running": false, "done": false }));
+    let r = b.eval(&p, "gpunet.train()").unwrap();
+    assert_eq!((r["steps"].as_u64(), r["done"].as_bool()), (Some(50), Some(true)), "{r}");
+    let acc = r["test_accuracy"].as_f64().unwrap();
+    eprintln!("one epoch of 1,600 images: test accuracy {acc:.4}, {:.1} images/s", r["images_per_s"]);
+    assert!(acc > 0.8, "test accuracy {acc} after one epoch of 1,600 images (chance is 0.1)");
+    let paused = floats_of_base64(&b.eval(&p, "gpunet.params()").unwrap());
+
+    // the same epoch without the pause: the same weights, bit for bit
+    let (mut b2, p2) = load(&page, None).unwrap();
+    b2.eval(&p2, "gpunet.ready").unwrap();
+    let whole = b2.eval(&p2, "gpunet.train({ epochs: 1 })").unwrap();
+    assert_eq!(whole["test_accuracy"], r["test_accuracy"]);
+    assert_eq!(floats_of_base64(&b2.eval(&p2, "gpunet.params()").unwrap()), paused, "pausing changed the run");
+
+    // the page's checkpoint in `gpunet eval`, on the same 1,000 t10k images
+    let model = dir().join("trained-in-page.safetensors");
+    std::fs::write(&model, super::cdp::decode_base64(b.eval(&p, "gpunet.checkpoint()").unwrap().as_str().unwrap()))
+        .unwrap();
+    let test = dir().join("t10k-1000.csv");
+    gpunet::data::csv::write(&test, &gpunet::data::mnist_test().unwrap().truncate(1000)).unwrap();
+    let out = gpunet(&["eval", "--model", model.to_str().unwrap(), "--input", test.to_str().unwrap()]);
+    let line = out.lines().find(|l| l.contains("accuracy")).unwrap_or_else(|| panic!("{out}"));
+    let eval: f64 = line.rsplit(' ').next().unwrap().trim().parse().unwrap_or_else(|_| panic!("{line}"));
+    assert!((eval - acc).abs() <= 0.0011, "gpunet eval says {eval}, the page said {acc}:\n{out}");
+}
