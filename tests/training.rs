@@ -182,3 +182,19 @@ fn batchnorm_gradients_and_running_statistics_match_cpu_reference() {
     let (_, _, slots) = gpunet::selftest::steps::bn_gradients(&mut CpuEngine::new(), &spec, &images).unwrap();
     assert_eq!(slots.iter().filter(|s| s.running.is_some()).count(), 3);
 }
+
+/// The epoch order is a permutation of the training rows, different for each
+/// epoch and each seed (the page computes the same one: tests/web).
+#[test]
+fn epoch_order_is_a_permutation_that_moves_with_epoch_and_seed() {
+    let a = train::epoch_order(1000, 42, 0);
+    let mut sorted = a.clone();
+    sorted.sort();
+    assert_eq!(sorted, (0..1000).collect::<Vec<u32>>());
+    assert_ne!(a, train::epoch_order(1000, 42, 1));
+    assert_ne!(a, train::epoch_order(1000, 43, 0));
+    assert_eq!(a, train::epoch_order(1000, 42, 0));
+    // no row stays put much more often than chance (1 in 1000)
+    let fixed = a.iter().enumerate().filter(|(i, &r)| *i as u32 == r).count();
+    assert!(fixed < 10, "{fixed} rows kept their place");
+}

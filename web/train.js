@@ -51,15 +51,15 @@ function powi(a, b) {
   return recip ? 1 / r : r;
 }
 
-/** Schedule::lr: the rate of `step` (from 0) of `epochs` epochs of `perEpoch` steps. */
-function scheduleLr(base, step, perEpoch, epochs) {
+/** Schedule::lr: the rate of `step` (from 0) of `epochs` epochs of `perEpoch` steps under `schedule`. */
+function scheduleLr(schedule, base, step, perEpoch, epochs) {
   base = Math.fround(base);
   const total = Math.max(perEpoch * epochs, 1);
   const cosBetween = (from, to, frac) => to + ((from - to) * (1 + Math.cos(Math.PI * frac))) / 2;
   let lr;
-  switch (S.schedule.kind) {
+  switch (schedule.kind) {
     case "exp":
-      lr = base * powi(S.schedule.g, Math.floor(step / Math.max(perEpoch, 1)));
+      lr = base * powi(schedule.g, Math.floor(step / Math.max(perEpoch, 1)));
       break;
     case "cosine":
       lr = cosBetween(base, 0, Math.min(step / total, 1));
@@ -290,7 +290,7 @@ async function train({ maxSteps = Infinity, perStepLoss = false } = {}) {
       t.setOrder(nTrain, run.seed, run.epoch);
       t.setAcc("train", run.acc);
       if (run.batch === 0) log(`Epoch ${run.epoch + 1}/${run.epochs}`);
-      const epochLr = scheduleLr(run.lr, run.step - run.batch, nb, run.epochs);
+      const epochLr = scheduleLr(S.schedule, run.lr, run.step - run.batch, nb, run.epochs);
       for (; run.batch < nb; ) {
         if (run.paused || steps >= maxSteps) {
           run.acc = await t.readAcc("train");
@@ -298,7 +298,7 @@ async function train({ maxSteps = Infinity, perStepLoss = false } = {}) {
           return report(trained, busySeconds);
         }
         const n = Math.min(b, nTrain - run.batch * b);
-        await t.launch(`train:${n}`, run.batch * b, run.step, scheduleLr(run.lr, run.step, nb, run.epochs));
+        await t.launch(`train:${n}`, run.batch * b, run.step, scheduleLr(S.schedule, run.lr, run.step, nb, run.epochs));
         run.step++;
         run.batch++;
         steps++;

@@ -119,3 +119,37 @@ fn train_page_learns_pauses_resumes_and_hands_eval_its_checkpoint() {
     let eval: f64 = line.rsplit(' ').next().unwrap().trim().parse().unwrap_or_else(|_| panic!("{line}"));
     assert!((eval - acc).abs() <= 0.0011, "gpunet eval says {eval}, the page said {acc}:\n{out}");
 }
+
+/// The host logic the page mirrors in JavaScript: every rate schedule, the epoch
+/// order (a seed past 2^32 included) and Adam's bias corrections, against the
+/// CLI's own functions.
+#[test]
+fn train_page_mirrors_the_clis_schedules_shuffles_and_bias_corrections() {
+    use gpunet::schedule::Schedule;
+    let page = export("train-mirror.html", "fc16,out10", &["--limit", "100", "--test-limit", "10"]);
+    let Some((mut b, p)) = load(&page, None) else { return };
+    b.eval(&p, "gpunet.ready").unwrap();
+    for (text, js) in [
+        ("const", r#"{"kind":"const"}"#),
+        ("exp:0.95", r#"{"kind":"exp","g":0.95}"#),
+        ("cosine", r#"{"kind":"cosine"}"#),
+        ("onecycle", r#"{"kind":"onecycle"}"#),
+    ] {
+        let s = Schedule::parse(text).unwrap();
+        let steps: Vec<u64> = (0..300).step_by(7).chain([0, 1, 89, 90, 91, 299]).collect();
+        let got = b.eval(&p, &format!("{steps:?}.map(t => scheduleLr({js}, 0.01, t, 100, 3))")).unwrap();
+        for (t, g) in steps.iter().zip(got.as_array().unwrap()) {
+            assert_eq!(g.as_f64().unwrap() as f32, s.lr(0.01, *t, 100, 3), "{text} at step {t}");
+        }
+    }
+    for (n, seed, epoch) in [(1, 42, 0), (10, 42, 3), (1000, 7, 1), (48000, 42, 9), (777, (1u64 << 40) + 5, 2)] {
+        let got = b.eval(&p, &format!("Array.from(epochOrder({n}, {seed}, {epoch}))")).unwrap();
+        let got: Vec<u32> = got.as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+        assert_eq!(got, gpunet::train::epoch_order(n, seed, epoch), "n {n}, seed {seed}, epoch {epoch}");
+    }
+    for t in [1u64, 2, 10, 1000, 100_000] {
+        let js = b.eval(&p, &format!("[Math.fround(1 / (1 - powi(Math.fround(0.9), {t}))), Math.fround(1 / (1 - powi(Math.fround(0.999), {t})))]")).unwrap();
+        let d = gpunet::cpu::AdamDims::new(1, 1e-3, 0.9, 0.999, 1e-8, 0.0, t);
+        assert_eq!((js[0].as_f64().unwrap() as f32, js[1].as_f64().unwrap() as f32), (d.c1, d.c2), "t {t}");
+    }
+}
