@@ -283,6 +283,8 @@ async function train({ maxSteps = Infinity, perStepLoss = false } = {}) {
   const nb = Math.ceil(nTrain / b);
   const logEvery = Math.max(1, Math.floor(nb / 20));
   run.running = true;
+  buttons();
+  show(`training: epoch ${run.epoch + 1}/${run.epochs}, batch ${run.batch + 1}/${nb}…`);
   let steps = 0, trained = 0, busySeconds = 0;
   try {
     while (run.epoch < run.epochs) {
@@ -389,9 +391,12 @@ function draw() {
   const total = Math.max(1, run.epochs * Math.ceil((run.limit || ROWS.train) / S.batch));
   const losses = run.curve.map((c) => c[1]).concat(run.val.map((v) => v[1]));
   const maxLoss = Math.max(0.1, ...losses.filter(Number.isFinite));
+  // accuracy from 0.8 up, or from the lowest tenth seen so far
+  const accs = run.curve.map((c) => c[2]).concat(run.val.map((v) => v[2]));
+  const lowAcc = Math.min(0.8, Math.floor(10 * Math.min(1, ...accs.filter(Number.isFinite))) / 10);
   const panels = [
     { x0: pad, title: "loss", idx: 1, lo: 0, hi: maxLoss },
-    { x0: pad + w + gap + pad / 2, title: "accuracy", idx: 2, lo: 0.8, hi: 1 },
+    { x0: pad + w + gap + pad / 2, title: "accuracy", idx: 2, lo: lowAcc, hi: 1 },
   ];
   for (const p of panels) {
     const X = (s) => p.x0 + (s / total) * w;
@@ -436,7 +441,7 @@ about.append(
     ` · batch ${S.batch}, ${S.optimizer}, lr schedule ${S.schedule.kind}, augment ${S.augment}, seed ${S.seed} · exported by ${DOC.generator}`
 );
 $("epochs").value = S.epochs;
-$("lr").value = S.lr;
+$("lr").value = Number(S.lr.toPrecision(6));
 $("epochs").addEventListener("change", () => {
   run.epochs = Math.max(run.epoch + (run.batch > 0 ? 1 : 0), Math.max(1, Math.floor(Number($("epochs").value) || 1)));
   $("epochs").value = run.epochs;
@@ -447,7 +452,7 @@ $("epochs").addEventListener("change", () => {
 $("lr").addEventListener("change", () => {
   const lr = Number($("lr").value);
   if (lr > 0 && Number.isFinite(lr)) run.lr = lr;
-  $("lr").value = run.lr;
+  $("lr").value = Number(run.lr.toPrecision(6));
 });
 $("train").addEventListener("click", () => {
   run.paused = false;

@@ -42,8 +42,8 @@ pub fn page(settings: &Settings, epochs: usize, test_rows: Option<usize>) -> Res
     }
     let spec = Spec::parse(&settings.arch)?;
     let mut data = train::load_data(settings)?;
-    if let (Some(n), Some(t)) = (test_rows, data.test.take()) {
-        data.test = Some(t.truncate(n));
+    if let Some(n) = test_rows {
+        data.test = data.test.map(|t| t.truncate(n));
     }
     let mut blob = Blob::default();
     let mut shaders = BTreeMap::new();

@@ -153,3 +153,34 @@ fn train_page_mirrors_the_clis_schedules_shuffles_and_bias_corrections() {
         assert_eq!((js[0].as_f64().unwrap() as f32, js[1].as_f64().unwrap() as f32), (d.c1, d.c2), "t {t}");
     }
 }
+
+#[test]
+fn without_webgpu_the_training_page_says_so() {
+    let page = export("train-nogpu.html", "fc16,out10", &["--limit", "100", "--test-limit", "10"]);
+    let Some((mut b, p)) = load(&page, Some("delete Navigator.prototype.gpu;")) else { return };
+    let err = b.eval(&p, "gpunet.ready").expect_err("the page started without navigator.gpu");
+    assert!(err.contains("no WebGPU"), "{err}");
+    let shown = b.eval(&p, "document.getElementById('problem').textContent").unwrap();
+    assert!(shown.as_str().is_some_and(|t| t.contains("has no WebGPU") && t.contains("trains its network")), "{shown}");
+    assert_eq!(b.eval(&p, "document.getElementById('train').disabled").unwrap(), true);
+}
+
+/// The page bundles all of MNIST's test set unless --test-limit says less, and
+/// the rows it reports are the CLI's split.
+#[test]
+fn train_page_carries_the_split_and_the_test_set() {
+    let page = export("train-rows.html", "fc16,out10", &["--limit", "1000"]);
+    let doc = super::page_doc(&page);
+    assert_eq!(doc["rows"], json!({ "train": 800, "val": 200, "test": 10000, "draw": 11000 }));
+    let page =
+        export("train-rows-cut.html", "fc16,out10", &["--limit", "1000", "--val-split", "0", "--test-limit", "300"]);
+    let doc = super::page_doc(&page);
+    assert_eq!(doc["rows"], json!({ "train": 1000, "val": 0, "test": 300, "draw": 1300 }));
+    assert_eq!(doc["settings"]["batch"], 500);
+    // both kinds of plans, each with its training, evaluation and drawing launches
+    for class in ["cpu", "gpu"] {
+        let plans = doc["programs"][class]["plans"].as_object().unwrap();
+        let keys: Vec<&str> = plans.keys().map(|k| k.as_str()).collect();
+        assert_eq!(keys, ["eval:300", "eval:500", "predict:1", "train:500"], "{class}");
+    }
+}
