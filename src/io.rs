@@ -1,9 +1,12 @@
-//! Atomic file output: write beside the target, flush, then rename, so a crash
-//! or interrupt never leaves a half-written checkpoint, metrics file or submission.
+//! Atomic file output: write beside the target, flush and fsync, rename into
+//! place, fsync the directory; so a crash, a kill or a power cut leaves the old
+//! file or the new one, never half of either, and no partial output behind.
 
 use crate::error::{Error, Result};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 
 fn temp_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
@@ -17,14 +20,54 @@ pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut dyn Write) -> std::io::R
     let tmp = temp_path(path);
     let result = (|| {
         let file = std::fs::File::create(&tmp)?;
-        let mut w = BufWriter::new(file);
+        let mut w = BufWriter::new(FaultyDisk { file, fail: injected_fault() });
         fill(&mut w)?;
-        let file = w.into_inner().map_err(|e| e.into_error())?;
+        let file = w.into_inner().map_err(|e| e.into_error())?.file;
         file.sync_all()?;
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, path)?;
+        sync_dir(path.parent().unwrap_or(Path::new(".")))
     })();
     result.map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         Error::io(path, e)
     })
+}
+
+/// Flushes a directory's entries (a rename or a new file in it) to disk.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// A file that, where a test asks for it, fills up like a full disk.
+struct FaultyDisk {
+    file: std::fs::File,
+    /// Bytes it takes before failing with ENOSPC.
+    fail: Option<usize>,
+}
+
+impl Write for FaultyDisk {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.fail {
+            Some(0) => Err(std::io::Error::from_raw_os_error(libc::ENOSPC)),
+            Some(left) => {
+                let n = self.file.write(&buf[..buf.len().min(left)])?;
+                self.fail = Some(left - n);
+                Ok(n)
+            }
+            None => self.file.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// Fault injection for the tests: `GPUNET_INJECT_ENOSPC=N` makes the N-th atomic
+/// write of this process (from 1) fail as a full disk would, after 100 bytes.
+fn injected_fault() -> Option<usize> {
+    static AT: OnceLock<Option<usize>> = OnceLock::new();
+    static WRITES: AtomicUsize = AtomicUsize::new(0);
+    let at = (*AT.get_or_init(|| std::env::var("GPUNET_INJECT_ENOSPC").ok().and_then(|v| v.parse().ok())))?;
+    (WRITES.fetch_add(1, Ordering::SeqCst) + 1 == at).then_some(100)
 }

@@ -24,6 +24,7 @@ pub mod op;
 pub mod optim;
 pub mod picture;
 pub mod plot;
+pub mod run;
 pub mod schedule;
 pub mod selftest;
 pub mod settings;

@@ -7,6 +7,7 @@ use gpunet::gpu::{context, AdapterChoice, Class, Gpu, GpuEngine, Overrides};
 use gpunet::model::checkpoint;
 use gpunet::model::spec::{self, Spec};
 use gpunet::native::NativeEngine;
+use gpunet::run::RunDir;
 use gpunet::selftest::{self, sweep};
 use gpunet::train::{self, Progress, Settings, TrainJob};
 use gpunet::{data, infer, Error, Result};
@@ -89,7 +90,7 @@ enum Cmd {
     Train(TrainArgs),
     /// Write a Kaggle submission (ImageId,Label) for test images
     Predict {
-        /// A model.safetensors written by `gpunet train`; repeat for an ensemble (probabilities averaged)
+        /// A run directory (its current model; DIR/best for its best), or a model.safetensors; repeat for an ensemble (probabilities averaged)
         #[arg(long, required = true)]
         model: Vec<PathBuf>,
         /// Kaggle test.csv (pixel0..pixel783), a labelled CSV, or an IDX image file
@@ -126,7 +127,7 @@ enum Cmd {
     },
     /// Loss, accuracy and confusion matrix of a model on labelled images
     Eval {
-        /// A model.safetensors; repeat for an ensemble: each member is reported, then their average
+        /// A run directory (DIR/best for its best), or a model.safetensors; repeat for an ensemble: each member is reported, then their average
         #[arg(long, required = true)]
         model: Vec<PathBuf>,
         /// A labelled Kaggle CSV (label,pixel0..) or IDX image file with its labels beside it
@@ -194,9 +195,12 @@ struct TrainArgs {
     /// Run directory [default: runs/<arch>-<unix time>, or the resumed run's]
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Continue from DIR/model.safetensors (its optimizer state and settings beside it)
+    /// Continue a run: its directory (from its last complete save), a generation in it (e.g. DIR/best), or a model.safetensors with its optimizer state beside it
     #[arg(long)]
     resume: Option<PathBuf>,
+    /// Older checkpoint generations kept in the run directory, besides the current one and the best
+    #[arg(long, default_value_t = 2)]
+    keep: usize,
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -324,8 +328,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Predict { model, input, out, probs, batch_size } => {
             check_batch(batch_size)?;
-            let images = data::load(&input)?;
+            // the models first: a wrong one is known before a large input is read
             let models = load_models(&model)?;
+            let images = data::load(&input)?;
             let mut engine = c.open()?.engine;
             let t = std::time::Instant::now();
             let members = infer::predict_each(&mut *engine, &models, &images, batch_size)?;
@@ -373,7 +378,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let out = out.unwrap_or_else(|| PathBuf::from("digits.html"));
             let mut members = Vec::new();
             for path in &model {
-                let (m, _) = checkpoint::load_model(path)?;
+                let (m, _) = checkpoint::load_model(&gpunet::run::model_path(path)?)?;
                 members.push(gpunet::web::Member { name: member_name(path), model: m });
             }
             let page = gpunet::web::page(&members)?;
@@ -389,6 +394,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Eval { model, input, batch_size, errors } => {
             check_batch(batch_size)?;
+            let models = load_models(&model)?;
             let images = data::load(&input)?;
             let Some(labels) = images.labels.clone() else {
                 return Err(Error::input(
@@ -397,7 +403,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     "evaluation needs labels (a 'label' column, or an IDX labels file beside the images)",
                 ));
             };
-            let models = load_models(&model)?;
             let mut engine = c.open()?.engine;
             let members = infer::predict_each(&mut *engine, &models, &images, batch_size)?;
             let p = infer::mean(&members);
@@ -435,8 +440,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+/// The models `--model` names: model files, or run and generation directories.
 fn load_models(paths: &[PathBuf]) -> Result<Vec<checkpoint::Model>> {
-    paths.iter().map(|p| Ok(checkpoint::load_model(p)?.0)).collect()
+    paths.iter().map(|p| Ok(checkpoint::load_model(&gpunet::run::model_path(p)?)?.0)).collect()
 }
 
 /// How the page names a model: its run directory for a `model.safetensors`, else its file name.
@@ -490,7 +496,10 @@ fn selftest_cmd(c: &Choice, opts: sweep::Options) -> Result<ExitCode> {
 /// Settings from the flags, over the resumed run's (which win; a flag that
 /// contradicts them is an error) or the defaults.
 fn settings(t: &TrainArgs) -> Result<Settings> {
-    let resumed = t.resume.as_deref().map(train::resumed_settings).transpose()?;
+    let resumed = match &t.resume {
+        Some(target) => Some(train::resumed_settings(&gpunet::run::model_path(target)?)?),
+        None => None,
+    };
     run_settings(&t.run, resumed, t.train.clone())
 }
 
@@ -548,25 +557,51 @@ fn default_out(arch: &str) -> PathBuf {
 fn train_cmd(c: &Choice, a: TrainArgs) -> Result<ExitCode> {
     let settings = settings(&a)?;
     let epochs = a.run.epochs.unwrap_or_else(|| spec::default_epochs(&settings.arch));
-    let out = match (&a.out, &a.resume) {
-        (Some(o), _) => o.clone(),
-        (None, Some(r)) => r.parent().map(Path::to_path_buf).unwrap_or_default(),
-        (None, None) => default_out(&settings.arch),
-    };
-    let resuming_here = a.resume.as_ref().is_some_and(|r| r.parent() == Some(out.as_path()));
-    if out.join("model.safetensors").exists() && !resuming_here {
-        return Err(Error::usage(format!(
-            "{} already holds a model; choose another --out, or continue it with --resume {}",
-            out.display(),
-            out.join("model.safetensors").display()
-        )));
-    }
     if epochs == 0 {
         return Err(Error::usage("--epochs must be at least 1"));
     }
+    // the run directory is checked and locked before any data is read or device opened
+    let (mut run, resume) = match &a.resume {
+        Some(target) => {
+            // the lock first: a run busy elsewhere is refused before anything is said of it
+            let (run, model) = RunDir::resume(target, a.keep)?;
+            let st = checkpoint::load_state_meta(&train::state_path(&model))?;
+            if st.epoch >= epochs && st.batch == 0 {
+                return Err(Error::usage(format!(
+                    "nothing left to do: the run in {} has trained {} epoch{} already; give --epochs above {} to train more",
+                    target.display(),
+                    st.epoch,
+                    if st.epoch == 1 { "" } else { "s" },
+                    st.epoch
+                )));
+            }
+            if let Some(out) = &a.out {
+                if std::fs::canonicalize(out).ok() != std::fs::canonicalize(run.dir()).ok() {
+                    return Err(Error::usage(format!(
+                        "--resume continues the run in {}; --out {} names another directory",
+                        run.dir().display(),
+                        out.display()
+                    )));
+                }
+            }
+            (run, Some(model))
+        }
+        None => (RunDir::create(&a.out.clone().unwrap_or_else(|| default_out(&settings.arch)), a.keep)?, None),
+    };
+    let spec = Spec::parse(&settings.arch)?;
+    // a generation: the weights, the optimizer's one or two states, their checksums, the metrics
+    let need = (spec.param_count() as u64 * 4 * 3 + (1 << 20)) * 2;
+    if let Some(free) = gpunet::run::free_bytes(run.dir()).filter(|&f| f < need) {
+        eprintln!(
+            "warning: {} MiB free where the run saves ({}); a checkpoint generation needs about {} MiB: the run may stop when it saves",
+            free >> 20,
+            run.dir().display(),
+            need.div_ceil(1 << 20)
+        );
+    }
     // every input is read and checked before the device is opened or anything written
     let data = train::load_data(&settings)?;
-    if let Some(r) = &a.resume {
+    if let Some(r) = &resume {
         checkpoint::load_model(r)?;
     }
     // SIGINT, SIGTERM and SIGHUP all save. `timeout` and a terminal's process group
@@ -583,9 +618,9 @@ fn train_cmd(c: &Choice, a: TrainArgs) -> Result<ExitCode> {
         }
     });
     let mut engine = c.open()?.engine;
-    let job = TrainJob { settings, epochs, out, resume: a.resume };
+    let job = TrainJob { settings, epochs, resume };
     let mut ui = Console { bar: None };
-    let report = train::train(&mut *engine, &job, data, &STOP, &mut ui)?;
+    let report = train::train(&mut *engine, &job, data, &STOP, &mut ui, &mut run)?;
     say!("{:.1} images/s over the run; peak memory {}", report.images_per_s, gpunet::bench::peak_rss_text());
     engine.finish()?;
     Ok(ExitCode::SUCCESS)

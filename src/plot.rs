@@ -5,7 +5,7 @@
 use crate::error::{Error, Result};
 use crate::io::write_atomic;
 use crate::picture::{Canvas, Rgb, WHITE};
-use crate::train::{read_metrics, EpochMetrics};
+use crate::run::{read_metrics, EpochMetrics};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 

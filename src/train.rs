@@ -5,27 +5,13 @@ use crate::cpu::pcg;
 use crate::data::{self, Images};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::io::write_atomic;
 use crate::model::checkpoint::{self, TrainState};
 use crate::model::{Acc, Net, NetConfig, Spec};
+use crate::run::{self, read_metrics, EpochMetrics, RunDir, Snapshot};
 pub use crate::settings::Settings;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
-
-/// One epoch's figures, as metrics.csv records them.
-#[derive(Clone, Debug, PartialEq)]
-pub struct EpochMetrics {
-    pub epoch: usize,
-    /// Training time of the epoch, validation excluded.
-    pub seconds: f64,
-    pub loss: f64,
-    pub accuracy: f64,
-    pub val_loss: Option<f64>,
-    pub val_accuracy: Option<f64>,
-    /// The rate of the epoch's first step.
-    pub lr: f32,
-}
 
 #[derive(Debug)]
 pub struct Report {
@@ -53,7 +39,7 @@ impl Progress for Quiet {
 pub struct TrainJob {
     pub settings: Settings,
     pub epochs: usize,
-    pub out: PathBuf,
+    /// The model file to continue from (optimizer state and metrics beside it).
     pub resume: Option<PathBuf>,
 }
 
@@ -138,65 +124,16 @@ pub fn evaluate(engine: &mut dyn Engine, net: &mut Net, first: usize, rows: usiz
     Ok((loss / n, hit / n))
 }
 
-fn write_metrics(path: &Path, rows: &[EpochMetrics]) -> Result<()> {
-    let opt = |v: Option<f64>| v.map(|x| format!("{x:.6}")).unwrap_or_default();
-    write_atomic(path, |w| {
-        writeln!(w, "epoch,seconds,loss,accuracy,val_loss,val_accuracy,lr")?;
-        for r in rows {
-            writeln!(
-                w,
-                "{},{:.3},{:.6},{:.6},{},{},{}",
-                r.epoch,
-                r.seconds,
-                r.loss,
-                r.accuracy,
-                opt(r.val_loss),
-                opt(r.val_accuracy),
-                r.lr
-            )?;
-        }
-        Ok(())
-    })
-}
-
-/// The rows of a metrics.csv; a missing file reads as no rows (a run that saved none yet).
-pub fn read_metrics(path: &Path) -> Result<Vec<EpochMetrics>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(_) => return Ok(Vec::new()),
-    };
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate().skip(1) {
-        let f: Vec<&str> = line.split(',').collect();
-        let bad = || Error::input(path, i + 1, "malformed metrics row");
-        if f.len() != 7 {
-            return Err(bad());
-        }
-        let num = |s: &str| s.parse::<f64>().map_err(|_| bad());
-        let opt = |s: &str| {
-            if s.is_empty() {
-                Ok(None)
-            } else {
-                num(s).map(Some)
-            }
-        };
-        out.push(EpochMetrics {
-            epoch: f[0].parse().map_err(|_| bad())?,
-            seconds: num(f[1])?,
-            loss: num(f[2])?,
-            accuracy: num(f[3])?,
-            val_loss: opt(f[4])?,
-            val_accuracy: opt(f[5])?,
-            lr: f[6].parse().map_err(|_| bad())?,
-        });
-    }
-    Ok(out)
-}
-
-/// Saves model, optimizer state and metrics into `out` (each file atomically).
-/// Never overwrites a good checkpoint with diverged weights: non-finite
-/// parameters stop training instead, naming where and what to try.
-fn save_all(engine: &mut dyn Engine, net: &Net, out: &Path, st: &TrainState, metrics: &[EpochMetrics]) -> Result<()> {
+/// Saves model, optimizer state and metrics as the run's next generation.
+/// Never saves diverged weights: non-finite parameters stop training instead,
+/// naming where and what to try.
+fn save_all(
+    engine: &mut dyn Engine,
+    net: &Net,
+    run: &mut RunDir,
+    st: &TrainState,
+    metrics: &[EpochMetrics],
+) -> Result<()> {
     let params = engine.read_f32(net.params_view())?;
     if params.iter().any(|p| !p.is_finite()) {
         let lr = net.cfg.optim.map_or(0.0, |o| o.lr);
@@ -204,20 +141,20 @@ fn save_all(engine: &mut dyn Engine, net: &Net, out: &Path, st: &TrainState, met
             "the weights became non-finite by step {} (epoch {}); try a lower --lr than {lr:e} (the last good checkpoint, if any, is in {})",
             st.step,
             st.epoch + (st.batch > 0) as usize,
-            out.display()
+            run.dir().display()
         )));
     }
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let state: Vec<Vec<f32>> = net.state_views().into_iter().map(|v| engine.read_f32(v)).collect::<Result<_>>()?;
-    checkpoint::save_model(&out.join("model.safetensors"), &net.spec, net.cfg.scale, &net.slots, &params, st.step)?;
-    checkpoint::save_state(
-        &out.join("optim.safetensors"),
-        &net.slots,
-        &state[0],
-        state.get(1).map(|v| v.as_slice()),
-        st,
-    )?;
-    write_metrics(&out.join("metrics.csv"), metrics)
+    run.save(&Snapshot {
+        spec: &net.spec,
+        scale: net.cfg.scale,
+        slots: &net.slots,
+        params: &params,
+        m: &state[0],
+        v: state.get(1).map(|v| v.as_slice()),
+        state: st,
+        metrics,
+    })
 }
 
 /// The validation accuracy whose first crossing a run reports (the blog's bar).
@@ -225,7 +162,7 @@ const TARGET: f64 = 0.99;
 
 /// The optimizer file that sits beside a model checkpoint.
 pub fn state_path(model: &Path) -> PathBuf {
-    model.with_file_name("optim.safetensors")
+    model.with_file_name(run::OPTIM)
 }
 
 /// Settings saved beside a checkpoint (for --resume).
@@ -242,6 +179,7 @@ pub fn train(
     data: Data,
     stop: &AtomicBool,
     ui: &mut dyn Progress,
+    run: &mut RunDir,
 ) -> Result<Report> {
     let s = &job.settings;
     s.validate()?;
@@ -299,7 +237,7 @@ pub fn train(
             let (m, v, saved) =
                 checkpoint::load_state(&state_path(model_path), &net.slots, net.param_words, net.has_v())?;
             net.write_state(engine, &m, v.as_deref())?;
-            metrics = read_metrics(&model_path.with_file_name("metrics.csv"))?;
+            metrics = read_metrics(&model_path.with_file_name(run::METRICS))?;
             metrics.truncate(saved.epoch);
             st = TrainState { settings: s.to_map(), ..saved };
             ui.line(&format!(
@@ -349,7 +287,7 @@ pub fn train(
                         bi + 1,
                         nb,
                         s.lr,
-                        job.out.display()
+                        run.dir().display()
                     )));
                 }
                 st.acc = [l, h, r];
@@ -361,7 +299,7 @@ pub fn train(
                     let (l, h, r) = net.read_acc(engine, Acc::Train)?;
                     st.acc = [l, h, r];
                 }
-                save_all(engine, &net, &job.out, &st, &metrics)?;
+                save_all(engine, &net, run, &st, &metrics)?;
                 ui.epoch_end();
                 ui.line(&format!(
                     "interrupted in epoch {} after batch {}/{} (step {}); state saved in {}; continue with --resume {}",
@@ -369,8 +307,8 @@ pub fn train(
                     bi + 1,
                     nb,
                     st.step,
-                    job.out.display(),
-                    job.out.join("model.safetensors").display()
+                    run.dir().display(),
+                    run.dir().display()
                 ));
                 return Err(Error::Interrupted);
             }
@@ -391,7 +329,7 @@ pub fn train(
                 epoch + 1,
                 st.step,
                 s.lr,
-                job.out.display()
+                run.dir().display()
             )));
         }
         let m = EpochMetrics {
@@ -422,13 +360,13 @@ pub fn train(
         st.epoch = epoch + 1;
         st.batch = 0;
         st.acc = [0.0; 3];
-        save_all(engine, &net, &job.out, &st, &metrics)?;
+        save_all(engine, &net, run, &st, &metrics)?;
         if stop.load(Ordering::SeqCst) && epoch + 1 < job.epochs {
             ui.line(&format!(
                 "interrupted after epoch {}; state saved in {}; continue with --resume {}",
                 epoch + 1,
-                job.out.display(),
-                job.out.join("model.safetensors").display()
+                run.dir().display(),
+                run.dir().display()
             ));
             return Err(Error::Interrupted);
         }
@@ -447,11 +385,11 @@ pub fn train(
     } else {
         None
     };
-    ui.line(&format!("saved {}", job.out.join("model.safetensors").display()));
+    ui.line(&format!("saved {}", run.dir().join(run::MODEL).display()));
     Ok(Report {
         epochs: metrics,
         test: test_result,
-        out: job.out.clone(),
+        out: run.dir().to_path_buf(),
         images_per_s: trained_images as f64 / elapsed.max(1e-9),
     })
 }

@@ -4,6 +4,7 @@
 
 use gpunet::gpu::{for_tests, GpuEngine};
 use gpunet::model::checkpoint;
+use gpunet::run::RunDir;
 use gpunet::train::{self, Progress, Quiet, Settings, TrainJob};
 use gpunet::Error;
 use std::io::{BufRead, BufReader};
@@ -32,9 +33,14 @@ impl Progress for StopAfter<'_> {
     }
 }
 
-fn run(job: &TrainJob, stop: &AtomicBool, ui: &mut dyn Progress) -> Result<train::Report, Error> {
+/// Trains `job` into the run directory `out` (a new run, or the one `job.resume` continues).
+fn run(job: &TrainJob, out: &Path, stop: &AtomicBool, ui: &mut dyn Progress) -> Result<train::Report, Error> {
     let mut engine = GpuEngine::new(for_tests().unwrap());
-    train::train(&mut engine, job, train::load_data(&job.settings).unwrap(), stop, ui)
+    let mut dir = match &job.resume {
+        Some(_) => RunDir::resume(out, 2)?.0,
+        None => RunDir::create(out, 2)?,
+    };
+    train::train(&mut engine, job, train::load_data(&job.settings).unwrap(), stop, ui, &mut dir)
 }
 
 fn losses(dir: &Path) -> Vec<String> {
@@ -57,17 +63,17 @@ fn interrupted_run_resumes_to_the_uninterrupted_result() {
     // the images of its step
     let augment = gpunet::augment::Augment::parse("rotate=10,zoom=0.1,shift=0.1").unwrap();
     let s = Settings { lr_schedule: gpunet::schedule::Schedule::OneCycle, augment, ..settings(arch) };
-    let whole = TrainJob { settings: s, epochs: 3, out: dir.path().join("whole"), resume: None };
-    run(&whole, &AtomicBool::new(false), &mut Quiet).unwrap();
+    let whole = TrainJob { settings: s, epochs: 3, resume: None };
+    run(&whole, &dir.path().join("whole"), &AtomicBool::new(false), &mut Quiet).unwrap();
 
     // 480 training rows in batches of 50: 10 steps an epoch; stop inside epoch 2
-    let split = TrainJob { out: dir.path().join("split"), ..TrainJob { ..whole } };
+    let split_dir = dir.path().join("split");
     let stop = AtomicBool::new(false);
-    let err = run(&split, &stop, &mut StopAfter { stop: &stop, after: 13, steps: 0 }).unwrap_err();
+    let err = run(&whole, &split_dir, &stop, &mut StopAfter { stop: &stop, after: 13, steps: 0 }).unwrap_err();
     assert!(matches!(err, Error::Interrupted), "{err}");
     let saved = checkpoint::load_state(
-        &split.out.join("optim.safetensors"),
-        &checkpoint::load_model(&split.out.join("model.safetensors")).unwrap().1,
+        &split_dir.join("optim.safetensors"),
+        &checkpoint::load_model(&split_dir.join("model.safetensors")).unwrap().1,
         gpunet::model::net::layout(&gpunet::model::Spec::parse(arch).unwrap()).1,
         true,
     )
@@ -75,8 +81,8 @@ fn interrupted_run_resumes_to_the_uninterrupted_result() {
     .2;
     assert_eq!((saved.epoch, saved.batch, saved.step), (1, 3, 13));
 
-    let resumed = TrainJob { resume: Some(split.out.join("model.safetensors")), ..split };
-    run(&resumed, &AtomicBool::new(false), &mut Quiet).unwrap();
+    let resumed = TrainJob { resume: Some(split_dir.join("model.safetensors")), ..whole };
+    run(&resumed, &split_dir, &AtomicBool::new(false), &mut Quiet).unwrap();
     let a = checkpoint::load_model(&dir.path().join("whole/model.safetensors")).unwrap().0;
     let b = checkpoint::load_model(&dir.path().join("split/model.safetensors")).unwrap().0;
     assert!(a.params == b.params, "resumed weights differ from the uninterrupted run's");
@@ -92,16 +98,17 @@ fn divergence_stops_naming_epoch_and_step() {
     let mut s = settings("mlp:32");
     s.optimizer = "sgd".into();
     s.lr = 1e30;
-    let job = TrainJob { settings: s, epochs: 2, out: dir.path().join("run"), resume: None };
-    let err = run(&job, &AtomicBool::new(false), &mut Quiet).unwrap_err().to_string();
+    let out = dir.path().join("run");
+    let job = TrainJob { settings: s, epochs: 2, resume: None };
+    let err = run(&job, &out, &AtomicBool::new(false), &mut Quiet).unwrap_err().to_string();
     assert!(err.contains("non-finite in epoch 1") && err.contains("lower --lr"), "{err}");
-    assert!(!job.out.exists(), "a diverged first epoch must leave no run directory");
+    assert!(!out.exists(), "a diverged first epoch must leave no run directory");
     // one step an epoch: the step's loss is still finite, the weights it leaves are
     // not; validation catches it before they are saved
     let one_step = TrainJob { settings: Settings { batch: 480, ..job.settings.clone() }, ..job };
-    let err = run(&one_step, &AtomicBool::new(false), &mut Quiet).unwrap_err().to_string();
+    let err = run(&one_step, &out, &AtomicBool::new(false), &mut Quiet).unwrap_err().to_string();
     assert!(err.contains("validation loss became non-finite after epoch 1"), "{err}");
-    assert!(!one_step.out.exists(), "diverged weights must not be saved");
+    assert!(!out.exists(), "diverged weights must not be saved");
 }
 
 #[test]
@@ -117,8 +124,8 @@ fn a_batch_beyond_the_adapter_limits_names_the_limit() {
     s.val_split = 0.0;
     s.batch = batch;
     let dir = tempfile::tempdir().unwrap();
-    let job = TrainJob { settings: s, epochs: 1, out: dir.path().join("run"), resume: None };
-    let err = run(&job, &AtomicBool::new(false), &mut Quiet).unwrap_err().to_string();
+    let job = TrainJob { settings: s, epochs: 1, resume: None };
+    let err = run(&job, &dir.path().join("run"), &AtomicBool::new(false), &mut Quiet).unwrap_err().to_string();
     assert!(err.contains("max_storage_buffer_binding_size") && err.contains("--batch-size"), "{err}");
 }
 
@@ -158,7 +165,7 @@ fn assert_saved(dir: &Path, child: std::process::Child, mut out: BufReader<std::
     // "interrupted in epoch N after batch b/B", or "after epoch N" when the signal lands
     // between epochs (the native engine runs these tiny epochs in a tenth of a second)
     let said = rest.contains("interrupted in epoch ") || rest.contains("interrupted after epoch ");
-    assert!(said && rest.contains("--resume run/model.safetensors"), "{rest}");
+    assert!(said && rest.contains("continue with --resume run"), "{rest}");
     for f in ["model.safetensors", "optim.safetensors", "metrics.csv"] {
         assert!(dir.join("run").join(f).exists(), "{f} missing");
     }

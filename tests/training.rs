@@ -100,10 +100,11 @@ fn settings(arch: &str, limit: usize) -> Settings {
 fn mlp_learns_on_a_thousand_images_and_checkpoint_round_trips() {
     let Some(gpu) = for_tests() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let job = TrainJob { settings: settings("mlp:128,64", 1200), epochs: 2, out: dir.path().join("run"), resume: None };
+    let job = TrainJob { settings: settings("mlp:128,64", 1200), epochs: 2, resume: None };
+    let mut run_dir = gpunet::run::RunDir::create(&dir.path().join("run"), 2).unwrap();
     let mut engine = GpuEngine::new(gpu.clone());
     let data = train::load_data(&job.settings).unwrap();
-    let report = train::train(&mut engine, &job, data, &AtomicBool::new(false), &mut Quiet).unwrap();
+    let report = train::train(&mut engine, &job, data, &AtomicBool::new(false), &mut Quiet, &mut run_dir).unwrap();
     let val = report.epochs.last().unwrap().val_accuracy.unwrap();
     assert!(val > 0.6, "validation accuracy {val} after 2 epochs on 960 images (chance is 0.1)");
     let model_path = dir.path().join("run/model.safetensors");

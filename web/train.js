@@ -230,7 +230,7 @@ class Trainer {
 }
 
 /** model.safetensors as `gpunet train` writes it, for `params` after `steps` steps. */
-function checkpointBytes(params, steps) {
+async function checkpointBytes(params, steps) {
   const c = DOC.checkpoint;
   const words = run.trainer.blob.subarray(c.template[0], c.template[0] + Math.ceil(c.template[1] / 4));
   const bytes = new Uint8Array(words.buffer, words.byteOffset, c.template[1]).slice();
@@ -239,6 +239,12 @@ function checkpointBytes(params, steps) {
     for (let i = 0; i < len; i++) view.setFloat32(at + 4 * i, params[word + i], true);
   }
   for (const at of c.steps) view.setBigInt64(at, BigInt(steps), true);
+  // each tensor's sha256, which `gpunet` checks on load, in the header's place for it
+  for (const [hexAt, dataAt, len] of c.sums) {
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes.subarray(dataAt, dataAt + len)));
+    const hex = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+    for (let i = 0; i < 64; i++) bytes[hexAt + i] = hex.charCodeAt(i);
+  }
   return bytes;
 }
 
@@ -421,7 +427,7 @@ function draw() {
 }
 
 async function download() {
-  const bytes = checkpointBytes(await run.trainer.params(), run.step);
+  const bytes = await checkpointBytes(await run.trainer.params(), run.step);
   const url = URL.createObjectURL(new Blob([bytes], { type: "application/octet-stream" }));
   const a = document.createElement("a");
   a.href = url;
@@ -483,7 +489,7 @@ const hook = {
   status: () => ({ epoch: run.epoch, batch: run.batch, step: run.step, running: run.running, done: run.done }),
   /** model.safetensors of the weights as they are now, base64. */
   async checkpoint() {
-    const bytes = checkpointBytes(await run.trainer.params(), run.step);
+    const bytes = await checkpointBytes(await run.trainer.params(), run.step);
     let s = "";
     for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
     return btoa(s);

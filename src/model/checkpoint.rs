@@ -21,6 +21,42 @@ pub struct Model {
     pub params: Vec<f32>,
 }
 
+/// Metadata key prefix of each tensor's checksum: `gpunet.sha256.<tensor name>`.
+const SUM: &str = "gpunet.sha256.";
+
+fn hex_sha256(data: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Every tensor against its checksum, where the file has them (files from before
+/// checksums have none, and load as they are): a flipped byte never loads silently.
+fn verify(path: &Path, st: &SafeTensors, meta: &HashMap<String, String>) -> Result<()> {
+    if !meta.keys().any(|k| k.starts_with(SUM)) {
+        return Ok(());
+    }
+    for (name, t) in st.tensors() {
+        match meta.get(&format!("{SUM}{name}")) {
+            None => {
+                return Err(Error::input(
+                    path,
+                    0,
+                    format!("tensor '{name}' has no checksum: the file is damaged or was altered"),
+                ))
+            }
+            Some(want) if *want != hex_sha256(t.data()) => {
+                return Err(Error::input(
+                    path,
+                    0,
+                    format!("tensor '{name}' fails its sha256 checksum: the file is damaged"),
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
 fn le_bytes(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
@@ -61,6 +97,10 @@ fn tensor_bytes(
                 owned.push((name("num_batches_tracked"), Dtype::I64, vec![], (steps as i64).to_le_bytes().to_vec()));
             }
         }
+    }
+    let mut meta = meta;
+    for (name, _, _, data) in &owned {
+        meta.insert(format!("{SUM}{name}"), hex_sha256(data));
     }
     let views: Vec<(String, TensorView)> = owned
         .iter()
@@ -123,7 +163,9 @@ fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<(SafeTensors<'a>, HashMap<S
     let not_st = |e: safetensors::SafeTensorError| Error::input(path, 0, format!("not a safetensors checkpoint: {e}"));
     let (_, meta) = SafeTensors::read_metadata(bytes).map_err(not_st)?;
     let st = SafeTensors::deserialize(bytes).map_err(not_st)?;
-    Ok((st, meta.metadata().clone().unwrap_or_default()))
+    let meta = meta.metadata().clone().unwrap_or_default();
+    verify(path, &st, &meta)?;
+    Ok((st, meta))
 }
 
 /// The metadata of a safetensors file.
@@ -152,14 +194,25 @@ pub struct ModelLayout {
     pub floats: Vec<(usize, usize, usize)>,
     /// Byte offsets of the int64 num_batches_tracked scalars (the training steps).
     pub steps: Vec<usize>,
+    /// Every tensor's checksum: (byte offset of its 64 hex digits in the header,
+    /// byte offset of its data, bytes of data), to be written once the data is.
+    pub sums: Vec<(usize, usize, usize)>,
 }
 
 pub fn model_layout(spec: &Spec, scale: f32, slots: &[Slot], params: &[f32], steps: u64) -> Result<ModelLayout> {
     let fail = |e: safetensors::SafeTensorError| Error::Gpu(format!("laying out a checkpoint: {e}"));
     let bytes = tensor_bytes(slots, &[("", params)], Some(steps), model_meta(spec, scale)).map_err(fail)?;
-    let (mut floats, mut counts) = (Vec::new(), Vec::new());
+    let (mut floats, mut counts, mut sums) = (Vec::new(), Vec::new(), Vec::new());
     {
         let st = SafeTensors::deserialize(&bytes).map_err(fail)?;
+        let header = &bytes[..bytes.len().min(8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize)];
+        for (name, t) in st.tensors() {
+            let key = format!("\"{SUM}{name}\":\"");
+            let at = header.windows(key.len()).position(|w| w == key.as_bytes()).ok_or_else(|| {
+                Error::Gpu(format!("laying out a checkpoint: no checksum for '{name}' in its header"))
+            })?;
+            sums.push((at + key.len(), t.data().as_ptr() as usize - bytes.as_ptr() as usize, t.data().len()));
+        }
         let at = |name: &str| -> Result<usize> {
             let t = st.tensor(name).map_err(fail)?;
             Ok(t.data().as_ptr() as usize - bytes.as_ptr() as usize)
@@ -175,7 +228,7 @@ pub fn model_layout(spec: &Spec, scale: f32, slots: &[Slot], params: &[f32], ste
             }
         }
     }
-    Ok(ModelLayout { bytes, floats, steps: counts })
+    Ok(ModelLayout { bytes, floats, steps: counts, sums })
 }
 
 /// Reads a model checkpoint: its spec (from metadata) decides the layout, and
@@ -229,17 +282,14 @@ pub fn save_state(path: &Path, slots: &[Slot], m: &[f32], v: Option<&[f32]>, st:
     save_tensors(path, slots, &flats, None, meta)
 }
 
-/// (m, v, state) from an optimizer file written by `save_state`.
-pub fn load_state(
-    path: &Path,
-    slots: &[Slot],
-    words: usize,
-    with_v: bool,
-) -> Result<(Vec<f32>, Option<Vec<f32>>, TrainState)> {
-    let bytes = read_file(path)?;
-    let (st, mut meta) = parse(path, &bytes)?;
-    let m = load_flat(path, &st, slots, words, "m.", false)?;
-    let v = if with_v { Some(load_flat(path, &st, slots, words, "v.", false)?) } else { None };
+/// Where training stood in an optimizer file (epoch, batch, step, sums,
+/// settings), from its metadata alone.
+pub fn load_state_meta(path: &Path) -> Result<TrainState> {
+    state_from_meta(path, read_metadata(path)?)
+}
+
+fn state_from_meta(path: &Path, mut meta: HashMap<String, String>) -> Result<TrainState> {
+    meta.retain(|k, _| !k.starts_with(SUM));
     let mut take = |k: &str| meta.remove(k).ok_or_else(|| Error::input(path, 0, format!("missing '{k}' metadata")));
     let num =
         |s: String, k: &str| s.parse::<u64>().map_err(|_| Error::input(path, 0, format!("bad '{k}' metadata '{s}'")));
@@ -250,5 +300,19 @@ pub fn load_state(
     let acc: Vec<f64> = acc_s.split(',').filter_map(|x| x.parse().ok()).collect();
     let acc: [f64; 3] =
         acc.try_into().map_err(|_| Error::input(path, 0, format!("bad 'gpunet.acc' metadata '{acc_s}'")))?;
-    Ok((m, v, TrainState { epoch, batch, step, acc, settings: meta }))
+    Ok(TrainState { epoch, batch, step, acc, settings: meta })
+}
+
+/// (m, v, state) from an optimizer file written by `save_state`.
+pub fn load_state(
+    path: &Path,
+    slots: &[Slot],
+    words: usize,
+    with_v: bool,
+) -> Result<(Vec<f32>, Option<Vec<f32>>, TrainState)> {
+    let bytes = read_file(path)?;
+    let (st, meta) = parse(path, &bytes)?;
+    let m = load_flat(path, &st, slots, words, "m.", false)?;
+    let v = if with_v { Some(load_flat(path, &st, slots, words, "v.", false)?) } else { None };
+    Ok((m, v, state_from_meta(path, meta)?))
 }
