@@ -14,6 +14,7 @@ pub mod data;
 pub mod device;
 pub mod engine;
 pub mod error;
+pub mod fuzz;
 pub mod gpu;
 pub mod infer;
 pub mod io;

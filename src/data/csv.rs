@@ -19,8 +19,12 @@ fn expected_header(labelled: bool) -> Vec<String> {
 /// Every row is checked: value count, integers, pixel range 0..255, labels 0..9.
 pub fn read(path: &Path) -> Result<Images> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut rdr =
-        csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(std::io::BufReader::new(file));
+    parse(std::io::BufReader::new(file), path)
+}
+
+/// `read` on any reader (`path` names it in errors).
+pub fn parse(input: impl std::io::Read, path: &Path) -> Result<Images> {
+    let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(input);
     let mut rec = csv::ByteRecord::new();
     let bad = |line: u64, msg: String| Error::input(path, line as usize, msg);
     let read_next = |rdr: &mut csv::Reader<_>, rec: &mut csv::ByteRecord| -> Result<bool> {

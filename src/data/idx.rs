@@ -8,15 +8,22 @@ use std::path::Path;
 const IMAGES_MAGIC: u32 = 0x0000_0803;
 const LABELS_MAGIC: u32 = 0x0000_0801;
 
-/// Inflates gzip data; plain data (no gzip magic) is returned as is.
+/// Inflates gzip data; plain data (no gzip magic) is returned as is. What it
+/// inflates to is capped at 64 MiB or 64 times the compressed size (MNIST's
+/// largest file grows 4.8 times), so a decompression bomb is refused, not obeyed.
 pub fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, String> {
     if bytes.len() < 2 || bytes[..2] != [0x1f, 0x8b] {
         return Ok(bytes.to_vec());
     }
+    let cap = (64 << 20).max(64 * bytes.len() as u64);
     let mut out = Vec::new();
     flate2::read::MultiGzDecoder::new(bytes)
+        .take(cap + 1)
         .read_to_end(&mut out)
         .map_err(|e| format!("gzip: {e} (truncated download?)"))?;
+    if out.len() as u64 > cap {
+        return Err(format!("gzip: inflates past {cap} bytes, 64 times its size: not an IDX file"));
+    }
     Ok(out)
 }
 

@@ -234,8 +234,12 @@ pub fn model_layout(spec: &Spec, scale: f32, slots: &[Slot], params: &[f32], ste
 /// Reads a model checkpoint: its spec (from metadata) decides the layout, and
 /// every tensor must match it.
 pub fn load_model(path: &Path) -> Result<(Model, Vec<Slot>)> {
-    let bytes = read_file(path)?;
-    let (st, meta) = parse(path, &bytes)?;
+    model_from_bytes(path, &read_file(path)?)
+}
+
+/// `load_model` on a file's bytes (`path` names it in errors).
+pub fn model_from_bytes(path: &Path, bytes: &[u8]) -> Result<(Model, Vec<Slot>)> {
+    let (st, meta) = parse(path, bytes)?;
     let arch = meta
         .get("gpunet.arch")
         .ok_or_else(|| Error::input(path, 0, "no 'gpunet.arch' metadata: not a gpunet checkpoint"))?;
@@ -246,6 +250,16 @@ pub fn load_model(path: &Path) -> Result<(Model, Vec<Slot>)> {
         .filter(|s: &f32| *s > 0.0)
         .ok_or_else(|| Error::input(path, 0, "missing or bad 'gpunet.scale' metadata"))?;
     let (slots, words) = super::net::layout(&spec);
+    // the tensors must be in the file before their buffer is made for them
+    let need: usize =
+        slots.iter().map(|s| s.weight_len() + s.bias_len() * if s.running.is_some() { 3 } else { 1 }).sum();
+    if need.saturating_mul(4) > bytes.len() {
+        return Err(Error::input(
+            path,
+            0,
+            format!("the spec '{arch}' has {need} parameters, more than this {}-byte file can hold", bytes.len()),
+        ));
+    }
     let params = load_flat(path, &st, &slots, words, "", true)?;
     let expected: usize = slots.iter().map(|s| if s.running.is_some() { 5 } else { 2 }).sum();
     if st.len() != expected {

@@ -94,8 +94,14 @@ pub fn default_epochs(arch: &str) -> usize {
     NAMED.iter().find(|n| n.0 == arch).map(|n| n.2).unwrap_or(10)
 }
 
+/// The most values one layer may output per image (the largest net here: 25,088).
+const MAX_ACTIVATION: usize = 1 << 24;
+/// The most parameters a net may have (4 GiB of f32).
+const MAX_PARAMS: usize = 1 << 30;
+
 fn parse_layer(tok: &str) -> Option<Layer> {
-    let num = |s: &str| s.parse::<usize>().ok().filter(|&v| v > 0);
+    // widths, kernels and strides up to 2^24: larger ones fail the size checks, never overflow
+    let num = |s: &str| s.parse::<usize>().ok().filter(|&v| v > 0 && v <= MAX_ACTIVATION);
     match tok {
         "bn" => return Some(Layer::Bn),
         "relu" => return Some(Layer::Relu),
@@ -217,9 +223,28 @@ impl Spec {
             shapes.push(s);
         }
         match layers.last() {
-            Some(Layer::Out { classes: 10 }) => Ok(Spec { layers, shapes }),
-            _ => Err(err("the last layer must be out10 (ten digit classes)".into())),
+            Some(Layer::Out { classes: 10 }) => {}
+            _ => return Err(err("the last layer must be out10 (ten digit classes)".into())),
         }
+        // sizes a buffer, a binding and a checkpoint can hold (and no arithmetic overflows)
+        let spec = Spec { layers, shapes };
+        let too_wide =
+            spec.shapes.iter().position(|&(c, h, w)| c as u128 * h as u128 * w as u128 > MAX_ACTIVATION as u128);
+        if let Some(i) = too_wide {
+            return Err(err(format!(
+                "layer {} '{}' outputs more than {MAX_ACTIVATION} values an image",
+                i + 1,
+                spec.layers[i]
+            )));
+        }
+        let params: u128 = (0..spec.layers.len())
+            .filter_map(|i| spec.param_shapes(i))
+            .map(|(w, b)| w.iter().map(|&d| d as u128).product::<u128>() + b as u128)
+            .sum();
+        if params > MAX_PARAMS as u128 {
+            return Err(err(format!("{params} parameters, more than the {MAX_PARAMS} a net may have")));
+        }
+        Ok(spec)
     }
 
     /// The canonical spec string (what checkpoints store).

@@ -43,10 +43,15 @@ pub fn write_metrics(path: &Path, rows: &[EpochMetrics]) -> Result<()> {
 
 /// The rows of a metrics.csv; a missing file reads as no rows (a run that saved none yet).
 pub fn read_metrics(path: &Path) -> Result<Vec<EpochMetrics>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(_) => return Ok(Vec::new()),
-    };
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse_metrics(&text, path),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+/// The rows of a metrics.csv's text (`path` names it in errors).
+pub fn parse_metrics(text: &str, path: &Path) -> Result<Vec<EpochMetrics>> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate().skip(1) {
         let f: Vec<&str> = line.split(',').collect();

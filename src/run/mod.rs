@@ -18,7 +18,7 @@
 mod lock;
 pub mod metrics;
 
-pub use metrics::{read_metrics, write_metrics, EpochMetrics};
+pub use metrics::{parse_metrics, read_metrics, write_metrics, EpochMetrics};
 
 use crate::error::{Error, Result};
 use crate::io::sync_dir;
