@@ -215,6 +215,14 @@ macro_rules! say {
 }
 
 fn main() -> ExitCode {
+    // Mesa's device-select layer, loaded with every Vulkan instance, probes for a
+    // display and prints two "error: XDG_RUNTIME_DIR is invalid" lines on a
+    // headless machine before anything has gone wrong. It only reorders adapters
+    // for a desktop session; gpunet ranks adapters itself. Set before any thread
+    // exists, so no one reads the environment meanwhile.
+    if std::env::var_os("NODEVICE_SELECT").is_none() {
+        std::env::set_var("NODEVICE_SELECT", "1");
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -336,3 +336,19 @@ fn plot_draws_every_run_and_refuses_what_it_cannot_read() {
     let has = |c: [u8; 3]| raw.chunks(w * 3 + 1).any(|row| row[1..].chunks(3).any(|p| p == c));
     assert!(has([31, 119, 180]) && has([214, 39, 40]), "a run's colour is missing from the PNG");
 }
+
+/// A start on a headless machine says nothing on stderr: no display probe's
+/// "error: XDG_RUNTIME_DIR is invalid" before any work (gpunet sets NODEVICE_SELECT).
+#[test]
+fn a_headless_start_is_quiet() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_gpunet"))
+        .arg("info")
+        .env_remove("NODEVICE_SELECT")
+        .env_remove("XDG_RUNTIME_DIR")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stderr(&o), "", "gpunet info wrote to stderr");
+}
