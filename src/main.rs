@@ -93,12 +93,12 @@ enum Cmd {
         /// A run directory (its current model; DIR/best for its best), or a model.safetensors; repeat for an ensemble (probabilities averaged)
         #[arg(long, required = true)]
         model: Vec<PathBuf>,
-        /// Kaggle test.csv (pixel0..pixel783), a labelled CSV, or an IDX image file
+        /// Kaggle test.csv (pixel0..pixel783), a labelled CSV or an IDX image file; or pictures of digits (PNG, JPEG, ...) and directories of them, as many as given
+        #[arg(long, required = true, num_args = 1..)]
+        input: Vec<PathBuf>,
+        /// Where to write ImageId,Label [default: submission.csv]; for pictures, file,digit,p0..p9 [default: none]
         #[arg(long)]
-        input: PathBuf,
-        /// Where to write ImageId,Label
-        #[arg(long, default_value = "submission.csv")]
-        out: PathBuf,
+        out: Option<PathBuf>,
         /// Also write ImageId,p0..p9
         #[arg(long)]
         probs: Option<PathBuf>,
@@ -338,7 +338,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             check_batch(batch_size)?;
             // the models first: a wrong one is known before a large input is read
             let models = load_models(&model)?;
-            let images = data::load(&input)?;
+            if input.iter().any(|p| p.is_dir() || data::picture::is_picture(p)) {
+                return predict_pictures(&c, &models, &input, out.as_deref(), batch_size);
+            }
+            let [input] = &input[..] else {
+                return Err(Error::usage("--input takes one CSV or IDX file (several only of pictures)"));
+            };
+            let out = out.unwrap_or_else(|| PathBuf::from("submission.csv"));
+            let images = data::load(input)?;
             let mut engine = c.open()?.engine;
             let t = std::time::Instant::now();
             let members = infer::predict_each(&mut *engine, &models, &images, batch_size)?;
@@ -446,6 +453,40 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `predict` on pictures: each file's digit and probabilities, and with `out` a
+/// CSV of them (file,digit,p0..p9).
+fn predict_pictures(
+    c: &Choice,
+    models: &[checkpoint::Model],
+    input: &[PathBuf],
+    out: Option<&Path>,
+    batch_size: usize,
+) -> Result<ExitCode> {
+    let files = data::picture::expand(input)?;
+    let images = data::picture::load(&files)?;
+    let mut engine = c.open()?.engine;
+    let p = infer::mean(&infer::predict_each(&mut *engine, models, &images, batch_size)?);
+    let digits = infer::argmax(&p);
+    let rows: Vec<&[f32]> = p.chunks(data::CLASSES).collect();
+    for ((f, d), probs) in files.iter().zip(&digits).zip(&rows) {
+        let all: Vec<String> = probs.iter().map(|v| format!("{v:.3}")).collect();
+        say!("{}: {d} ({:.1}%)  [{}]", f.display(), probs[*d as usize] * 100.0, all.join(" "));
+    }
+    if let Some(out) = out {
+        gpunet::io::write_atomic(out, |w| {
+            let head: Vec<String> = (0..data::CLASSES).map(|c| format!("p{c}")).collect();
+            writeln!(w, "file,digit,{}", head.join(","))?;
+            for ((f, d), probs) in files.iter().zip(&digits).zip(&rows) {
+                let vals: Vec<String> = probs.iter().map(|v| v.to_string()).collect();
+                writeln!(w, "\"{}\",{d},{}", f.display().to_string().replace('"', "\"\""), vals.join(","))?;
+            }
+            Ok(())
+        })?;
+        say!("wrote {} predictions to {}", files.len(), out.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The models `--model` names: model files, or run and generation directories.

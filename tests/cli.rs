@@ -352,3 +352,54 @@ fn a_headless_start_is_quiet() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stderr(&o), "", "gpunet info wrote to stderr");
 }
+
+/// Digits as pictures: t10k digits drawn 3x larger in black on white (as a scan
+/// or a photo of paper would be), PNG and JPEG, a directory of them: `predict`
+/// names each file's digit, as the model reads the original, and writes the CSV.
+#[test]
+fn predict_reads_pictures_of_digits() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let train = ["train", "--device", "cpu", "--arch", "mlp:64", "--limit", "10000", "--batch-size", "100"];
+    let o = gpunet(&[&train[..], &["--epochs", "3", "--out", "run"]].concat(), d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let t10k = gpunet::data::mnist_test().unwrap().truncate(12);
+    std::fs::create_dir(d.join("pics")).unwrap();
+    for i in 0..12 {
+        let img = image::GrayImage::from_fn(84, 84, |x, y| {
+            image::Luma([255 - t10k.pixels[i * 784 + (y / 3) as usize * 28 + (x / 3) as usize]])
+        });
+        let ext = if i % 2 == 0 { "png" } else { "jpg" };
+        img.save(d.join(format!("pics/{i:02}.{ext}"))).unwrap();
+    }
+    std::fs::write(d.join("pics/notes.txt"), "not a picture").unwrap();
+    let o = gpunet(&["predict", "--device", "cpu", "--model", "run", "--input", "pics", "--out", "p.csv"], d);
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    let csv = std::fs::read_to_string(d.join("p.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows[0], "file,digit,p0,p1,p2,p3,p4,p5,p6,p7,p8,p9");
+    assert_eq!(rows.len(), 13, "{csv}");
+    let labels = t10k.labels.unwrap();
+    let right = rows[1..].iter().zip(&labels).filter(|(r, &l)| r.split(',').nth(1) == Some(&l.to_string())).count();
+    assert!(right >= 10, "{right} of 12 pictures read right:\n{out}");
+    // each file is named with its digit and probabilities
+    assert!(out.lines().filter(|l| l.contains("pics/") && l.contains('%')).count() == 12, "{out}");
+    // a blank picture, and a file that is no picture, are clear errors naming the file
+    image::GrayImage::from_pixel(40, 40, image::Luma([255])).save(d.join("blank.png")).unwrap();
+    fails(
+        d,
+        &["predict", "--model", "run", "--input", "blank.png"],
+        1,
+        &["blank.png", "no ink found"],
+        &["run", "pics", "p.csv", "blank.png"],
+    );
+    std::fs::write(d.join("fake.png"), "not a png").unwrap();
+    fails(
+        d,
+        &["predict", "--model", "run", "--input", "fake.png"],
+        1,
+        &["fake.png", "not a picture"],
+        &["run", "pics", "p.csv", "blank.png", "fake.png"],
+    );
+}

@@ -300,6 +300,15 @@ fn drawing_on_the_pad_shows_the_models_prediction() {
     }
     let digit = last["digit"].as_u64().unwrap();
     assert!(shown.as_str().unwrap().starts_with(&digit.to_string()), "page shows {shown}, hook says {digit}");
+    // the pad's own pixels, as a PNG a user could save: the CLI's preparation of it
+    // (gpunet predict --input drawing.png) is the page's 28x28, to the byte
+    let url = b.eval(&p, "document.getElementById('pad').toDataURL('image/png')").unwrap();
+    let drawn = dir().join("drawn.png");
+    std::fs::write(&drawn, cdp::decode_base64(url.as_str().unwrap().trim_start_matches("data:image/png;base64,")))
+        .unwrap();
+    let cli = gpunet::data::picture::load(std::slice::from_ref(&drawn)).unwrap();
+    let page: Vec<u8> = last["input"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u8).collect();
+    assert_eq!(cli.pixels, page, "the CLI prepares the drawing differently from the page");
     assert_eq!(digit, 7, "a drawn 7 read as {digit}: {last}");
 
     // the page's preprocessing: the ink fits 20x20 and its centre of mass is the centre
