@@ -136,7 +136,11 @@ fn bad_checkpoints_and_idx_files() {
     let d = dir.path();
     write(d, "test.csv", &format!("{}\n{}\n", header(false), row(None, "7")));
     write(d, "junk.safetensors", "this is not a checkpoint");
-    let keep = ["test.csv", "junk.safetensors", "train-images-idx3-ubyte", "bad-images-idx3-ubyte"];
+    // a sound model, so that the input's errors are the ones reached (models are read first)
+    let spec = gpunet::model::Spec::parse("mlp:4").unwrap();
+    let (slots, words) = gpunet::model::net::layout(&spec);
+    gpunet::model::checkpoint::save_model(&d.join("good.safetensors"), &spec, 255.0, &slots, &vec![0.5; words], 0).unwrap();
+    let keep = ["test.csv", "junk.safetensors", "good.safetensors", "train-images-idx3-ubyte", "bad-images-idx3-ubyte"];
     fails(
         d,
         &["predict", "--model", "junk.safetensors", "--input", "test.csv"],
@@ -151,7 +155,7 @@ fn bad_checkpoints_and_idx_files() {
     std::fs::write(d.join("train-images-idx3-ubyte"), &idx).unwrap();
     fails(
         d,
-        &["predict", "--model", "junk.safetensors", "--input", "train-images-idx3-ubyte"],
+        &["predict", "--model", "good.safetensors", "--input", "train-images-idx3-ubyte"],
         1,
         &["train-images-idx3-ubyte", "2 images need 1568 pixel bytes, file has 884"],
         &keep,
@@ -160,7 +164,7 @@ fn bad_checkpoints_and_idx_files() {
     std::fs::write(d.join("bad-images-idx3-ubyte"), &idx).unwrap();
     fails(
         d,
-        &["eval", "--model", "junk.safetensors", "--input", "bad-images-idx3-ubyte"],
+        &["eval", "--model", "good.safetensors", "--input", "bad-images-idx3-ubyte"],
         1,
         &["bad IDX magic 0x00000801"],
         &keep,
@@ -173,16 +177,16 @@ fn a_checkpoint_that_does_not_match_its_spec_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     write(d, "test.csv", &format!("{}\n{}\n", header(false), row(None, "7")));
-    // tensors laid out for mlp:4, metadata claiming mlp:8
-    let (slots, words) = net::layout(&Spec::parse("mlp:4").unwrap());
-    let claimed = Spec::parse("mlp:8").unwrap();
+    // tensors laid out for mlp:8, metadata claiming mlp:4 (a file large enough for the claim, with shapes that differ)
+    let (slots, words) = net::layout(&Spec::parse("mlp:8").unwrap());
+    let claimed = Spec::parse("mlp:4").unwrap();
     checkpoint::save_model(&d.join("odd.safetensors"), &claimed, 255.0, &slots, &vec![0.5; words], 0).unwrap();
     let keep = ["test.csv", "odd.safetensors"];
     fails(
         d,
         &["predict", "--model", "odd.safetensors", "--input", "test.csv"],
         1,
-        &["odd.safetensors", "tensor 'layers.0.weight' is F32 [4, 784], the spec needs F32 [8, 784]"],
+        &["odd.safetensors", "tensor 'layers.0.weight' is F32 [8, 784], the spec needs F32 [4, 784]"],
         &keep,
     );
 }
