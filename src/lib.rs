@@ -21,6 +21,7 @@ pub mod io;
 pub mod kernels;
 pub mod model;
 pub mod native;
+pub mod onnx;
 pub mod op;
 pub mod optim;
 pub mod picture;

@@ -125,6 +125,14 @@ enum Cmd {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Write a model as an ONNX graph (opset 17) for ONNX Runtime, TensorRT, OpenVINO, tract...: input pixels (N,1,28,28) valued 0..255, output probs (N,10)
+    ExportOnnx {
+        /// A run directory (DIR/best for its best), or a model.safetensors
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long, default_value = "model.onnx")]
+        out: PathBuf,
+    },
     /// Loss, accuracy and confusion matrix of a model on labelled images
     Eval {
         /// A run directory (DIR/best for its best), or a model.safetensors; repeat for an ensemble: each member is reported, then their average
@@ -404,6 +412,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 page.len().div_ceil(1024),
                 members.len(),
                 if members.len() == 1 { "" } else { "s" }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::ExportOnnx { model, out } => {
+            let (m, _) = checkpoint::load_model(&gpunet::run::model_path(&model)?)?;
+            let bytes = gpunet::onnx::export(&m);
+            gpunet::io::write_atomic(&out, |w| w.write_all(&bytes))?;
+            say!(
+                "wrote {} ({} KiB): {} as ONNX (opset 17); input 'pixels' (N,1,28,28) valued 0..255, output 'probs' (N,10)",
+                out.display(),
+                bytes.len().div_ceil(1024),
+                m.spec.text()
             );
             Ok(ExitCode::SUCCESS)
         }

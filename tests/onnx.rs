@@ -1,0 +1,64 @@
+//! `export-onnx` read back by an independent runtime (tract): for every named
+//! arch and a batch-norm, strided, 'valid' net, the graph's probabilities on t10k
+//! digits equal gpunet's own (`infer::predict` on the reference engine) within 1e-5.
+
+use gpunet::cpu::CpuEngine;
+use gpunet::model::checkpoint::Model;
+use gpunet::model::{net, Spec};
+use tract_onnx::prelude::*;
+
+/// A model with weights from the init and running statistics away from 0 and 1,
+/// so batch norm's inference form is exercised.
+fn model(arch: &str) -> Model {
+    let spec = Spec::parse(arch).unwrap();
+    let (slots, words) = net::layout(&spec);
+    let cfg = gpunet::model::NetConfig { batch: 1, scale: 255.0, optim: None, seed: 1 };
+    let images = gpunet::data::Images { pixels: vec![0; 784], labels: None };
+    let mut params = gpunet::model::Net::new(&mut CpuEngine::new(), spec.clone(), &images, cfg).unwrap().init_params(9);
+    params.resize(words, 0.0);
+    for s in &slots {
+        if let Some(r) = s.running {
+            for i in 0..s.bias_len() {
+                params[r + i] = 0.1 * (i as f32 % 7.0) - 0.3;
+                params[r + s.bias_len() + i] = 0.5 + 0.1 * (i as f32 % 5.0);
+                params[s.weight + i] = 0.8 + 0.05 * (i as f32 % 4.0);
+            }
+        }
+    }
+    Model { spec, scale: 255.0, params }
+}
+
+fn onnx_probs(bytes: &[u8], pixels: &[u8], n: usize) -> Vec<f32> {
+    let runnable = tract_onnx::onnx()
+        .model_for_read(&mut std::io::Cursor::new(bytes))
+        .unwrap()
+        .with_input_fact(0, f32::fact([n, 1, 28, 28]).into())
+        .unwrap()
+        .into_optimized()
+        .unwrap()
+        .into_runnable()
+        .unwrap();
+    let x: Vec<f32> = pixels.iter().map(|&p| p as f32).collect();
+    let input: Tensor = tract_ndarray::Array4::from_shape_vec((n, 1, 28, 28), x).unwrap().into();
+    let out = runnable.run(tvec!(input.into())).unwrap();
+    out[0].to_array_view::<f32>().unwrap().iter().copied().collect()
+}
+
+#[test]
+fn every_arch_reads_the_same_in_an_independent_runtime() {
+    let t10k = gpunet::data::mnist_test().unwrap().truncate(16);
+    let mut archs: Vec<&str> = gpunet::model::spec::NAMED.iter().map(|n| n.1).collect();
+    archs.push("conv8k3validlin,bn,relu,conv16k5s2,bn,pool2,conv16k4s3,drop0.3,fc32lin,bn,relu,out10");
+    for arch in archs {
+        let m = model(arch);
+        let bytes = gpunet::onnx::export(&m);
+        let got = onnx_probs(&bytes, &t10k.pixels, 16);
+        let want = gpunet::infer::predict(&mut CpuEngine::new(), &m, &t10k, 16).unwrap();
+        assert_eq!(got.len(), want.len(), "{arch}");
+        let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        println!("{arch}: max |onnx - gpunet| = {worst:.2e}");
+        assert!(worst <= 1e-5, "{arch}: probabilities differ by {worst}");
+        // not a degenerate net: the rows differ
+        assert!(want[..10] != want[10..20], "{arch}");
+    }
+}
