@@ -24,7 +24,6 @@ pub mod native;
 pub mod onnx;
 pub mod op;
 pub mod optim;
-pub mod picture;
 pub mod plot;
 pub mod run;
 pub mod schedule;

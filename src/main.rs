@@ -83,8 +83,12 @@ enum Cmd {
         /// Run directories written by `gpunet train`
         #[arg(required = true)]
         runs: Vec<PathBuf>,
+        /// .svg or .png
         #[arg(long, default_value = "curves.svg")]
         out: PathBuf,
+        /// Draw the loss on a logarithmic axis
+        #[arg(long)]
+        log_loss: bool,
     },
     /// Train a network (embedded MNIST unless --train is given)
     Train(TrainArgs),
@@ -143,7 +147,7 @@ enum Cmd {
         input: PathBuf,
         #[arg(long, default_value_t = 500)]
         batch_size: usize,
-        /// Also draw the misclassified images (the first 200), captioned "true > predicted", into this PNG
+        /// Also draw the misclassified images (the first 200), captioned "true > predicted", into this .png (or .svg)
         #[arg(long)]
         errors: Option<PathBuf>,
     },
@@ -337,8 +341,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Train(args) => train_cmd(&c, args),
-        Cmd::Plot { runs, out } => {
-            let n = gpunet::plot::plot(&runs, &out)?;
+        Cmd::Plot { runs, out, log_loss } => {
+            let n = gpunet::plot::plot(&runs, &out, log_loss)?;
             say!("wrote {} ({n} run{})", out.display(), if n == 1 { "" } else { "s" });
             Ok(ExitCode::SUCCESS)
         }
@@ -429,6 +433,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Eval { model, input, batch_size, errors } => {
             check_batch(batch_size)?;
+            use gpunet::plot::Format;
+            let errors =
+                errors.map(|p| Format::of(&p, &[Format::Png, Format::Svg], "--errors").map(|f| (p, f))).transpose()?;
             let models = load_models(&model)?;
             let images = data::load(&input)?;
             let Some(labels) = images.labels.clone() else {
@@ -450,7 +457,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 say!("ensemble of {} (mean probabilities):", models.len());
             }
             print!("{}", infer::evaluate(&p, &labels));
-            if let Some(path) = errors {
+            if let Some((path, format)) = errors {
                 let predicted = infer::argmax(&p);
                 let wrong: Vec<usize> = (0..labels.len()).filter(|&i| predicted[i] != labels[i]).collect();
                 if wrong.is_empty() {
@@ -461,7 +468,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         shown.iter().map(|&i| &images.pixels[i * data::PIXELS..][..data::PIXELS]).collect();
                     let truth: Vec<u8> = shown.iter().map(|&i| labels[i]).collect();
                     let pred: Vec<u8> = shown.iter().map(|&i| predicted[i]).collect();
-                    gpunet::picture::error_grid(&imgs, &truth, &pred).write_png(&path)?;
+                    let grid = gpunet::plot::grid::ErrorGrid { images: &imgs, truth: &truth, predicted: &pred };
+                    gpunet::plot::save(&grid, &path, format)?;
                     say!(
                         "wrote {}: {} misclassified image(s), {} shown, captioned true > predicted",
                         path.display(),

@@ -139,7 +139,8 @@ fn bad_checkpoints_and_idx_files() {
     // a sound model, so that the input's errors are the ones reached (models are read first)
     let spec = gpunet::model::Spec::parse("mlp:4").unwrap();
     let (slots, words) = gpunet::model::net::layout(&spec);
-    gpunet::model::checkpoint::save_model(&d.join("good.safetensors"), &spec, 255.0, &slots, &vec![0.5; words], 0).unwrap();
+    gpunet::model::checkpoint::save_model(&d.join("good.safetensors"), &spec, 255.0, &slots, &vec![0.5; words], 0)
+        .unwrap();
     let keep = ["test.csv", "junk.safetensors", "good.safetensors", "train-images-idx3-ubyte", "bad-images-idx3-ubyte"];
     fails(
         d,
@@ -223,33 +224,16 @@ fn a_bad_device_or_thread_count_is_a_usage_error() {
     );
 }
 
-/// (width, height, raw RGB rows with their filter bytes) of a PNG that `picture` wrote.
-fn read_png(path: &Path) -> (usize, usize, Vec<u8>) {
-    use std::io::Read;
-    let b = std::fs::read(path).unwrap();
-    assert_eq!(&b[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
-    let (mut at, mut idat, mut size) = (8, Vec::new(), (0, 0));
-    while at < b.len() {
-        let len = u32::from_be_bytes(b[at..at + 4].try_into().unwrap()) as usize;
-        let (kind, data) = (&b[at + 4..at + 8], &b[at + 8..at + 8 + len]);
-        let mut crc = flate2::Crc::new();
-        crc.update(&b[at + 4..at + 8 + len]);
-        assert_eq!(crc.sum().to_be_bytes(), b[at + 8 + len..at + 12 + len], "bad CRC");
-        match kind {
-            b"IHDR" => {
-                size = (
-                    u32::from_be_bytes(data[..4].try_into().unwrap()),
-                    u32::from_be_bytes(data[4..8].try_into().unwrap()),
-                )
-            }
-            b"IDAT" => idat.extend_from_slice(data),
-            _ => {}
-        }
-        at += 12 + len;
-    }
-    let mut raw = Vec::new();
-    flate2::read::ZlibDecoder::new(&idat[..]).read_to_end(&mut raw).unwrap();
-    (size.0 as usize, size.1 as usize, raw)
+/// A PNG that gpunet wrote, decoded by the image crate.
+fn read_png(path: &Path) -> image::RgbImage {
+    let img = image::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(image::ImageFormat::from_path(path).unwrap(), image::ImageFormat::Png);
+    img.into_rgb8()
+}
+
+/// Mostly `colour`: each channel within 40 of it (text and lines are anti-aliased).
+fn near(p: &image::Rgb<u8>, colour: [u8; 3]) -> bool {
+    p.0.iter().zip(colour).all(|(&a, b)| a.abs_diff(b) <= 40)
 }
 
 #[test]
@@ -285,16 +269,27 @@ fn eval_draws_the_misclassified_images_into_a_png() {
     let line = out.lines().find(|l| l.starts_with("wrote errors.png: ")).unwrap_or_else(|| panic!("{out}"));
     let wrong: usize = line["wrote errors.png: ".len()..].split_whitespace().next().unwrap().parse().unwrap();
     assert!(wrong > 0 && wrong < 60, "{line}");
-    let (w, h, raw) = read_png(&d.join("errors.png"));
-    // ten 64-pixel columns, one 80-pixel row per ten images
-    assert_eq!((w, h), (640, 80 * wrong.div_ceil(10)), "{line}");
-    assert_eq!(raw.len(), h * (w * 3 + 1));
+    let img = read_png(&d.join("errors.png"));
+    // ten 64-pixel columns, one 84-pixel row per ten images
+    assert_eq!(img.dimensions(), (640, 84 * wrong.div_ceil(10) as u32), "{line}");
     // the first cell holds ink (its image) and both caption colours
-    let px = |x: usize, y: usize| &raw[y * (w * 3 + 1) + 1 + x * 3..][..3];
-    let cell: Vec<&[u8]> = (0..80).flat_map(|y| (0..64).map(move |x| (x, y))).map(|(x, y)| px(x, y)).collect();
-    assert!(cell.iter().any(|p| p[0] < 100 && p[1] < 100 && p[2] < 100), "no ink in the first cell");
-    assert!(cell.iter().any(|p| p == &[0, 140, 60]), "no green (true label) caption");
-    assert!(cell.iter().any(|p| p == &[210, 30, 30]), "no red (prediction) caption");
+    let cell: Vec<&image::Rgb<u8>> =
+        (0..84).flat_map(|y| (0..64).map(move |x| (x, y))).map(|(x, y)| img.get_pixel(x, y)).collect();
+    assert!(cell.iter().any(|p| p.0.iter().all(|&c| c < 100)), "no ink in the first cell");
+    assert!(cell.iter().any(|p| near(p, [0, 140, 60])), "no green (true label) caption");
+    assert!(cell.iter().any(|p| near(p, [210, 30, 30])), "no red (prediction) caption");
+    // the same grid as an SVG
+    let o = gpunet(&["eval", "--device", "cpu", "--model", "run", "--input", "test.csv", "--errors", "errors.svg"], d);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let svg = std::fs::read_to_string(d.join("errors.svg")).unwrap();
+    assert_eq!(svg.matches("fill=\"#008C3C\"").count(), wrong.min(200), "one green label per image");
+    fails(
+        d,
+        &["eval", "--model", "run", "--input", "test.csv", "--errors", "e.jpg"],
+        2,
+        &["--errors writes .png or .svg"],
+        &["run", "test.csv", "errors.png", "errors.svg"],
+    );
     assert!(!d.read_dir().unwrap().any(|e| e.unwrap().file_name().to_string_lossy().ends_with(".tmp")));
 }
 
@@ -311,9 +306,15 @@ fn plot_draws_every_run_and_refuses_what_it_cannot_read() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let svg = std::fs::read_to_string(d.join("curves.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
-    // run a: training and validation in both panels; run b (no validation): training only
-    assert_eq!(svg.matches("<polyline").count(), 2 * 2 + 2);
-    assert!(svg.contains(">a</text>") && svg.contains(">b</text>"), "legend lacks the run names");
+    // each run in its colour, in both panels, and named in the legend
+    for colour in ["#1F77B4", "#D62728"] {
+        assert!(svg.matches(&format!("stroke=\"{colour}\"")).count() >= 4, "{colour} missing");
+    }
+    let texts: Vec<&str> =
+        svg.split("<text").skip(1).map(|t| t[t.find('>').unwrap() + 1..t.find("</text>").unwrap()].trim()).collect();
+    assert!(texts.contains(&"a") && texts.contains(&"b"), "legend lacks the run names: {texts:?}");
+    // round tick values only: no label with more than three decimals
+    assert!(texts.iter().all(|t| t.split('.').nth(1).is_none_or(|f| f.len() <= 3)), "{texts:?}");
     // a run directory without metrics, a malformed row, and a format plot does not write
     fails(
         d,
@@ -335,10 +336,23 @@ fn plot_draws_every_run_and_refuses_what_it_cannot_read() {
     write(d, "b/metrics.csv", &format!("{head}1,2.0,0.6,0.8,,,0.001\n2,2.0,0.3,0.9,,,0.001\n"));
     let o = gpunet(&["plot", "a", "b", "--out", "curves.png"], d);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let (w, h, raw) = read_png(&d.join("curves.png"));
-    assert_eq!((w, h), (960, 420));
-    let has = |c: [u8; 3]| raw.chunks(w * 3 + 1).any(|row| row[1..].chunks(3).any(|p| p == c));
-    assert!(has([31, 119, 180]) && has([214, 39, 40]), "a run's colour is missing from the PNG");
+    let img = read_png(&d.join("curves.png"));
+    assert_eq!(img.width(), 1000);
+    assert!(near(img.get_pixel(0, 0), [255, 255, 255]), "not a white ground");
+    for colour in [[31, 119, 180], [214, 39, 40]] {
+        assert!(
+            img.pixels().filter(|p| p.0 == colour).count() > 50,
+            "the run coloured {colour:?} is missing from the PNG"
+        );
+    }
+    // a logarithmic loss axis: 1, 2 and 5 times powers of ten
+    let o = gpunet(&["plot", "a", "b", "--log-loss", "--out", "log.svg"], d);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let svg = std::fs::read_to_string(d.join("log.svg")).unwrap();
+    assert!(
+        svg.contains("loss (log scale)") && svg.contains(">\n0.2\n</text>") && svg.contains(">\n0.5\n</text>"),
+        "{svg}"
+    );
 }
 
 /// A start on a headless machine says nothing on stderr: no display probe's
