@@ -210,19 +210,6 @@ impl Drop for Browser {
 }
 
 pub fn decode_base64(text: &str) -> Vec<u8> {
-    let value = |c: u8| match c {
-        b'A'..=b'Z' => c - b'A',
-        b'a'..=b'z' => c - b'a' + 26,
-        b'0'..=b'9' => c - b'0' + 52,
-        b'+' => 62,
-        b'/' => 63,
-        _ => panic!("not base64: {c}"),
-    };
-    let mut out = Vec::with_capacity(text.len() / 4 * 3);
-    for quad in text.as_bytes().chunks(4) {
-        let digits: Vec<u8> = quad.iter().filter(|&&c| c != b'=').map(|&c| value(c)).collect();
-        let n = digits.iter().enumerate().fold(0u32, |n, (i, &d)| n | (d as u32) << (18 - 6 * i));
-        out.extend_from_slice(&n.to_be_bytes()[1..digits.len()]);
-    }
-    out
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(text).unwrap_or_else(|e| panic!("not base64: {e}"))
 }
