@@ -177,6 +177,9 @@ struct RunFlags {
     /// adam or sgd [default: adam]
     #[arg(long)]
     optimizer: Option<String>,
+    /// Adam's decay rates of the gradient's mean and square, B1,B2 [default: 0.9,0.999]
+    #[arg(long)]
+    adam_betas: Option<String>,
     /// SGD momentum [default: 0.9]
     #[arg(long)]
     momentum: Option<f32>,
@@ -606,6 +609,7 @@ fn run_settings(a: &RunFlags, resumed: Option<Settings>, data: Option<PathBuf>) 
     take!("--augment", augment, a.augment.as_deref().map(gpunet::augment::Augment::parse).transpose()?);
     take!("--lr-schedule", lr_schedule, a.lr_schedule.as_deref().map(gpunet::schedule::Schedule::parse).transpose()?);
     take!("--optimizer", optimizer, a.optimizer.clone());
+    take!("--adam-betas", adam_betas, a.adam_betas.as_deref().map(gpunet::settings::parse_betas).transpose()?);
     take!("--momentum", momentum, a.momentum);
     take!("--nesterov", nesterov, a.nesterov.then_some(true));
     take!("--seed", seed, a.seed);

@@ -3,6 +3,9 @@
 
 use crate::cpu::{AdamDims, Dims, Params, SgdDims};
 
+/// Adam's default decay rates of its first and second moments (Keras', PyTorch's).
+pub const ADAM_BETAS: (f32, f32) = (0.9, 0.999);
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Kind {
     Adam { beta1: f32, beta2: f32, eps: f32 },
@@ -19,7 +22,11 @@ pub struct Optim {
 impl Optim {
     /// Keras' defaults, as the blog used: Adam(1e-3, 0.9, 0.999, 1e-8).
     pub fn adam(lr: f32) -> Self {
-        Optim { kind: Kind::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 }, lr, weight_decay: 0.0 }
+        Optim::adam_with(lr, ADAM_BETAS)
+    }
+    /// Adam with its moments' decay rates (beta1, beta2) chosen; eps 1e-8.
+    pub fn adam_with(lr: f32, (beta1, beta2): (f32, f32)) -> Self {
+        Optim { kind: Kind::Adam { beta1, beta2, eps: 1e-8 }, lr, weight_decay: 0.0 }
     }
     pub fn sgd(lr: f32, momentum: f32, nesterov: bool) -> Self {
         Optim { kind: Kind::Sgd { momentum, nesterov }, lr, weight_decay: 0.0 }

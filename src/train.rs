@@ -212,12 +212,14 @@ pub fn train(
         net.cfg.batch,
         net.bytes() as f64 / (1 << 20) as f64
     ));
-    if s.augment.is_some() || s.lr_schedule != crate::schedule::Schedule::Const {
+    let betas = s.optimizer == "adam" && s.adam_betas != crate::optim::ADAM_BETAS;
+    if s.augment.is_some() || s.lr_schedule != crate::schedule::Schedule::Const || betas {
         ui.line(&format!(
-            "augment: {}; lr: {} from {}",
+            "augment: {}; lr: {} from {}{}",
             crate::augment::Augment::text(s.augment),
             s.lr_schedule.text(),
-            s.lr
+            s.lr,
+            if betas { format!("; adam betas {}", crate::settings::betas_text(s.adam_betas)) } else { String::new() }
         ));
     }
 

@@ -111,7 +111,7 @@ fn bad_training_csvs_name_file_line_and_column() {
 fn bad_flags_and_specs_are_usage_errors() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let usage: [(&[&str], &str); 9] = [
+    let usage: [(&[&str], &str); 10] = [
         (&["train", "--arch", "resnet50"], "bad arch 'resnet50'"),
         (&["train", "--arch", "conv32k5,pool2,fc10"], "the last layer must be out10"),
         (&["train", "--arch", "conv32k9,out10"], "kernel sizes are 1..7"),
@@ -121,6 +121,7 @@ fn bad_flags_and_specs_are_usage_errors() {
         (&["train", "--arch", "mlp", "--batch-size", "0"], "--batch-size must be at least 1"),
         (&["train", "--arch", "mlp", "--epochs", "0"], "--epochs must be at least 1"),
         (&["train", "--arch", "mlp", "--val-split", "1.5"], "--val-split must be in [0, 1)"),
+        (&["train", "--arch", "mlp", "--adam-betas", "0.9,1"], "--adam-betas '0.9,1': expected two numbers in [0, 1)"),
     ];
     for (args, needle) in usage {
         fails(d, args, 2, &[needle], &[]);

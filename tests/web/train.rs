@@ -17,8 +17,20 @@ use std::path::PathBuf;
 /// (No bias right before batch norm: it has no effect on the loss, so its
 /// gradient is rounding, which Adam blows up to steps of the rate's size.)
 const ARCH: &str = "conv8k3,bn,conv8k3s2,pool2,drop0.25,fc32,out10";
-const FLAGS: [&str; 10] =
-    ["--batch-size", "16", "--limit", "160", "--test-limit", "100", "--seed", "5", "--lr", "0.003"];
+const FLAGS: [&str; 12] = [
+    "--batch-size",
+    "16",
+    "--limit",
+    "160",
+    "--test-limit",
+    "100",
+    "--seed",
+    "5",
+    "--lr",
+    "0.003",
+    "--adam-betas",
+    "0.7,0.9",
+];
 
 fn export(name: &str, arch: &str, flags: &[&str]) -> PathBuf {
     std::fs::create_dir_all(dir()).unwrap();
@@ -39,7 +51,7 @@ fn floats_of_base64(v: &Value) -> Vec<f32> {
 /// the same split, store, init, epoch order, rates; each step's mean loss and
 /// the weights after them, and the initial weights.
 fn reference(steps: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
-    let s = Settings { batch: 16, limit: Some(160), seed: 5, lr: 0.003, ..Settings::new(ARCH) };
+    let s = Settings { batch: 16, limit: Some(160), seed: 5, lr: 0.003, adam_betas: (0.7, 0.9), ..Settings::new(ARCH) };
     let data = gpunet::train::load_data(&s).unwrap();
     let n_train = data.train.len();
     let mut e = CpuEngine::new();
