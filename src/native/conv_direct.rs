@@ -102,7 +102,10 @@ pub fn conv(
     assert!(bias.is_none_or(|b| b.len() >= s.co), "direct conv: bias too short");
     // rows narrower than half a block go two at a time
     let pair = if 2 * s.wo <= most { 2 } else { 1 };
-    let d = Fwd { cop, plane: hp * wp, wp, ci: s.ci, k: s.k, out_row: s.wo * cop };
+    let d = Fwd { cop, plane: hp * wp, wp, ci: s.ci, k: s.k, ky0: 0, ky1: s.k, out_row: s.wo * cop };
+    // the padded rows that hold data: the rest are zeros, and kernel rows that
+    // read only those are left out of a block's sums
+    let data = (s.py, s.py + (s.h - 1) * spread);
     y[..s.n * s.co * ohw].par_chunks_mut(s.co * ohw).enumerate().for_each(|(b, yb)| {
         scratch.with(plen + ohw * cop, |buf| {
             let (xp, yt) = buf.split_at_mut(plen);
@@ -110,6 +113,7 @@ pub fn conv(
             for co in (0..cop).step_by(v * LANES) {
                 for oy in (0..s.ho).step_by(pair) {
                     let g = pair.min(s.ho - oy);
+                    let d = d.rows_reading(data, oy * s.s, g, s.s);
                     for t in 0..tiles {
                         let ox = t * width;
                         let r = width.min(s.wo - ox);

@@ -33,17 +33,32 @@ pub fn blocking(cop: usize) -> (usize, usize) {
 }
 
 /// Forward-style block of G output rows of R pixels: for output channel c < V·16,
-/// Σ over taps (ci, ky, kx) of x[ci·plane + g·S·wp + ky·wp + kx + r·S] ·
+/// Σ over taps (ci, ky, kx), ky in [ky0, ky1), of x[ci·plane + g·S·wp + ky·wp + kx + r·S] ·
 /// w[((ci·k + ky)·k + kx)·cop + c], stored at out[g·out_row + r·cop + c] (x, w
-/// and out already offset to the block's first pixel and channel).
+/// and out already offset to the block's first pixel and channel). The kernel
+/// rows left out are those that read only padding, whose products are zero.
+#[derive(Clone, Copy)]
 pub struct Fwd {
     pub cop: usize,
     pub plane: usize,
     pub wp: usize,
     pub ci: usize,
     pub k: usize,
+    pub ky0: usize,
+    pub ky1: usize,
     /// floats from one output row's results to the next's
     pub out_row: usize,
+}
+
+impl Fwd {
+    /// The block of `g` output rows whose first reads padded row `first`, the next
+    /// `stride` rows further: only the kernel rows that meet padded rows
+    /// [lo, hi] (where the data is) for at least one of them.
+    pub fn rows_reading(self, (lo, hi): (usize, usize), first: usize, g: usize, stride: usize) -> Fwd {
+        let ky0 = lo.saturating_sub(first + (g - 1) * stride).min(self.k);
+        let ky1 = if hi >= first { (hi - first + 1).min(self.k) } else { 0 };
+        Fwd { ky0, ky1: ky1.max(ky0), ..self }
+    }
 }
 
 /// Weight-gradient block: part[r·cop + c] += Σ over pixels of
@@ -76,10 +91,10 @@ mod avx512 {
         d: &Fwd,
     ) {
         let mut acc = [[[_mm512_setzero_ps(); V]; R]; G];
-        let mut wt = w;
         for c in 0..d.ci {
-            for ky in 0..d.k {
+            for ky in d.ky0..d.ky1 {
                 let row = x.add(c * d.plane + ky * d.wp);
+                let mut wt = w.add((c * d.k + ky) * d.k * d.cop);
                 for kx in 0..d.k {
                     let mut wv = [_mm512_setzero_ps(); V];
                     for (v, o) in wv.iter_mut().enumerate() {
@@ -367,5 +382,30 @@ pub fn maxpool2(y: &mut [f32], argmax: &mut [u32], x: &[f32], w: usize, oh: usiz
                 )
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_block_sums_only_the_kernel_rows_that_meet_data() {
+        let d = super::Fwd { cop: 16, plane: 0, wp: 0, ci: 1, k: 5, ky0: 0, ky1: 5, out_row: 0 };
+        // a 'valid' 5x5 conv's input gradient: dY's 8 rows at padded rows 4..=11
+        let rows = |first, g, stride| {
+            let f = d.rows_reading((4, 11), first, g, stride);
+            (f.ky0, f.ky1)
+        };
+        assert_eq!(rows(0, 1, 1), (4, 5));
+        assert_eq!(rows(3, 1, 1), (1, 5));
+        assert_eq!(rows(5, 1, 1), (0, 5));
+        assert_eq!(rows(8, 1, 1), (0, 4));
+        assert_eq!(rows(11, 1, 1), (0, 1));
+        assert_eq!(rows(0, 2, 1), (3, 5));
+        assert_eq!(rows(10, 2, 2), (0, 2));
+        // rows of padding only: nothing to sum
+        let (a, b) = rows(12, 1, 1);
+        assert_eq!(a, b);
+        let f = d.rows_reading((20, 30), 0, 1, 1);
+        assert_eq!(f.ky0, f.ky1);
     }
 }

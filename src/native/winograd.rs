@@ -81,7 +81,7 @@ pub fn conv(
     assert!(u.len() >= 16 * ci * cop, "winograd: transformed kernel too short");
     let (v, most) = direct::blocking(cop);
     let (width, tiles) = blocks(t, most);
-    let d = Fwd { cop, plane: t, wp: 0, ci, k: 1, out_row: 0 };
+    let d = Fwd { cop, plane: t, wp: 0, ci, k: 1, ky0: 0, ky1: 1, out_row: 0 };
     y[..s.n * s.co * ohw].par_chunks_mut(s.co * ohw).enumerate().for_each(|(b, yb)| {
         scratch.with(xlen + 2 * vlen + mlen + ohw * cop, |buf| {
             let (xh, rest) = buf.split_at_mut(xlen);
