@@ -1,21 +1,16 @@
 //! The command line under bad input: every case exits non-zero with a message
 //! naming the file, line and what was expected, and leaves no output behind.
 
+mod common;
+
+use common::{run, stderr};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn gpunet(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gpunet")).args(args).current_dir(dir).output().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
+use std::process::Command;
 
 /// Asserts exit `code`, a message containing every `needle`, no panic, and that
 /// the directory holds nothing but `keep` afterwards.
 fn fails(dir: &Path, args: &[&str], code: i32, needles: &[&str], keep: &[&str]) {
-    let o = gpunet(args, dir);
+    let o = run(dir, args, &[]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(code), "gpunet {args:?}: exit {:?}\nstderr: {err}", o.status.code());
     for n in needles {
@@ -196,7 +191,7 @@ fn a_checkpoint_that_does_not_match_its_spec_is_refused() {
 #[test]
 fn selftest_on_the_native_engine_passes_every_case() {
     let dir = tempfile::tempdir().unwrap();
-    let o = gpunet(&["selftest", "--device", "cpu", "--threads", "2"], dir.path());
+    let o = run(dir.path(), &["selftest", "--device", "cpu", "--threads", "2"], &[]);
     let out = String::from_utf8_lossy(&o.stdout).to_string();
     assert_eq!(o.status.code(), Some(0), "{out}\n{}", stderr(&o));
     let mut lines = out.lines();
@@ -242,8 +237,11 @@ fn eval_draws_the_misclassified_images_into_a_png() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     // a barely trained model: plenty of mistakes on 60 test images
-    let o =
-        gpunet(&["train", "--device", "cpu", "--arch", "mlp:8", "--limit", "300", "--epochs", "1", "--out", "run"], d);
+    let o = run(
+        d,
+        &["train", "--device", "cpu", "--arch", "mlp:8", "--limit", "300", "--epochs", "1", "--out", "run"],
+        &[],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let test = gpunet::data::mnist_test().unwrap().truncate(60);
     let mut csv = header(true) + "\n";
@@ -251,7 +249,8 @@ fn eval_draws_the_misclassified_images_into_a_png() {
         csv += &format!("{label},{}\n", img.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(","));
     }
     write(d, "test.csv", &csv);
-    let o = gpunet(
+    let o = run(
+        d,
         &[
             "eval",
             "--device",
@@ -263,7 +262,7 @@ fn eval_draws_the_misclassified_images_into_a_png() {
             "--errors",
             "errors.png",
         ],
-        d,
+        &[],
     );
     let out = String::from_utf8_lossy(&o.stdout).to_string();
     assert_eq!(o.status.code(), Some(0), "{out}{}", stderr(&o));
@@ -280,7 +279,8 @@ fn eval_draws_the_misclassified_images_into_a_png() {
     assert!(cell.iter().any(|p| near(p, [0, 140, 60])), "no green (true label) caption");
     assert!(cell.iter().any(|p| near(p, [210, 30, 30])), "no red (prediction) caption");
     // the same grid as an SVG
-    let o = gpunet(&["eval", "--device", "cpu", "--model", "run", "--input", "test.csv", "--errors", "errors.svg"], d);
+    let o =
+        run(d, &["eval", "--device", "cpu", "--model", "run", "--input", "test.csv", "--errors", "errors.svg"], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let svg = std::fs::read_to_string(d.join("errors.svg")).unwrap();
     assert_eq!(svg.matches("fill=\"#008C3C\"").count(), wrong.min(200), "one green label per image");
@@ -303,7 +303,7 @@ fn plot_draws_every_run_and_refuses_what_it_cannot_read() {
     std::fs::create_dir_all(d.join("b")).unwrap();
     write(d, "a/metrics.csv", &format!("{head}1,2.0,0.5,0.85,0.2,0.94,0.001\n2,2.0,0.15,0.95,0.12,0.96,0.001\n"));
     write(d, "b/metrics.csv", &format!("{head}1,2.0,0.6,0.8,,,0.001\n2,2.0,0.3,0.9,,,0.001\n3,2.0,0.2,0.93,,,0.001\n"));
-    let o = gpunet(&["plot", "a", "b", "--out", "curves.svg"], d);
+    let o = run(d, &["plot", "a", "b", "--out", "curves.svg"], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let svg = std::fs::read_to_string(d.join("curves.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
@@ -335,7 +335,7 @@ fn plot_draws_every_run_and_refuses_what_it_cannot_read() {
     fails(d, &["plot", "a", "--out", "x.jpg"], 2, &["plot writes .svg or .png"], &["a", "b", "curves.svg"]);
     // the same chart as a PNG: 960x420, with both runs' colours drawn
     write(d, "b/metrics.csv", &format!("{head}1,2.0,0.6,0.8,,,0.001\n2,2.0,0.3,0.9,,,0.001\n"));
-    let o = gpunet(&["plot", "a", "b", "--out", "curves.png"], d);
+    let o = run(d, &["plot", "a", "b", "--out", "curves.png"], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let img = read_png(&d.join("curves.png"));
     assert_eq!(img.width(), 1000);
@@ -347,7 +347,7 @@ fn plot_draws_every_run_and_refuses_what_it_cannot_read() {
         );
     }
     // a logarithmic loss axis: 1, 2 and 5 times powers of ten
-    let o = gpunet(&["plot", "a", "b", "--log-loss", "--out", "log.svg"], d);
+    let o = run(d, &["plot", "a", "b", "--log-loss", "--out", "log.svg"], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let svg = std::fs::read_to_string(d.join("log.svg")).unwrap();
     assert!(
@@ -380,7 +380,7 @@ fn predict_reads_pictures_of_digits() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let train = ["train", "--device", "cpu", "--arch", "mlp:64", "--limit", "10000", "--batch-size", "100"];
-    let o = gpunet(&[&train[..], &["--epochs", "3", "--out", "run"]].concat(), d);
+    let o = run(d, &[&train[..], &["--epochs", "3", "--out", "run"]].concat(), &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let t10k = gpunet::data::mnist_test().unwrap().truncate(12);
     std::fs::create_dir(d.join("pics")).unwrap();
@@ -392,7 +392,7 @@ fn predict_reads_pictures_of_digits() {
         img.save(d.join(format!("pics/{i:02}.{ext}"))).unwrap();
     }
     std::fs::write(d.join("pics/notes.txt"), "not a picture").unwrap();
-    let o = gpunet(&["predict", "--device", "cpu", "--model", "run", "--input", "pics", "--out", "p.csv"], d);
+    let o = run(d, &["predict", "--device", "cpu", "--model", "run", "--input", "pics", "--out", "p.csv"], &[]);
     let out = String::from_utf8_lossy(&o.stdout).to_string();
     assert!(o.status.success(), "{out}{}", stderr(&o));
     let csv = std::fs::read_to_string(d.join("p.csv")).unwrap();

@@ -1,19 +1,10 @@
 //! Ensembles: `predict` and `eval` with several --model average the members'
 //! probabilities; `eval` reports each member, then the ensemble.
 
-use std::path::Path;
-use std::process::Command;
+mod common;
 
-fn gpunet(args: &[&str], dir: &Path) -> String {
-    let o = Command::new(env!("CARGO_BIN_EXE_gpunet"))
-        .args(args)
-        .args(["--device", "cpu"])
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "gpunet {args:?}: {}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).to_string()
-}
+use common::ok;
+use std::path::Path;
 
 fn probs(path: &Path) -> Vec<f64> {
     let text = std::fs::read_to_string(path).unwrap();
@@ -33,8 +24,9 @@ fn ensemble_probabilities_are_the_members_mean() {
     std::fs::write(d.join("test.csv"), rows.join("\n") + "\n").unwrap();
     for seed in ["1", "2"] {
         let out = format!("m{seed}");
-        gpunet(&["train", "--arch", "mlp:16", "--limit", "1000", "--epochs", "1", "--seed", seed, "--out", &out], d);
-        gpunet(
+        ok(d, &["train", "--arch", "mlp:16", "--limit", "1000", "--epochs", "1", "--seed", seed, "--out", &out]);
+        ok(
+            d,
             &[
                 "predict",
                 "--model",
@@ -44,11 +36,10 @@ fn ensemble_probabilities_are_the_members_mean() {
                 "--probs",
                 &format!("p{seed}.csv"),
             ],
-            d,
         );
     }
     let both = ["--model", "m1/model.safetensors", "--model", "m2/model.safetensors"];
-    let said = gpunet(&[&["predict"], &both[..], &["--input", "test.csv", "--probs", "p12.csv"]].concat(), d);
+    let said = ok(d, &[&["predict"], &both[..], &["--input", "test.csv", "--probs", "p12.csv"]].concat());
     assert!(said.contains("the mean of 2 models"), "{said}");
     let (a, b, mean) = (probs(&d.join("p1.csv")), probs(&d.join("p2.csv")), probs(&d.join("p12.csv")));
     assert_eq!(mean.len(), 400);
@@ -67,7 +58,7 @@ fn ensemble_probabilities_are_the_members_mean() {
     let labels: Vec<usize> = (0..40).map(|r| r % 10).collect();
     let lines: Vec<String> = rows[1..].iter().zip(&labels).map(|(r, l)| format!("{l},{r}")).collect();
     std::fs::write(d.join("labelled.csv"), format!("label,{}\n{}\n", rows[0], lines.join("\n"))).unwrap();
-    let said = gpunet(&[&["eval"], &both[..], &["--input", "labelled.csv"]].concat(), d);
+    let said = ok(d, &[&["eval"], &both[..], &["--input", "labelled.csv"]].concat());
     let accuracy = |p: &[f64]| {
         let hits = labels.iter().enumerate().filter(|&(i, &l)| {
             let row = &p[i * 10..i * 10 + 10];

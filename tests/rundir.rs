@@ -3,27 +3,17 @@
 //! two runs into one directory, a bad --out, a run with nothing left to do, a
 //! flipped byte. Every case ends resumable or refused up front, nothing lost.
 
+mod common;
+
+use common::text;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 const TINY: [&str; 10] = ["--device", "cpu", "--arch", "mlp:32", "--limit", "600", "--batch-size", "50", "--seed", "3"];
 
-fn gpunet(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_gpunet"));
-    c.args(args).current_dir(dir);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
 fn train(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output {
-    gpunet(dir, &[&["train"][..], &TINY, extra].concat(), env)
+    common::run(dir, &[&["train"][..], &TINY, extra].concat(), env)
 }
 
 /// metrics.csv's epochs, in order.
@@ -58,7 +48,11 @@ fn generations_current_best_and_keep() {
     assert_eq!(epochs(&run), [1, 2, 3, 4]);
     // predict and eval take the run, and its best
     for model in ["run", "run/best", "run/model.safetensors", "run/gen-000003"] {
-        let o = gpunet(d.path(), &["predict", "--device", "cpu", "--model", model, "--input", "run/../probe.csv"], &[]);
+        let o = common::run(
+            d.path(),
+            &["predict", "--device", "cpu", "--model", model, "--input", "run/../probe.csv"],
+            &[],
+        );
         let err = text(&o);
         // the input is missing: the model was found and loaded first
         assert!(err.contains("probe.csv") && !err.contains("model.safetensors:"), "--model {model}: {err}");
@@ -145,7 +139,7 @@ fn sigkill_at_random_instants_always_resumes() {
             assert_eq!(e, (1..=e.len()).collect::<Vec<_>>(), "round {round}: metrics {e:?}");
         }
     }
-    let o = gpunet(d.path(), &[&["train"][..], &SLOW, &["--epochs", "40", "--resume", "run"]].concat(), &[]);
+    let o = common::run(d.path(), &[&["train"][..], &SLOW, &["--epochs", "40", "--resume", "run"]].concat(), &[]);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(epochs(&run), (1..=40).collect::<Vec<_>>());
 }
@@ -155,7 +149,7 @@ fn a_second_run_into_a_busy_directory_is_refused_naming_the_first() {
     let d = tempfile::tempdir().unwrap();
     let mut first = spawn_train(d.path(), &["--epochs", "100000", "--out", "run"]);
     std::thread::sleep(Duration::from_millis(1500));
-    let o = gpunet(d.path(), &[&["train"][..], &SLOW, &["--epochs", "100000", "--resume", "run"]].concat(), &[]);
+    let o = common::run(d.path(), &[&["train"][..], &SLOW, &["--epochs", "100000", "--resume", "run"]].concat(), &[]);
     let said = text(&o);
     let pid = first.id();
     first.kill().unwrap();
@@ -164,7 +158,7 @@ fn a_second_run_into_a_busy_directory_is_refused_naming_the_first() {
     assert!(said.contains(&format!("is in use by another gpunet run (pid {pid} ")), "{said}");
     // the holder is gone: its lock file is stale and blocks nothing
     let more = (epochs(&d.path().join("run")).len() + 1).to_string();
-    let o = gpunet(d.path(), &[&["train"][..], &SLOW, &["--epochs", &more, "--resume", "run"]].concat(), &[]);
+    let o = common::run(d.path(), &[&["train"][..], &SLOW, &["--epochs", &more, "--resume", "run"]].concat(), &[]);
     assert!(o.status.success(), "{}", text(&o));
 }
 
@@ -199,7 +193,7 @@ fn a_flipped_byte_never_loads() {
     let n = bytes.len();
     bytes[n - 17] ^= 0x10; // inside the last tensor's data
     std::fs::write(&model, bytes).unwrap();
-    let o = gpunet(d.path(), &["eval", "--device", "cpu", "--model", "run", "--input", "x.csv"], &[]);
+    let o = common::run(d.path(), &["eval", "--device", "cpu", "--model", "run", "--input", "x.csv"], &[]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("fails its sha256 checksum: the file is damaged"), "{}", text(&o));
     assert!(text(&o).contains("model.safetensors"), "{}", text(&o));

@@ -1,6 +1,8 @@
 //! --lr-schedule against PyTorch's schedulers (tests/golden/schedules.json, from
 //! tests/golden/make_schedules.py), and a run's metrics.csv showing the rates used.
 
+mod common;
+
 use gpunet::schedule::Schedule;
 use serde_json::Value;
 
@@ -31,15 +33,6 @@ fn bad_schedules_say_what_is_expected() {
     }
 }
 
-fn gpunet(args: &[&str], dir: &std::path::Path) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_gpunet"))
-        .args(args)
-        .args(["--device", "cpu"])
-        .current_dir(dir)
-        .output()
-        .unwrap()
-}
-
 fn lr_column(run: &std::path::Path) -> Vec<String> {
     let text = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
     text.lines().skip(1).map(|l| l.rsplit(',').next().unwrap().to_string()).collect()
@@ -50,15 +43,19 @@ fn metrics_show_the_rate_and_resume_keeps_the_schedule() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let run = ["train", "--arch", "mlp:16", "--limit", "600", "--batch-size", "100", "--out", "run"];
-    let o = gpunet(&[&run[..], &["--epochs", "2", "--lr-schedule", "exp:0.5"]].concat(), d);
+    let o = common::run(
+        d,
+        &[&run[..], &["--epochs", "2", "--lr-schedule", "exp:0.5"]].concat(),
+        &[("GPUNET_DEVICE", "cpu")],
+    );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(lr_column(&d.join("run")), ["0.001", "0.0005"]);
     // --resume takes the schedule from the run, and refuses another
     let resume = ["train", "--resume", "run/model.safetensors", "--epochs", "3"];
-    let o = gpunet(&resume, d);
+    let o = common::run(d, &resume, &[("GPUNET_DEVICE", "cpu")]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(lr_column(&d.join("run")), ["0.001", "0.0005", "0.00025"]);
-    let o = gpunet(&[&resume[..], &["--lr-schedule", "cosine"]].concat(), d);
+    let o = common::run(d, &[&resume[..], &["--lr-schedule", "cosine"]].concat(), &[("GPUNET_DEVICE", "cpu")]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--lr-schedule"), "{}", String::from_utf8_lossy(&o.stderr));
 }

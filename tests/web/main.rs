@@ -9,6 +9,8 @@
 //! GPUNET_WEB_SCREENSHOT=PNG copies its screenshot there (docs/web.png).
 
 mod cdp;
+#[path = "../common/mod.rs"]
+mod common;
 mod train;
 
 use cdp::{Browser, Page};
@@ -24,11 +26,9 @@ use std::time::Duration;
 const ROWS: usize = 64;
 const TOLERANCE: f64 = 1e-4;
 
+/// `gpunet ARGS` on the native engine, in this directory; its stdout.
 fn gpunet(args: &[&str]) -> String {
-    let o = Command::new(env!("CARGO_BIN_EXE_gpunet")).args(args).env("GPUNET_DEVICE", "cpu").output().unwrap();
-    let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    assert!(o.status.success(), "gpunet {args:?} failed:\n{out}\n{err}");
-    out.to_string()
+    common::ok(Path::new("."), args)
 }
 
 fn dir() -> PathBuf {
