@@ -350,7 +350,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Predict { model, input, out, probs, batch_size } => {
-            check_batch(batch_size)?;
+            gpunet::model::net::check_batch(batch_size)?;
             // the models first: a wrong one is known before a large input is read
             let models = load_models(&model)?;
             if input.iter().any(|p| p.is_dir() || data::picture::is_picture(p)) {
@@ -435,7 +435,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Eval { model, input, batch_size, errors } => {
-            check_batch(batch_size)?;
+            gpunet::model::net::check_batch(batch_size)?;
             use gpunet::plot::Format;
             let errors =
                 errors.map(|p| Format::of(&p, &[Format::Png, Format::Svg], "--errors").map(|f| (p, f))).transpose()?;
@@ -550,13 +550,6 @@ fn bench_engines(c: &Choice) -> Result<(Option<GpuEngine>, NativeEngine)> {
     Ok((gpu.map(GpuEngine::new), cpu))
 }
 
-fn check_batch(b: usize) -> Result<()> {
-    if b == 0 {
-        return Err(Error::usage("--batch-size must be at least 1"));
-    }
-    Ok(())
-}
-
 fn selftest_cmd(c: &Choice, opts: sweep::Options) -> Result<ExitCode> {
     let (device, why) = device::resolve(c.device, &c.adapter)?;
     let mut report = |label: &str, o: &selftest::Outcome| say!("{label} {}", o.line());
@@ -638,9 +631,7 @@ fn default_out(arch: &str) -> PathBuf {
 fn train_cmd(c: &Choice, a: TrainArgs) -> Result<ExitCode> {
     let settings = settings(&a)?;
     let epochs = a.run.epochs.unwrap_or_else(|| spec::default_epochs(&settings.arch));
-    if epochs == 0 {
-        return Err(Error::usage("--epochs must be at least 1"));
-    }
+    gpunet::settings::check_epochs(epochs)?;
     // the run directory is checked and locked before any data is read or device opened
     let (mut run, resume) = match &a.resume {
         Some(target) => {

@@ -76,9 +76,7 @@ impl Settings {
 
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::usage(m));
-        if self.batch == 0 {
-            return bad("--batch-size must be at least 1".into());
-        }
+        crate::model::net::check_batch(self.batch)?;
         if !(self.lr > 0.0 && self.lr.is_finite()) {
             return bad(format!("--lr must be a positive number, got {}", self.lr));
         }
@@ -173,6 +171,14 @@ impl Settings {
             train: if train.is_empty() { None } else { Some(PathBuf::from(train)) },
         })
     }
+}
+
+/// The one rule for `--epochs`: at least 1.
+pub fn check_epochs(epochs: usize) -> Result<()> {
+    if epochs == 0 {
+        return Err(Error::usage("--epochs must be at least 1"));
+    }
+    Ok(())
 }
 
 /// `B1,B2` as `--adam-betas` takes it.

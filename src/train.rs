@@ -183,9 +183,7 @@ pub fn train(
 ) -> Result<Report> {
     let s = &job.settings;
     s.validate()?;
-    if job.epochs == 0 {
-        return Err(Error::usage("--epochs must be at least 1"));
-    }
+    crate::settings::check_epochs(job.epochs)?;
     let spec = Spec::parse(&s.arch)?;
     let (n_train, n_val) = (data.train.len(), data.val.len());
     let n_test = data.test.as_ref().map_or(0, |t| t.len());

@@ -113,7 +113,7 @@ fn bad_flags_and_specs_are_usage_errors() {
         (&["train", "--arch", "fc10,conv8k3,out10"], "follows a dense layer"),
         (&["train", "--arch", "mlp:10,x"], "'x' is not a positive hidden size"),
         (&["train", "--arch", "mlp", "--lr", "0"], "--lr must be a positive number"),
-        (&["train", "--arch", "mlp", "--batch-size", "0"], "--batch-size must be at least 1"),
+        (&["train", "--arch", "mlp", "--batch-size", "0"], "--batch-size must be 1..=21399, got 0"),
         (&["train", "--arch", "mlp", "--epochs", "0"], "--epochs must be at least 1"),
         (&["train", "--arch", "mlp", "--val-split", "1.5"], "--val-split must be in [0, 1)"),
         (&["train", "--arch", "mlp", "--adam-betas", "0.9,1"], "--adam-betas '0.9,1': expected two numbers in [0, 1)"),

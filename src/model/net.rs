@@ -197,15 +197,21 @@ fn pack(images: &Images) -> (Vec<u32>, Vec<u32>) {
     (words, labels)
 }
 
+/// The one rule for `--batch-size`: at least 1, and small enough that conv2d.wgsl's
+/// pixel indices (< batch·784) divide exactly (below 2^24).
+pub fn check_batch(batch: usize) -> Result<()> {
+    if batch == 0 || batch * PIXELS >= 1 << 24 {
+        return Err(Error::usage(format!("--batch-size must be 1..={}, got {batch}", ((1 << 24) - 1) / PIXELS)));
+    }
+    Ok(())
+}
+
 impl Net {
     /// Builds buffers for batches of up to `batch` and uploads `store` (every image
     /// the run will touch). `optim` = None builds an inference-only net.
     pub fn new(engine: &mut dyn Engine, spec: Spec, store: &Images, cfg: NetConfig) -> Result<Net> {
         let batch = cfg.batch;
-        // conv2d.wgsl divides pixel indices (< batch·784) exactly only below 2^24
-        if batch == 0 || batch * PIXELS >= 1 << 24 {
-            return Err(Error::usage(format!("--batch-size must be 1..={}, got {batch}", ((1 << 24) - 1) / PIXELS)));
-        }
+        check_batch(batch)?;
         let (slots, words) = layout(&spec);
         let mut bytes = 0u64;
         let mut buf = |e: &mut dyn Engine, n: usize, label: &str| -> Result<BufId> {

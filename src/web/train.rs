@@ -37,9 +37,7 @@ const UI: &str = include_str!("../../web/train.js");
 /// visitor change both); `test_rows` keeps only that many of the test set.
 pub fn page(settings: &Settings, epochs: usize, test_rows: Option<usize>) -> Result<String> {
     settings.validate()?;
-    if epochs == 0 {
-        return Err(Error::usage("--epochs must be at least 1"));
-    }
+    crate::settings::check_epochs(epochs)?;
     let spec = Spec::parse(&settings.arch)?;
     let mut data = train::load_data(settings)?;
     if let Some(n) = test_rows {
