@@ -184,29 +184,101 @@ pub fn train(
     let s = &job.settings;
     s.validate()?;
     crate::settings::check_epochs(job.epochs)?;
+    let sizes = Sizes { train: data.train.len(), val: data.val.len(), test: data.test.as_ref().map_or(0, |t| t.len()) };
+    let mut net = build(engine, s, data, &sizes)?;
+    announce(ui, s, engine.name(), &net, &sizes);
+    let (mut st, mut metrics) = start(engine, &mut net, job, ui)?;
+    let held_out: Vec<u32> = (sizes.train as u32..(sizes.train + sizes.val + sizes.test) as u32).collect();
+    net.set_index(engine, sizes.train, &held_out)?;
+
+    let mut l = Loop { engine, net, s, epochs: job.epochs, sizes, run, ui, stop };
+    let started = Instant::now();
+    // the first time validation accuracy reaches TARGET: (seconds since start, epoch)
+    let mut reached: Option<(f64, usize)> = None;
+    let mut trained_images = 0usize;
+    for epoch in st.epoch..job.epochs {
+        let t0 = Instant::now();
+        let epoch_lr = l.lr(st.step - st.batch as u64);
+        trained_images += l.steps(epoch, &mut st, &metrics)?;
+        // training time only (the last step's readback waited for the device), as the peer measures
+        let seconds = t0.elapsed().as_secs_f64();
+        let (val_loss, val_accuracy) = l.validate(epoch, &st)?;
+        let [loss, hit, rows] = st.acc;
+        let m = EpochMetrics {
+            epoch: epoch + 1,
+            seconds,
+            loss: loss / rows,
+            accuracy: hit / rows,
+            val_loss,
+            val_accuracy,
+            lr: epoch_lr,
+        };
+        l.ui.line(&epoch_line(&m, job.epochs));
+        if reached.is_none() && val_accuracy.is_some_and(|a| a >= TARGET) {
+            reached = Some((started.elapsed().as_secs_f64(), epoch + 1));
+        }
+        metrics.push(m);
+        st = TrainState { epoch: epoch + 1, batch: 0, acc: [0.0; 3], ..st };
+        save_all(l.engine, &l.net, l.run, &st, &metrics)?;
+        if l.stop.load(Ordering::SeqCst) && epoch + 1 < job.epochs {
+            let dir = l.run.dir().display();
+            l.ui.line(&format!(
+                "interrupted after epoch {}; state saved in {dir}; continue with --resume {dir}",
+                epoch + 1
+            ));
+            return Err(Error::Interrupted);
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    if let Some((secs, epoch)) = reached {
+        l.ui.line(&format!(
+            "validation accuracy first reached {:.0}% after {secs:.1} s of this run (epoch {epoch}, validation included)",
+            TARGET * 100.0
+        ));
+    }
+    let test = l.test()?;
+    l.ui.line(&format!("saved {}", l.run.dir().join(run::MODEL).display()));
+    Ok(Report {
+        epochs: metrics,
+        test,
+        out: l.run.dir().to_path_buf(),
+        images_per_s: trained_images as f64 / elapsed.max(1e-9),
+    })
+}
+
+/// How many images each set of a run holds.
+struct Sizes {
+    train: usize,
+    val: usize,
+    test: usize,
+}
+
+/// The net for settings `s`, its store uploaded (`data` is dropped once it is).
+fn build(engine: &mut dyn Engine, s: &Settings, data: Data, sizes: &Sizes) -> Result<Net> {
     let spec = Spec::parse(&s.arch)?;
-    let (n_train, n_val) = (data.train.len(), data.val.len());
-    let n_test = data.test.as_ref().map_or(0, |t| t.len());
     let store = data.store(0);
     drop(data);
-    let optim = s.optim()?;
     let cfg = NetConfig {
-        batch: s.batch.min(n_train.max(n_val).max(1)),
+        batch: s.batch.min(sizes.train.max(sizes.val).max(1)),
         scale: s.scale,
-        optim: Some(optim),
+        optim: Some(s.optim()?),
         seed: s.seed as u32,
     };
     let mut net = Net::new(engine, spec, &store, cfg)?;
     net.set_augment(s.augment);
-    drop(store);
+    Ok(net)
+}
+
+/// The run's first lines: the net, the engine, the sets, and whatever departs from
+/// the blog's training (augmentation, a schedule, Adam's rates).
+fn announce(ui: &mut dyn Progress, s: &Settings, engine: String, net: &Net, sizes: &Sizes) {
     ui.line(&format!(
-        "{} on {}: {} parameters, {} train / {} validation{} images, batch {}, {:.0} MiB of buffers",
+        "{} on {engine}: {} parameters, {} train / {} validation{} images, batch {}, {:.0} MiB of buffers",
         s.arch,
-        engine.name(),
         net.spec.param_count(),
-        n_train,
-        n_val,
-        if n_test > 0 { format!(" / {n_test} test") } else { String::new() },
+        sizes.train,
+        sizes.val,
+        if sizes.test > 0 { format!(" / {} test", sizes.test) } else { String::new() },
         net.cfg.batch,
         net.bytes() as f64 / (1 << 20) as f64
     ));
@@ -220,176 +292,156 @@ pub fn train(
             if betas { format!("; adam betas {}", crate::settings::betas_text(s.adam_betas)) } else { String::new() }
         ));
     }
+}
 
-    let mut st = TrainState { settings: s.to_map(), ..Default::default() };
-    let mut metrics = Vec::new();
-    match &job.resume {
-        Some(model_path) => {
-            let (model, _) = checkpoint::load_model(model_path)?;
-            if model.spec != net.spec {
-                return Err(Error::input(
-                    model_path,
-                    0,
-                    format!("checkpoint is '{}', not '{}'", model.spec.text(), net.spec.text()),
-                ));
-            }
-            net.write_params(engine, &model.params)?;
-            let (m, v, saved) =
-                checkpoint::load_state(&state_path(model_path), &net.slots, net.param_words, net.has_v())?;
-            net.write_state(engine, &m, v.as_deref())?;
-            metrics = read_metrics(&model_path.with_file_name(run::METRICS))?;
-            metrics.truncate(saved.epoch);
-            st = TrainState { settings: s.to_map(), ..saved };
-            ui.line(&format!(
-                "resuming {} at epoch {}, batch {} (step {})",
-                model_path.display(),
-                st.epoch + 1,
-                st.batch,
-                st.step
-            ));
-        }
-        None => {
-            net.write_params(engine, &net.init_params(s.seed))?;
-        }
+/// The state a run starts from: fresh weights, or the resumed checkpoint's weights,
+/// optimizer state and metrics.
+fn start(
+    engine: &mut dyn Engine,
+    net: &mut Net,
+    job: &TrainJob,
+    ui: &mut dyn Progress,
+) -> Result<(TrainState, Vec<EpochMetrics>)> {
+    let s = &job.settings;
+    let Some(model_path) = &job.resume else {
+        net.write_params(engine, &net.init_params(s.seed))?;
+        return Ok((TrainState { settings: s.to_map(), ..Default::default() }, Vec::new()));
+    };
+    let (model, _) = checkpoint::load_model(model_path)?;
+    if model.spec != net.spec {
+        return Err(Error::input(
+            model_path,
+            0,
+            format!("checkpoint is '{}', not '{}'", model.spec.text(), net.spec.text()),
+        ));
     }
-    let val_rows: Vec<u32> = (n_train as u32..(n_train + n_val + n_test) as u32).collect();
-    net.set_index(engine, n_train, &val_rows)?;
+    net.write_params(engine, &model.params)?;
+    let (m, v, saved) = checkpoint::load_state(&state_path(model_path), &net.slots, net.param_words, net.has_v())?;
+    net.write_state(engine, &m, v.as_deref())?;
+    let mut metrics = read_metrics(&model_path.with_file_name(run::METRICS))?;
+    metrics.truncate(saved.epoch);
+    let st = TrainState { settings: s.to_map(), ..saved };
+    ui.line(&format!(
+        "resuming {} at epoch {}, batch {} (step {})",
+        model_path.display(),
+        st.epoch + 1,
+        st.batch,
+        st.step
+    ));
+    Ok((st, metrics))
+}
 
-    let b = net.cfg.batch;
-    let nb = batches(n_train, b);
-    let log_every = (nb / 20).max(1);
-    let started = Instant::now();
-    // the first time validation accuracy reaches TARGET: (seconds since start, epoch)
-    let mut reached: Option<(f64, usize)> = None;
-    let mut trained_images = 0usize;
-    for epoch in st.epoch..job.epochs {
-        let t0 = Instant::now();
-        net.set_index(engine, 0, &epoch_order(n_train, s.seed, epoch))?;
-        net.set_acc(engine, Acc::Train, st.acc)?;
-        ui.epoch_start(epoch, job.epochs, nb, st.batch);
-        let epoch_lr = s.lr_schedule.lr(s.lr, st.step - st.batch as u64, nb as u64, job.epochs as u64);
+/// "Epoch E/N - Ts - loss: … - accuracy: …", Keras' line, validation where there is one.
+fn epoch_line(m: &EpochMetrics, epochs: usize) -> String {
+    let val = match (m.val_loss, m.val_accuracy) {
+        (Some(vl), Some(va)) => format!(" - val_loss: {vl:.4} - val_accuracy: {va:.4}"),
+        _ => String::new(),
+    };
+    format!("Epoch {}/{epochs} - {:.1}s - loss: {:.4} - accuracy: {:.4}{val}", m.epoch, m.seconds, m.loss, m.accuracy)
+}
+
+/// What a run's epochs share.
+struct Loop<'a> {
+    engine: &'a mut dyn Engine,
+    net: Net,
+    s: &'a Settings,
+    epochs: usize,
+    sizes: Sizes,
+    run: &'a mut RunDir,
+    ui: &'a mut dyn Progress,
+    stop: &'a AtomicBool,
+}
+
+impl Loop<'_> {
+    fn batches(&self) -> usize {
+        batches(self.sizes.train, self.net.cfg.batch)
+    }
+
+    /// The rate of step `step` (from 0) under the run's schedule.
+    fn lr(&self, step: u64) -> f32 {
+        self.s.lr_schedule.lr(self.s.lr, step, self.batches() as u64, self.epochs as u64)
+    }
+
+    /// Stops training on a non-finite value, naming where and what to try.
+    fn non_finite(&self, what: String) -> Error {
+        Error::Numeric(format!(
+            "{what}; try a lower --lr than {:e} (the last good checkpoint, if any, is in {})",
+            self.s.lr,
+            self.run.dir().display()
+        ))
+    }
+
+    /// The rest of epoch `epoch`'s steps, from batch `st.batch`; the images
+    /// trained. Once `stop` is set the state is saved and this returns
+    /// `Error::Interrupted`.
+    fn steps(&mut self, epoch: usize, st: &mut TrainState, metrics: &[EpochMetrics]) -> Result<usize> {
+        let (b, n_train, nb) = (self.net.cfg.batch, self.sizes.train, self.batches());
+        let log_every = (nb / 20).max(1);
+        self.net.set_index(self.engine, 0, &epoch_order(n_train, self.s.seed, epoch))?;
+        self.net.set_acc(self.engine, Acc::Train, st.acc)?;
+        self.ui.epoch_start(epoch, self.epochs, nb, st.batch);
+        let mut images = 0;
         for bi in st.batch..nb {
             let n = b.min(n_train - bi * b);
-            net.set_lr(s.lr_schedule.lr(s.lr, st.step, nb as u64, job.epochs as u64));
-            net.train_step(engine, bi * b, n, st.step)?;
+            self.net.set_lr(self.lr(st.step));
+            self.net.train_step(self.engine, bi * b, n, st.step)?;
             st.step += 1;
             st.batch = bi + 1;
-            trained_images += n;
+            images += n;
             let logged = (bi + 1) % log_every == 0 || bi + 1 == nb;
             let mut status = None;
             if logged {
-                let (l, h, r) = net.read_acc(engine, Acc::Train)?;
-                if !(l.is_finite()) {
-                    return Err(Error::Numeric(format!(
-                        "the training loss became non-finite in epoch {}, by step {} (batch {} of {}); try a lower --lr than {:e} (the last good checkpoint, if any, is in {})",
-                        epoch + 1,
-                        st.step,
-                        bi + 1,
-                        nb,
-                        s.lr,
-                        run.dir().display()
-                    )));
+                let (l, h, r) = self.net.read_acc(self.engine, Acc::Train)?;
+                if !l.is_finite() {
+                    let at = format!("in epoch {}, by step {} (batch {} of {nb})", epoch + 1, st.step, bi + 1);
+                    return Err(self.non_finite(format!("the training loss became non-finite {at}")));
                 }
                 st.acc = [l, h, r];
                 status = Some(format!("loss {:.4} acc {:.4}", l / r, h / r));
             }
-            ui.step(status.as_deref());
-            if stop.load(Ordering::SeqCst) && bi + 1 < nb {
+            self.ui.step(status.as_deref());
+            if self.stop.load(Ordering::SeqCst) && bi + 1 < nb {
                 if !logged {
-                    let (l, h, r) = net.read_acc(engine, Acc::Train)?;
+                    let (l, h, r) = self.net.read_acc(self.engine, Acc::Train)?;
                     st.acc = [l, h, r];
                 }
-                save_all(engine, &net, run, &st, &metrics)?;
-                ui.epoch_end();
-                ui.line(&format!(
-                    "interrupted in epoch {} after batch {}/{} (step {}); state saved in {}; continue with --resume {}",
+                save_all(self.engine, &self.net, self.run, st, metrics)?;
+                self.ui.epoch_end();
+                let dir = self.run.dir().display();
+                self.ui.line(&format!(
+                    "interrupted in epoch {} after batch {}/{nb} (step {}); state saved in {dir}; continue with --resume {dir}",
                     epoch + 1,
                     bi + 1,
-                    nb,
                     st.step,
-                    run.dir().display(),
-                    run.dir().display()
                 ));
                 return Err(Error::Interrupted);
             }
         }
-        ui.epoch_end();
-        // training time only (the last step's readback waited for the device), as the peer measures
-        let seconds = t0.elapsed().as_secs_f64();
-        let (l, h, r) = (st.acc[0], st.acc[1], st.acc[2]);
-        let (val_loss, val_acc) = if n_val > 0 {
-            let (vl, va) = evaluate(engine, &mut net, n_train, n_val)?;
-            (Some(vl), Some(va))
-        } else {
-            (None, None)
-        };
-        if val_loss.is_some_and(|v| !v.is_finite()) {
-            return Err(Error::Numeric(format!(
-                "the validation loss became non-finite after epoch {} (step {}); try a lower --lr than {:e} (the last good checkpoint, if any, is in {})",
-                epoch + 1,
-                st.step,
-                s.lr,
-                run.dir().display()
-            )));
-        }
-        let m = EpochMetrics {
-            epoch: epoch + 1,
-            seconds,
-            loss: l / r,
-            accuracy: h / r,
-            val_loss,
-            val_accuracy: val_acc,
-            lr: epoch_lr,
-        };
-        let val_text = match (val_loss, val_acc) {
-            (Some(vl), Some(va)) => format!(" - val_loss: {vl:.4} - val_accuracy: {va:.4}"),
-            _ => String::new(),
-        };
-        ui.line(&format!(
-            "Epoch {}/{} - {:.1}s - loss: {:.4} - accuracy: {:.4}{val_text}",
-            epoch + 1,
-            job.epochs,
-            m.seconds,
-            m.loss,
-            m.accuracy
-        ));
-        if reached.is_none() && val_acc.is_some_and(|a| a >= TARGET) {
-            reached = Some((started.elapsed().as_secs_f64(), epoch + 1));
-        }
-        metrics.push(m);
-        st.epoch = epoch + 1;
-        st.batch = 0;
-        st.acc = [0.0; 3];
-        save_all(engine, &net, run, &st, &metrics)?;
-        if stop.load(Ordering::SeqCst) && epoch + 1 < job.epochs {
-            ui.line(&format!(
-                "interrupted after epoch {}; state saved in {}; continue with --resume {}",
-                epoch + 1,
-                run.dir().display(),
-                run.dir().display()
-            ));
-            return Err(Error::Interrupted);
-        }
+        self.ui.epoch_end();
+        Ok(images)
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    if let Some((secs, epoch)) = reached {
-        ui.line(&format!(
-            "validation accuracy first reached {:.0}% after {secs:.1} s of this run (epoch {epoch}, validation included)",
-            TARGET * 100.0
-        ));
+
+    /// (loss, accuracy) on the validation rows after epoch `epoch`, if the run has any.
+    fn validate(&mut self, epoch: usize, st: &TrainState) -> Result<(Option<f64>, Option<f64>)> {
+        if self.sizes.val == 0 {
+            return Ok((None, None));
+        }
+        let (loss, accuracy) = evaluate(self.engine, &mut self.net, self.sizes.train, self.sizes.val)?;
+        if !loss.is_finite() {
+            let at = format!("after epoch {} (step {})", epoch + 1, st.step);
+            return Err(self.non_finite(format!("the validation loss became non-finite {at}")));
+        }
+        Ok((Some(loss), Some(accuracy)))
     }
-    let test_result = if n_test > 0 {
-        let (tl, ta) = evaluate(engine, &mut net, n_train + n_val, n_test)?;
-        ui.line(&format!("test (embedded t10k, {n_test} images): loss {tl:.4} - accuracy {ta:.4}"));
-        Some((tl, ta))
-    } else {
-        None
-    };
-    ui.line(&format!("saved {}", run.dir().join(run::MODEL).display()));
-    Ok(Report {
-        epochs: metrics,
-        test: test_result,
-        out: run.dir().to_path_buf(),
-        images_per_s: trained_images as f64 / elapsed.max(1e-9),
-    })
+
+    /// (loss, accuracy) on the test rows (the embedded t10k), printed, if the run has them.
+    fn test(&mut self) -> Result<Option<(f64, f64)>> {
+        if self.sizes.test == 0 {
+            return Ok(None);
+        }
+        let n = self.sizes.test;
+        let (loss, accuracy) = evaluate(self.engine, &mut self.net, self.sizes.train + self.sizes.val, n)?;
+        self.ui.line(&format!("test (embedded t10k, {n} images): loss {loss:.4} - accuracy {accuracy:.4}"));
+        Ok(Some((loss, accuracy)))
+    }
 }
