@@ -279,18 +279,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     };
     match cli.cmd {
         Cmd::Info => info(&c),
-        Cmd::ShaderStats { ir } => {
-            if let Some(dir) = &ir {
-                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-            }
-            for s in gpunet::gpu::stats::collect(ir.is_some())? {
-                if let (Some(dir), Some(text)) = (&ir, &s.ir) {
-                    gpunet::io::write_atomic(&dir.join(s.ir_file()), |w| w.write_all(text.as_bytes()))?;
-                }
-                say!("{}", s.json());
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Cmd::ShaderStats { ir } => shader_stats_cmd(ir),
         Cmd::Selftest { seed, full, class, production } => {
             let classes = match class.as_str() {
                 "all" => Class::ALL.to_vec(),
@@ -298,192 +287,235 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             selftest_cmd(&c, sweep::Options { seed, classes, full, production: production || full })
         }
-        Cmd::Bench { quick, json, only } => {
-            let (mut gpu, mut cpu) = bench_engines(&c)?;
-            let names: Vec<String> = [gpu.as_ref().map(|e| e.name()), Some(cpu.name())].into_iter().flatten().collect();
-            say!("gpu column: {}", gpu.as_ref().map_or("-".into(), |e| e.gpu.describe()));
-            say!("cpu column: {}; oracle: the plain CPU twins, one thread", cpu.name());
-            say!("{}", gpunet::bench::HEADER);
-            // the JSON is rewritten (atomically) as each record arrives, so a run cut
-            // short by a time limit still leaves every figure it measured
-            let mut done = Vec::new();
-            let save = |records: &[serde_json::Value], complete: bool| match &json {
-                Some(path) => {
-                    let doc = serde_json::json!({ "engines": names, "quick": quick, "complete": complete, "records": records });
-                    gpunet::io::write_atomic(path, |w| writeln!(w, "{doc:#}"))
-                }
-                None => Ok(()),
-            };
-            let mut failed = None;
-            gpunet::bench::run(
-                gpu.as_mut().map(|e| e as &mut dyn Engine),
-                Some(&mut cpu),
-                quick,
-                only.as_deref(),
-                |r| {
-                    say!("{}", r.row());
-                    done.push(r.json());
-                    if let Err(e) = save(&done, false) {
-                        failed.get_or_insert(e);
-                    }
-                },
-            )?;
-            if let Some(e) = failed {
-                return Err(e);
-            }
-            save(&done, true)?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Cmd::Archs => {
-            for (name, text, epochs, about) in spec::NAMED {
-                let spec = Spec::parse(text)?;
-                say!("{name:<13} {:>10} params  {epochs:>2} epochs  {about}\n              {text}", spec.param_count());
-            }
-            say!("mlp:H1,H2,... any hidden sizes, e.g. mlp:10,20,10 (the blog's scikit-learn grid)");
-            say!("or a layer list: conv{{C}}k{{K}}[lin], pool{{K}}, drop{{P}}, bn, relu, fc{{N}}[lin], out10 (lin: without the ReLU)");
-            Ok(ExitCode::SUCCESS)
-        }
+        Cmd::Bench { quick, json, only } => bench_cmd(&c, quick, json, only),
+        Cmd::Archs => archs_cmd(),
         Cmd::Train(args) => train_cmd(&c, args),
         Cmd::Plot { runs, out, log_loss } => {
             let n = gpunet::plot::plot(&runs, &out, log_loss)?;
             say!("wrote {} ({n} run{})", out.display(), if n == 1 { "" } else { "s" });
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Predict { model, input, out, probs, batch_size } => {
-            gpunet::model::net::check_batch(batch_size)?;
-            // the models first: a wrong one is known before a large input is read
-            let models = load_models(&model)?;
-            if input.iter().any(|p| p.is_dir() || data::picture::is_picture(p)) {
-                return predict_pictures(&c, &models, &input, out.as_deref(), batch_size);
-            }
-            let [input] = &input[..] else {
-                return Err(Error::usage("--input takes one CSV or IDX file (several only of pictures)"));
-            };
-            let out = out.unwrap_or_else(|| PathBuf::from("submission.csv"));
-            let images = data::load(input)?;
-            let mut engine = c.open()?.engine;
-            let t = std::time::Instant::now();
-            let members = infer::predict_each(&mut *engine, &models, &images, batch_size)?;
-            let p = infer::mean(&members);
-            let secs = t.elapsed().as_secs_f64();
-            data::csv::write_submission(&out, &infer::argmax(&p))?;
-            if let Some(path) = probs {
-                data::csv::write_probs(&path, &p)?;
-            }
-            say!(
-                "wrote {} predictions to {}{} ({secs:.2} s on the engine, {:.0} images/s)",
-                images.len(),
-                out.display(),
-                if models.len() > 1 { format!(", the mean of {} models", models.len()) } else { String::new() },
-                (images.len() * models.len()) as f64 / secs.max(1e-9)
-            );
-            Ok(ExitCode::SUCCESS)
+        Cmd::Predict { model, input, out, probs, batch_size } => predict_cmd(&c, model, input, out, probs, batch_size),
+        Cmd::ExportWeb { selftest: true, out, .. } => export_selftest_cmd(out),
+        Cmd::ExportWeb { train: true, run, test_limit, out, .. } => export_train_cmd(run, test_limit, out),
+        Cmd::ExportWeb { model, out, .. } => export_digits_cmd(model, out),
+        Cmd::ExportOnnx { model, out } => export_onnx_cmd(model, out),
+        Cmd::Eval { model, input, batch_size, errors } => eval_cmd(&c, model, input, batch_size, errors),
+    }
+}
+
+/// `shader-stats`: a driver's statistics of every shader variant, one JSON line each.
+fn shader_stats_cmd(ir: Option<PathBuf>) -> Result<ExitCode> {
+    if let Some(dir) = &ir {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    for s in gpunet::gpu::stats::collect(ir.is_some())? {
+        if let (Some(dir), Some(text)) = (&ir, &s.ir) {
+            gpunet::io::write_atomic(&dir.join(s.ir_file()), |w| w.write_all(text.as_bytes()))?;
         }
-        Cmd::ExportWeb { selftest: true, out, .. } => {
-            let out = out.unwrap_or_else(|| PathBuf::from("selftest.html"));
-            let page = gpunet::web::selftest_page(1)?;
-            gpunet::io::write_atomic(&out, |w| w.write_all(page.as_bytes()))?;
-            say!(
-                "wrote {} ({} KiB): every selftest kernel case with its twin's outputs, the WGSL kernels and a WebGPU runtime in one file; open it in a browser",
-                out.display(),
-                page.len().div_ceil(1024)
-            );
-            Ok(ExitCode::SUCCESS)
+        say!("{}", s.json());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `bench`: the kernel and training records, a row each as it is measured.
+fn bench_cmd(c: &Choice, quick: bool, json: Option<PathBuf>, only: Option<String>) -> Result<ExitCode> {
+    let (mut gpu, mut cpu) = bench_engines(c)?;
+    let names: Vec<String> = [gpu.as_ref().map(|e| e.name()), Some(cpu.name())].into_iter().flatten().collect();
+    say!("gpu column: {}", gpu.as_ref().map_or("-".into(), |e| e.gpu.describe()));
+    say!("cpu column: {}; oracle: the plain CPU twins, one thread", cpu.name());
+    say!("{}", gpunet::bench::HEADER);
+    // the JSON is rewritten (atomically) as each record arrives, so a run cut
+    // short by a time limit still leaves every figure it measured
+    let mut done = Vec::new();
+    let save = |records: &[serde_json::Value], complete: bool| match &json {
+        Some(path) => {
+            let doc = serde_json::json!({ "engines": names, "quick": quick, "complete": complete, "records": records });
+            gpunet::io::write_atomic(path, |w| writeln!(w, "{doc:#}"))
         }
-        Cmd::ExportWeb { train: true, run, test_limit, out, .. } => {
-            let out = out.unwrap_or_else(|| PathBuf::from("train.html"));
-            let settings = run_settings(&run, None, None)?;
-            let epochs = run.epochs.unwrap_or_else(|| spec::default_epochs(&settings.arch));
-            let page = gpunet::web::train_page(&settings, epochs, test_limit)?;
-            gpunet::io::write_atomic(&out, |w| w.write_all(page.as_bytes()))?;
-            say!(
-                "wrote {} ({:.1} MiB): {} to train in a browser on its WebGPU adapter, with MNIST, the WGSL kernels and their plans in one file; open it in a browser",
-                out.display(),
-                page.len() as f64 / (1 << 20) as f64,
-                settings.arch
-            );
-            Ok(ExitCode::SUCCESS)
+        None => Ok(()),
+    };
+    let mut failed = None;
+    gpunet::bench::run(gpu.as_mut().map(|e| e as &mut dyn Engine), Some(&mut cpu), quick, only.as_deref(), |r| {
+        say!("{}", r.row());
+        done.push(r.json());
+        if let Err(e) = save(&done, false) {
+            failed.get_or_insert(e);
         }
-        Cmd::ExportWeb { model, out, .. } => {
-            let out = out.unwrap_or_else(|| PathBuf::from("digits.html"));
-            let mut members = Vec::new();
-            for path in &model {
-                let (m, _) = checkpoint::load_model(&gpunet::run::model_path(path)?)?;
-                members.push(gpunet::web::Member { name: member_name(path), model: m });
-            }
-            let page = gpunet::web::page(&members)?;
-            gpunet::io::write_atomic(&out, |w| w.write_all(page.as_bytes()))?;
-            say!(
-                "wrote {} ({} KiB): {} model{}, the WGSL kernels and a WebGPU runtime in one file; open it in a browser",
-                out.display(),
-                page.len().div_ceil(1024),
-                members.len(),
-                if members.len() == 1 { "" } else { "s" }
-            );
-            Ok(ExitCode::SUCCESS)
+    })?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    save(&done, true)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `archs`: the named networks and the spec grammar.
+fn archs_cmd() -> Result<ExitCode> {
+    for (name, text, epochs, about) in spec::NAMED {
+        let spec = Spec::parse(text)?;
+        say!("{name:<13} {:>10} params  {epochs:>2} epochs  {about}\n              {text}", spec.param_count());
+    }
+    say!("mlp:H1,H2,... any hidden sizes, e.g. mlp:10,20,10 (the blog's scikit-learn grid)");
+    say!("or a layer list: conv{{C}}k{{K}}[lin], pool{{K}}, drop{{P}}, bn, relu, fc{{N}}[lin], out10 (lin: without the ReLU)");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `predict`: a submission (or, for pictures, each file's digit) from one model or an ensemble.
+fn predict_cmd(
+    c: &Choice,
+    model: Vec<PathBuf>,
+    input: Vec<PathBuf>,
+    out: Option<PathBuf>,
+    probs: Option<PathBuf>,
+    batch_size: usize,
+) -> Result<ExitCode> {
+    gpunet::model::net::check_batch(batch_size)?;
+    // the models first: a wrong one is known before a large input is read
+    let models = load_models(&model)?;
+    if input.iter().any(|p| p.is_dir() || data::picture::is_picture(p)) {
+        return predict_pictures(c, &models, &input, out.as_deref(), batch_size);
+    }
+    let [input] = &input[..] else {
+        return Err(Error::usage("--input takes one CSV or IDX file (several only of pictures)"));
+    };
+    let out = out.unwrap_or_else(|| PathBuf::from("submission.csv"));
+    let images = data::load(input)?;
+    let mut engine = c.open()?.engine;
+    let t = std::time::Instant::now();
+    let members = infer::predict_each(&mut *engine, &models, &images, batch_size)?;
+    let p = infer::mean(&members);
+    let secs = t.elapsed().as_secs_f64();
+    data::csv::write_submission(&out, &infer::argmax(&p))?;
+    if let Some(path) = probs {
+        data::csv::write_probs(&path, &p)?;
+    }
+    say!(
+        "wrote {} predictions to {}{} ({secs:.2} s on the engine, {:.0} images/s)",
+        images.len(),
+        out.display(),
+        if models.len() > 1 { format!(", the mean of {} models", models.len()) } else { String::new() },
+        (images.len() * models.len()) as f64 / secs.max(1e-9)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `export-web --selftest`.
+fn export_selftest_cmd(out: Option<PathBuf>) -> Result<ExitCode> {
+    let out = out.unwrap_or_else(|| PathBuf::from("selftest.html"));
+    let page = gpunet::web::selftest_page(1)?;
+    gpunet::io::write_atomic(&out, |w| w.write_all(page.as_bytes()))?;
+    say!(
+        "wrote {} ({} KiB): every selftest kernel case with its twin's outputs, the WGSL kernels and a WebGPU runtime in one file; open it in a browser",
+        out.display(),
+        page.len().div_ceil(1024)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `export-web --train`.
+fn export_train_cmd(run: RunFlags, test_limit: Option<usize>, out: Option<PathBuf>) -> Result<ExitCode> {
+    let out = out.unwrap_or_else(|| PathBuf::from("train.html"));
+    let settings = run_settings(&run, None, None)?;
+    let epochs = run.epochs.unwrap_or_else(|| spec::default_epochs(&settings.arch));
+    let page = gpunet::web::train_page(&settings, epochs, test_limit)?;
+    gpunet::io::write_atomic(&out, |w| w.write_all(page.as_bytes()))?;
+    say!(
+        "wrote {} ({:.1} MiB): {} to train in a browser on its WebGPU adapter, with MNIST, the WGSL kernels and their plans in one file; open it in a browser",
+        out.display(),
+        page.len() as f64 / (1 << 20) as f64,
+        settings.arch
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `export-web --model ...`: the drawing page.
+fn export_digits_cmd(model: Vec<PathBuf>, out: Option<PathBuf>) -> Result<ExitCode> {
+    let out = out.unwrap_or_else(|| PathBuf::from("digits.html"));
+    let mut members = Vec::new();
+    for path in &model {
+        let (m, _) = checkpoint::load_model(&gpunet::run::model_path(path)?)?;
+        members.push(gpunet::web::Member { name: member_name(path), model: m });
+    }
+    let page = gpunet::web::page(&members)?;
+    gpunet::io::write_atomic(&out, |w| w.write_all(page.as_bytes()))?;
+    say!(
+        "wrote {} ({} KiB): {} model{}, the WGSL kernels and a WebGPU runtime in one file; open it in a browser",
+        out.display(),
+        page.len().div_ceil(1024),
+        members.len(),
+        if members.len() == 1 { "" } else { "s" }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `export-onnx`.
+fn export_onnx_cmd(model: PathBuf, out: PathBuf) -> Result<ExitCode> {
+    let (m, _) = checkpoint::load_model(&gpunet::run::model_path(&model)?)?;
+    let bytes = gpunet::onnx::export(&m);
+    gpunet::io::write_atomic(&out, |w| w.write_all(&bytes))?;
+    say!(
+        "wrote {} ({} KiB): {} as ONNX (opset 17); input 'pixels' (N,1,28,28) valued 0..255, output 'probs' (N,10)",
+        out.display(),
+        bytes.len().div_ceil(1024),
+        m.spec.text()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `eval`: loss, accuracy and the confusion matrix; with `errors`, the misread images drawn.
+fn eval_cmd(
+    c: &Choice,
+    model: Vec<PathBuf>,
+    input: PathBuf,
+    batch_size: usize,
+    errors: Option<PathBuf>,
+) -> Result<ExitCode> {
+    gpunet::model::net::check_batch(batch_size)?;
+    use gpunet::plot::Format;
+    let errors = errors.map(|p| Format::of(&p, &[Format::Png, Format::Svg], "--errors").map(|f| (p, f))).transpose()?;
+    let models = load_models(&model)?;
+    let images = data::load(&input)?;
+    let Some(labels) = images.labels.clone() else {
+        return Err(Error::input(
+            &input,
+            1,
+            "evaluation needs labels (a 'label' column, or an IDX labels file beside the images)",
+        ));
+    };
+    let mut engine = c.open()?.engine;
+    let members = infer::predict_each(&mut *engine, &models, &images, batch_size)?;
+    let p = infer::mean(&members);
+    say!("{} images from {}", images.len(), input.display());
+    if models.len() > 1 {
+        for (path, probs) in model.iter().zip(&members) {
+            let e = infer::evaluate(probs, &labels);
+            say!("member {}: loss {:.4} - accuracy {:.4}", path.display(), e.loss, e.accuracy);
         }
-        Cmd::ExportOnnx { model, out } => {
-            let (m, _) = checkpoint::load_model(&gpunet::run::model_path(&model)?)?;
-            let bytes = gpunet::onnx::export(&m);
-            gpunet::io::write_atomic(&out, |w| w.write_all(&bytes))?;
+        say!("ensemble of {} (mean probabilities):", models.len());
+    }
+    print!("{}", infer::evaluate(&p, &labels));
+    if let Some((path, format)) = errors {
+        let predicted = infer::argmax(&p);
+        let wrong: Vec<usize> = (0..labels.len()).filter(|&i| predicted[i] != labels[i]).collect();
+        if wrong.is_empty() {
+            say!("no misclassified images; {} not written", path.display());
+        } else {
+            let shown = &wrong[..wrong.len().min(200)];
+            let imgs: Vec<&[u8]> = shown.iter().map(|&i| &images.pixels[i * data::PIXELS..][..data::PIXELS]).collect();
+            let truth: Vec<u8> = shown.iter().map(|&i| labels[i]).collect();
+            let pred: Vec<u8> = shown.iter().map(|&i| predicted[i]).collect();
+            let grid = gpunet::plot::grid::ErrorGrid { images: &imgs, truth: &truth, predicted: &pred };
+            gpunet::plot::save(&grid, &path, format)?;
             say!(
-                "wrote {} ({} KiB): {} as ONNX (opset 17); input 'pixels' (N,1,28,28) valued 0..255, output 'probs' (N,10)",
-                out.display(),
-                bytes.len().div_ceil(1024),
-                m.spec.text()
+                "wrote {}: {} misclassified image(s), {} shown, captioned true > predicted",
+                path.display(),
+                wrong.len(),
+                shown.len()
             );
-            Ok(ExitCode::SUCCESS)
-        }
-        Cmd::Eval { model, input, batch_size, errors } => {
-            gpunet::model::net::check_batch(batch_size)?;
-            use gpunet::plot::Format;
-            let errors =
-                errors.map(|p| Format::of(&p, &[Format::Png, Format::Svg], "--errors").map(|f| (p, f))).transpose()?;
-            let models = load_models(&model)?;
-            let images = data::load(&input)?;
-            let Some(labels) = images.labels.clone() else {
-                return Err(Error::input(
-                    &input,
-                    1,
-                    "evaluation needs labels (a 'label' column, or an IDX labels file beside the images)",
-                ));
-            };
-            let mut engine = c.open()?.engine;
-            let members = infer::predict_each(&mut *engine, &models, &images, batch_size)?;
-            let p = infer::mean(&members);
-            say!("{} images from {}", images.len(), input.display());
-            if models.len() > 1 {
-                for (path, probs) in model.iter().zip(&members) {
-                    let e = infer::evaluate(probs, &labels);
-                    say!("member {}: loss {:.4} - accuracy {:.4}", path.display(), e.loss, e.accuracy);
-                }
-                say!("ensemble of {} (mean probabilities):", models.len());
-            }
-            print!("{}", infer::evaluate(&p, &labels));
-            if let Some((path, format)) = errors {
-                let predicted = infer::argmax(&p);
-                let wrong: Vec<usize> = (0..labels.len()).filter(|&i| predicted[i] != labels[i]).collect();
-                if wrong.is_empty() {
-                    say!("no misclassified images; {} not written", path.display());
-                } else {
-                    let shown = &wrong[..wrong.len().min(200)];
-                    let imgs: Vec<&[u8]> =
-                        shown.iter().map(|&i| &images.pixels[i * data::PIXELS..][..data::PIXELS]).collect();
-                    let truth: Vec<u8> = shown.iter().map(|&i| labels[i]).collect();
-                    let pred: Vec<u8> = shown.iter().map(|&i| predicted[i]).collect();
-                    let grid = gpunet::plot::grid::ErrorGrid { images: &imgs, truth: &truth, predicted: &pred };
-                    gpunet::plot::save(&grid, &path, format)?;
-                    say!(
-                        "wrote {}: {} misclassified image(s), {} shown, captioned true > predicted",
-                        path.display(),
-                        wrong.len(),
-                        shown.len()
-                    );
-                }
-            }
-            Ok(ExitCode::SUCCESS)
         }
     }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `predict` on pictures: each file's digit and probabilities, and with `out` a
