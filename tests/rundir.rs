@@ -139,8 +139,15 @@ fn sigkill_at_random_instants_always_resumes() {
             assert_eq!(e, (1..=e.len()).collect::<Vec<_>>(), "round {round}: metrics {e:?}");
         }
     }
+    // on a fast machine the kills may come after the last epoch: then the resume
+    // has nothing left to do, and says so
+    let finished = run.join("current").exists() && epochs(&run).len() == 40;
     let o = common::run(d.path(), &[&["train"][..], &SLOW, &["--epochs", "40", "--resume", "run"]].concat(), &[]);
-    assert!(o.status.success(), "{}", text(&o));
+    if finished {
+        assert!(!o.status.success() && text(&o).contains("nothing left to do"), "{}", text(&o));
+    } else {
+        assert!(o.status.success(), "{}", text(&o));
+    }
     assert_eq!(epochs(&run), (1..=40).collect::<Vec<_>>());
 }
 

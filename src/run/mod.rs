@@ -318,7 +318,7 @@ pub fn model_path(target: &Path) -> Result<PathBuf> {
     if target.exists() {
         Ok(target.to_path_buf())
     } else {
-        Err(Error::io(target, std::io::Error::from(std::io::ErrorKind::NotFound)))
+        Err(Error::io(target, "no such file or directory: expected a run directory or a model.safetensors"))
     }
 }
 
