@@ -64,11 +64,7 @@ hook.ready = Runtime.open(DOC).then(
   },
   (e) => {
     if (e instanceof NoWebGPU) {
-      problem(
-        e.message +
-          " This page runs its model on the GPU through WebGPU, which current Chrome and Edge (113+) ship on desktop;" +
-          " Safari and Firefox ship it on some systems and can enable it elsewhere. Open the file in such a browser."
-      );
+      problem(e.advice("runs its model"));
     } else {
       problem("WebGPU could not start the model: " + e.message);
     }

@@ -5,7 +5,16 @@
 "use strict";
 
 /** Thrown where the browser cannot run WebGPU at all; the page says so. */
-class NoWebGPU extends Error {}
+class NoWebGPU extends Error {
+  /** The message, then where WebGPU is found, for a page that `does` something ("runs its model"). */
+  advice(does) {
+    return (
+      this.message +
+      ` This page ${does} on the GPU through WebGPU, which current Chrome and Edge (113+) ship on desktop;` +
+      " Safari and Firefox ship it on some systems and can enable it elsewhere. Open the file in such a browser."
+    );
+  }
+}
 
 function decodeBase64(text) {
   const bin = atob(text);

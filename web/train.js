@@ -526,11 +526,7 @@ hook.ready = Trainer.open(forced === "cpu" || forced === "gpu" ? forced : null).
   },
   (e) => {
     if (e instanceof NoWebGPU) {
-      problem(
-        e.message +
-          " This page trains its network on the GPU through WebGPU, which current Chrome and Edge (113+) ship on desktop;" +
-          " Safari and Firefox ship it on some systems and can enable it elsewhere. Open the file in such a browser."
-      );
+      problem(e.advice("trains its network"));
     } else {
       problem("WebGPU could not start the training: " + e.message);
     }

@@ -97,17 +97,7 @@ fn export(m: &Member, shaders: &mut BTreeMap<&'static str, String>) -> Result<Va
         }
         plans.insert(n.to_string(), ops.iter().map(op_json).collect());
     }
-    let buffers: Vec<Value> = rec
-        .host
-        .buffers()
-        .iter()
-        .zip(&rec.labels)
-        .map(|(words, label)| {
-            // contents only where written (weights, the batch index); the rest start zeroed
-            let data = words.iter().any(|&w| w != 0).then(|| base64(bytemuck::cast_slice(words)));
-            json!({ "label": label, "words": words.len(), "data": data })
-        })
-        .collect();
+    let buffers = buffer_list(&rec, |words| json!(base64(bytemuck::cast_slice(words))));
     let store = net.store_view();
     Ok(json!({
         "name": m.name,
@@ -134,6 +124,21 @@ fn op_json(op: &Op) -> Value {
         "views": views,
         "groups": groups,
     })
+}
+
+/// The recorded buffers as a page makes them: label, size in words, and contents
+/// (as `data` writes them) only where written (weights, the batch index); the rest
+/// start zeroed.
+fn buffer_list(rec: &Recorder, mut data: impl FnMut(&[u32]) -> Value) -> Vec<Value> {
+    rec.host
+        .buffers()
+        .iter()
+        .zip(&rec.labels)
+        .map(|(words, label)| {
+            let data = words.iter().any(|&w| w != 0).then(|| data(words));
+            json!({ "label": label, "words": words.len(), "data": data })
+        })
+        .collect()
 }
 
 /// Standard base64 with padding (RFC 4648), for the weights and the pages' data.

@@ -156,16 +156,7 @@ fn program(
         );
         plans.insert(key, plan_json(&rec, &info, tuning.gemm, shaders));
     }
-    let buffers: Vec<Value> = rec
-        .host
-        .buffers()
-        .iter()
-        .zip(&rec.labels)
-        .map(|(words, label)| {
-            let data = words.iter().any(|&w| w != 0).then(|| blob.put(words));
-            json!({ "label": label, "words": words.len(), "data": data })
-        })
-        .collect();
+    let buffers = super::buffer_list(&rec, |words| json!(blob.put(words)));
     let layout = checkpoint::model_layout(spec, s.scale, &net.slots, &init, 0)?;
     let template = blob.put_bytes(&layout.bytes);
     let program = json!({
