@@ -102,8 +102,8 @@ impl Drawing for Curves<'_> {
         root.fill(&WHITE)?;
         let (charts, legend) = root.split_vertically(CHART_H);
         let halves = charts.split_evenly((1, 2));
-        let (lo, hi) = bounds(self.values(|e| (e.loss, e.val_loss)));
         let loss: Get = |e| (e.loss, e.val_loss);
+        let (lo, hi) = bounds(self.values(loss));
         if self.log_loss {
             let lo = lo.max(hi * 1e-4).max(1e-6);
             let (lo, hi) = (lo * 0.8, hi * 1.25);

@@ -71,7 +71,7 @@ pub fn save(d: &impl Drawing, out: &Path, format: Format) -> Result<()> {
 }
 
 /// The drawing as an SVG document.
-pub fn svg(d: &impl Drawing) -> std::result::Result<String, String> {
+fn svg(d: &impl Drawing) -> std::result::Result<String, String> {
     static FONT_ONCE: std::sync::Once = std::sync::Once::new();
     FONT_ONCE.call_once(|| {
         // text is measured with the font that draws it in PNGs
