@@ -99,11 +99,17 @@ struct Graph {
 
 impl Graph {
     /// A node (NodeProto: input 1, output 2, name 3, op_type 4, attribute 5) reading
-    /// `inputs`, writing a new value, which becomes `last`.
+    /// `last`, then `inputs`, and writing a new value, which becomes `last`.
     fn node(&mut self, op: &str, inputs: &[&str], attrs: &[(&str, Attr)]) {
         self.count += 1;
         let out = format!("{}_{}", op.to_ascii_lowercase(), self.count);
+        self.node_to(op, inputs, attrs, out);
+    }
+
+    /// As `node`, writing the value named `out`.
+    fn node_to(&mut self, op: &str, inputs: &[&str], attrs: &[(&str, Attr)], out: String) {
         let mut n = Msg::default();
+        n.str(1, &self.last);
         for i in inputs {
             n.str(1, i);
         }
@@ -155,8 +161,7 @@ pub fn export(model: &Model) -> Vec<u8> {
     let p = &model.params;
     let mut g = Graph { nodes: Vec::new(), inits: Vec::new(), last: "pixels".into(), count: 0 };
     let scale = g.tensor("scale", &[], &[model.scale]);
-    let x = g.last.clone();
-    g.node("Div", &[&x, &scale], &[]);
+    g.node("Div", &[&scale], &[]);
     let mut flat = false;
     for (i, layer) in spec.layers.iter().enumerate() {
         let slot = slots.iter().find(|s| s.layer == i);
@@ -173,10 +178,9 @@ pub fn export(model: &Model) -> Vec<u8> {
                 let (ey, ex) = if same { (pad(ho, h) as i64 - py, pad(wo, w) as i64 - px) } else { (0, 0) };
                 let wt = g.tensor(&name("weight"), &[channels, c, k, k], &p[s.weight..s.weight + s.weight_len()]);
                 let b = g.tensor(&name("bias"), &[channels], &p[s.bias..s.bias + s.bias_len()]);
-                let x = g.last.clone();
                 g.node(
                     "Conv",
-                    &[&x, &wt, &b],
+                    &[&wt, &b],
                     &[
                         ("kernel_shape", Attr::Ints(vec![k as i64, k as i64])),
                         ("strides", Attr::Ints(vec![stride as i64, stride as i64])),
@@ -184,23 +188,20 @@ pub fn export(model: &Model) -> Vec<u8> {
                     ],
                 );
                 if relu {
-                    let x = g.last.clone();
-                    g.node("Relu", &[&x], &[]);
+                    g.node("Relu", &[], &[]);
                 }
             }
             Layer::Pool { k } => {
-                let x = g.last.clone();
                 let k = k as i64;
                 g.node(
                     "MaxPool",
-                    &[&x],
+                    &[],
                     &[("kernel_shape", Attr::Ints(vec![k, k])), ("strides", Attr::Ints(vec![k, k]))],
                 );
             }
             Layer::Drop { .. } => {}
             Layer::Relu => {
-                let x = g.last.clone();
-                g.node("Relu", &[&x], &[]);
+                g.node("Relu", &[], &[]);
             }
             Layer::Bn => {
                 let s = slot.expect("batch norm has parameters");
@@ -210,8 +211,7 @@ pub fn export(model: &Model) -> Vec<u8> {
                 let beta = g.tensor(&name("bias"), &[n], &p[s.bias..s.bias + n]);
                 let mean = g.tensor(&name("running_mean"), &[n], &p[r..r + n]);
                 let var = g.tensor(&name("running_var"), &[n], &p[r + n..r + 2 * n]);
-                let x = g.last.clone();
-                g.node("BatchNormalization", &[&x, &gamma, &beta, &mean, &var], &[("epsilon", Attr::Float(1e-5))]);
+                g.node("BatchNormalization", &[&gamma, &beta, &mean, &var], &[("epsilon", Attr::Float(1e-5))]);
             }
             Layer::Fc { .. } | Layer::Out { .. } => {
                 let (out, relu) = match *layer {
@@ -219,29 +219,21 @@ pub fn export(model: &Model) -> Vec<u8> {
                     _ => (10, false),
                 };
                 if !flat {
-                    let x = g.last.clone();
-                    g.node("Flatten", &[&x], &[("axis", Attr::Int(1))]);
+                    g.node("Flatten", &[], &[("axis", Attr::Int(1))]);
                     flat = true;
                 }
                 let s = slot.expect("a dense layer has parameters");
                 let wt = g.tensor(&name("weight"), &[out, c * h * w], &p[s.weight..s.weight + s.weight_len()]);
                 let b = g.tensor(&name("bias"), &[out], &p[s.bias..s.bias + s.bias_len()]);
-                let x = g.last.clone();
-                g.node("Gemm", &[&x, &wt, &b], &[("transB", Attr::Int(1))]);
+                g.node("Gemm", &[&wt, &b], &[("transB", Attr::Int(1))]);
                 if relu {
-                    let x = g.last.clone();
-                    g.node("Relu", &[&x], &[]);
+                    g.node("Relu", &[], &[]);
                 }
             }
         }
     }
-    let x = g.last.clone();
-    g.node("Softmax", &[&x], &[("axis", Attr::Int(1))]);
     // the last node writes the graph's output
-    let last = g.nodes.last_mut().expect("a softmax");
-    let mut renamed = Msg::default();
-    renamed.str(1, &x).str(2, "probs").str(3, "softmax").str(4, "Softmax").msg(5, &attribute("axis", &Attr::Int(1)));
-    *last = renamed;
+    g.node_to("Softmax", &[], &[("axis", Attr::Int(1))], "probs".into());
 
     let mut graph = Msg::default();
     for n in &g.nodes {
