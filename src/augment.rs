@@ -3,9 +3,9 @@
 //! each direction), applied on the device inside the batch gather. Never applied
 //! to validation, test or prediction batches.
 
-use crate::cpu::GatherDims;
 use crate::data::SIDE;
 use crate::error::{Error, Result};
+use crate::kernels::GatherDims;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Augment {

@@ -3,13 +3,14 @@
 //! twins as a third, oracle column where they are quick), and whole training
 //! steps on each engine. Times are medians of full waits after a warm-up run.
 
-use crate::cpu::{self, CpuEngine};
+use crate::cpu::CpuEngine;
 use crate::data::{self, Images};
 use crate::engine::Engine;
 use crate::error::Result;
+use crate::kernels;
+use crate::kernels::op::{self, Op};
 use crate::kernels::Kernel;
 use crate::model::{Net, NetConfig, Spec};
-use crate::op::{self, Op};
 use crate::optim::Optim;
 use crate::selftest::{self, Builder, Case, TOL_SUM};
 use std::time::Instant;
@@ -161,13 +162,13 @@ impl Engine for Sizer {
     fn write(&mut self, _: usize, _: usize, _: &[u32]) -> Result<()> {
         Ok(())
     }
-    fn read(&mut self, v: crate::op::View) -> Result<Vec<u32>> {
+    fn read(&mut self, v: crate::kernels::op::View) -> Result<Vec<u32>> {
         Ok(vec![0; v.len])
     }
-    fn plan(&mut self, _: Vec<crate::op::Op>) -> Result<usize> {
+    fn plan(&mut self, _: Vec<crate::kernels::op::Op>) -> Result<usize> {
         Ok(0)
     }
-    fn set_params(&mut self, _: usize, _: usize, _: cpu::Params) -> Result<()> {
+    fn set_params(&mut self, _: usize, _: usize, _: kernels::Params) -> Result<()> {
         Ok(())
     }
     fn run(&mut self, _: usize) -> Result<()> {
@@ -198,7 +199,7 @@ fn flops(case: &Case) -> f64 {
     match case.kernel {
         Kernel::Matmul => 2.0 * f(p[0]) * f(p[1]) * f(p[2]),
         Kernel::Conv2dForward | Kernel::Conv2dBackwardInput | Kernel::Conv2dBackwardWeight => {
-            let d: cpu::ConvDims = bytemuck::cast(*p);
+            let d: kernels::ConvDims = bytemuck::cast(*p);
             2.0 * f(d.n) * f(d.cin) * f(d.cout) * f(d.h) * f(d.w) * f(d.k * d.k)
         }
         _ => 0.0,
@@ -220,13 +221,13 @@ pub fn kernel_cases(n: usize, matmuls: &[(usize, usize, usize)], wanted: &dyn Fn
     for &(m, nn, k) in matmuls {
         add(Kernel::Matmul, format!("{m}x{nn}x{k}"), &mut |b| {
             let (c, a, w) = (b.output(m * nn), b.randn(m * k), b.randn(k * nn));
-            (op::matmul(c, a, w, None, cpu::MatmulDims::plain(m, nn, k)), vec![])
+            (op::matmul(c, a, w, None, kernels::MatmulDims::plain(m, nn, k)), vec![])
         });
     }
     for &(ci, co, hw, k) in
         &[(1, 32, 28, 5), (32, 32, 28, 5), (32, 64, 14, 3), (64, 64, 14, 3), (64, 128, 7, 2), (128, 128, 7, 2)]
     {
-        let d = cpu::ConvDims::new(n, ci, co, hw, hw, k);
+        let d = kernels::ConvDims::new(n, ci, co, hw, hw, k);
         let shape = format!("N{n} {ci}->{co} {hw}x{hw} k{k}");
         add(Kernel::Conv2dForward, shape.clone(), &mut |b| {
             let (y, x, w, bias) =
@@ -245,19 +246,19 @@ pub fn kernel_cases(n: usize, matmuls: &[(usize, usize, usize)], wanted: &dyn Fn
         });
     }
     add(Kernel::MaxpoolForward, format!("N{n} C32 28x28 k2"), &mut |b| {
-        let d = cpu::PoolDims::new(n, 32, 28, 28, 2);
+        let d = kernels::PoolDims::new(n, 32, 28, 28, 2);
         let (y, arg, x) = (b.output(n * 32 * 196), b.output(n * 32 * 196), b.randn(n * 32 * 784));
         (op::maxpool_forward(y, arg, x, d), vec![1])
     });
     add(Kernel::SoftmaxXent, format!("N{n} C10"), &mut |b| {
-        let d = cpu::XentDims::new(n, 10);
+        let d = kernels::XentDims::new(n, 10);
         let (dl, loss, hit, logits, labels) =
             (b.output(n * 10), b.output(n), b.output(n), b.randn(n * 10), b.ints(n, 10));
         (op::softmax_xent(dl, loss, hit, logits, labels, d), vec![])
     });
     let p = 478_186; // cnn6's parameters
     add(Kernel::Adam, format!("{p} params (cnn6)"), &mut |b| {
-        let d = cpu::AdamDims::new(p, 1e-3, 0.9, 0.999, 1e-8, 0.0, 1);
+        let d = kernels::AdamDims::new(p, 1e-3, 0.9, 0.999, 1e-8, 0.0, 1);
         let (w, m, v, g) = (b.randn(p), b.randn(p), b.floats(p, 0.0, 1.0), b.randn(p));
         (op::adam(w, m, v, g, d), vec![])
     });

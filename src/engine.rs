@@ -2,9 +2,9 @@
 //! bind groups and parameters are built once), and runs. `GpuEngine` records
 //! plans into command buffers; `CpuEngine` interprets them with the CPU twins.
 
-use crate::cpu::Params;
 use crate::error::Result;
-use crate::op::{BufId, Op, View};
+use crate::kernels::op::{BufId, Op, View};
+use crate::kernels::Params;
 
 pub type PlanId = usize;
 

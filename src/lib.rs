@@ -22,7 +22,7 @@ pub mod kernels;
 pub mod model;
 pub mod native;
 pub mod onnx;
-pub mod op;
+
 pub mod optim;
 pub mod plot;
 pub mod run;

@@ -170,7 +170,7 @@ pub fn export(model: &Model) -> Vec<u8> {
         match *layer {
             Layer::Conv { channels, k, stride, same, relu } => {
                 let s = slot.expect("a conv has parameters");
-                let d = crate::cpu::ConvDims::strided(1, c, channels, h, w, k, stride, same);
+                let d = crate::kernels::ConvDims::strided(1, c, channels, h, w, k, stride, same);
                 let (ho, wo) = d.out_hw();
                 // Keras' 'same': (out-1)·s + k - in in all, the smaller half before
                 let pad = |o: usize, n: usize| ((o - 1) * stride + k).saturating_sub(n);

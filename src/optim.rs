@@ -1,7 +1,7 @@
 //! Optimizer settings. The state (Adam's moments, SGD's velocity) lives on the
 //! engine beside the parameters; the update is one kernel over all of them.
 
-use crate::cpu::{AdamDims, Dims, Params, SgdDims};
+use crate::kernels::{AdamDims, Dims, Params, SgdDims};
 
 /// Adam's default decay rates of its first and second moments (Keras', PyTorch's).
 pub const ADAM_BETAS: (f32, f32) = (0.9, 0.999);

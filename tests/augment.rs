@@ -2,7 +2,8 @@
 //! selftest holds the GPU and native kernels to the twin), and the flag parses.
 
 use gpunet::augment::Augment;
-use gpunet::cpu::{self, GatherDims};
+use gpunet::cpu;
+use gpunet::kernels::GatherDims;
 
 const SIDE: usize = 28;
 

@@ -2,11 +2,12 @@
 //! within binomial bounds for several p and seeds, and masks of neighbouring
 //! steps, layers and elements are independent (joint keep rate ≈ (1-p)²).
 
-use gpunet::cpu::{self, CpuEngine};
+use gpunet::cpu::CpuEngine;
 use gpunet::engine::Engine;
 use gpunet::gpu::{for_tests, GpuEngine};
+use gpunet::kernels;
+use gpunet::kernels::op::{self, View};
 use gpunet::native::NativeEngine;
-use gpunet::op::{self, View};
 
 const N: usize = 200_000;
 
@@ -15,7 +16,7 @@ fn mask(engine: &mut dyn Engine, p: f32, seed: u32, step: u32, salt: u32) -> Vec
     let x = engine.buffer(N, "ones").unwrap();
     engine.write_f32(x, 0, &vec![1.0; N]).unwrap();
     let y = engine.buffer(N, "y").unwrap();
-    let d = cpu::DropoutDims::new(N, p, seed, step, salt);
+    let d = kernels::DropoutDims::new(N, p, seed, step, salt);
     let plan = engine.plan(vec![op::dropout_forward(View::whole(y, N), View::whole(x, N), d)]).unwrap();
     engine.run(plan).unwrap();
     engine.read_f32(View::whole(y, N)).unwrap().iter().map(|&v| v != 0.0).collect()

@@ -2,7 +2,8 @@
 //! kernels, all in f64. With L = Σ r·forward(inputs) for a fixed random r, each
 //! backward kernel fed r must return ∂L/∂input.
 
-use gpunet::cpu::{self, BiasGradDims, BnDims, ConvDims, DropoutDims, ElemDims, MatmulDims, PoolDims, XentDims};
+use gpunet::cpu;
+use gpunet::kernels::{BiasGradDims, BnDims, ConvDims, DropoutDims, ElemDims, MatmulDims, PoolDims, XentDims};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 

@@ -1,11 +1,13 @@
 //! One tiny hand-computed case per op, checked on the CPU twin, the native engine
 //! and the GPU.
 
-use gpunet::cpu::{self, CpuEngine, Dims};
+use gpunet::cpu::{self, CpuEngine};
 use gpunet::engine::Engine;
 use gpunet::gpu::{for_tests, GpuEngine};
+use gpunet::kernels;
+use gpunet::kernels::op::{self, Op, View};
+use gpunet::kernels::Dims;
 use gpunet::native::NativeEngine;
-use gpunet::op::{self, Op, View};
 use gpunet::selftest::{self, Case, TOL_EXACTISH};
 
 fn bits(v: &[f32]) -> Vec<u32> {
@@ -59,7 +61,7 @@ fn v(buf: usize, len: usize) -> View {
 #[test]
 fn matmul_with_bias_and_relu() {
     // [[1,2],[3,4]]·[[5,6],[7,8]] = [[19,22],[43,50]]; + [1,-100]; relu
-    let d = cpu::MatmulDims::plain(2, 2, 2).with_epilogue(true, true);
+    let d = kernels::MatmulDims::plain(2, 2, 2).with_epilogue(true, true);
     let bufs = vec![vec![0; 4], bits(&[1., 2., 3., 4.]), bits(&[5., 6., 7., 8.]), bits(&[1., -100.])];
     expect(op::matmul(v(0, 4), v(1, 4), v(2, 4), Some(v(3, 2)), d), bufs, 0, &[20., 0., 44., 0.]);
 }
@@ -68,14 +70,14 @@ fn matmul_with_bias_and_relu() {
 fn bias_grad_sums_each_channel() {
     // (outer 2, channels 2, inner 2): channel 0 = 1+2+5+6, channel 1 = 3+4+7+8
     let bufs = vec![vec![0; 2], bits(&[1., 2., 3., 4., 5., 6., 7., 8.])];
-    expect(op::bias_grad(v(0, 2), v(1, 8), cpu::BiasGradDims::new(2, 2, 2)), bufs, 0, &[14., 22.]);
+    expect(op::bias_grad(v(0, 2), v(1, 8), kernels::BiasGradDims::new(2, 2, 2)), bufs, 0, &[14., 22.]);
 }
 
 #[test]
 fn conv2d_same_even_kernel_pads_after() {
     // k=2 pads 0 before, 1 after (Keras/PyTorch 'same'): identity-diagonal kernel
     // y[i,j] = x[i,j] + x[i+1,j+1] → [[1+4, 2], [3, 4]]
-    let d = cpu::ConvDims::new(1, 1, 1, 2, 2, 2);
+    let d = kernels::ConvDims::new(1, 1, 1, 2, 2, 2);
     let bufs = vec![vec![0; 4], bits(&[1., 2., 3., 4.]), bits(&[1., 0., 0., 1.])];
     expect(op::conv2d_forward(v(0, 4), v(1, 4), v(2, 4), None, d), bufs, 0, &[5., 2., 3., 4.]);
 }
@@ -83,7 +85,7 @@ fn conv2d_same_even_kernel_pads_after() {
 #[test]
 fn conv2d_same_odd_kernel_counts_neighbours() {
     // ones (3x3) * ones kernel (3x3), bias 1: 4 at corners, 6 at edges, 9 at the centre, +1
-    let d = cpu::ConvDims::new(1, 1, 1, 3, 3, 3).with_epilogue(true, false);
+    let d = kernels::ConvDims::new(1, 1, 1, 3, 3, 3).with_epilogue(true, false);
     let bufs = vec![vec![0; 9], bits(&[1.; 9]), bits(&[1.; 9]), bits(&[1.])];
     let want = [5., 7., 5., 7., 10., 7., 5., 7., 5.];
     expect(op::conv2d_forward(v(0, 9), v(1, 9), v(2, 9), Some(v(3, 1)), d), bufs, 0, &want);
@@ -100,7 +102,7 @@ fn conv2d_same_odd_kernel_counts_neighbours() {
 fn maxpool_floors_and_routes_gradient() {
     // 3x3 input, k=2: one window (the last row and column are dropped)
     let x = [1., 9., 0., 3., 2., 100., 50., 60., 70.];
-    let d = cpu::PoolDims::new(1, 1, 3, 3, 2);
+    let d = kernels::PoolDims::new(1, 1, 3, 3, 2);
     let bufs = vec![vec![0], vec![0], bits(&x)];
     expect(op::maxpool_forward(v(0, 1), v(1, 1), v(2, 9), d), bufs.clone(), 0, &[9.]);
     let bufs = vec![vec![0; 9], bits(&[5.]), vec![1]];
@@ -109,7 +111,7 @@ fn maxpool_floors_and_routes_gradient() {
 
 #[test]
 fn relu_forward_and_backward() {
-    let d = cpu::ElemDims::new(3);
+    let d = kernels::ElemDims::new(3);
     expect(op::relu_forward(v(0, 3), v(1, 3), d), vec![vec![0; 3], bits(&[-1., 0., 2.])], 0, &[0., 0., 2.]);
     let bufs = vec![bits(&[7., 7., 7.]), bits(&[0., -1., 3.])];
     expect(op::relu_backward(v(0, 3), v(1, 3), d), bufs, 0, &[0., 0., 7.]);
@@ -118,7 +120,7 @@ fn relu_forward_and_backward() {
 #[test]
 fn softmax_xent_on_two_equal_logits() {
     // logits [0, 0], label 0: p = [0.5, 0.5], loss ln 2, dlogits [-0.5, 0.5], correct (first max)
-    let d = cpu::XentDims::new(1, 2);
+    let d = kernels::XentDims::new(1, 2);
     let bufs = || vec![vec![0; 2], vec![0], vec![0], bits(&[0., 0.]), vec![0]];
     let mk = || op::softmax_xent(v(0, 2), v(1, 1), v(2, 1), v(3, 2), v(4, 1), d);
     expect(mk(), bufs(), 0, &[-0.5, 0.5]);
@@ -133,7 +135,7 @@ fn softmax_xent_on_two_equal_logits() {
 #[test]
 fn dropout_keeps_about_one_minus_p_and_scales() {
     let n = 100_000;
-    let d = cpu::DropoutDims::new(n, 0.25, 42, 0, 0);
+    let d = kernels::DropoutDims::new(n, 0.25, 42, 0, 0);
     let mut y = vec![0f32; n];
     cpu::dropout_forward(&mut y, &vec![1.0; n], &d);
     let kept = y.iter().filter(|&&x| x != 0.0).count() as f64 / n as f64;
@@ -141,18 +143,18 @@ fn dropout_keeps_about_one_minus_p_and_scales() {
     assert!(y.iter().all(|&x| x == 0.0 || x == 1.0 / 0.75));
     // another step draws another mask
     let mut y2 = vec![0f32; n];
-    cpu::dropout_forward(&mut y2, &vec![1.0; n], &cpu::DropoutDims::new(n, 0.25, 42, 1, 0));
+    cpu::dropout_forward(&mut y2, &vec![1.0; n], &kernels::DropoutDims::new(n, 0.25, 42, 1, 0));
     assert_ne!(y, y2);
     // p = 0 keeps everything unscaled, on both engines
-    let d0 = cpu::DropoutDims::new(3, 0.0, 1, 2, 3);
+    let d0 = kernels::DropoutDims::new(3, 0.0, 1, 2, 3);
     expect(op::dropout_forward(v(0, 3), v(1, 3), d0), vec![vec![0; 3], bits(&[1., -2., 3.])], 0, &[1., -2., 3.]);
-    assert_eq!(cpu::DropoutDims::from_params(&d0.params()), d0);
+    assert_eq!(kernels::DropoutDims::from_params(&d0.params()), d0);
 }
 
 #[test]
 fn adam_first_step_moves_by_lr() {
     // from m = v = 0, step 1: m̂ = g, v̂ = g², so the step is lr·g/(|g| + eps)
-    let d = cpu::AdamDims::new(2, 0.1, 0.9, 0.999, 1e-8, 0.0, 1);
+    let d = kernels::AdamDims::new(2, 0.1, 0.9, 0.999, 1e-8, 0.0, 1);
     let bufs = vec![bits(&[1., 1.]), vec![0; 2], vec![0; 2], bits(&[0.5, -2.])];
     expect(op::adam(v(0, 2), v(1, 2), v(2, 2), v(3, 2), d), bufs, 0, &[0.9, 1.1]);
 }
@@ -161,7 +163,7 @@ fn adam_first_step_moves_by_lr() {
 fn sgd_momentum_and_nesterov() {
     // p=1, g=0.5, vel=0: vel=0.5; plain p -= 0.1·0.5; Nesterov p -= 0.1·(0.5 + 0.9·0.5)
     for (nesterov, want) in [(false, 0.95), (true, 0.905)] {
-        let d = cpu::SgdDims::new(1, 0.1, 0.9, nesterov, 0.0);
+        let d = kernels::SgdDims::new(1, 0.1, 0.9, nesterov, 0.0);
         let bufs = vec![bits(&[1.]), vec![0], bits(&[0.5])];
         expect(op::sgd(v(0, 1), v(1, 1), v(2, 1), d), bufs, 0, &[want]);
     }
@@ -183,7 +185,7 @@ fn adam_bias_correction_and_weight_decay_match_the_formula_at_several_steps() {
     let (p, m, sq, g) = ([0.8f32, -0.3, 1.5], [0.05f32, -0.2, 0.0], [0.01f32, 0.04, 0.002], [0.3f32, 0.1, -0.7]);
     for t in [1u64, 2, 3, 10, 100, 10_000] {
         for wd in [0.0f32, 0.01] {
-            let d = cpu::AdamDims::new(3, 1e-3, 0.9, 0.999, 1e-8, wd, t);
+            let d = kernels::AdamDims::new(3, 1e-3, 0.9, 0.999, 1e-8, wd, t);
             let want: Vec<(f64, f64, f64)> = (0..3)
                 .map(|i| adam_reference(p[i] as f64, m[i] as f64, sq[i] as f64, g[i] as f64, t as i32, 1e-3, wd as f64))
                 .collect();
@@ -203,7 +205,7 @@ fn sgd_momentum_from_a_nonzero_velocity() {
     let gd = g + wd * p;
     let buf = mu * vel + gd;
     for (nesterov, step) in [(false, buf), (true, gd + mu * buf)] {
-        let d = cpu::SgdDims::new(1, lr as f32, mu as f32, nesterov, wd as f32);
+        let d = kernels::SgdDims::new(1, lr as f32, mu as f32, nesterov, wd as f32);
         let bufs = || vec![bits(&[p as f32]), bits(&[vel as f32]), bits(&[g as f32])];
         expect(op::sgd(v(0, 1), v(1, 1), v(2, 1), d), bufs(), 0, &[(p - lr * step) as f32]);
         expect(op::sgd(v(0, 1), v(1, 1), v(2, 1), d), bufs(), 1, &[buf as f32]);
@@ -214,7 +216,7 @@ fn sgd_momentum_from_a_nonzero_velocity() {
 fn gather_unpacks_bytes_and_scales() {
     // one 4-pixel image packed low byte first: [0, 255, 51, 1]
     let word = 255u32 << 8 | 51 << 16 | 1 << 24;
-    let d = cpu::GatherDims::new(1, 1, 4, 255.0);
+    let d = kernels::GatherDims::new(1, 1, 4, 255.0);
     let bufs = vec![vec![0; 4], vec![0], vec![0, word], vec![3, 7], vec![9, 1]];
     let mk = || op::gather(v(0, 4), v(1, 1), v(2, 2), v(3, 2), v(4, 2), d);
     expect(mk(), bufs, 0, &[0., 1., 0.2, 1. / 255.]);
@@ -256,7 +258,7 @@ fn softmax_xent_at_extreme_equal_and_one_hot_logits() {
         ("all equal: uniform, ln 10, the first max counts as the prediction", [-5.0; 10], ln10, 0.1 - 1.0, 1.0),
         ("one-hot logits", hot, -p_hot.ln(), p_hot - 1.0, 1.0),
     ];
-    let d = cpu::XentDims::new(1, 10);
+    let d = kernels::XentDims::new(1, 10);
     for (what, logits, loss, dl0, hit) in cases {
         let bufs = || vec![vec![0; 10], vec![0], vec![0], bits(&logits), vec![0]];
         let mk = || op::softmax_xent(v(0, 10), v(1, 1), v(2, 1), v(3, 10), v(4, 1), d);
@@ -279,7 +281,7 @@ fn softmax_xent_at_extreme_equal_and_one_hot_logits() {
 fn maxpool_ties_go_to_the_first_element_of_the_window() {
     // all-zero windows (what ReLU leaves): the top-left element is the argmax, so the
     // gradient goes there, on every engine
-    let d = cpu::PoolDims::new(1, 1, 4, 4, 2);
+    let d = kernels::PoolDims::new(1, 1, 4, 4, 2);
     let mut x = [0f32; 16];
     (x[2], x[3]) = (1.0, 1.0); // window (0,1): a tie of two maxima at 2 and 3; the others all zero
     let bufs = || vec![vec![0; 4], vec![0; 4], bits(&x)];
@@ -295,7 +297,7 @@ fn maxpool_ties_go_to_the_first_element_of_the_window() {
 fn non_finite_logits_give_a_non_finite_loss_on_every_engine() {
     // what the trainer's divergence check relies on: a NaN or infinite logit never
     // turns into a finite, plausible-looking loss
-    let d = cpu::XentDims::new(1, 3);
+    let d = kernels::XentDims::new(1, 3);
     for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
         for at in 0..3 {
             let mut logits = [0.5f32, -1.0, 2.0];

@@ -1,8 +1,8 @@
 //! Every kernel, forward and backward, against its CPU twin on the test adapter
 //! (lavapipe in CI), on seeded random shapes including odd sizes.
 
-use gpunet::gpu::shaders::Gemm;
 use gpunet::gpu::{for_tests, GpuEngine};
+use gpunet::kernels::shaders::Gemm;
 use gpunet::kernels::Kernel;
 use gpunet::selftest;
 

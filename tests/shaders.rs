@@ -1,7 +1,7 @@
 //! Every shader parses, validates and translates to SPIR-V, MSL and HLSL with naga,
 //! so a shader that would break on Vulkan, Metal or DX12 fails here without a GPU.
 
-use gpunet::gpu::shaders::{Gemm, Shader};
+use gpunet::kernels::shaders::{Gemm, Shader};
 use naga::back::{hlsl, msl, spv};
 use naga::valid::{Capabilities, ValidationFlags, Validator};
 

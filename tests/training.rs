@@ -4,9 +4,9 @@
 use gpunet::cpu::CpuEngine;
 use gpunet::data::{self, Images};
 use gpunet::engine::{Engine, SplitK};
-use gpunet::gpu::shaders::Gemm;
 use gpunet::gpu::{for_tests, GpuEngine};
 use gpunet::infer;
+use gpunet::kernels::shaders::Gemm;
 use gpunet::model::{checkpoint, Net, NetConfig, Spec};
 use gpunet::native::{Conv, NativeEngine};
 use gpunet::optim::Optim;

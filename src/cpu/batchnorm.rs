@@ -11,47 +11,8 @@
 //! of dγ and dβ terms, so their rounding reappears magnified in it, and a plain f32
 //! running sum over N·H·W values is the least accurate order there is.
 
-use super::Dims;
+use crate::kernels::BnDims;
 use num_traits::Float;
-
-/// Mirrors `struct Bn`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct BnDims {
-    pub n: u32,
-    pub c: u32,
-    /// Pixels per channel (1 after a dense layer).
-    pub hw: u32,
-    /// bn_forward: 1 normalises with the batch's stats, 0 with the running ones.
-    pub train: u32,
-    pub _u: [u32; 4],
-    pub eps: f32,
-    pub momentum: f32,
-    pub _f: [f32; 6],
-}
-impl Dims for BnDims {}
-
-/// PyTorch's BatchNorm defaults.
-pub const BN_EPS: f32 = 1e-5;
-pub const BN_MOMENTUM: f32 = 0.1;
-
-impl BnDims {
-    pub fn new(n: usize, c: usize, hw: usize, train: bool) -> Self {
-        BnDims {
-            n: n as u32,
-            c: c as u32,
-            hw: hw as u32,
-            train: train as u32,
-            _u: [0; 4],
-            eps: BN_EPS,
-            momentum: BN_MOMENTUM,
-            _f: [0.0; 6],
-        }
-    }
-    fn dims(&self) -> (usize, usize, usize) {
-        (self.n as usize, self.c as usize, self.hw as usize)
-    }
-}
 
 fn cast<T: Float>(v: f32) -> T {
     T::from(v).unwrap()

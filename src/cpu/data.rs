@@ -2,58 +2,7 @@
 //! the optional random affine augmentation computed the same way.
 
 use super::dropout::pcg;
-use super::Dims;
-
-/// Mirrors `struct Gather`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct GatherDims {
-    pub n: u32,
-    pub offset: u32,
-    pub pixels: u32,
-    pub row_words: u32,
-    /// Image side; augmentation needs pixels = side².
-    pub side: u32,
-    pub seed: u32,
-    pub step: u32,
-    /// 1: a random affine map per image.
-    pub augment: u32,
-    pub inv_scale: f32,
-    /// Largest rotation (radians), relative zoom, and shift (pixels).
-    pub rotate: f32,
-    pub zoom: f32,
-    pub shift: f32,
-    pub _f: [f32; 4],
-}
-impl Dims for GatherDims {}
-
-impl GatherDims {
-    pub fn new(n: usize, offset: usize, pixels: usize, scale: f32) -> Self {
-        GatherDims {
-            n: n as u32,
-            offset: offset as u32,
-            pixels: pixels as u32,
-            row_words: pixels.div_ceil(4) as u32,
-            side: 0,
-            seed: 0,
-            step: 0,
-            augment: 0,
-            inv_scale: 1.0 / scale,
-            rotate: 0.0,
-            zoom: 0.0,
-            shift: 0.0,
-            _f: [0.0; 4],
-        }
-    }
-
-    /// Random affine maps for square images of `side` (pixels = side²): angles up
-    /// to `rotate` radians, zoom factors within 1 ± `zoom`, shifts up to `shift`
-    /// pixels, drawn per image from (seed, step, store row).
-    pub fn augmented(self, side: usize, rotate: f32, zoom: f32, shift: f32, seed: u32, step: u32) -> Self {
-        assert_eq!(side * side, self.pixels as usize, "augmentation needs square images");
-        GatherDims { side: side as u32, seed, step, augment: 1, rotate, zoom, shift, ..self }
-    }
-}
+use crate::kernels::GatherDims;
 
 /// Salt of the augmentation hash (as data.wgsl's AUGMENT_SALT).
 const AUGMENT_SALT: u32 = 0x4155_4721;

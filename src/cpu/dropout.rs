@@ -1,42 +1,7 @@
 //! Twins of shaders/dropout.wgsl: the same counter-based hash, bit for bit.
 
-use super::Dims;
+use crate::kernels::DropoutDims;
 use num_traits::Float;
-
-/// Mirrors `struct Dropout`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct DropoutDims {
-    pub n: u32,
-    pub seed: u32,
-    pub step: u32,
-    /// Distinguishes the dropout layers of one network.
-    pub salt: u32,
-    /// Element kept iff hash >= threshold = ceil(p · 2^32).
-    pub threshold: u32,
-    pub _u: [u32; 3],
-    /// 1 / (1 - p).
-    pub scale: f32,
-    pub _f: [f32; 7],
-}
-impl Dims for DropoutDims {}
-
-impl DropoutDims {
-    /// p in [0, 1): the probability of dropping a unit.
-    pub fn new(n: usize, p: f32, seed: u32, step: u32, salt: u32) -> Self {
-        let threshold = ((p as f64) * 4294967296.0).ceil().min(u32::MAX as f64) as u32;
-        DropoutDims {
-            n: n as u32,
-            seed,
-            step,
-            salt,
-            threshold,
-            _u: [0; 3],
-            scale: (1.0 / (1.0 - p as f64)) as f32,
-            _f: [0.0; 7],
-        }
-    }
-}
 
 /// PCG-style integer permutation, as in dropout.wgsl.
 pub fn pcg(v: u32) -> u32 {

@@ -2,10 +2,10 @@
 //! and `Host`, the buffers and plans in host memory that it shares with the
 //! native engine.
 
-use crate::cpu::Params;
 use crate::engine::{Engine, PlanId};
 use crate::error::Result;
-use crate::op::{BufId, Op, View};
+use crate::kernels::op::{BufId, Op, View};
+use crate::kernels::Params;
 
 /// Buffers and plans in host memory, for the engines that run on the CPU.
 #[derive(Default)]
@@ -111,7 +111,7 @@ impl Engine for CpuEngine {
         Ok(())
     }
     fn run(&mut self, plan: PlanId) -> Result<()> {
-        self.host.run(plan, |op, o, i| (op.kernel.info().cpu)(o, i, &op.params));
+        self.host.run(plan, |op, o, i| super::twin(op.kernel)(o, i, &op.params));
         Ok(())
     }
     fn finish(&mut self) -> Result<()> {

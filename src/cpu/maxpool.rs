@@ -1,28 +1,7 @@
 //! Twins of shaders/maxpool.wgsl: k×k max-pool, stride k, floor.
 
-use super::Dims;
+use crate::kernels::PoolDims;
 use num_traits::Float;
-
-/// Mirrors `struct Pool`. X (n, c, h, w) -> Y (n, c, h/k, w/k).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct PoolDims {
-    pub n: u32,
-    pub c: u32,
-    pub h: u32,
-    pub w: u32,
-    pub k: u32,
-    pub _u: [u32; 3],
-    pub _f: [f32; 8],
-}
-impl Dims for PoolDims {}
-
-impl PoolDims {
-    pub fn new(n: usize, c: usize, h: usize, w: usize, k: usize) -> Self {
-        let u = |x: usize| x as u32;
-        PoolDims { n: u(n), c: u(c), h: u(h), w: u(w), k: u(k), _u: [0; 3], _f: [0.0; 8] }
-    }
-}
 
 /// Keeps the flat input index of each window's first maximum in `argmax`.
 pub fn maxpool_forward<T: Float>(y: &mut [T], argmax: &mut [u32], x: &[T], d: &PoolDims) {

@@ -1,11 +1,9 @@
 //! The CPU reference: one plain, readable function per GPU kernel, with the same
 //! name and argument order as the shader entry point (outputs, inputs, dims).
 //! It is the oracle of every kernel test. Functions that take part in gradient
-//! checks are generic over the float type so tests can run them in f64.
-//!
-//! Each kernel's dims struct mirrors its WGSL uniform struct field for field
-//! (64 bytes: eight u32 words, then eight f32 words, or more u32 where a kernel
-//! needs them, as conv's stride and padding), so the host writes it as is.
+//! checks are generic over the float type so tests can run them in f64. The
+//! parameter blocks they read are the kernels' ([`crate::kernels`]); [`twin`]
+//! maps a registry entry to its function on raw buffers.
 
 mod batchnorm;
 mod conv2d;
@@ -17,6 +15,7 @@ mod maxpool;
 mod optim;
 mod relu;
 mod softmax_xent;
+mod twin;
 
 pub use batchnorm::*;
 pub use conv2d::*;
@@ -28,23 +27,4 @@ pub use maxpool::*;
 pub use optim::*;
 pub use relu::*;
 pub use softmax_xent::*;
-
-/// A kernel's parameter block as the GPU sees it.
-pub type Params = [u32; 16];
-
-/// Dims structs convert to and from the raw parameter block.
-pub trait Dims: bytemuck::Pod {
-    fn params(&self) -> Params {
-        bytemuck::cast(*self)
-    }
-    fn from_params(p: &Params) -> Self {
-        bytemuck::cast(*p)
-    }
-}
-
-pub const FLAG_BIAS: u32 = 1;
-pub const FLAG_RELU: u32 = 2;
-
-pub(crate) fn flags(bias: bool, relu: bool) -> u32 {
-    ((bias as u32) * FLAG_BIAS) | ((relu as u32) * FLAG_RELU)
-}
+pub use twin::{twin, CpuTwin};

@@ -1,25 +1,7 @@
 //! Twins of shaders/softmax_xent.wgsl.
 
-use super::Dims;
+use crate::kernels::XentDims;
 use num_traits::Float;
-
-/// Mirrors `struct Xent`: n rows of c classes; the loss mean is over `denom` rows.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct XentDims {
-    pub n: u32,
-    pub c: u32,
-    pub denom: u32,
-    pub _u: [u32; 5],
-    pub _f: [f32; 8],
-}
-impl Dims for XentDims {}
-
-impl XentDims {
-    pub fn new(n: usize, c: usize) -> Self {
-        XentDims { n: n as u32, c: c as u32, denom: n as u32, _u: [0; 5], _f: [0.0; 8] }
-    }
-}
 
 /// Returns (max, index of the first max, Σ exp(z - max)) of one row.
 fn row_stats<T: Float>(z: &[T]) -> (T, usize, T) {

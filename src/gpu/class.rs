@@ -4,7 +4,7 @@
 //! (`GPUNET_ADAPTER_CLASS`), and each choice can still be overridden alone.
 
 use crate::error::{Error, Result};
-use crate::gpu::shaders::Gemm;
+use crate::kernels::shaders::Gemm;
 
 /// What kind of device an adapter is, as far as the kernels care.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

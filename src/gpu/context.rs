@@ -2,8 +2,8 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::class::{Class, Overrides, Tuning};
-use crate::gpu::shaders::{Gemm, Shader};
 use crate::gpu::validation;
+use crate::kernels::shaders::{Gemm, Shader};
 use crate::kernels::Kernel;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

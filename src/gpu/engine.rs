@@ -2,12 +2,12 @@
 //! blocks are made once, and runs that record one compute pass per plan and
 //! submit it without waiting.
 
-use crate::cpu::Params;
 use crate::engine::{Engine, PlanId, SplitK};
 use crate::error::{Error, Result};
-use crate::gpu::shaders::Gemm;
 use crate::gpu::{Gpu, Tuning};
-use crate::op::{BufId, Grid, Op, View};
+use crate::kernels::op::{BufId, Grid, Op, View};
+use crate::kernels::shaders::Gemm;
+use crate::kernels::Params;
 use std::sync::Arc;
 
 struct Plan {

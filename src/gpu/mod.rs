@@ -3,7 +3,6 @@
 pub mod class;
 pub mod context;
 pub mod engine;
-pub mod shaders;
 pub mod stats;
 pub mod validation;
 

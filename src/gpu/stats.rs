@@ -9,7 +9,7 @@
 //! write it for the trusted modules, straight to the driver through `ash`.
 
 use crate::error::{Error, Result};
-use crate::gpu::shaders::Shader;
+use crate::kernels::shaders::Shader;
 use ash::vk;
 use naga::back::spv;
 use naga::valid::{Capabilities, ShaderStages, SubgroupOperationSet, ValidationFlags, Validator};

@@ -7,14 +7,15 @@
 
 use super::spec::{Layer, Spec};
 use crate::augment::Augment;
-use crate::cpu::{
-    self, BiasGradDims, BnDims, ConvDims, Dims, DropoutDims, ElemDims, GatherDims, MatmulDims, Params, PoolDims,
-    SplitDims, XentDims,
-};
 use crate::data::{Images, CLASSES, PIXELS};
 use crate::engine::{Engine, PlanId, SplitK};
 use crate::error::{Error, Result};
-use crate::op::{self, BufId, Op, View};
+use crate::kernels;
+use crate::kernels::op::{self, BufId, Op, View};
+use crate::kernels::{
+    BiasGradDims, BnDims, ConvDims, Dims, DropoutDims, ElemDims, GatherDims, MatmulDims, Params, PoolDims, SplitDims,
+    XentDims,
+};
 use crate::optim::{Kind, Optim};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -651,13 +652,13 @@ impl Net {
                     all(b.m.unwrap()),
                     all(b.v.unwrap()),
                     pg,
-                    cpu::AdamDims::from_params(&o.params(self.param_words, 1)),
+                    kernels::AdamDims::from_params(&o.params(self.param_words, 1)),
                 ),
                 Kind::Sgd { .. } => op::sgd(
                     all(b.params),
                     all(b.m.unwrap()),
                     pg,
-                    cpu::SgdDims::from_params(&o.params(self.param_words, 1)),
+                    kernels::SgdDims::from_params(&o.params(self.param_words, 1)),
                 ),
             });
         }

@@ -208,7 +208,7 @@ impl Spec {
                     return Err(err(format!("layer {} '{l}': strides are 1..7", i + 1)))
                 }
                 Layer::Conv { channels, k, stride, same, .. } => {
-                    let d = crate::cpu::ConvDims::strided(1, s.0, channels, s.1, s.2, k, stride, same);
+                    let d = crate::kernels::ConvDims::strided(1, s.0, channels, s.1, s.2, k, stride, same);
                     let (ho, wo) = d.out_hw();
                     (channels, ho, wo)
                 }

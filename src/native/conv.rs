@@ -16,7 +16,7 @@
 use super::gemm::{gemm, Strides};
 use super::{conv_direct, winograd};
 use super::{ops, Scratch, Work};
-use crate::cpu::{ConvDims, FLAG_BIAS, FLAG_RELU};
+use crate::kernels::{ConvDims, FLAG_BIAS, FLAG_RELU};
 use rayon::prelude::*;
 
 /// Images whose weight gradients one task sums before the groups are added up.

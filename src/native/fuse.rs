@@ -5,9 +5,9 @@
 //! ops keep their places, so `set_params` still addresses them; the ones done
 //! early are marked, and the results equal the unfused ops' within rounding.
 
-use crate::cpu::{BiasGradDims, ConvDims, Dims};
+use crate::kernels::op::Op;
 use crate::kernels::Kernel;
-use crate::op::Op;
+use crate::kernels::{BiasGradDims, ConvDims, Dims};
 
 /// What the native engine does at one op of a plan.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -11,11 +11,12 @@ mod gemm;
 mod ops;
 mod winograd;
 
-use crate::cpu::{BiasGradDims, Dims, Host, Params};
+use crate::cpu::Host;
 use crate::engine::{Engine, PlanId};
 use crate::error::{Error, Result};
+use crate::kernels::op::{BufId, Op, View};
 use crate::kernels::Kernel;
-use crate::op::{BufId, Op, View};
+use crate::kernels::{BiasGradDims, Dims, Params};
 use fuse::Fuse;
 use std::sync::Mutex;
 

@@ -5,6 +5,7 @@
 
 use super::gemm::{gemm_parallel, Strides};
 use crate::cpu;
+use crate::kernels;
 use rayon::prelude::*;
 
 /// Elements per task for memory-bound loops.
@@ -12,12 +13,12 @@ const CHUNK: usize = 1 << 14;
 /// Rows per task for row-wise kernels (softmax, gather).
 const ROWS: usize = 64;
 
-pub fn matmul(c: &mut [f32], a: &[f32], b: &[f32], bias: &[f32], d: &cpu::MatmulDims) {
+pub fn matmul(c: &mut [f32], a: &[f32], b: &[f32], bias: &[f32], d: &kernels::MatmulDims) {
     let (m, n, k) = (d.m as usize, d.n as usize, d.k as usize);
     let (as_, bs) =
         (Strides { rs: d.a_rs as usize, cs: d.a_cs as usize }, Strides { rs: d.b_rs as usize, cs: d.b_cs as usize });
     gemm_parallel(m, n, k, c, a, as_, b, bs);
-    let (with_bias, relu) = (d.flags & cpu::FLAG_BIAS != 0, d.flags & cpu::FLAG_RELU != 0);
+    let (with_bias, relu) = (d.flags & kernels::FLAG_BIAS != 0, d.flags & kernels::FLAG_RELU != 0);
     if with_bias || relu {
         let rows = (CHUNK / n.max(1)).max(1);
         c[..m * n].par_chunks_mut(rows * n).for_each(|block| {
@@ -32,7 +33,7 @@ pub fn matmul(c: &mut [f32], a: &[f32], b: &[f32], bias: &[f32], d: &cpu::Matmul
 }
 
 /// dbias (splits, channels), as the twin cuts the rows.
-pub fn bias_grad(dbias: &mut [f32], dy: &[f32], d: &cpu::BiasGradDims) {
+pub fn bias_grad(dbias: &mut [f32], dy: &[f32], d: &kernels::BiasGradDims) {
     let (outer, ch, inner) = (d.outer as usize, d.channels as usize, d.inner as usize);
     let chunk = d.chunk();
     dbias[..ch * d.splits.max(1) as usize].par_iter_mut().enumerate().for_each(|(zc, out)| {
@@ -57,7 +58,7 @@ pub fn channel_sum(dy: &[f32], c: usize, ch: usize, inner: usize, rows: std::ops
     lanes.iter().sum::<f32>() + tail
 }
 
-pub fn sum_splits(total: &mut [f32], part: &[f32], d: &cpu::SplitDims) {
+pub fn sum_splits(total: &mut [f32], part: &[f32], d: &kernels::SplitDims) {
     let len = d.len as usize;
     total[..len].par_chunks_mut(CHUNK).enumerate().for_each(|(t, out)| {
         out.fill(0.0);
@@ -72,7 +73,7 @@ pub fn sum_splits(total: &mut [f32], part: &[f32], d: &cpu::SplitDims) {
 /// does, so ties resolve to the same first maximum; the comparisons are selects,
 /// not branches, which random data would mispredict half the time. argmax keeps
 /// flat indices into the whole input.
-pub fn maxpool_forward(y: &mut [f32], argmax: &mut [u32], x: &[f32], d: &cpu::PoolDims) {
+pub fn maxpool_forward(y: &mut [f32], argmax: &mut [u32], x: &[f32], d: &kernels::PoolDims) {
     let (h, w, k) = (d.h as usize, d.w as usize, d.k as usize);
     let (oh, ow) = (h / k, w / k);
     let planes = (d.n * d.c) as usize;
@@ -115,7 +116,7 @@ pub fn maxpool_backward(
     argmax: &[u32],
     mask: Option<&[f32]>,
     pooled: bool,
-    d: &cpu::PoolDims,
+    d: &kernels::PoolDims,
 ) {
     let (h, w, k) = (d.h as usize, d.w as usize, d.k as usize);
     let outs = (h / k) * (w / k);
@@ -133,14 +134,14 @@ pub fn maxpool_backward(
     });
 }
 
-pub fn relu_forward(y: &mut [f32], x: &[f32], d: &cpu::ElemDims) {
+pub fn relu_forward(y: &mut [f32], x: &[f32], d: &kernels::ElemDims) {
     let n = d.n as usize;
     y[..n].par_chunks_mut(CHUNK).zip(x[..n].par_chunks(CHUNK)).for_each(|(y, x)| {
         y.iter_mut().zip(x).for_each(|(y, x)| *y = x.max(0.0));
     });
 }
 
-pub fn relu_backward(dy: &mut [f32], y: &[f32], d: &cpu::ElemDims) {
+pub fn relu_backward(dy: &mut [f32], y: &[f32], d: &kernels::ElemDims) {
     let n = d.n as usize;
     dy[..n].par_chunks_mut(CHUNK).zip(y[..n].par_chunks(CHUNK)).for_each(|(dy, y)| relu_mask(dy, y));
 }
@@ -152,7 +153,7 @@ pub fn relu_mask(dy: &mut [f32], y: &[f32]) {
 }
 
 /// Forward and backward alike: out = src · scale where the mask keeps, else 0.
-pub fn dropout(out: &mut [f32], src: &[f32], d: &cpu::DropoutDims) {
+pub fn dropout(out: &mut [f32], src: &[f32], d: &kernels::DropoutDims) {
     let n = d.n as usize;
     let key = cpu::dropout_key(d);
     out[..n].par_chunks_mut(CHUNK).zip(src[..n].par_chunks(CHUNK)).enumerate().for_each(|(t, (out, src))| {
@@ -169,7 +170,7 @@ pub fn softmax_xent(
     correct: &mut [f32],
     logits: &[f32],
     labels: &[u32],
-    d: &cpu::XentDims,
+    d: &kernels::XentDims,
 ) {
     let (n, c) = (d.n as usize, d.c as usize);
     dlogits[..n * c]
@@ -179,45 +180,45 @@ pub fn softmax_xent(
         .enumerate()
         .for_each(|(t, ((dl, l), h))| {
             let r0 = t * ROWS;
-            let sub = cpu::XentDims { n: l.len() as u32, ..*d };
+            let sub = kernels::XentDims { n: l.len() as u32, ..*d };
             cpu::softmax_xent(dl, l, h, &logits[r0 * c..], &labels[r0..], &sub);
         });
 }
 
-pub fn softmax(probs: &mut [f32], logits: &[f32], d: &cpu::XentDims) {
+pub fn softmax(probs: &mut [f32], logits: &[f32], d: &kernels::XentDims) {
     let (n, c) = (d.n as usize, d.c as usize);
     probs[..n * c].par_chunks_mut(ROWS * c).enumerate().for_each(|(t, p)| {
-        let sub = cpu::XentDims { n: (p.len() / c) as u32, ..*d };
+        let sub = kernels::XentDims { n: (p.len() / c) as u32, ..*d };
         cpu::softmax(p, &logits[t * ROWS * c..], &sub);
     });
 }
 
-pub fn adam(w: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], d: &cpu::AdamDims) {
+pub fn adam(w: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], d: &kernels::AdamDims) {
     let n = d.n as usize;
     w[..n]
         .par_chunks_mut(CHUNK)
         .zip(m[..n].par_chunks_mut(CHUNK))
         .zip(v[..n].par_chunks_mut(CHUNK))
         .zip(g[..n].par_chunks(CHUNK))
-        .for_each(|(((w, m), v), g)| cpu::adam(w, m, v, g, &cpu::AdamDims { n: w.len() as u32, ..*d }));
+        .for_each(|(((w, m), v), g)| cpu::adam(w, m, v, g, &kernels::AdamDims { n: w.len() as u32, ..*d }));
 }
 
-pub fn sgd(w: &mut [f32], vel: &mut [f32], g: &[f32], d: &cpu::SgdDims) {
+pub fn sgd(w: &mut [f32], vel: &mut [f32], g: &[f32], d: &kernels::SgdDims) {
     let n = d.n as usize;
     w[..n]
         .par_chunks_mut(CHUNK)
         .zip(vel[..n].par_chunks_mut(CHUNK))
         .zip(g[..n].par_chunks(CHUNK))
-        .for_each(|((w, vel), g)| cpu::sgd(w, vel, g, &cpu::SgdDims { n: w.len() as u32, ..*d }));
+        .for_each(|((w, vel), g)| cpu::sgd(w, vel, g, &kernels::SgdDims { n: w.len() as u32, ..*d }));
 }
 
-pub fn gather(x: &mut [f32], y: &mut [u32], store: &[u32], labels: &[u32], index: &[u32], d: &cpu::GatherDims) {
+pub fn gather(x: &mut [f32], y: &mut [u32], store: &[u32], labels: &[u32], index: &[u32], d: &kernels::GatherDims) {
     let (n, px) = (d.n as usize, d.pixels as usize);
     if px == 0 {
         return cpu::gather(x, y, store, labels, index, d);
     }
     x[..n * px].par_chunks_mut(ROWS * px).zip(y[..n].par_chunks_mut(ROWS)).enumerate().for_each(|(t, (x, y))| {
-        let sub = cpu::GatherDims { n: y.len() as u32, offset: 0, ..*d };
+        let sub = kernels::GatherDims { n: y.len() as u32, offset: 0, ..*d };
         cpu::gather(x, y, store, labels, &index[d.offset as usize + t * ROWS..], &sub);
     });
 }
@@ -227,14 +228,14 @@ fn per_channel<R: Send>(c: usize, f: impl Fn(usize) -> R + Sync + Send) -> Vec<R
     (0..c).into_par_iter().map(f).collect()
 }
 
-pub fn bn_stats(stats: &mut [f32], running: &mut [f32], x: &[f32], d: &cpu::BnDims) {
+pub fn bn_stats(stats: &mut [f32], running: &mut [f32], x: &[f32], d: &kernels::BnDims) {
     let per = per_channel(d.c as usize, |c| cpu::bn_channel_moments(x, d, c));
     for (c, (mean, var)) in per.into_iter().enumerate() {
         cpu::bn_channel_store(stats, running, d, c, mean, var);
     }
 }
 
-pub fn bn_backward_params(dparams: &mut [f32], dy: &[f32], x: &[f32], stats: &[f32], d: &cpu::BnDims) {
+pub fn bn_backward_params(dparams: &mut [f32], dy: &[f32], x: &[f32], stats: &[f32], d: &kernels::BnDims) {
     let ch = d.c as usize;
     let per = per_channel(ch, |c| cpu::bn_channel_dparams(dy, x, stats, d, c));
     for (c, (dg, db)) in per.into_iter().enumerate() {
@@ -243,16 +244,16 @@ pub fn bn_backward_params(dparams: &mut [f32], dy: &[f32], x: &[f32], stats: &[f
 }
 
 /// Whole images per task, each through the twin.
-fn per_images(out: &mut [f32], d: &cpu::BnDims, f: impl Fn(&mut [f32], usize, &cpu::BnDims) + Sync + Send) {
+fn per_images(out: &mut [f32], d: &kernels::BnDims, f: impl Fn(&mut [f32], usize, &kernels::BnDims) + Sync + Send) {
     let image = (d.c * d.hw) as usize;
     let per_task = (CHUNK / image.max(1)).max(1);
     out[..d.n as usize * image].par_chunks_mut(per_task * image).enumerate().for_each(|(t, o)| {
-        let sub = cpu::BnDims { n: (o.len() / image) as u32, ..*d };
+        let sub = kernels::BnDims { n: (o.len() / image) as u32, ..*d };
         f(o, t * per_task * image, &sub)
     });
 }
 
-pub fn bn_forward(y: &mut [f32], x: &[f32], stats: &[f32], affine: &[f32], d: &cpu::BnDims) {
+pub fn bn_forward(y: &mut [f32], x: &[f32], stats: &[f32], affine: &[f32], d: &kernels::BnDims) {
     per_images(y, d, |y, at, sub| cpu::bn_forward(y, &x[at..], stats, affine, sub));
 }
 
@@ -263,7 +264,7 @@ pub fn bn_backward_input(
     stats: &[f32],
     affine: &[f32],
     dparams: &[f32],
-    d: &cpu::BnDims,
+    d: &kernels::BnDims,
 ) {
     // each chunk of images divides by the whole batch's m = N·HW
     let m = (d.n * d.hw) as f32;

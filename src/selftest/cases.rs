@@ -3,7 +3,8 @@
 
 use super::*;
 use crate::cpu;
-use crate::op;
+use crate::kernels;
+use crate::kernels::op;
 use rand::Rng;
 
 /// Every kernel on seeded random shapes; `quick` keeps the shapes small enough for
@@ -20,7 +21,7 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
     for &(m, n, k) in &mm {
         // forward, dense-layer layout: Y (m, n) = X (m, k) · Wᵀ, W (n, k) at an offset
         let (y, x, w, bias) = (b.output(m * n), b.randn(m * k), b.randn(n * k), b.randn(n));
-        let d = cpu::MatmulDims::strided(m, n, k, (k, 1), (1, k)).with_epilogue(true, true);
+        let d = kernels::MatmulDims::strided(m, n, k, (k, 1), (1, k)).with_epilogue(true, true);
         out.push(b.case(
             format!("Y=relu(X·Wᵀ+b) {m}x{k}·({n}x{k})ᵀ"),
             op::matmul(y, x, w, Some(bias), d),
@@ -29,11 +30,11 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
         ));
         // grad input: dX (m, k) = dY (m, n) · W (n, k)
         let (dx, dy, w) = (b.output(m * k), b.randn(m * n), b.randn(n * k));
-        let d = cpu::MatmulDims::plain(m, k, n);
+        let d = kernels::MatmulDims::plain(m, k, n);
         out.push(b.case(format!("dX=dY·W {m}x{n}·{n}x{k}"), op::matmul(dx, dy, w, None, d), TOL_SUM, vec![]));
         // grad weight: dW (n, k) = dYᵀ (n, m) · X (m, k)
         let (dw, dy, x) = (b.output(n * k), b.randn(m * n), b.randn(m * k));
-        let d = cpu::MatmulDims::strided(n, k, m, (1, n), (k, 1));
+        let d = kernels::MatmulDims::strided(n, k, m, (1, n), (k, 1));
         out.push(b.case(format!("dW=dYᵀ·X ({m}x{n})ᵀ·{m}x{k}"), op::matmul(dw, dy, x, None, d), TOL_SUM, vec![]));
     }
     // split into chunks of rows (trailing chunks may be empty); inner above, at and
@@ -42,7 +43,7 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
     let split_bias = [(7, 3, 49, 3), (257, 10, 1, 16), (5, 2, 256, 4), (3, 2, 700, 2), (9, 4, 7, 5)];
     for &(outer, ch, inner, splits) in bias.iter().chain(&split_bias) {
         let (db, dy) = (b.output(splits * ch), b.randn(outer * ch * inner));
-        let d = cpu::BiasGradDims::new(outer, ch, inner).with_splits(splits);
+        let d = kernels::BiasGradDims::new(outer, ch, inner).with_splits(splits);
         let shape = format!("({outer},{ch},{inner}) split {splits}");
         out.push(b.case(shape, op::bias_grad(db, dy, d), TOL_SUM, vec![]));
     }
@@ -67,7 +68,7 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
     }
     for &(n, ci, co, h, w, k) in &convs {
         let shape = format!("N{n} Ci{ci} Co{co} {h}x{w} k{k}");
-        let d = cpu::ConvDims::new(n, ci, co, h, w, k);
+        let d = kernels::ConvDims::new(n, ci, co, h, w, k);
         let (y, x, wt, bias) =
             (b.output(n * co * h * w), b.randn(n * ci * h * w), b.randn(co * ci * k * k), b.randn(co));
         let op = op::conv2d_forward(y, x, wt, Some(bias), d.with_epilogue(true, true));
@@ -92,7 +93,7 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
         (1, 16, 17, 9, 8, 5, 1, false, 1),
     ];
     for &(n, ci, co, h, w, k, stride, same, splits) in &strided {
-        let d = cpu::ConvDims::strided(n, ci, co, h, w, k, stride, same);
+        let d = kernels::ConvDims::strided(n, ci, co, h, w, k, stride, same);
         let (ho, wo) = d.out_hw();
         let pad = if same { "same" } else { "valid" };
         let shape = format!("N{n} Ci{ci} Co{co} {h}x{w} k{k} s{stride} {pad} -> {ho}x{wo}");
@@ -111,19 +112,19 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
     for &(n, ci, co, h, w, k, splits) in
         &[(2, 3, 5, 7, 7, 3, 3), (3, 2, 4, 9, 6, 2, 4), (1, 1, 2, 5, 5, 5, 7), (8, 2, 32, 7, 7, 2, 3)]
     {
-        let d = cpu::ConvDims::new(n, ci, co, h, w, k).with_splits(splits);
+        let d = kernels::ConvDims::new(n, ci, co, h, w, k).with_splits(splits);
         let (dw, dy, x) = (b.output(splits * co * ci * k * k), b.randn(n * co * h * w), b.randn(n * ci * h * w));
         let shape = format!("N{n} Ci{ci} Co{co} {h}x{w} k{k} split-K {splits}");
         out.push(b.case(shape, op::conv2d_backward_weight(dw, dy, x, d), TOL_SUM, vec![]));
     }
     for &(len, splits) in &[(1, 1), (7, 3), (800, 5)] {
         let (total, part) = (b.output(len), b.randn(len * splits));
-        let op = op::sum_splits(total, part, cpu::SplitDims::new(len, splits));
+        let op = op::sum_splits(total, part, kernels::SplitDims::new(len, splits));
         out.push(b.case(format!("{splits} x {len}"), op, TOL_SUM, vec![]));
     }
     for &(n, c, h, w, k) in &[(1, 1, 1, 1, 1), (2, 3, 7, 7, 2), (1, 33, 4, 6, 2), (2, 2, 9, 9, 3)] {
         let shape = format!("N{n} C{c} {h}x{w} k{k}");
-        let d = cpu::PoolDims::new(n, c, h, w, k);
+        let d = kernels::PoolDims::new(n, c, h, w, k);
         let outs = n * c * (h / k) * (w / k);
         let (y, arg, x) = (b.output(outs), b.output(outs), b.randn(n * c * h * w));
         out.push(b.case(shape.clone(), op::maxpool_forward(y, arg, x, d), TOL_EXACTISH, vec![1]));
@@ -135,7 +136,7 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
         out.push(b.case(shape, op::maxpool_backward(dx, dy, arg, d), TOL_EXACTISH, vec![]));
     }
     for &n in &[1, 7, 257, 10_000] {
-        let d = cpu::ElemDims::new(n);
+        let d = kernels::ElemDims::new(n);
         let (y, x) = (b.output(n), b.randn(n));
         out.push(b.case(format!("n={n}"), op::relu_forward(y, x, d), TOL_EXACTISH, vec![]));
         let (dy, y) = (b.randn(n), b.floats(n, -1.0, 1.0));
@@ -149,12 +150,12 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
     let (y, x) = (b.output(n), b.periodic(n, 4093));
     out.push(b.case(
         format!("n={n} (folded grid)"),
-        op::relu_forward(y, x, cpu::ElemDims::new(n)),
+        op::relu_forward(y, x, kernels::ElemDims::new(n)),
         TOL_EXACTISH,
         vec![],
     ));
     for &(n, c) in &[(1, 10), (7, 10), (33, 3), (257, 10), (500, 10)] {
-        let d = cpu::XentDims::new(n, c);
+        let d = kernels::XentDims::new(n, c);
         let shape = format!("N{n} C{c}");
         let (dl, loss, hit) = (b.output(n * c), b.output(n), b.output(n));
         let (logits, labels) = (b.floats(n * c, -8.0, 8.0), b.ints(n, c as u32));
@@ -167,7 +168,7 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
         out.push(b.case(shape, op::softmax(probs, logits, d), TOL_TRANSCENDENTAL, vec![]));
     }
     for &(n, p) in &[(1, 0.5), (7, 0.25), (1000, 0.25), (8481, 0.5)] {
-        let d = cpu::DropoutDims::new(n, p, 42, 7, 3);
+        let d = kernels::DropoutDims::new(n, p, 42, 7, 3);
         let shape = format!("n={n} p={p}");
         let (y, x) = (b.output(n), b.randn(n));
         out.push(b.case(shape.clone(), op::dropout_forward(y, x, d), TOL_EXACTISH, vec![]));
@@ -175,16 +176,16 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
         out.push(b.case(shape, op::dropout_backward(dx, dy, d), TOL_EXACTISH, vec![]));
     }
     for &n in &[1, 7, 257, 10_000] {
-        let d = cpu::AdamDims::new(n, 1e-3, 0.9, 0.999, 1e-8, 0.01, 3);
+        let d = kernels::AdamDims::new(n, 1e-3, 0.9, 0.999, 1e-8, 0.01, 3);
         let (w, m, v, g) = (b.randn(n), b.randn(n), b.floats(n, 0.0, 1.0), b.randn(n));
         out.push(b.case(format!("n={n}"), op::adam(w, m, v, g, d), TOL_TRANSCENDENTAL, vec![]));
         let nesterov = n % 2 == 1;
-        let d = cpu::SgdDims::new(n, 0.01, 0.9, nesterov, 1e-4);
+        let d = kernels::SgdDims::new(n, 0.01, 0.9, nesterov, 1e-4);
         let (w, vel, g) = (b.randn(n), b.randn(n), b.randn(n));
         out.push(b.case(format!("n={n} nesterov={nesterov}"), op::sgd(w, vel, g, d), TOL_EXACTISH, vec![]));
     }
     for &(rows, n, pixels) in &[(1, 1, 1), (50, 7, 784), (20, 13, 5)] {
-        let d = cpu::GatherDims::new(n, 3, pixels, 255.0);
+        let d = kernels::GatherDims::new(n, 3, pixels, 255.0);
         let words = pixels.div_ceil(4);
         let (x, y) = (b.output(n * pixels), b.output(n));
         let (store, labels) = (b.ints(rows * words, u32::MAX), b.ints(rows, 10));
@@ -196,11 +197,11 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
     // (hw = 1), and a channel longer than one workgroup's stride
     for &(n, c, hw) in &[(1, 1, 1), (5, 3, 7), (4, 33, 1), (3, 2, 300)] {
         let len = n * c * hw;
-        let train = cpu::BnDims::new(n, c, hw, true);
+        let train = kernels::BnDims::new(n, c, hw, true);
         // inputs off-centre, so a wrong mean shows
         let (stats, running, x) = (b.output(2 * c), b.floats(2 * c, 0.5, 1.5), b.floats(len, -0.5, 1.5));
         out.push(b.case(format!("stats {n}x{c}x{hw}"), op::bn_stats(stats, running, x, train), TOL_SUM, vec![]));
-        for (mode, d) in [("train", train), ("eval", cpu::BnDims::new(n, c, hw, false))] {
+        for (mode, d) in [("train", train), ("eval", kernels::BnDims::new(n, c, hw, false))] {
             // [mean; invstd] or [mean; var]: both positive in their second half
             let (y, x, st, affine) = (b.output(len), b.randn(len), b.floats(2 * c, 0.2, 1.5), b.randn(2 * c));
             out.push(b.case(
@@ -221,7 +222,7 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
     // multiply-adds and WGSL's 2.5-ulp division may move by ~1e-5 pixel (the
     // rotation's cos and sin are polynomials, the same bits everywhere)
     for &(rows, n, step) in &[(9, 5, 0u32), (40, 33, 7)] {
-        let d = cpu::GatherDims::new(n, 2, 784, 255.0).augmented(28, 0.35, 0.15, 3.0, 11, step);
+        let d = kernels::GatherDims::new(n, 2, 784, 255.0).augmented(28, 0.35, 0.15, 3.0, 11, step);
         let (x, y) = (b.output(n * 784), b.output(n));
         let (store, labels) = (b.ints(rows * 196, u32::MAX), b.ints(rows, 10));
         let index = b.ints(n + 2, rows as u32);

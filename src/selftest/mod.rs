@@ -19,8 +19,8 @@ pub use cases::cases;
 use crate::cpu::CpuEngine;
 use crate::engine::{Engine, PlanId};
 use crate::error::Result;
+use crate::kernels::op::{BufId, Op, View};
 use crate::kernels::Kernel;
-use crate::op::{BufId, Op, View};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 

@@ -6,13 +6,13 @@
 //! the twins check it; their tolerance grows with the length of the sums.
 
 use super::{Builder, Case, Tol};
-use crate::cpu::{BiasGradDims, ConvDims, Dims, MatmulDims, SplitDims};
 use crate::data::{Images, PIXELS};
 use crate::engine::SplitK;
 use crate::error::Result;
+use crate::kernels::op::{Grid, Op};
 use crate::kernels::Kernel;
+use crate::kernels::{BiasGradDims, ConvDims, Dims, MatmulDims, SplitDims};
 use crate::model::{Mode, Net, NetConfig, Spec};
-use crate::op::{Grid, Op};
 use crate::optim::Optim;
 use crate::web::Recorder;
 

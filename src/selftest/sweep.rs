@@ -10,8 +10,8 @@ use super::{cases, check, check_against, production, reference, steps, Case, Out
 use crate::data::{self, Images};
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::gpu::shaders::Gemm;
 use crate::gpu::{Class, Gpu, GpuEngine, Tuning};
+use crate::kernels::shaders::Gemm;
 use rayon::prelude::*;
 use std::sync::Arc;
 

@@ -17,10 +17,10 @@ pub use train::page as train_page;
 
 use crate::data::{Images, CLASSES, PIXELS, SIDE};
 use crate::error::{Error, Result};
-use crate::gpu::shaders::{Gemm, Shader};
+use crate::kernels::op::{Grid, Op};
+use crate::kernels::shaders::{Gemm, Shader};
 use crate::model::checkpoint::Model;
 use crate::model::{Mode, Net, NetConfig};
-use crate::op::{Grid, Op};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 

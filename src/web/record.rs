@@ -2,10 +2,11 @@
 //! plans a net builds, so the very op lists the other engines run can be
 //! written out for the browser.
 
-use crate::cpu::{Host, Params};
+use crate::cpu::Host;
 use crate::engine::{Engine, PlanId, SplitK};
 use crate::error::{Error, Result};
-use crate::op::{BufId, Op, View};
+use crate::kernels::op::{BufId, Op, View};
+use crate::kernels::Params;
 
 #[derive(Default)]
 pub struct Recorder {

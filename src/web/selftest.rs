@@ -10,8 +10,8 @@
 
 use super::base64;
 use crate::error::{Error, Result};
-use crate::gpu::shaders::{Gemm, Shader};
-use crate::op::Grid;
+use crate::kernels::op::Grid;
+use crate::kernels::shaders::{Gemm, Shader};
 use crate::selftest::{self, Case};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;

@@ -11,15 +11,15 @@
 //! schedules (`Schedule::lr`) it computes the CLI's way, in web/train.js.
 
 use super::base64;
-use crate::cpu::{AdamDims, DropoutDims, GatherDims, SgdDims};
 use crate::data::{CLASSES, PIXELS};
 use crate::error::{Error, Result};
-use crate::gpu::shaders::Gemm;
 use crate::gpu::Class;
+use crate::kernels::op::{Grid, Op};
+use crate::kernels::shaders::Gemm;
+use crate::kernels::{AdamDims, DropoutDims, GatherDims, SgdDims};
 use crate::model::checkpoint;
 use crate::model::net::LaunchInfo;
 use crate::model::{Acc, Mode, Net, NetConfig, Spec};
-use crate::op::{Grid, Op};
 use crate::optim::Kind;
 use crate::schedule::Schedule;
 use crate::settings::Settings;

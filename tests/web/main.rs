@@ -15,7 +15,7 @@ mod train;
 
 use cdp::{Browser, Page};
 use gpunet::data::{self, Images, CLASSES, PIXELS};
-use gpunet::gpu::shaders::{Gemm, Shader};
+use gpunet::kernels::shaders::{Gemm, Shader};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;

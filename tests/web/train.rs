@@ -161,7 +161,7 @@ fn train_page_mirrors_the_clis_schedules_shuffles_and_bias_corrections() {
     }
     for t in [1u64, 2, 10, 1000, 100_000] {
         let js = b.eval(&p, &format!("[Math.fround(1 / (1 - powi(Math.fround(0.9), {t}))), Math.fround(1 / (1 - powi(Math.fround(0.999), {t})))]")).unwrap();
-        let d = gpunet::cpu::AdamDims::new(1, 1e-3, 0.9, 0.999, 1e-8, 0.0, t);
+        let d = gpunet::kernels::AdamDims::new(1, 1e-3, 0.9, 0.999, 1e-8, 0.0, t);
         assert_eq!((js[0].as_f64().unwrap() as f32, js[1].as_f64().unwrap() as f32), (d.c1, d.c2), "t {t}");
     }
 }

@@ -2,8 +2,9 @@
 //! block and grid. The builders here are the only place grids are computed, so
 //! the GPU and CPU engines run exactly the same list.
 
-use crate::cpu::{self, Dims, Params};
+use crate::kernels;
 use crate::kernels::Kernel;
+use crate::kernels::{Dims, Params};
 
 pub type BufId = usize;
 
@@ -75,53 +76,53 @@ impl From<[u32; 3]> for Grid {
 }
 
 /// C = A·B (+bias)(ReLU). Without a bias, `b` is bound again in its slot (unread).
-pub fn matmul(c: View, a: View, b: View, bias: Option<View>, d: cpu::MatmulDims) -> Op {
+pub fn matmul(c: View, a: View, b: View, bias: Option<View>, d: kernels::MatmulDims) -> Op {
     op(Kernel::Matmul, d.params(), &[c, a, b, bias.unwrap_or(b)], gemm(d.m as usize, d.n as usize))
 }
 
 /// With `d.splits` > 1, `dbias` is the (splits, channels) partial buffer that
 /// `sum_splits` then adds up.
-pub fn bias_grad(dbias: View, dy: View, d: cpu::BiasGradDims) -> Op {
+pub fn bias_grad(dbias: View, dy: View, d: kernels::BiasGradDims) -> Op {
     op(Kernel::BiasGrad, d.params(), &[dbias, dy], [d.channels, d.splits.max(1), 1])
 }
 
 /// Without a bias, `w` is bound again in its slot (unread).
-pub fn conv2d_forward(y: View, x: View, w: View, bias: Option<View>, d: cpu::ConvDims) -> Op {
+pub fn conv2d_forward(y: View, x: View, w: View, bias: Option<View>, d: kernels::ConvDims) -> Op {
     let grid = gemm(d.cout as usize, (d.n * d.ho * d.wo) as usize);
     op(Kernel::Conv2dForward, d.params(), &[y, x, w, bias.unwrap_or(w)], grid)
 }
 
-pub fn conv2d_backward_input(dx: View, dy: View, w: View, d: cpu::ConvDims) -> Op {
+pub fn conv2d_backward_input(dx: View, dy: View, w: View, d: kernels::ConvDims) -> Op {
     let grid = gemm(d.cin as usize, (d.n * d.h * d.w) as usize);
     op(Kernel::Conv2dBackwardInput, d.params(), &[dx, dy, w], grid)
 }
 
 /// With `d.splits` > 1, `dw` is the (splits, Co, Ci·k·k) partial buffer that
 /// `sum_splits` then adds up.
-pub fn conv2d_backward_weight(dw: View, dy: View, x: View, d: cpu::ConvDims) -> Op {
+pub fn conv2d_backward_weight(dw: View, dy: View, x: View, d: kernels::ConvDims) -> Op {
     let grid = Grid::Gemm { m: d.cout, n: d.cin * d.k * d.k, splits: d.splits };
     op(Kernel::Conv2dBackwardWeight, d.params(), &[dw, dy, x], grid)
 }
 
-pub fn sum_splits(total: View, part: View, d: cpu::SplitDims) -> Op {
+pub fn sum_splits(total: View, part: View, d: kernels::SplitDims) -> Op {
     op(Kernel::SumSplits, d.params(), &[total, part], groups_1d(d.len as usize))
 }
 
-pub fn maxpool_forward(y: View, argmax: View, x: View, d: cpu::PoolDims) -> Op {
+pub fn maxpool_forward(y: View, argmax: View, x: View, d: kernels::PoolDims) -> Op {
     let outputs = (d.n * d.c * (d.h / d.k) * (d.w / d.k)) as usize;
     op(Kernel::MaxpoolForward, d.params(), &[y, argmax, x], groups_1d(outputs))
 }
 
-pub fn maxpool_backward(dx: View, dy: View, argmax: View, d: cpu::PoolDims) -> Op {
+pub fn maxpool_backward(dx: View, dy: View, argmax: View, d: kernels::PoolDims) -> Op {
     let inputs = (d.n * d.c * d.h * d.w) as usize;
     op(Kernel::MaxpoolBackward, d.params(), &[dx, dy, argmax], groups_1d(inputs))
 }
 
-pub fn relu_forward(y: View, x: View, d: cpu::ElemDims) -> Op {
+pub fn relu_forward(y: View, x: View, d: kernels::ElemDims) -> Op {
     op(Kernel::ReluForward, d.params(), &[y, x], groups_1d(d.n as usize))
 }
 
-pub fn relu_backward(dy: View, y: View, d: cpu::ElemDims) -> Op {
+pub fn relu_backward(dy: View, y: View, d: kernels::ElemDims) -> Op {
     op(Kernel::ReluBackward, d.params(), &[dy, y], groups_1d(d.n as usize))
 }
 
@@ -129,54 +130,62 @@ fn rows(n: u32) -> [u32; 3] {
     [n.div_ceil(64).max(1), 1, 1]
 }
 
-pub fn softmax_xent(dlogits: View, loss: View, correct: View, logits: View, labels: View, d: cpu::XentDims) -> Op {
+pub fn softmax_xent(dlogits: View, loss: View, correct: View, logits: View, labels: View, d: kernels::XentDims) -> Op {
     op(Kernel::SoftmaxXent, d.params(), &[dlogits, loss, correct, logits, labels], rows(d.n))
 }
 
-pub fn xent_accumulate(acc: View, loss: View, correct: View, d: cpu::XentDims) -> Op {
+pub fn xent_accumulate(acc: View, loss: View, correct: View, d: kernels::XentDims) -> Op {
     op(Kernel::XentAccumulate, d.params(), &[acc, loss, correct], [1, 1, 1])
 }
 
-pub fn softmax(probs: View, logits: View, d: cpu::XentDims) -> Op {
+pub fn softmax(probs: View, logits: View, d: kernels::XentDims) -> Op {
     op(Kernel::Softmax, d.params(), &[probs, logits], rows(d.n))
 }
 
-pub fn dropout_forward(y: View, x: View, d: cpu::DropoutDims) -> Op {
+pub fn dropout_forward(y: View, x: View, d: kernels::DropoutDims) -> Op {
     op(Kernel::DropoutForward, d.params(), &[y, x], groups_1d(d.n as usize))
 }
 
-pub fn dropout_backward(dx: View, dy: View, d: cpu::DropoutDims) -> Op {
+pub fn dropout_backward(dx: View, dy: View, d: kernels::DropoutDims) -> Op {
     op(Kernel::DropoutBackward, d.params(), &[dx, dy], groups_1d(d.n as usize))
 }
 
-pub fn adam(param: View, m: View, v: View, grad: View, d: cpu::AdamDims) -> Op {
+pub fn adam(param: View, m: View, v: View, grad: View, d: kernels::AdamDims) -> Op {
     op(Kernel::Adam, d.params(), &[param, m, v, grad], groups_1d(d.n as usize))
 }
 
-pub fn sgd(param: View, vel: View, grad: View, d: cpu::SgdDims) -> Op {
+pub fn sgd(param: View, vel: View, grad: View, d: kernels::SgdDims) -> Op {
     op(Kernel::Sgd, d.params(), &[param, vel, grad], groups_1d(d.n as usize))
 }
 
-pub fn gather(x: View, y: View, store: View, store_labels: View, index: View, d: cpu::GatherDims) -> Op {
+pub fn gather(x: View, y: View, store: View, store_labels: View, index: View, d: kernels::GatherDims) -> Op {
     let groups = groups_1d((d.n * d.pixels) as usize);
     op(Kernel::Gather, d.params(), &[x, y, store, store_labels, index], groups)
 }
 
 /// One workgroup per channel.
-pub fn bn_stats(stats: View, running: View, x: View, d: cpu::BnDims) -> Op {
+pub fn bn_stats(stats: View, running: View, x: View, d: kernels::BnDims) -> Op {
     op(Kernel::BnStats, d.params(), &[stats, running, x], [d.c, 1, 1])
 }
 
 /// `stats` is the batch's [mean; invstd] in training, the running [mean; var] otherwise (d.train).
-pub fn bn_forward(y: View, x: View, stats: View, affine: View, d: cpu::BnDims) -> Op {
+pub fn bn_forward(y: View, x: View, stats: View, affine: View, d: kernels::BnDims) -> Op {
     op(Kernel::BnForward, d.params(), &[y, x, stats, affine], groups_1d((d.n * d.c * d.hw) as usize))
 }
 
-pub fn bn_backward_params(dparams: View, dy: View, x: View, stats: View, d: cpu::BnDims) -> Op {
+pub fn bn_backward_params(dparams: View, dy: View, x: View, stats: View, d: kernels::BnDims) -> Op {
     op(Kernel::BnBackwardParams, d.params(), &[dparams, dy, x, stats], [d.c, 1, 1])
 }
 
-pub fn bn_backward_input(dx: View, dy: View, x: View, stats: View, affine: View, dparams: View, d: cpu::BnDims) -> Op {
+pub fn bn_backward_input(
+    dx: View,
+    dy: View,
+    x: View,
+    stats: View,
+    affine: View,
+    dparams: View,
+    d: kernels::BnDims,
+) -> Op {
     let groups = groups_1d((d.n * d.c * d.hw) as usize);
     op(Kernel::BnBackwardInput, d.params(), &[dx, dy, x, stats, affine, dparams], groups)
 }

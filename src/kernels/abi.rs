@@ -1,0 +1,22 @@
+//! What the host and a shader agree on: a kernel's parameter block as raw words,
+//! the dims structs' conversion to and from it, and the epilogue flag bits.
+
+/// A kernel's parameter block as the GPU sees it.
+pub type Params = [u32; 16];
+
+/// Dims structs convert to and from the raw parameter block.
+pub trait Dims: bytemuck::Pod {
+    fn params(&self) -> Params {
+        bytemuck::cast(*self)
+    }
+    fn from_params(p: &Params) -> Self {
+        bytemuck::cast(*p)
+    }
+}
+
+pub const FLAG_BIAS: u32 = 1;
+pub const FLAG_RELU: u32 = 2;
+
+pub(crate) fn flags(bias: bool, relu: bool) -> u32 {
+    ((bias as u32) * FLAG_BIAS) | ((relu as u32) * FLAG_RELU)
+}

@@ -1,0 +1,117 @@
+//! The kernels, the ground floor every engine stands on: the registry (one entry
+//! per kernel = shader file, entry point, binding counts), what host and shader
+//! agree on ([`abi`], [`dims`]), the WGSL sources ([`shaders`]) and the launches
+//! built over buffer views ([`op`]). Nothing here imports an engine. Pipelines,
+//! the tests and the selftest all loop over `Kernel::ALL`, so a new kernel is
+//! built and tested the day it is added; its CPU twin is `cpu::twin`.
+
+pub mod abi;
+pub mod dims;
+pub mod op;
+pub mod shaders;
+
+pub use abi::{Dims, Params, FLAG_BIAS, FLAG_RELU};
+pub use dims::*;
+use shaders::Shader;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kernel {
+    Matmul,
+    BiasGrad,
+    SumSplits,
+    Conv2dForward,
+    Conv2dBackwardInput,
+    Conv2dBackwardWeight,
+    MaxpoolForward,
+    MaxpoolBackward,
+    ReluForward,
+    ReluBackward,
+    SoftmaxXent,
+    XentAccumulate,
+    Softmax,
+    DropoutForward,
+    DropoutBackward,
+    Adam,
+    Sgd,
+    Gather,
+    BnStats,
+    BnForward,
+    BnBackwardParams,
+    BnBackwardInput,
+}
+
+pub struct KernelInfo {
+    pub shader: Shader,
+    pub entry: &'static str,
+    /// Read-write storage bindings, bound at 1..=outputs.
+    pub outputs: usize,
+    /// Read-only storage bindings, bound after the outputs.
+    pub inputs: usize,
+}
+
+impl Kernel {
+    pub const ALL: [Kernel; 22] = [
+        Kernel::Matmul,
+        Kernel::BiasGrad,
+        Kernel::SumSplits,
+        Kernel::Conv2dForward,
+        Kernel::Conv2dBackwardInput,
+        Kernel::Conv2dBackwardWeight,
+        Kernel::MaxpoolForward,
+        Kernel::MaxpoolBackward,
+        Kernel::ReluForward,
+        Kernel::ReluBackward,
+        Kernel::SoftmaxXent,
+        Kernel::XentAccumulate,
+        Kernel::Softmax,
+        Kernel::DropoutForward,
+        Kernel::DropoutBackward,
+        Kernel::Adam,
+        Kernel::Sgd,
+        Kernel::Gather,
+        Kernel::BnStats,
+        Kernel::BnForward,
+        Kernel::BnBackwardParams,
+        Kernel::BnBackwardInput,
+    ];
+
+    pub fn name(self) -> &'static str {
+        self.info().entry
+    }
+
+    /// Whether the kernel reads its outputs (updates them in place) rather than
+    /// overwriting them: ReLU backward, the running sums, the optimizers, batch
+    /// norm's running statistics.
+    pub fn updates_in_place(self) -> bool {
+        matches!(self, Kernel::ReluBackward | Kernel::XentAccumulate | Kernel::Adam | Kernel::Sgd | Kernel::BnStats)
+    }
+
+    pub fn info(self) -> KernelInfo {
+        use Shader as S;
+        let k = |shader, entry, outputs, inputs| KernelInfo { shader, entry, outputs, inputs };
+        match self {
+            Kernel::Matmul => k(S::Matmul, "matmul", 1, 3),
+            Kernel::BiasGrad => k(S::Matmul, "bias_grad", 1, 1),
+            Kernel::SumSplits => k(S::Matmul, "sum_splits", 1, 1),
+            Kernel::Conv2dForward => k(S::Conv2d, "conv2d_forward", 1, 3),
+            Kernel::Conv2dBackwardInput => k(S::Conv2d, "conv2d_backward_input", 1, 2),
+            Kernel::Conv2dBackwardWeight => k(S::Conv2d, "conv2d_backward_weight", 1, 2),
+            Kernel::MaxpoolForward => k(S::Maxpool, "maxpool_forward", 2, 1),
+            Kernel::MaxpoolBackward => k(S::Maxpool, "maxpool_backward", 1, 2),
+            Kernel::ReluForward => k(S::Relu, "relu_forward", 1, 1),
+            Kernel::ReluBackward => k(S::Relu, "relu_backward", 1, 1),
+            Kernel::SoftmaxXent => k(S::SoftmaxXent, "softmax_xent", 3, 2),
+            Kernel::XentAccumulate => k(S::SoftmaxXent, "xent_accumulate", 1, 2),
+            Kernel::Softmax => k(S::SoftmaxXent, "softmax", 1, 1),
+            Kernel::DropoutForward => k(S::Dropout, "dropout_forward", 1, 1),
+            Kernel::DropoutBackward => k(S::Dropout, "dropout_backward", 1, 1),
+            Kernel::Adam => k(S::Optim, "adam", 3, 1),
+            Kernel::Sgd => k(S::Optim, "sgd", 2, 1),
+            Kernel::Gather => k(S::Data, "gather", 2, 3),
+            Kernel::BnStats => k(S::Batchnorm, "bn_stats", 2, 1),
+            Kernel::BnForward => k(S::Batchnorm, "bn_forward", 1, 3),
+            Kernel::BnBackwardParams => k(S::Batchnorm, "bn_backward_params", 1, 3),
+            Kernel::BnBackwardInput => k(S::Batchnorm, "bn_backward_input", 1, 5),
+        }
+    }
+}
