@@ -21,7 +21,7 @@ pub use batchnorm::*;
 pub use conv2d::*;
 pub use data::*;
 pub use dropout::*;
-pub use engine::{CpuEngine, Host};
+pub use engine::{CpuEngine, Twins};
 pub use matmul::*;
 pub use maxpool::*;
 pub use optim::*;

@@ -14,110 +14,14 @@
 //!   then the groups summed in order, so results do not depend on the thread count.
 
 use super::gemm::{gemm, Strides};
-use super::{conv_direct, winograd};
+use super::shape::{finish_row, pad_hwc, Shape};
+use super::{conv_direct, shape, winograd};
 use super::{ops, Scratch, Work};
 use crate::kernels::{ConvDims, FLAG_BIAS, FLAG_RELU};
 use rayon::prelude::*;
 
 /// Images whose weight gradients one task sums before the groups are added up.
 const GROUP: usize = 16;
-
-/// One conv as the GEMMs see it: `ci` channels in, `co` out, an (ho, wo) output
-/// read through a padded HWC copy of hp rows of pitch wp.
-#[derive(Clone, Copy)]
-pub(super) struct Shape {
-    pub(super) n: usize,
-    pub(super) ci: usize,
-    pub(super) co: usize,
-    /// the input image
-    pub(super) h: usize,
-    pub(super) w: usize,
-    pub(super) k: usize,
-    pub(super) s: usize,
-    /// padding before (top, left)
-    pub(super) py: usize,
-    pub(super) px: usize,
-    pub(super) ho: usize,
-    pub(super) wo: usize,
-}
-
-impl Shape {
-    pub(super) fn of(d: &ConvDims) -> Shape {
-        let u = |x: u32| x as usize;
-        let (ho, wo) = d.out_hw();
-        Shape {
-            n: u(d.n),
-            ci: u(d.cin),
-            co: u(d.cout),
-            h: u(d.h),
-            w: u(d.w),
-            k: u(d.k),
-            s: u(d.stride),
-            py: u(d.pad_y),
-            px: u(d.pad_x),
-            ho,
-            wo,
-        }
-    }
-    pub(super) fn hw(&self) -> usize {
-        self.h * self.w
-    }
-    pub(super) fn out_hw(&self) -> usize {
-        self.ho * self.wo
-    }
-    /// Padded row pitch: every tap of the last output column.
-    pub(super) fn wp(&self) -> usize {
-        (self.wo - 1) * self.s + self.k
-    }
-    /// Output positions on padded-width rows: Ho·Wp.
-    fn q(&self) -> usize {
-        self.ho * self.wp()
-    }
-    /// Padded rows: every tap of the last output row.
-    pub(super) fn hp(&self) -> usize {
-        (self.ho - 1) * self.s + self.k
-    }
-    /// Floats of a padded HWC image, with what the dropped pixels read past its end.
-    fn padded_len(&self) -> usize {
-        self.hp().max(self.s * self.ho + self.k - 1) * self.wp() * self.ci + self.k * self.ci
-    }
-    /// The backward-input conv: dY (Co channels, spread by the stride) through the
-    /// flipped kernel at stride 1, giving the input's H×W.
-    pub(super) fn transposed(&self) -> Shape {
-        let (py, px) = (self.k - 1 - self.py, self.k - 1 - self.px);
-        Shape { ci: self.co, co: self.ci, h: self.ho, w: self.wo, s: 1, py, px, ho: self.h, wo: self.w, ..*self }
-    }
-}
-
-/// xp: image x (Ci, H, W) zero-padded in HWC order, every `spread`-th row and
-/// column (the stride, for backward-input's dY; 1 otherwise).
-pub(super) fn pad_hwc(xp: &mut [f32], x: &[f32], s: &Shape, spread: usize) {
-    let (wp, hp, ci) = (s.wp(), s.hp(), s.ci);
-    xp.fill(0.0);
-    if spread == 1 {
-        // row iy of every channel, (Ci, W) into (W, Ci) at padded row iy + py, column px
-        let w = s.w.min(wp.saturating_sub(s.px));
-        for iy in 0..s.h.min(hp.saturating_sub(s.py)) {
-            let at = ((iy + s.py) * wp + s.px) * ci;
-            super::direct::transpose(&mut xp[at..], ci, &x[iy * s.w..], s.h * s.w, ci, w);
-        }
-        return;
-    }
-    for c in 0..ci {
-        for iy in 0..s.h {
-            let y = iy * spread + s.py;
-            if y >= hp {
-                continue;
-            }
-            for (ix, v) in x[(c * s.h + iy) * s.w..][..s.w].iter().enumerate() {
-                let xx = ix * spread + s.px;
-                if xx < wp {
-                    xp[(y * wp + xx) * ci + c] = *v;
-                }
-            }
-        }
-    }
-}
 
 /// The kernel as k matrices W_kyᵀ (k·Ci, Co): wr[((ky·k + kx)·Ci + ci)·Co + co]
 /// = W[co, ci, ky, kx], or with `flip` the backward-input kernel, whose input
@@ -174,20 +78,6 @@ fn conv(
             }
         });
     });
-}
-
-/// One output plane's row finished: plus `bias`, through ReLU with `relu`, then
-/// zero where `mask` (a ReLU's output, as the row) is ≤ 0.
-pub(super) fn finish_row(row: &mut [f32], bias: Option<f32>, relu: bool, mask: Option<&[f32]>) {
-    let add = bias.unwrap_or(0.0);
-    if relu {
-        row.iter_mut().for_each(|v| *v = (*v + add).max(0.0));
-    } else if bias.is_some() {
-        row.iter_mut().for_each(|v| *v += add);
-    }
-    if let Some(m) = mask {
-        ops::relu_mask(row, m);
-    }
 }
 
 pub fn forward(y: &mut [f32], x: &[f32], wt: &[f32], bias: &[f32], d: &ConvDims, w: &mut Work) {
@@ -268,7 +158,7 @@ pub fn backward_weight(dw: &mut [f32], dy: &[f32], x: &[f32], d: &ConvDims, w: &
     let (kk, len, pixels, ohw) = (s.k * s.k, s.co * s.ci * s.k * s.k, s.n * s.out_hw(), s.out_hw());
     assert!(!with_bias || d.splits <= 1, "conv: a bias gradient beside split-K partials");
     // the direct kernels' sums carry the channels padded to whole vectors
-    let cols = if w.direct { conv_direct::cop(s.co) } else { s.co };
+    let cols = if w.direct { shape::cop(s.co) } else { s.co };
     // each group's weight sums, then its bias sums
     let wlen = kk * s.ci * cols;
     let plen = wlen + if with_bias { s.co } else { 0 };

@@ -9,26 +9,15 @@
 //!   taps × channels sums over the image's pixels in registers, then adds into
 //!   the group's (k, k·Ci, cop) partial sums, summed in order by `conv`.
 
-use super::conv::{finish_row, pad_hwc, Shape};
 use super::direct::{self, Fwd, Wgrad, LANES};
+use super::shape::{blocks, cop, finish, pad_hwc, Shape};
 use super::Scratch;
 use rayon::prelude::*;
-
-/// Output channels padded to whole vectors.
-pub fn cop(co: usize) -> usize {
-    co.next_multiple_of(LANES)
-}
 
 /// Whether the direct forward kernels run a conv of stride `s` (grad input and
 /// grad weight run any stride).
 pub fn takes_stride(s: usize) -> bool {
     s <= 2
-}
-
-/// `len` items cut into the fewest blocks of at most `most`, as even as can be: (size, count).
-pub(super) fn blocks(len: usize, most: usize) -> (usize, usize) {
-    let count = len.div_ceil(most);
-    (len.div_ceil(count), count)
 }
 
 /// xp (Ci, Hp, Wp): image x (Ci, H, W) zero-padded, every `spread`-th row and column.
@@ -135,25 +124,6 @@ pub fn conv(
             finish(yb, yt, s, b, bias, relu, mask);
         });
     });
-}
-
-/// Image b's outputs yb (Co, Ho, Wo) from yt (Ho·Wo, cop): transposed, then
-/// bias and ReLU, then the ReLU mask, per channel row.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn finish(
-    yb: &mut [f32],
-    yt: &[f32],
-    s: &Shape,
-    b: usize,
-    bias: Option<&[f32]>,
-    relu: bool,
-    mask: Option<&[f32]>,
-) {
-    let ohw = s.out_hw();
-    direct::transpose(yb, ohw, yt, cop(s.co), ohw, s.co);
-    for (co, row) in yb.chunks_mut(ohw).enumerate() {
-        finish_row(row, bias.map(|b| b[co]), relu, mask.map(|m| &m[(b * s.co + co) * ohw..][..ohw]));
-    }
 }
 
 /// Pixels whose taps one weight-gradient block sums in registers before adding

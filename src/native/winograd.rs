@@ -9,9 +9,8 @@
 //! finishes. Rounding differs from the direct sum within the twins' tolerance
 //! (tests/native runs every conv case through it).
 
-use super::conv::Shape;
-use super::conv_direct::{blocks, cop, finish};
 use super::direct::{self, Fwd, LANES};
+use super::shape::{blocks, cop, finish, Shape};
 use super::Scratch;
 use rayon::prelude::*;
 

@@ -7,6 +7,7 @@
 
 use super::{Builder, Case, Tol};
 use crate::data::{Images, PIXELS};
+use crate::engine::Recorder;
 use crate::engine::SplitK;
 use crate::error::Result;
 use crate::kernels::op::{Grid, Op};
@@ -14,7 +15,6 @@ use crate::kernels::Kernel;
 use crate::kernels::{BiasGradDims, ConvDims, Dims, MatmulDims, SplitDims};
 use crate::model::{Mode, Net, NetConfig, Spec};
 use crate::optim::Optim;
-use crate::web::Recorder;
 
 pub const ARCH: &str = "cnn6";
 pub const BATCH: usize = 500;
@@ -23,7 +23,7 @@ pub const BATCH: usize = 500;
 /// over a workgroup (convs, dense layers, bias gradients, split-K sums), in plan
 /// order, planned for the split-K policy `split` (an engine's `split_k()`).
 pub fn cases(seed: u64, split: Option<SplitK>) -> Result<Vec<Case>> {
-    let mut rec = Recorder { split, ..Default::default() };
+    let mut rec = Recorder::for_split(split);
     let images = Images { pixels: vec![0; BATCH * PIXELS], labels: Some(vec![0; BATCH]) };
     let cfg = NetConfig { batch: BATCH, scale: 255.0, optim: Some(Optim::adam(1e-3)), seed: 0 };
     let mut net = Net::new(&mut rec, Spec::parse(ARCH)?, &images, cfg)?;

@@ -7,15 +7,14 @@
 //! with the shader sources exactly as this binary embeds them. So any spec that
 //! trains exports, and the page computes what `gpunet predict` computes.
 
-mod record;
 mod selftest;
 mod train;
 
-pub use record::Recorder;
 pub use selftest::page as selftest_page;
 pub use train::page as train_page;
 
 use crate::data::{Images, CLASSES, PIXELS, SIDE};
+use crate::engine::Recorder;
 use crate::error::{Error, Result};
 use crate::kernels::op::{Grid, Op};
 use crate::kernels::shaders::{Gemm, Shader};
@@ -23,6 +22,7 @@ use crate::model::checkpoint::Model;
 use crate::model::{Mode, Net, NetConfig};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use std::path::Path;
 
 /// Rows of the page's batch plan (its test hook and batch predictions); single
 /// drawings run a one-row plan.
@@ -41,6 +41,20 @@ const PAD: &str = include_str!("../../web/pad.js");
 pub struct Member {
     pub name: String,
     pub model: Model,
+}
+
+impl Member {
+    /// The model `target` names (a file, a run or a generation), shown by its run
+    /// directory for a `model.safetensors`, else by its file name.
+    pub fn load(target: &Path) -> Result<Member> {
+        let (model, _) = crate::model::checkpoint::load_model(&crate::run::model_path(target)?)?;
+        let file = target.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default();
+        let name = match target.parent().and_then(|d| d.file_name()) {
+            Some(dir) if file == "model.safetensors" => dir.to_string_lossy().to_string(),
+            _ => file,
+        };
+        Ok(Member { name, model })
+    }
 }
 
 /// The whole page for `members` (one model, or an ensemble whose probabilities
@@ -81,7 +95,7 @@ fn assemble(page: &str, ui: &str, title: &str, doc: &Value) -> String {
 /// One model's buffers (sizes, labels, initial contents) and its prediction
 /// plans over 1 and BATCH rows; adds the shaders they use to `shaders`.
 fn export(m: &Member, shaders: &mut BTreeMap<&'static str, String>) -> Result<Value> {
-    let mut rec = Recorder::default();
+    let mut rec = Recorder::for_split(None);
     let blank = Images { pixels: vec![0; BATCH * PIXELS], labels: None };
     let cfg = NetConfig { batch: BATCH, scale: m.model.scale, optim: None, seed: 0 };
     let mut net = Net::new(&mut rec, m.model.spec.clone(), &blank, cfg)?;
@@ -133,7 +147,7 @@ fn buffer_list(rec: &Recorder, mut data: impl FnMut(&[u32]) -> Value) -> Vec<Val
     rec.host
         .buffers()
         .iter()
-        .zip(&rec.labels)
+        .zip(rec.labels())
         .map(|(words, label)| {
             let data = words.iter().any(|&w| w != 0).then(|| data(words));
             json!({ "label": label, "words": words.len(), "data": data })

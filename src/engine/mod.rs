@@ -2,6 +2,12 @@
 //! bind groups and parameters are built once), and runs. `GpuEngine` records
 //! plans into command buffers; `CpuEngine` interprets them with the CPU twins.
 
+mod host;
+mod record;
+
+pub use host::{Host, OnHost, Runner};
+pub use record::Recorder;
+
 use crate::error::Result;
 use crate::kernels::op::{BufId, Op, View};
 use crate::kernels::Params;
