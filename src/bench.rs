@@ -322,16 +322,17 @@ pub fn time_training(
         reset_peak_rss();
     }
     let spec = Spec::parse(arch)?;
-    let cfg = NetConfig { batch, scale: 255.0, optim: Some(Optim::adam(1e-3)), seed: 1 };
+    let lr = 1e-3;
+    let cfg = NetConfig { batch, scale: 255.0, optim: Some(Optim::adam(lr)), seed: 1 };
     let mut net = Net::new(engine, spec, images, cfg)?;
     net.write_params(engine, &net.init_params(1))?;
     net.set_index(engine, 0, &(0..images.len() as u32).collect::<Vec<_>>())?;
     let rows = images.len();
-    net.train_step(engine, 0, batch, 0)?;
+    net.train_step(engine, 0, batch, 0, lr)?;
     engine.finish()?;
     let t = Instant::now();
     for s in 0..steps {
-        net.train_step(engine, (s * batch) % (rows - batch + 1), batch, s as u64 + 1)?;
+        net.train_step(engine, (s * batch) % (rows - batch + 1), batch, s as u64 + 1, lr)?;
     }
     engine.finish()?;
     let ms = t.elapsed().as_secs_f64() * 1e3 / steps as f64;

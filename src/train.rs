@@ -161,6 +161,49 @@ fn save_all(
 const TARGET: f64 = 0.99;
 
 /// The optimizer file that sits beside a model checkpoint.
+/// The run directory a training job writes, and the model it resumes from: with
+/// `resume`, that run, locked (refused where it trained `epochs` already, or
+/// where `out` names another directory); else a new run at `out` (by default
+/// runs/<arch>-<seconds>). The lock is taken before anything is said of a run.
+pub fn open_run(
+    out: Option<&Path>,
+    resume: Option<&Path>,
+    keep: usize,
+    arch: &str,
+    epochs: usize,
+) -> Result<(RunDir, Option<PathBuf>)> {
+    let Some(target) = resume else {
+        let default = || {
+            let name: String =
+                arch.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' }).take(40).collect();
+            let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            Path::new("runs").join(format!("{name}-{secs}"))
+        };
+        return Ok((RunDir::create(&out.map_or_else(default, Path::to_path_buf), keep)?, None));
+    };
+    let (run, model) = RunDir::resume(target, keep)?;
+    let st = checkpoint::load_state_meta(&state_path(&model))?;
+    if st.epoch >= epochs && st.batch == 0 {
+        return Err(Error::usage(format!(
+            "nothing left to do: the run in {} has trained {} epoch{} already; give --epochs above {} to train more",
+            target.display(),
+            st.epoch,
+            if st.epoch == 1 { "" } else { "s" },
+            st.epoch
+        )));
+    }
+    if let Some(out) = out {
+        if std::fs::canonicalize(out).ok() != std::fs::canonicalize(run.dir()).ok() {
+            return Err(Error::usage(format!(
+                "--resume continues the run in {}; --out {} names another directory",
+                run.dir().display(),
+                out.display()
+            )));
+        }
+    }
+    Ok((run, Some(model)))
+}
+
 pub fn state_path(model: &Path) -> PathBuf {
     model.with_file_name(run::OPTIM)
 }
@@ -383,8 +426,8 @@ impl Loop<'_> {
         let mut images = 0;
         for bi in st.batch..nb {
             let n = b.min(n_train - bi * b);
-            self.net.set_lr(self.lr(st.step));
-            self.net.train_step(self.engine, bi * b, n, st.step)?;
+            let lr = self.lr(st.step);
+            self.net.train_step(self.engine, bi * b, n, st.step, lr)?;
             st.step += 1;
             st.batch = bi + 1;
             images += n;

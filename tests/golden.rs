@@ -79,7 +79,7 @@ fn one_step(engine: &mut dyn Engine, arch: &str) -> (f64, Vec<f32>, Vec<f32>, Ne
     net.write_params(engine, &formula_params(&net)).unwrap();
     net.set_index(engine, 0, &(0..BATCH as u32).collect::<Vec<_>>()).unwrap();
     net.set_acc(engine, Acc::Train, [0.0; 3]).unwrap();
-    net.train_step(engine, 0, BATCH, 0).unwrap();
+    net.train_step(engine, 0, BATCH, 0, 1e-3).unwrap();
     let (sum, _, rows) = net.read_acc(engine, Acc::Train).unwrap();
     let grads = engine.read_f32(net.grads_view().unwrap()).unwrap();
     let after = engine.read_f32(net.params_view()).unwrap();

@@ -21,7 +21,7 @@ const BATCH: usize = 4;
 fn loss(engine: &mut CpuEngine, net: &mut Net, params: &[f32]) -> f64 {
     net.write_params(engine, params).unwrap();
     net.set_acc(engine, Acc::Train, [0.0; 3]).unwrap();
-    net.train_step(engine, 0, BATCH, 5).unwrap();
+    net.train_step(engine, 0, BATCH, 5, 0.0).unwrap();
     let (sum, _, rows) = net.read_acc(engine, Acc::Train).unwrap();
     sum / rows
 }

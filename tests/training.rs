@@ -68,17 +68,17 @@ fn split_k_weight_gradients_match_the_cpu_reference_in_training_steps() {
     // never splits, so the sums are checked too
     let spec = Spec::parse("conv4k3,pool2,out10").unwrap();
     let split = Some(SplitK { tile: (64, 64), workgroups: 1024 });
-    assert!(gpunet::model::net::weight_grad_splits(split, 4, 9, 48 * 784) > 1);
-    assert!(gpunet::model::net::bias_grad_splits(split, 4, 48, 784) > 1);
-    assert!(gpunet::model::net::bias_grad_splits(split, 10, 48, 1) == 1, "the dense bias has too few rows to split");
+    assert!(gpunet::model::plan::weight_grad_splits(split, 4, 9, 48 * 784) > 1);
+    assert!(gpunet::model::plan::bias_grad_splits(split, 4, 48, 784) > 1);
+    assert!(gpunet::model::plan::bias_grad_splits(split, 10, 48, 1) == 1, "the dense bias has too few rows to split");
     let images = first_images(96);
     let run = |engine: &mut dyn Engine| {
         let cfg = NetConfig { batch: 48, scale: 255.0, optim: Some(Optim::sgd(0.1, 0.9, false)), seed: 7 };
         let mut net = Net::new(engine, spec.clone(), &images, cfg).unwrap();
         net.write_params(engine, &net.init_params(3)).unwrap();
         net.set_index(engine, 0, &(0..96).rev().collect::<Vec<u32>>()).unwrap();
-        net.train_step(engine, 0, 48, 0).unwrap();
-        net.train_step(engine, 48, 48, 1).unwrap();
+        net.train_step(engine, 0, 48, 0, 0.1).unwrap();
+        net.train_step(engine, 48, 48, 1, 0.1).unwrap();
         engine.read_f32(net.params_view()).unwrap()
     };
     let want = run(&mut CpuEngine::new());
@@ -144,7 +144,7 @@ fn augmentation_touches_training_batches_only() {
         let probs = net.predict_batch(&mut e, 0, 8).unwrap();
         net.eval_batch(&mut e, 0, 8).unwrap();
         let eval = net.read_acc(&mut e, gpunet::model::Acc::Eval).unwrap();
-        net.train_step(&mut e, 0, 8, 0).unwrap();
+        net.train_step(&mut e, 0, 8, 0, 1e-2).unwrap();
         (probs, eval, e.read_f32(net.params_view()).unwrap())
     };
     let (p0, e0, w0) = run(None);

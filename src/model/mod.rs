@@ -2,6 +2,7 @@
 
 pub mod checkpoint;
 pub mod net;
+pub mod plan;
 pub mod spec;
 
 pub use net::{Acc, Mode, Net, NetConfig};

@@ -5,17 +5,14 @@
 //! One training step is one plan: gather the batch from the on-device image
 //! store, forward, softmax cross-entropy, backward, optimizer update.
 
+use super::plan::{bias_grad_splits, weight_grad_splits};
 use super::spec::{Layer, Spec};
 use crate::augment::Augment;
 use crate::data::{Images, CLASSES, PIXELS};
 use crate::engine::{Engine, PlanId, SplitK};
 use crate::error::{Error, Result};
-use crate::kernels;
-use crate::kernels::op::{self, BufId, Op, View};
-use crate::kernels::{
-    BiasGradDims, BnDims, ConvDims, Dims, DropoutDims, ElemDims, GatherDims, MatmulDims, Params, PoolDims, SplitDims,
-    XentDims,
-};
+use crate::kernels::op::{BufId, View};
+use crate::kernels::{Dims, DropoutDims, GatherDims, Params};
 use crate::optim::{Kind, Optim};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -72,35 +69,35 @@ pub struct LaunchInfo {
 /// The gather is always a plan's first op.
 const GATHER_OP: usize = 0;
 
-struct Plan {
-    id: PlanId,
-    dropouts: Vec<(usize, DropoutDims)>,
-    optim: Option<usize>,
+pub(super) struct Plan {
+    pub(super) id: PlanId,
+    pub(super) dropouts: Vec<(usize, DropoutDims)>,
+    pub(super) optim: Option<usize>,
 }
 
-struct Bufs {
-    store: BufId,
-    store_labels: BufId,
-    index: BufId,
-    x: BufId,
-    y: BufId,
-    acts: Vec<BufId>,
-    argmax: Vec<Option<BufId>>,
+pub(super) struct Bufs {
+    pub(super) store: BufId,
+    pub(super) store_labels: BufId,
+    pub(super) index: BufId,
+    pub(super) x: BufId,
+    pub(super) y: BufId,
+    pub(super) acts: Vec<BufId>,
+    pub(super) argmax: Vec<Option<BufId>>,
     /// Batch norm: this batch's [mean; invstd] per channel, kept for backward.
-    bn_stats: Vec<Option<BufId>>,
+    pub(super) bn_stats: Vec<Option<BufId>>,
     /// Gradient w.r.t. each layer's output (only the last without training).
-    grads: Vec<Option<BufId>>,
-    params: BufId,
-    pgrads: Option<BufId>,
+    pub(super) grads: Vec<Option<BufId>>,
+    pub(super) params: BufId,
+    pub(super) pgrads: Option<BufId>,
     /// Split-K partial weight or bias gradients of one layer at a time.
-    splits_scratch: Option<BufId>,
+    pub(super) splits_scratch: Option<BufId>,
     /// Adam's m and v, or SGD's velocity (in `m`).
-    m: Option<BufId>,
-    v: Option<BufId>,
-    loss: BufId,
-    correct: BufId,
-    acc: [BufId; 2],
-    probs: BufId,
+    pub(super) m: Option<BufId>,
+    pub(super) v: Option<BufId>,
+    pub(super) loss: BufId,
+    pub(super) correct: BufId,
+    pub(super) acc: [BufId; 2],
+    pub(super) probs: BufId,
 }
 
 /// How a net is built: its largest batch, pixel divisor, optimizer (None for
@@ -121,46 +118,12 @@ pub struct Net {
     pub param_words: usize,
     pub store_rows: usize,
     /// How this net's plans split weight and bias gradients (the engine's choice).
-    split_k: Option<SplitK>,
+    pub(super) split_k: Option<SplitK>,
     /// Random affine maps on training batches (none by default).
     augment: Option<Augment>,
     bytes: u64,
-    b: Bufs,
+    pub(super) b: Bufs,
     plans: HashMap<(Mode, usize), Plan>,
-}
-
-/// Split-K chunks for a conv's weight gradient, whose K (N·Ho·Wo pixels) is long
-/// while its output (Co × Ci·k·k) is small: without splitting, a GPU would run
-/// a handful of workgroups each looping over every pixel of the batch.
-/// `split` is the engine's `split_k()`.
-pub fn weight_grad_splits(split: Option<SplitK>, cout: usize, taps: usize, pixels: usize) -> usize {
-    split.map_or(1, |s| s.gemm_splits(cout, taps, pixels))
-}
-
-/// Chunks of rows for a bias gradient of `channels` workgroups (one per channel)
-/// summing `outer` rows of `inner` values each.
-pub fn bias_grad_splits(split: Option<SplitK>, channels: usize, outer: usize, inner: usize) -> usize {
-    split.map_or(1, |s| s.splits(channels, outer * inner).min(outer))
-}
-
-/// The ops of a bias gradient: one, or split into `scratch` and summed.
-fn bias_grad_ops(
-    ops: &mut Vec<Op>,
-    db: View,
-    dy: View,
-    d: BiasGradDims,
-    split: Option<SplitK>,
-    scratch: Option<BufId>,
-) {
-    let (ch, outer, inner) = (d.channels as usize, d.outer as usize, d.inner as usize);
-    match bias_grad_splits(split, ch, outer, inner) {
-        1 => ops.push(op::bias_grad(db, dy, d)),
-        splits => {
-            let part = View::whole(scratch.expect("split bias gradient without scratch"), splits * ch);
-            ops.push(op::bias_grad(part, dy, d.with_splits(splits)));
-            ops.push(op::sum_splits(db, part, SplitDims::new(ch, splits)));
-        }
-    }
 }
 
 /// Each parameterised layer's slot in the flat parameter buffer, and its length.
@@ -207,86 +170,58 @@ pub fn check_batch(batch: usize) -> Result<()> {
     Ok(())
 }
 
-impl Net {
-    /// Builds buffers for batches of up to `batch` and uploads `store` (every image
-    /// the run will touch). `optim` = None builds an inference-only net.
-    pub fn new(engine: &mut dyn Engine, spec: Spec, store: &Images, cfg: NetConfig) -> Result<Net> {
-        let batch = cfg.batch;
-        check_batch(batch)?;
-        let (slots, words) = layout(&spec);
-        let mut bytes = 0u64;
-        let mut buf = |e: &mut dyn Engine, n: usize, label: &str| -> Result<BufId> {
-            bytes += n.max(1) as u64 * 4;
-            e.buffer(n, label)
-        };
+/// An engine's buffers, counted as they are made.
+struct Alloc<'e> {
+    engine: &'e mut dyn Engine,
+    bytes: u64,
+}
+
+impl Alloc<'_> {
+    fn buf(&mut self, words: usize, label: &str) -> Result<BufId> {
+        self.bytes += words.max(1) as u64 * 4;
+        self.engine.buffer(words, label)
+    }
+    /// A buffer holding `data`.
+    fn filled(&mut self, data: &[u32], label: &str) -> Result<BufId> {
+        let id = self.buf(data.len(), label)?;
+        self.engine.write(id, 0, data)?;
+        Ok(id)
+    }
+    /// A buffer only where `want` says so.
+    fn maybe(&mut self, want: bool, words: usize, label: &str) -> Result<Option<BufId>> {
+        want.then(|| self.buf(words, label)).transpose()
+    }
+}
+
+impl Bufs {
+    fn new(a: &mut Alloc, spec: &Spec, store: &Images, cfg: &NetConfig, words: usize) -> Result<Bufs> {
+        let (batch, rows) = (cfg.batch, store.len());
         let training = cfg.optim.is_some();
+        let adam = matches!(cfg.optim.map(|o| o.kind), Some(Kind::Adam { .. }));
         let (packed, labels) = pack(store);
-        let rows = store.len();
-        let store_id = buf(engine, packed.len(), "image store")?;
-        engine.write(store_id, 0, &packed)?;
-        let store_labels = buf(engine, rows, "store labels")?;
-        engine.write(store_labels, 0, &labels)?;
-        let index = buf(engine, rows, "batch index")?;
-        let x = buf(engine, batch * PIXELS, "x")?;
-        let y = buf(engine, batch, "y")?;
-        let n_layers = spec.layers.len();
-        let mut acts = Vec::new();
-        let mut argmax = Vec::new();
-        let mut bn_stats = Vec::new();
-        let mut grads = Vec::new();
+        let store = a.filled(&packed, "image store")?;
+        let store_labels = a.filled(&labels, "store labels")?;
+        let index = a.buf(rows, "batch index")?;
+        let x = a.buf(batch * PIXELS, "x")?;
+        let y = a.buf(batch, "y")?;
+        let (mut acts, mut argmax, mut bn_stats, mut grads) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let last = spec.layers.len() - 1;
         for (i, l) in spec.layers.iter().enumerate() {
             let (c, h, w) = spec.shapes[i];
             let len = batch * c * h * w;
-            acts.push(buf(engine, len, &format!("layer {i} {l} output"))?);
-            argmax.push(match l {
-                Layer::Pool { .. } => Some(buf(engine, len, &format!("layer {i} argmax"))?),
-                _ => None,
-            });
-            bn_stats.push(match l {
-                Layer::Bn => Some(buf(engine, 2 * c, &format!("layer {i} batch statistics"))?),
-                _ => None,
-            });
+            acts.push(a.buf(len, &format!("layer {i} {l} output"))?);
+            argmax.push(a.maybe(matches!(l, Layer::Pool { .. }), len, &format!("layer {i} argmax"))?);
+            bn_stats.push(a.maybe(*l == Layer::Bn, 2 * c, &format!("layer {i} batch statistics"))?);
             grads.push(match l {
                 // a standalone ReLU's backward works in place, so the gradients of its
                 // output and input share one buffer (same shape)
                 Layer::Relu if training && i > 0 => grads[i - 1],
-                _ if training || i + 1 == n_layers => Some(buf(engine, len, &format!("layer {i} gradient"))?),
-                _ => None,
+                _ => a.maybe(training || i == last, len, &format!("layer {i} gradient"))?,
             });
         }
-        let params = buf(engine, words, "parameters")?;
-        let adam = matches!(cfg.optim.map(|o| o.kind), Some(Kind::Adam { .. }));
-        let pgrads = if training { Some(buf(engine, words, "parameter gradients")?) } else { None };
-        let m = if training { Some(buf(engine, words, "optimizer state m")?) } else { None };
-        let v = if adam { Some(buf(engine, words, "optimizer state v")?) } else { None };
-        let scratch_len = (0..spec.layers.len())
-            .filter_map(|i| match spec.layers[i] {
-                Layer::Conv { channels, k, .. } => {
-                    let (c, _, _) = spec.input_shape(i);
-                    let (_, ho, wo) = spec.shapes[i];
-                    let weights = weight_grad_splits(engine.split_k(), channels, c * k * k, batch * ho * wo);
-                    let bias = bias_grad_splits(engine.split_k(), channels, batch, ho * wo);
-                    Some((weights * c * k * k).max(bias) * channels)
-                }
-                Layer::Fc { units, .. } | Layer::Out { classes: units } => {
-                    Some(bias_grad_splits(engine.split_k(), units, batch, 1) * units)
-                }
-                _ => None,
-            })
-            .filter(|&len| len > 0)
-            .max();
-        // no layer splits: no scratch
-        let scratch_len = scratch_len.filter(|_| engine.split_k().is_some());
-        let splits_scratch = match scratch_len {
-            Some(len) if training => Some(buf(engine, len, "split-K partial weight gradients")?),
-            _ => None,
-        };
-        let loss = buf(engine, batch, "row loss")?;
-        let correct = buf(engine, batch, "row correct")?;
-        let acc = [buf(engine, 4, "train sums")?, buf(engine, 4, "eval sums")?];
-        let probs = buf(engine, batch * CLASSES, "probabilities")?;
-        let b = Bufs {
-            store: store_id,
+        let scratch = scratch_len(spec, a.engine.split_k(), batch).filter(|_| training);
+        Ok(Bufs {
+            store,
             store_labels,
             index,
             x,
@@ -295,24 +230,57 @@ impl Net {
             argmax,
             bn_stats,
             grads,
-            params,
-            pgrads,
-            splits_scratch,
-            m,
-            v,
-            loss,
-            correct,
-            acc,
-            probs,
-        };
-        let split_k = engine.split_k();
+            params: a.buf(words, "parameters")?,
+            pgrads: a.maybe(training, words, "parameter gradients")?,
+            m: a.maybe(training, words, "optimizer state m")?,
+            v: a.maybe(adam, words, "optimizer state v")?,
+            splits_scratch: scratch.map(|len| a.buf(len, "split-K partial weight gradients")).transpose()?,
+            loss: a.buf(batch, "row loss")?,
+            correct: a.buf(batch, "row correct")?,
+            acc: [a.buf(4, "train sums")?, a.buf(4, "eval sums")?],
+            probs: a.buf(batch * CLASSES, "probabilities")?,
+        })
+    }
+}
+
+/// Words of the split-K scratch: the largest split weight or bias gradient of
+/// any layer; None where nothing splits.
+fn scratch_len(spec: &Spec, split: Option<SplitK>, batch: usize) -> Option<usize> {
+    split?;
+    (0..spec.layers.len())
+        .filter_map(|i| match spec.layers[i] {
+            Layer::Conv { channels, k, .. } => {
+                let (c, _, _) = spec.input_shape(i);
+                let (_, ho, wo) = spec.shapes[i];
+                let weights = weight_grad_splits(split, channels, c * k * k, batch * ho * wo);
+                let bias = bias_grad_splits(split, channels, batch, ho * wo);
+                Some((weights * c * k * k).max(bias) * channels)
+            }
+            Layer::Fc { units, .. } | Layer::Out { classes: units } => {
+                Some(bias_grad_splits(split, units, batch, 1) * units)
+            }
+            _ => None,
+        })
+        .filter(|&len| len > 0)
+        .max()
+}
+
+impl Net {
+    /// Builds buffers for batches of up to `batch` and uploads `store` (every image
+    /// the run will touch). `optim` = None builds an inference-only net.
+    pub fn new(engine: &mut dyn Engine, spec: Spec, store: &Images, cfg: NetConfig) -> Result<Net> {
+        check_batch(cfg.batch)?;
+        let (slots, words) = layout(&spec);
+        let mut alloc = Alloc { engine, bytes: 0 };
+        let b = Bufs::new(&mut alloc, &spec, store, &cfg, words)?;
+        let bytes = alloc.bytes;
         Ok(Net {
             spec,
             cfg,
             slots,
             param_words: words,
-            store_rows: rows,
-            split_k,
+            store_rows: store.len(),
+            split_k: engine.split_k(),
             augment: None,
             bytes,
             b,
@@ -404,27 +372,21 @@ impl Net {
         self.augment = augment;
     }
 
-    /// The learning rate of the next training steps (a schedule's, step by step).
-    pub fn set_lr(&mut self, lr: f32) {
-        if let Some(o) = self.cfg.optim.as_mut() {
-            o.lr = lr;
-        }
-    }
-
     /// One training step on the `n` rows listed at index[first..first + n].
-    /// `step` counts from 0 over the whole run (dropout masks, Adam's bias correction).
-    pub fn train_step(&mut self, engine: &mut dyn Engine, first: usize, n: usize, step: u64) -> Result<()> {
-        self.launch(engine, Mode::Train, first, n, step)
+    /// `step` counts from 0 over the whole run (dropout masks, Adam's bias correction);
+    /// `lr` is this step's learning rate (the schedule's).
+    pub fn train_step(&mut self, engine: &mut dyn Engine, first: usize, n: usize, step: u64, lr: f32) -> Result<()> {
+        self.launch(engine, Mode::Train, first, n, step, lr)
     }
 
     /// Forward only, adding loss and hits to the eval sums.
     pub fn eval_batch(&mut self, engine: &mut dyn Engine, first: usize, n: usize) -> Result<()> {
-        self.launch(engine, Mode::Eval, first, n, 0)
+        self.launch(engine, Mode::Eval, first, n, 0, 0.0)
     }
 
     /// Class probabilities (n, 10) of the rows at index[first..first + n].
     pub fn predict_batch(&mut self, engine: &mut dyn Engine, first: usize, n: usize) -> Result<Vec<f32>> {
-        self.launch(engine, Mode::Predict, first, n, 0)?;
+        self.launch(engine, Mode::Predict, first, n, 0, 0.0)?;
         engine.read_f32(self.probs_view(n))
     }
 
@@ -433,7 +395,7 @@ impl Net {
     pub fn plan(&mut self, engine: &mut dyn Engine, mode: Mode, n: usize) -> Result<PlanId> {
         assert!(n >= 1 && n <= self.cfg.batch, "batch of {n} rows on a net built for {}", self.cfg.batch);
         if !self.plans.contains_key(&(mode, n)) {
-            let plan = self.build(engine, mode, n)?;
+            let plan = super::plan::build(self, engine, mode, n)?;
             self.plans.insert((mode, n), plan);
         }
         Ok(self.plans[&(mode, n)].id)
@@ -449,8 +411,16 @@ impl Net {
         View::whole(self.b.probs, n * CLASSES)
     }
 
-    fn launch(&mut self, engine: &mut dyn Engine, mode: Mode, first: usize, n: usize, step: u64) -> Result<()> {
-        let info = self.launch_info(engine, mode, n, first, step)?;
+    fn launch(
+        &mut self,
+        engine: &mut dyn Engine,
+        mode: Mode,
+        first: usize,
+        n: usize,
+        step: u64,
+        lr: f32,
+    ) -> Result<()> {
+        let info = self.launch_info(engine, mode, n, first, step, lr)?;
         for (i, params) in std::iter::once(info.gather).chain(info.dropouts).chain(info.optim) {
             engine.set_params(info.plan, i, params)?;
         }
@@ -458,7 +428,7 @@ impl Net {
     }
 
     /// The plan of a launch of `mode` over the `n` rows at index[first..] at
-    /// training step `step`, and the parameters it runs with: its gather's, its
+    /// training step `step` with learning rate `lr`, and the parameters it runs with: its gather's, its
     /// dropout layers' and its optimizer's, by op. What a run sets before it runs;
     /// the web export takes them at (first 0, step 0) and the page patches the
     /// words that move (`GatherDims::OFFSET`, ...).
@@ -469,6 +439,7 @@ impl Net {
         n: usize,
         first: usize,
         step: u64,
+        lr: f32,
     ) -> Result<LaunchInfo> {
         self.plan(engine, mode, n)?;
         let plan = &self.plans[&(mode, n)];
@@ -478,7 +449,8 @@ impl Net {
         }
         let dropouts =
             plan.dropouts.iter().map(|&(i, d)| (i, DropoutDims { step: step as u32, ..d }.params())).collect();
-        let optim = plan.optim.zip(self.cfg.optim).map(|(i, o)| (i, o.params(self.param_words, step + 1)));
+        let optim =
+            plan.optim.zip(self.cfg.optim).map(|(i, o)| (i, Optim { lr, ..o }.params(self.param_words, step + 1)));
         Ok(LaunchInfo { plan: plan.id, gather: (GATHER_OP, gather.params()), dropouts, optim })
     }
 
@@ -490,179 +462,5 @@ impl Net {
     /// The batch index: store row numbers, `store_rows` of them.
     pub fn index_view(&self) -> View {
         View::whole(self.b.index, self.store_rows)
-    }
-
-    /// The op list of one launch: gather, forward, then per mode the loss,
-    /// backward and update (Train), the loss sums (Eval) or softmax (Predict).
-    fn build(&self, engine: &mut dyn Engine, mode: Mode, n: usize) -> Result<Plan> {
-        let b = &self.b;
-        let spec = &self.spec;
-        let train = mode == Mode::Train;
-        let size = |s: (usize, usize, usize)| n * s.0 * s.1 * s.2;
-        let mut ops: Vec<Op> = Vec::new();
-        let mut dropouts = Vec::new();
-        let gather_dims = GatherDims::new(n, 0, PIXELS, self.cfg.scale);
-        ops.push(op::gather(
-            View::whole(b.x, n * PIXELS),
-            View::whole(b.y, n),
-            self.store_view(),
-            View::whole(b.store_labels, self.store_rows),
-            View::whole(b.index, self.store_rows),
-            gather_dims,
-        ));
-        let slot = |i: usize| self.slots.iter().find(|s| s.layer == i).expect("layer without parameters");
-        let wview = |s: &Slot| View { buf: b.params, offset: s.weight, len: s.weight_len() };
-        let bview = |s: &Slot| View { buf: b.params, offset: s.bias, len: s.bias_len() };
-        let gw = |s: &Slot| View { buf: b.pgrads.unwrap(), offset: s.weight, len: s.weight_len() };
-        let gb = |s: &Slot| View { buf: b.pgrads.unwrap(), offset: s.bias, len: s.bias_len() };
-        let act = |i: usize| View::whole(b.acts[i], size(spec.shapes[i]));
-        // batch norm: [γ; β], [running mean; var], this batch's [mean; invstd], [dγ; dβ]
-        let affine = |s: &Slot| View { buf: b.params, offset: s.weight, len: 2 * s.bias_len() };
-        let running = |s: &Slot| View { buf: b.params, offset: s.running.unwrap(), len: 2 * s.bias_len() };
-        let bn_stats = |i: usize| View::whole(b.bn_stats[i].unwrap(), 2 * spec.shapes[i].0);
-        let gaffine = |s: &Slot| View { buf: b.pgrads.unwrap(), offset: s.weight, len: 2 * s.bias_len() };
-        let grad = |i: usize| View::whole(b.grads[i].unwrap(), size(spec.shapes[i]));
-
-        // forward; inputs[i] is the view layer i reads (dropout is the identity outside training)
-        let mut inputs = Vec::new();
-        let mut input = View::whole(b.x, n * PIXELS);
-        for (i, layer) in spec.layers.iter().enumerate() {
-            inputs.push(input);
-            let (c, h, w) = spec.input_shape(i);
-            match *layer {
-                Layer::Conv { channels, k, stride, same, relu } => {
-                    let d = ConvDims::strided(n, c, channels, h, w, k, stride, same).with_epilogue(true, relu);
-                    ops.push(op::conv2d_forward(act(i), input, wview(slot(i)), Some(bview(slot(i))), d));
-                }
-                Layer::Pool { k } => {
-                    let arg = View::whole(b.argmax[i].unwrap(), size(spec.shapes[i]));
-                    ops.push(op::maxpool_forward(act(i), arg, input, PoolDims::new(n, c, h, w, k)));
-                }
-                Layer::Drop { p } if train => {
-                    let d = DropoutDims::new(size(spec.shapes[i]), p, self.cfg.seed, 0, i as u32);
-                    dropouts.push((ops.len(), d));
-                    ops.push(op::dropout_forward(act(i), input, d));
-                }
-                Layer::Drop { .. } => continue,
-                Layer::Bn => {
-                    let s = slot(i);
-                    let d = BnDims::new(n, c, h * w, train);
-                    if train {
-                        ops.push(op::bn_stats(bn_stats(i), running(s), input, d));
-                        ops.push(op::bn_forward(act(i), input, bn_stats(i), affine(s), d));
-                    } else {
-                        ops.push(op::bn_forward(act(i), input, running(s), affine(s), d));
-                    }
-                }
-                Layer::Relu => ops.push(op::relu_forward(act(i), input, ElemDims::new(size(spec.shapes[i])))),
-                Layer::Fc { units, .. } | Layer::Out { classes: units } => {
-                    let fan_in = c * h * w;
-                    let relu = matches!(layer, Layer::Fc { relu: true, .. });
-                    let d = MatmulDims::strided(n, units, fan_in, (fan_in, 1), (1, fan_in)).with_epilogue(true, relu);
-                    ops.push(op::matmul(act(i), input, wview(slot(i)), Some(bview(slot(i))), d));
-                }
-            }
-            input = act(i);
-        }
-        let last = spec.layers.len() - 1;
-        let xent = XentDims::new(n, CLASSES);
-        let (loss, correct) = (View::whole(b.loss, n), View::whole(b.correct, n));
-        if mode == Mode::Predict {
-            ops.push(op::softmax(View::whole(b.probs, n * CLASSES), act(last), xent));
-        } else {
-            ops.push(op::softmax_xent(grad(last), loss, correct, act(last), View::whole(b.y, n), xent));
-            let acc = b.acc[if train { Acc::Train } else { Acc::Eval } as usize];
-            ops.push(op::xent_accumulate(View::whole(acc, 4), loss, correct, xent));
-        }
-        let mut optim = None;
-        if train {
-            for i in (0..=last).rev() {
-                let (c, h, w) = spec.input_shape(i);
-                let dy = grad(i);
-                let d_in = (i > 0).then(|| grad(i - 1));
-                match spec.layers[i] {
-                    Layer::Conv { channels, k, stride, same, relu } => {
-                        let d = ConvDims::strided(n, c, channels, h, w, k, stride, same);
-                        let (ho, wo) = d.out_hw();
-                        let s = slot(i);
-                        if relu {
-                            ops.push(op::relu_backward(dy, act(i), ElemDims::new(dy.len)));
-                        }
-                        let splits = weight_grad_splits(self.split_k, channels, c * k * k, n * ho * wo);
-                        if splits > 1 {
-                            let part = View::whole(b.splits_scratch.unwrap(), splits * s.weight_len());
-                            ops.push(op::conv2d_backward_weight(part, dy, inputs[i], d.with_splits(splits)));
-                            ops.push(op::sum_splits(gw(s), part, SplitDims::new(s.weight_len(), splits)));
-                        } else {
-                            ops.push(op::conv2d_backward_weight(gw(s), dy, inputs[i], d));
-                        }
-                        let db = BiasGradDims::new(n, channels, ho * wo);
-                        bias_grad_ops(&mut ops, gb(s), dy, db, self.split_k, b.splits_scratch);
-                        if let Some(dx) = d_in {
-                            ops.push(op::conv2d_backward_input(dx, dy, wview(s), d));
-                        }
-                    }
-                    Layer::Pool { k } => {
-                        if let Some(dx) = d_in {
-                            let arg = View::whole(b.argmax[i].unwrap(), dy.len);
-                            ops.push(op::maxpool_backward(dx, dy, arg, PoolDims::new(n, c, h, w, k)));
-                        }
-                    }
-                    Layer::Bn => {
-                        let s = slot(i);
-                        let d = BnDims::new(n, c, h * w, true);
-                        ops.push(op::bn_backward_params(gaffine(s), dy, inputs[i], bn_stats(i), d));
-                        if let Some(dx) = d_in {
-                            let (st, g) = (bn_stats(i), gaffine(s));
-                            ops.push(op::bn_backward_input(dx, dy, inputs[i], st, affine(s), g, d));
-                        }
-                    }
-                    Layer::Drop { .. } => {
-                        if let Some(dx) = d_in {
-                            let fwd = dropouts.iter().find(|(_, d)| d.salt == i as u32).unwrap().1;
-                            dropouts.push((ops.len(), fwd));
-                            ops.push(op::dropout_backward(dx, dy, fwd));
-                        }
-                    }
-                    // in place: the layer below reads the same buffer (Net::new aliases it)
-                    Layer::Relu => ops.push(op::relu_backward(dy, act(i), ElemDims::new(dy.len))),
-                    Layer::Fc { units, .. } | Layer::Out { classes: units } => {
-                        let fan_in = c * h * w;
-                        let s = slot(i);
-                        if matches!(spec.layers[i], Layer::Fc { relu: true, .. }) {
-                            ops.push(op::relu_backward(dy, act(i), ElemDims::new(dy.len)));
-                        }
-                        let dw = MatmulDims::strided(units, fan_in, n, (1, units), (fan_in, 1));
-                        ops.push(op::matmul(gw(s), dy, inputs[i], None, dw));
-                        let d = BiasGradDims::new(n, units, 1);
-                        bias_grad_ops(&mut ops, gb(s), dy, d, self.split_k, b.splits_scratch);
-                        if let Some(dx) = d_in {
-                            ops.push(op::matmul(dx, dy, wview(s), None, MatmulDims::plain(n, fan_in, units)));
-                        }
-                    }
-                }
-            }
-            let o = self.cfg.optim.expect("training plan without optimizer");
-            let all = |id: BufId| View::whole(id, self.param_words);
-            let pg = all(b.pgrads.unwrap());
-            optim = Some(ops.len());
-            ops.push(match o.kind {
-                Kind::Adam { .. } => op::adam(
-                    all(b.params),
-                    all(b.m.unwrap()),
-                    all(b.v.unwrap()),
-                    pg,
-                    kernels::AdamDims::from_params(&o.params(self.param_words, 1)),
-                ),
-                Kind::Sgd { .. } => op::sgd(
-                    all(b.params),
-                    all(b.m.unwrap()),
-                    pg,
-                    kernels::SgdDims::from_params(&o.params(self.param_words, 1)),
-                ),
-            });
-        }
-        let id = engine.plan(ops)?;
-        Ok(Plan { id, dropouts, optim })
     }
 }

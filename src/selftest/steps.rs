@@ -38,7 +38,7 @@ pub fn weights_after(
     // a fixed permutation (5 is prime to 8 and 32): row r of the epoch is store row 5r mod rows
     net.set_index(engine, 0, &(0..rows as u32).map(|r| (r * 5) % rows as u32).collect::<Vec<_>>())?;
     for step in 0..steps {
-        net.train_step(engine, (step * batch) % (rows - batch + 1), batch, step as u64)?;
+        net.train_step(engine, (step * batch) % (rows - batch + 1), batch, step as u64, optim.lr)?;
     }
     Ok((engine.read_f32(net.params_view())?, init))
 }
@@ -129,7 +129,7 @@ pub fn bn_gradients(engine: &mut dyn Engine, spec: &Spec, images: &Images) -> Re
     let mut net = Net::new(engine, spec.clone(), images, cfg)?;
     net.write_params(engine, &net.init_params(3))?;
     net.set_index(engine, 0, &(0..images.len() as u32).rev().collect::<Vec<_>>())?;
-    net.train_step(engine, 0, 16, 0)?;
+    net.train_step(engine, 0, 16, 0, 0.0)?;
     let grads = engine.read_f32(net.grads_view().expect("a training net has gradients"))?;
     Ok((grads, engine.read_f32(net.params_view())?, net.slots.clone()))
 }

@@ -12,6 +12,7 @@
 
 use super::base64;
 use crate::data::{CLASSES, PIXELS};
+use crate::engine::Recorder;
 use crate::error::{Error, Result};
 use crate::gpu::Class;
 use crate::kernels::op::{Grid, Op};
@@ -24,7 +25,6 @@ use crate::optim::Kind;
 use crate::schedule::Schedule;
 use crate::settings::Settings;
 use crate::train::{self, Data};
-use crate::web::Recorder;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -116,7 +116,7 @@ fn program(
         let tile = tuning.gemm.tile();
         crate::engine::SplitK { tile: (tile.0 as usize, tile.1 as usize), workgroups }
     });
-    let mut rec = Recorder { split, ..Default::default() };
+    let mut rec = Recorder::for_split(split);
     let (n_train, n_val) = (data.train.len(), data.val.len());
     let n_test = data.test.as_ref().map_or(0, |t| t.len());
     let store = data.store(1);
@@ -145,7 +145,7 @@ fn program(
     sizes.sort_by_key(|&(m, n)| (m as u8, n));
     sizes.dedup();
     for (mode, n) in sizes {
-        let info = net.launch_info(&mut rec, mode, n, 0, 0)?;
+        let info = net.launch_info(&mut rec, mode, n, 0, 0, s.lr)?;
         let key = format!(
             "{}:{n}",
             match mode {

@@ -64,8 +64,8 @@ fn reference(steps: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let mut losses = Vec::new();
     let mut before = (0.0, 0.0, 0.0);
     for step in 0..steps {
-        net.set_lr(s.lr_schedule.lr(s.lr, step as u64, (n_train / 16) as u64, 1));
-        net.train_step(&mut e, step * 16, 16, step as u64).unwrap();
+        let lr = s.lr_schedule.lr(s.lr, step as u64, (n_train / 16) as u64, 1);
+        net.train_step(&mut e, step * 16, 16, step as u64, lr).unwrap();
         let now = net.read_acc(&mut e, Acc::Train).unwrap();
         losses.push(((now.0 - before.0) / (now.2 - before.2)) as f32);
         before = now;
