@@ -1,10 +1,11 @@
 //! Every kernel, forward and backward, against its CPU twin on the test adapter
-//! (lavapipe in CI), on seeded random shapes including odd sizes.
+//! (lavapipe in CI), on seeded random shapes including odd sizes: the sweep
+//! `gpunet selftest --full` runs, on the small shapes and without the batch-500
+//! launches (tests/adapters.rs runs the CLI's own).
 
-use gpunet::gpu::{for_tests, GpuEngine};
-use gpunet::kernels::shaders::Gemm;
+use gpunet::gpu::{for_tests, Class};
 use gpunet::kernels::Kernel;
-use gpunet::selftest;
+use gpunet::selftest::{self, sweep};
 
 #[test]
 fn cases_cover_every_kernel() {
@@ -14,57 +15,30 @@ fn cases_cover_every_kernel() {
     }
 }
 
+/// Every case under each adapter class's choices (GEMM core, split-K, sums), then
+/// the GEMM cases on every core no class picked and the workgroup sums on the
+/// kind no class picked (subgroups where the adapter has them, as lavapipe has).
 #[test]
-fn every_kernel_matches_its_cpu_twin() {
+fn every_kernel_matches_its_cpu_twin_under_every_core_and_kind_of_sums() {
     let Some(gpu) = for_tests() else { return };
-    let mut engine = GpuEngine::new(gpu.clone());
+    let opts =
+        sweep::Options { seed: 1, classes: Class::ALL.to_vec(), large: false, every_variant: true, production: false };
     let mut failures = Vec::new();
-    let mut ran = 0;
-    // every GEMM core (and Auto's per-shape choice), whichever this adapter picks by default
-    for (seed, gemm) in std::iter::once(Gemm::Auto).chain(Gemm::ALL).enumerate() {
-        let seed = seed as u64 + 1;
-        engine.tuning.gemm = gemm;
-        for case in selftest::cases(seed, true) {
-            // every case under the adapter's own core, the GEMM cases under the others
-            if gemm != gpu.tuning.gemm && !case.kernel.info().shader.uses_gemm() {
-                continue;
-            }
-            let outcome = selftest::check(&mut engine, &case).unwrap();
-            println!("[{}] {}", gemm.name(), outcome.line());
-            ran += 1;
-            if !outcome.pass() {
-                failures.push(format!("[{} gemm] {}", gemm.name(), outcome.line()));
-            }
+    let mut labels = Vec::new();
+    let tally = sweep::on_gpu(&gpu, &opts, &mut |label: &str, o: &selftest::Outcome| {
+        println!("{label} {}", o.line());
+        if !labels.iter().any(|l| l == label) {
+            labels.push(label.to_string());
         }
-    }
-    // every kernel under the adapter's core, and at least the GEMM kernels under the other
-    assert!(ran > Kernel::ALL.len(), "only {ran} cases ran");
+        if !o.pass() {
+            failures.push(format!("{label} {}", o.line()));
+        }
+    })
+    .unwrap();
+    println!("{}; configurations: {labels:?}", tally.line());
     assert!(failures.is_empty(), "on {}:\n{}", gpu.describe(), failures.join("\n"));
-}
-
-/// The kernels that sum over a workgroup, with the shared-memory tree and, where
-/// the adapter has subgroups (lavapipe has), with subgroup operations.
-#[test]
-fn workgroup_sums_match_their_twins_with_and_without_subgroups() {
-    let Some(gpu) = for_tests() else { return };
-    let mut engine = GpuEngine::new(gpu.clone());
-    let mut failures = Vec::new();
-    let mut ran = 0;
-    for subgroups in [false, true] {
-        if subgroups && !gpu.has_subgroups {
-            println!("{} offers no subgroups: the tree sums only", gpu.describe());
-            continue;
-        }
-        engine.tuning.subgroups = subgroups;
-        for case in selftest::cases(7, true).into_iter().filter(|c| c.kernel.info().shader.uses_reduce()) {
-            let outcome = selftest::check(&mut engine, &case).unwrap();
-            println!("[subgroups {subgroups}] {}", outcome.line());
-            ran += 1;
-            if !outcome.pass() {
-                failures.push(format!("[subgroups {subgroups}] {}", outcome.line()));
-            }
-        }
-    }
-    assert!(ran >= 4, "only {ran} cases ran");
-    assert!(failures.is_empty(), "on {}:\n{}", gpu.describe(), failures.join("\n"));
+    assert_eq!(tally.failed, 0);
+    // each class's kernels, and every core: the class labels plus at least the cores no class picked
+    assert!(tally.passed > Class::ALL.len() * Kernel::ALL.len(), "only {} cases ran", tally.passed);
+    assert!(labels.len() > Class::ALL.len(), "configurations run: {labels:?}");
 }

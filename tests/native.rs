@@ -1,10 +1,11 @@
 //! The native CPU engine against the CPU twins: every kernel on the selftest's
 //! shapes (odd sizes, split-K, views at offsets, outputs NaN-filled inside guard
-//! words), on one thread and on several, so every way of cutting the work runs,
-//! with each conv algorithm this CPU has (the direct AVX-512 kernels and GEMMs).
+//! words) and the training-step checks, on one thread and on several, so every
+//! way of cutting the work runs, with each conv algorithm this CPU has (the
+//! direct AVX-512 kernels and GEMMs): the sweep `gpunet selftest --device cpu` runs.
 
 use gpunet::native::{Conv, NativeEngine};
-use gpunet::selftest;
+use gpunet::selftest::{self, sweep};
 
 #[test]
 fn every_kernel_matches_its_cpu_twin_on_the_native_engine() {
@@ -15,14 +16,21 @@ fn every_kernel_matches_its_cpu_twin_on_the_native_engine() {
     for conv in &convs {
         for threads in [1, 3] {
             let mut engine = NativeEngine::with_conv(threads, *conv).unwrap();
-            for case in selftest::cases(threads as u64, false) {
-                let outcome = selftest::check(&mut engine, &case).unwrap();
-                println!("[{threads} threads, {conv:?}] {}", outcome.line());
-                ran += 1;
-                if !outcome.pass() {
-                    failures.push(format!("[{threads} threads, {conv:?}] {}", outcome.line()));
+            let opts = sweep::Options {
+                seed: threads as u64,
+                classes: vec![],
+                large: true,
+                every_variant: false,
+                production: false,
+            };
+            let tally = sweep::on_engine(&mut engine, &opts, &mut |label: &str, o: &selftest::Outcome| {
+                println!("{label} {conv:?} {}", o.line());
+                if !o.pass() {
+                    failures.push(format!("{label} {conv:?} {}", o.line()));
                 }
-            }
+            })
+            .unwrap();
+            ran += tally.passed + tally.failed;
         }
     }
     assert!(ran >= 2 * convs.len() * gpunet::kernels::Kernel::ALL.len(), "only {ran} cases ran");

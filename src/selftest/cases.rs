@@ -12,7 +12,20 @@ use rand::Rng;
 pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
     let mut b = Builder::new(seed);
     let mut out = Vec::new();
+    // one family after another, in this order: the seeded draws follow it
+    matmul(&mut b, &mut out, quick);
+    conv(&mut b, &mut out, quick);
+    pool(&mut b, &mut out);
+    elementwise(&mut b, &mut out);
+    optim(&mut b, &mut out);
+    data(&mut b, &mut out);
+    batchnorm(&mut b, &mut out);
+    augmented(&mut b, &mut out);
+    out
+}
 
+/// Matmul in its three layouts (forward with the epilogue, both gradients), and bias gradients, split or not.
+fn matmul(b: &mut Builder, out: &mut Vec<Case>, quick: bool) {
     // (3, 600, 7): N past 512 reaches the register core's second column tile
     let mut mm = vec![(1, 1, 1), (7, 33, 5), (33, 7, 257), (130, 65, 33), (3, 600, 7)];
     if !quick {
@@ -47,6 +60,10 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
         let shape = format!("({outer},{ch},{inner}) split {splits}");
         out.push(b.case(shape, op::bias_grad(db, dy, d), TOL_SUM, vec![]));
     }
+}
+
+/// conv2d forward and both gradients: 'same' at stride 1, then strides and 'valid' padding, then split-K.
+fn conv(b: &mut Builder, out: &mut Vec<Case>, quick: bool) {
     let mut convs = vec![
         (1, 1, 1, 1, 1, 1),
         (2, 3, 5, 7, 7, 3),
@@ -122,6 +139,10 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
         let op = op::sum_splits(total, part, kernels::SplitDims::new(len, splits));
         out.push(b.case(format!("{splits} x {len}"), op, TOL_SUM, vec![]));
     }
+}
+
+/// Max-pool forward, and backward through a valid argmax.
+fn pool(b: &mut Builder, out: &mut Vec<Case>) {
     for &(n, c, h, w, k) in &[(1, 1, 1, 1, 1), (2, 3, 7, 7, 2), (1, 33, 4, 6, 2), (2, 2, 9, 9, 3)] {
         let shape = format!("N{n} C{c} {h}x{w} k{k}");
         let d = kernels::PoolDims::new(n, c, h, w, k);
@@ -135,6 +156,10 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
         let (dx, dy, arg) = (b.output(n * c * h * w), b.randn(outs), b.push(args));
         out.push(b.case(shape, op::maxpool_backward(dx, dy, arg, d), TOL_EXACTISH, vec![]));
     }
+}
+
+/// ReLU (with a folded grid), the softmax family, dropout.
+fn elementwise(b: &mut Builder, out: &mut Vec<Case>) {
     for &n in &[1, 7, 257, 10_000] {
         let d = kernels::ElemDims::new(n);
         let (y, x) = (b.output(n), b.randn(n));
@@ -175,6 +200,10 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
         let (dx, dy) = (b.output(n), b.randn(n));
         out.push(b.case(shape, op::dropout_backward(dx, dy, d), TOL_EXACTISH, vec![]));
     }
+}
+
+/// Adam and SGD updates.
+fn optim(b: &mut Builder, out: &mut Vec<Case>) {
     for &n in &[1, 7, 257, 10_000] {
         let d = kernels::AdamDims::new(n, 1e-3, 0.9, 0.999, 1e-8, 0.01, 3);
         let (w, m, v, g) = (b.randn(n), b.randn(n), b.floats(n, 0.0, 1.0), b.randn(n));
@@ -184,6 +213,10 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
         let (w, vel, g) = (b.randn(n), b.randn(n), b.randn(n));
         out.push(b.case(format!("n={n} nesterov={nesterov}"), op::sgd(w, vel, g, d), TOL_EXACTISH, vec![]));
     }
+}
+
+/// The batch gather from the packed store, without augmentation.
+fn data(b: &mut Builder, out: &mut Vec<Case>) {
     for &(rows, n, pixels) in &[(1, 1, 1), (50, 7, 784), (20, 13, 5)] {
         let d = kernels::GatherDims::new(n, 3, pixels, 255.0);
         let words = pixels.div_ceil(4);
@@ -193,6 +226,10 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
         let shape = format!("{n} of {rows} rows x {pixels} px");
         out.push(b.case(shape, op::gather(x, y, store, labels, index, d), TOL_EXACTISH, vec![1]));
     }
+}
+
+/// Batch norm: statistics, forward in both modes, both gradients.
+fn batchnorm(b: &mut Builder, out: &mut Vec<Case>) {
     // batch norm: per channel after a conv (hw > 1), per feature after a dense layer
     // (hw = 1), and a channel longer than one workgroup's stride
     for &(n, c, hw) in &[(1, 1, 1), (5, 3, 7), (4, 33, 1), (3, 2, 300)] {
@@ -218,6 +255,10 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
         let bwd = op::bn_backward_input(dx, dy, x, st, affine, dp, train);
         out.push(b.case(format!("{n}x{c}x{hw}"), bwd, TOL_SUM, vec![]));
     }
+}
+
+/// The batch gather with random affine maps.
+fn augmented(b: &mut Builder, out: &mut Vec<Case>) {
     // augmented: bilinear resampling, continuous in the sample point, which fused
     // multiply-adds and WGSL's 2.5-ulp division may move by ~1e-5 pixel (the
     // rotation's cos and sin are polynomials, the same bits everywhere)
@@ -229,5 +270,4 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
         let shape = format!("{n} of {rows} rows, affine, step {step}");
         out.push(b.case(shape, op::gather(x, y, store, labels, index, d), TOL_RESAMPLE, vec![1]));
     }
-    out
 }

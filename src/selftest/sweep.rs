@@ -1,10 +1,11 @@
 //! What one selftest runs, and its tally. On a GPU: each adapter class's choices
 //! in turn (`gpu::Class`): every kernel case (once per distinct GEMM core and
 //! kind of sums), the training-step checks (whose split-K differs by class), and
-//! under `discrete` cnn6's launches at batch 500; then, with `full`, the GEMM
-//! cases on every core no class picked and the reductions with the sums no class
-//! picked. On a CPU engine: the kernel cases, the step checks, and with
-//! `production` the batch-500 launches.
+//! under `discrete` cnn6's launches at batch 500; then, with `every_variant`,
+//! the GEMM cases on every core no class picked and the reductions with the sums
+//! no class picked. On a CPU engine: the kernel cases, the step checks, and with
+//! `production` the batch-500 launches. `gpunet selftest` and the kernel tests
+//! both run this sweep.
 
 use super::{cases, check, check_against, production, reference, steps, Case, Outcome};
 use crate::data::{self, Images};
@@ -20,8 +21,10 @@ pub struct Options {
     pub seed: u64,
     /// The classes whose choices a GPU runs (in this order).
     pub classes: Vec<Class>,
-    /// Larger shapes, and every GEMM core and kind of sums on the cases they serve.
-    pub full: bool,
+    /// The larger case shapes (else the small ones).
+    pub large: bool,
+    /// Every GEMM core and kind of sums on the cases they serve (GPU only).
+    pub every_variant: bool,
     /// cnn6's launches at batch 500 (under `discrete` on a GPU).
     pub production: bool,
 }
@@ -53,7 +56,7 @@ pub type Report<'a> = &'a mut dyn FnMut(&str, &Outcome);
 /// Everything `o` asks for on a GPU, under each class in `o.classes`.
 pub fn on_gpu(gpu: &Arc<Gpu>, o: &Options, report: Report) -> Result<Tally> {
     let mut tally = Tally::default();
-    let cases = cases(o.seed, !o.full);
+    let cases = cases(o.seed, !o.large);
     let images = step_images()?;
     // kernel configurations already run: (core, subgroup sums)
     let mut ran: Vec<(Gemm, bool)> = Vec::new();
@@ -75,7 +78,7 @@ pub fn on_gpu(gpu: &Arc<Gpu>, o: &Options, report: Report) -> Result<Tally> {
         }
         engine.clear()?;
     }
-    if o.full {
+    if o.every_variant {
         let subgroups = gpu.tuning.subgroups;
         for core in Gemm::ALL.into_iter().filter(|&g| !ran.iter().any(|r| r.0 == g)) {
             let mut engine = GpuEngine::with_tuning(gpu.clone(), tuned(gpu, core, subgroups));
@@ -102,7 +105,7 @@ fn tuned(gpu: &Gpu, gemm: Gemm, subgroups: bool) -> Tuning {
 pub fn on_engine(engine: &mut dyn Engine, o: &Options, report: Report) -> Result<Tally> {
     let mut tally = Tally::default();
     let label = format!("[{}]", engine.name());
-    run_cases(engine, &cases(o.seed, !o.full), &label, &mut tally, report)?;
+    run_cases(engine, &cases(o.seed, !o.large), &label, &mut tally, report)?;
     for outcome in steps::all(engine, &step_images()?)? {
         tally.add(&outcome);
         report(&label, &outcome);
