@@ -8,7 +8,20 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::gpu::class::is_cpu_adapter;
 use crate::gpu::{context, AdapterChoice, Gpu, GpuEngine};
-use crate::native::NativeEngine;
+use crate::native::{self, NativeEngine};
+use std::sync::Arc;
+
+/// Everything that chooses and sets up an engine, read once at the edge (the
+/// flags, and every `GPUNET_*` variable through `AdapterChoice::from_env` and
+/// `native::Options::from_env`); engines and adapters read no variable.
+#[derive(Clone, Debug)]
+pub struct Choice {
+    pub device: Device,
+    pub adapter: AdapterChoice,
+    /// Native engine threads (0: one per core).
+    pub threads: usize,
+    pub native: native::Options,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Device {
@@ -37,8 +50,7 @@ pub fn resolve(device: Device, choice: &AdapterChoice) -> Result<(Device, String
     if let Some(name) = &choice.name {
         return Ok((Device::Gpu, format!("auto: --adapter '{name}' asks for an adapter")));
     }
-    let infos: Vec<wgpu::AdapterInfo> =
-        context::adapters(choice.backend.as_deref())?.iter().map(|a| a.get_info()).collect();
+    let infos: Vec<wgpu::AdapterInfo> = context::adapters(choice)?.iter().map(|a| a.get_info()).collect();
     if let Some(real) = infos.iter().find(|i| !is_cpu_adapter(i)) {
         return Ok((Device::Gpu, format!("auto: {} is a {:?} adapter", real.name, real.device_type)));
     }
@@ -69,10 +81,44 @@ impl Opened {
     }
 }
 
-pub fn open(device: Device, choice: &AdapterChoice, threads: usize) -> Result<Opened> {
-    let (device, why) = resolve(device, choice)?;
+/// Where a command runs, as `resolve` decides: the native engine, or an adapter
+/// (whose engines the selftest makes itself, one per class).
+pub enum Target {
+    Cpu(Box<NativeEngine>),
+    Gpu(Arc<Gpu>),
+}
+
+/// The target `c` asks for, and why.
+pub fn target(c: &Choice) -> Result<(Target, String)> {
+    let (device, why) = resolve(c.device, &c.adapter)?;
     Ok(match device {
-        Device::Cpu => Opened { engine: Box::new(NativeEngine::new(threads)?), why },
-        _ => Opened { engine: Box::new(GpuEngine::new(Gpu::new(choice)?)), why },
+        Device::Cpu => (Target::Cpu(Box::new(NativeEngine::with_options(c.threads, c.native)?)), why),
+        _ => (Target::Gpu(Gpu::new(&c.adapter)?), why),
     })
+}
+
+/// The engine `c` asks for.
+pub fn open(c: &Choice) -> Result<Opened> {
+    let (target, why) = target(c)?;
+    let engine: Box<dyn Engine> = match target {
+        Target::Cpu(e) => e,
+        Target::Gpu(gpu) => Box::new(GpuEngine::new(gpu)),
+    };
+    Ok(Opened { engine, why })
+}
+
+/// The engines `gpunet bench` weighs against each other: the native engine
+/// always, and the GPU engine unless `--device cpu`; under `auto`, on any
+/// adapter at all (one on the CPU included), none only where there is none.
+pub fn compared(c: &Choice) -> Result<(Option<GpuEngine>, NativeEngine)> {
+    let cpu = NativeEngine::with_options(c.threads, c.native)?;
+    let gpu = match c.device {
+        Device::Cpu => None,
+        Device::Gpu => Some(Gpu::new(&c.adapter)?),
+        Device::Auto => match Gpu::new(&c.adapter) {
+            Err(Error::NoAdapter) => None,
+            other => Some(other?),
+        },
+    };
+    Ok((gpu.map(GpuEngine::new), cpu))
 }

@@ -1,13 +1,12 @@
 //! The gpunet command line: parse, call the library, print.
 
 use clap::{Args, Parser, Subcommand};
-use gpunet::device::{self, Device};
+use gpunet::device::{self, Choice, Device, Target};
 use gpunet::engine::Engine;
-use gpunet::gpu::{context, AdapterChoice, Class, Gpu, GpuEngine, Overrides};
+use gpunet::gpu::{context, AdapterChoice, Class};
 use gpunet::model::checkpoint;
 use gpunet::model::spec::{self, Spec};
-use gpunet::native::NativeEngine;
-use gpunet::run::RunDir;
+use gpunet::native::{self, NativeEngine};
 use gpunet::selftest::{self, sweep};
 use gpunet::train::{self, Progress, Settings, TrainJob};
 use gpunet::{data, infer, Error, Result};
@@ -256,27 +255,18 @@ fn main() -> ExitCode {
 }
 
 /// How the engine is chosen: adapter, backend, device and threads.
-struct Choice {
-    adapter: AdapterChoice,
-    device: Device,
-    threads: usize,
-}
-
-impl Choice {
-    /// Opens the engine and prints which it is and why, as the first line.
-    fn open(&self) -> Result<device::Opened> {
-        let opened = device::open(self.device, &self.adapter, self.threads)?;
-        say!("{}", opened.line());
-        Ok(opened)
-    }
+/// Opens the engine `c` asks for and prints which it is and why, as the first line.
+fn open(c: &Choice) -> Result<device::Opened> {
+    let opened = device::open(c)?;
+    say!("{}", opened.line());
+    Ok(opened)
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
-    let c = Choice {
-        adapter: AdapterChoice { backend: cli.backend, name: cli.adapter, overrides: Overrides::from_env()? },
-        device: cli.device,
-        threads: cli.threads,
-    };
+    // the flags (clap reads GPUNET_DEVICE, GPUNET_BACKEND, GPUNET_ADAPTER and
+    // GPUNET_THREADS for them), then every other GPUNET_* variable, once
+    let adapter = AdapterChoice { backend: cli.backend, name: cli.adapter, ..AdapterChoice::from_env()? };
+    let c = Choice { device: cli.device, adapter, threads: cli.threads, native: native::Options::from_env()? };
     match cli.cmd {
         Cmd::Info => info(&c),
         Cmd::ShaderStats { ir } => shader_stats_cmd(ir),
@@ -285,7 +275,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 "all" => Class::ALL.to_vec(),
                 one => vec![Class::parse(one)?],
             };
-            selftest_cmd(&c, sweep::Options { seed, classes, full, production: production || full })
+            selftest_cmd(
+                &c,
+                sweep::Options { seed, classes, large: full, every_variant: full, production: production || full },
+            )
         }
         Cmd::Bench { quick, json, only } => bench_cmd(&c, quick, json, only),
         Cmd::Archs => archs_cmd(),
@@ -320,7 +313,7 @@ fn shader_stats_cmd(ir: Option<PathBuf>) -> Result<ExitCode> {
 
 /// `bench`: the kernel and training records, a row each as it is measured.
 fn bench_cmd(c: &Choice, quick: bool, json: Option<PathBuf>, only: Option<String>) -> Result<ExitCode> {
-    let (mut gpu, mut cpu) = bench_engines(c)?;
+    let (mut gpu, mut cpu) = device::compared(c)?;
     let names: Vec<String> = [gpu.as_ref().map(|e| e.name()), Some(cpu.name())].into_iter().flatten().collect();
     say!("gpu column: {}", gpu.as_ref().map_or("-".into(), |e| e.gpu.describe()));
     say!("cpu column: {}; oracle: the plain CPU twins, one thread", cpu.name());
@@ -372,7 +365,7 @@ fn predict_cmd(
 ) -> Result<ExitCode> {
     gpunet::model::net::check_batch(batch_size)?;
     // the models first: a wrong one is known before a large input is read
-    let models = load_models(&model)?;
+    let models = gpunet::run::load_models(&model)?;
     if input.iter().any(|p| p.is_dir() || data::picture::is_picture(p)) {
         return predict_pictures(c, &models, &input, out.as_deref(), batch_size);
     }
@@ -381,7 +374,7 @@ fn predict_cmd(
     };
     let out = out.unwrap_or_else(|| PathBuf::from("submission.csv"));
     let images = data::load(input)?;
-    let mut engine = c.open()?.engine;
+    let mut engine = open(c)?.engine;
     let t = std::time::Instant::now();
     let members = infer::predict_each(&mut *engine, &models, &images, batch_size)?;
     let p = infer::mean(&members);
@@ -432,11 +425,7 @@ fn export_train_cmd(run: RunFlags, test_limit: Option<usize>, out: Option<PathBu
 /// `export-web --model ...`: the drawing page.
 fn export_digits_cmd(model: Vec<PathBuf>, out: Option<PathBuf>) -> Result<ExitCode> {
     let out = out.unwrap_or_else(|| PathBuf::from("digits.html"));
-    let mut members = Vec::new();
-    for path in &model {
-        let (m, _) = checkpoint::load_model(&gpunet::run::model_path(path)?)?;
-        members.push(gpunet::web::Member { name: member_name(path), model: m });
-    }
+    let members = model.iter().map(|p| gpunet::web::Member::load(p)).collect::<Result<Vec<_>>>()?;
     let page = gpunet::web::page(&members)?;
     gpunet::io::write_atomic(&out, |w| w.write_all(page.as_bytes()))?;
     say!(
@@ -474,7 +463,7 @@ fn eval_cmd(
     gpunet::model::net::check_batch(batch_size)?;
     use gpunet::plot::Format;
     let errors = errors.map(|p| Format::of(&p, &[Format::Png, Format::Svg], "--errors").map(|f| (p, f))).transpose()?;
-    let models = load_models(&model)?;
+    let models = gpunet::run::load_models(&model)?;
     let images = data::load(&input)?;
     let Some(labels) = images.labels.clone() else {
         return Err(Error::input(
@@ -483,7 +472,7 @@ fn eval_cmd(
             "evaluation needs labels (a 'label' column, or an IDX labels file beside the images)",
         ));
     };
-    let mut engine = c.open()?.engine;
+    let mut engine = open(c)?.engine;
     let members = infer::predict_each(&mut *engine, &models, &images, batch_size)?;
     let p = infer::mean(&members);
     say!("{} images from {}", images.len(), input.display());
@@ -496,23 +485,12 @@ fn eval_cmd(
     }
     print!("{}", infer::evaluate(&p, &labels));
     if let Some((path, format)) = errors {
-        let predicted = infer::argmax(&p);
-        let wrong: Vec<usize> = (0..labels.len()).filter(|&i| predicted[i] != labels[i]).collect();
-        if wrong.is_empty() {
-            say!("no misclassified images; {} not written", path.display());
-        } else {
-            let shown = &wrong[..wrong.len().min(200)];
-            let imgs: Vec<&[u8]> = shown.iter().map(|&i| &images.pixels[i * data::PIXELS..][..data::PIXELS]).collect();
-            let truth: Vec<u8> = shown.iter().map(|&i| labels[i]).collect();
-            let pred: Vec<u8> = shown.iter().map(|&i| predicted[i]).collect();
-            let grid = gpunet::plot::grid::ErrorGrid { images: &imgs, truth: &truth, predicted: &pred };
-            gpunet::plot::save(&grid, &path, format)?;
-            say!(
-                "wrote {}: {} misclassified image(s), {} shown, captioned true > predicted",
-                path.display(),
-                wrong.len(),
-                shown.len()
-            );
+        match gpunet::plot::grid::save_mistakes(&path, format, &images.pixels, &labels, &infer::argmax(&p))? {
+            None => say!("no misclassified images; {} not written", path.display()),
+            Some((wrong, shown)) => say!(
+                "wrote {}: {wrong} misclassified image(s), {shown} shown, captioned true > predicted",
+                path.display()
+            ),
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -529,7 +507,7 @@ fn predict_pictures(
 ) -> Result<ExitCode> {
     let files = data::picture::expand(input)?;
     let images = data::picture::load(&files)?;
-    let mut engine = c.open()?.engine;
+    let mut engine = open(c)?.engine;
     let p = infer::mean(&infer::predict_each(&mut *engine, models, &images, batch_size)?);
     let digits = infer::argmax(&p);
     let rows: Vec<&[f32]> = p.chunks(data::CLASSES).collect();
@@ -538,61 +516,24 @@ fn predict_pictures(
         say!("{}: {d} ({:.1}%)  [{}]", f.display(), probs[*d as usize] * 100.0, all.join(" "));
     }
     if let Some(out) = out {
-        gpunet::io::write_atomic(out, |w| {
-            let head: Vec<String> = (0..data::CLASSES).map(|c| format!("p{c}")).collect();
-            writeln!(w, "file,digit,{}", head.join(","))?;
-            for ((f, d), probs) in files.iter().zip(&digits).zip(&rows) {
-                let vals: Vec<String> = probs.iter().map(|v| v.to_string()).collect();
-                writeln!(w, "\"{}\",{d},{}", f.display().to_string().replace('"', "\"\""), vals.join(","))?;
-            }
-            Ok(())
-        })?;
+        data::csv::write_pictures(out, &files, &digits, &p)?;
         say!("wrote {} predictions to {}", files.len(), out.display());
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// The models `--model` names: model files, or run and generation directories.
-fn load_models(paths: &[PathBuf]) -> Result<Vec<checkpoint::Model>> {
-    paths.iter().map(|p| Ok(checkpoint::load_model(&gpunet::run::model_path(p)?)?.0)).collect()
-}
-
-/// How the page names a model: its run directory for a `model.safetensors`, else its file name.
-fn member_name(path: &Path) -> String {
-    let file = path.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default();
-    match path.parent().and_then(|d| d.file_name()) {
-        Some(dir) if file == "model.safetensors" => dir.to_string_lossy().to_string(),
-        _ => file,
-    }
-}
-
-/// The bench's columns: the GPU engine on the chosen adapter (CPU adapters too,
-/// unless --device cpu; none under auto where there is no adapter) and the
-/// native CPU engine.
-fn bench_engines(c: &Choice) -> Result<(Option<GpuEngine>, NativeEngine)> {
-    let cpu = NativeEngine::new(c.threads)?;
-    let gpu = match c.device {
-        Device::Cpu => None,
-        Device::Gpu => Some(Gpu::new(&c.adapter)?),
-        Device::Auto => match Gpu::new(&c.adapter) {
-            Err(Error::NoAdapter) => None,
-            other => Some(other?),
-        },
-    };
-    Ok((gpu.map(GpuEngine::new), cpu))
-}
-
+/// `selftest`: the sweep `opts` asks for, on the engine or adapter chosen.
 fn selftest_cmd(c: &Choice, opts: sweep::Options) -> Result<ExitCode> {
-    let (device, why) = device::resolve(c.device, &c.adapter)?;
     let mut report = |label: &str, o: &selftest::Outcome| say!("{label} {}", o.line());
-    let tally = if device == Device::Cpu {
-        let mut engine = NativeEngine::new(c.threads)?;
-        say!("engine: {} — {why}", engine.name());
-        sweep::on_engine(&mut engine, &opts, &mut report)?
-    } else {
-        let gpu = Gpu::new(&c.adapter)?;
-        say!("engine: GPU — {why}; adapter: {}", gpu.describe_validated()?);
-        sweep::on_gpu(&gpu, &opts, &mut report)?
+    let tally = match device::target(c)? {
+        (Target::Cpu(mut engine), why) => {
+            say!("engine: {} — {why}", engine.name());
+            sweep::on_engine(engine.as_mut(), &opts, &mut report)?
+        }
+        (Target::Gpu(gpu), why) => {
+            say!("engine: GPU — {why}; adapter: {}", gpu.describe_validated()?);
+            sweep::on_gpu(&gpu, &opts, &mut report)?
+        }
     };
     say!("{}", tally.line());
     Ok(if tally.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
@@ -653,55 +594,14 @@ fn run_settings(a: &RunFlags, resumed: Option<Settings>, data: Option<PathBuf>) 
     Ok(s)
 }
 
-fn default_out(arch: &str) -> PathBuf {
-    let name: String =
-        arch.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' }).take(40).collect();
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    Path::new("runs").join(format!("{name}-{secs}"))
-}
-
 fn train_cmd(c: &Choice, a: TrainArgs) -> Result<ExitCode> {
     let settings = settings(&a)?;
     let epochs = a.run.epochs.unwrap_or_else(|| spec::default_epochs(&settings.arch));
     gpunet::settings::check_epochs(epochs)?;
     // the run directory is checked and locked before any data is read or device opened
-    let (mut run, resume) = match &a.resume {
-        Some(target) => {
-            // the lock first: a run busy elsewhere is refused before anything is said of it
-            let (run, model) = RunDir::resume(target, a.keep)?;
-            let st = checkpoint::load_state_meta(&train::state_path(&model))?;
-            if st.epoch >= epochs && st.batch == 0 {
-                return Err(Error::usage(format!(
-                    "nothing left to do: the run in {} has trained {} epoch{} already; give --epochs above {} to train more",
-                    target.display(),
-                    st.epoch,
-                    if st.epoch == 1 { "" } else { "s" },
-                    st.epoch
-                )));
-            }
-            if let Some(out) = &a.out {
-                if std::fs::canonicalize(out).ok() != std::fs::canonicalize(run.dir()).ok() {
-                    return Err(Error::usage(format!(
-                        "--resume continues the run in {}; --out {} names another directory",
-                        run.dir().display(),
-                        out.display()
-                    )));
-                }
-            }
-            (run, Some(model))
-        }
-        None => (RunDir::create(&a.out.clone().unwrap_or_else(|| default_out(&settings.arch)), a.keep)?, None),
-    };
-    let spec = Spec::parse(&settings.arch)?;
-    // a generation: the weights, the optimizer's one or two states, their checksums, the metrics
-    let need = (spec.param_count() as u64 * 4 * 3 + (1 << 20)) * 2;
-    if let Some(free) = gpunet::run::free_bytes(run.dir()).filter(|&f| f < need) {
-        eprintln!(
-            "warning: {} MiB free where the run saves ({}); a checkpoint generation needs about {} MiB: the run may stop when it saves",
-            free >> 20,
-            run.dir().display(),
-            need.div_ceil(1 << 20)
-        );
+    let (mut run, resume) = train::open_run(a.out.as_deref(), a.resume.as_deref(), a.keep, &settings.arch, epochs)?;
+    if let Some(w) = gpunet::run::space_warning(run.dir(), Spec::parse(&settings.arch)?.param_count()) {
+        eprintln!("warning: {w}");
     }
     // every input is read and checked before the device is opened or anything written
     let data = train::load_data(&settings)?;
@@ -721,7 +621,7 @@ fn train_cmd(c: &Choice, a: TrainArgs) -> Result<ExitCode> {
             std::process::exit(130);
         }
     });
-    let mut engine = c.open()?.engine;
+    let mut engine = open(c)?.engine;
     let job = TrainJob { settings, epochs, resume };
     let mut ui = Console { bar: None };
     let report = train::train(&mut *engine, &job, data, &STOP, &mut ui, &mut run)?;
@@ -771,7 +671,7 @@ impl Progress for Console {
 }
 
 fn info(c: &Choice) -> Result<ExitCode> {
-    let adapters = context::adapters(c.adapter.backend.as_deref())?;
+    let adapters = context::adapters(&c.adapter)?;
     if adapters.is_empty() {
         say!("no GPU adapter found");
     }
@@ -804,7 +704,7 @@ fn info(c: &Choice) -> Result<ExitCode> {
     }
     let (device, why) = device::resolve(c.device, &c.adapter)?;
     let engine = match device {
-        Device::Cpu => NativeEngine::new(c.threads)?.name(),
+        Device::Cpu => NativeEngine::with_options(c.threads, c.native)?.name(),
         _ => "GPU".into(),
     };
     say!("engine: {engine} — {why}");

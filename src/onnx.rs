@@ -16,8 +16,8 @@
 //! length-delimited fields.
 
 use crate::model::checkpoint::Model;
-use crate::model::net::layout;
-use crate::model::spec::Layer;
+use crate::model::net::{layout, Slot};
+use crate::model::spec::{Layer, Spec};
 
 const OPSET: u64 = 17;
 const IR_VERSION: u64 = 8;
@@ -157,84 +157,88 @@ fn value_info(name: &str, dims: &[Option<usize>]) -> Msg {
 /// The model as an ONNX file's bytes.
 pub fn export(model: &Model) -> Vec<u8> {
     let spec = &model.spec;
-    let (slots, _) = layout(spec);
-    let p = &model.params;
     let mut g = Graph { nodes: Vec::new(), inits: Vec::new(), last: "pixels".into(), count: 0 };
     let scale = g.tensor("scale", &[], &[model.scale]);
     g.node("Div", &[&scale], &[]);
+    let (slots, _) = layout(spec);
     let mut flat = false;
-    for (i, layer) in spec.layers.iter().enumerate() {
+    for i in 0..spec.layers.len() {
         let slot = slots.iter().find(|s| s.layer == i);
-        let (c, h, w) = spec.input_shape(i);
-        let name = |t: &str| format!("layers.{i}.{t}");
-        match *layer {
-            Layer::Conv { channels, k, stride, same, relu } => {
-                let s = slot.expect("a conv has parameters");
-                let d = crate::kernels::ConvDims::strided(1, c, channels, h, w, k, stride, same);
-                let (ho, wo) = d.out_hw();
-                // Keras' 'same': (out-1)·s + k - in in all, the smaller half before
-                let pad = |o: usize, n: usize| ((o - 1) * stride + k).saturating_sub(n);
-                let (py, px) = (d.pad_y as i64, d.pad_x as i64);
-                let (ey, ex) = if same { (pad(ho, h) as i64 - py, pad(wo, w) as i64 - px) } else { (0, 0) };
-                let wt = g.tensor(&name("weight"), &[channels, c, k, k], &p[s.weight..s.weight + s.weight_len()]);
-                let b = g.tensor(&name("bias"), &[channels], &p[s.bias..s.bias + s.bias_len()]);
-                g.node(
-                    "Conv",
-                    &[&wt, &b],
-                    &[
-                        ("kernel_shape", Attr::Ints(vec![k as i64, k as i64])),
-                        ("strides", Attr::Ints(vec![stride as i64, stride as i64])),
-                        ("pads", Attr::Ints(vec![py, px, ey, ex])),
-                    ],
-                );
-                if relu {
-                    g.node("Relu", &[], &[]);
-                }
-            }
-            Layer::Pool { k } => {
-                let k = k as i64;
-                g.node(
-                    "MaxPool",
-                    &[],
-                    &[("kernel_shape", Attr::Ints(vec![k, k])), ("strides", Attr::Ints(vec![k, k]))],
-                );
-            }
-            Layer::Drop { .. } => {}
-            Layer::Relu => {
-                g.node("Relu", &[], &[]);
-            }
-            Layer::Bn => {
-                let s = slot.expect("batch norm has parameters");
-                let n = s.bias_len();
-                let r = s.running.expect("batch norm keeps running statistics");
-                let gamma = g.tensor(&name("weight"), &[n], &p[s.weight..s.weight + n]);
-                let beta = g.tensor(&name("bias"), &[n], &p[s.bias..s.bias + n]);
-                let mean = g.tensor(&name("running_mean"), &[n], &p[r..r + n]);
-                let var = g.tensor(&name("running_var"), &[n], &p[r + n..r + 2 * n]);
-                g.node("BatchNormalization", &[&gamma, &beta, &mean, &var], &[("epsilon", Attr::Float(1e-5))]);
-            }
-            Layer::Fc { .. } | Layer::Out { .. } => {
-                let (out, relu) = match *layer {
-                    Layer::Fc { units, relu } => (units, relu),
-                    _ => (10, false),
-                };
-                if !flat {
-                    g.node("Flatten", &[], &[("axis", Attr::Int(1))]);
-                    flat = true;
-                }
-                let s = slot.expect("a dense layer has parameters");
-                let wt = g.tensor(&name("weight"), &[out, c * h * w], &p[s.weight..s.weight + s.weight_len()]);
-                let b = g.tensor(&name("bias"), &[out], &p[s.bias..s.bias + s.bias_len()]);
-                g.node("Gemm", &[&wt, &b], &[("transB", Attr::Int(1))]);
-                if relu {
-                    g.node("Relu", &[], &[]);
-                }
-            }
-        }
+        layer_nodes(&mut g, spec, i, slot, &model.params, &mut flat);
     }
     // the last node writes the graph's output
     g.node_to("Softmax", &[], &[("axis", Attr::Int(1))], "probs".into());
+    file(&g, spec, model.scale)
+}
 
+/// Layer i's nodes and initialisers (`p`: the flat parameters; `flat`: whether a
+/// Flatten ran already).
+fn layer_nodes(g: &mut Graph, spec: &Spec, i: usize, slot: Option<&Slot>, p: &[f32], flat: &mut bool) {
+    let (c, h, w) = spec.input_shape(i);
+    let name = |t: &str| format!("layers.{i}.{t}");
+    let layer = spec.layers[i];
+    match layer {
+        Layer::Conv { channels, k, stride, same, relu } => {
+            let s = slot.expect("a conv has parameters");
+            let d = crate::kernels::ConvDims::strided(1, c, channels, h, w, k, stride, same);
+            let (ho, wo) = d.out_hw();
+            // Keras' 'same': (out-1)·s + k - in in all, the smaller half before
+            let pad = |o: usize, n: usize| ((o - 1) * stride + k).saturating_sub(n);
+            let (py, px) = (d.pad_y as i64, d.pad_x as i64);
+            let (ey, ex) = if same { (pad(ho, h) as i64 - py, pad(wo, w) as i64 - px) } else { (0, 0) };
+            let wt = g.tensor(&name("weight"), &[channels, c, k, k], &p[s.weight..s.weight + s.weight_len()]);
+            let b = g.tensor(&name("bias"), &[channels], &p[s.bias..s.bias + s.bias_len()]);
+            g.node(
+                "Conv",
+                &[&wt, &b],
+                &[
+                    ("kernel_shape", Attr::Ints(vec![k as i64, k as i64])),
+                    ("strides", Attr::Ints(vec![stride as i64, stride as i64])),
+                    ("pads", Attr::Ints(vec![py, px, ey, ex])),
+                ],
+            );
+            if relu {
+                g.node("Relu", &[], &[]);
+            }
+        }
+        Layer::Pool { k } => {
+            let k = k as i64;
+            g.node("MaxPool", &[], &[("kernel_shape", Attr::Ints(vec![k, k])), ("strides", Attr::Ints(vec![k, k]))]);
+        }
+        Layer::Drop { .. } => {}
+        Layer::Relu => g.node("Relu", &[], &[]),
+        Layer::Bn => {
+            let s = slot.expect("batch norm has parameters");
+            let n = s.bias_len();
+            let r = s.running.expect("batch norm keeps running statistics");
+            let gamma = g.tensor(&name("weight"), &[n], &p[s.weight..s.weight + n]);
+            let beta = g.tensor(&name("bias"), &[n], &p[s.bias..s.bias + n]);
+            let mean = g.tensor(&name("running_mean"), &[n], &p[r..r + n]);
+            let var = g.tensor(&name("running_var"), &[n], &p[r + n..r + 2 * n]);
+            g.node("BatchNormalization", &[&gamma, &beta, &mean, &var], &[("epsilon", Attr::Float(1e-5))]);
+        }
+        Layer::Fc { .. } | Layer::Out { .. } => {
+            let (out, relu) = match layer {
+                Layer::Fc { units, relu } => (units, relu),
+                _ => (10, false),
+            };
+            if !*flat {
+                g.node("Flatten", &[], &[("axis", Attr::Int(1))]);
+                *flat = true;
+            }
+            let s = slot.expect("a dense layer has parameters");
+            let wt = g.tensor(&name("weight"), &[out, c * h * w], &p[s.weight..s.weight + s.weight_len()]);
+            let b = g.tensor(&name("bias"), &[out], &p[s.bias..s.bias + s.bias_len()]);
+            g.node("Gemm", &[&wt, &b], &[("transB", Attr::Int(1))]);
+            if relu {
+                g.node("Relu", &[], &[]);
+            }
+        }
+    }
+}
+
+/// The ModelProto around graph `g`: inputs, outputs, opset and a description.
+fn file(g: &Graph, spec: &Spec, scale: f32) -> Vec<u8> {
     let mut graph = Msg::default();
     for n in &g.nodes {
         graph.msg(1, n);
@@ -251,10 +255,7 @@ pub fn export(model: &Model) -> Vec<u8> {
     m.int(1, IR_VERSION)
         .str(2, "gpunet")
         .str(3, env!("CARGO_PKG_VERSION"))
-        .str(
-            6,
-            &format!("{}; input: pixels 0..255, divided by {}; output: class probabilities", spec.text(), model.scale),
-        )
+        .str(6, &format!("{}; input: pixels 0..255, divided by {scale}; output: class probabilities", spec.text()))
         .msg(7, &graph)
         .msg(8, &opset);
     m.0

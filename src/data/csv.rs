@@ -117,6 +117,19 @@ pub fn write_submission(path: &Path, labels: &[u8]) -> Result<()> {
     })
 }
 
+/// `file,digit,p0..p9`, a row per picture (atomically).
+pub fn write_pictures(path: &Path, files: &[std::path::PathBuf], digits: &[u8], probs: &[f32]) -> Result<()> {
+    write_atomic(path, |w| {
+        let head: Vec<String> = (0..CLASSES).map(|c| format!("p{c}")).collect();
+        writeln!(w, "file,digit,{}", head.join(","))?;
+        for ((f, d), row) in files.iter().zip(digits).zip(probs.chunks(CLASSES)) {
+            let vals: Vec<String> = row.iter().map(|v| v.to_string()).collect();
+            writeln!(w, "\"{}\",{d},{}", f.display().to_string().replace('"', "\"\""), vals.join(","))?;
+        }
+        Ok(())
+    })
+}
+
 /// `ImageId,p0..p9` (atomically).
 pub fn write_probs(path: &Path, probs: &[f32]) -> Result<()> {
     write_atomic(path, |w| {

@@ -15,16 +15,23 @@ pub struct AdapterChoice {
     pub backend: Option<String>,
     pub name: Option<String>,
     pub overrides: Overrides,
+    /// naga's runtime checks in the shader modules (`GPUNET_SHADER_CHECKS`).
+    pub checks: Checks,
+    /// The Khronos validation layer on every instance (`GPUNET_VALIDATION=1`).
+    pub validation: bool,
 }
 
 impl AdapterChoice {
-    /// `GPUNET_BACKEND`, `GPUNET_ADAPTER` and the overrides, as the CLI reads them.
+    /// Every GPU variable, read here once: `GPUNET_BACKEND`, `GPUNET_ADAPTER`, the
+    /// overrides, `GPUNET_SHADER_CHECKS` and `GPUNET_VALIDATION`.
     pub fn from_env() -> Result<Self> {
         let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         Ok(AdapterChoice {
             backend: get("GPUNET_BACKEND"),
             name: get("GPUNET_ADAPTER"),
             overrides: Overrides::from_env()?,
+            checks: Checks::parse(get("GPUNET_SHADER_CHECKS").as_deref())?,
+            validation: get("GPUNET_VALIDATION").as_deref() == Some("1"),
         })
     }
 }
@@ -44,10 +51,11 @@ pub fn backends(name: Option<&str>) -> Result<wgpu::Backends> {
 }
 
 /// Every adapter the chosen backends expose.
-pub fn adapters(backend: Option<&str>) -> Result<Vec<wgpu::Adapter>> {
+pub fn adapters(choice: &AdapterChoice) -> Result<Vec<wgpu::Adapter>> {
+    let backend = choice.backend.as_deref();
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
     desc.backends = backends(backend)?;
-    desc.flags = validation::instance_flags();
+    desc.flags = validation::instance_flags(choice.validation);
     let instance = wgpu::Instance::new(desc);
     Ok(pollster::block_on(instance.enumerate_adapters(backends(backend)?)))
 }
@@ -90,6 +98,8 @@ pub struct Gpu {
     pub overrides: Overrides,
     /// naga's runtime checks in the shader modules (`GPUNET_SHADER_CHECKS`).
     pub checks: Checks,
+    /// Whether instances ask for the Khronos validation layer (`GPUNET_VALIDATION=1`).
+    pub validation: bool,
     /// Whether the adapter offers subgroups (and pipelines with them were built).
     pub has_subgroups: bool,
     /// By (kernel, GEMM core, subgroup sums); Tiled and false where a kernel's file has none.
@@ -100,7 +110,7 @@ pub struct Gpu {
 
 impl Gpu {
     pub fn new(choice: &AdapterChoice) -> Result<Arc<Gpu>> {
-        let all = adapters(choice.backend.as_deref())?;
+        let all = adapters(choice)?;
         if all.is_empty() {
             return Err(Error::NoAdapter);
         }
@@ -119,10 +129,11 @@ impl Gpu {
                     names.join(", ")
                 ))
             })?;
-        Self::open(adapter, &choice.overrides)
+        Self::open(adapter, choice)
     }
 
-    fn open(adapter: wgpu::Adapter, overrides: &Overrides) -> Result<Arc<Gpu>> {
+    fn open(adapter: wgpu::Adapter, choice: &AdapterChoice) -> Result<Arc<Gpu>> {
+        let overrides = &choice.overrides;
         let info = adapter.get_info();
         let offered = adapter.limits();
         for (name, get, need) in NEEDS {
@@ -157,13 +168,25 @@ impl Gpu {
         device.set_device_lost_callback(move |reason, msg| {
             f.lock().unwrap().get_or_insert_with(|| format!("device lost ({reason:?}): {msg}"));
         });
-        let checks = Checks::from_env()?;
+        let (checks, validation) = (choice.checks, choice.validation);
         let tuning = overrides.apply(&info, has_subgroups)?;
         let pipelines = build_pipelines(&device, checks, has_subgroups)?;
         let limits = device.limits();
         let overrides = Overrides { class: None, ..*overrides };
-        let gpu =
-            Gpu { info, limits, device, queue, timestamps, tuning, overrides, checks, has_subgroups, pipelines, fault };
+        let gpu = Gpu {
+            info,
+            limits,
+            device,
+            queue,
+            timestamps,
+            tuning,
+            overrides,
+            checks,
+            validation,
+            has_subgroups,
+            pipelines,
+            fault,
+        };
         gpu.check()?;
         Ok(Arc::new(gpu))
     }
@@ -203,15 +226,15 @@ impl Gpu {
 
     /// The adapter's line, with the validation layer's where GPUNET_VALIDATION asks for it.
     pub fn describe_validated(&self) -> Result<String> {
-        Ok(match validation::describe()? {
+        Ok(match validation::describe(self.validation)? {
             Some(v) => format!("{}; {v}", self.describe()),
             None => self.describe(),
         })
     }
 }
 
-/// Which of naga's runtime checks the shader modules carry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which of naga's runtime checks the shader modules carry (none by default).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Checks {
     /// Index clamps on every buffer access.
     pub bounds: bool,
@@ -223,8 +246,8 @@ impl Checks {
     /// `GPUNET_SHADER_CHECKS=on|off|bounds|loops` (both, none, or one); none by
     /// default (on lavapipe, the cnn6 step 1.25x faster without either, same-run
     /// `bench --quick`, 2026-11-29, BENCHMARKS.md).
-    fn from_env() -> Result<Checks> {
-        let (bounds, loops) = match std::env::var("GPUNET_SHADER_CHECKS").ok().as_deref() {
+    fn parse(v: Option<&str>) -> Result<Checks> {
+        let (bounds, loops) = match v {
             None | Some("off") => (false, false),
             Some("on") => (true, true),
             Some("bounds") => (true, false),

@@ -10,14 +10,10 @@ use std::sync::{Mutex, OnceLock};
 const MISSING: &str =
     "GPUNET_VALIDATION=1, but no Khronos validation layer loaded (Debian: apt-get install vulkan-validationlayers)";
 
-/// Whether `GPUNET_VALIDATION=1` asks for the layer.
-pub fn requested() -> bool {
-    std::env::var("GPUNET_VALIDATION").is_ok_and(|v| v == "1")
-}
-
-/// The instance flags for wgpu: validation (and its debug messages) when requested.
-pub fn instance_flags() -> wgpu::InstanceFlags {
-    if requested() {
+/// The instance flags for wgpu: validation (and its debug messages) when
+/// `requested` (`AdapterChoice::validation`).
+pub fn instance_flags(requested: bool) -> wgpu::InstanceFlags {
+    if requested {
         install();
         wgpu::InstanceFlags::VALIDATION | wgpu::InstanceFlags::DEBUG
     } else {
@@ -39,8 +35,8 @@ pub fn layer_status() -> Option<String> {
 
 /// One line for a report: which checks the layer runs; an error where
 /// validation was asked for and no layer announced itself.
-pub fn describe() -> crate::Result<Option<String>> {
-    if !requested() {
+pub fn describe(requested: bool) -> crate::Result<Option<String>> {
+    if !requested {
         return Ok(None);
     }
     match layer_status() {

@@ -9,12 +9,12 @@ mod direct;
 mod fuse;
 mod gemm;
 mod ops;
+mod shape;
 mod winograd;
 
-use crate::cpu::Host;
-use crate::engine::{Engine, PlanId};
+use crate::engine::{Host, OnHost, PlanId, Runner};
 use crate::error::{Error, Result};
-use crate::kernels::op::{BufId, Op, View};
+use crate::kernels::op::Op;
 use crate::kernels::Kernel;
 use crate::kernels::{BiasGradDims, Dims, Params};
 use fuse::Fuse;
@@ -53,17 +53,25 @@ pub enum Conv {
 }
 
 impl Conv {
-    /// Direct where the CPU has it, else GEMMs; GPUNET_NATIVE_CONV=direct|gemm overrides.
-    pub fn choose() -> Result<Conv> {
-        match std::env::var("GPUNET_NATIVE_CONV").as_deref() {
-            Err(_) | Ok("") | Ok("auto") => Ok(if direct::available() { Conv::Winograd } else { Conv::Gemm }),
-            Ok("gemm") => Ok(Conv::Gemm),
-            Ok("direct") if direct::available() => Ok(Conv::Direct),
-            Ok("winograd") if direct::available() => Ok(Conv::Winograd),
-            Ok(name @ ("direct" | "winograd")) => {
+    /// The fastest this CPU has: Winograd and direct where it has AVX-512F, else GEMMs.
+    pub fn best() -> Conv {
+        if direct::available() {
+            Conv::Winograd
+        } else {
+            Conv::Gemm
+        }
+    }
+    /// `GPUNET_NATIVE_CONV`'s value (unset, empty or `auto`: the best).
+    pub fn parse(v: Option<&str>) -> Result<Conv> {
+        match v {
+            None | Some("") | Some("auto") => Ok(Conv::best()),
+            Some("gemm") => Ok(Conv::Gemm),
+            Some("direct") if direct::available() => Ok(Conv::Direct),
+            Some("winograd") if direct::available() => Ok(Conv::Winograd),
+            Some(name @ ("direct" | "winograd")) => {
                 Err(Error::usage(format!("GPUNET_NATIVE_CONV={name}: this CPU lacks AVX-512F")))
             }
-            Ok(other) => {
+            Some(other) => {
                 Err(Error::usage(format!("GPUNET_NATIVE_CONV must be auto, winograd, direct or gemm, got '{other}'")))
             }
         }
@@ -81,11 +89,11 @@ impl Conv {
 /// Kernel name, seconds and runs per (plan, op index).
 type Profile = std::collections::BTreeMap<(PlanId, usize), (String, f64, usize)>;
 
-pub struct NativeEngine {
+/// The native engine's own part: its threads, conv algorithm, scratch and fusions.
+pub struct Native {
     pool: rayon::ThreadPool,
     threads: usize,
     conv: Conv,
-    host: Host,
     scratch: Scratch,
     /// Conv weight-gradient partial sums of image groups.
     partials: Vec<f32>,
@@ -99,14 +107,42 @@ pub struct NativeEngine {
     profile: Option<Profile>,
 }
 
+pub type NativeEngine = OnHost<Native>;
+
+/// How the native engine runs, as the environment asks (`Options::from_env`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// `GPUNET_NATIVE_CONV=auto|winograd|direct|gemm`.
+    pub conv: Conv,
+    /// `GPUNET_PROFILE` set: seconds per op, printed when the engine is dropped.
+    pub profile: bool,
+}
+
+impl Options {
+    /// The best conv, no profile.
+    pub fn best() -> Options {
+        Options { conv: Conv::best(), profile: false }
+    }
+    /// `GPUNET_NATIVE_CONV` and `GPUNET_PROFILE`, read here once.
+    pub fn from_env() -> Result<Options> {
+        let conv = Conv::parse(std::env::var("GPUNET_NATIVE_CONV").ok().as_deref())?;
+        Ok(Options { conv, profile: std::env::var_os("GPUNET_PROFILE").is_some() })
+    }
+}
+
 impl NativeEngine {
-    /// An engine on `threads` threads (0: one per core), conv as `Conv::choose` says.
+    /// An engine on `threads` threads (0: one per core) with the best conv.
     pub fn new(threads: usize) -> Result<NativeEngine> {
-        NativeEngine::with_conv(threads, Conv::choose()?)
+        NativeEngine::with_options(threads, Options::best())
     }
 
     /// An engine whose convs run on `conv`.
     pub fn with_conv(threads: usize, conv: Conv) -> Result<NativeEngine> {
+        NativeEngine::with_options(threads, Options { conv, profile: false })
+    }
+
+    pub fn with_options(threads: usize, o: Options) -> Result<NativeEngine> {
+        let conv = o.conv;
         if conv != Conv::Gemm && !direct::available() {
             return Err(Error::usage("direct conv needs a CPU with AVX-512F"));
         }
@@ -119,18 +155,18 @@ impl NativeEngine {
             .thread_name(|i| format!("gpunet-cpu-{i}"))
             .build()
             .map_err(|e| Error::usage(format!("cannot start {threads} threads: {e}")))?;
-        Ok(NativeEngine {
+        let native = Native {
             pool,
             threads,
             conv,
-            host: Host::default(),
             scratch: Scratch::new(threads),
             partials: Vec::new(),
             reordered: Vec::new(),
             bias: Vec::new(),
             fused: Vec::new(),
-            profile: std::env::var_os("GPUNET_PROFILE").map(|_| Default::default()),
-        })
+            profile: o.profile.then(Default::default),
+        };
+        Ok(OnHost { host: Host::default(), runner: native })
     }
 }
 
@@ -182,10 +218,8 @@ fn dispatch(k: Kernel, fuse: Fuse, o: &mut [&mut [u32]], i: &[&[u32]], p: &Param
         (Kernel::SoftmaxXent, [dl, loss, hit]) => {
             ops::softmax_xent(fm(dl), fm(loss), fm(hit), f(i[0]), i[1], &Dims::from_params(p))
         }
-        // three sums over at most a batch of rows: not worth a thread
-        (Kernel::XentAccumulate, [acc]) => {
-            crate::cpu::xent_accumulate(fm(acc), f(i[0]), f(i[1]), &Dims::from_params(p))
-        }
+        // three sums over at most a batch of rows: not worth a thread, so the twin
+        (Kernel::XentAccumulate, o) => crate::cpu::twin(k)(o, i, p),
         (Kernel::Softmax, [probs]) => ops::softmax(fm(probs), f(i[0]), &Dims::from_params(p)),
         (Kernel::DropoutForward | Kernel::DropoutBackward, [out]) => {
             ops::dropout(fm(out), f(i[0]), &Dims::from_params(p))
@@ -205,7 +239,7 @@ fn dispatch(k: Kernel, fuse: Fuse, o: &mut [&mut [u32]], i: &[&[u32]], p: &Param
     }
 }
 
-impl Drop for NativeEngine {
+impl Drop for Native {
     fn drop(&mut self) {
         let Some(p) = self.profile.take() else { return };
         let total: f64 = p.values().map(|e| e.1).sum();
@@ -222,7 +256,7 @@ impl Drop for NativeEngine {
     }
 }
 
-impl Engine for NativeEngine {
+impl Runner for Native {
     fn name(&self) -> String {
         let conv = match self.conv {
             Conv::Winograd => "Winograd + direct AVX-512 conv",
@@ -231,28 +265,10 @@ impl Engine for NativeEngine {
         };
         format!("native CPU ({} threads, {conv})", self.threads)
     }
-    fn buffer(&mut self, words: usize, _label: &str) -> Result<BufId> {
-        Ok(self.host.buffer(words))
+    fn planned(&mut self, ops: &mut Vec<Op>) {
+        self.fused.push(fuse::plan(ops));
     }
-    fn write(&mut self, buf: BufId, offset: usize, data: &[u32]) -> Result<()> {
-        self.host.write(buf, offset, data);
-        Ok(())
-    }
-    fn read(&mut self, v: View) -> Result<Vec<u32>> {
-        Ok(self.host.read(v))
-    }
-    fn plan(&mut self, mut ops: Vec<Op>) -> Result<PlanId> {
-        let fused = fuse::plan(&mut ops);
-        let id = self.host.plan(ops);
-        assert_eq!(id, self.fused.len(), "plans and their fusions out of step");
-        self.fused.push(fused);
-        Ok(id)
-    }
-    fn set_params(&mut self, plan: PlanId, op: usize, params: Params) -> Result<()> {
-        self.host.set_params(plan, op, params);
-        Ok(())
-    }
-    fn run(&mut self, plan: PlanId) -> Result<()> {
+    fn run(&mut self, host: &mut Host, plan: PlanId) -> Result<()> {
         let mut work = Work {
             scratch: &self.scratch,
             direct: self.conv != Conv::Gemm,
@@ -264,7 +280,7 @@ impl Engine for NativeEngine {
         let fused = &self.fused[plan];
         let pool = &self.pool;
         let (mut profile, mut at) = (self.profile.as_mut(), 0);
-        self.host.run(plan, |op, o, i| {
+        host.run(plan, |op, o, i| {
             let t = std::time::Instant::now();
             pool.install(|| dispatch(op.kernel, fused[at], o, i, &op.params, &mut work));
             if let Some(p) = profile.as_mut() {
@@ -275,16 +291,11 @@ impl Engine for NativeEngine {
         });
         Ok(())
     }
-    fn finish(&mut self) -> Result<()> {
-        Ok(())
-    }
-    fn clear(&mut self) -> Result<()> {
-        self.host.clear();
+    fn cleared(&mut self) {
         self.scratch = Scratch::new(self.threads);
         self.partials = Vec::new();
         self.reordered = Vec::new();
         self.bias = Vec::new();
         self.fused = Vec::new();
-        Ok(())
     }
 }

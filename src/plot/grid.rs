@@ -20,6 +20,31 @@ pub struct ErrorGrid<'a> {
     pub predicted: &'a [u8],
 }
 
+/// At most this many mistakes are drawn.
+pub const MOST: usize = 200;
+
+/// Draws the images of `pixels` (784 bytes each) that `predicted` gets wrong,
+/// the first `MOST` of them, into `out`; (mistakes, drawn), or None (and nothing
+/// written) where there is none.
+pub fn save_mistakes(
+    out: &std::path::Path,
+    format: super::Format,
+    pixels: &[u8],
+    truth: &[u8],
+    predicted: &[u8],
+) -> crate::Result<Option<(usize, usize)>> {
+    let wrong: Vec<usize> = (0..truth.len()).filter(|&i| predicted[i] != truth[i]).collect();
+    if wrong.is_empty() {
+        return Ok(None);
+    }
+    let shown = &wrong[..wrong.len().min(MOST)];
+    let images: Vec<&[u8]> = shown.iter().map(|&i| &pixels[i * PIXELS..][..PIXELS]).collect();
+    let t: Vec<u8> = shown.iter().map(|&i| truth[i]).collect();
+    let p: Vec<u8> = shown.iter().map(|&i| predicted[i]).collect();
+    super::save(&ErrorGrid { images: &images, truth: &t, predicted: &p }, out, format)?;
+    Ok(Some((wrong.len(), shown.len())))
+}
+
 impl Drawing for ErrorGrid<'_> {
     fn size(&self) -> (u32, u32) {
         (COLS as u32 * CELL_W, self.images.len().div_ceil(COLS).max(1) as u32 * CELL_H)

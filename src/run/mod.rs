@@ -322,6 +322,25 @@ pub fn model_path(target: &Path) -> Result<PathBuf> {
     }
 }
 
+/// The models `--model` names: model files, or run and generation directories.
+pub fn load_models(targets: &[PathBuf]) -> Result<Vec<checkpoint::Model>> {
+    targets.iter().map(|t| Ok(checkpoint::load_model(&model_path(t)?)?.0)).collect()
+}
+
+/// A warning where the file system holding `dir` has less room than two
+/// generations of a net of `params` parameters take (the weights, the
+/// optimizer's one or two states, their checksums and the metrics each).
+pub fn space_warning(dir: &Path, params: usize) -> Option<String> {
+    let need = (params as u64 * 4 * 3 + (1 << 20)) * 2;
+    let free = free_bytes(dir).filter(|&f| f < need)?;
+    Some(format!(
+        "{} MiB free where the run saves ({}); a checkpoint generation needs about {} MiB: the run may stop when it saves",
+        free >> 20,
+        dir.display(),
+        need.div_ceil(1 << 20)
+    ))
+}
+
 /// Bytes free for unprivileged writers in the file system holding `dir` (Unix).
 pub fn free_bytes(dir: &Path) -> Option<u64> {
     use std::os::unix::ffi::OsStrExt;
