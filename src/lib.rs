@@ -1,11 +1,13 @@
 //! gpunet trains CNNs on any Vulkan, Metal or DX12 adapter. Every numeric kernel
 //! is a hand-written WGSL compute shader (`shaders/`) with a plain-Rust twin in
-//! [`cpu`]; [`kernels`] pairs them, and the tests prove each pair equal.
+//! [`cpu`]; [`kernels`] registers them, and the tests prove each pair equal.
 //!
-//! A tour: [`op`] builds kernel launches over buffer views; an [`engine::Engine`]
-//! runs lists of them: on the device ([`gpu::GpuEngine`]), natively on all CPU
-//! cores ([`native::NativeEngine`]), or through the twins ([`cpu::CpuEngine`]);
-//! [`selftest`] checks each against the twins, and [`device`] picks one.
+//! A tour, floor by floor (DESIGN.md draws it): [`kernels`] holds the registry,
+//! the parameter blocks and the launches over buffer views ([`kernels::op`]); an
+//! [`engine::Engine`] runs lists of them: on the device ([`gpu::GpuEngine`]),
+//! natively on all CPU cores ([`native::NativeEngine`]), or through the twins
+//! ([`cpu::CpuEngine`]); [`model`] builds a network's plans; [`device`] picks
+//! the engine; [`selftest`] checks each engine against the twins.
 
 pub mod augment;
 pub mod bench;
