@@ -2,12 +2,11 @@
 //! within binomial bounds for several p and seeds, and masks of neighbouring
 //! steps, layers and elements are independent (joint keep rate ≈ (1-p)²).
 
-use gpunet::cpu::CpuEngine;
+mod common;
+
 use gpunet::engine::Engine;
-use gpunet::gpu::{for_tests, GpuEngine};
 use gpunet::kernels;
 use gpunet::kernels::op::{self, View};
-use gpunet::native::NativeEngine;
 
 const N: usize = 200_000;
 
@@ -33,11 +32,7 @@ fn joint(a: &[bool], b: &[bool]) -> usize {
 }
 
 fn engines() -> Vec<Box<dyn Engine>> {
-    let mut e: Vec<Box<dyn Engine>> = vec![Box::new(CpuEngine::new()), Box::new(NativeEngine::new(2).unwrap())];
-    if let Some(gpu) = for_tests() {
-        e.push(Box::new(GpuEngine::new(gpu)));
-    }
-    e
+    common::every_engine()
 }
 
 #[test]

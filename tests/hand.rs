@@ -1,13 +1,12 @@
 //! One tiny hand-computed case per op, checked on the CPU twin, the native engine
 //! and the GPU.
 
-use gpunet::cpu::{self, CpuEngine};
-use gpunet::engine::Engine;
-use gpunet::gpu::{for_tests, GpuEngine};
+mod common;
+
+use gpunet::cpu;
 use gpunet::kernels;
 use gpunet::kernels::op::{self, Op, View};
 use gpunet::kernels::Dims;
-use gpunet::native::NativeEngine;
 use gpunet::selftest::{self, Case, TOL_EXACTISH};
 
 fn bits(v: &[f32]) -> Vec<u32> {
@@ -30,11 +29,7 @@ fn outputs(mut op: Op, mut bufs: Vec<Vec<u32>>, out: usize) -> Vec<(String, Vec<
         op.views.iter_mut().filter(|v| v.buf == b).for_each(|v| v.offset += selftest::GUARD_WORDS);
     }
     let case = Case { kernel: op.kernel, shape: "hand".into(), bufs, op, tol: TOL_EXACTISH, exact: vec![] };
-    let mut engines: Vec<Box<dyn Engine>> = vec![Box::new(CpuEngine::new()), Box::new(NativeEngine::new(2).unwrap())];
-    if let Some(gpu) = for_tests() {
-        engines.push(Box::new(GpuEngine::new(gpu)));
-    }
-    engines
+    common::every_engine()
         .iter_mut()
         .map(|e| {
             let (contents, hit) = selftest::run_guarded(e.as_mut(), &case).unwrap();

@@ -1,6 +1,8 @@
 //! Training end to end: GPU steps equal CPU-reference steps, a small MLP learns,
 //! checkpoints round-trip to identical predictions.
 
+mod common;
+
 use gpunet::cpu::CpuEngine;
 use gpunet::data::{self, Images};
 use gpunet::engine::{Engine, SplitK};
@@ -169,11 +171,7 @@ fn augmentation_touches_training_batches_only() {
 #[test]
 fn batchnorm_gradients_and_running_statistics_match_cpu_reference() {
     let images = first_images(gpunet::selftest::steps::ROWS);
-    let mut engines: Vec<Box<dyn Engine>> = vec![Box::new(NativeEngine::new(2).unwrap())];
-    if let Some(gpu) = for_tests() {
-        engines.push(Box::new(GpuEngine::new(gpu)));
-    }
-    for mut e in engines {
+    for mut e in common::engines_under_test() {
         let outcome = gpunet::selftest::steps::bn_step(&mut *e, &images).unwrap();
         println!("{}: {}", e.name(), outcome.line());
         assert!(outcome.pass(), "{}: {}", e.name(), outcome.line());

@@ -1,6 +1,11 @@
-//! What several test crates share: running the gpunet binary as a user would.
+//! What several test crates share: running the gpunet binary as a user would,
+//! and the engines a test body runs on (each body written once, run on all).
 #![allow(dead_code)] // each test crate uses its part
 
+use gpunet::cpu::CpuEngine;
+use gpunet::engine::Engine;
+use gpunet::gpu::{for_tests, GpuEngine};
+use gpunet::native::NativeEngine;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -20,6 +25,23 @@ pub fn ok(dir: &Path, args: &[&str]) -> String {
     let o = run(dir, args, &[("GPUNET_DEVICE", "cpu")]);
     assert!(o.status.success(), "gpunet {args:?} failed:\n{}", text(&o));
     String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+/// The engines under test beside the reference: the native engine (2 threads)
+/// and, where an adapter exists, the GPU engine on it.
+pub fn engines_under_test() -> Vec<Box<dyn Engine>> {
+    let mut e: Vec<Box<dyn Engine>> = vec![Box::new(NativeEngine::new(2).unwrap())];
+    if let Some(gpu) = for_tests() {
+        e.push(Box::new(GpuEngine::new(gpu)));
+    }
+    e
+}
+
+/// Every engine: the reference (the twins), then `engines_under_test`.
+pub fn every_engine() -> Vec<Box<dyn Engine>> {
+    let mut e: Vec<Box<dyn Engine>> = vec![Box::new(CpuEngine::new())];
+    e.extend(engines_under_test());
+    e
 }
 
 pub fn stderr(o: &Output) -> String {
