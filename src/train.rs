@@ -61,7 +61,11 @@ pub fn load_data(s: &Settings) -> Result<Data> {
             }
             (imgs, None)
         }
-        None => (data::mnist_train()?, Some(data::mnist_test()?)),
+        None => {
+            // the two embedded sets inflate on both cores at once
+            let (train, test) = rayon::join(data::mnist_train, data::mnist_test);
+            (train?, Some(test?))
+        }
     };
     let all = match s.limit {
         Some(n) => all.truncate(n),
@@ -85,10 +89,12 @@ impl Data {
         let blank = Images { pixels: vec![0; extra * data::PIXELS], labels: Some(vec![0; extra]) };
         let parts = [Some(&self.train), Some(&self.val), self.test.as_ref(), Some(&blank)];
         let parts: Vec<&Images> = parts.into_iter().flatten().collect();
-        Images {
-            pixels: parts.iter().flat_map(|p| p.pixels.iter().copied()).collect(),
-            labels: Some(parts.iter().flat_map(|p| p.labels.clone().unwrap_or_else(|| vec![0; p.len()])).collect()),
+        let (mut pixels, mut labels) = (Vec::new(), Vec::new());
+        for p in parts {
+            pixels.extend_from_slice(&p.pixels);
+            labels.extend_from_slice(p.labels.as_deref().unwrap_or(&vec![0; p.len()]));
         }
+        Images { pixels, labels: Some(labels) }
     }
 }
 

@@ -16,7 +16,10 @@ pub fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, String> {
         return Ok(bytes.to_vec());
     }
     let cap = (64 << 20).max(64 * bytes.len() as u64);
-    let mut out = Vec::new();
+    // one allocation for what the trailer says (its size mod 2^32), trusted only as
+    // far as 8 times the input: a made-up trailer must not reserve the whole cap
+    let told = u32::from_le_bytes(bytes[bytes.len().saturating_sub(4)..].try_into().unwrap_or([0; 4]));
+    let mut out = Vec::with_capacity((told as usize).min(8 * bytes.len()) + 1);
     flate2::read::MultiGzDecoder::new(bytes)
         .take(cap + 1)
         .read_to_end(&mut out)

@@ -34,10 +34,9 @@ impl Images {
     }
     /// The rows at `idx`, in that order.
     pub fn select(&self, idx: &[usize]) -> Images {
-        Images {
-            pixels: idx.iter().flat_map(|&i| self.image(i).iter().copied()).collect(),
-            labels: self.labels.as_ref().map(|l| idx.iter().map(|&i| l[i]).collect()),
-        }
+        let mut pixels = Vec::with_capacity(idx.len() * PIXELS);
+        idx.iter().for_each(|&i| pixels.extend_from_slice(self.image(i)));
+        Images { pixels, labels: self.labels.as_ref().map(|l| idx.iter().map(|&i| l[i]).collect()) }
     }
     /// The first `n` rows (all if fewer).
     pub fn truncate(mut self, n: usize) -> Images {

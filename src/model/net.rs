@@ -148,12 +148,11 @@ pub fn layout(spec: &Spec) -> (Vec<Slot>, usize) {
     (slots, words)
 }
 
+/// The store's words: each row's pixels four to a word, low byte first (a row is
+/// whole words), and its labels.
 fn pack(images: &Images) -> (Vec<u32>, Vec<u32>) {
-    let words: Vec<u32> = images
-        .pixels
-        .chunks(PIXELS)
-        .flat_map(|img| img.chunks(4).map(|c| c.iter().rev().fold(0u32, |w, &b| w << 8 | b as u32)).collect::<Vec<_>>())
-        .collect();
+    const _: () = assert!(PIXELS % 4 == 0, "a row packs into whole words");
+    let words: Vec<u32> = images.pixels.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
     let labels = match &images.labels {
         Some(l) => l.iter().map(|&v| v as u32).collect(),
         None => vec![0; images.len()],
