@@ -151,7 +151,7 @@ pub fn layout(spec: &Spec) -> (Vec<Slot>, usize) {
 /// The store's words: each row's pixels four to a word, low byte first (a row is
 /// whole words), and its labels.
 fn pack(images: &Images) -> (Vec<u32>, Vec<u32>) {
-    const _: () = assert!(PIXELS % 4 == 0, "a row packs into whole words");
+    const _: () = assert!(PIXELS.is_multiple_of(4), "a row packs into whole words");
     let words: Vec<u32> = images.pixels.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
     let labels = match &images.labels {
         Some(l) => l.iter().map(|&v| v as u32).collect(),
