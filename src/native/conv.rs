@@ -14,7 +14,7 @@
 //!   then the groups summed in order, so results do not depend on the thread count.
 
 use super::gemm::{gemm, Strides};
-use super::shape::{finish_row, pad_hwc, Shape};
+use super::shape::{finish_row, pad_hwc, Pooled, Shape};
 use super::{conv_direct, shape, winograd};
 use super::{ops, Scratch, Work};
 use crate::kernels::{ConvDims, FLAG_BIAS, FLAG_RELU};
@@ -153,8 +153,18 @@ fn weight_range(part: &mut [f32], dy: &[f32], x: &[f32], s: &Shape, lo: usize, h
 /// twin's pixel chunks, through (k, k·Ci, cols) partial sums per pixel range; with
 /// `with_bias` (not split) also the bias gradient Σ dY per channel, from the same
 /// groups, into `w.bias` (Co).
-pub fn backward_weight(dw: &mut [f32], dy: &[f32], x: &[f32], d: &ConvDims, w: &mut Work, with_bias: bool) {
+#[allow(clippy::too_many_arguments)]
+pub fn backward_weight(
+    dw: &mut [f32],
+    dy: &[f32],
+    x: &[f32],
+    d: &ConvDims,
+    w: &mut Work,
+    with_bias: bool,
+    pooled: Option<Pooled>,
+) {
     let s = Shape::of(d);
+    assert!(pooled.is_none() || (w.direct && d.splits <= 1), "conv: a pooled dY needs the direct kernels, unsplit");
     let (kk, len, pixels, ohw) = (s.k * s.k, s.co * s.ci * s.k * s.k, s.n * s.out_hw(), s.out_hw());
     assert!(!with_bias || d.splits <= 1, "conv: a bias gradient beside split-K partials");
     // the direct kernels' sums carry the channels padded to whole vectors
@@ -174,13 +184,20 @@ pub fn backward_weight(dw: &mut [f32], dy: &[f32], x: &[f32], d: &ConvDims, w: &
         let (lo, hi) = ((i * per).min(pixels), ((i + 1) * per).min(pixels));
         let (wpart, bpart) = part.split_at_mut(wlen);
         if direct {
-            conv_direct::weight_range(wpart, dy, x, &s, lo, hi, scratch)
+            conv_direct::weight_range(wpart, dy, pooled, x, &s, lo, hi, scratch)
         } else {
             weight_range(wpart, dy, x, &s, lo, hi, scratch)
         }
         // whole images (no split): per channel, as the unfused bias gradient sums
+        let images = lo / ohw..hi.div_ceil(ohw);
         for (co, o) in bpart.iter_mut().enumerate() {
-            *o = ops::channel_sum(dy, co, s.co, ohw, lo / ohw..hi.div_ceil(ohw));
+            *o = match pooled {
+                None => ops::channel_sum(dy, co, s.co, ohw, images.clone()),
+                Some(p) => {
+                    let phw = (s.ho / p.k) * (s.wo / p.k);
+                    images.clone().map(|b| p.plane_sum(b * s.co + co, phw)).sum()
+                }
+            };
         }
     });
     // the groups summed in order into the first (0 + a + b + ... as a fold from 0 gives)

@@ -10,7 +10,7 @@
 //!   the group's (k, k·Ci, cop) partial sums, summed in order by `conv`.
 
 use super::direct::{self, Fwd, Wgrad, LANES};
-use super::shape::{blocks, cop, finish, pad_hwc, Shape};
+use super::shape::{blocks, cop, finish, pad_hwc, Pooled, Shape};
 use super::Scratch;
 use rayon::prelude::*;
 
@@ -131,7 +131,17 @@ pub fn conv(
 const BLOCK_PIXELS: usize = 256;
 
 /// Σ over the flat output pixels [lo, hi) of (N, Ho, Wo), into `part` (k, k·Ci, cop).
-pub fn weight_range(part: &mut [f32], dy: &[f32], x: &[f32], s: &Shape, lo: usize, hi: usize, scratch: &Scratch) {
+#[allow(clippy::too_many_arguments)]
+pub fn weight_range(
+    part: &mut [f32],
+    dy: &[f32],
+    pooled: Option<Pooled>,
+    x: &[f32],
+    s: &Shape,
+    lo: usize,
+    hi: usize,
+    scratch: &Scratch,
+) {
     assert!(direct::available(), "direct conv: not on this CPU");
     let (ohw, kc, cop) = (s.out_hw(), s.k * s.ci, cop(s.co));
     let (plen, dlen) = (s.hp() * s.wp() * s.ci, ohw * cop);
@@ -148,7 +158,7 @@ pub fn weight_range(part: &mut [f32], dy: &[f32], x: &[f32], s: &Shape, lo: usiz
             let (p0, p1) = (lo.max(b * ohw) - b * ohw, hi.min((b + 1) * ohw) - b * ohw);
             if p0 > 0 || p1 < ohw {
                 // part of one image: a partial first row, full rows, a partial last row
-                prepare(xp, dyt, dy, x, s, b, p0, p1);
+                prepare(xp, dyt, dy, pooled, x, s, b, p0, p1);
                 let mut p = p0;
                 while p < p1 {
                     let (oy, ox) = (p / s.wo, p % s.wo);
@@ -162,7 +172,7 @@ pub fn weight_range(part: &mut [f32], dy: &[f32], x: &[f32], s: &Shape, lo: usiz
                 // whole images, `batch` at a time
                 let images = batch.min(hi / ohw - b);
                 for i in 0..images {
-                    prepare(&mut xp[i * plen..], &mut dyt[i * dlen..], dy, x, s, b + i, 0, ohw);
+                    prepare(&mut xp[i * plen..], &mut dyt[i * dlen..], dy, pooled, x, s, b + i, 0, ohw);
                 }
                 block_sums(part, xp, dyt, s, images, 0, 0, s.ho, s.wo);
                 b += images;
@@ -171,13 +181,42 @@ pub fn weight_range(part: &mut [f32], dy: &[f32], x: &[f32], s: &Shape, lo: usiz
     });
 }
 
-/// Image b padded in HWC order into xp, and its dY pixels [p0, p1) into dyt (ho·wo, cop).
+/// Image b padded in HWC order into xp, and its dY pixels [p0, p1) into dyt
+/// (ho·wo, cop), transposed from `dy` or from the windows of `pooled` (the same
+/// values: each kept window's gradient at its argmax, zeros elsewhere).
 #[allow(clippy::too_many_arguments)]
-fn prepare(xp: &mut [f32], dyt: &mut [f32], dy: &[f32], x: &[f32], s: &Shape, b: usize, p0: usize, p1: usize) {
+fn prepare(
+    xp: &mut [f32],
+    dyt: &mut [f32],
+    dy: &[f32],
+    pooled: Option<Pooled>,
+    x: &[f32],
+    s: &Shape,
+    b: usize,
+    p0: usize,
+    p1: usize,
+) {
     let (hw, ohw, cop) = (s.hw(), s.out_hw(), cop(s.co));
     pad_hwc(xp, &x[b * s.ci * hw..(b + 1) * s.ci * hw], s, 1);
-    let dyb = &dy[b * s.co * ohw..(b + 1) * s.co * ohw];
     let dyt = &mut dyt[..p1 * cop];
+    // the image's dY planes: dy's, or the pooled windows' gradients scattered
+    // plane by plane (each write within one plane) into a dense copy
+    let dense;
+    let dyb = match pooled {
+        None => &dy[b * s.co * ohw..(b + 1) * s.co * ohw],
+        Some(p) => {
+            let phw = (s.ho / p.k) * (s.wo / p.k);
+            let (mut planes, mut grads) = (vec![0.0f32; s.co * ohw], vec![0.0f32; phw]);
+            for (c, out) in planes.chunks_mut(ohw).enumerate() {
+                let plane = b * s.co + c;
+                for (&a, &g) in p.plane(plane, phw, &mut grads).iter().zip(&grads) {
+                    out[a as usize - plane * ohw] = g;
+                }
+            }
+            dense = planes;
+            &dense[..]
+        }
+    };
     direct::transpose(&mut dyt[p0 * cop..], cop, &dyb[p0..], ohw, s.co, p1 - p0);
     for p in p0..p1 {
         dyt[p * cop + s.co..(p + 1) * cop].fill(0.0);

@@ -1,13 +1,16 @@
 //! Fusions the native engine makes in its own copy of a plan, where an op only
 //! re-reads what the op before it wrote: a ReLU's backward mask applied as a conv
 //! grad input or a max-pool backward writes, a conv's bias gradient summed beside
-//! its weight gradient. Each saves a pass over a whole activation in memory. The
+//! its weight gradient, a max-pool backward left to the conv grad weight that
+//! alone reads its output (on the direct kernels, which scatter the pooled
+//! gradients straight into their per-image copy of dY). Each saves a pass over a
+//! whole activation in memory. The
 //! ops keep their places, so `set_params` still addresses them; the ones done
 //! early are marked, and the results equal the unfused ops' within rounding.
 
 use crate::kernels::op::Op;
 use crate::kernels::Kernel;
-use crate::kernels::{BiasGradDims, ConvDims, Dims};
+use crate::kernels::{BiasGradDims, ConvDims, Dims, PoolDims};
 
 /// What the native engine does at one op of a plan.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,14 +26,20 @@ pub enum Fuse {
     PooledMask,
     /// a ReLU backward already applied by the op before
     Done,
-    /// a conv grad weight that also sums dY per channel for the next op
-    WithBias,
+    /// a conv grad weight: with `bias`, it also sums dY per channel for the next
+    /// op; with `pool` k > 0, its dY is the k×k max-pool backward's output, which
+    /// it makes itself from that op's inputs (dY pooled, argmax, pooled mask),
+    /// appended to its own
+    Wgrad { bias: bool, pool: u32 },
+    /// a max-pool backward (with its pooled mask) left to the conv grad weight after it
+    Unpooled,
     /// a bias gradient that copies the sums the op before made
     BiasFromBefore,
 }
 
-/// The fusions for `ops`, appending the inputs fused ops need.
-pub fn plan(ops: &mut [Op]) -> Vec<Fuse> {
+/// The fusions for `ops`, appending the inputs fused ops need; `direct`: the
+/// convs run on the direct kernels (which alone take a pooled dY).
+pub fn plan(ops: &mut [Op], direct: bool) -> Vec<Fuse> {
     let mut fuse = vec![Fuse::No; ops.len()];
     for j in 1..ops.len() {
         if fuse[j - 1] != Fuse::No {
@@ -56,11 +65,45 @@ pub fn plan(ops: &mut [Op]) -> Vec<Fuse> {
             (Kernel::Conv2dBackwardWeight, Kernel::BiasGrad) if a.views[1] == b.views[1] => {
                 let (c, g) = (ConvDims::from_params(&a.params), BiasGradDims::from_params(&b.params));
                 if c.splits <= 1 && g.splits <= 1 && (g.outer, g.channels, g.inner) == (c.n, c.cout, c.ho * c.wo) {
-                    (fuse[j - 1], fuse[j]) = (Fuse::WithBias, Fuse::BiasFromBefore);
+                    (fuse[j - 1], fuse[j]) = (Fuse::Wgrad { bias: true, pool: 0 }, Fuse::BiasFromBefore);
                 }
             }
             _ => {}
         }
     }
+    if direct {
+        unpool(ops, &mut fuse);
+    }
     fuse
+}
+
+/// A masked max-pool backward (i), its ReLU's backward (i + 1, done), then a conv
+/// grad weight (i + 2) reading the pool's output as its dY, which nothing else
+/// reads but a bias gradient that takes the conv's sums: the conv makes that dY
+/// itself, so the pool's dense output is never written.
+fn unpool(ops: &mut [Op], fuse: &mut [Fuse]) {
+    for i in 0..ops.len().saturating_sub(2) {
+        let (pool, conv) = (&ops[i], &ops[i + 2]);
+        if fuse[i] != Fuse::PooledMask || conv.kernel != Kernel::Conv2dBackwardWeight || conv.views[1] != pool.views[0]
+        {
+            continue;
+        }
+        let bias = match fuse[i + 2] {
+            Fuse::No => false,
+            Fuse::Wgrad { bias: true, pool: 0 } => true,
+            _ => continue,
+        };
+        let dx = pool.views[0].buf;
+        let alone = ops.iter().enumerate().all(|(j, op)| {
+            j == i || j == i + 1 || j == i + 2 || (bias && j == i + 3) || op.views.iter().all(|v| v.buf != dx)
+        });
+        if !alone || ConvDims::from_params(&conv.params).splits > 1 {
+            continue;
+        }
+        let k = PoolDims::from_params(&pool.params).k;
+        // dY pooled, argmax, pooled mask: the pool's inputs after its output
+        let extra: Vec<_> = pool.views[1..].to_vec();
+        ops[i + 2].views.extend(extra);
+        (fuse[i], fuse[i + 2]) = (Fuse::Unpooled, Fuse::Wgrad { bias, pool: k });
+    }
 }

@@ -194,7 +194,7 @@ pub(crate) struct Work<'a> {
 fn dispatch(k: Kernel, fuse: Fuse, o: &mut [&mut [u32]], i: &[&[u32]], p: &Params, w: &mut Work) {
     let mask = matches!(fuse, Fuse::ReluMask | Fuse::PooledMask).then(|| f(i[i.len() - 1]));
     match (k, o) {
-        (_, _) if fuse == Fuse::Done => {}
+        (_, _) if matches!(fuse, Fuse::Done | Fuse::Unpooled) => {}
         (Kernel::BiasGrad, [db]) if fuse == Fuse::BiasFromBefore => {
             let ch = BiasGradDims::from_params(p).channels as usize;
             fm(db)[..ch].copy_from_slice(&w.bias[..ch]);
@@ -207,7 +207,12 @@ fn dispatch(k: Kernel, fuse: Fuse, o: &mut [&mut [u32]], i: &[&[u32]], p: &Param
             conv::backward_input(fm(dx), f(i[0]), f(i[1]), &Dims::from_params(p), w, mask)
         }
         (Kernel::Conv2dBackwardWeight, [dw]) => {
-            conv::backward_weight(fm(dw), f(i[0]), f(i[1]), &Dims::from_params(p), w, fuse == Fuse::WithBias)
+            let (bias, pool) = match fuse {
+                Fuse::Wgrad { bias, pool } => (bias, pool as usize),
+                _ => (false, 0),
+            };
+            let pooled = (pool > 0).then(|| shape::Pooled { dy: f(i[2]), argmax: i[3], mask: f(i[4]), k: pool });
+            conv::backward_weight(fm(dw), f(i[0]), f(i[1]), &Dims::from_params(p), w, bias, pooled)
         }
         (Kernel::MaxpoolForward, [y, arg]) => ops::maxpool_forward(fm(y), arg, f(i[0]), &Dims::from_params(p)),
         (Kernel::MaxpoolBackward, [dx]) => {
@@ -266,7 +271,7 @@ impl Runner for Native {
         format!("native CPU ({} threads, {conv})", self.threads)
     }
     fn planned(&mut self, ops: &mut Vec<Op>) {
-        self.fused.push(fuse::plan(ops));
+        self.fused.push(fuse::plan(ops, self.conv != Conv::Gemm));
     }
     fn run(&mut self, host: &mut Host, plan: PlanId) -> Result<()> {
         let mut work = Work {

@@ -1,6 +1,7 @@
 //! What every conv path shares: a conv's geometry as the kernels see it
 //! (`Shape`), the zero-padded HWC copy of an image, output channels padded to
-//! whole vectors, and the finishing of output rows (bias, ReLU, ReLU mask).
+//! whole vectors, the finishing of output rows (bias, ReLU, ReLU mask), and a
+//! dY given as the max-pool backward that would write it.
 
 use super::direct::{self, LANES};
 use super::ops;
@@ -144,5 +145,35 @@ pub(super) fn finish(
     direct::transpose(yb, ohw, yt, cop(s.co), ohw, s.co);
     for (co, row) in yb.chunks_mut(ohw).enumerate() {
         finish_row(row, bias.map(|b| b[co]), relu, mask.map(|m| &m[(b * s.co + co) * ohw..][..ohw]));
+    }
+}
+
+/// A conv's dY given as the masked k×k max-pool backward that would write it:
+/// the pooled gradient, its argmax (flat indices into dY) and the pooled mask
+/// (the pool's output: a window's gradient passes where it is > 0 or NaN).
+#[derive(Clone, Copy)]
+pub struct Pooled<'a> {
+    pub dy: &'a [f32],
+    pub argmax: &'a [u32],
+    pub mask: &'a [f32],
+    pub k: usize,
+}
+
+impl Pooled<'_> {
+    /// The windows of dY plane `plane` (image · channels + channel), `pooled_hw` a
+    /// plane: their argmax (flat dY indices) and gradients, the masked ones 0.
+    pub fn plane(&self, plane: usize, pooled_hw: usize, grads: &mut [f32]) -> &[u32] {
+        let r = plane * pooled_hw..(plane + 1) * pooled_hw;
+        let (dy, mask) = (&self.dy[r.clone()], &self.mask[r.clone()]);
+        grads[..pooled_hw]
+            .iter_mut()
+            .zip(dy.iter().zip(mask))
+            .for_each(|(g, (d, m))| *g = if *m > 0.0 || m.is_nan() { *d } else { 0.0 });
+        &self.argmax[r]
+    }
+    /// Σ of plane `plane`'s window gradients (the masked ones 0).
+    pub fn plane_sum(&self, plane: usize, pooled_hw: usize) -> f32 {
+        let r = plane * pooled_hw..(plane + 1) * pooled_hw;
+        self.dy[r.clone()].iter().zip(&self.mask[r]).map(|(d, m)| if *m > 0.0 || m.is_nan() { *d } else { 0.0 }).sum()
     }
 }

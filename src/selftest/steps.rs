@@ -17,6 +17,10 @@ pub const DROPOUT_NET: &str = "cnn8-dropout";
 /// Batch norm after convs (with and without their ReLU) and after a dense layer,
 /// 'valid' and strided convs, dropout: one step's gradients, layer by layer.
 pub const BN_NET: &str = "conv16k3valid,bn,conv16k5s2,conv32k3lin,bn,relu,pool2,fc64,bn,drop0.5,out10";
+/// A conv whose output only a max-pool reads, first and deeper ('valid' 5×5, as
+/// the `fast` recipe has them): the native engine leaves that pool's backward to
+/// the conv's weight gradient.
+pub const POOLED_NET: &str = "conv8k5valid,pool2,conv16k5valid,pool2,fc32,out10";
 /// The store rows the steps read: enough for two batches of `BN_NET`.
 pub const ROWS: usize = 32;
 
@@ -53,6 +57,16 @@ pub fn dropout_steps(engine: &mut dyn Engine, images: &Images) -> Result<Outcome
     let (want, init) = weights_after(&mut CpuEngine::new(), &spec, images, 8, 3, optim)?;
     let (got, _) = weights_after(engine, &spec, images, 8, 3, optim)?;
     let shape = format!("{DROPOUT_NET}, 3 Adam steps of 8");
+    Ok(weights_outcome(shape, &got, &want, &init, Tol { atol: 1e-4, rtol: 0.0 }))
+}
+
+/// Three Adam steps of `POOLED_NET` on batches of 8 against the reference.
+pub fn pooled_steps(engine: &mut dyn Engine, images: &Images) -> Result<Outcome> {
+    let spec = Spec::parse(POOLED_NET)?;
+    let optim = Optim::adam(1e-3);
+    let (want, init) = weights_after(&mut CpuEngine::new(), &spec, images, 8, 3, optim)?;
+    let (got, _) = weights_after(engine, &spec, images, 8, 3, optim)?;
+    let shape = format!("{POOLED_NET}, 3 Adam steps of 8");
     Ok(weights_outcome(shape, &got, &want, &init, Tol { atol: 1e-4, rtol: 0.0 }))
 }
 
@@ -136,5 +150,5 @@ pub fn bn_gradients(engine: &mut dyn Engine, spec: &Spec, images: &Images) -> Re
 
 /// Every step check on `engine`.
 pub fn all(engine: &mut dyn Engine, images: &Images) -> Result<Vec<Outcome>> {
-    Ok(vec![dropout_steps(engine, images)?, bn_step(engine, images)?])
+    Ok(vec![dropout_steps(engine, images)?, bn_step(engine, images)?, pooled_steps(engine, images)?])
 }
