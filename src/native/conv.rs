@@ -97,6 +97,32 @@ pub fn forward(y: &mut [f32], x: &[f32], wt: &[f32], bias: &[f32], d: &ConvDims,
     }
 }
 
+/// The conv of `d` (on the direct kernels, not Winograd) with each image's output
+/// max-pooled k×k as it is made: yp and argmax as a max-pool of `forward`'s y.
+#[allow(clippy::too_many_arguments)]
+pub fn forward_pooled(
+    yp: &mut [f32],
+    argmax: &mut [u32],
+    x: &[f32],
+    wt: &[f32],
+    bias: &[f32],
+    d: &ConvDims,
+    k: usize,
+    w: &mut Work,
+) {
+    let s = Shape::of(d);
+    let (with_bias, relu) = (d.flags & FLAG_BIAS != 0, d.flags & FLAG_RELU != 0);
+    assert!(pools_in_forward(&s, w.direct, w.winograd), "conv: no pooled forward for this conv");
+    conv_direct::reorder(w.reordered, wt, &s, false);
+    conv_direct::conv_pooled(yp, argmax, x, w.reordered, &s, k, w.scratch, with_bias.then_some(bias), relu);
+}
+
+/// Whether `forward` runs this conv on the direct kernels (not Winograd, not
+/// GEMMs), where `forward_pooled` can pool its output as it is made.
+pub fn pools_in_forward(s: &Shape, direct: bool, winograd: bool) -> bool {
+    direct && !(winograd && winograd::takes(s, 1)) && conv_direct::takes_stride(s.s)
+}
+
 /// dX = the stride-1 conv of dY, spread by the stride, with W flipped in space
 /// and its channels swapped; zero where `mask` (a ReLU's output, as dX) is ≤ 0.
 pub fn backward_input(dx: &mut [f32], dy: &[f32], wt: &[f32], d: &ConvDims, w: &mut Work, mask: Option<&[f32]>) {

@@ -10,6 +10,7 @@
 //!   the group's (k, k·Ci, cop) partial sums, summed in order by `conv`.
 
 use super::direct::{self, Fwd, Wgrad, LANES};
+use super::ops;
 use super::shape::{blocks, cop, finish, pad_hwc, Pooled, Shape};
 use super::Scratch;
 use rayon::prelude::*;
@@ -80,50 +81,97 @@ pub fn conv(
     relu: bool,
     mask: Option<&[f32]>,
 ) {
-    assert!(direct::available() && takes_stride(s.s), "direct conv: not on this CPU or stride");
+    check(x, wr, s, bias);
     assert!(mask.is_none_or(|m| m.len() >= s.n * s.co * s.out_hw()), "direct conv: mask too short");
-    let (hw, ohw, cop) = (s.hw(), s.out_hw(), cop(s.co));
+    let (ohw, cop, plen) = (s.out_hw(), cop(s.co), s.ci * s.hp() * s.wp());
+    y[..s.n * s.co * ohw].par_chunks_mut(s.co * ohw).enumerate().for_each(|(b, yb)| {
+        scratch.with(plen + ohw * cop, |buf| {
+            let (xp, yt) = buf.split_at_mut(plen);
+            image_sums(yt, xp, x, wr, s, spread, b);
+            finish(yb, yt, s, b, bias, relu, mask);
+        });
+    });
+}
+
+/// The stride-1 conv as `conv` computes it (plus `bias`, through ReLU with `relu`),
+/// each image's output max-pooled k×k in cache: yp (N, Co, Ho/k, Wo/k) and the flat
+/// index into the conv's output of each window's first maximum in `argmax`, as
+/// a max-pool after `conv` gives them. The conv's output itself is not kept.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_pooled(
+    yp: &mut [f32],
+    argmax: &mut [u32],
+    x: &[f32],
+    wr: &[f32],
+    s: &Shape,
+    k: usize,
+    scratch: &Scratch,
+    bias: Option<&[f32]>,
+    relu: bool,
+) {
+    check(x, wr, s, bias);
+    let (ohw, cop, plen) = (s.out_hw(), cop(s.co), s.ci * s.hp() * s.wp());
+    let phw = (s.ho / k) * (s.wo / k);
+    let (yp, argmax) = (&mut yp[..s.n * s.co * phw], &mut argmax[..s.n * s.co * phw]);
+    if phw == 0 {
+        return;
+    }
+    yp.par_chunks_mut(s.co * phw).zip(argmax.par_chunks_mut(s.co * phw)).enumerate().for_each(|(b, (ypb, apb))| {
+        scratch.with(plen + ohw * cop + s.co * ohw, |buf| {
+            let (xp, rest) = buf.split_at_mut(plen);
+            let (yt, yb) = rest.split_at_mut(ohw * cop);
+            image_sums(yt, xp, x, wr, s, 1, b);
+            finish(yb, yt, s, b, bias, relu, None);
+            for (c, (ypc, apc)) in ypb.chunks_mut(phw).zip(apb.chunks_mut(phw)).enumerate() {
+                let plane = &yb[c * ohw..(c + 1) * ohw];
+                ops::pool_plane(ypc, apc, &plane[..(s.ho / k) * k * s.wo], s.wo, k, (b * s.co + c) * ohw);
+            }
+        });
+    });
+}
+
+fn check(x: &[f32], wr: &[f32], s: &Shape, bias: Option<&[f32]>) {
+    assert!(direct::available() && takes_stride(s.s), "direct conv: not on this CPU or stride");
+    assert!(x.len() >= s.n * s.ci * s.hw(), "direct conv: input too short");
+    assert!(wr.len() >= s.ci * s.k * s.k * cop(s.co), "direct conv: kernel too short");
+    assert!(bias.is_none_or(|b| b.len() >= s.co), "direct conv: bias too short");
+}
+
+/// Image b's outputs into yt (Ho·Wo, cop), through its zero-padded copy in xp.
+fn image_sums(yt: &mut [f32], xp: &mut [f32], x: &[f32], wr: &[f32], s: &Shape, spread: usize, b: usize) {
+    let (hw, cop) = (s.hw(), cop(s.co));
     let (hp, wp) = (s.hp(), s.wp());
-    let plen = s.ci * hp * wp;
     let (v, most) = direct::blocking(cop);
     let (width, tiles) = blocks(s.wo, most);
-    assert!(wr.len() >= s.ci * s.k * s.k * cop, "direct conv: kernel too short");
-    assert!(bias.is_none_or(|b| b.len() >= s.co), "direct conv: bias too short");
     // rows narrower than half a block go two at a time
     let pair = if 2 * s.wo <= most { 2 } else { 1 };
     let d = Fwd { cop, plane: hp * wp, wp, ci: s.ci, k: s.k, ky0: 0, ky1: s.k, out_row: s.wo * cop };
     // the padded rows that hold data: the rest are zeros, and kernel rows that
     // read only those are left out of a block's sums
     let data = (s.py, s.py + (s.h - 1) * spread);
-    y[..s.n * s.co * ohw].par_chunks_mut(s.co * ohw).enumerate().for_each(|(b, yb)| {
-        scratch.with(plen + ohw * cop, |buf| {
-            let (xp, yt) = buf.split_at_mut(plen);
-            pad_chw(xp, &x[b * s.ci * hw..(b + 1) * s.ci * hw], s, spread);
-            for co in (0..cop).step_by(v * LANES) {
-                for oy in (0..s.ho).step_by(pair) {
-                    let g = pair.min(s.ho - oy);
-                    let d = d.rows_reading(data, oy * s.s, g, s.s);
-                    for t in 0..tiles {
-                        let ox = t * width;
-                        let r = width.min(s.wo - ox);
-                        // SAFETY: the block's reads end at x (ci - 1, (oy + g - 1)·s + k - 1, (ox + r - 1)·s + k - 1)
-                        // < (ci, hp, wp) and wr's (ci·k·k - 1)·cop + co + v·16 ≤ its length; its writes are
-                        // channels co + [0, v·16) of pixels (oy + [0, g))·wo + ox + [0, r) of yt (ho·wo, cop)
-                        unsafe {
-                            direct::fwd(
-                                (s.s, v, g, r),
-                                yt.as_mut_ptr().add((oy * s.wo + ox) * cop + co),
-                                xp.as_ptr().add(oy * s.s * wp + ox * s.s),
-                                wr.as_ptr().add(co),
-                                &d,
-                            )
-                        }
-                    }
+    pad_chw(xp, &x[b * s.ci * hw..(b + 1) * s.ci * hw], s, spread);
+    for co in (0..cop).step_by(v * LANES) {
+        for oy in (0..s.ho).step_by(pair) {
+            let g = pair.min(s.ho - oy);
+            let d = d.rows_reading(data, oy * s.s, g, s.s);
+            for t in 0..tiles {
+                let ox = t * width;
+                let r = width.min(s.wo - ox);
+                // SAFETY: the block's reads end at x (ci - 1, (oy + g - 1)·s + k - 1, (ox + r - 1)·s + k - 1)
+                // < (ci, hp, wp) and wr's (ci·k·k - 1)·cop + co + v·16 ≤ its length (`check`); its writes are
+                // channels co + [0, v·16) of pixels (oy + [0, g))·wo + ox + [0, r) of yt (ho·wo, cop)
+                unsafe {
+                    direct::fwd(
+                        (s.s, v, g, r),
+                        yt.as_mut_ptr().add((oy * s.wo + ox) * cop + co),
+                        xp.as_ptr().add(oy * s.s * wp + ox * s.s),
+                        wr.as_ptr().add(co),
+                        &d,
+                    )
                 }
             }
-            finish(yb, yt, s, b, bias, relu, mask);
-        });
-    });
+        }
+    }
 }
 
 /// Pixels whose taps one weight-gradient block sums in registers before adding

@@ -8,6 +8,8 @@
 //! ops keep their places, so `set_params` still addresses them; the ones done
 //! early are marked, and the results equal the unfused ops' within rounding.
 
+use super::shape::Shape;
+use super::Conv;
 use crate::kernels::op::Op;
 use crate::kernels::Kernel;
 use crate::kernels::{BiasGradDims, ConvDims, Dims, PoolDims};
@@ -33,13 +35,18 @@ pub enum Fuse {
     Wgrad { bias: bool, pool: u32 },
     /// a max-pool backward (with its pooled mask) left to the conv grad weight after it
     Unpooled,
+    /// a conv forward left to the max-pool after it, the only reader of its output
+    PooledLater,
+    /// a max-pool forward that runs the conv before it (these its parameters; the
+    /// conv's inputs appended to its own) and pools each image's output in cache
+    ConvFirst(crate::kernels::Params),
     /// a bias gradient that copies the sums the op before made
     BiasFromBefore,
 }
 
-/// The fusions for `ops`, appending the inputs fused ops need; `direct`: the
-/// convs run on the direct kernels (which alone take a pooled dY).
-pub fn plan(ops: &mut [Op], direct: bool) -> Vec<Fuse> {
+/// The fusions for `ops`, appending the inputs fused ops need, for convs run as
+/// `conv` says (the pooled fusions need the direct kernels).
+pub fn plan(ops: &mut [Op], conv: Conv) -> Vec<Fuse> {
     let mut fuse = vec![Fuse::No; ops.len()];
     for j in 1..ops.len() {
         if fuse[j - 1] != Fuse::No {
@@ -71,10 +78,45 @@ pub fn plan(ops: &mut [Op], direct: bool) -> Vec<Fuse> {
             _ => {}
         }
     }
-    if direct {
+    if conv != Conv::Gemm {
         unpool(ops, &mut fuse);
+        pool_in_forward(ops, &mut fuse, conv == Conv::Winograd);
     }
     fuse
+}
+
+/// A conv forward (i) whose output only the max-pool after it (i + 1) reads (or
+/// ops already done elsewhere): the pool runs the conv and pools in cache, so
+/// the conv's output is never written.
+fn pool_in_forward(ops: &mut [Op], fuse: &mut [Fuse], winograd: bool) {
+    for i in 0..ops.len().saturating_sub(1) {
+        let (conv, pool) = (&ops[i], &ops[i + 1]);
+        if conv.kernel != Kernel::Conv2dForward
+            || pool.kernel != Kernel::MaxpoolForward
+            || pool.views[2] != conv.views[0]
+        {
+            continue;
+        }
+        if fuse[i] != Fuse::No || fuse[i + 1] != Fuse::No {
+            continue;
+        }
+        let (c, p) = (ConvDims::from_params(&conv.params), PoolDims::from_params(&pool.params));
+        if !super::conv::pools_in_forward(&Shape::of(&c), true, winograd)
+            || (p.n, p.c, p.h, p.w) != (c.n, c.cout, c.ho, c.wo)
+        {
+            continue;
+        }
+        let y = conv.views[0].buf;
+        let alone = ops.iter().enumerate().all(|(j, op)| {
+            j == i || j == i + 1 || matches!(fuse[j], Fuse::Done) || op.views.iter().all(|v| v.buf != y)
+        });
+        if !alone {
+            continue;
+        }
+        let (params, inputs) = (conv.params, conv.views[1..].to_vec());
+        ops[i + 1].views.extend(inputs);
+        (fuse[i], fuse[i + 1]) = (Fuse::PooledLater, Fuse::ConvFirst(params));
+    }
 }
 
 /// A masked max-pool backward (i), its ReLU's backward (i + 1, done), then a conv

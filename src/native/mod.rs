@@ -194,7 +194,12 @@ pub(crate) struct Work<'a> {
 fn dispatch(k: Kernel, fuse: Fuse, o: &mut [&mut [u32]], i: &[&[u32]], p: &Params, w: &mut Work) {
     let mask = matches!(fuse, Fuse::ReluMask | Fuse::PooledMask).then(|| f(i[i.len() - 1]));
     match (k, o) {
-        (_, _) if matches!(fuse, Fuse::Done | Fuse::Unpooled) => {}
+        (_, _) if matches!(fuse, Fuse::Done | Fuse::Unpooled | Fuse::PooledLater) => {}
+        (Kernel::MaxpoolForward, [y, arg]) if matches!(fuse, Fuse::ConvFirst(_)) => {
+            let Fuse::ConvFirst(cp) = fuse else { unreachable!() };
+            let k = crate::kernels::PoolDims::from_params(p).k as usize;
+            conv::forward_pooled(fm(y), arg, f(i[1]), f(i[2]), f(i[3]), &Dims::from_params(&cp), k, w)
+        }
         (Kernel::BiasGrad, [db]) if fuse == Fuse::BiasFromBefore => {
             let ch = BiasGradDims::from_params(p).channels as usize;
             fm(db)[..ch].copy_from_slice(&w.bias[..ch]);
@@ -271,7 +276,7 @@ impl Runner for Native {
         format!("native CPU ({} threads, {conv})", self.threads)
     }
     fn planned(&mut self, ops: &mut Vec<Op>) {
-        self.fused.push(fuse::plan(ops, self.conv != Conv::Gemm));
+        self.fused.push(fuse::plan(ops, self.conv));
     }
     fn run(&mut self, host: &mut Host, plan: PlanId) -> Result<()> {
         let mut work = Work {

@@ -81,30 +81,35 @@ pub fn maxpool_forward(y: &mut [f32], argmax: &mut [u32], x: &[f32], d: &kernels
         return;
     }
     let (y, argmax) = (&mut y[..planes * oh * ow], &mut argmax[..planes * oh * ow]);
-    let direct = super::direct::available();
     y.par_chunks_mut(oh * ow).zip(argmax.par_chunks_mut(oh * ow)).enumerate().for_each(|(p, (yp, ap))| {
         let base = p * h * w;
-        let plane = &x[base..base + h * w];
-        if k == 2 && direct {
-            return super::direct::maxpool2(yp, ap, plane, w, oh, ow, base);
-        }
-        for (oy, (yr, ar)) in yp.chunks_exact_mut(ow).zip(ap.chunks_exact_mut(ow)).enumerate() {
-            for (ox, (yo, ao)) in yr.iter_mut().zip(ar.iter_mut()).enumerate() {
-                let first = oy * k * w + ox * k;
-                let (mut bv, mut bi) = (plane[first], first);
-                for dy in 0..k {
-                    let row = first + dy * w;
-                    for (dx, &v) in plane[row..row + k].iter().enumerate() {
-                        let gt = v > bv;
-                        bv = if gt { v } else { bv };
-                        bi = if gt { row + dx } else { bi };
-                    }
-                }
-                *yo = bv;
-                *ao = (base + bi) as u32;
-            }
-        }
+        pool_plane(yp, ap, &x[base..base + h * w], w, k, base);
     });
+}
+
+/// One plane's k×k windows: y (h/k, w/k) and the flat index (plus `base`) of each
+/// window's first maximum in scan order, as the twin finds it.
+pub fn pool_plane(yp: &mut [f32], ap: &mut [u32], plane: &[f32], w: usize, k: usize, base: usize) {
+    let (oh, ow) = (plane.len() / w / k, w / k);
+    if k == 2 && super::direct::available() {
+        return super::direct::maxpool2(yp, ap, plane, w, oh, ow, base);
+    }
+    for (oy, (yr, ar)) in yp[..oh * ow].chunks_exact_mut(ow).zip(ap.chunks_exact_mut(ow)).enumerate() {
+        for (ox, (yo, ao)) in yr.iter_mut().zip(ar.iter_mut()).enumerate() {
+            let first = oy * k * w + ox * k;
+            let (mut bv, mut bi) = (plane[first], first);
+            for dy in 0..k {
+                let row = first + dy * w;
+                for (dx, &v) in plane[row..row + k].iter().enumerate() {
+                    let gt = v > bv;
+                    bv = if gt { v } else { bv };
+                    bi = if gt { row + dx } else { bi };
+                }
+            }
+            *yo = bv;
+            *ao = (base + bi) as u32;
+        }
+    }
 }
 
 /// Overwrites dx one plane per task: each window's gradient to its argmax, 0 elsewhere,
