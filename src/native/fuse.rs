@@ -1,12 +1,13 @@
 //! Fusions the native engine makes in its own copy of a plan, where an op only
 //! re-reads what the op before it wrote: a ReLU's backward mask applied as a conv
-//! grad input or a max-pool backward writes, a conv's bias gradient summed beside
-//! its weight gradient, a max-pool backward left to the conv grad weight that
-//! alone reads its output (on the direct kernels, which scatter the pooled
-//! gradients straight into their per-image copy of dY). Each saves a pass over a
-//! whole activation in memory. The
-//! ops keep their places, so `set_params` still addresses them; the ones done
-//! early are marked, and the results equal the unfused ops' within rounding.
+//! grad input or a max-pool backward writes; a conv's bias gradient summed beside
+//! its weight gradient; on the direct kernels, a conv forward run by the max-pool
+//! that alone reads its output (pooled in cache, never written), and a max-pool
+//! backward left to the conv grad weight that alone reads its output (scattered
+//! straight into that conv's per-image copy of dY). Each saves a pass over a
+//! whole activation in memory. The ops keep their places, so `set_params` still
+//! addresses them; the ones done elsewhere are marked, and the results equal the
+//! unfused ops' within rounding (exactly, but for the bias sums).
 
 use super::shape::Shape;
 use super::Conv;
