@@ -52,22 +52,22 @@ pub fn weights_after(
 /// to lr per step: the bound is lr/10, and nearly all weights must agree far
 /// more tightly than that.
 pub fn dropout_steps(engine: &mut dyn Engine, images: &Images) -> Result<Outcome> {
-    let spec = Spec::parse(DROPOUT_NET)?;
+    adam_steps(engine, images, DROPOUT_NET)
+}
+
+/// Three Adam steps (lr 1e-3) of `net` on batches of 8, against the reference.
+fn adam_steps(engine: &mut dyn Engine, images: &Images, net: &str) -> Result<Outcome> {
+    let spec = Spec::parse(net)?;
     let optim = Optim::adam(1e-3);
     let (want, init) = weights_after(&mut CpuEngine::new(), &spec, images, 8, 3, optim)?;
     let (got, _) = weights_after(engine, &spec, images, 8, 3, optim)?;
-    let shape = format!("{DROPOUT_NET}, 3 Adam steps of 8");
+    let shape = format!("{net}, 3 Adam steps of 8");
     Ok(weights_outcome(shape, &got, &want, &init, Tol { atol: 1e-4, rtol: 0.0 }))
 }
 
 /// Three Adam steps of `POOLED_NET` on batches of 8 against the reference.
 pub fn pooled_steps(engine: &mut dyn Engine, images: &Images) -> Result<Outcome> {
-    let spec = Spec::parse(POOLED_NET)?;
-    let optim = Optim::adam(1e-3);
-    let (want, init) = weights_after(&mut CpuEngine::new(), &spec, images, 8, 3, optim)?;
-    let (got, _) = weights_after(engine, &spec, images, 8, 3, optim)?;
-    let shape = format!("{POOLED_NET}, 3 Adam steps of 8");
-    Ok(weights_outcome(shape, &got, &want, &init, Tol { atol: 1e-4, rtol: 0.0 }))
+    adam_steps(engine, images, POOLED_NET)
 }
 
 /// `got` against `want` within `tol`, with 99.9% of the weights within
