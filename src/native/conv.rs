@@ -130,6 +130,9 @@ pub fn backward_input(dx: &mut [f32], dy: &[f32], wt: &[f32], d: &ConvDims, w: &
     if w.winograd && winograd::takes(&s.transposed(), s.s) {
         winograd::transform_weights(w.reordered, wt, &s, true);
         winograd::conv(dx, dy, w.reordered, &s.transposed(), w.scratch, None, false, mask);
+    } else if w.direct && conv_direct::scatter_takes(&s) {
+        conv_direct::reorder(w.reordered, wt, &s, true);
+        conv_direct::backward_scatter(dx, dy, w.reordered, &s, w.scratch, mask);
     } else if w.direct {
         conv_direct::reorder(w.reordered, wt, &s, true);
         conv_direct::conv(dx, dy, w.reordered, &s.transposed(), s.s, w.scratch, None, false, mask);

@@ -174,6 +174,55 @@ fn image_sums(yt: &mut [f32], xp: &mut [f32], x: &[f32], wr: &[f32], s: &Shape, 
     }
 }
 
+/// Whether `backward_scatter` takes the input gradient of conv `s`: 'valid',
+/// stride 1, a kernel and dY row width `direct::scatter` has.
+pub fn scatter_takes(s: &Shape) -> bool {
+    s.s == 1
+        && s.py == 0
+        && s.px == 0
+        && s.ho + s.k == s.h + 1
+        && s.wo + s.k == s.w + 1
+        && direct::scatter_takes(s.wo, s.k)
+}
+
+/// dX (N, Ci, H, W) of 'valid' stride-1 conv `s` (forward shape) from dY, with W
+/// laid out by `reorder(.., flip)`: each dY pixel's window added into dX rows in
+/// registers, so no product reads padding (the forward-style input gradient reads
+/// a dY padded by k - 1 all round); zero where `mask` (as dX) is ≤ 0.
+pub fn backward_scatter(dx: &mut [f32], dy: &[f32], wr: &[f32], s: &Shape, scratch: &Scratch, mask: Option<&[f32]>) {
+    assert!(direct::available() && scatter_takes(s), "direct conv: no scatter for this conv");
+    let (t, hw, ohw, cop) = (s.transposed(), s.hw(), s.out_hw(), cop(s.ci));
+    assert!(dy.len() >= s.n * s.co * ohw && wr.len() >= s.co * s.k * s.k * cop, "direct conv: dY or kernel too short");
+    assert!(mask.is_none_or(|m| m.len() >= s.n * s.ci * hw), "direct conv: mask too short");
+    let (v, _) = direct::blocking(cop);
+    dx[..s.n * s.ci * hw].par_chunks_mut(s.ci * hw).enumerate().for_each(|(b, xb)| {
+        scratch.with(hw * cop, |yt| {
+            for c0 in (0..cop).step_by(v * LANES) {
+                for y in 0..s.h {
+                    let (ky0, ky1) = ((y + 1).saturating_sub(s.ho), (y + 1).min(s.k));
+                    let d = direct::Scatter { co: s.co, dy_plane: ohw, cop, y, ky0, ky1 };
+                    // SAFETY: dY rows y - ky, ky in [ky0, ky1), lie in [0, ho) of image b's co
+                    // planes (asserted long enough); the taps read are co·k·k of cop floats
+                    // from c0 < cop; the writes are the w = wd + k - 1 pixels of row y, channels
+                    // c0 + [0, v·16), of yt (h·w, cop)
+                    unsafe {
+                        direct::scatter(
+                            v,
+                            s.wo,
+                            s.k,
+                            yt.as_mut_ptr().add(y * s.w * cop + c0),
+                            dy.as_ptr().add(b * s.co * ohw),
+                            wr.as_ptr().add(c0),
+                            &d,
+                        )
+                    }
+                }
+            }
+            finish(xb, yt, &t, b, None, false, mask);
+        });
+    });
+}
+
 /// Pixels whose taps one weight-gradient block sums in registers before adding
 /// them to the partial sums: whole images, as many as make about this many.
 const BLOCK_PIXELS: usize = 256;

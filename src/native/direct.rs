@@ -78,9 +78,28 @@ pub struct Wgrad {
     pub dy_image: usize,
 }
 
+/// Input-gradient row of a 'valid' stride-1 conv as a scatter: output row `y` of
+/// dX (its OUT = WD + K - 1 pixels, V·16 channels) = Σ over dY channels c < co and
+/// kernel rows ky in [ky0, ky1) (those with dY row y - ky) of each dY pixel ix's
+/// K taps added at dX pixels ix + kx: every product reads data, none padding.
+/// Weights as `conv_direct::reorder(.., flip)` lays them out, cop channels a tap.
+pub struct Scatter {
+    pub co: usize,
+    pub dy_plane: usize,
+    pub cop: usize,
+    pub y: usize,
+    pub ky0: usize,
+    pub ky1: usize,
+}
+
+/// The (dY row width, kernel) pairs `scatter` has kernels for.
+pub fn scatter_takes(wd: usize, k: usize) -> bool {
+    matches!((k, wd), (3, 2..=12) | (5, 2..=10))
+}
+
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use super::{Fwd, Wgrad, LANES};
+    use super::{Fwd, Scatter, Wgrad, LANES};
     use std::arch::x86_64::*;
 
     #[target_feature(enable = "avx512f")]
@@ -150,6 +169,67 @@ mod avx512 {
                 let o = part.add(r * d.cop + v * LANES);
                 _mm512_storeu_ps(o, _mm512_add_ps(_mm512_loadu_ps(o), *s));
             }
+        }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    unsafe fn scatter<const V: usize, const WD: usize, const K: usize, const OUT: usize>(
+        out: *mut f32,
+        dy: *const f32,
+        w: *const f32,
+        d: &Scatter,
+    ) {
+        let mut acc = [[_mm512_setzero_ps(); V]; OUT];
+        for c in 0..d.co {
+            for ky in d.ky0..d.ky1 {
+                let row = dy.add(c * d.dy_plane + (d.y - ky) * WD);
+                // the flipped layout: tap (ky, kx) at (K-1-ky)·K + K-1-kx
+                let taps = w.add((c * K + K - 1 - ky) * K * d.cop);
+                for kx in 0..K {
+                    let wt = taps.add((K - 1 - kx) * d.cop);
+                    let mut wv = [_mm512_setzero_ps(); V];
+                    for (v, o) in wv.iter_mut().enumerate() {
+                        *o = _mm512_loadu_ps(wt.add(v * LANES));
+                    }
+                    for ix in 0..WD {
+                        let b = _mm512_set1_ps(*row.add(ix));
+                        for v in 0..V {
+                            acc[ix + kx][v] = _mm512_fmadd_ps(b, wv[v], acc[ix + kx][v]);
+                        }
+                    }
+                }
+            }
+        }
+        for (x, a) in acc.iter().enumerate() {
+            for (v, s) in a.iter().enumerate() {
+                _mm512_storeu_ps(out.add(x * d.cop + v * LANES), *s);
+            }
+        }
+    }
+
+    pub type ScatterFn = unsafe fn(*mut f32, *const f32, *const f32, &Scatter);
+
+    macro_rules! scatter_pick {
+        ($v:literal, $k:literal, $wd:expr, [$($n:literal => $out:literal)*]) => {
+            match $wd {
+                $($n => scatter::<$v, $n, $k, $out> as ScatterFn,)*
+                _ => unreachable!("scatter rows of {}", $wd),
+            }
+        };
+    }
+
+    /// The scatter kernel for V vectors, dY rows of `wd` pixels and kernel `k`.
+    pub fn scatter_fn(v: usize, wd: usize, k: usize) -> ScatterFn {
+        match (v, k) {
+            (1, 3) => {
+                scatter_pick!(1, 3, wd, [2 => 4 3 => 5 4 => 6 5 => 7 6 => 8 7 => 9 8 => 10 9 => 11 10 => 12 11 => 13 12 => 14])
+            }
+            (2, 3) => {
+                scatter_pick!(2, 3, wd, [2 => 4 3 => 5 4 => 6 5 => 7 6 => 8 7 => 9 8 => 10 9 => 11 10 => 12 11 => 13 12 => 14])
+            }
+            (1, 5) => scatter_pick!(1, 5, wd, [2 => 6 3 => 7 4 => 8 5 => 9 6 => 10 7 => 11 8 => 12 9 => 13 10 => 14]),
+            (2, 5) => scatter_pick!(2, 5, wd, [2 => 6 3 => 7 4 => 8 5 => 9 6 => 10 7 => 11 8 => 12 9 => 13 10 => 14]),
+            _ => unreachable!("scatter: {v} vectors, kernel {k}"),
         }
     }
 
@@ -233,6 +313,21 @@ mod avx512 {
 #[cfg(target_arch = "x86_64")]
 pub unsafe fn fwd((s, v, g, r): (usize, usize, usize, usize), out: *mut f32, x: *const f32, w: *const f32, d: &Fwd) {
     avx512::fwd_fn(s, v, g, r)(out, x, w, d)
+}
+
+/// One scatter row (`Scatter`) of `v` vectors, dY rows `wd` wide, kernel `k`.
+/// # Safety
+/// `available()`, `scatter_takes(wd, k)`, `(v, _) = blocking(cop)`; dY's rows
+/// y - ky for ky in [ky0, ky1) exist in every channel, w holds co·k·k taps of cop
+/// floats, and out has (wd + k - 1)·cop floats from the block's first channel.
+#[cfg(target_arch = "x86_64")]
+pub unsafe fn scatter(v: usize, wd: usize, k: usize, out: *mut f32, dy: *const f32, w: *const f32, d: &Scatter) {
+    avx512::scatter_fn(v, wd, k)(out, dy, w, d)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+pub unsafe fn scatter(_: usize, _: usize, _: usize, _: *mut f32, _: *const f32, _: *const f32, _: &Scatter) {
+    unreachable!("direct conv needs AVX-512")
 }
 
 /// # Safety

@@ -108,6 +108,8 @@ fn conv(b: &mut Builder, out: &mut Vec<Case>, quick: bool) {
         (2, 3, 32, 13, 14, 5, 2, true, 1),
         (1, 16, 16, 8, 9, 3, 1, false, 1),
         (1, 16, 17, 9, 8, 5, 1, false, 1),
+        // 'valid' 5×5 with two vectors of input channels: the native engine's scatter input gradient
+        (2, 24, 32, 12, 12, 5, 1, false, 1),
     ];
     for &(n, ci, co, h, w, k, stride, same, splits) in &strided {
         let d = kernels::ConvDims::strided(n, ci, co, h, w, k, stride, same);
