@@ -3,7 +3,9 @@
 //! whole reduction, so no im2col, no packing and no padded-row waste. Output
 //! channels are padded to a multiple of 16 (`cop`) in the weights and results,
 //! so any channel count takes this path; the padding columns are computed from
-//! zeros and never read back. Used by `conv` when `available()`; elsewhere, and
+//! zeros and never read back. A 'valid' conv's input gradient runs as a scatter
+//! instead (`scatter`): dX rows in registers, each dY pixel's taps added in, so
+//! nothing reads padding. Used by `conv` when `available()`; elsewhere, and
 //! with GPUNET_NATIVE_CONV=gemm, conv runs as GEMMs on the `gemm` crate.
 
 /// Channels per vector.
