@@ -90,6 +90,16 @@ impl<'a> Builder<'a> {
     fn bn_stats(&self, i: usize) -> View {
         View::whole(self.b.bn_stats[i].unwrap(), 2 * self.net.spec.shapes[i].0)
     }
+    /// A layer's weight and bias, and their gradients.
+    fn weight(&self, s: &Slot) -> View {
+        self.param(s.weight, s.weight_len())
+    }
+    fn bias(&self, s: &Slot) -> View {
+        self.param(s.bias, s.bias_len())
+    }
+    fn gweight(&self, s: &Slot) -> View {
+        self.pgrad(s.weight, s.weight_len())
+    }
     /// Batch norm's [γ; β] and [running mean; var].
     fn affine(&self, s: &Slot) -> View {
         self.param(s.weight, 2 * s.bias_len())
@@ -120,13 +130,7 @@ impl<'a> Builder<'a> {
             Layer::Conv { channels, k, stride, same, relu } => {
                 let d = ConvDims::strided(n, c, channels, h, w, k, stride, same).with_epilogue(true, relu);
                 let s = self.slot(i);
-                op::conv2d_forward(
-                    out,
-                    input,
-                    self.param(s.weight, s.weight_len()),
-                    Some(self.param(s.bias, s.bias_len())),
-                    d,
-                )
+                op::conv2d_forward(out, input, self.weight(s), Some(self.bias(s)), d)
             }
             Layer::Pool { k } => {
                 let arg = View::whole(self.b.argmax[i].unwrap(), out.len);
@@ -155,7 +159,7 @@ impl<'a> Builder<'a> {
                 let relu = matches!(layer, Layer::Fc { relu: true, .. });
                 let d = MatmulDims::strided(n, units, fan_in, (fan_in, 1), (1, fan_in)).with_epilogue(true, relu);
                 let s = self.slot(i);
-                op::matmul(out, input, self.param(s.weight, s.weight_len()), Some(self.param(s.bias, s.bias_len())), d)
+                op::matmul(out, input, self.weight(s), Some(self.bias(s)), d)
             }
         };
         self.ops.push(op);
@@ -193,7 +197,7 @@ impl<'a> Builder<'a> {
                 if relu {
                     self.ops.push(op::relu_backward(dy, self.act(i), ElemDims::new(dy.len)));
                 }
-                let gw = self.pgrad(s.weight, s.weight_len());
+                let gw = self.gweight(s);
                 match weight_grad_splits(self.net.split_k, channels, c * k * k, n * ho * wo) {
                     1 => self.ops.push(op::conv2d_backward_weight(gw, dy, x, d)),
                     splits => {
@@ -204,7 +208,7 @@ impl<'a> Builder<'a> {
                 }
                 self.bias_grad(s, dy, BiasGradDims::new(n, channels, ho * wo));
                 if let Some(dx) = dx {
-                    self.ops.push(op::conv2d_backward_input(dx, dy, self.param(s.weight, s.weight_len()), d));
+                    self.ops.push(op::conv2d_backward_input(dx, dy, self.weight(s), d));
                 }
             }
             Layer::Pool { k } => {
@@ -238,11 +242,11 @@ impl<'a> Builder<'a> {
                     self.ops.push(op::relu_backward(dy, self.act(i), ElemDims::new(dy.len)));
                 }
                 let dw = MatmulDims::strided(units, fan_in, n, (1, units), (fan_in, 1));
-                self.ops.push(op::matmul(self.pgrad(s.weight, s.weight_len()), dy, x, None, dw));
+                self.ops.push(op::matmul(self.gweight(s), dy, x, None, dw));
                 self.bias_grad(s, dy, BiasGradDims::new(n, units, 1));
                 if let Some(dx) = dx {
                     let d = MatmulDims::plain(n, fan_in, units);
-                    self.ops.push(op::matmul(dx, dy, self.param(s.weight, s.weight_len()), None, d));
+                    self.ops.push(op::matmul(dx, dy, self.weight(s), None, d));
                 }
             }
         }

@@ -11,7 +11,7 @@
 
 use super::shape::Shape;
 use super::Conv;
-use crate::kernels::op::Op;
+use crate::kernels::op::{BufId, Op};
 use crate::kernels::Kernel;
 use crate::kernels::{BiasGradDims, ConvDims, Dims, PoolDims};
 
@@ -107,11 +107,7 @@ fn pool_in_forward(ops: &mut [Op], fuse: &mut [Fuse], winograd: bool) {
         {
             continue;
         }
-        let y = conv.views[0].buf;
-        let alone = ops.iter().enumerate().all(|(j, op)| {
-            j == i || j == i + 1 || matches!(fuse[j], Fuse::Done) || op.views.iter().all(|v| v.buf != y)
-        });
-        if !alone {
+        if !used_only_by(ops, conv.views[0].buf, |j| j == i || j == i + 1 || fuse[j] == Fuse::Done) {
             continue;
         }
         let (params, inputs) = (conv.params, conv.views[1..].to_vec());
@@ -136,10 +132,7 @@ fn unpool(ops: &mut [Op], fuse: &mut [Fuse]) {
             Fuse::Wgrad { bias: true, pool: 0 } => true,
             _ => continue,
         };
-        let dx = pool.views[0].buf;
-        let alone = ops.iter().enumerate().all(|(j, op)| {
-            j == i || j == i + 1 || j == i + 2 || (bias && j == i + 3) || op.views.iter().all(|v| v.buf != dx)
-        });
+        let alone = used_only_by(ops, pool.views[0].buf, |j| (i..=i + 2).contains(&j) || (bias && j == i + 3));
         if !alone || ConvDims::from_params(&conv.params).splits > 1 {
             continue;
         }
@@ -149,4 +142,9 @@ fn unpool(ops: &mut [Op], fuse: &mut [Fuse]) {
         ops[i + 2].views.extend(extra);
         (fuse[i], fuse[i + 2]) = (Fuse::Unpooled, Fuse::Wgrad { bias, pool: k });
     }
+}
+
+/// Whether buffer `buf` is bound by no op of `ops` but those `allowed` (by index).
+fn used_only_by(ops: &[Op], buf: BufId, allowed: impl Fn(usize) -> bool) -> bool {
+    ops.iter().enumerate().all(|(j, op)| allowed(j) || op.views.iter().all(|v| v.buf != buf))
 }

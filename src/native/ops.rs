@@ -130,10 +130,7 @@ pub fn maxpool_backward(
         for o in p * outs..(p + 1) * outs {
             // a window's argmax lies in its own plane (maxpool_forward wrote it)
             let at = argmax[o] as usize;
-            let keep = mask.is_none_or(|m| {
-                let y = if pooled { m[o] } else { m[at] };
-                y > 0.0 || y.is_nan()
-            });
+            let keep = mask.is_none_or(|m| passes(if pooled { m[o] } else { m[at] }));
             dxp[at - p * h * w] = if keep { dy[o] } else { 0.0 };
         }
     });
@@ -149,6 +146,12 @@ pub fn relu_forward(y: &mut [f32], x: &[f32], d: &kernels::ElemDims) {
 pub fn relu_backward(dy: &mut [f32], y: &[f32], d: &kernels::ElemDims) {
     let n = d.n as usize;
     dy[..n].par_chunks_mut(CHUNK).zip(y[..n].par_chunks(CHUNK)).for_each(|(dy, y)| relu_mask(dy, y));
+}
+
+/// Whether a ReLU whose output is `y` passes its gradient: y > 0, or NaN (as the
+/// twin, which zeroes only where y ≤ 0).
+pub fn passes(y: f32) -> bool {
+    y > 0.0 || y.is_nan()
 }
 
 /// dy = 0 where the ReLU's output y ≤ 0 (NaN keeps dy, as in the twin): a select,

@@ -168,12 +168,12 @@ impl Pooled<'_> {
         grads[..pooled_hw]
             .iter_mut()
             .zip(dy.iter().zip(mask))
-            .for_each(|(g, (d, m))| *g = if *m > 0.0 || m.is_nan() { *d } else { 0.0 });
+            .for_each(|(g, (d, m))| *g = if ops::passes(*m) { *d } else { 0.0 });
         &self.argmax[r]
     }
     /// Σ of plane `plane`'s window gradients (the masked ones 0).
     pub fn plane_sum(&self, plane: usize, pooled_hw: usize) -> f32 {
         let r = plane * pooled_hw..(plane + 1) * pooled_hw;
-        self.dy[r.clone()].iter().zip(&self.mask[r]).map(|(d, m)| if *m > 0.0 || m.is_nan() { *d } else { 0.0 }).sum()
+        self.dy[r.clone()].iter().zip(&self.mask[r]).map(|(d, m)| if ops::passes(*m) { *d } else { 0.0 }).sum()
     }
 }
