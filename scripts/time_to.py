@@ -5,11 +5,15 @@ Keras/TensorFlow-CPU in the same run, when a Python with TensorFlow is given.
 Nothing is chosen on t10k here: the recipe and the seeds are fixed before the run.
 
 usage: python3 scripts/time_to.py [--gpunet BIN] [--arch fast] [--seeds 10]
-           [--target 0.99] [--keras PYTHON] [--json out.json] [-- extra gpunet train flags]
+           [--target 0.99] [--keras PYTHON] [--torch PYTHON [--torch-tf32]] [--json out.json]
+           [-- extra gpunet train flags]
 
 --keras PYTHON: a python with tensorflow-cpu; runs scripts/time_to_keras.py, the
 `fast` recipe written in Keras (the same net, batch, one-cycle rate and Adam
 betas), over the same seeds.
+--torch PYTHON: a python with PyTorch; runs scripts/time_to_torch.py, the same
+recipe on its CUDA device (strict fp32; --torch-tf32 adds a TF32 run), over the
+same seeds: the peer for `-- --device gpu` on a GPU machine.
 """
 import argparse, json, os, re, statistics, subprocess, sys, tempfile, time
 
@@ -52,6 +56,8 @@ def main():
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--target", type=float, default=0.99)
     ap.add_argument("--keras", help="a python with tensorflow-cpu, for the peer")
+    ap.add_argument("--torch", help="a python with PyTorch (CUDA for figures), for the GPU peer")
+    ap.add_argument("--torch-tf32", action="store_true", help="with --torch, also PyTorch with TF32 allowed")
     ap.add_argument("--json")
     ap.add_argument("extra", nargs="*", help="more `gpunet train` flags, after --")
     a = ap.parse_args()
@@ -73,23 +79,36 @@ def main():
             runs.append({"seed": seed, "test_accuracy": acc, "wall_s": wall})
             print(f"gpunet {a.arch} seed {seed:2d}: t10k {100 * acc:.2f}%  {wall:.2f} s", flush=True)
         results.append(summary(f"gpunet {a.arch} ({engine.split(' — ')[0].removeprefix('engine: ')})", runs, a.target))
+    peers = []
     if a.keras:
+        peers.append(("keras/tensorflow-cpu", [a.keras, os.path.join(HERE, "time_to_keras.py")]))
+    if a.torch:
+        peers.append(("pytorch fp32", [a.torch, os.path.join(HERE, "time_to_torch.py")]))
+        if a.torch_tf32:
+            peers.append(("pytorch tf32", [a.torch, os.path.join(HERE, "time_to_torch.py"), "--tf32"]))
+    write(a.json, info, a.target, results)
+    for name, cmd in peers:
         runs = []
         for seed in range(1, a.seeds + 1):
-            out, wall = timed([a.keras, os.path.join(HERE, "time_to_keras.py"), str(seed)], env)
-            acc = float(re.search(r"RESULT test_accuracy ([0-9.]+)", out).group(1))
-            runs.append({"seed": seed, "test_accuracy": acc, "wall_s": wall})
-            print(f"keras fast seed {seed:2d}: t10k {100 * acc:.2f}%  {wall:.2f} s", flush=True)
-        results.append(summary("keras/tensorflow-cpu fast", runs, a.target))
-        g, k = results
-        print(f"same-run ratio of median wall times (keras / gpunet): {k['median_wall_s'] / g['median_wall_s']:.2f}x")
-    if a.json:
-        doc = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "target": a.target, "info": info,
-               "results": results}
-        tmp = a.json + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(doc, f, indent=1)
-        os.replace(tmp, a.json)
+            out, wall = timed([*cmd, str(seed)], env)
+            m = re.search(r"RESULT test_accuracy ([0-9.]+)(.*)", out) or sys.exit(f"no RESULT line in:\n{out}")
+            runs.append({"seed": seed, "test_accuracy": float(m.group(1)), "wall_s": wall})
+            print(f"{name} fast seed {seed:2d}: t10k {100 * runs[-1]['test_accuracy']:.2f}%  {wall:.2f} s{m.group(2)}", flush=True)
+        results.append(summary(f"{name} fast", runs, a.target))
+        g, p = results[0], results[-1]
+        print(f"same-run ratio of median wall times ({name} / gpunet): {p['median_wall_s'] / g['median_wall_s']:.2f}x", flush=True)
+        write(a.json, info, a.target, results)
+
+
+def write(path, info, target, results):
+    """The JSON so far, replaced whole at each result: a time limit keeps what ran."""
+    if not path:
+        return
+    doc = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "target": target, "info": info,
+           "results": results}
+    with open(path + ".tmp", "w") as f:
+        json.dump(doc, f, indent=1)
+    os.replace(path + ".tmp", path)
 
 
 if __name__ == "__main__":
