@@ -5,11 +5,12 @@
 
 use crate::cpu::CpuEngine;
 use crate::data::{self, Images};
-use crate::engine::Engine;
+use crate::engine::{Engine, SplitK};
 use crate::error::Result;
 use crate::kernels;
 use crate::kernels::op::{self, Op};
 use crate::kernels::Kernel;
+use crate::model::plan::weight_grad_splits;
 use crate::model::{Net, NetConfig, Spec};
 use crate::optim::Optim;
 use crate::selftest::{self, Builder, Case, TOL_SUM};
@@ -122,12 +123,32 @@ fn round(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
-/// Median milliseconds of `reps` runs of a plan after one warm-up: device time
-/// from timestamp queries where the engine has them, else wall-clock time of a
-/// run and a full wait.
+/// Warm-up before timing: runs until this much time has passed (at least one run,
+/// at most `WARM_RUNS`). A discrete GPU idles at low clocks and raises them only
+/// under sustained work; one warm-up run timed an H200's 4096³ matmul at a fifth
+/// of its speed (BENCHMARKS, "NVIDIA GPUs").
+const WARM: std::time::Duration = std::time::Duration::from_millis(300);
+const WARM_RUNS: usize = 200;
+
+/// Calls `once` until `WARM` has passed (at least once, at most `WARM_RUNS` times).
+fn warm_up(mut once: impl FnMut(usize) -> Result<()>) -> Result<usize> {
+    let t = Instant::now();
+    let mut runs = 0;
+    while runs == 0 || (runs < WARM_RUNS && t.elapsed() < WARM) {
+        once(runs)?;
+        runs += 1;
+    }
+    Ok(runs)
+}
+
+/// Median milliseconds of `reps` runs of a plan after a warm-up (`warm_up`):
+/// device time from timestamp queries where the engine has them, else
+/// wall-clock time of a run and a full wait.
 pub fn time_plan(engine: &mut dyn Engine, plan: usize, reps: usize) -> Result<f64> {
-    engine.run(plan)?;
-    engine.finish()?;
+    warm_up(|_| {
+        engine.run(plan)?;
+        engine.finish()
+    })?;
     let mut times = Vec::with_capacity(reps);
     for _ in 0..reps {
         let t = Instant::now();
@@ -208,8 +229,16 @@ fn flops(case: &Case) -> f64 {
 
 /// The kernel launches timed, at batch `n` (the blog's cnn6 layers) and the
 /// matmul sizes given; only those `wanted` takes by "kernel shape" have their
-/// buffers made (a 4096³ matmul's are 200 MB).
-pub fn kernel_cases(n: usize, matmuls: &[(usize, usize, usize)], wanted: &dyn Fn(&str) -> bool) -> Vec<Case> {
+/// buffers made (a 4096³ matmul's are 200 MB). Conv weight gradients are cut
+/// into split-K partials as a training plan under `split` cuts them (the GPU
+/// engine's policy: a discrete GPU runs conv1's in 64 parts), the shape saying
+/// how many; the small sum of the partials that follows is not timed.
+pub fn kernel_cases(
+    n: usize,
+    matmuls: &[(usize, usize, usize)],
+    split: Option<SplitK>,
+    wanted: &dyn Fn(&str) -> bool,
+) -> Vec<Case> {
     let mut b = Builder::new(11);
     let mut out = Vec::new();
     let mut add = |kernel: Kernel, shape: String, make: &mut dyn FnMut(&mut Builder) -> (Op, Vec<usize>)| {
@@ -240,9 +269,12 @@ pub fn kernel_cases(n: usize, matmuls: &[(usize, usize, usize)], wanted: &dyn Fn
                 (op::conv2d_backward_input(dx, dy, w, d), vec![])
             });
         }
+        let splits = weight_grad_splits(split, co, ci * k * k, n * hw * hw);
+        let shape = if splits > 1 { format!("{shape} split {splits}") } else { shape };
         add(Kernel::Conv2dBackwardWeight, shape, &mut |b| {
-            let (dw, dy, x) = (b.output(co * ci * k * k), b.randn(n * co * hw * hw), b.randn(n * ci * hw * hw));
-            (op::conv2d_backward_weight(dw, dy, x, d), vec![])
+            let (dw, dy, x) =
+                (b.output(splits * co * ci * k * k), b.randn(n * co * hw * hw), b.randn(n * ci * hw * hw));
+            (op::conv2d_backward_weight(dw, dy, x, d.with_splits(splits)), vec![])
         });
     }
     add(Kernel::MaxpoolForward, format!("N{n} C32 28x28 k2"), &mut |b| {
@@ -307,7 +339,7 @@ pub enum Column {
 }
 
 /// Images per second of full training steps (gather, forward, loss, backward,
-/// Adam) of `arch` at `batch`, over `steps` steps after a warm-up step, timed in `column`.
+/// Adam) of `arch` at `batch`, over `steps` steps after a warm-up (`warm_up`), timed in `column`.
 pub fn time_training(
     engine: &mut dyn Engine,
     column: Column,
@@ -328,11 +360,13 @@ pub fn time_training(
     net.write_params(engine, &net.init_params(1))?;
     net.set_index(engine, 0, &(0..images.len() as u32).collect::<Vec<_>>())?;
     let rows = images.len();
-    net.train_step(engine, 0, batch, 0, lr)?;
-    engine.finish()?;
+    let warm = warm_up(|s| {
+        net.train_step(engine, (s * batch) % (rows - batch + 1), batch, s as u64, lr)?;
+        engine.finish()
+    })?;
     let t = Instant::now();
-    for s in 0..steps {
-        net.train_step(engine, (s * batch) % (rows - batch + 1), batch, s as u64 + 1, lr)?;
+    for s in warm..warm + steps {
+        net.train_step(engine, (s * batch) % (rows - batch + 1), batch, s as u64, lr)?;
     }
     engine.finish()?;
     let ms = t.elapsed().as_secs_f64() * 1e3 / steps as f64;
@@ -377,7 +411,8 @@ pub fn run(
         &[(256, 256, 256), (1024, 1024, 1024), (4096, 4096, 4096)]
     };
     let mut records = Vec::new();
-    for case in kernel_cases(n, matmuls, &wanted) {
+    let split = gpu.as_deref().and_then(|e| e.split_k());
+    for case in kernel_cases(n, matmuls, split, &wanted) {
         // the oracle is a plain loop at about 1 GFLOP/s: only where it takes seconds at most
         let with_oracle = flops(&case) < 3e9;
         let gpu_ms = gpu.as_deref_mut().map(|e| e.clear().and_then(|_| time_case(e, &case, reps))).transpose()?;

@@ -42,7 +42,9 @@ fn large_gemms_are_cut_across_threads_correctly() {
     // shapes above the parallel threshold, cut by rows (m large) and by columns (m short)
     let mut engine = NativeEngine::new(3).unwrap();
     let mut ran = 0;
-    for case in gpunet::bench::kernel_cases(5, &[(300, 257, 129), (9, 2000, 301)], &|what| what.starts_with("matmul")) {
+    for case in
+        gpunet::bench::kernel_cases(5, &[(300, 257, 129), (9, 2000, 301)], None, &|what| what.starts_with("matmul"))
+    {
         if case.kernel != gpunet::kernels::Kernel::Matmul {
             continue;
         }
