@@ -8,10 +8,10 @@
 # Check here first, on lavapipe with tiny sizes (CI runs this, tests/gpu_bench.rs):
 #   OUT=/tmp/gb bash scripts/gpu-bench.sh --dry-run
 #
-# What it leaves in $OUT (7 files, all at its top: the machine hands back at most 8,
+# What it leaves in $OUT (8 files, all at its top: the machine hands back at most 8,
 # two folders deep): summary.json (every headline figure, each step's exit and
 # time, whether the timings can be trusted), log.txt, info.txt, selftest.txt,
-# bench.json, cnn6-metrics.csv, torch.json.
+# bench.json, cnn6-metrics.csv, torch.json, fast.json.
 #
 # The whole script ends within BUDGET seconds (default 290, kill grace included):
 # each step's limit is cut to what is left, so a second run still fits a 15-minute
@@ -29,7 +29,7 @@ if [ $DRY = 1 ]; then REQUIRE_ADAPTER=${REQUIRE_ADAPTER:-llvmpipe}; else REQUIRE
 RUNS=$(mktemp -d)
 STEPS=$RUNS/steps.jsonl
 mkdir -p "$OUT"
-rm -f "$OUT"/{summary.json,log.txt,info.txt,selftest.txt,bench.json,cnn6-metrics.csv,torch.json}
+rm -f "$OUT"/{summary.json,log.txt,info.txt,selftest.txt,bench.json,cnn6-metrics.csv,torch.json,fast.json}
 exec > >(tee "$OUT/log.txt") 2>&1
 TEE=$!
 
@@ -100,7 +100,10 @@ if [ $ADAPTER_OK = 1 ]; then
   # 2. kernels and training steps, GPU engine beside the native one; the JSON is
   #    rewritten as each record arrives
   if [ $DRY = 1 ]; then bargs=(--quick --only "matmul 256,train:cnn6"); else bargs=(--only "matmul,conv2d,train:cnn6"); fi
+  clocks() { nvidia-smi --query-gpu=pstate,clocks.sm,clocks.mem,temperature.gpu,power.draw --format=csv,noheader 2>/dev/null | sed "s/^/clocks $1: /"; }
+  clocks "before bench"
   step bench 60 "$G" bench "${bargs[@]}" --json "$OUT/bench.json"
+  clocks "after bench"
 
   # 3. cnn6 epochs (48,000 images, batch 500) for the comparison with PyTorch's
   if [ $DRY = 1 ]; then
@@ -121,15 +124,23 @@ PY
   cp "$RUNS/cnn6/metrics.csv" "$OUT/cnn6-metrics.csv" 2>/dev/null
 
   # 4. PyTorch eager, same net, data and batch: strict fp32 and TF32
-  if python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
+  TORCH=0
+  python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null && TORCH=1
+  if [ $TORCH = 1 ]; then
     step torch 90 python3 scripts/torch_peer.py 2 --out "$OUT/torch.json"
   else
     echo "== torch: skipped, no PyTorch with CUDA here"
     echo '[{"skipped": "no PyTorch with CUDA on this machine"}]' >"$OUT/torch.json"
   fi
+
+  # 5. time to 99%: the `fast` recipe, each seed a fresh process timed from its start
+  #    to its exit, on this GPU; the same recipe in PyTorch (data on the device) beside it
+  if [ $DRY = 1 ]; then fargs=(--seeds 1 -- --device gpu --limit 600); else fargs=(--seeds 3 -- --device gpu); fi
+  [ $TORCH = 1 ] && fargs=(--torch python3 "${fargs[@]}")
+  step fast 70 python3 scripts/time_to.py --gpunet "$G" --json "$OUT/fast.json" "${fargs[@]}"
 fi
 
-# 5. the summary, from the files above
+# 6. the summary, from the files above
 python3 - "$OUT" "$STEPS" "$DRY" "$START" "$REQUIRE_ADAPTER" "$ADAPTER_OK" <<'PY'
 import csv, json, os, re, sys, time
 out, steps_path, dry, start, want, adapter_ok = sys.argv[1:7]
@@ -190,6 +201,9 @@ for mode in ("fp32", "tf32"):
         s["torch"][f"matmul4096_tflops_{mode}"] = mt["tflops"]
     if c or mt:
         s["torch"]["device"] = (c or mt).get("device")
+fast = load("fast.json", {})
+s["fast"] = [{k: r.get(k) for k in ("name", "seeds", "mean_accuracy", "median_wall_s", "min_wall_s")}
+             for r in fast.get("results", [])]
 s["seconds"] = round(time.time() - int(start), 1)
 if not s["trustworthy"]:
     ran = next((t for t in steps if t["name"] == "selftest"), None)
@@ -201,7 +215,7 @@ tmp = os.path.join(out, "summary.json.tmp")
 with open(tmp, "w") as f:
     json.dump(s, f, indent=1)
 os.replace(tmp, os.path.join(out, "summary.json"))
-print(json.dumps({k: s.get(k) for k in ("trustworthy", "matmul", "cnn6_epoch_s", "torch", "ratios", "seconds")}))
+print(json.dumps({k: s.get(k) for k in ("trustworthy", "matmul", "cnn6_epoch_s", "torch", "ratios", "fast", "seconds")}))
 sys.exit(0 if s["trustworthy"] else 1)
 PY
 rc=$?

@@ -32,7 +32,16 @@ fn the_gpu_bench_dry_run_leaves_every_file_with_sane_contents() {
         })
         .collect();
     files.sort();
-    let want = ["bench.json", "cnn6-metrics.csv", "info.txt", "log.txt", "selftest.txt", "summary.json", "torch.json"];
+    let want = [
+        "bench.json",
+        "cnn6-metrics.csv",
+        "fast.json",
+        "info.txt",
+        "log.txt",
+        "selftest.txt",
+        "summary.json",
+        "torch.json",
+    ];
     assert_eq!(files, want, "{log}");
     assert!(files.len() <= 8);
     let read = |f: &str| std::fs::read_to_string(out.path().join(f)).unwrap();
@@ -50,7 +59,7 @@ fn the_gpu_bench_dry_run_leaves_every_file_with_sane_contents() {
     // every step ran, passed and stayed within its limit; the whole run within the budget
     let steps = s["steps"].as_array().unwrap();
     let names: Vec<&str> = steps.iter().map(|t| t["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["info", "selftest", "bench", "cnn6"]);
+    assert_eq!(names, ["info", "selftest", "bench", "cnn6", "fast"]);
     for t in steps {
         assert_eq!(t["exit"], 0, "{t}");
         assert!(t["seconds"].as_f64().unwrap() < t["limit"].as_f64().unwrap(), "{t}");
@@ -75,8 +84,15 @@ fn the_gpu_bench_dry_run_leaves_every_file_with_sane_contents() {
     assert!(read("cnn6-metrics.csv").starts_with("epoch,seconds,loss,accuracy,val_loss,val_accuracy,lr\n"));
     let torch = json("torch.json");
     assert!(torch[0]["skipped"].is_string() || torch[0]["name"].is_string(), "{torch}");
+    // time to 99% on the adapter: one seed of `fast` on 600 images, timed from its start
+    let fast = &s["fast"][0];
+    assert!(fast["name"].as_str().unwrap().contains("llvmpipe"), "{s:#}");
+    assert!(fast["seeds"] == 1 && fast["median_wall_s"].as_f64().unwrap() > 0.0, "{s:#}");
+    assert!(fast["mean_accuracy"].as_f64().unwrap() > 0.1, "{s:#}");
     let logged = read("log.txt");
-    for line in ["== selftest: exit 0", "== bench: exit 0", "== cnn6: exit 0", "\"trustworthy\": true"] {
+    for line in
+        ["== selftest: exit 0", "== bench: exit 0", "== cnn6: exit 0", "== fast: exit 0", "\"trustworthy\": true"]
+    {
         assert!(logged.contains(line), "log.txt lacks {line:?}:\n{logged}");
     }
 }
