@@ -1,8 +1,8 @@
 //! Prediction and evaluation with a saved model.
 
-use crate::data::{Images, CLASSES};
+use crate::data::{Images, CLASSES, PIXELS, SIDE};
 use crate::engine::Engine;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::checkpoint::Model;
 use crate::model::{Net, NetConfig};
 
@@ -21,17 +21,68 @@ pub fn predict(engine: &mut dyn Engine, model: &Model, images: &Images, batch: u
     Ok(probs)
 }
 
-/// Each model's probabilities for every image; the engine is cleared after each.
-pub fn predict_each(engine: &mut dyn Engine, models: &[Model], images: &Images, batch: usize) -> Result<Vec<Vec<f32>>> {
+/// Test-time augmentation: the views each image is read in, as (dx, dy) shifts in
+/// pixels (the digit moved right and down, zeros shifted in); a model's
+/// prediction is the mean of its probabilities over them. `views` is 1 (the image
+/// alone), 5 (and the four one-pixel shifts) or 9 (and the diagonal ones).
+pub fn tta_shifts(views: usize) -> Result<&'static [(i32, i32)]> {
+    const SHIFTS: [(i32, i32); 9] = [(0, 0), (1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1)];
+    match views {
+        1 | 5 | 9 => Ok(&SHIFTS[..views]),
+        _ => Err(Error::usage(format!(
+            "--tta {views}: expected 1 (no test-time augmentation), 5 (one-pixel shifts) or 9 (and diagonals)"
+        ))),
+    }
+}
+
+/// Every image moved `dx` pixels right and `dy` down (negative: left, up); what
+/// leaves the frame is dropped, zeros come in. Labels are kept.
+pub fn shifted(images: &Images, dx: i32, dy: i32) -> Images {
+    let mut pixels = vec![0u8; images.pixels.len()];
+    let side = SIDE as i32;
+    // the destination columns that have a source column, as a range
+    let (x0, x1) = (dx.max(0) as usize, (side + dx.min(0)) as usize);
+    for (src, dst) in images.pixels.chunks(PIXELS).zip(pixels.chunks_mut(PIXELS)) {
+        for y in 0..side {
+            let sy = y - dy;
+            if (0..side).contains(&sy) && x0 < x1 {
+                let (d, s) = ((y * side) as usize, (sy * side) as usize);
+                let sx0 = (x0 as i32 - dx) as usize;
+                dst[d + x0..d + x1].copy_from_slice(&src[s + sx0..s + sx0 + (x1 - x0)]);
+            }
+        }
+    }
+    Images { pixels, labels: images.labels.clone() }
+}
+
+/// Each model's probabilities for every image, averaged over the views `shifts`
+/// (`tta_shifts`); the engine is cleared after each model.
+pub fn predict_each(
+    engine: &mut dyn Engine,
+    models: &[Model],
+    images: &Images,
+    batch: usize,
+    shifts: &[(i32, i32)],
+) -> Result<Vec<Vec<f32>>> {
+    let views: Vec<Images> = shifts.iter().filter(|&&s| s != (0, 0)).map(|&(dx, dy)| shifted(images, dx, dy)).collect();
     let mut all = Vec::with_capacity(models.len());
     for m in models {
-        all.push(predict(engine, m, images, batch)?);
-        engine.clear()?;
+        let mut each = Vec::with_capacity(shifts.len());
+        if shifts.contains(&(0, 0)) {
+            each.push(predict(engine, m, images, batch)?);
+            engine.clear()?;
+        }
+        for v in &views {
+            each.push(predict(engine, m, v, batch)?);
+            engine.clear()?;
+        }
+        all.push(mean(&each));
     }
     Ok(all)
 }
 
-/// The ensemble's probabilities: the mean over members, element by element.
+/// The mean of several probability tables (an ensemble's members, or one model's
+/// views), element by element.
 pub fn mean(members: &[Vec<f32>]) -> Vec<f32> {
     let k = members.len() as f32;
     (0..members[0].len()).map(|i| members.iter().map(|m| m[i]).sum::<f32>() / k).collect()
@@ -95,5 +146,58 @@ impl std::fmt::Display for Evaluation {
             writeln!(f, "{}{}", pct(self.precision(t)), pct(self.recall(t)))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plain definition: pixel (x, y) of the result is (x - dx, y - dy) of the source, or 0.
+    fn naive(images: &Images, dx: i32, dy: i32) -> Vec<u8> {
+        let s = SIDE as i32;
+        let mut out = vec![0; images.pixels.len()];
+        for (i, o) in out.iter_mut().enumerate() {
+            let (img, p) = (i / PIXELS, (i % PIXELS) as i32);
+            let (sx, sy) = (p % s - dx, p / s - dy);
+            if (0..s).contains(&sx) && (0..s).contains(&sy) {
+                *o = images.pixels[img * PIXELS + (sy * s + sx) as usize];
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn shifts_move_digits_and_drop_what_leaves_the_frame() {
+        let mut pixels = vec![0u8; 2 * PIXELS];
+        pixels[5 * SIDE + 3] = 200; // image 0: (x 3, y 5)
+        pixels[27] = 50; // image 0: (x 27, y 0), on the right edge
+        for (i, p) in pixels[PIXELS..].iter_mut().enumerate() {
+            *p = (i * 7 % 251) as u8 + 1; // image 1: no zeros
+        }
+        let images = Images { pixels, labels: Some(vec![4, 9]) };
+        let right = shifted(&images, 1, 0);
+        assert_eq!((right.pixels[5 * SIDE + 4], right.pixels[5 * SIDE + 3]), (200, 0));
+        assert_eq!(right.pixels[..PIXELS].iter().filter(|&&p| p > 0).count(), 1, "the edge pixel left the frame");
+        let up_left = shifted(&images, -1, -1);
+        assert_eq!(up_left.pixels[4 * SIDE + 2], 200);
+        assert_eq!(up_left.labels, images.labels);
+        for &(dx, dy) in tta_shifts(9).unwrap() {
+            assert_eq!(shifted(&images, dx, dy).pixels, naive(&images, dx, dy), "shift ({dx}, {dy})");
+        }
+        // a one-pixel shift of a full image zeroes exactly one row or column (both for diagonals)
+        let zeros = |v: &[u8]| v[PIXELS..].iter().filter(|&&p| p == 0).count();
+        assert_eq!(zeros(&shifted(&images, 0, 1).pixels), SIDE);
+        assert_eq!(zeros(&shifted(&images, -1, 1).pixels), 2 * SIDE - 1);
+    }
+
+    #[test]
+    fn tta_takes_one_five_or_nine_views() {
+        assert_eq!(tta_shifts(1).unwrap(), &[(0, 0)]);
+        assert_eq!(tta_shifts(5).unwrap().len(), 5);
+        for bad in [0, 2, 4, 10] {
+            let e = tta_shifts(bad).unwrap_err().to_string();
+            assert!(e.contains("--tta") && e.contains("expected 1"), "{e}");
+        }
     }
 }

@@ -107,6 +107,9 @@ enum Cmd {
         probs: Option<PathBuf>,
         #[arg(long, default_value_t = 500)]
         batch_size: usize,
+        /// Test-time augmentation: read each image in 1 view (off), 5 (and its one-pixel shifts) or 9 (and the diagonal ones), probabilities averaged
+        #[arg(long, default_value_t = 1)]
+        tta: usize,
     },
     /// Write one self-contained HTML page: it reads hand-drawn digits with the model(s), trains a network (--train), or runs every selftest kernel case (--selftest), on the browser's WebGPU adapter
     ExportWeb {
@@ -149,6 +152,9 @@ enum Cmd {
         /// Also draw the misclassified images (the first 200), captioned "true > predicted", into this .png (or .svg)
         #[arg(long)]
         errors: Option<PathBuf>,
+        /// Test-time augmentation: read each image in 1 view (off), 5 (and its one-pixel shifts) or 9 (and the diagonal ones), probabilities averaged
+        #[arg(long, default_value_t = 1)]
+        tta: usize,
     },
 }
 
@@ -288,12 +294,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             say!("wrote {} ({n} run{})", out.display(), if n == 1 { "" } else { "s" });
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Predict { model, input, out, probs, batch_size } => predict_cmd(&c, model, input, out, probs, batch_size),
+        Cmd::Predict { model, input, out, probs, batch_size, tta } => {
+            predict_cmd(&c, model, input, out, probs, batch_size, infer::tta_shifts(tta)?)
+        }
         Cmd::ExportWeb { selftest: true, out, .. } => export_selftest_cmd(out),
         Cmd::ExportWeb { train: true, run, test_limit, out, .. } => export_train_cmd(run, test_limit, out),
         Cmd::ExportWeb { model, out, .. } => export_digits_cmd(model, out),
         Cmd::ExportOnnx { model, out } => export_onnx_cmd(model, out),
-        Cmd::Eval { model, input, batch_size, errors } => eval_cmd(&c, model, input, batch_size, errors),
+        Cmd::Eval { model, input, batch_size, errors, tta } => {
+            eval_cmd(&c, model, input, batch_size, errors, infer::tta_shifts(tta)?)
+        }
     }
 }
 
@@ -362,12 +372,13 @@ fn predict_cmd(
     out: Option<PathBuf>,
     probs: Option<PathBuf>,
     batch_size: usize,
+    tta: &[(i32, i32)],
 ) -> Result<ExitCode> {
     gpunet::model::net::check_batch(batch_size)?;
     // the models first: a wrong one is known before a large input is read
     let models = gpunet::run::load_models(&model)?;
     if input.iter().any(|p| p.is_dir() || data::picture::is_picture(p)) {
-        return predict_pictures(c, &models, &input, out.as_deref(), batch_size);
+        return predict_pictures(c, &models, &input, out.as_deref(), batch_size, tta);
     }
     let [input] = &input[..] else {
         return Err(Error::usage("--input takes one CSV or IDX file (several only of pictures)"));
@@ -376,7 +387,7 @@ fn predict_cmd(
     let images = data::load(input)?;
     let mut engine = open(c)?.engine;
     let t = std::time::Instant::now();
-    let members = infer::predict_each(&mut *engine, &models, &images, batch_size)?;
+    let members = infer::predict_each(&mut *engine, &models, &images, batch_size, tta)?;
     let p = infer::mean(&members);
     let secs = t.elapsed().as_secs_f64();
     data::csv::write_submission(&out, &infer::argmax(&p))?;
@@ -384,11 +395,12 @@ fn predict_cmd(
         data::csv::write_probs(&path, &p)?;
     }
     say!(
-        "wrote {} predictions to {}{} ({secs:.2} s on the engine, {:.0} images/s)",
+        "wrote {} predictions to {}{}{} ({secs:.2} s on the engine, {:.0} images/s)",
         images.len(),
         out.display(),
         if models.len() > 1 { format!(", the mean of {} models", models.len()) } else { String::new() },
-        (images.len() * models.len()) as f64 / secs.max(1e-9)
+        if tta.len() > 1 { format!(", each over {} shifted views", tta.len()) } else { String::new() },
+        (images.len() * models.len() * tta.len()) as f64 / secs.max(1e-9)
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -459,6 +471,7 @@ fn eval_cmd(
     input: PathBuf,
     batch_size: usize,
     errors: Option<PathBuf>,
+    tta: &[(i32, i32)],
 ) -> Result<ExitCode> {
     gpunet::model::net::check_batch(batch_size)?;
     use gpunet::plot::Format;
@@ -473,9 +486,12 @@ fn eval_cmd(
         ));
     };
     let mut engine = open(c)?.engine;
-    let members = infer::predict_each(&mut *engine, &models, &images, batch_size)?;
+    let members = infer::predict_each(&mut *engine, &models, &images, batch_size, tta)?;
     let p = infer::mean(&members);
     say!("{} images from {}", images.len(), input.display());
+    if tta.len() > 1 {
+        say!("test-time augmentation: each model's probabilities averaged over {} shifted views", tta.len());
+    }
     if models.len() > 1 {
         for (path, probs) in model.iter().zip(&members) {
             let e = infer::evaluate(probs, &labels);
@@ -504,11 +520,12 @@ fn predict_pictures(
     input: &[PathBuf],
     out: Option<&Path>,
     batch_size: usize,
+    tta: &[(i32, i32)],
 ) -> Result<ExitCode> {
     let files = data::picture::expand(input)?;
     let images = data::picture::load(&files)?;
     let mut engine = open(c)?.engine;
-    let p = infer::mean(&infer::predict_each(&mut *engine, models, &images, batch_size)?);
+    let p = infer::mean(&infer::predict_each(&mut *engine, models, &images, batch_size, tta)?);
     let digits = infer::argmax(&p);
     let rows: Vec<&[f32]> = p.chunks(data::CLASSES).collect();
     for ((f, d), probs) in files.iter().zip(&digits).zip(&rows) {

@@ -422,3 +422,80 @@ fn predict_reads_pictures_of_digits() {
         &["run", "pics", "p.csv", "blank.png", "fake.png"],
     );
 }
+
+/// `--tta 5`: each image read in five views, the probabilities their mean. Checked
+/// against five plain predictions of test sets shifted here by hand; a wrong count
+/// of views is a usage error that writes nothing.
+#[test]
+fn test_time_augmentation_averages_five_shifted_views() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let o = run(
+        d,
+        &["train", "--device", "cpu", "--arch", "mlp:16", "--limit", "600", "--epochs", "1", "--out", "run"],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let test = gpunet::data::mnist_test().unwrap().truncate(40);
+    let csv = |dx: i32, dy: i32| {
+        let mut text = header(false) + "\n";
+        for img in test.pixels.chunks(784) {
+            let px: Vec<String> = (0..784i32)
+                .map(|p| {
+                    let (x, y) = (p % 28 - dx, p / 28 - dy);
+                    if (0..28).contains(&x) && (0..28).contains(&y) { img[(y * 28 + x) as usize] } else { 0 }
+                        .to_string()
+                })
+                .collect();
+            text += &(px.join(",") + "\n");
+        }
+        text
+    };
+    let probs = |name: &str, tta: &str| -> Vec<f64> {
+        let o = run(
+            d,
+            &[
+                "predict",
+                "--device",
+                "cpu",
+                "--model",
+                "run/model.safetensors",
+                "--input",
+                name,
+                "--out",
+                "sub.csv",
+                "--probs",
+                "probs.csv",
+                "--tta",
+                tta,
+            ],
+            &[],
+        );
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let text = std::fs::read_to_string(d.join("probs.csv")).unwrap();
+        text.lines()
+            .skip(1)
+            .flat_map(|l| l.split(',').skip(1).map(|v| v.parse::<f64>().unwrap()).collect::<Vec<_>>())
+            .collect()
+    };
+    write(d, "plain.csv", &csv(0, 0));
+    let with_tta = probs("plain.csv", "5");
+    let mut by_hand = vec![0.0; with_tta.len()];
+    for (i, (dx, dy)) in [(0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)].into_iter().enumerate() {
+        let name = format!("shift{i}.csv");
+        write(d, &name, &csv(dx, dy));
+        for (s, p) in by_hand.iter_mut().zip(probs(&name, "1")) {
+            *s += p / 5.0;
+        }
+    }
+    let plain = probs("plain.csv", "1");
+    assert_eq!(with_tta.len(), 400);
+    let worst = with_tta.iter().zip(&by_hand).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    assert!(worst < 2e-6, "--tta 5 differs from the mean of five shifted predictions by {worst}");
+    assert!(with_tta.iter().zip(&plain).any(|(a, b)| (a - b).abs() > 1e-3), "the views changed nothing");
+    std::fs::remove_file(d.join("sub.csv")).unwrap();
+    let o = run(d, &["predict", "--model", "run/model.safetensors", "--input", "plain.csv", "--tta", "3"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--tta 3: expected 1"), "{}", stderr(&o));
+    assert!(!d.join("submission.csv").exists() && !d.join("sub.csv").exists());
+}
