@@ -1,10 +1,12 @@
 //! Optimizer updates over one flat parameter buffer (all layers at once).
-//! adam: PyTorch's form, with L2 weight decay folded into the gradient.
+//! adam: PyTorch's form, with L2 weight decay folded into the gradient, or with
+//!       `decoupled` AdamW's: the weights shrunk by lr·decay, the gradient as it is.
 //! sgd:  momentum and optional Nesterov, PyTorch's form.
 
 struct Adam {
     n: u32,
-    _u1: u32, _u2: u32, _u3: u32, _v: vec4<u32>,
+    decoupled: u32,      // 1: AdamW (decay applied to the weights, not the gradient)
+    _u2: u32, _u3: u32, _v: vec4<u32>,
     lr: f32, beta1: f32, beta2: f32, eps: f32,
     weight_decay: f32,
     c1: f32,             // 1 / (1 - beta1^t)
@@ -35,12 +37,15 @@ fn flat(gid: vec3<u32>, nwg: vec3<u32>) -> u32 { return gid.x + gid.y * nwg.x * 
 fn adam(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat(gid, nwg);
     if (i >= ad.n) { return; }
-    let g = grad[i] + ad.weight_decay * param[i];
+    let w = param[i];
+    let decoupled = ad.decoupled != 0u;
+    let g = grad[i] + select(ad.weight_decay, 0.0, decoupled) * w;
     let mi = ad.beta1 * m[i] + (1.0 - ad.beta1) * g;
     let vi = ad.beta2 * v[i] + (1.0 - ad.beta2) * g * g;
     m[i] = mi;
     v[i] = vi;
-    param[i] -= ad.lr * (mi * ad.c1) / (sqrt(vi * ad.c2) + ad.eps);
+    let shrunk = select(w, w * (1.0 - ad.lr * ad.weight_decay), decoupled);
+    param[i] = shrunk - ad.lr * (mi * ad.c1) / (sqrt(vi * ad.c2) + ad.eps);
 }
 
 @compute @workgroup_size(256)

@@ -179,9 +179,12 @@ struct RunFlags {
     /// Random affine maps of each training image on the device: rotate=DEGREES,zoom=FRACTION,shift=FRACTION (any subset), or none [default: none]
     #[arg(long)]
     augment: Option<String>,
-    /// adam or sgd [default: adam]
+    /// adam, adamw (decoupled weight decay) or sgd [default: adam]
     #[arg(long)]
     optimizer: Option<String>,
+    /// Weight decay: adamw shrinks every weight by lr·W a step; adam and sgd add W·w to its gradient (L2) [default: 0]
+    #[arg(long)]
+    weight_decay: Option<f32>,
     /// Adam's decay rates of the gradient's mean and square, B1,B2 [default: 0.9,0.999]
     #[arg(long)]
     adam_betas: Option<String>,
@@ -593,6 +596,7 @@ fn run_settings(a: &RunFlags, resumed: Option<Settings>, data: Option<PathBuf>) 
     take!("--lr-schedule", lr_schedule, a.lr_schedule.as_deref().map(gpunet::schedule::Schedule::parse).transpose()?);
     take!("--optimizer", optimizer, a.optimizer.clone());
     take!("--adam-betas", adam_betas, a.adam_betas.as_deref().map(gpunet::settings::parse_betas).transpose()?);
+    take!("--weight-decay", weight_decay, a.weight_decay);
     take!("--momentum", momentum, a.momentum);
     take!("--nesterov", nesterov, a.nesterov.then_some(true));
     take!("--seed", seed, a.seed);

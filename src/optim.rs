@@ -8,14 +8,25 @@ pub const ADAM_BETAS: (f32, f32) = (0.9, 0.999);
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Kind {
-    Adam { beta1: f32, beta2: f32, eps: f32 },
-    Sgd { momentum: f32, nesterov: bool },
+    /// `decoupled`: AdamW (Loshchilov and Hutter): the weight decay shrinks the
+    /// weights by lr·decay each step instead of joining the gradient as L2 does.
+    Adam {
+        beta1: f32,
+        beta2: f32,
+        eps: f32,
+        decoupled: bool,
+    },
+    Sgd {
+        momentum: f32,
+        nesterov: bool,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Optim {
     pub kind: Kind,
     pub lr: f32,
+    /// Adam and SGD: L2, added to the gradient as decay·w; AdamW: decoupled.
     pub weight_decay: f32,
 }
 
@@ -26,22 +37,27 @@ impl Optim {
     }
     /// Adam with its moments' decay rates (beta1, beta2) chosen; eps 1e-8.
     pub fn adam_with(lr: f32, (beta1, beta2): (f32, f32)) -> Self {
-        Optim { kind: Kind::Adam { beta1, beta2, eps: 1e-8 }, lr, weight_decay: 0.0 }
+        Optim { kind: Kind::Adam { beta1, beta2, eps: 1e-8, decoupled: false }, lr, weight_decay: 0.0 }
+    }
+    /// AdamW: Adam with its moments' decay rates and a decoupled weight decay.
+    pub fn adamw(lr: f32, (beta1, beta2): (f32, f32), weight_decay: f32) -> Self {
+        Optim { kind: Kind::Adam { beta1, beta2, eps: 1e-8, decoupled: true }, lr, weight_decay }
     }
     pub fn sgd(lr: f32, momentum: f32, nesterov: bool) -> Self {
         Optim { kind: Kind::Sgd { momentum, nesterov }, lr, weight_decay: 0.0 }
     }
     pub fn name(&self) -> &'static str {
         match self.kind {
-            Kind::Adam { .. } => "adam",
+            Kind::Adam { decoupled: false, .. } => "adam",
+            Kind::Adam { decoupled: true, .. } => "adamw",
             Kind::Sgd { .. } => "sgd",
         }
     }
     /// The update's parameter block for step `t` (from 1) over `n` values.
     pub fn params(&self, n: usize, t: u64) -> Params {
         match self.kind {
-            Kind::Adam { beta1, beta2, eps } => {
-                AdamDims::new(n, self.lr, beta1, beta2, eps, self.weight_decay, t).params()
+            Kind::Adam { beta1, beta2, eps, decoupled } => {
+                AdamDims::new(n, self.lr, beta1, beta2, eps, self.weight_decay, t).decoupled(decoupled).params()
             }
             Kind::Sgd { momentum, nesterov } => {
                 SgdDims::new(n, self.lr, momentum, nesterov, self.weight_decay).params()

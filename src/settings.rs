@@ -20,6 +20,8 @@ pub struct Settings {
     pub optimizer: String,
     /// Adam's (beta1, beta2)
     pub adam_betas: (f32, f32),
+    /// adam, sgd: L2 (decay·w joins the gradient); adamw: decoupled
+    pub weight_decay: f32,
     pub momentum: f32,
     pub nesterov: bool,
     pub seed: u64,
@@ -64,6 +66,7 @@ impl Settings {
             augment: None,
             optimizer: "adam".into(),
             adam_betas: ADAM_BETAS,
+            weight_decay: 0.0,
             momentum: 0.9,
             nesterov: false,
             seed: 42,
@@ -93,6 +96,13 @@ impl Settings {
         if !((0.0..1.0).contains(&b1) && (0.0..1.0).contains(&b2)) {
             return bad(format!("--adam-betas must both be in [0, 1), got {b1},{b2}"));
         }
+        if !(self.weight_decay >= 0.0 && self.lr * self.weight_decay < 1.0) {
+            return bad(format!(
+                "--weight-decay must be at least 0 and below 1/lr ({}), got {}",
+                1.0 / self.lr,
+                self.weight_decay
+            ));
+        }
         if !(0.0..1.0).contains(&self.momentum) {
             return bad(format!("--momentum must be in [0, 1), got {}", self.momentum));
         }
@@ -100,10 +110,12 @@ impl Settings {
     }
 
     pub fn optim(&self) -> Result<Optim> {
+        let wd = self.weight_decay;
         match self.optimizer.as_str() {
-            "adam" => Ok(Optim::adam_with(self.lr, self.adam_betas)),
-            "sgd" => Ok(Optim::sgd(self.lr, self.momentum, self.nesterov)),
-            o => Err(Error::usage(format!("unknown optimizer '{o}': expected adam or sgd"))),
+            "adam" => Ok(Optim { weight_decay: wd, ..Optim::adam_with(self.lr, self.adam_betas) }),
+            "adamw" => Ok(Optim::adamw(self.lr, self.adam_betas, wd)),
+            "sgd" => Ok(Optim { weight_decay: wd, ..Optim::sgd(self.lr, self.momentum, self.nesterov) }),
+            o => Err(Error::usage(format!("unknown optimizer '{o}': expected adam, adamw or sgd"))),
         }
     }
 
@@ -118,6 +130,7 @@ impl Settings {
         put("augment", Augment::text(self.augment));
         put("optimizer", self.optimizer.clone());
         put("adam_betas", betas_text(self.adam_betas));
+        put("weight_decay", self.weight_decay.to_string());
         put("momentum", self.momentum.to_string());
         put("nesterov", self.nesterov.to_string());
         put("seed", self.seed.to_string());
@@ -162,6 +175,11 @@ impl Settings {
                     .map_err(|e| Error::input(path, 0, format!("bad 'gpunet.train.adam_betas' metadata: {e}")))?,
                 None => ADAM_BETAS,
             },
+            // likewise: no decay
+            weight_decay: match m.get("gpunet.train.weight_decay") {
+                Some(t) => num(path, "weight_decay", t.clone())?,
+                None => 0.0,
+            },
             momentum: num(path, "momentum", get("momentum")?)?,
             nesterov: num(path, "nesterov", get("nesterov")?)?,
             seed: num(path, "seed", get("seed")?)?,
@@ -204,19 +222,50 @@ mod tests {
 
     #[test]
     fn settings_round_trip_through_checkpoint_metadata() {
-        let s = Settings { adam_betas: (0.7, 0.9), lr_schedule: Schedule::OneCycle, ..Settings::new("deotte") };
+        let s = Settings {
+            adam_betas: (0.7, 0.9),
+            lr_schedule: Schedule::OneCycle,
+            optimizer: "adamw".into(),
+            weight_decay: 0.05,
+            ..Settings::new("deotte")
+        };
         assert_eq!(Settings::from_map(Path::new("x"), &s.to_map()).unwrap(), s);
-        // a run saved before --adam-betas existed resumes with the defaults
+        // a run saved before --adam-betas and --weight-decay existed resumes with the defaults
         let mut old = s.to_map();
         old.remove("gpunet.train.adam_betas");
-        assert_eq!(Settings::from_map(Path::new("x"), &old).unwrap().adam_betas, ADAM_BETAS);
+        old.remove("gpunet.train.weight_decay");
+        let back = Settings::from_map(Path::new("x"), &old).unwrap();
+        assert_eq!((back.adam_betas, back.weight_decay), (ADAM_BETAS, 0.0));
+    }
+
+    #[test]
+    fn weight_decay_is_l2_for_adam_and_sgd_and_decoupled_for_adamw() {
+        let with = |optimizer: &str, weight_decay: f32| Settings {
+            optimizer: optimizer.into(),
+            weight_decay,
+            ..Settings::new("mlp")
+        };
+        let o = with("adamw", 0.01).optim().unwrap();
+        assert_eq!((o.name(), o.weight_decay), ("adamw", 0.01));
+        assert!(matches!(o.kind, crate::optim::Kind::Adam { decoupled: true, .. }));
+        let o = with("adam", 0.01).optim().unwrap();
+        assert!(matches!(o.kind, crate::optim::Kind::Adam { decoupled: false, .. }) && o.weight_decay == 0.01);
+        assert_eq!(with("sgd", 0.02).optim().unwrap().weight_decay, 0.02);
+        for bad in [-0.1, f32::NAN, 1000.0] {
+            let e = with("adamw", bad).validate().unwrap_err().to_string();
+            assert!(e.contains("--weight-decay"), "{bad}: {e}");
+        }
+        assert!(with("adamx", 0.0).validate().unwrap_err().to_string().contains("expected adam, adamw or sgd"));
     }
 
     #[test]
     fn adam_betas_are_two_rates_below_one() {
         assert_eq!(parse_betas("0.7,0.9").unwrap(), (0.7, 0.9));
         let s = Settings { adam_betas: (0.7, 0.9), ..Settings::new("mlp") };
-        assert_eq!(s.optim().unwrap().kind, crate::optim::Kind::Adam { beta1: 0.7, beta2: 0.9, eps: 1e-8 });
+        assert_eq!(
+            s.optim().unwrap().kind,
+            crate::optim::Kind::Adam { beta1: 0.7, beta2: 0.9, eps: 1e-8, decoupled: false }
+        );
         assert_eq!(parse_betas(" 0.9 , 0.999 ").unwrap(), (0.9, 0.999));
         for bad in ["0.9", "0.9,1", "-0.1,0.9", "a,b", "0.9,0.99,0.9", ""] {
             let e = parse_betas(bad).unwrap_err().to_string();

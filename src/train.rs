@@ -331,14 +331,16 @@ fn announce(ui: &mut dyn Progress, s: &Settings, engine: String, net: &Net, size
         net.cfg.batch,
         net.bytes() as f64 / (1 << 20) as f64
     ));
-    let betas = s.optimizer == "adam" && s.adam_betas != crate::optim::ADAM_BETAS;
-    if s.augment.is_some() || s.lr_schedule != crate::schedule::Schedule::Const || betas {
+    let betas = s.optimizer.starts_with("adam") && s.adam_betas != crate::optim::ADAM_BETAS;
+    let decay = s.weight_decay > 0.0;
+    if s.augment.is_some() || s.lr_schedule != crate::schedule::Schedule::Const || betas || decay {
         ui.line(&format!(
-            "augment: {}; lr: {} from {}{}",
+            "augment: {}; lr: {} from {}{}{}",
             crate::augment::Augment::text(s.augment),
             s.lr_schedule.text(),
             s.lr,
-            if betas { format!("; adam betas {}", crate::settings::betas_text(s.adam_betas)) } else { String::new() }
+            if betas { format!("; adam betas {}", crate::settings::betas_text(s.adam_betas)) } else { String::new() },
+            if decay { format!("; {} weight decay {}", s.optimizer, s.weight_decay) } else { String::new() }
         ));
     }
 }

@@ -3,11 +3,14 @@
 use crate::kernels::{AdamDims, SgdDims};
 
 pub fn adam(param: &mut [f32], m: &mut [f32], v: &mut [f32], grad: &[f32], d: &AdamDims) {
+    let decoupled = d.decoupled != 0;
     for i in 0..d.n as usize {
-        let g = grad[i] + d.weight_decay * param[i];
+        let w = param[i];
+        let g = grad[i] + if decoupled { 0.0 } else { d.weight_decay } * w;
         m[i] = d.beta1 * m[i] + (1.0 - d.beta1) * g;
         v[i] = d.beta2 * v[i] + (1.0 - d.beta2) * g * g;
-        param[i] -= d.lr * (m[i] * d.c1) / ((v[i] * d.c2).sqrt() + d.eps);
+        let shrunk = if decoupled { w * (1.0 - d.lr * d.weight_decay) } else { w };
+        param[i] = shrunk - d.lr * (m[i] * d.c1) / ((v[i] * d.c2).sqrt() + d.eps);
     }
 }
 

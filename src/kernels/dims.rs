@@ -296,7 +296,9 @@ impl DropoutDims {
 #[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct AdamDims {
     pub n: u32,
-    pub _u: [u32; 7],
+    /// 1: AdamW, the decay applied to the weights (lr·decay) rather than added to the gradient
+    pub decoupled: u32,
+    pub _u: [u32; 6],
     pub lr: f32,
     pub beta1: f32,
     pub beta2: f32,
@@ -314,7 +316,8 @@ impl AdamDims {
         let t = t.max(1) as i32;
         AdamDims {
             n: n as u32,
-            _u: [0; 7],
+            decoupled: 0,
+            _u: [0; 6],
             lr,
             beta1,
             beta2,
@@ -324,6 +327,10 @@ impl AdamDims {
             c2: (1.0 / (1.0 - (beta2 as f64).powi(t))) as f32,
             _f: 0.0,
         }
+    }
+    /// AdamW: the decay shrinks the weights by lr·decay instead of joining the gradient.
+    pub fn decoupled(self, on: bool) -> Self {
+        AdamDims { decoupled: on as u32, ..self }
     }
 }
 

@@ -215,6 +215,12 @@ fn optim(b: &mut Builder, out: &mut Vec<Case>) {
         let (w, vel, g) = (b.randn(n), b.randn(n), b.randn(n));
         out.push(b.case(format!("n={n} nesterov={nesterov}"), op::sgd(w, vel, g, d), TOL_EXACTISH, vec![]));
     }
+    // AdamW: the decay on the weights, not in the moments
+    for &n in &[257, 10_000] {
+        let d = kernels::AdamDims::new(n, 1e-2, 0.9, 0.999, 1e-8, 0.1, 5).decoupled(true);
+        let (w, m, v, g) = (b.randn(n), b.randn(n), b.floats(n, 0.0, 1.0), b.randn(n));
+        out.push(b.case(format!("n={n} adamw"), op::adam(w, m, v, g, d), TOL_TRANSCENDENTAL, vec![]));
+    }
 }
 
 /// The batch gather from the packed store, without augmentation.
