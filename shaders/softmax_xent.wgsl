@@ -1,7 +1,9 @@
 //! Softmax + cross-entropy, fused and numerically stable (the row max is
 //! subtracted before exp). One invocation per row: rows are short (10 classes).
-//! softmax_xent OVERWRITES dlogits with (softmax - onehot) / denom, writes each
-//! row's loss and whether its argmax hit the label; xent_accumulate adds a
+//! softmax_xent OVERWRITES dlogits with (softmax - target) / denom, writes each
+//! row's loss and whether its argmax hit the label; the target is the one-hot
+//! label, or with label smoothing s (1 - s)·onehot + s/C, the loss
+//! -Σ target·log softmax. xent_accumulate adds a
 //! batch's sums into a running (loss, correct) pair so an epoch needs one readback.
 //#include reduce.wgsl
 
@@ -9,7 +11,8 @@ struct Xent {
     n: u32, c: u32,
     denom: u32,          // rows the mean is taken over (the batch size)
     _u3: u32, _v: vec4<u32>,
-    _f0: vec4<f32>, _f1: vec4<f32>,
+    smoothing: f32,      // label smoothing s in [0, 1); 0: the one-hot target
+    _f1: f32, _f2: f32, _f3: f32, _f4: vec4<f32>,
 }
 
 @group(0) @binding(0) var<uniform> xp: Xent;
@@ -41,12 +44,18 @@ fn softmax_xent(@builtin(global_invocation_id) gid: vec3<u32>) {
     for (var j = 0u; j < xp.c; j++) { sum += exp(logits[base + j] - mx); }
     // labels are checked on load; the clamp keeps a bad one inside its row regardless
     let label = min(labels[r], xp.c - 1u);
-    loss[r] = log(sum) - (logits[base + label] - mx);
+    let spread = xp.smoothing / f32(xp.c);
+    // Σ target·(z - max); with no smoothing only the label's term is not zero
+    var hit = 0.0;
+    for (var j = 0u; j < xp.c; j++) {
+        hit += (select(0.0, 1.0 - xp.smoothing, j == label) + spread) * (logits[base + j] - mx);
+    }
+    loss[r] = log(sum) - hit;
     correct[r] = select(0.0, 1.0, arg == label);
     let inv = 1.0 / f32(xp.denom);
     for (var j = 0u; j < xp.c; j++) {
         let p = exp(logits[base + j] - mx) / sum;
-        dlogits[base + j] = (p - select(0.0, 1.0, j == label)) * inv;
+        dlogits[base + j] = (p - (select(0.0, 1.0 - xp.smoothing, j == label) + spread)) * inv;
     }
 }
 

@@ -22,6 +22,8 @@ pub struct Settings {
     pub adam_betas: (f32, f32),
     /// adam, sgd: L2 (decay·w joins the gradient); adamw: decoupled
     pub weight_decay: f32,
+    /// Training targets (1 - s)·onehot + s/10
+    pub label_smoothing: f32,
     pub momentum: f32,
     pub nesterov: bool,
     pub seed: u64,
@@ -67,6 +69,7 @@ impl Settings {
             optimizer: "adam".into(),
             adam_betas: ADAM_BETAS,
             weight_decay: 0.0,
+            label_smoothing: 0.0,
             momentum: 0.9,
             nesterov: false,
             seed: 42,
@@ -103,6 +106,9 @@ impl Settings {
                 self.weight_decay
             ));
         }
+        if !(0.0..1.0).contains(&self.label_smoothing) {
+            return bad(format!("--label-smoothing must be in [0, 1), got {}", self.label_smoothing));
+        }
         if !(0.0..1.0).contains(&self.momentum) {
             return bad(format!("--momentum must be in [0, 1), got {}", self.momentum));
         }
@@ -131,6 +137,7 @@ impl Settings {
         put("optimizer", self.optimizer.clone());
         put("adam_betas", betas_text(self.adam_betas));
         put("weight_decay", self.weight_decay.to_string());
+        put("label_smoothing", self.label_smoothing.to_string());
         put("momentum", self.momentum.to_string());
         put("nesterov", self.nesterov.to_string());
         put("seed", self.seed.to_string());
@@ -180,6 +187,10 @@ impl Settings {
                 Some(t) => num(path, "weight_decay", t.clone())?,
                 None => 0.0,
             },
+            label_smoothing: match m.get("gpunet.train.label_smoothing") {
+                Some(t) => num(path, "label_smoothing", t.clone())?,
+                None => 0.0,
+            },
             momentum: num(path, "momentum", get("momentum")?)?,
             nesterov: num(path, "nesterov", get("nesterov")?)?,
             seed: num(path, "seed", get("seed")?)?,
@@ -227,6 +238,7 @@ mod tests {
             lr_schedule: Schedule::OneCycle,
             optimizer: "adamw".into(),
             weight_decay: 0.05,
+            label_smoothing: 0.1,
             ..Settings::new("deotte")
         };
         assert_eq!(Settings::from_map(Path::new("x"), &s.to_map()).unwrap(), s);
@@ -234,8 +246,13 @@ mod tests {
         let mut old = s.to_map();
         old.remove("gpunet.train.adam_betas");
         old.remove("gpunet.train.weight_decay");
+        old.remove("gpunet.train.label_smoothing");
         let back = Settings::from_map(Path::new("x"), &old).unwrap();
-        assert_eq!((back.adam_betas, back.weight_decay), (ADAM_BETAS, 0.0));
+        assert_eq!((back.adam_betas, back.weight_decay, back.label_smoothing), (ADAM_BETAS, 0.0, 0.0));
+        for bad in [-0.1, 1.0, f32::NAN] {
+            let s = Settings { label_smoothing: bad, ..Settings::new("mlp") };
+            assert!(s.validate().unwrap_err().to_string().contains("--label-smoothing"), "{bad}");
+        }
     }
 
     #[test]

@@ -315,6 +315,7 @@ fn build(engine: &mut dyn Engine, s: &Settings, data: Data, sizes: &Sizes) -> Re
     };
     let mut net = Net::new(engine, spec, &store, cfg)?;
     net.set_augment(s.augment);
+    net.set_label_smoothing(s.label_smoothing);
     Ok(net)
 }
 
@@ -333,14 +334,16 @@ fn announce(ui: &mut dyn Progress, s: &Settings, engine: String, net: &Net, size
     ));
     let betas = s.optimizer.starts_with("adam") && s.adam_betas != crate::optim::ADAM_BETAS;
     let decay = s.weight_decay > 0.0;
-    if s.augment.is_some() || s.lr_schedule != crate::schedule::Schedule::Const || betas || decay {
+    let smooth = s.label_smoothing > 0.0;
+    if s.augment.is_some() || s.lr_schedule != crate::schedule::Schedule::Const || betas || decay || smooth {
         ui.line(&format!(
-            "augment: {}; lr: {} from {}{}{}",
+            "augment: {}; lr: {} from {}{}{}{}",
             crate::augment::Augment::text(s.augment),
             s.lr_schedule.text(),
             s.lr,
             if betas { format!("; adam betas {}", crate::settings::betas_text(s.adam_betas)) } else { String::new() },
-            if decay { format!("; {} weight decay {}", s.optimizer, s.weight_decay) } else { String::new() }
+            if decay { format!("; {} weight decay {}", s.optimizer, s.weight_decay) } else { String::new() },
+            if smooth { format!("; label smoothing {}", s.label_smoothing) } else { String::new() }
         ));
     }
 }

@@ -240,14 +240,19 @@ pub struct XentDims {
     pub c: u32,
     pub denom: u32,
     pub _u: [u32; 5],
-    pub _f: [f32; 8],
+    /// Label smoothing s: the target is (1 - s)·onehot + s/C
+    pub smoothing: f32,
+    pub _f: [f32; 7],
 }
 
 impl Dims for XentDims {}
 
 impl XentDims {
     pub fn new(n: usize, c: usize) -> Self {
-        XentDims { n: n as u32, c: c as u32, denom: n as u32, _u: [0; 5], _f: [0.0; 8] }
+        XentDims { n: n as u32, c: c as u32, denom: n as u32, _u: [0; 5], smoothing: 0.0, _f: [0.0; 7] }
+    }
+    pub fn smoothed(self, smoothing: f32) -> Self {
+        XentDims { smoothing, ..self }
     }
 }
 

@@ -121,6 +121,8 @@ pub struct Net {
     pub(super) split_k: Option<SplitK>,
     /// Random affine maps on training batches (none by default).
     augment: Option<Augment>,
+    /// Label smoothing of the training loss (validation and test losses are plain).
+    pub(super) label_smoothing: f32,
     bytes: u64,
     pub(super) b: Bufs,
     plans: HashMap<(Mode, usize), Plan>,
@@ -281,6 +283,7 @@ impl Net {
             store_rows: store.len(),
             split_k: engine.split_k(),
             augment: None,
+            label_smoothing: 0.0,
             bytes,
             b,
             plans: HashMap::new(),
@@ -369,6 +372,16 @@ impl Net {
     /// Augmentation of the training batches from now on.
     pub fn set_augment(&mut self, augment: Option<Augment>) {
         self.augment = augment;
+    }
+
+    /// Label smoothing s of the training loss: targets (1 - s)·onehot + s/C. Set
+    /// before the first training step (the plans carry it).
+    pub fn set_label_smoothing(&mut self, s: f32) {
+        assert!(
+            !self.plans.keys().any(|(m, _)| *m == Mode::Train),
+            "label smoothing set after a training plan was built"
+        );
+        self.label_smoothing = s;
     }
 
     /// One training step on the `n` rows listed at index[first..first + n].

@@ -170,7 +170,7 @@ impl<'a> Builder<'a> {
     fn loss(&mut self, mode: Mode) {
         let (b, n) = (self.b, self.n);
         let last = self.act(self.net.spec.layers.len() - 1);
-        let xent = XentDims::new(n, CLASSES);
+        let xent = XentDims::new(n, CLASSES).smoothed(if self.train { self.net.label_smoothing } else { 0.0 });
         let (loss, correct) = (View::whole(b.loss, n), View::whole(b.correct, n));
         if mode == Mode::Predict {
             self.ops.push(op::softmax(View::whole(b.probs, n * CLASSES), last, xent));

@@ -194,6 +194,14 @@ fn elementwise(b: &mut Builder, out: &mut Vec<Case>) {
         let (probs, logits) = (b.output(n * c), b.floats(n * c, -8.0, 8.0));
         out.push(b.case(shape, op::softmax(probs, logits, d), TOL_TRANSCENDENTAL, vec![]));
     }
+    // label smoothing: the target (1 - s)·onehot + s/C
+    for &(n, c, s) in &[(7, 10, 0.1), (257, 10, 0.2)] {
+        let d = kernels::XentDims::new(n, c).smoothed(s);
+        let (dl, loss, hit) = (b.output(n * c), b.output(n), b.output(n));
+        let (logits, labels) = (b.floats(n * c, -8.0, 8.0), b.ints(n, c as u32));
+        let op = op::softmax_xent(dl, loss, hit, logits, labels, d);
+        out.push(b.case(format!("N{n} C{c} smoothing {s}"), op, TOL_TRANSCENDENTAL, vec![]));
+    }
     for &(n, p) in &[(1, 0.5), (7, 0.25), (1000, 0.25), (8481, 0.5)] {
         let d = kernels::DropoutDims::new(n, p, 42, 7, 3);
         let shape = format!("n={n} p={p}");

@@ -130,6 +130,7 @@ fn program(
     let mut net = Net::new(&mut rec, spec.clone(), &store, cfg)?;
     drop(store);
     net.set_augment(s.augment);
+    net.set_label_smoothing(s.label_smoothing);
     let init = net.init_params(s.seed);
     net.write_params(&mut rec, &init)?;
     // validation, test and the drawing row stay in place; the page writes each epoch's order before them
