@@ -2,6 +2,7 @@
 //! adam: PyTorch's form, with L2 weight decay folded into the gradient, or with
 //!       `decoupled` AdamW's: the weights shrunk by lr·decay, the gradient as it is.
 //! sgd:  momentum and optional Nesterov, PyTorch's form.
+//! ema:  the weights' exponential moving average (Polyak averaging), one step.
 
 struct Adam {
     n: u32,
@@ -22,14 +23,24 @@ struct Sgd {
     _f3: f32, _f: vec4<f32>,
 }
 
+struct Ema {
+    n: u32,
+    _u1: u32, _u2: u32, _u3: u32, _v: vec4<u32>,
+    decay: f32,          // avg <- decay * avg + (1 - decay) * w
+    _f1: f32, _f2: f32, _f3: f32, _f: vec4<f32>,
+}
+
 @group(0) @binding(0) var<uniform> ad: Adam;
 @group(0) @binding(0) var<uniform> sg: Sgd;
+@group(0) @binding(0) var<uniform> em: Ema;
 @group(0) @binding(1) var<storage, read_write> param: array<f32>; // (n)
 @group(0) @binding(2) var<storage, read_write> m: array<f32>;     // (n) adam first moment
 @group(0) @binding(3) var<storage, read_write> v: array<f32>;     // (n) adam second moment
 @group(0) @binding(4) var<storage, read> grad: array<f32>;        // (n) adam
 @group(0) @binding(2) var<storage, read_write> vel: array<f32>;   // (n) sgd velocity
 @group(0) @binding(3) var<storage, read> grad_s: array<f32>;      // (n) sgd
+@group(0) @binding(1) var<storage, read_write> avg: array<f32>;   // (n) ema: the average
+@group(0) @binding(2) var<storage, read> live: array<f32>;        // (n) ema: the weights
 
 fn flat(gid: vec3<u32>, nwg: vec3<u32>) -> u32 { return gid.x + gid.y * nwg.x * 256u; }
 
@@ -57,4 +68,11 @@ fn sgd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) n
     vel[i] = b;
     let step = select(b, g + sg.momentum * b, sg.nesterov != 0u);
     param[i] -= sg.lr * step;
+}
+
+@compute @workgroup_size(256)
+fn ema(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat(gid, nwg);
+    if (i >= em.n) { return; }
+    avg[i] = em.decay * avg[i] + (1.0 - em.decay) * live[i];
 }

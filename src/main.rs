@@ -188,6 +188,9 @@ struct RunFlags {
     /// Label smoothing S: train towards (1 - S)·onehot + S/10 (the training loss printed includes it; validation and test losses are plain) [default: 0]
     #[arg(long)]
     label_smoothing: Option<f32>,
+    /// Keep a moving average of the weights with this decay per step (e.g. 0.999): validation, the test and the saved model use the average [default: none]
+    #[arg(long)]
+    ema: Option<f32>,
     /// Adam's decay rates of the gradient's mean and square, B1,B2 [default: 0.9,0.999]
     #[arg(long)]
     adam_betas: Option<String>,
@@ -601,6 +604,7 @@ fn run_settings(a: &RunFlags, resumed: Option<Settings>, data: Option<PathBuf>) 
     take!("--adam-betas", adam_betas, a.adam_betas.as_deref().map(gpunet::settings::parse_betas).transpose()?);
     take!("--weight-decay", weight_decay, a.weight_decay);
     take!("--label-smoothing", label_smoothing, a.label_smoothing);
+    take!("--ema", ema, a.ema.map(Some));
     take!("--momentum", momentum, a.momentum);
     take!("--nesterov", nesterov, a.nesterov.then_some(true));
     take!("--seed", seed, a.seed);

@@ -24,6 +24,9 @@ pub struct Settings {
     pub weight_decay: f32,
     /// Training targets (1 - s)·onehot + s/10
     pub label_smoothing: f32,
+    /// The decay of the weights' moving average that evaluation and the saved
+    /// model use (`--ema`); None: the weights themselves
+    pub ema: Option<f32>,
     pub momentum: f32,
     pub nesterov: bool,
     pub seed: u64,
@@ -70,6 +73,7 @@ impl Settings {
             adam_betas: ADAM_BETAS,
             weight_decay: 0.0,
             label_smoothing: 0.0,
+            ema: None,
             momentum: 0.9,
             nesterov: false,
             seed: 42,
@@ -109,6 +113,9 @@ impl Settings {
         if !(0.0..1.0).contains(&self.label_smoothing) {
             return bad(format!("--label-smoothing must be in [0, 1), got {}", self.label_smoothing));
         }
+        if let Some(d) = self.ema.filter(|d| !(*d > 0.0 && *d < 1.0)) {
+            return bad(format!("--ema must be a decay in (0, 1), as 0.999, got {d}"));
+        }
         if !(0.0..1.0).contains(&self.momentum) {
             return bad(format!("--momentum must be in [0, 1), got {}", self.momentum));
         }
@@ -138,6 +145,7 @@ impl Settings {
         put("adam_betas", betas_text(self.adam_betas));
         put("weight_decay", self.weight_decay.to_string());
         put("label_smoothing", self.label_smoothing.to_string());
+        put("ema", self.ema.map(|d| d.to_string()).unwrap_or_default());
         put("momentum", self.momentum.to_string());
         put("nesterov", self.nesterov.to_string());
         put("seed", self.seed.to_string());
@@ -191,6 +199,10 @@ impl Settings {
                 Some(t) => num(path, "label_smoothing", t.clone())?,
                 None => 0.0,
             },
+            ema: match m.get("gpunet.train.ema").filter(|t| !t.is_empty()) {
+                Some(t) => Some(num(path, "ema", t.clone())?),
+                None => None,
+            },
             momentum: num(path, "momentum", get("momentum")?)?,
             nesterov: num(path, "nesterov", get("nesterov")?)?,
             seed: num(path, "seed", get("seed")?)?,
@@ -239,6 +251,7 @@ mod tests {
             optimizer: "adamw".into(),
             weight_decay: 0.05,
             label_smoothing: 0.1,
+            ema: Some(0.999),
             ..Settings::new("deotte")
         };
         assert_eq!(Settings::from_map(Path::new("x"), &s.to_map()).unwrap(), s);
@@ -247,8 +260,14 @@ mod tests {
         old.remove("gpunet.train.adam_betas");
         old.remove("gpunet.train.weight_decay");
         old.remove("gpunet.train.label_smoothing");
+        old.remove("gpunet.train.ema");
         let back = Settings::from_map(Path::new("x"), &old).unwrap();
         assert_eq!((back.adam_betas, back.weight_decay, back.label_smoothing), (ADAM_BETAS, 0.0, 0.0));
+        assert_eq!(back.ema, None);
+        for bad in [0.0, 1.0, -0.5, f32::NAN] {
+            let s = Settings { ema: Some(bad), ..Settings::new("mlp") };
+            assert!(s.validate().unwrap_err().to_string().contains("--ema"), "{bad}");
+        }
         for bad in [-0.1, 1.0, f32::NAN] {
             let s = Settings { label_smoothing: bad, ..Settings::new("mlp") };
             assert!(s.validate().unwrap_err().to_string().contains("--label-smoothing"), "{bad}");

@@ -141,7 +141,8 @@ fn save_all(
     metrics: &[EpochMetrics],
 ) -> Result<()> {
     let params = engine.read_f32(net.params_view())?;
-    if params.iter().any(|p| !p.is_finite()) {
+    let avg = net.ema_view().map(|v| engine.read_f32(v)).transpose()?;
+    if params.iter().chain(avg.iter().flatten()).any(|p| !p.is_finite()) {
         let lr = net.cfg.optim.map_or(0.0, |o| o.lr);
         return Err(Error::Numeric(format!(
             "the weights became non-finite by step {} (epoch {}); try a lower --lr than {lr:e} (the last good checkpoint, if any, is in {})",
@@ -155,7 +156,9 @@ fn save_all(
         spec: &net.spec,
         scale: net.cfg.scale,
         slots: &net.slots,
-        params: &params,
+        // with --ema the model file holds the average, the optimizer file the weights
+        params: avg.as_deref().unwrap_or(&params),
+        live: avg.is_some().then_some(&params[..]),
         m: &state[0],
         v: state.get(1).map(|v| v.as_slice()),
         state: st,
@@ -335,15 +338,20 @@ fn announce(ui: &mut dyn Progress, s: &Settings, engine: String, net: &Net, size
     let betas = s.optimizer.starts_with("adam") && s.adam_betas != crate::optim::ADAM_BETAS;
     let decay = s.weight_decay > 0.0;
     let smooth = s.label_smoothing > 0.0;
-    if s.augment.is_some() || s.lr_schedule != crate::schedule::Schedule::Const || betas || decay || smooth {
+    let tools = decay || smooth || s.ema.is_some();
+    if s.augment.is_some() || s.lr_schedule != crate::schedule::Schedule::Const || betas || tools {
         ui.line(&format!(
-            "augment: {}; lr: {} from {}{}{}{}",
+            "augment: {}; lr: {} from {}{}{}{}{}",
             crate::augment::Augment::text(s.augment),
             s.lr_schedule.text(),
             s.lr,
             if betas { format!("; adam betas {}", crate::settings::betas_text(s.adam_betas)) } else { String::new() },
             if decay { format!("; {} weight decay {}", s.optimizer, s.weight_decay) } else { String::new() },
-            if smooth { format!("; label smoothing {}", s.label_smoothing) } else { String::new() }
+            if smooth { format!("; label smoothing {}", s.label_smoothing) } else { String::new() },
+            match s.ema {
+                Some(d) => format!("; weights averaged (EMA {d}) for validation, test and the saved model"),
+                None => String::new(),
+            }
         ));
     }
 }
@@ -358,7 +366,11 @@ fn start(
 ) -> Result<(TrainState, Vec<EpochMetrics>)> {
     let s = &job.settings;
     let Some(model_path) = &job.resume else {
-        net.write_params(engine, &net.init_params(s.seed))?;
+        let init = net.init_params(s.seed);
+        net.write_params(engine, &init)?;
+        if let Some(decay) = s.ema {
+            net.set_ema(engine, decay, &init)?;
+        }
         return Ok((TrainState { settings: s.to_map(), ..Default::default() }, Vec::new()));
     };
     let (model, _) = checkpoint::load_model(model_path)?;
@@ -369,9 +381,25 @@ fn start(
             format!("checkpoint is '{}', not '{}'", model.spec.text(), net.spec.text()),
         ));
     }
-    net.write_params(engine, &model.params)?;
-    let (m, v, saved) = checkpoint::load_state(&state_path(model_path), &net.slots, net.param_words, net.has_v())?;
-    net.write_state(engine, &m, v.as_deref())?;
+    let optim_path = state_path(model_path);
+    let saved = checkpoint::load_state(&optim_path, &net.slots, net.param_words, net.has_v())?;
+    match (s.ema, &saved.live) {
+        (None, _) => net.write_params(engine, &model.params)?,
+        // the model file holds the average; the optimizer file the weights
+        (Some(decay), Some(live)) => {
+            net.write_params(engine, live)?;
+            net.set_ema(engine, decay, &model.params)?;
+        }
+        (Some(_), None) => {
+            return Err(Error::input(
+                &optim_path,
+                0,
+                "the run averages its weights (--ema), but this optimizer file lacks the weights themselves (tensor 'live')",
+            ))
+        }
+    }
+    net.write_state(engine, &saved.m, saved.v.as_deref())?;
+    let saved = saved.state;
     let mut metrics = read_metrics(&model_path.with_file_name(run::METRICS))?;
     metrics.truncate(saved.epoch);
     let st = TrainState { settings: s.to_map(), ..saved };
@@ -475,12 +503,20 @@ impl Loop<'_> {
         Ok(images)
     }
 
+    /// (loss, accuracy) of held-out rows, with the weights' average where the run keeps one.
+    fn held_out(&mut self, first: usize, rows: usize) -> Result<(f64, f64)> {
+        self.net.swap_ema(self.engine)?;
+        let r = evaluate(self.engine, &mut self.net, first, rows);
+        self.net.swap_ema(self.engine)?;
+        r
+    }
+
     /// (loss, accuracy) on the validation rows after epoch `epoch`, if the run has any.
     fn validate(&mut self, epoch: usize, st: &TrainState) -> Result<(Option<f64>, Option<f64>)> {
         if self.sizes.val == 0 {
             return Ok((None, None));
         }
-        let (loss, accuracy) = evaluate(self.engine, &mut self.net, self.sizes.train, self.sizes.val)?;
+        let (loss, accuracy) = self.held_out(self.sizes.train, self.sizes.val)?;
         if !loss.is_finite() {
             let at = format!("after epoch {} (step {})", epoch + 1, st.step);
             return Err(self.non_finite(format!("the validation loss became non-finite {at}")));
@@ -494,7 +530,7 @@ impl Loop<'_> {
             return Ok(None);
         }
         let n = self.sizes.test;
-        let (loss, accuracy) = evaluate(self.engine, &mut self.net, self.sizes.train + self.sizes.val, n)?;
+        let (loss, accuracy) = self.held_out(self.sizes.train + self.sizes.val, n)?;
         self.ui.line(&format!("test (embedded t10k, {n} images): loss {loss:.4} - accuracy {accuracy:.4}"));
         Ok(Some((loss, accuracy)))
     }

@@ -53,6 +53,23 @@ fn losses(dir: &Path) -> Vec<String> {
 
 #[test]
 fn interrupted_run_resumes_to_the_uninterrupted_result() {
+    resumes_exactly(|s| s);
+}
+
+/// The same with the weights averaged (the model file holds the average, the
+/// optimizer file the weights), AdamW's decay and label smoothing.
+#[test]
+fn interrupted_run_with_averaged_weights_resumes_to_the_uninterrupted_result() {
+    resumes_exactly(|s| Settings {
+        ema: Some(0.9),
+        optimizer: "adamw".into(),
+        weight_decay: 0.05,
+        label_smoothing: 0.1,
+        ..s
+    });
+}
+
+fn resumes_exactly(with: fn(Settings) -> Settings) {
     if for_tests().is_none() {
         return;
     }
@@ -62,7 +79,8 @@ fn interrupted_run_resumes_to_the_uninterrupted_result() {
     // a per-step schedule and augmentation: the resumed run must pick up the rate and
     // the images of its step
     let augment = gpunet::augment::Augment::parse("rotate=10,zoom=0.1,shift=0.1").unwrap();
-    let s = Settings { lr_schedule: gpunet::schedule::Schedule::OneCycle, augment, ..settings(arch) };
+    let s = with(Settings { lr_schedule: gpunet::schedule::Schedule::OneCycle, augment, ..settings(arch) });
+    let averaged = s.ema.is_some();
     let whole = TrainJob { settings: s, epochs: 3, resume: None };
     run(&whole, &dir.path().join("whole"), &AtomicBool::new(false), &mut Quiet).unwrap();
 
@@ -71,15 +89,18 @@ fn interrupted_run_resumes_to_the_uninterrupted_result() {
     let stop = AtomicBool::new(false);
     let err = run(&whole, &split_dir, &stop, &mut StopAfter { stop: &stop, after: 13, steps: 0 }).unwrap_err();
     assert!(matches!(err, Error::Interrupted), "{err}");
-    let saved = checkpoint::load_state(
-        &split_dir.join("optim.safetensors"),
-        &checkpoint::load_model(&split_dir.join("model.safetensors")).unwrap().1,
-        gpunet::model::net::layout(&gpunet::model::Spec::parse(arch).unwrap()).1,
-        true,
-    )
-    .unwrap()
-    .2;
-    assert_eq!((saved.epoch, saved.batch, saved.step), (1, 3, 13));
+    let state = |dir: &Path| {
+        checkpoint::load_state(
+            &dir.join("optim.safetensors"),
+            &checkpoint::load_model(&dir.join("model.safetensors")).unwrap().1,
+            gpunet::model::net::layout(&gpunet::model::Spec::parse(arch).unwrap()).1,
+            true,
+        )
+        .unwrap()
+    };
+    let saved = state(&split_dir);
+    assert_eq!((saved.state.epoch, saved.state.batch, saved.state.step), (1, 3, 13));
+    assert_eq!(saved.live.is_some(), averaged, "the weights themselves are saved beside their average");
 
     let resumed = TrainJob { resume: Some(split_dir.join("model.safetensors")), ..whole };
     run(&resumed, &split_dir, &AtomicBool::new(false), &mut Quiet).unwrap();
@@ -87,6 +108,11 @@ fn interrupted_run_resumes_to_the_uninterrupted_result() {
     let b = checkpoint::load_model(&dir.path().join("split/model.safetensors")).unwrap().0;
     assert!(a.params == b.params, "resumed weights differ from the uninterrupted run's");
     assert_eq!(losses(&dir.path().join("whole")), losses(&dir.path().join("split")));
+    let (live_a, live_b) = (state(&dir.path().join("whole")).live, state(&split_dir).live);
+    assert!(live_a == live_b, "the resumed run's own weights differ from the uninterrupted run's");
+    if let Some(live) = live_a {
+        assert!(live != a.params, "the model file holds the average, not the weights");
+    }
 }
 
 #[test]

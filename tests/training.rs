@@ -197,3 +197,61 @@ fn epoch_order_is_a_permutation_that_moves_with_epoch_and_seed() {
     let fixed = a.iter().enumerate().filter(|(i, &r)| *i as u32 == r).count();
     assert!(fixed < 10, "{fixed} rows kept their place");
 }
+
+/// The weights' moving average on every engine: after each of five AdamW steps
+/// of a batch-norm net, avg = d·avg + (1 - d)·w over the whole buffer (batch
+/// norm's running statistics averaged too), as computed here from the weights
+/// read after each step; and the optimizer, weight decay included, leaves the
+/// running statistics to batch norm: after the first step (whose batch
+/// statistics come from the same initial weights) they equal a run's without decay.
+#[test]
+fn ema_averages_every_step_and_decay_spares_running_statistics() {
+    let spec = Spec::parse("conv4k3,bn,pool2,fc16,bn,out10").unwrap();
+    let images = first_images(16);
+    let (slots, words) = gpunet::model::net::layout(&spec);
+    let trained = gpunet::model::net::trainable_words(&slots, words);
+    let running: Vec<usize> =
+        slots.iter().filter_map(|s| s.running.map(|r| (r, 2 * s.bias_len()))).flat_map(|(r, n)| r..r + n).collect();
+    assert!(
+        !running.is_empty() && running.iter().all(|&r| r >= trained),
+        "running statistics sit after the trained words"
+    );
+    let decay = 0.8f32;
+    let train = |e: &mut dyn Engine, optim: Optim, ema: bool| {
+        let cfg = NetConfig { batch: 8, scale: 255.0, optim: Some(optim), seed: 7 };
+        let mut net = Net::new(e, spec.clone(), &images, cfg).unwrap();
+        let init = net.init_params(3);
+        net.write_params(e, &init).unwrap();
+        if ema {
+            net.set_ema(e, decay, &init).unwrap();
+        }
+        net.set_index(e, 0, &(0..16).collect::<Vec<_>>()).unwrap();
+        let (mut want, mut after) = (init.clone(), Vec::new());
+        for step in 0..5u64 {
+            net.train_step(e, (step as usize % 2) * 8, 8, step, 1e-2).unwrap();
+            let w = e.read_f32(net.params_view()).unwrap();
+            for (a, &w) in want.iter_mut().zip(&w) {
+                *a = decay * *a + (1.0 - decay) * w;
+            }
+            after.push(w);
+        }
+        let avg = net.ema_view().map(|v| e.read_f32(v).unwrap());
+        (want, avg, after)
+    };
+    for mut e in common::every_engine() {
+        let name = e.name();
+        let (want, avg, after) = train(&mut *e, Optim::adamw(1e-2, (0.9, 0.999), 0.1), true);
+        let avg = avg.unwrap();
+        let worst = want.iter().zip(&avg).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(worst < 1e-6, "{name}: the average is {worst} off d·avg + (1 - d)·w");
+        assert!(running.iter().any(|&r| avg[r] != want[r] || avg[r] != 0.0), "{name}: running statistics not averaged");
+        // the first step without decay (decoupled or L2) leaves the same running statistics
+        let (_, _, plain) = train(&mut *e, Optim::adam(1e-2), false);
+        let l2 = Optim { weight_decay: 0.1, ..Optim::adam(1e-2) };
+        for (what, decayed) in [("adamw", &after[0]), ("L2", &train(&mut *e, l2, false).2[0])] {
+            let moved = running.iter().filter(|&&r| decayed[r] != plain[0][r]).count();
+            assert_eq!(moved, 0, "{name}: {what} weight decay changed {moved} running statistics");
+            assert!(decayed[..trained] != plain[0][..trained], "{name}: {what} weight decay changed no weight");
+        }
+    }
+}

@@ -1,6 +1,6 @@
 //! Twins of shaders/optim.wgsl: Adam and SGD (momentum, Nesterov) updates.
 
-use crate::kernels::{AdamDims, SgdDims};
+use crate::kernels::{AdamDims, EmaDims, SgdDims};
 
 pub fn adam(param: &mut [f32], m: &mut [f32], v: &mut [f32], grad: &[f32], d: &AdamDims) {
     let decoupled = d.decoupled != 0;
@@ -11,6 +11,12 @@ pub fn adam(param: &mut [f32], m: &mut [f32], v: &mut [f32], grad: &[f32], d: &A
         v[i] = d.beta2 * v[i] + (1.0 - d.beta2) * g * g;
         let shrunk = if decoupled { w * (1.0 - d.lr * d.weight_decay) } else { w };
         param[i] = shrunk - d.lr * (m[i] * d.c1) / ((v[i] * d.c2).sqrt() + d.eps);
+    }
+}
+
+pub fn ema(avg: &mut [f32], live: &[f32], d: &EmaDims) {
+    for i in 0..d.n as usize {
+        avg[i] = d.decay * avg[i] + (1.0 - d.decay) * live[i];
     }
 }
 

@@ -50,6 +50,7 @@ pub fn twin(k: Kernel) -> CpuTwin {
             let [w, vel] = o else { unreachable!() };
             sgd(fm(w), fm(vel), f(i[0]), &Dims::from_params(p))
         },
+        Kernel::Ema => |o, i, p| ema(fm(o[0]), f(i[0]), &Dims::from_params(p)),
         Kernel::Gather => |o, i, p| {
             let [x, y] = o else { unreachable!() };
             gather(fm(x), y, i[0], i[1], i[2], &Dims::from_params(p))

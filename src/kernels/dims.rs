@@ -339,6 +339,25 @@ impl AdamDims {
     }
 }
 
+/// Mirrors `struct Ema`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct EmaDims {
+    pub n: u32,
+    pub _u: [u32; 7],
+    /// avg ← decay·avg + (1 - decay)·w
+    pub decay: f32,
+    pub _f: [f32; 7],
+}
+
+impl Dims for EmaDims {}
+
+impl EmaDims {
+    pub fn new(n: usize, decay: f32) -> Self {
+        EmaDims { n: n as u32, _u: [0; 7], decay, _f: [0.0; 7] }
+    }
+}
+
 /// Mirrors `struct Sgd`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]

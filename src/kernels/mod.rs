@@ -33,6 +33,7 @@ pub enum Kernel {
     DropoutBackward,
     Adam,
     Sgd,
+    Ema,
     Gather,
     BnStats,
     BnForward,
@@ -50,7 +51,7 @@ pub struct KernelInfo {
 }
 
 impl Kernel {
-    pub const ALL: [Kernel; 22] = [
+    pub const ALL: [Kernel; 23] = [
         Kernel::Matmul,
         Kernel::BiasGrad,
         Kernel::SumSplits,
@@ -68,6 +69,7 @@ impl Kernel {
         Kernel::DropoutBackward,
         Kernel::Adam,
         Kernel::Sgd,
+        Kernel::Ema,
         Kernel::Gather,
         Kernel::BnStats,
         Kernel::BnForward,
@@ -80,10 +82,13 @@ impl Kernel {
     }
 
     /// Whether the kernel reads its outputs (updates them in place) rather than
-    /// overwriting them: ReLU backward, the running sums, the optimizers, batch
-    /// norm's running statistics.
+    /// overwriting them: ReLU backward, the running sums, the optimizers, the
+    /// weights' moving average, batch norm's running statistics.
     pub fn updates_in_place(self) -> bool {
-        matches!(self, Kernel::ReluBackward | Kernel::XentAccumulate | Kernel::Adam | Kernel::Sgd | Kernel::BnStats)
+        matches!(
+            self,
+            Kernel::ReluBackward | Kernel::XentAccumulate | Kernel::Adam | Kernel::Sgd | Kernel::Ema | Kernel::BnStats
+        )
     }
 
     pub fn info(self) -> KernelInfo {
@@ -107,6 +112,7 @@ impl Kernel {
             Kernel::DropoutBackward => k(S::Dropout, "dropout_backward", 1, 1),
             Kernel::Adam => k(S::Optim, "adam", 3, 1),
             Kernel::Sgd => k(S::Optim, "sgd", 2, 1),
+            Kernel::Ema => k(S::Optim, "ema", 1, 1),
             Kernel::Gather => k(S::Data, "gather", 2, 3),
             Kernel::BnStats => k(S::Batchnorm, "bn_stats", 2, 1),
             Kernel::BnForward => k(S::Batchnorm, "bn_forward", 1, 3),

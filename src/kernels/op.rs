@@ -158,6 +158,11 @@ pub fn sgd(param: View, vel: View, grad: View, d: kernels::SgdDims) -> Op {
     op(Kernel::Sgd, d.params(), &[param, vel, grad], groups_1d(d.n as usize))
 }
 
+/// The weights' exponential moving average `avg` taking one step towards `param`.
+pub fn ema(avg: View, param: View, d: kernels::EmaDims) -> Op {
+    op(Kernel::Ema, d.params(), &[avg, param], groups_1d(d.n as usize))
+}
+
 pub fn gather(x: View, y: View, store: View, store_labels: View, index: View, d: kernels::GatherDims) -> Op {
     let groups = groups_1d((d.n * d.pixels) as usize);
     op(Kernel::Gather, d.params(), &[x, y, store, store_labels, index], groups)

@@ -69,20 +69,26 @@ fn save_tensors(
     slots: &[Slot],
     flats: &[(&str, &[f32])],
     steps: Option<u64>,
+    whole: &[(&str, &[f32])],
     meta: HashMap<String, String>,
 ) -> Result<()> {
-    let bytes = tensor_bytes(slots, flats, steps, meta).map_err(|e| Error::io(path, e))?;
+    let bytes = tensor_bytes(slots, flats, steps, whole, meta).map_err(|e| Error::io(path, e))?;
     write_atomic(path, |w| w.write_all(&bytes))
 }
 
-/// The safetensors file `save_tensors` writes.
+/// The safetensors file `save_tensors` writes; `whole` are flat buffers kept
+/// whole, one tensor each, named as given.
 fn tensor_bytes(
     slots: &[Slot],
     flats: &[(&str, &[f32])],
     steps: Option<u64>,
+    whole: &[(&str, &[f32])],
     meta: HashMap<String, String>,
 ) -> std::result::Result<Vec<u8>, safetensors::SafeTensorError> {
     let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+    for (name, flat) in whole {
+        owned.push((name.to_string(), Dtype::F32, vec![flat.len()], le_bytes(flat)));
+    }
     for (prefix, flat) in flats {
         for s in slots {
             let w = &flat[s.weight..s.weight + s.weight_len()];
@@ -178,7 +184,7 @@ pub fn read_metadata(path: &Path) -> Result<HashMap<String, String>> {
 
 /// `steps`: training steps so far (batch norm's num_batches_tracked).
 pub fn save_model(path: &Path, spec: &Spec, scale: f32, slots: &[Slot], params: &[f32], steps: u64) -> Result<()> {
-    save_tensors(path, slots, &[("", params)], Some(steps), model_meta(spec, scale))
+    save_tensors(path, slots, &[("", params)], Some(steps), &[], model_meta(spec, scale))
 }
 
 fn model_meta(spec: &Spec, scale: f32) -> HashMap<String, String> {
@@ -201,7 +207,7 @@ pub struct ModelLayout {
 
 pub fn model_layout(spec: &Spec, scale: f32, slots: &[Slot], params: &[f32], steps: u64) -> Result<ModelLayout> {
     let fail = |e: safetensors::SafeTensorError| Error::Gpu(format!("laying out a checkpoint: {e}"));
-    let bytes = tensor_bytes(slots, &[("", params)], Some(steps), model_meta(spec, scale)).map_err(fail)?;
+    let bytes = tensor_bytes(slots, &[("", params)], Some(steps), &[], model_meta(spec, scale)).map_err(fail)?;
     let (mut floats, mut counts, mut sums) = (Vec::new(), Vec::new(), Vec::new());
     {
         let st = SafeTensors::deserialize(&bytes).map_err(fail)?;
@@ -283,7 +289,20 @@ pub struct TrainState {
     pub settings: HashMap<String, String>,
 }
 
-pub fn save_state(path: &Path, slots: &[Slot], m: &[f32], v: Option<&[f32]>, st: &TrainState) -> Result<()> {
+/// The tensor of an optimizer file that holds a run's own weights (the whole flat
+/// buffer) where its model file holds their moving average (`--ema`).
+const LIVE: &str = "live";
+
+/// Writes an optimizer file: m, Adam's v, with `--ema` the weights themselves
+/// (`live`, the model file holding their average), and where training stood.
+pub fn save_state(
+    path: &Path,
+    slots: &[Slot],
+    m: &[f32],
+    v: Option<&[f32]>,
+    live: Option<&[f32]>,
+    st: &TrainState,
+) -> Result<()> {
     let mut meta = st.settings.clone();
     meta.insert("gpunet.epoch".into(), st.epoch.to_string());
     meta.insert("gpunet.batch".into(), st.batch.to_string());
@@ -293,7 +312,8 @@ pub fn save_state(path: &Path, slots: &[Slot], m: &[f32], v: Option<&[f32]>, st:
     if let Some(v) = v {
         flats.push(("v.", v));
     }
-    save_tensors(path, slots, &flats, None, meta)
+    let whole: Vec<(&str, &[f32])> = live.map(|w| (LIVE, w)).into_iter().collect();
+    save_tensors(path, slots, &flats, None, &whole, meta)
 }
 
 /// Where training stood in an optimizer file (epoch, batch, step, sums,
@@ -317,16 +337,27 @@ fn state_from_meta(path: &Path, mut meta: HashMap<String, String>) -> Result<Tra
     Ok(TrainState { epoch, batch, step, acc, settings: meta })
 }
 
-/// (m, v, state) from an optimizer file written by `save_state`.
-pub fn load_state(
-    path: &Path,
-    slots: &[Slot],
-    words: usize,
-    with_v: bool,
-) -> Result<(Vec<f32>, Option<Vec<f32>>, TrainState)> {
+/// What an optimizer file written by `save_state` holds.
+pub struct SavedState {
+    pub m: Vec<f32>,
+    pub v: Option<Vec<f32>>,
+    /// The run's own weights, where the model file holds their average (`--ema`).
+    pub live: Option<Vec<f32>>,
+    pub state: TrainState,
+}
+
+/// An optimizer file written by `save_state`, for a net of `words` parameter words.
+pub fn load_state(path: &Path, slots: &[Slot], words: usize, with_v: bool) -> Result<SavedState> {
     let bytes = read_file(path)?;
     let (st, meta) = parse(path, &bytes)?;
     let m = load_flat(path, &st, slots, words, "m.", false)?;
     let v = if with_v { Some(load_flat(path, &st, slots, words, "v.", false)?) } else { None };
-    Ok((m, v, state_from_meta(path, meta)?))
+    let live = match st.tensor(LIVE) {
+        Err(_) => None,
+        Ok(t) if t.dtype() == Dtype::F32 && t.shape() == [words] => {
+            Some(t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+        }
+        Ok(_) => return Err(Error::input(path, 0, format!("tensor '{LIVE}' is not {words} f32 values"))),
+    };
+    Ok(SavedState { m, v, live, state: state_from_meta(path, meta)? })
 }

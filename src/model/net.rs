@@ -123,12 +123,17 @@ pub struct Net {
     augment: Option<Augment>,
     /// Label smoothing of the training loss (validation and test losses are plain).
     pub(super) label_smoothing: f32,
+    /// The weights' moving average (its buffer, its decay), stepped after each update.
+    pub(super) ema: Option<(BufId, f32)>,
     bytes: u64,
     pub(super) b: Bufs,
     plans: HashMap<(Mode, usize), Plan>,
 }
 
 /// Each parameterised layer's slot in the flat parameter buffer, and its length.
+/// The trained weights and biases come first (`trainable_words`: what the
+/// optimizer updates and weight decay shrinks), batch norm's running statistics
+/// after all of them.
 pub fn layout(spec: &Spec) -> (Vec<Slot>, usize) {
     let mut slots = Vec::new();
     let mut words = 0;
@@ -140,14 +145,20 @@ pub fn layout(spec: &Spec) -> (Vec<Slot>, usize) {
             // batch norm binds [γ; β] as one view, so β follows γ directly
             let bias = if bn { weight + wlen } else { (weight + wlen).next_multiple_of(ALIGN_WORDS) };
             words = (bias + blen).next_multiple_of(ALIGN_WORDS);
-            let running = bn.then_some(words);
-            if bn {
-                words = (words + 2 * blen).next_multiple_of(ALIGN_WORDS);
-            }
-            slots.push(Slot { layer: i, weight_shape: wshape, weight, bias, running });
+            slots.push(Slot { layer: i, weight_shape: wshape, weight, bias, running: bn.then_some(0) });
         }
     }
+    for s in slots.iter_mut().filter(|s| s.running.is_some()) {
+        s.running = Some(words);
+        words = (words + 2 * s.bias_len()).next_multiple_of(ALIGN_WORDS);
+    }
     (slots, words)
+}
+
+/// The words of the flat buffer the optimizer updates: every weight and bias,
+/// none of batch norm's running statistics (`layout` puts those last).
+pub fn trainable_words(slots: &[Slot], words: usize) -> usize {
+    slots.iter().filter_map(|s| s.running).min().unwrap_or(words)
 }
 
 /// The store's words: each row's pixels four to a word, low byte first (a row is
@@ -284,6 +295,7 @@ impl Net {
             split_k: engine.split_k(),
             augment: None,
             label_smoothing: 0.0,
+            ema: None,
             bytes,
             b,
             plans: HashMap::new(),
@@ -374,6 +386,34 @@ impl Net {
         self.augment = augment;
     }
 
+    /// Keeps an exponential moving average of the weights from now on (Polyak
+    /// averaging; batch norm's running statistics, which share the parameter
+    /// buffer, are averaged with them), starting from `start`: each training step
+    /// ends with avg ← decay·avg + (1 - decay)·w. Set before the first training step.
+    pub fn set_ema(&mut self, engine: &mut dyn Engine, decay: f32, start: &[f32]) -> Result<()> {
+        assert!(!self.plans.keys().any(|(m, _)| *m == Mode::Train), "EMA set after a training plan was built");
+        assert!(self.ema.is_none(), "EMA set twice");
+        let id = engine.buffer(self.param_words, "weights' moving average")?;
+        self.bytes += self.param_words as u64 * 4;
+        engine.write_f32(id, 0, start)?;
+        self.ema = Some((id, decay));
+        Ok(())
+    }
+
+    /// The moving average's view, where the net keeps one.
+    pub fn ema_view(&self) -> Option<View> {
+        self.ema.map(|(id, _)| View::whole(id, self.param_words))
+    }
+
+    /// Exchanges the weights and their moving average (evaluation reads the
+    /// weights' buffer: swap, evaluate, swap back). Nothing without an average.
+    pub fn swap_ema(&self, engine: &mut dyn Engine) -> Result<()> {
+        let Some(avg) = self.ema_view() else { return Ok(()) };
+        let (w, a) = (engine.read(self.params_view())?, engine.read(avg)?);
+        engine.write(self.b.params, 0, &a)?;
+        engine.write(avg.buf, 0, &w)
+    }
+
     /// Label smoothing s of the training loss: targets (1 - s)·onehot + s/C. Set
     /// before the first training step (the plans carry it).
     pub fn set_label_smoothing(&mut self, s: f32) {
@@ -461,8 +501,10 @@ impl Net {
         }
         let dropouts =
             plan.dropouts.iter().map(|&(i, d)| (i, DropoutDims { step: step as u32, ..d }.params())).collect();
-        let optim =
-            plan.optim.zip(self.cfg.optim).map(|(i, o)| (i, Optim { lr, ..o }.params(self.param_words, step + 1)));
+        let optim = plan
+            .optim
+            .zip(self.cfg.optim)
+            .map(|(i, o)| (i, Optim { lr, ..o }.params(trainable_words(&self.slots, self.param_words), step + 1)));
         Ok(LaunchInfo { plan: plan.id, gather: (GATHER_OP, gather.params()), dropouts, optim })
     }
 

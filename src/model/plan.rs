@@ -9,8 +9,8 @@ use crate::data::{CLASSES, PIXELS};
 use crate::engine::SplitK;
 use crate::kernels::op::{self, BufId, Op, View};
 use crate::kernels::{
-    AdamDims, BiasGradDims, BnDims, ConvDims, Dims, DropoutDims, ElemDims, GatherDims, MatmulDims, PoolDims, SgdDims,
-    SplitDims, XentDims,
+    AdamDims, BiasGradDims, BnDims, ConvDims, Dims, DropoutDims, ElemDims, EmaDims, GatherDims, MatmulDims, PoolDims,
+    SgdDims, SplitDims, XentDims,
 };
 use crate::optim::Kind;
 
@@ -272,13 +272,20 @@ impl<'a> Builder<'a> {
     fn update(&mut self) -> usize {
         let (b, words) = (self.b, self.net.param_words);
         let o = self.net.cfg.optim.expect("training plan without optimizer");
-        let all = |id: BufId| View::whole(id, words);
+        // the optimizer over the weights and biases; the average over batch norm's statistics too
+        let trained = super::net::trainable_words(&self.net.slots, words);
+        let all = |id: BufId| View::whole(id, trained);
         let (w, pg, m) = (all(b.params), all(b.pgrads.unwrap()), all(b.m.unwrap()));
-        let p = o.params(words, 1);
+        let p = o.params(trained, 1);
         self.ops.push(match o.kind {
             Kind::Adam { .. } => op::adam(w, m, all(b.v.unwrap()), pg, AdamDims::from_params(&p)),
             Kind::Sgd { .. } => op::sgd(w, m, pg, SgdDims::from_params(&p)),
         });
-        self.ops.len() - 1
+        let at = self.ops.len() - 1;
+        if let Some((avg, decay)) = self.net.ema {
+            let every = |id: BufId| View::whole(id, words);
+            self.ops.push(op::ema(every(avg), every(b.params), EmaDims::new(words, decay)));
+        }
+        at
     }
 }

@@ -236,6 +236,7 @@ fn dispatch(k: Kernel, fuse: Fuse, o: &mut [&mut [u32]], i: &[&[u32]], p: &Param
         }
         (Kernel::Adam, [w, m, v]) => ops::adam(fm(w), fm(m), fm(v), f(i[0]), &Dims::from_params(p)),
         (Kernel::Sgd, [w, vel]) => ops::sgd(fm(w), fm(vel), f(i[0]), &Dims::from_params(p)),
+        (Kernel::Ema, [avg]) => ops::ema(fm(avg), f(i[0]), &Dims::from_params(p)),
         (Kernel::Gather, [x, y]) => ops::gather(fm(x), y, i[0], i[1], i[2], &Dims::from_params(p)),
         (Kernel::BnStats, [stats, running]) => ops::bn_stats(fm(stats), fm(running), f(i[0]), &Dims::from_params(p)),
         (Kernel::BnForward, [y]) => ops::bn_forward(fm(y), f(i[0]), f(i[1]), f(i[2]), &Dims::from_params(p)),

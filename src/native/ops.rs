@@ -211,6 +211,14 @@ pub fn adam(w: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], d: &kernels:
         .for_each(|(((w, m), v), g)| cpu::adam(w, m, v, g, &kernels::AdamDims { n: w.len() as u32, ..*d }));
 }
 
+pub fn ema(avg: &mut [f32], w: &[f32], d: &kernels::EmaDims) {
+    let n = d.n as usize;
+    avg[..n]
+        .par_chunks_mut(CHUNK)
+        .zip(w[..n].par_chunks(CHUNK))
+        .for_each(|(a, w)| cpu::ema(a, w, &kernels::EmaDims { n: a.len() as u32, ..*d }));
+}
+
 pub fn sgd(w: &mut [f32], vel: &mut [f32], g: &[f32], d: &kernels::SgdDims) {
     let n = d.n as usize;
     w[..n]

@@ -67,6 +67,8 @@ pub struct Snapshot<'a> {
     /// The optimizer's state: Adam's m and v, or SGD's velocity.
     pub m: &'a [f32],
     pub v: Option<&'a [f32]>,
+    /// With `--ema`: the weights themselves (`params` is then their average).
+    pub live: Option<&'a [f32]>,
     pub state: &'a TrainState,
     pub metrics: &'a [EpochMetrics],
 }
@@ -154,7 +156,7 @@ impl RunDir {
             let _ = std::fs::remove_dir_all(&tmp);
             std::fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
             checkpoint::save_model(&tmp.join(MODEL), s.spec, s.scale, s.slots, s.params, s.state.step)?;
-            checkpoint::save_state(&tmp.join(OPTIM), s.slots, s.m, s.v, s.state)?;
+            checkpoint::save_state(&tmp.join(OPTIM), s.slots, s.m, s.v, s.live, s.state)?;
             write_metrics(&tmp.join(METRICS), s.metrics)?;
             sync_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
             std::fs::rename(&tmp, self.dir.join(&name)).map_err(|e| Error::io(&tmp, e))?;

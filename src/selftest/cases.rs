@@ -223,6 +223,16 @@ fn optim(b: &mut Builder, out: &mut Vec<Case>) {
         let (w, vel, g) = (b.randn(n), b.randn(n), b.randn(n));
         out.push(b.case(format!("n={n} nesterov={nesterov}"), op::sgd(w, vel, g, d), TOL_EXACTISH, vec![]));
     }
+    // the weights' moving average
+    for &n in &[7, 10_000] {
+        let (avg, w) = (b.randn(n), b.randn(n));
+        out.push(b.case(
+            format!("n={n} decay 0.999"),
+            op::ema(avg, w, kernels::EmaDims::new(n, 0.999)),
+            TOL_EXACTISH,
+            vec![],
+        ));
+    }
     // AdamW: the decay on the weights, not in the moments
     for &n in &[257, 10_000] {
         let d = kernels::AdamDims::new(n, 1e-2, 0.9, 0.999, 1e-8, 0.1, 5).decoupled(true);

@@ -38,6 +38,11 @@ const UI: &str = include_str!("../../web/train.js");
 pub fn page(settings: &Settings, epochs: usize, test_rows: Option<usize>) -> Result<String> {
     settings.validate()?;
     crate::settings::check_epochs(epochs)?;
+    if settings.ema.is_some() {
+        return Err(crate::error::Error::usage(
+            "--ema is not in the training page yet (the CLI's `train` has it); leave it out of export-web --train",
+        ));
+    }
     let spec = Spec::parse(&settings.arch)?;
     let mut data = train::load_data(settings)?;
     if let Some(n) = test_rows {
