@@ -5,7 +5,10 @@
 //! With `augment` set (training batches only), each image is resampled through a
 //! random affine map: rotation, zoom and shift about the image centre, bilinear,
 //! zero outside. Its four parameters come from hash(seed, step, store row), so a
-//! run (and a resumed run) sees the same images at the same steps.
+//! run (and a resumed run) sees the same images at the same steps. With `elastic`
+//! the output point first moves by a smooth random warp (the elastic distortion
+//! of Simard et al., approximated: random displacements at a 4x4 grid of control
+//! points, interpolated bilinearly, instead of a Gaussian-smoothed random field).
 
 struct Gather {
     n: u32,              // rows in this batch
@@ -19,7 +22,8 @@ struct Gather {
     rotate: f32,         // largest rotation, radians: angle ~ U[-rotate, rotate]
     zoom: f32,           // largest relative zoom: factor ~ U[1 - zoom, 1 + zoom]
     shift: f32,          // largest shift, pixels: dx, dy ~ U[-shift, shift]
-    _f: vec4<f32>,
+    elastic: f32,        // largest warp displacement, pixels, at each control point
+    _f1: f32, _f2: f32, _f3: f32,
 }
 
 @group(0) @binding(0) var<uniform> ga: Gather;
@@ -43,6 +47,35 @@ const AUGMENT_SALT: u32 = 0x41554721u;
 fn unit(src: u32, k: u32) -> f32 {
     let key = pcg(ga.seed ^ pcg(ga.step ^ pcg(AUGMENT_SALT)));
     return f32(pcg((src * 4u + k) ^ key) >> 8u) * (2.0 / 16777216.0) - 1.0;
+}
+
+// Salt of the warp's hash, apart from the affine map's.
+const ELASTIC_SALT: u32 = 0x454c4153u;
+// Control points per side of the warp's grid.
+const GRID: u32 = 4u;
+
+// Uniform in [-1, 1) from the k-th warp hash of store row `src` at this step.
+fn warp_unit(src: u32, k: u32) -> f32 {
+    let key = pcg(ga.seed ^ pcg(ga.step ^ pcg(ELASTIC_SALT)));
+    return f32(pcg((src * 2u * GRID * GRID + k) ^ key) >> 8u) * (2.0 / 16777216.0) - 1.0;
+}
+
+// The warp's displacement at point p of row `src`: bilinear between the four
+// control points around p (spaced (side - 1) / 3 apart), each moved by up to
+// `elastic` pixels in x and y.
+fn warp(src: u32, p: vec2<f32>) -> vec2<f32> {
+    let g = p * (f32(GRID - 1u) / (f32(ga.side) - 1.0));
+    let i = min(u32(g.x), GRID - 2u);
+    let j = min(u32(g.y), GRID - 2u);
+    let f = g - vec2<f32>(f32(i), f32(j));
+    let k = 2u * (j * GRID + i);
+    let d00 = vec2<f32>(warp_unit(src, k), warp_unit(src, k + 1u));
+    let d10 = vec2<f32>(warp_unit(src, k + 2u), warp_unit(src, k + 3u));
+    let d01 = vec2<f32>(warp_unit(src, k + 2u * GRID), warp_unit(src, k + 2u * GRID + 1u));
+    let d11 = vec2<f32>(warp_unit(src, k + 2u * GRID + 2u), warp_unit(src, k + 2u * GRID + 3u));
+    let top = (1.0 - f.x) * d00 + f.x * d10;
+    let bottom = (1.0 - f.x) * d01 + f.x * d11;
+    return ga.elastic * ((1.0 - f.y) * top + f.y * bottom);
 }
 
 fn byte_at(src: u32, j: u32) -> f32 {
@@ -70,15 +103,17 @@ fn cos_sin(theta: f32) -> vec2<f32> {
 }
 
 // Output pixel j of row `src` under its random affine map: the source point is
-// c + R(-θ)·(p - c - t) / z, sampled bilinearly.
+// c + R(-θ)·(p - c - t) / z, sampled bilinearly; with a warp, p moved by it first.
 fn augmented(src: u32, j: u32) -> f32 {
     let theta = ga.rotate * unit(src, 0u);
     let z = 1.0 + ga.zoom * unit(src, 1u);
     let tx = ga.shift * unit(src, 2u);
     let ty = ga.shift * unit(src, 3u);
     let c = (f32(ga.side) - 1.0) * 0.5;
-    let dx = f32(j % ga.side) - c - tx;
-    let dy = f32(j / ga.side) - c - ty;
+    var p = vec2<f32>(f32(j % ga.side), f32(j / ga.side));
+    if (ga.elastic != 0.0) { p += warp(src, p); }
+    let dx = p.x - c - tx;
+    let dy = p.y - c - ty;
     let rot = cos_sin(theta);
     let cs = rot.x;
     let sn = rot.y;

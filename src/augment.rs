@@ -1,7 +1,8 @@
-//! `--augment rotate=D,zoom=Z,shift=S`: a random affine map per training image
-//! (rotation up to D degrees, zoom within 1 ± Z, shift up to S of the side in
-//! each direction), applied on the device inside the batch gather. Never applied
-//! to validation, test or prediction batches.
+//! `--augment rotate=D,zoom=Z,shift=S,elastic=E`: a random affine map per
+//! training image (rotation up to D degrees, zoom within 1 ± Z, shift up to S of
+//! the side in each direction), after a smooth random warp of up to E pixels
+//! (elastic distortion), applied on the device inside the batch gather. Never
+//! applied to validation, test or prediction batches.
 
 use crate::data::SIDE;
 use crate::error::{Error, Result};
@@ -15,6 +16,8 @@ pub struct Augment {
     pub zoom: f32,
     /// Fraction of the image side.
     pub shift: f32,
+    /// Pixels: the warp's largest displacement at a control point (0: none).
+    pub elastic: f32,
 }
 
 impl Augment {
@@ -22,13 +25,13 @@ impl Augment {
     pub fn parse(text: &str) -> Result<Option<Augment>> {
         let bad = |why: String| {
             Error::usage(format!(
-                "bad --augment '{text}': {why}; expected none or rotate=DEGREES,zoom=FRACTION,shift=FRACTION (e.g. rotate=10,zoom=0.1,shift=0.1)"
+                "bad --augment '{text}': {why}; expected none or rotate=DEGREES,zoom=FRACTION,shift=FRACTION,elastic=PIXELS (e.g. rotate=10,zoom=0.1,shift=0.1)"
             ))
         };
         if text == "none" {
             return Ok(None);
         }
-        let mut a = Augment { rotate: 0.0, zoom: 0.0, shift: 0.0 };
+        let mut a = Augment { rotate: 0.0, zoom: 0.0, shift: 0.0, elastic: 0.0 };
         let mut seen = Vec::new();
         for part in text.split(',') {
             let (key, value) = part.split_once('=').ok_or_else(|| bad(format!("'{part}' is not key=value")))?;
@@ -37,6 +40,7 @@ impl Augment {
                 "rotate" => (&mut a.rotate, 180.0),
                 "zoom" => (&mut a.zoom, 0.9),
                 "shift" => (&mut a.shift, 1.0),
+                "elastic" => (&mut a.elastic, 8.0),
                 _ => return Err(bad(format!("unknown key '{key}'"))),
             };
             if seen.contains(&key) {
@@ -55,6 +59,9 @@ impl Augment {
     pub fn text(a: Option<Augment>) -> String {
         match a {
             None => "none".into(),
+            Some(a) if a.elastic > 0.0 => {
+                format!("rotate={},zoom={},shift={},elastic={}", a.rotate, a.zoom, a.shift, a.elastic)
+            }
             Some(a) => format!("rotate={},zoom={},shift={}", a.rotate, a.zoom, a.shift),
         }
     }
@@ -62,5 +69,6 @@ impl Augment {
     /// A training gather's parameters with this augmentation at `step`.
     pub fn gather(&self, d: GatherDims, seed: u32, step: u32) -> GatherDims {
         d.augmented(SIDE, self.rotate.to_radians(), self.zoom, self.shift * SIDE as f32, seed, step)
+            .warped(self.elastic)
     }
 }

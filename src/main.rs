@@ -89,6 +89,21 @@ enum Cmd {
         #[arg(long)]
         log_loss: bool,
     },
+    /// Draw what --augment does: ten training digits as they are and as successive training steps see them
+    ShowAugment {
+        /// As `train --augment`, e.g. rotate=10,zoom=0.1,shift=0.1,elastic=2
+        #[arg(long)]
+        augment: String,
+        /// The run's seed: the draws are those of its steps
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Rows of augmented copies
+        #[arg(long, default_value_t = 4)]
+        steps: usize,
+        /// .png or .svg
+        #[arg(long, default_value = "augment.png")]
+        out: PathBuf,
+    },
     /// Train a network (embedded MNIST unless --train is given)
     Train(TrainArgs),
     /// Write a Kaggle submission (ImageId,Label) for test images
@@ -298,6 +313,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Bench { quick, json, only } => bench_cmd(&c, quick, json, only),
         Cmd::Archs => archs_cmd(),
         Cmd::Train(args) => train_cmd(&c, args),
+        Cmd::ShowAugment { augment, seed, steps, out } => {
+            use gpunet::plot::Format;
+            let format = Format::of(&out, &[Format::Png, Format::Svg], "show-augment")?;
+            let Some(a) = gpunet::augment::Augment::parse(&augment)? else {
+                return Err(Error::usage("show-augment needs an augmentation, not 'none'"));
+            };
+            if !(1..=20).contains(&steps) {
+                return Err(Error::usage(format!("--steps must be 1..=20, got {steps}")));
+            }
+            gpunet::plot::augment::save(&out, format, &data::mnist_train()?, a, seed, steps)?;
+            say!(
+                "wrote {}: ten training digits, then {steps} training steps' views of them under {}",
+                out.display(),
+                gpunet::augment::Augment::text(Some(a))
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Plot { runs, out, log_loss } => {
             let n = gpunet::plot::plot(&runs, &out, log_loss)?;
             say!("wrote {} ({n} run{})", out.display(), if n == 1 { "" } else { "s" });

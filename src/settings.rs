@@ -46,7 +46,7 @@ impl Settings {
         match arch {
             "deotte" => Settings {
                 batch: 64,
-                augment: Some(Augment { rotate: 10.0, zoom: 0.1, shift: 0.1 }),
+                augment: Some(Augment { rotate: 10.0, zoom: 0.1, shift: 0.1, elastic: 0.0 }),
                 lr_schedule: Schedule::Exp(0.95),
                 ..blog
             },

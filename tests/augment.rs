@@ -95,10 +95,13 @@ fn maps_fill_their_ranges_and_repeat_only_for_the_same_step() {
 #[test]
 fn the_flag_parses_and_rejects_clearly() {
     let a = Augment::parse("rotate=10,zoom=0.1,shift=0.1").unwrap().unwrap();
-    assert_eq!(a, Augment { rotate: 10.0, zoom: 0.1, shift: 0.1 });
+    assert_eq!(a, Augment { rotate: 10.0, zoom: 0.1, shift: 0.1, elastic: 0.0 });
     assert_eq!(Augment::parse(&Augment::text(Some(a))).unwrap(), Some(a));
     assert_eq!(Augment::parse("none").unwrap(), None);
-    assert_eq!(Augment::parse("shift=0.2").unwrap(), Some(Augment { rotate: 0.0, zoom: 0.0, shift: 0.2 }));
+    assert_eq!(
+        Augment::parse("shift=0.2").unwrap(),
+        Some(Augment { rotate: 0.0, zoom: 0.0, shift: 0.2, elastic: 0.0 })
+    );
     for bad in ["", "rotate", "rotate=x", "spin=3", "rotate=1,rotate=2", "zoom=1.5", "shift=-0.1", "rotate=200"] {
         let e = Augment::parse(bad).expect_err(bad).to_string();
         assert!(e.contains("expected none or rotate="), "{bad}: {e}");
@@ -117,4 +120,50 @@ fn cos_sin_polynomials_are_exact_to_float_rounding() {
         worst = worst.max((c as f64 - t.cos()).abs()).max((s as f64 - t.sin()).abs());
     }
     assert!(worst < 5e-7, "worst error {worst:e}");
+}
+
+/// The elastic warp: bounded by its size, smooth (bilinear between control points
+/// 9 pixels apart), different per image and step, and zero when off; a blob of the
+/// source lands where the warp sends it (the output point q samples q + warp(q)).
+#[test]
+fn the_elastic_warp_is_smooth_bounded_and_moves_blobs_where_it_says() {
+    let e = 2.5f32;
+    let d = |step| GatherDims::new(1, 0, 784, 255.0).augmented(SIDE, 0.0, 0.0, 0.0, 5, step).warped(e);
+    let field = |step: u32, src: u32| -> Vec<(f32, f32)> {
+        (0..784).map(|j| cpu::warp(&d(step), src, (j % SIDE) as f32, (j / SIDE) as f32)).collect()
+    };
+    let f = field(3, 0);
+    assert!(f.iter().all(|&(x, y)| x.abs() <= e && y.abs() <= e), "a displacement beyond {e}");
+    assert!(f.iter().any(|&(x, _)| x.abs() > 0.5 * e), "the warp hardly moves anything");
+    // neighbours differ by at most the slope of a bilinear patch: 2e over 9 pixels, per axis
+    let slope = 2.0 * e / 9.0 + 1e-4;
+    for j in 0..784 {
+        for k in [j + 1, j + SIDE].into_iter().filter(|&k| k < 784 && (k == j + SIDE || k % SIDE != 0)) {
+            let (a, b) = (f[j], f[k]);
+            assert!((a.0 - b.0).abs() <= slope && (a.1 - b.1).abs() <= slope, "pixels {j} and {k}: {a:?} {b:?}");
+        }
+    }
+    assert_ne!(f, field(4, 0), "the warp does not change with the step");
+    assert_ne!(f, field(3, 1), "the warp does not change with the image");
+    // off: the affine path's result exactly
+    let img: Vec<u8> = (0..784).map(|i| (i * 37 % 256) as u8).collect();
+    let plain = GatherDims::new(1, 0, 784, 255.0).augmented(SIDE, 0.2, 0.1, 2.0, 3, 9);
+    assert_eq!(gather(std::slice::from_ref(&img), plain), gather(std::slice::from_ref(&img), plain.warped(0.0)));
+    assert_ne!(gather(std::slice::from_ref(&img), plain), gather(&[img], plain.warped(e)));
+    // a blob at s comes out near the q with q + warp(q) = s
+    let mut checked = 0;
+    for step in 0..30u32 {
+        for &(bx, by) in &[(8usize, 10usize), (17, 6), (12, 18)] {
+            let x = gather(&[blob(bx, by)], d(step));
+            let mass: f64 = x.iter().map(|&v| v as f64).sum();
+            let qx = x.iter().enumerate().map(|(i, &v)| (i % SIDE) as f64 * v as f64).sum::<f64>() / mass;
+            let qy = x.iter().enumerate().map(|(i, &v)| (i / SIDE) as f64 * v as f64).sum::<f64>() / mass;
+            let (wx, wy) = cpu::warp(&d(step), 0, qx as f32, qy as f32);
+            let (sx, sy) = (qx + wx as f64, qy + wy as f64);
+            let err = ((sx - (bx as f64 + 0.5)).powi(2) + (sy - (by as f64 + 0.5)).powi(2)).sqrt();
+            assert!(err < 0.35, "step {step}, blob ({bx}, {by}): lands {err:.3} px off");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 90);
 }

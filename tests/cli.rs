@@ -499,3 +499,40 @@ fn test_time_augmentation_averages_five_shifted_views() {
     assert!(stderr(&o).contains("--tta 3: expected 1"), "{}", stderr(&o));
     assert!(!d.join("submission.csv").exists() && !d.join("sub.csv").exists());
 }
+
+/// `show-augment` draws ten digits and their augmented views (one row a step);
+/// the augmentation changes them, and bad input writes nothing.
+#[test]
+fn show_augment_draws_the_digits_and_their_views() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let o = run(d, &["show-augment", "--augment", "rotate=10,elastic=2", "--steps", "2", "--out", "a.png"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let img = read_png(&d.join("a.png"));
+    assert_eq!(img.dimensions(), (84 + 10 * 60, 3 * 60));
+    // the first digit's cell in each row: ink there, and the views differ from the original
+    let cell = |row: u32| -> Vec<u8> {
+        (0..56u32)
+            .flat_map(|y| (0..56u32).map(move |x| (x, y)))
+            .map(|(x, y)| img.get_pixel(86 + x, row * 60 + 2 + y)[0])
+            .collect()
+    };
+    let (original, view) = (cell(0), cell(1));
+    assert!(original.iter().any(|&v| v < 128), "no ink in the first digit");
+    assert!(original != view, "the augmented view equals the original");
+    fails(d, &["show-augment", "--augment", "none", "--out", "b.png"], 2, &["not 'none'"], &["a.png"]);
+    fails(
+        d,
+        &["show-augment", "--augment", "elastic=9", "--out", "b.png"],
+        2,
+        &["elastic must be in [0, 8]"],
+        &["a.png"],
+    );
+    fails(
+        d,
+        &["show-augment", "--augment", "elastic=2", "--out", "b.txt"],
+        2,
+        &["show-augment writes .png or .svg"],
+        &["a.png"],
+    );
+}

@@ -13,6 +13,35 @@ fn unit(d: &GatherDims, src: u32, k: u32) -> f32 {
     (pcg(src.wrapping_mul(4).wrapping_add(k) ^ key) >> 8) as f32 * (2.0 / 16777216.0) - 1.0
 }
 
+/// Salt of the warp's hash (as data.wgsl's ELASTIC_SALT).
+const ELASTIC_SALT: u32 = 0x454c_4153;
+/// Control points per side of the warp's grid (data.wgsl's GRID).
+const GRID: u32 = 4;
+
+/// Uniform in [-1, 1) from the k-th warp hash of store row `src` at this step.
+fn warp_unit(d: &GatherDims, src: u32, k: u32) -> f32 {
+    let key = pcg(d.seed ^ pcg(d.step ^ pcg(ELASTIC_SALT)));
+    (pcg(src.wrapping_mul(2 * GRID * GRID).wrapping_add(k) ^ key) >> 8) as f32 * (2.0 / 16777216.0) - 1.0
+}
+
+/// The warp's displacement at point (px, py) of row `src`: bilinear between the
+/// four control points around it, each moved by up to `elastic` pixels.
+pub fn warp(d: &GatherDims, src: u32, px: f32, py: f32) -> (f32, f32) {
+    let per = (GRID - 1) as f32 / (d.side as f32 - 1.0);
+    let (gx, gy) = (px * per, py * per);
+    let (i, j) = ((gx as u32).min(GRID - 2), (gy as u32).min(GRID - 2));
+    let (fx, fy) = (gx - i as f32, gy - j as f32);
+    let k = 2 * (j * GRID + i);
+    let at = |k: u32| (warp_unit(d, src, k), warp_unit(d, src, k + 1));
+    let (d00, d10, d01, d11) = (at(k), at(k + 2), at(k + 2 * GRID), at(k + 2 * GRID + 2));
+    let mix = |a: f32, b: f32, c: f32, e: f32| {
+        let top = (1.0 - fx) * a + fx * b;
+        let bottom = (1.0 - fx) * c + fx * e;
+        d.elastic * ((1.0 - fy) * top + fy * bottom)
+    };
+    (mix(d00.0, d10.0, d01.0, d11.0), mix(d00.1, d10.1, d01.1, d11.1))
+}
+
 /// The map of store row `src` at this step: [angle (radians), zoom factor, shift
 /// x, shift y (pixels)]; the image moves by out = c + z·R(angle)·(in - c) + shift.
 pub fn affine(d: &GatherDims, src: u32) -> [f32; 4] {
@@ -43,13 +72,19 @@ pub fn cos_sin(theta: f32) -> (f32, f32) {
 }
 
 /// Output pixel j of row `src` under its affine map: the source point
-/// c + R(-θ)·(p - c - t) / z, sampled bilinearly, zero outside.
+/// c + R(-θ)·(p - c - t) / z, sampled bilinearly, zero outside; with a warp, p
+/// moved by it first.
 fn augmented(store: &[u32], d: &GatherDims, src: u32, j: usize) -> f32 {
     let [theta, z, tx, ty] = affine(d, src);
     let side = d.side as usize;
     let c = (d.side as f32 - 1.0) * 0.5;
-    let dx = (j % side) as f32 - c - tx;
-    let dy = (j / side) as f32 - c - ty;
+    let (mut px, mut py) = ((j % side) as f32, (j / side) as f32);
+    if d.elastic != 0.0 {
+        let (wx, wy) = warp(d, src, px, py);
+        (px, py) = (px + wx, py + wy);
+    }
+    let dx = px - c - tx;
+    let dy = py - c - ty;
     let (cs, sn) = cos_sin(theta);
     let sx = c + (cs * dx + sn * dy) / z;
     let sy = c + (cs * dy - sn * dx) / z;

@@ -400,7 +400,9 @@ pub struct GatherDims {
     pub rotate: f32,
     pub zoom: f32,
     pub shift: f32,
-    pub _f: [f32; 4],
+    /// Largest warp displacement (pixels) at each control point; 0: no warp.
+    pub elastic: f32,
+    pub _f: [f32; 3],
 }
 
 impl Dims for GatherDims {}
@@ -420,7 +422,8 @@ impl GatherDims {
             rotate: 0.0,
             zoom: 0.0,
             shift: 0.0,
-            _f: [0.0; 4],
+            elastic: 0.0,
+            _f: [0.0; 3],
         }
     }
 
@@ -430,6 +433,12 @@ impl GatherDims {
     pub fn augmented(self, side: usize, rotate: f32, zoom: f32, shift: f32, seed: u32, step: u32) -> Self {
         assert_eq!(side * side, self.pixels as usize, "augmentation needs square images");
         GatherDims { side: side as u32, seed, step, augment: 1, rotate, zoom, shift, ..self }
+    }
+
+    /// With `augmented`: each image's sample points first moved by a smooth random
+    /// warp of up to `elastic` pixels (elastic distortion).
+    pub fn warped(self, elastic: f32) -> Self {
+        GatherDims { elastic, ..self }
     }
 }
 

@@ -1,10 +1,11 @@
-//! Pictures, drawn with plotters: training curves (`curves`) and the grid of
-//! misread digits (`grid`). A drawing is made once, as SVG (plotters); a PNG is
+//! Pictures, drawn with plotters: training curves (`curves`), the grid of
+//! misread digits (`grid`) and what augmentation does to digits (`augment`). A drawing is made once, as SVG (plotters); a PNG is
 //! that SVG rasterised by resvg with a font embedded in the binary (Ubuntu Light,
 //! from epaint_default_fonts), so no system fonts are needed, and encoded by the
 //! `image` crate. SVG text names sans-serif, which the viewer's fonts set; the
 //! layout is measured with the embedded font. Files are written atomically.
 
+pub mod augment;
 pub mod curves;
 pub mod grid;
 

@@ -296,4 +296,14 @@ fn augmented(b: &mut Builder, out: &mut Vec<Case>) {
         let shape = format!("{n} of {rows} rows, affine, step {step}");
         out.push(b.case(shape, op::gather(x, y, store, labels, index, d), TOL_RESAMPLE, vec![1]));
     }
+    // elastic: a smooth random warp before the affine map (alone, and with it)
+    for &(rotate, step) in &[(0.0, 3u32), (0.35, 8)] {
+        let (rows, n) = (12, 9);
+        let d = kernels::GatherDims::new(n, 1, 784, 255.0).augmented(28, rotate, 0.1, 2.0, 5, step).warped(2.5);
+        let (x, y) = (b.output(n * 784), b.output(n));
+        let (store, labels) = (b.ints(rows * 196, u32::MAX), b.ints(rows, 10));
+        let index = b.ints(n + 1, rows as u32);
+        let shape = format!("{n} of {rows} rows, elastic, step {step}");
+        out.push(b.case(shape, op::gather(x, y, store, labels, index, d), TOL_RESAMPLE, vec![1]));
+    }
 }
