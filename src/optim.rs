@@ -6,6 +6,15 @@ use crate::kernels::{AdamDims, Dims, Params, SgdDims};
 /// Adam's default decay rates of its first and second moments (Keras', PyTorch's).
 pub const ADAM_BETAS: (f32, f32) = (0.9, 0.999);
 
+/// The weights' moving average's decay at update `step` (from 0), for a run that
+/// asked for `decay`: min(decay, (1 + step) / (10 + step)), so the average
+/// follows the weights closely at first instead of holding on to the initial
+/// ones (timm's warm-up; with batch norm, an average still half made of initial
+/// weights is no network at all).
+pub fn ema_decay(decay: f32, step: u64) -> f32 {
+    decay.min((1.0 + step as f64) as f32 / (10.0 + step as f64) as f32)
+}
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Kind {
     /// `decoupled`: AdamW (Loshchilov and Hutter): the weight decay shrinks the
@@ -63,5 +72,17 @@ impl Optim {
                 SgdDims::new(n, self.lr, momentum, nesterov, self.weight_decay).params()
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_average_warms_up_then_holds_its_decay() {
+        use super::ema_decay;
+        assert_eq!(ema_decay(0.999, 0), 0.1);
+        assert!((ema_decay(0.999, 90) - 0.91).abs() < 1e-6);
+        assert_eq!(ema_decay(0.999, 100_000), 0.999);
+        assert!((0..5000).all(|s| ema_decay(0.999, s) <= ema_decay(0.999, s + 1)), "the decay must not fall");
     }
 }

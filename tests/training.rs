@@ -199,7 +199,8 @@ fn epoch_order_is_a_permutation_that_moves_with_epoch_and_seed() {
 }
 
 /// The weights' moving average on every engine: after each of five AdamW steps
-/// of a batch-norm net, avg = d·avg + (1 - d)·w over the whole buffer (batch
+/// of a batch-norm net, avg = d·avg + (1 - d)·w over the whole buffer, with d the
+/// step's warm-up decay `ema_decay(0.8, step)` (batch
 /// norm's running statistics averaged too), as computed here from the weights
 /// read after each step; and the optimizer, weight decay included, leaves the
 /// running statistics to batch norm: after the first step (whose batch
@@ -230,8 +231,9 @@ fn ema_averages_every_step_and_decay_spares_running_statistics() {
         for step in 0..5u64 {
             net.train_step(e, (step as usize % 2) * 8, 8, step, 1e-2).unwrap();
             let w = e.read_f32(net.params_view()).unwrap();
+            let d = gpunet::optim::ema_decay(decay, step);
             for (a, &w) in want.iter_mut().zip(&w) {
-                *a = decay * *a + (1.0 - decay) * w;
+                *a = d * *a + (1.0 - d) * w;
             }
             after.push(w);
         }

@@ -12,7 +12,7 @@ use crate::data::{Images, CLASSES, PIXELS};
 use crate::engine::{Engine, PlanId, SplitK};
 use crate::error::{Error, Result};
 use crate::kernels::op::{BufId, View};
-use crate::kernels::{Dims, DropoutDims, GatherDims, Params};
+use crate::kernels::{Dims, DropoutDims, EmaDims, GatherDims, Params};
 use crate::optim::{Kind, Optim};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -64,6 +64,8 @@ pub struct LaunchInfo {
     pub gather: (usize, Params),
     pub dropouts: Vec<(usize, Params)>,
     pub optim: Option<(usize, Params)>,
+    /// The weights' average's step (its decay moves at first: `optim::ema_decay`).
+    pub ema: Option<(usize, Params)>,
 }
 
 /// The gather is always a plan's first op.
@@ -389,7 +391,8 @@ impl Net {
     /// Keeps an exponential moving average of the weights from now on (Polyak
     /// averaging; batch norm's running statistics, which share the parameter
     /// buffer, are averaged with them), starting from `start`: each training step
-    /// ends with avg ← decay·avg + (1 - decay)·w. Set before the first training step.
+    /// ends with avg ← d·avg + (1 - d)·w, d = `optim::ema_decay(decay, step)`. Set
+    /// before the first training step.
     pub fn set_ema(&mut self, engine: &mut dyn Engine, decay: f32, start: &[f32]) -> Result<()> {
         assert!(!self.plans.keys().any(|(m, _)| *m == Mode::Train), "EMA set after a training plan was built");
         assert!(self.ema.is_none(), "EMA set twice");
@@ -473,7 +476,7 @@ impl Net {
         lr: f32,
     ) -> Result<()> {
         let info = self.launch_info(engine, mode, n, first, step, lr)?;
-        for (i, params) in std::iter::once(info.gather).chain(info.dropouts).chain(info.optim) {
+        for (i, params) in std::iter::once(info.gather).chain(info.dropouts).chain(info.optim).chain(info.ema) {
             engine.set_params(info.plan, i, params)?;
         }
         engine.run(info.plan)
@@ -505,7 +508,11 @@ impl Net {
             .optim
             .zip(self.cfg.optim)
             .map(|(i, o)| (i, Optim { lr, ..o }.params(trainable_words(&self.slots, self.param_words), step + 1)));
-        Ok(LaunchInfo { plan: plan.id, gather: (GATHER_OP, gather.params()), dropouts, optim })
+        // the average's op follows the optimizer's
+        let ema = plan.optim.zip(self.ema).map(|(i, (_, decay))| {
+            (i + 1, EmaDims::new(self.param_words, crate::optim::ema_decay(decay, step)).params())
+        });
+        Ok(LaunchInfo { plan: plan.id, gather: (GATHER_OP, gather.params()), dropouts, optim, ema })
     }
 
     /// The buffer of the running (loss, correct, rows) sums `which` adds to: 4 words.
