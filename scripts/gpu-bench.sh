@@ -18,20 +18,13 @@
 # window with two machine start-ups. The selftest runs first; if it fails, the
 # summary marks every timing untrustworthy. Each step runs under `timeout -k`.
 set -uo pipefail
-DRY=0
-[ "${1:-}" = "--dry-run" ] && DRY=1
 cd "$(dirname "$0")/.."
-START=$(date +%s)
 BUDGET=${BUDGET:-290}
 OUT=${OUT:-gpu-out}
-G=${GPUNET:-.bin/gpunet}
-if [ $DRY = 1 ]; then REQUIRE_ADAPTER=${REQUIRE_ADAPTER:-llvmpipe}; else REQUIRE_ADAPTER=${REQUIRE_ADAPTER:-nvidia}; fi
+. scripts/oneshot.sh
 RUNS=$(mktemp -d)
 STEPS=$RUNS/steps.jsonl
-mkdir -p "$OUT"
-rm -f "$OUT"/{summary.json,log.txt,info.txt,selftest.txt,bench.json,cnn6-metrics.csv,torch.json,fast.json}
-exec > >(tee "$OUT/log.txt") 2>&1
-TEE=$!
+oneshot_log summary.json info.txt selftest.txt bench.json cnn6-metrics.csv torch.json fast.json
 
 # step NAME LIMIT [into FILE] CMD...: runs CMD (its output into FILE) under a
 # limit cut to the time left; records its exit and seconds in $STEPS; returns its
@@ -65,13 +58,7 @@ step() {
 
 date -u
 echo "gpu-bench: $([ $DRY = 1 ] && echo dry run || echo real run), budget ${BUDGET}s, binary $G, output $OUT"
-if [ $DRY = 0 ] && [ -d .gl ]; then
-  for f in .gl/*.deb; do dpkg -x "$f" /; done
-  ldconfig
-fi
-ICD=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-if [ -z "${VK_DRIVER_FILES:-}" ] && [ -f "$ICD" ]; then export VK_DRIVER_FILES=$ICD; fi
-echo "VK_DRIVER_FILES=${VK_DRIVER_FILES:-unset}"
+oneshot_vulkan
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>/dev/null
 export NODEVICE_SELECT=1
 # the WGSL kernels, never the native fallback (bench still adds the native column)
@@ -221,7 +208,4 @@ PY
 rc=$?
 rm -rf "$RUNS"
 date -u
-# let tee write the log's last lines before the machine collects $OUT
-exec >&- 2>&-
-wait "$TEE"
-exit $rc
+oneshot_end $rc

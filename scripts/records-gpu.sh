@@ -19,36 +19,24 @@
 # the ensemble's t10k loss and accuracy, without and with --tta 5), summary.json,
 # and the models m<seed>.safetensors of up to four finished seeds.
 set -uo pipefail
-DRY=0
-[ "${1:-}" = "--dry-run" ] && DRY=1
 cd "$(dirname "$0")/.."
-START=$(date +%s)
 BUDGET=${BUDGET:-540}
 OUT=${OUT:-records-out}
-G=${GPUNET:-.bin/gpunet}
+. scripts/oneshot.sh
 if [ $DRY = 1 ]; then
   RECIPE=${RECIPE:---arch conv8k3,bn,pool2,fc32,out10 --epochs 1 --limit 600 --batch-size 64 --augment rotate=10,elastic=2 --ema 0.99 --label-smoothing 0.1}
   SEEDS=${SEEDS:-1 2}
-  REQUIRE_ADAPTER=${REQUIRE_ADAPTER:-llvmpipe}
 else
   RECIPE=${RECIPE:---arch deotte --augment rotate=10,zoom=0.1,shift=0.1,elastic=2 --ema 0.999 --label-smoothing 0.1}
   SEEDS=${SEEDS:-1 2 3}
-  REQUIRE_ADAPTER=${REQUIRE_ADAPTER:-nvidia}
 fi
 RUNS=$(mktemp -d)
-mkdir -p "$OUT"
-rm -f "$OUT"/{log.txt,seeds.csv,eval.txt,summary.json} "$OUT"/m*.safetensors
-exec > >(tee "$OUT/log.txt") 2>&1
-TEE=$!
+rm -f "$OUT"/m*.safetensors
+oneshot_log seeds.csv eval.txt summary.json
 
 date -u
 echo "records-gpu: $([ $DRY = 1 ] && echo dry run || echo real run), budget ${BUDGET}s, seeds $SEEDS, recipe: $RECIPE"
-if [ $DRY = 0 ] && [ -d .gl ]; then
-  for f in .gl/*.deb; do dpkg -x "$f" /; done
-  ldconfig
-fi
-ICD=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-if [ -z "${VK_DRIVER_FILES:-}" ] && [ -f "$ICD" ]; then export VK_DRIVER_FILES=$ICD; fi
+oneshot_vulkan
 export NODEVICE_SELECT=1 GPUNET_DEVICE=gpu GPUNET_ADAPTER=$REQUIRE_ADAPTER
 
 # the t10k set as an IDX pair for eval (the embedded copy, unpacked; its first
@@ -116,6 +104,4 @@ PY
 rc=$?
 rm -rf "$RUNS"
 date -u
-exec >&- 2>&-
-wait "$TEE"
-exit $rc
+oneshot_end $rc

@@ -3,35 +3,15 @@
 //! exactly the files the machine hands back (at most 8, none in a folder), each
 //! with sane contents, within its time budget.
 
-use std::process::Command;
+mod common;
 
 #[test]
 fn the_gpu_bench_dry_run_leaves_every_file_with_sane_contents() {
     if gpunet::gpu::for_tests().is_none() {
         return;
     }
-    let out = tempfile::tempdir().unwrap();
-    let o = Command::new("bash")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/gpu-bench.sh"))
-        .arg("--dry-run")
-        .env("OUT", out.path())
-        .env("GPUNET", env!("CARGO_BIN_EXE_gpunet"))
-        .env_remove("GPUNET_ADAPTER")
-        .env_remove("GPUNET_ADAPTER_CLASS")
-        .env_remove("VK_DRIVER_FILES")
-        .output()
-        .unwrap();
-    let log = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "the dry run failed:\n{log}");
-    let mut files: Vec<String> = std::fs::read_dir(out.path())
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            assert!(e.file_type().unwrap().is_file(), "{:?} is not a plain file", e.path());
-            e.file_name().to_string_lossy().to_string()
-        })
-        .collect();
-    files.sort();
+    let (out, files) = common::dry_run("gpu-bench.sh");
+    let log = std::fs::read_to_string(out.path().join("log.txt")).unwrap();
     let want = [
         "bench.json",
         "cnn6-metrics.csv",

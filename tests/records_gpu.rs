@@ -3,29 +3,15 @@
 //! the files the machine hands back, with each seed's epochs, each member's and
 //! the ensemble's t10k accuracy with and without test-time augmentation.
 
-use std::process::Command;
+mod common;
 
 #[test]
 fn the_records_dry_run_trains_every_seed_and_evaluates_the_ensemble() {
     if gpunet::gpu::for_tests().is_none() {
         return;
     }
-    let out = tempfile::tempdir().unwrap();
-    let o = Command::new("bash")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/records-gpu.sh"))
-        .arg("--dry-run")
-        .env("OUT", out.path())
-        .env("GPUNET", env!("CARGO_BIN_EXE_gpunet"))
-        .env_remove("GPUNET_ADAPTER")
-        .env_remove("GPUNET_ADAPTER_CLASS")
-        .env_remove("VK_DRIVER_FILES")
-        .output()
-        .unwrap();
-    let log = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "the dry run failed:\n{log}");
-    let mut files: Vec<String> =
-        std::fs::read_dir(out.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
-    files.sort();
+    let (out, files) = common::dry_run("records-gpu.sh");
+    let log = std::fs::read_to_string(out.path().join("log.txt")).unwrap();
     assert_eq!(
         files,
         ["eval.txt", "log.txt", "m1.safetensors", "m2.safetensors", "seeds.csv", "summary.json"],

@@ -19,6 +19,34 @@ pub fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     c.output().unwrap_or_else(|e| panic!("gpunet {args:?}: {e}"))
 }
 
+/// The dry run of a one-call script for a lent GPU (`scripts/NAME --dry-run`, on
+/// this machine's adapter, with the binary under test), which must succeed: its
+/// output folder and the files in it, sorted.
+pub fn dry_run(script: &str) -> (tempfile::TempDir, Vec<String>) {
+    let out = tempfile::tempdir().unwrap();
+    let o = Command::new("bash")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts").join(script))
+        .arg("--dry-run")
+        .env("OUT", out.path())
+        .env("GPUNET", env!("CARGO_BIN_EXE_gpunet"))
+        .env_remove("GPUNET_ADAPTER")
+        .env_remove("GPUNET_ADAPTER_CLASS")
+        .env_remove("VK_DRIVER_FILES")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{script} --dry-run failed:\n{}", text(&o));
+    let mut files: Vec<String> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            assert!(e.file_type().unwrap().is_file(), "{:?} is not a plain file", e.path());
+            e.file_name().to_string_lossy().to_string()
+        })
+        .collect();
+    files.sort();
+    (out, files)
+}
+
 /// `gpunet ARGS` in `dir` on the native engine (GPUNET_DEVICE=cpu), which must
 /// succeed; its stdout.
 pub fn ok(dir: &Path, args: &[&str]) -> String {
