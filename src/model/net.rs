@@ -394,13 +394,18 @@ impl Net {
     /// ends with avg ← d·avg + (1 - d)·w, d = `optim::ema_decay(decay, step)`. Set
     /// before the first training step.
     pub fn set_ema(&mut self, engine: &mut dyn Engine, decay: f32, start: &[f32]) -> Result<()> {
-        assert!(!self.plans.keys().any(|(m, _)| *m == Mode::Train), "EMA set after a training plan was built");
+        assert!(!self.has_training_plan(), "EMA set after a training plan was built");
         assert!(self.ema.is_none(), "EMA set twice");
         let id = engine.buffer(self.param_words, "weights' moving average")?;
         self.bytes += self.param_words as u64 * 4;
         engine.write_f32(id, 0, start)?;
         self.ema = Some((id, decay));
         Ok(())
+    }
+
+    /// Whether a training plan was built (what it carries is fixed from then on).
+    fn has_training_plan(&self) -> bool {
+        self.plans.keys().any(|(m, _)| *m == Mode::Train)
     }
 
     /// The moving average's view, where the net keeps one.
@@ -420,10 +425,7 @@ impl Net {
     /// Label smoothing s of the training loss: targets (1 - s)·onehot + s/C. Set
     /// before the first training step (the plans carry it).
     pub fn set_label_smoothing(&mut self, s: f32) {
-        assert!(
-            !self.plans.keys().any(|(m, _)| *m == Mode::Train),
-            "label smoothing set after a training plan was built"
-        );
+        assert!(!self.has_training_plan(), "label smoothing set after a training plan was built");
         self.label_smoothing = s;
     }
 
