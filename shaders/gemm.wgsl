@@ -26,6 +26,7 @@ const TN: u32 = 64u;
 const WG_X: u32 = 16u;
 const WG_Y: u32 = 16u;
 const RPT: u32 = 4u;
+const STORES_C: bool = false; // the including file stores acc
 
 // The (row0, col0) of a workgroup's tile of C: row blocks along y, so a GPU
 // schedules neighbouring column tiles together.

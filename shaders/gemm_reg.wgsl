@@ -11,6 +11,7 @@ const TN: u32 = 512u;
 const WG_X: u32 = 64u;
 const WG_Y: u32 = 1u;
 const RPT: u32 = 16u;
+const STORES_C: bool = false; // the including file stores acc
 
 // Row blocks along x: a CPU adapter runs workgroups in x order, so the
 // workgroups that read the same strip of B run back to back, while it is cached.

@@ -29,6 +29,7 @@ const TK: u32 = 8u;
 const TM: u32 = 4u * MR * WG_Y;
 const TN: u32 = 4u * NR * WG_X;
 const RPT: u32 = 4u * MR * NR;
+const STORES_C: bool = false; // the including file stores acc
 const A4: u32 = TM / 4u; // vec4 slots of A per k
 const B4: u32 = TN / 4u;
 

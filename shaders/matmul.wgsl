@@ -42,23 +42,41 @@ fn load_b(mode: u32, k: KInfo, c: ColInfo) -> f32 {
     return 0.0;
 }
 
+// The block core's reads (gemm_block.wgsl): rows and columns clamped onto the
+// matrix, so every read is in bounds with no test (k < K is the core's part).
+fn a_row(row: u32) -> u32 { return min(row, max(mm.m, 1u) - 1u) * mm.a_rs; }
+fn b_col(col: u32) -> u32 { return min(col, max(mm.n, 1u) - 1u) * mm.b_cs; }
+fn a_at(ro: u32, k: u32) -> f32 { return a[ro + k * mm.a_cs]; }
+fn b_at(k: u32, co: u32) -> f32 { return b[k * mm.b_rs + co]; }
+
 @compute @workgroup_size(WG_X, WG_Y)
 fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let row0 = tile_origin(wid).x;
     let col0 = tile_origin(wid).y;
     let acc = gemm_tile(0u, row0, col0, lid, 0u, mm.k);
+    if (STORES_C) { return; } // the core has stored its block through put4
     for (var i = 0u; i < RPT; i++) {
         for (var j = 0u; j < 4u; j++) {
-            let row = row0 + c_row(lid, i, j);
-            let col = col0 + c_col(lid, i, j);
-            if (row < mm.m && col < mm.n) {
-                var v = acc[i][j];
-                if ((mm.flags & 1u) != 0u) { v += bias[col]; }
-                if ((mm.flags & 2u) != 0u) { v = max(v, 0.0); }
-                c[row * mm.n + col] = v;
-            }
+            put(row0 + c_row(lid, i, j), col0 + c_col(lid, i, j), acc[i][j]);
         }
     }
+}
+
+// C[row, col] = v (+ bias)(ReLU), where inside C.
+fn put(row: u32, col: u32, v: f32) {
+    if (row < mm.m && col < mm.n) {
+        var x = v;
+        if ((mm.flags & 1u) != 0u) { x += bias[col]; }
+        if ((mm.flags & 2u) != 0u) { x = max(x, 0.0); }
+        c[row * mm.n + col] = x;
+    }
+}
+
+fn put4(row: u32, col: u32, v: vec4<f32>) {
+    put(row, col, v.x);
+    put(row, col + 1u, v.y);
+    put(row, col + 2u, v.z);
+    put(row, col + 3u, v.w);
 }
 
 // out[z, ch] = Σ_{i in chunk z, j < inner} x[(i * channels + ch) * inner + j], chunk z

@@ -7,8 +7,7 @@ use naga::valid::{Capabilities, ValidationFlags, Validator};
 
 #[test]
 fn every_shader_validates_and_translates() {
-    let variants =
-        Shader::ALL.iter().flat_map(|&s| Gemm::ALL.map(|g| (s, g))).flat_map(|(s, g)| [(s, g, false), (s, g, true)]);
+    let variants = Shader::ALL.iter().flat_map(|&s| s.variants(true).into_iter().map(move |(g, sg)| (s, g, sg)));
     for (shader, gemm, subgroups) in variants {
         let name =
             &format!("{} ({} gemm{})", shader.file(), gemm.name(), if subgroups { ", subgroup sums" } else { "" });
@@ -148,7 +147,8 @@ fn collect_stores(block: &naga::Block, out: &mut Vec<naga::Handle<naga::Expressi
 /// Every variant compiled by AMD's production compiler (ACO, through Mesa's RADV
 /// null devices for RDNA2, RDNA3 and GCN5: scripts/shader-stats.sh) spills no
 /// register and uses no scratch memory: a spill would turn the GEMM cores'
-/// register blocks into memory traffic on real GPUs. Skipped without RADV,
+/// register blocks into memory traffic on real GPUs. The CPU adapters' block
+/// core is exempt (it compiles, and is sized for a CPU's stack). Skipped without RADV,
 /// unless GPUNET_REQUIRE_GPU=1.
 #[test]
 fn amd_compiler_spills_nothing_in_any_variant() {
@@ -182,7 +182,9 @@ fn amd_compiler_spills_nothing_in_any_variant() {
     for r in &rows {
         let name =
             format!("{} {} [{} gemm, {} sums] on {}", r["shader"], r["entry"], r["core"], r["sums"], r["target"]);
-        for field in ["spilled_vgprs", "spilled_sgprs", "scratch_bytes"] {
+        // the block core is the CPU adapters' own (a GPU runs it only when a test
+        // asks for the cpu class): its 16x16 block per lane is meant to spill there
+        for field in ["spilled_vgprs", "spilled_sgprs", "scratch_bytes"].iter().filter(|_| r["core"] != "block") {
             assert_eq!(r[field].as_u64(), Some(0), "{name}: {field} = {}", r[field]);
         }
         assert!(

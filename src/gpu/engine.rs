@@ -74,7 +74,7 @@ impl GpuEngine {
     fn groups(&self, op: &Op) -> [u32; 3] {
         match op.grid {
             Grid::Groups(g) => g,
-            Grid::Gemm { m, n, splits } => self.tuning.gemm.groups(m, n, splits),
+            Grid::Gemm { m, n, splits } => self.tuning.gemm.groups(op.kernel.info().shader, m, n, splits),
         }
     }
 
@@ -92,7 +92,7 @@ impl GpuEngine {
     fn core(&self, op: &Op) -> Gemm {
         match op.grid {
             Grid::Groups(_) => Gemm::Tiled,
-            Grid::Gemm { m, n, .. } => self.tuning.gemm.resolve(m, n),
+            Grid::Gemm { m, n, .. } => self.tuning.gemm.resolve(op.kernel.info().shader, m, n),
         }
     }
 

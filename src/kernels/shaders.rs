@@ -19,9 +19,11 @@ pub enum Shader {
 }
 
 /// Which GEMM core `//#include gemm.wgsl` pastes: the shared-memory tiles, the
-/// double-buffered register blocks of gemm_wide.wgsl in two shapes (GPUs), or
-/// the barrier-free register blocks (CPU adapters). `Auto` picks a GPU core per
-/// launch from its output's shape.
+/// double-buffered register blocks of gemm_wide.wgsl in three shapes (GPUs), or
+/// the barrier-free register blocks (CPU adapters: `Register` names the pair of
+/// gemm_reg.wgsl for convs and gemm_block.wgsl for dense products). `Auto` picks
+/// a GPU core per launch from its output's shape. A choice resolves to the core a
+/// launch runs with [`Gemm::resolve`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Gemm {
     Tiled,
@@ -29,11 +31,14 @@ pub enum Gemm {
     Wide,
     Mid,
     Narrow,
+    /// gemm_block.wgsl: what `Register` runs for matmul.wgsl (a core, not a choice).
+    Block,
     Auto,
 }
 
 impl Gemm {
-    /// Every core (what `Auto` chooses among, and what the pipelines are built for).
+    /// Every choice but `Auto` (what `Auto` chooses among; what the pipelines are
+    /// built for, each resolved per file).
     pub const ALL: [Gemm; 5] = [Gemm::Tiled, Gemm::Register, Gemm::Wide, Gemm::Mid, Gemm::Narrow];
 
     pub fn name(self) -> &'static str {
@@ -43,6 +48,7 @@ impl Gemm {
             Gemm::Wide => "wide",
             Gemm::Mid => "mid",
             Gemm::Narrow => "narrow",
+            Gemm::Block => "block",
             Gemm::Auto => "auto",
         }
     }
@@ -52,12 +58,15 @@ impl Gemm {
         [Gemm::Auto].into_iter().chain(Gemm::ALL).find(|g| g.name() == s)
     }
 
-    /// The core that computes an m x n output: `Auto` takes the register-blocked
-    /// core whose tile height wastes least of m (32 output channels, as conv1 and
-    /// conv2 have, fill a narrow tile, not half of a 64-row one); every other
-    /// choice is itself.
-    pub fn resolve(self, m: u32, _n: u32) -> Gemm {
+    /// The core that computes an m x n output in a launch of `shader`: `Auto`
+    /// takes the register-blocked core whose tile height wastes least of m (32
+    /// output channels, as conv1 and conv2 have, fill a narrow tile, not half of a
+    /// 64-row one); `Register` is the block core for the dense products (only
+    /// matmul.wgsl defines the unchecked reads it needs); every other choice is itself.
+    pub fn resolve(self, shader: Shader, m: u32, _n: u32) -> Gemm {
         match self {
+            Gemm::Register if shader == Shader::Matmul => Gemm::Block,
+            Gemm::Block if shader != Shader::Matmul => Gemm::Register,
             Gemm::Auto if m <= 32 => Gemm::Narrow,
             Gemm::Auto if m <= 64 => Gemm::Mid,
             Gemm::Auto => Gemm::Wide,
@@ -71,20 +80,21 @@ impl Gemm {
         match self {
             Gemm::Tiled | Gemm::Auto => (64, 64),
             Gemm::Register => (8, 512),
+            Gemm::Block => (16, 128),
             Gemm::Wide => (128, 128),
             Gemm::Mid => (64, 128),
             Gemm::Narrow => (32, 128),
         }
     }
 
-    /// The workgroups of a launch computing an m x n output with `splits`
-    /// split-K layers, as each core's tile_origin reads the workgroup id.
-    pub fn groups(self, m: u32, n: u32, splits: u32) -> [u32; 3] {
-        let core = self.resolve(m, n);
+    /// The workgroups of a launch of `shader` computing an m x n output with
+    /// `splits` split-K layers, as each core's tile_origin reads the workgroup id.
+    pub fn groups(self, shader: Shader, m: u32, n: u32, splits: u32) -> [u32; 3] {
+        let core = self.resolve(shader, m, n);
         let (tm, tn) = core.tile();
         let (rows, cols) = (m.div_ceil(tm).max(1), n.div_ceil(tn).max(1));
         match core {
-            Gemm::Register => [rows, cols, splits],
+            Gemm::Register | Gemm::Block => [rows, cols, splits],
             _ => [cols, rows, splits],
         }
     }
@@ -101,6 +111,7 @@ impl Gemm {
         match self {
             Gemm::Tiled | Gemm::Auto => Cow::Borrowed(include_str!("../../shaders/gemm.wgsl")),
             Gemm::Register => Cow::Borrowed(include_str!("../../shaders/gemm_reg.wgsl")),
+            Gemm::Block => Cow::Borrowed(include_str!("../../shaders/gemm_block.wgsl")),
             Gemm::Wide => shaped([16, 16, 2, 2]),
             Gemm::Mid => shaped([32, 8, 2, 1]),
             Gemm::Narrow => shaped([32, 8, 1, 1]),
@@ -160,10 +171,14 @@ impl Shader {
     }
 
     /// The module variants the engine builds of this file: one per GEMM core it
-    /// includes (`Tiled` stands for "none"), each with tree sums and, where the
-    /// file sums over workgroups and the adapter has subgroups, subgroup sums.
+    /// includes (each choice resolved for this file; `Tiled` stands for "none"),
+    /// each with tree sums and, where the file sums over workgroups and the
+    /// adapter has subgroups, subgroup sums.
     pub fn variants(self, subgroups: bool) -> Vec<(Gemm, bool)> {
-        let cores = if self.uses_gemm() { Gemm::ALL.to_vec() } else { vec![Gemm::Tiled] };
+        let cores = match self.uses_gemm() {
+            true => Gemm::ALL.iter().map(|g| g.resolve(self, u32::MAX, u32::MAX)).collect(),
+            false => vec![Gemm::Tiled],
+        };
         let sums = if self.uses_reduce() && subgroups { vec![false, true] } else { vec![false] };
         cores.into_iter().flat_map(|g| sums.iter().map(move |&sg| (g, sg))).collect()
     }

@@ -128,7 +128,7 @@ fn export(m: &Member, shaders: &mut BTreeMap<&'static str, String>) -> Result<Va
 fn op_json(op: &Op) -> Value {
     let groups = match op.grid {
         Grid::Groups(g) => g,
-        Grid::Gemm { m, n, splits } => GEMM.groups(m, n, splits),
+        Grid::Gemm { m, n, splits } => GEMM.groups(op.kernel.info().shader, m, n, splits),
     };
     let views: Vec<[usize; 3]> = op.views.iter().map(|v| [v.buf, v.offset, v.len]).collect();
     json!({

@@ -106,10 +106,10 @@ fn case_json(
         .map(|c| {
             let groups = match case.op.grid {
                 Grid::Groups(g) => g,
-                Grid::Gemm { m, n, splits } => c.gemm.groups(m, n, splits),
+                Grid::Gemm { m, n, splits } => c.gemm.groups(info.shader, m, n, splits),
             };
             let core = match case.op.grid {
-                Grid::Gemm { m, n, .. } => c.gemm.resolve(m, n),
+                Grid::Gemm { m, n, .. } => c.gemm.resolve(info.shader, m, n),
                 Grid::Groups(_) => Gemm::Tiled,
             };
             let (key, core, sg) = module_key(info.shader, core, c.subgroups);

@@ -195,7 +195,7 @@ fn op_json(op: &Op, gemm: Gemm, shaders: &mut BTreeMap<String, String>) -> Value
     let info = op.kernel.info();
     let (groups, core) = match op.grid {
         Grid::Groups(g) => (g, Gemm::Tiled),
-        Grid::Gemm { m, n, splits } => (gemm.groups(m, n, splits), gemm.resolve(m, n)),
+        Grid::Gemm { m, n, splits } => (gemm.groups(info.shader, m, n, splits), gemm.resolve(info.shader, m, n)),
     };
     let core = if info.shader.uses_gemm() { core } else { Gemm::Tiled };
     let name = if info.shader.uses_gemm() { core.name() } else { "-" };
