@@ -66,7 +66,6 @@ impl Gemm {
     pub fn resolve(self, shader: Shader, m: u32, _n: u32) -> Gemm {
         match self {
             Gemm::Register if shader == Shader::Matmul => Gemm::Block,
-            Gemm::Block if shader != Shader::Matmul => Gemm::Register,
             Gemm::Auto if m <= 32 => Gemm::Narrow,
             Gemm::Auto if m <= 64 => Gemm::Mid,
             Gemm::Auto => Gemm::Wide,
