@@ -3,6 +3,7 @@
 //! adapter can be told to run exactly what a datacenter GPU or a laptop's would
 //! (`GPUNET_ADAPTER_CLASS`), and each choice can still be overridden alone.
 
+use crate::engine::SplitK;
 use crate::error::{Error, Result};
 use crate::kernels::shaders::Gemm;
 
@@ -89,6 +90,12 @@ pub struct Tuning {
 }
 
 impl Tuning {
+    /// The split-K policy these choices make (None: never split).
+    pub fn split_k(&self) -> Option<SplitK> {
+        let tile = self.gemm.tile();
+        Some(SplitK { tile: (tile.0 as usize, tile.1 as usize), workgroups: self.split_workgroups? })
+    }
+
     /// "discrete: auto gemm, split-K to 1024 workgroups, subgroup sums".
     pub fn describe(&self) -> String {
         let split = match self.split_workgroups {

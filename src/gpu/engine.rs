@@ -5,8 +5,7 @@
 use crate::engine::{Engine, PlanId, SplitK};
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, Tuning};
-use crate::kernels::op::{BufId, Grid, Op, View};
-use crate::kernels::shaders::Gemm;
+use crate::kernels::op::{BufId, Op, View};
 use crate::kernels::Params;
 use std::sync::Arc;
 
@@ -70,30 +69,14 @@ impl GpuEngine {
         Ok(())
     }
 
-    /// The launch size of an op under this engine's GEMM core.
-    fn groups(&self, op: &Op) -> [u32; 3] {
-        match op.grid {
-            Grid::Groups(g) => g,
-            Grid::Gemm { m, n, splits } => self.tuning.gemm.groups(op.kernel.info().shader, m, n, splits),
-        }
-    }
-
     /// The pipeline an op of a plan made now runs.
     fn pipeline(&self, op: &Op) -> &wgpu::ComputePipeline {
-        self.gpu.pipeline(op.kernel, self.core(op), self.subgroup_sums())
+        self.gpu.pipeline(op.kernel, op.launch(self.tuning.gemm).1, self.subgroup_sums())
     }
 
     /// Whether plans made now sum with subgroup operations (asked for, and offered).
     fn subgroup_sums(&self) -> bool {
         self.tuning.subgroups && self.gpu.has_subgroups
-    }
-
-    /// The core an op runs on (Tiled's module serves ops without a GEMM).
-    fn core(&self, op: &Op) -> Gemm {
-        match op.grid {
-            Grid::Groups(_) => Gemm::Tiled,
-            Grid::Gemm { m, n, .. } => self.tuning.gemm.resolve(op.kernel.info().shader, m, n),
-        }
     }
 
     fn check_groups(&self, op: &Op, groups: [u32; 3]) -> Result<()> {
@@ -188,7 +171,7 @@ impl Engine for GpuEngine {
         let mut launch = Vec::with_capacity(ops.len());
         for op in &ops {
             op.views.iter().try_for_each(|v| self.check_view(op, v))?;
-            launch.push(self.groups(op));
+            launch.push(op.launch(self.tuning.gemm).0);
             self.check_groups(op, *launch.last().unwrap())?;
         }
         let align = self.gpu.limits.min_uniform_buffer_offset_alignment as u64;
@@ -248,8 +231,7 @@ impl Engine for GpuEngine {
     }
 
     fn split_k(&self) -> Option<SplitK> {
-        let tile = self.tuning.gemm.tile();
-        Some(SplitK { tile: (tile.0 as usize, tile.1 as usize), workgroups: self.tuning.split_workgroups? })
+        self.tuning.split_k()
     }
 
     fn run_timed(&mut self, plan: PlanId) -> Result<Option<f64>> {

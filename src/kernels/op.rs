@@ -3,6 +3,7 @@
 //! the GPU and CPU engines run exactly the same list.
 
 use crate::kernels;
+use crate::kernels::shaders::Gemm;
 use crate::kernels::Kernel;
 use crate::kernels::{Dims, Params};
 
@@ -43,6 +44,21 @@ pub struct Op {
     /// Outputs then inputs, bound at 1, 2, ... in this order.
     pub views: Vec<View>,
     pub grid: Grid,
+}
+
+impl Op {
+    /// The workgroups of this op's launch and the GEMM core it runs, under the
+    /// engine's choice `gemm` (an op without a GEMM runs `Tiled`'s module, the
+    /// only one of a file without a core).
+    pub fn launch(&self, gemm: Gemm) -> ([u32; 3], Gemm) {
+        match self.grid {
+            Grid::Groups(g) => (g, Gemm::Tiled),
+            Grid::Gemm { m, n, splits } => {
+                let core = gemm.resolve(self.kernel.info().shader, m, n);
+                (core.groups(m, n, splits), core)
+            }
+        }
+    }
 }
 
 const WG_1D: usize = 256;

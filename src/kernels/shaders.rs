@@ -61,15 +61,23 @@ impl Gemm {
     /// The core that computes an m x n output in a launch of `shader`: `Auto`
     /// takes the register-blocked core whose tile height wastes least of m (32
     /// output channels, as conv1 and conv2 have, fill a narrow tile, not half of a
-    /// 64-row one); `Register` is the block core for the dense products (only
-    /// matmul.wgsl defines the unchecked reads it needs); every other choice is itself.
+    /// 64-row one); a fixed choice is its [`Gemm::core_for`] the file.
     pub fn resolve(self, shader: Shader, m: u32, _n: u32) -> Gemm {
         match self {
-            Gemm::Register if shader == Shader::Matmul => Gemm::Block,
             Gemm::Auto if m <= 32 => Gemm::Narrow,
             Gemm::Auto if m <= 64 => Gemm::Mid,
             Gemm::Auto => Gemm::Wide,
-            core => core,
+            choice => choice.core_for(shader),
+        }
+    }
+
+    /// The core a fixed choice (one of [`Gemm::ALL`]) pastes into `shader`:
+    /// `Register` is the block core for the dense products (only matmul.wgsl
+    /// defines the unchecked reads it needs); every other choice is itself.
+    pub fn core_for(self, shader: Shader) -> Gemm {
+        match self {
+            Gemm::Register if shader == Shader::Matmul => Gemm::Block,
+            choice => choice,
         }
     }
 
@@ -86,13 +94,13 @@ impl Gemm {
         }
     }
 
-    /// The workgroups of a launch of `shader` computing an m x n output with
-    /// `splits` split-K layers, as each core's tile_origin reads the workgroup id.
-    pub fn groups(self, shader: Shader, m: u32, n: u32, splits: u32) -> [u32; 3] {
-        let core = self.resolve(shader, m, n);
-        let (tm, tn) = core.tile();
+    /// The workgroups of a launch of this core (a resolved one) computing an
+    /// m x n output with `splits` split-K layers, as the core's tile_origin reads
+    /// the workgroup id.
+    pub fn groups(self, m: u32, n: u32, splits: u32) -> [u32; 3] {
+        let (tm, tn) = self.tile();
         let (rows, cols) = (m.div_ceil(tm).max(1), n.div_ceil(tn).max(1));
-        match core {
+        match self {
             Gemm::Register | Gemm::Block => [rows, cols, splits],
             _ => [cols, rows, splits],
         }
@@ -175,7 +183,7 @@ impl Shader {
     /// adapter has subgroups, subgroup sums.
     pub fn variants(self, subgroups: bool) -> Vec<(Gemm, bool)> {
         let cores = match self.uses_gemm() {
-            true => Gemm::ALL.iter().map(|g| g.resolve(self, u32::MAX, u32::MAX)).collect(),
+            true => Gemm::ALL.iter().map(|g| g.core_for(self)).collect(),
             false => vec![Gemm::Tiled],
         };
         let sums = if self.uses_reduce() && subgroups { vec![false, true] } else { vec![false] };

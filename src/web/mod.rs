@@ -16,7 +16,7 @@ pub use train::page as train_page;
 use crate::data::{Images, CLASSES, PIXELS, SIDE};
 use crate::engine::Recorder;
 use crate::error::{Error, Result};
-use crate::kernels::op::{Grid, Op};
+use crate::kernels::op::Op;
 use crate::kernels::shaders::{Gemm, Shader};
 use crate::model::checkpoint::Model;
 use crate::model::{Mode, Net, NetConfig};
@@ -36,6 +36,31 @@ const PAGE: &str = include_str!("../../web/page.html");
 const RUNTIME: &str = include_str!("../../web/runtime.js");
 const UI: &str = include_str!("../../web/page.js");
 const PAD: &str = include_str!("../../web/pad.js");
+
+/// The page's name of the module a launch runs without its kind of sums: the
+/// file and the core it pastes ("-" for a file without a GEMM).
+fn module_name(shader: Shader, core: Gemm) -> String {
+    format!("{}|{}", shader.file(), if shader.uses_gemm() { core.name() } else { "-" })
+}
+
+/// Adds the module a launch runs (file, core, kind of sums, as `Gpu::pipeline`
+/// picks them: subgroup sums only in a file that sums over workgroups) to the
+/// page's sources once, and returns its name there.
+fn add_module(shaders: &mut BTreeMap<String, String>, shader: Shader, core: Gemm, subgroups: bool) -> String {
+    let core = if shader.uses_gemm() { core } else { Gemm::Tiled };
+    let sg = subgroups && shader.uses_reduce();
+    let key = format!("{}|{}", module_name(shader, core), if sg { "subgroup" } else { "tree" });
+    shaders.entry(key.clone()).or_insert_with(|| {
+        // browsers, unlike naga, want the extension named before use
+        let text = shader.source(core, sg);
+        if sg {
+            format!("enable subgroups;\n{text}")
+        } else {
+            text.into_owned()
+        }
+    });
+    key
+}
 
 /// One model of the page: a name to show (e.g. its file) and its weights.
 pub struct Member {
@@ -126,10 +151,7 @@ fn export(m: &Member, shaders: &mut BTreeMap<&'static str, String>) -> Result<Va
 
 /// An op as the page replays it: pipeline, parameter block, views, workgroups.
 fn op_json(op: &Op) -> Value {
-    let groups = match op.grid {
-        Grid::Groups(g) => g,
-        Grid::Gemm { m, n, splits } => GEMM.groups(op.kernel.info().shader, m, n, splits),
-    };
+    let (groups, _) = op.launch(GEMM);
     let views: Vec<[usize; 3]> = op.views.iter().map(|v| [v.buf, v.offset, v.len]).collect();
     json!({
         "kernel": op.kernel.name(),

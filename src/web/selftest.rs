@@ -10,8 +10,7 @@
 
 use super::base64;
 use crate::error::{Error, Result};
-use crate::kernels::op::Grid;
-use crate::kernels::shaders::{Gemm, Shader};
+use crate::kernels::shaders::Gemm;
 use crate::selftest::{self, Case};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -47,16 +46,6 @@ const CONFIGS: [Config; 3] = [
         when: "no-subgroups",
     },
 ];
-
-/// The module a launch runs on: its file, the core it pastes (per launch for
-/// Auto; none for files without a GEMM) and its kind of sums, as `Gpu::pipeline`
-/// picks them.
-fn module_key(shader: Shader, core: Gemm, subgroups: bool) -> (String, Gemm, bool) {
-    let core = if shader.uses_gemm() { core } else { Gemm::Tiled };
-    let sg = subgroups && shader.uses_reduce();
-    let name = if shader.uses_gemm() { core.name() } else { "-" };
-    (format!("{}|{name}|{}", shader.file(), if sg { "subgroup" } else { "tree" }), core, sg)
-}
 
 /// The whole page for the selftest's cases of `seed`.
 pub fn page(seed: u64) -> Result<String> {
@@ -104,25 +93,8 @@ fn case_json(
     let runs: Vec<Value> = CONFIGS
         .iter()
         .map(|c| {
-            let groups = match case.op.grid {
-                Grid::Groups(g) => g,
-                Grid::Gemm { m, n, splits } => c.gemm.groups(info.shader, m, n, splits),
-            };
-            let core = match case.op.grid {
-                Grid::Gemm { m, n, .. } => c.gemm.resolve(info.shader, m, n),
-                Grid::Groups(_) => Gemm::Tiled,
-            };
-            let (key, core, sg) = module_key(info.shader, core, c.subgroups);
-            shaders.entry(key.clone()).or_insert_with(|| {
-                // browsers, unlike naga, want the extension named before use
-                let text = info.shader.source(core, sg);
-                if sg {
-                    format!("enable subgroups;\n{text}")
-                } else {
-                    text.into_owned()
-                }
-            });
-            json!({ "module": key, "groups": groups })
+            let (groups, core) = case.op.launch(c.gemm);
+            json!({ "module": super::add_module(shaders, info.shader, core, c.subgroups), "groups": groups })
         })
         .collect();
     let views: Vec<[usize; 3]> = case.op.views.iter().map(|v| [v.buf, v.offset, v.len]).collect();

@@ -15,7 +15,7 @@ use crate::data::{CLASSES, PIXELS};
 use crate::engine::Recorder;
 use crate::error::{Error, Result};
 use crate::gpu::Class;
-use crate::kernels::op::{Grid, Op};
+use crate::kernels::op::Op;
 use crate::kernels::shaders::Gemm;
 use crate::kernels::{AdamDims, DropoutDims, GatherDims, SgdDims};
 use crate::model::checkpoint;
@@ -117,11 +117,7 @@ fn program(
     shaders: &mut BTreeMap<String, String>,
 ) -> Result<Program> {
     let tuning = class.tuning(true);
-    let split = tuning.split_workgroups.map(|workgroups| {
-        let tile = tuning.gemm.tile();
-        crate::engine::SplitK { tile: (tile.0 as usize, tile.1 as usize), workgroups }
-    });
-    let mut rec = Recorder::for_split(split);
+    let mut rec = Recorder::for_split(tuning.split_k());
     let (n_train, n_val) = (data.train.len(), data.val.len());
     let n_test = data.test.as_ref().map_or(0, |t| t.len());
     let store = data.store(1);
@@ -193,28 +189,15 @@ fn plan_json(rec: &Recorder, info: &LaunchInfo, gemm: Gemm, shaders: &mut BTreeM
 
 fn op_json(op: &Op, gemm: Gemm, shaders: &mut BTreeMap<String, String>) -> Value {
     let info = op.kernel.info();
-    let (groups, core) = match op.grid {
-        Grid::Groups(g) => (g, Gemm::Tiled),
-        Grid::Gemm { m, n, splits } => (gemm.groups(info.shader, m, n, splits), gemm.resolve(info.shader, m, n)),
-    };
-    let core = if info.shader.uses_gemm() { core } else { Gemm::Tiled };
-    let name = if info.shader.uses_gemm() { core.name() } else { "-" };
-    let sums: &[bool] = if info.shader.uses_reduce() { &[false, true] } else { &[false] };
-    for &sg in sums {
-        let key = format!("{}|{name}|{}", info.shader.file(), if sg { "subgroup" } else { "tree" });
-        shaders.entry(key).or_insert_with(|| {
-            let text = info.shader.source(core, sg);
-            if sg {
-                format!("enable subgroups;\n{text}")
-            } else {
-                text.into_owned()
-            }
-        });
+    let (groups, core) = op.launch(gemm);
+    // the page picks the kind of sums at run time: both go in
+    for sg in [false, true] {
+        super::add_module(shaders, info.shader, core, sg);
     }
     let views: Vec<[usize; 3]> = op.views.iter().map(|v| [v.buf, v.offset, v.len]).collect();
     json!({
         "kernel": info.entry,
-        "module": format!("{}|{name}", info.shader.file()),
+        "module": super::module_name(info.shader, core),
         "reduce": info.shader.uses_reduce(),
         "params": op.params.to_vec(),
         "views": views,
