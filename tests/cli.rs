@@ -358,6 +358,28 @@ fn plot_draws_every_run_and_refuses_what_it_cannot_read() {
 
 /// A start on a headless machine says nothing on stderr: no display probe's
 /// "error: XDG_RUNTIME_DIR is invalid" before any work (gpunet sets NODEVICE_SELECT).
+/// Same seed, same files: two trainings of one recipe on the native engine write
+/// the model and the optimizer state byte for byte alike (headers included, whose
+/// metadata a hash map once ordered at random), and two exports of its training
+/// page are one page (its checkpoint template and checksum places likewise).
+#[test]
+fn one_seed_writes_the_same_files_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let arch = ["--arch", "conv4k3,pool2,fc16,out10", "--epochs", "1", "--seed", "5"];
+    for out in ["a", "b"] {
+        let o = run(d, &[&["train", "--device", "cpu", "--limit", "600", "--out", out], &arch[..]].concat(), &[]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let page = format!("{out}/page.html");
+        let o = run(d, &[&["export-web", "--train", "--out", &page], &arch[..]].concat(), &[]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    for f in ["model.safetensors", "optim.safetensors", "page.html"] {
+        let (a, b) = (std::fs::read(d.join("a").join(f)).unwrap(), std::fs::read(d.join("b").join(f)).unwrap());
+        assert!(a == b, "{f} differs between two runs of one seed");
+    }
+}
+
 #[test]
 fn a_headless_start_is_quiet() {
     let dir = tempfile::tempdir().unwrap();

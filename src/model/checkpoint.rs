@@ -114,7 +114,21 @@ fn tensor_bytes(
             (n.clone(), TensorView::new(*dtype, shape.clone(), data).expect("shape matches data"))
         })
         .collect();
-    safetensors::serialize(views, Some(meta))
+    Ok(sorted_header(safetensors::serialize(views, Some(meta))?))
+}
+
+/// The file with its JSON header's keys in sorted order: the writer lists the
+/// metadata in a hash map's order, which would make two saves of the same
+/// weights differ. Same keys and values, so the same length; the data after the
+/// header is untouched.
+fn sorted_header(mut bytes: Vec<u8>) -> Vec<u8> {
+    let n = u64::from_le_bytes(bytes[..8].try_into().expect("8-byte length")) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).expect("the writer's own header");
+    let text = serde_json::to_string(&header).expect("a JSON value");
+    assert!(text.len() <= n, "a sorted header is no longer than the written one");
+    bytes[8..8 + n].fill(b' ');
+    bytes[8..8 + text.len()].copy_from_slice(text.as_bytes());
+    bytes
 }
 
 /// Reads tensors named `{prefix}layers.{i}.weight|bias` into a flat buffer laid
@@ -219,6 +233,7 @@ pub fn model_layout(spec: &Spec, scale: f32, slots: &[Slot], params: &[f32], ste
             })?;
             sums.push((at + key.len(), t.data().as_ptr() as usize - bytes.as_ptr() as usize, t.data().len()));
         }
+        sums.sort_unstable(); // header order: `tensors()` lists them in a hash map's
         let at = |name: &str| -> Result<usize> {
             let t = st.tensor(name).map_err(fail)?;
             Ok(t.data().as_ptr() as usize - bytes.as_ptr() as usize)
