@@ -274,7 +274,8 @@ impl Runner for Native {
             Conv::Direct => "direct AVX-512 conv",
             Conv::Gemm => "GEMM conv",
         };
-        format!("native CPU ({} threads, {conv})", self.threads)
+        let s = if self.threads == 1 { "" } else { "s" };
+        format!("native CPU ({} thread{s}, {conv})", self.threads)
     }
     fn planned(&mut self, ops: &mut Vec<Op>) {
         self.fused.push(fuse::plan(ops, self.conv));
