@@ -174,48 +174,67 @@ fn image_sums(yt: &mut [f32], xp: &mut [f32], x: &[f32], wr: &[f32], s: &Shape, 
     }
 }
 
-/// Whether `backward_scatter` takes the input gradient of conv `s`: 'valid',
-/// stride 1, a kernel and dY row width `direct::scatter` has.
+/// Whether `backward_scatter` takes the input gradient of conv `s`: 'valid' at
+/// stride 1 (then every padded pixel is an input pixel), or any padding at
+/// stride 2, with a kernel and dY row width `direct::scatter` has.
 pub fn scatter_takes(s: &Shape) -> bool {
-    s.s == 1
-        && s.py == 0
-        && s.px == 0
-        && s.ho + s.k == s.h + 1
-        && s.wo + s.k == s.w + 1
-        && direct::scatter_takes(s.wo, s.k)
+    let valid = s.py == 0 && s.px == 0 && s.ho + s.k == s.h + 1 && s.wo + s.k == s.w + 1;
+    (s.s == 2 || valid) && direct::scatter_takes(s.wo, s.k, s.s)
 }
 
-/// dX (N, Ci, H, W) of 'valid' stride-1 conv `s` (forward shape) from dY, with W
-/// laid out by `reorder(.., flip)`: each dY pixel's window added into dX rows in
-/// registers, so no product reads padding (the forward-style input gradient reads
-/// a dY padded by k - 1 all round); zero where `mask` (as dX) is ≤ 0.
+/// dX (N, Ci, H, W) of conv `s` (forward shape) from dY, with W laid out by
+/// `reorder(.., flip)`: each dY pixel's window added into dX rows in registers,
+/// so no product reads padding or, at stride 2, the zeros between dY's pixels
+/// (the forward-style input gradient reads a dY spread by the stride and padded
+/// by k - 1 all round: three products in four are zeros at stride 2). Rows are
+/// made in the padded input's coordinates (at stride 2 per column phase), those
+/// of the input only, and cut to its columns; zero where `mask` (as dX) is ≤ 0.
 pub fn backward_scatter(dx: &mut [f32], dy: &[f32], wr: &[f32], s: &Shape, scratch: &Scratch, mask: Option<&[f32]>) {
     assert!(direct::available() && scatter_takes(s), "direct conv: no scatter for this conv");
     let (t, hw, ohw, cop) = (s.transposed(), s.hw(), s.out_hw(), cop(s.ci));
     assert!(dy.len() >= s.n * s.co * ohw && wr.len() >= s.co * s.k * s.k * cop, "direct conv: dY or kernel too short");
     assert!(mask.is_none_or(|m| m.len() >= s.n * s.ci * hw), "direct conv: mask too short");
     let (v, _) = direct::blocking(cop);
+    // padded rows as wide as every tap reaches (wp) and as the input's columns do
+    let pitch = s.wp().max(s.px + s.w);
+    let cut = pitch != s.w; // else the padded rows are the input's
+    let rows_len = if cut { s.h * pitch * cop } else { 0 };
     dx[..s.n * s.ci * hw].par_chunks_mut(s.ci * hw).enumerate().for_each(|(b, xb)| {
-        scratch.with(hw * cop, |yt| {
+        scratch.with(hw * cop + rows_len, |buf| {
+            let (yt, padded) = buf.split_at_mut(hw * cop);
+            let rows = if cut { &mut padded[..] } else { &mut yt[..] };
+            if pitch > s.wp() {
+                rows.fill(0.0); // the columns past wp, which no tap reaches, stay 0
+            }
             for c0 in (0..cop).step_by(v * LANES) {
-                for y in 0..s.h {
-                    let (ky0, ky1) = ((y + 1).saturating_sub(s.ho), (y + 1).min(s.k));
-                    let d = direct::Scatter { co: s.co, dy_plane: ohw, cop, y, ky0, ky1 };
-                    // SAFETY: dY rows y - ky, ky in [ky0, ky1), lie in [0, ho) of image b's co
-                    // planes (asserted long enough); the taps read are co·k·k of cop floats
-                    // from c0 < cop; the writes are the w = wd + k - 1 pixels of row y, channels
-                    // c0 + [0, v·16), of yt (h·w, cop)
-                    unsafe {
-                        direct::scatter(
-                            v,
-                            s.wo,
-                            s.k,
-                            yt.as_mut_ptr().add(y * s.w * cop + c0),
-                            dy.as_ptr().add(b * s.co * ohw),
-                            wr.as_ptr().add(c0),
-                            &d,
-                        )
+                for r in 0..s.h {
+                    // padded row y takes kernel rows ky ≡ y (mod s) with dY row (y - ky)/s in [0, ho)
+                    let y = r + s.py;
+                    let lo = y.saturating_sub(s.s * (s.ho - 1));
+                    let (ky0, ky1) = (lo + (y - lo) % s.s, (y + 1).min(s.k));
+                    for qx in 0..s.s {
+                        let taps = (s.k - qx).div_ceil(s.s);
+                        let d = direct::Scatter { co: s.co, dy_plane: ohw, cop, k: s.k, qx, y, ky0, ky1 };
+                        // SAFETY: dY rows (y - ky)/s for ky = ky0, ky0 + s, … < ky1 lie in [0, ho)
+                        // of image b's co planes (asserted long enough); the taps read are
+                        // co·k·k of cop floats from c0 < cop; the writes are pixels qx + s·x,
+                        // x < wd + taps - 1, all < wp ≤ pitch, of row r, channels c0 + [0, v·16),
+                        // of rows (h·pitch, cop)
+                        unsafe {
+                            direct::scatter(
+                                (v, s.wo, taps, s.s),
+                                rows.as_mut_ptr().add((r * pitch + qx) * cop + c0),
+                                dy.as_ptr().add(b * s.co * ohw),
+                                wr.as_ptr().add(c0),
+                                &d,
+                            )
+                        }
                     }
+                }
+            }
+            if cut {
+                for r in 0..s.h {
+                    yt[r * s.w * cop..][..s.w * cop].copy_from_slice(&padded[(r * pitch + s.px) * cop..][..s.w * cop]);
                 }
             }
             finish(xb, yt, &t, b, None, false, mask);

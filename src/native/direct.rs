@@ -3,9 +3,9 @@
 //! whole reduction, so no im2col, no packing and no padded-row waste. Output
 //! channels are padded to a multiple of 16 (`cop`) in the weights and results,
 //! so any channel count takes this path; the padding columns are computed from
-//! zeros and never read back. A 'valid' conv's input gradient runs as a scatter
-//! instead (`scatter`): dX rows in registers, each dY pixel's taps added in, so
-//! nothing reads padding. Used by `conv` when `available()`; elsewhere, and
+//! zeros and never read back. The input gradient of a 'valid' conv, and of a 5×5
+//! stride-2 one, runs as a scatter instead (`scatter`): dX rows in registers,
+//! each dY pixel's taps added in, so nothing reads padding or a stride's zeros. Used by `conv` when `available()`; elsewhere, and
 //! with GPUNET_NATIVE_CONV=gemm, conv runs as GEMMs on the `gemm` crate.
 
 /// Channels per vector.
@@ -80,23 +80,28 @@ pub struct Wgrad {
     pub dy_image: usize,
 }
 
-/// Input-gradient row of a 'valid' stride-1 conv as a scatter: output row `y` of
-/// dX (its OUT = WD + K - 1 pixels, V·16 channels) = Σ over dY channels c < co and
-/// kernel rows ky in [ky0, ky1) (those with dY row y - ky) of each dY pixel ix's
-/// K taps added at dX pixels ix + kx: every product reads data, none padding.
-/// Weights as `conv_direct::reorder(.., flip)` lays them out, cop channels a tap.
+/// Input-gradient row of a stride-S conv as a scatter, in the padded input's
+/// coordinates: row `y` of dX = Σ over dY channels c < co and kernel rows
+/// ky = ky0, ky0 + S, … < ky1 (those that reach row y from dY row (y - ky)/S) of
+/// each dY pixel ix's taps kx = qx + S·j, j < K, added at dX pixel S·ix + kx, for
+/// the OUT = WD + K - 1 pixels qx + S·x of one column phase qx (at stride 1 the
+/// only phase, K the kernel): every product reads data, none padding. Weights as
+/// `conv_direct::reorder(.., flip)` lays them out (a k×k kernel), cop channels a tap.
 pub struct Scatter {
     pub co: usize,
     pub dy_plane: usize,
     pub cop: usize,
+    pub k: usize,
+    pub qx: usize,
     pub y: usize,
     pub ky0: usize,
     pub ky1: usize,
 }
 
-/// The (dY row width, kernel) pairs `scatter` has kernels for.
-pub fn scatter_takes(wd: usize, k: usize) -> bool {
-    matches!((k, wd), (3, 2..=12) | (5, 2..=10))
+/// Whether `scatter` has kernels for dY rows `wd` wide of a k×k conv at stride
+/// `s`: at stride 1 a row's K = k taps, at stride 2 (k = 5) a phase's 3 or 2.
+pub fn scatter_takes(wd: usize, k: usize, s: usize) -> bool {
+    matches!((s, k, wd), (1, 3, 2..=12) | (1, 5, 2..=10) | (2, 5, 2..=12))
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -175,20 +180,22 @@ mod avx512 {
     }
 
     #[target_feature(enable = "avx512f")]
-    unsafe fn scatter<const V: usize, const WD: usize, const K: usize, const OUT: usize>(
+    unsafe fn scatter<const V: usize, const WD: usize, const K: usize, const OUT: usize, const S: usize>(
         out: *mut f32,
         dy: *const f32,
         w: *const f32,
         d: &Scatter,
     ) {
         let mut acc = [[_mm512_setzero_ps(); V]; OUT];
+        let k = d.k;
         for c in 0..d.co {
-            for ky in d.ky0..d.ky1 {
-                let row = dy.add(c * d.dy_plane + (d.y - ky) * WD);
-                // the flipped layout: tap (ky, kx) at (K-1-ky)·K + K-1-kx
-                let taps = w.add((c * K + K - 1 - ky) * K * d.cop);
-                for kx in 0..K {
-                    let wt = taps.add((K - 1 - kx) * d.cop);
+            let mut ky = d.ky0;
+            while ky < d.ky1 {
+                let row = dy.add(c * d.dy_plane + (d.y - ky) / S * WD);
+                // the flipped layout: tap (ky, kx) at (k-1-ky)·k + k-1-kx
+                let taps = w.add((c * k + k - 1 - ky) * k * d.cop);
+                for j in 0..K {
+                    let wt = taps.add((k - 1 - d.qx - S * j) * d.cop);
                     let mut wv = [_mm512_setzero_ps(); V];
                     for (v, o) in wv.iter_mut().enumerate() {
                         *o = _mm512_loadu_ps(wt.add(v * LANES));
@@ -196,15 +203,16 @@ mod avx512 {
                     for ix in 0..WD {
                         let b = _mm512_set1_ps(*row.add(ix));
                         for v in 0..V {
-                            acc[ix + kx][v] = _mm512_fmadd_ps(b, wv[v], acc[ix + kx][v]);
+                            acc[ix + j][v] = _mm512_fmadd_ps(b, wv[v], acc[ix + j][v]);
                         }
                     }
                 }
+                ky += S;
             }
         }
         for (x, a) in acc.iter().enumerate() {
             for (v, s) in a.iter().enumerate() {
-                _mm512_storeu_ps(out.add(x * d.cop + v * LANES), *s);
+                _mm512_storeu_ps(out.add(x * S * d.cop + v * LANES), *s);
             }
         }
     }
@@ -212,26 +220,43 @@ mod avx512 {
     pub type ScatterFn = unsafe fn(*mut f32, *const f32, *const f32, &Scatter);
 
     macro_rules! scatter_pick {
-        ($v:literal, $k:literal, $wd:expr, [$($n:literal => $out:literal)*]) => {
+        ($v:literal, $k:literal, $s:literal, $wd:expr, [$($n:literal => $out:literal)*]) => {
             match $wd {
-                $($n => scatter::<$v, $n, $k, $out> as ScatterFn,)*
+                $($n => scatter::<$v, $n, $k, $out, $s> as ScatterFn,)*
                 _ => unreachable!("scatter rows of {}", $wd),
             }
         };
     }
 
-    /// The scatter kernel for V vectors, dY rows of `wd` pixels and kernel `k`.
-    pub fn scatter_fn(v: usize, wd: usize, k: usize) -> ScatterFn {
-        match (v, k) {
-            (1, 3) => {
-                scatter_pick!(1, 3, wd, [2 => 4 3 => 5 4 => 6 5 => 7 6 => 8 7 => 9 8 => 10 9 => 11 10 => 12 11 => 13 12 => 14])
+    /// The scatter kernel for V vectors, dY rows of `wd` pixels, `k` taps a row
+    /// (a phase's at stride 2) and stride `s`.
+    pub fn scatter_fn(v: usize, wd: usize, k: usize, s: usize) -> ScatterFn {
+        match (v, k, s) {
+            (1, 3, 1) => {
+                scatter_pick!(1, 3, 1, wd, [2 => 4 3 => 5 4 => 6 5 => 7 6 => 8 7 => 9 8 => 10 9 => 11 10 => 12 11 => 13 12 => 14])
             }
-            (2, 3) => {
-                scatter_pick!(2, 3, wd, [2 => 4 3 => 5 4 => 6 5 => 7 6 => 8 7 => 9 8 => 10 9 => 11 10 => 12 11 => 13 12 => 14])
+            (2, 3, 1) => {
+                scatter_pick!(2, 3, 1, wd, [2 => 4 3 => 5 4 => 6 5 => 7 6 => 8 7 => 9 8 => 10 9 => 11 10 => 12 11 => 13 12 => 14])
             }
-            (1, 5) => scatter_pick!(1, 5, wd, [2 => 6 3 => 7 4 => 8 5 => 9 6 => 10 7 => 11 8 => 12 9 => 13 10 => 14]),
-            (2, 5) => scatter_pick!(2, 5, wd, [2 => 6 3 => 7 4 => 8 5 => 9 6 => 10 7 => 11 8 => 12 9 => 13 10 => 14]),
-            _ => unreachable!("scatter: {v} vectors, kernel {k}"),
+            (1, 5, 1) => {
+                scatter_pick!(1, 5, 1, wd, [2 => 6 3 => 7 4 => 8 5 => 9 6 => 10 7 => 11 8 => 12 9 => 13 10 => 14])
+            }
+            (2, 5, 1) => {
+                scatter_pick!(2, 5, 1, wd, [2 => 6 3 => 7 4 => 8 5 => 9 6 => 10 7 => 11 8 => 12 9 => 13 10 => 14])
+            }
+            (1, 3, 2) => {
+                scatter_pick!(1, 3, 2, wd, [2 => 4 3 => 5 4 => 6 5 => 7 6 => 8 7 => 9 8 => 10 9 => 11 10 => 12 11 => 13 12 => 14])
+            }
+            (2, 3, 2) => {
+                scatter_pick!(2, 3, 2, wd, [2 => 4 3 => 5 4 => 6 5 => 7 6 => 8 7 => 9 8 => 10 9 => 11 10 => 12 11 => 13 12 => 14])
+            }
+            (1, 2, 2) => {
+                scatter_pick!(1, 2, 2, wd, [2 => 3 3 => 4 4 => 5 5 => 6 6 => 7 7 => 8 8 => 9 9 => 10 10 => 11 11 => 12 12 => 13])
+            }
+            (2, 2, 2) => {
+                scatter_pick!(2, 2, 2, wd, [2 => 3 3 => 4 4 => 5 5 => 6 6 => 7 7 => 8 8 => 9 9 => 10 10 => 11 11 => 12 12 => 13])
+            }
+            _ => unreachable!("scatter: {v} vectors, {k} taps, stride {s}"),
         }
     }
 
@@ -317,18 +342,26 @@ pub unsafe fn fwd((s, v, g, r): (usize, usize, usize, usize), out: *mut f32, x: 
     avx512::fwd_fn(s, v, g, r)(out, x, w, d)
 }
 
-/// One scatter row (`Scatter`) of `v` vectors, dY rows `wd` wide, kernel `k`.
+/// One scatter row (`Scatter`) of `v` vectors, dY rows `wd` wide, `k` taps a
+/// row of this column phase, stride `s`.
 /// # Safety
-/// `available()`, `scatter_takes(wd, k)`, `(v, _) = blocking(cop)`; dY's rows
-/// y - ky for ky in [ky0, ky1) exist in every channel, w holds co·k·k taps of cop
-/// floats, and out has (wd + k - 1)·cop floats from the block's first channel.
+/// `available()`, `scatter_takes(wd, d.k, s)` with `k` the phase's taps,
+/// `(v, _) = blocking(cop)`; dY's rows (y - ky)/s for the ky visited exist in
+/// every channel, w holds co·d.k·d.k taps of cop floats, and out has the pixels
+/// s·x for x < wd + k - 1, cop floats apart a pixel, from the block's first channel.
 #[cfg(target_arch = "x86_64")]
-pub unsafe fn scatter(v: usize, wd: usize, k: usize, out: *mut f32, dy: *const f32, w: *const f32, d: &Scatter) {
-    avx512::scatter_fn(v, wd, k)(out, dy, w, d)
+pub unsafe fn scatter(
+    (v, wd, k, s): (usize, usize, usize, usize),
+    out: *mut f32,
+    dy: *const f32,
+    w: *const f32,
+    d: &Scatter,
+) {
+    avx512::scatter_fn(v, wd, k, s)(out, dy, w, d)
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-pub unsafe fn scatter(_: usize, _: usize, _: usize, _: *mut f32, _: *const f32, _: *const f32, _: &Scatter) {
+pub unsafe fn scatter(_: (usize, usize, usize, usize), _: *mut f32, _: *const f32, _: *const f32, _: &Scatter) {
     unreachable!("direct conv needs AVX-512")
 }
 

@@ -110,6 +110,10 @@ fn conv(b: &mut Builder, out: &mut Vec<Case>, quick: bool) {
         (1, 16, 17, 9, 8, 5, 1, false, 1),
         // 'valid' 5×5 with two vectors of input channels: the native engine's scatter input gradient
         (2, 24, 32, 12, 12, 5, 1, false, 1),
+        // its stride-2 scatter: deotte's 5×5 'same' (two vectors of input channels), and a
+        // 'valid' one whose last input row and column no tap reaches
+        (2, 32, 24, 24, 24, 5, 2, true, 1),
+        (1, 17, 8, 12, 14, 5, 2, false, 1),
     ];
     for &(n, ci, co, h, w, k, stride, same, splits) in &strided {
         let d = kernels::ConvDims::strided(n, ci, co, h, w, k, stride, same);
