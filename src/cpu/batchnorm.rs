@@ -38,7 +38,7 @@ pub fn bn_stats<T: Float>(stats: &mut [T], running: &mut [T], x: &[T], d: &BnDim
 
 /// Channel c's batch mean and biased variance (bn_stats' sums; the native engine
 /// runs them a channel per task).
-pub fn bn_channel_moments<T: Float>(x: &[T], d: &BnDims, c: usize) -> (T, T) {
+fn bn_channel_moments<T: Float>(x: &[T], d: &BnDims, c: usize) -> (T, T) {
     let m = (d.n * d.hw) as f64;
     let mean = channel(x, d, c).sum::<f64>() / m;
     let var = channel(x, d, c).map(|v| (v - mean) * (v - mean)).sum::<f64>() / m;
@@ -83,7 +83,7 @@ pub fn bn_backward_params<T: Float>(dparams: &mut [T], dy: &[T], x: &[T], stats:
 }
 
 /// Channel c's (dγ, dβ).
-pub fn bn_channel_dparams<T: Float>(dy: &[T], x: &[T], stats: &[T], d: &BnDims, c: usize) -> (T, T) {
+fn bn_channel_dparams<T: Float>(dy: &[T], x: &[T], stats: &[T], d: &BnDims, c: usize) -> (T, T) {
     let ch = d.c as usize;
     let (mean, invstd) = (stats[c].to_f64().unwrap(), stats[ch + c].to_f64().unwrap());
     let (mut dg, mut db) = (0.0, 0.0);

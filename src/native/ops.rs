@@ -244,18 +244,57 @@ fn per_channel<R: Send>(c: usize, f: impl Fn(usize) -> R + Sync + Send) -> Vec<R
     (0..c).into_par_iter().map(f).collect()
 }
 
+/// Lanes of the channel sums: independent f64 accumulators, so the loops vectorise
+/// (the twin's one running f64 sum cannot: each add waits for the last).
+const SUM_LANES: usize = 8;
+
+/// The two sums over channel c of an (N, C, HW) tensor pair of f(x, y) = [a, b],
+/// in f64 on SUM_LANES lanes added at the end (`y` may be `x` itself).
+fn bn_channel_sums(x: &[f32], y: &[f32], d: &kernels::BnDims, c: usize, f: impl Fn(f64, f64) -> [f64; 2]) -> [f64; 2] {
+    let (n, ch, hw) = (d.n as usize, d.c as usize, d.hw as usize);
+    let mut acc = [[0f64; SUM_LANES]; 2];
+    let mut add = |l: usize, a: f32, b: f32| {
+        let [u, v] = f(a as f64, b as f64);
+        acc[0][l] += u;
+        acc[1][l] += v;
+    };
+    for i in 0..n {
+        let at = (i * ch + c) * hw;
+        let (xc, yc) = (x[at..at + hw].chunks_exact(SUM_LANES), y[at..at + hw].chunks_exact(SUM_LANES));
+        for (a, b) in xc.clone().zip(yc.clone()) {
+            for l in 0..SUM_LANES {
+                add(l, a[l], b[l]);
+            }
+        }
+        for (l, (a, b)) in xc.remainder().iter().zip(yc.remainder()).enumerate() {
+            add(l, *a, *b);
+        }
+    }
+    [acc[0].iter().sum(), acc[1].iter().sum()]
+}
+
+/// The twin's two-pass moments (the mean, then the mean squared deviation), on lanes.
 pub fn bn_stats(stats: &mut [f32], running: &mut [f32], x: &[f32], d: &kernels::BnDims) {
-    let per = per_channel(d.c as usize, |c| cpu::bn_channel_moments(x, d, c));
+    let m = (d.n * d.hw) as f64;
+    let per = per_channel(d.c as usize, |c| {
+        let mean = bn_channel_sums(x, x, d, c, |v, _| [v, 0.0])[0] / m;
+        let var = bn_channel_sums(x, x, d, c, |v, _| [(v - mean) * (v - mean), 0.0])[0] / m;
+        (mean as f32, var as f32)
+    });
     for (c, (mean, var)) in per.into_iter().enumerate() {
         cpu::bn_channel_store(stats, running, d, c, mean, var);
     }
 }
 
+/// The twin's dγ = Σ dy·x̂ and dβ = Σ dy per channel, in one pass on lanes.
 pub fn bn_backward_params(dparams: &mut [f32], dy: &[f32], x: &[f32], stats: &[f32], d: &kernels::BnDims) {
     let ch = d.c as usize;
-    let per = per_channel(ch, |c| cpu::bn_channel_dparams(dy, x, stats, d, c));
-    for (c, (dg, db)) in per.into_iter().enumerate() {
-        (dparams[c], dparams[ch + c]) = (dg, db);
+    let per = per_channel(ch, |c| {
+        let (mean, invstd) = (stats[c] as f64, stats[ch + c] as f64);
+        bn_channel_sums(dy, x, d, c, |g, v| [g * (v - mean) * invstd, g])
+    });
+    for (c, [dg, db]) in per.into_iter().enumerate() {
+        (dparams[c], dparams[ch + c]) = (dg as f32, db as f32);
     }
 }
 
