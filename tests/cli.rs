@@ -356,8 +356,6 @@ fn plot_draws_every_run_and_refuses_what_it_cannot_read() {
     );
 }
 
-/// A start on a headless machine says nothing on stderr: no display probe's
-/// "error: XDG_RUNTIME_DIR is invalid" before any work (gpunet sets NODEVICE_SELECT).
 /// Same seed, same files: two trainings of one recipe on the native engine write
 /// the model and the optimizer state byte for byte alike (headers included, whose
 /// metadata a hash map once ordered at random), and two exports of its training
@@ -380,6 +378,8 @@ fn one_seed_writes_the_same_files_twice() {
     }
 }
 
+/// A start on a headless machine says nothing on stderr: no display probe's
+/// "error: XDG_RUNTIME_DIR is invalid" before any work (gpunet sets NODEVICE_SELECT).
 #[test]
 fn a_headless_start_is_quiet() {
     let dir = tempfile::tempdir().unwrap();

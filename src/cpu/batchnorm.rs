@@ -36,8 +36,8 @@ pub fn bn_stats<T: Float>(stats: &mut [T], running: &mut [T], x: &[T], d: &BnDim
     }
 }
 
-/// Channel c's batch mean and biased variance (bn_stats' sums; the native engine
-/// runs them a channel per task).
+/// Channel c's batch mean and biased variance, two passes of one running f64 sum
+/// each (the native engine sums the same on lanes: `native::ops::bn_stats`).
 fn bn_channel_moments<T: Float>(x: &[T], d: &BnDims, c: usize) -> (T, T) {
     let m = (d.n * d.hw) as f64;
     let mean = channel(x, d, c).sum::<f64>() / m;

@@ -233,7 +233,7 @@ pub fn model_layout(spec: &Spec, scale: f32, slots: &[Slot], params: &[f32], ste
             })?;
             sums.push((at + key.len(), t.data().as_ptr() as usize - bytes.as_ptr() as usize, t.data().len()));
         }
-        sums.sort_unstable(); // header order: `tensors()` lists them in a hash map's
+        sums.sort_unstable(); // in header order (`tensors()` lists them in a hash map's order)
         let at = |name: &str| -> Result<usize> {
             let t = st.tensor(name).map_err(fail)?;
             Ok(t.data().as_ptr() as usize - bytes.as_ptr() as usize)
