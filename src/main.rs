@@ -154,6 +154,15 @@ enum Cmd {
         #[arg(long, default_value = "model.onnx")]
         out: PathBuf,
     },
+    /// Verify a run (every generation), a generation or a checkpoint file as a load would: every tensor's and header's sha256, and that a generation's files belong together; exit 0 only if all hold
+    Check {
+        /// Run directories, generations (DIR/best, DIR/gen-000003) or .safetensors files
+        #[arg(required = true)]
+        targets: Vec<PathBuf>,
+        /// Write anew the sums of a file or generation you vouch for (one changed on purpose, or from before header sums)
+        #[arg(long)]
+        repair: bool,
+    },
     /// Loss, accuracy and confusion matrix of a model on labelled images
     Eval {
         /// A run directory (DIR/best for its best), or a model.safetensors; repeat for an ensemble: each member is reported, then their average
@@ -342,6 +351,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::ExportWeb { train: true, run, test_limit, out, .. } => export_train_cmd(run, test_limit, out),
         Cmd::ExportWeb { model, out, .. } => export_digits_cmd(model, out),
         Cmd::ExportOnnx { model, out } => export_onnx_cmd(model, out),
+        Cmd::Check { targets, repair } => check_cmd(&targets, repair),
         Cmd::Eval { model, input, batch_size, errors, tta } => {
             eval_cmd(&c, model, input, batch_size, errors, infer::tta_shifts(tta)?)
         }
@@ -493,7 +503,7 @@ fn export_digits_cmd(model: Vec<PathBuf>, out: Option<PathBuf>) -> Result<ExitCo
 
 /// `export-onnx`.
 fn export_onnx_cmd(model: PathBuf, out: PathBuf) -> Result<ExitCode> {
-    let (m, _) = checkpoint::load_model(&gpunet::run::model_path(&model)?)?;
+    let m = gpunet::run::load_model(&model)?;
     let bytes = gpunet::onnx::export(&m);
     gpunet::io::write_atomic(&out, |w| w.write_all(&bytes))?;
     say!(
@@ -502,6 +512,42 @@ fn export_onnx_cmd(model: PathBuf, out: PathBuf) -> Result<ExitCode> {
         bytes.len().div_ceil(1024),
         m.spec.text()
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `check`: a line per generation or file, and the exit status says whether all
+/// hold; with `repair`, a line per file whose sums were written anew.
+fn check_cmd(targets: &[PathBuf], repair: bool) -> Result<ExitCode> {
+    if repair {
+        for t in targets {
+            for line in gpunet::run::check::repair(t)? {
+                say!("{line}");
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut failed = 0;
+    for t in targets {
+        for f in gpunet::run::check::check(t)? {
+            match f.found {
+                Ok(line) => say!("{}: {line}", f.path.display()),
+                Err(e) => {
+                    failed += 1;
+                    // an error names the file it is about; say which target it came from where that differs
+                    let (path, e) = (f.path.display().to_string(), e.to_string());
+                    if e.starts_with(&path) {
+                        say!("FAILS: {e}");
+                    } else {
+                        say!("{path}: FAILS: {e}");
+                    }
+                }
+            }
+        }
+    }
+    if failed > 0 {
+        eprintln!("error: {failed} check{} failed", if failed == 1 { "" } else { "s" });
+        return Ok(ExitCode::FAILURE);
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -597,16 +643,6 @@ fn selftest_cmd(c: &Choice, opts: sweep::Options) -> Result<ExitCode> {
     Ok(if tally.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-/// Settings from the flags, over the resumed run's (which win; a flag that
-/// contradicts them is an error) or the defaults.
-fn settings(t: &TrainArgs) -> Result<Settings> {
-    let resumed = match &t.resume {
-        Some(target) => Some(train::resumed_settings(&gpunet::run::model_path(target)?)?),
-        None => None,
-    };
-    run_settings(&t.run, resumed, t.train.clone())
-}
-
 /// The flags over the resumed run's settings (which win; a flag that contradicts
 /// them is an error) or the defaults; `data` is the training file, if any.
 fn run_settings(a: &RunFlags, resumed: Option<Settings>, data: Option<PathBuf>) -> Result<Settings> {
@@ -656,19 +692,20 @@ fn run_settings(a: &RunFlags, resumed: Option<Settings>, data: Option<PathBuf>) 
 }
 
 fn train_cmd(c: &Choice, a: TrainArgs) -> Result<ExitCode> {
-    let settings = settings(&a)?;
+    // a resumed run is locked before anything is read from it, and its settings
+    // (which win; a flag that contradicts them is an error) come from the
+    // generation it continues
+    let resumed = a.resume.as_deref().map(|target| train::resume_run(target, a.keep)).transpose()?;
+    let settings = run_settings(&a.run, resumed.as_ref().map(|r| r.settings.clone()), a.train.clone())?;
     let epochs = a.run.epochs.unwrap_or_else(|| spec::default_epochs(&settings.arch));
     gpunet::settings::check_epochs(epochs)?;
     // the run directory is checked and locked before any data is read or device opened
-    let (mut run, resume) = train::open_run(a.out.as_deref(), a.resume.as_deref(), a.keep, &settings.arch, epochs)?;
+    let (mut run, resume) = train::open_run(a.out.as_deref(), resumed, a.keep, &settings.arch, epochs)?;
     if let Some(w) = gpunet::run::space_warning(run.dir(), Spec::parse(&settings.arch)?.param_count()) {
-        eprintln!("warning: {w}");
+        eprintln!("{w}");
     }
     // every input is read and checked before the device is opened or anything written
     let data = train::load_data(&settings)?;
-    if let Some(r) = &resume {
-        checkpoint::load_model(r)?;
-    }
     // SIGINT, SIGTERM and SIGHUP all save. `timeout` and a terminal's process group
     // can deliver one signal twice within microseconds, so a second one counts only
     // once the first has been acknowledged for a moment a person would notice.

@@ -7,7 +7,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::model::checkpoint::{self, TrainState};
 use crate::model::{Acc, Net, NetConfig, Spec};
-use crate::run::{self, read_metrics, EpochMetrics, RunDir, Snapshot};
+use crate::run::{self, EpochMetrics, RunDir, Snapshot};
 pub use crate::settings::Settings;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -169,19 +169,38 @@ fn save_all(
 /// The validation accuracy whose first crossing a run reports (the blog's bar).
 const TARGET: f64 = 0.99;
 
-/// The optimizer file that sits beside a model checkpoint.
-/// The run directory a training job writes, and the model it resumes from: with
-/// `resume`, that run, locked (refused where it trained `epochs` already, or
-/// where `out` names another directory); else a new run at `out` (by default
-/// runs/<arch>-<seconds>). The lock is taken before anything is said of a run.
+/// A run to continue: locked first, then read from the one generation it continues.
+pub struct Resumed {
+    pub run: RunDir,
+    /// The model file to continue from, in that generation.
+    pub model: PathBuf,
+    pub settings: Settings,
+    /// Where training stood.
+    pub state: TrainState,
+}
+
+/// Locks the run `target` names (`RunDir::resume`), then reads its settings and
+/// where it stood from the generation it continues, every file checked.
+pub fn resume_run(target: &Path, keep: usize) -> Result<Resumed> {
+    let (run, model) = RunDir::resume(target, keep)?;
+    let g = run::Generation::of(&model)?;
+    let state = g.state()?;
+    let settings = Settings::from_map(&g.optim.path, &state.settings)?;
+    Ok(Resumed { run, model, settings, state })
+}
+
+/// The run directory a training job writes, and the model it resumes from: the
+/// `resumed` run (refused where it trained `epochs` already, or where `out`
+/// names another directory), else a new run at `out` (by default
+/// runs/<arch>-<seconds>), locked before anything is said of it.
 pub fn open_run(
     out: Option<&Path>,
-    resume: Option<&Path>,
+    resumed: Option<Resumed>,
     keep: usize,
     arch: &str,
     epochs: usize,
 ) -> Result<(RunDir, Option<PathBuf>)> {
-    let Some(target) = resume else {
+    let Some(Resumed { run, model, state: st, .. }) = resumed else {
         let default = || {
             let name: String =
                 arch.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' }).take(40).collect();
@@ -190,12 +209,10 @@ pub fn open_run(
         };
         return Ok((RunDir::create(&out.map_or_else(default, Path::to_path_buf), keep)?, None));
     };
-    let (run, model) = RunDir::resume(target, keep)?;
-    let st = checkpoint::load_state_meta(&state_path(&model))?;
     if st.epoch >= epochs && st.batch == 0 {
         return Err(Error::usage(format!(
             "nothing left to do: the run in {} has trained {} epoch{} already; give --epochs above {} to train more",
-            target.display(),
+            run.dir().display(),
             st.epoch,
             if st.epoch == 1 { "" } else { "s" },
             st.epoch
@@ -211,16 +228,6 @@ pub fn open_run(
         }
     }
     Ok((run, Some(model)))
-}
-
-pub fn state_path(model: &Path) -> PathBuf {
-    model.with_file_name(run::OPTIM)
-}
-
-/// Settings saved beside a checkpoint (for --resume).
-pub fn resumed_settings(model: &Path) -> Result<Settings> {
-    let path = state_path(model);
-    Settings::from_map(&path, &checkpoint::read_metadata(&path)?)
 }
 
 /// Trains `data` as `job` says. `stop` is polled after every step: once set, the
@@ -289,7 +296,9 @@ pub fn train(
         ));
     }
     let test = l.test()?;
-    l.ui.line(&format!("saved {}", l.run.dir().join(run::MODEL).display()));
+    // through the generation: a pointer file (the portable fallback) is no directory
+    let current = run::generation_dir(l.run.dir())?.unwrap_or_else(|| l.run.dir().to_path_buf());
+    l.ui.line(&format!("saved {}", current.join(run::MODEL).display()));
     Ok(Report {
         epochs: metrics,
         test,
@@ -373,7 +382,8 @@ fn start(
         }
         return Ok((TrainState { settings: s.to_map(), ..Default::default() }, Vec::new()));
     };
-    let (model, _) = checkpoint::load_model(model_path)?;
+    let g = run::Generation::of(model_path)?;
+    let model = g.model()?;
     if model.spec != net.spec {
         return Err(Error::input(
             model_path,
@@ -381,8 +391,8 @@ fn start(
             format!("checkpoint is '{}', not '{}'", model.spec.text(), net.spec.text()),
         ));
     }
-    let optim_path = state_path(model_path);
-    let saved = checkpoint::load_state(&optim_path, &net.slots, net.param_words, net.has_v())?;
+    let optim_path = &g.optim.path;
+    let saved = checkpoint::load_state(&g.optim, &net.slots, net.param_words, net.has_v())?;
     match (s.ema, &saved.live) {
         (None, _) => net.write_params(engine, &model.params)?,
         // the model file holds the average; the optimizer file the weights
@@ -392,7 +402,7 @@ fn start(
         }
         (Some(_), None) => {
             return Err(Error::input(
-                &optim_path,
+                optim_path,
                 0,
                 "the run averages its weights (--ema), but this optimizer file lacks the weights themselves (tensor 'live')",
             ))
@@ -400,7 +410,7 @@ fn start(
     }
     net.write_state(engine, &saved.m, saved.v.as_deref())?;
     let saved = saved.state;
-    let mut metrics = read_metrics(&model_path.with_file_name(run::METRICS))?;
+    let mut metrics = g.metrics;
     metrics.truncate(saved.epoch);
     let st = TrainState { settings: s.to_map(), ..saved };
     ui.line(&format!(

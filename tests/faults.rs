@@ -2,6 +2,8 @@
 //! uninterrupted result; divergence stops with a clear message; work too big for
 //! the adapter is refused naming the limit.
 
+mod common;
+
 use gpunet::gpu::{for_tests, GpuEngine};
 use gpunet::model::checkpoint;
 use gpunet::run::RunDir;
@@ -43,8 +45,13 @@ fn run(job: &TrainJob, out: &Path, stop: &AtomicBool, ui: &mut dyn Progress) -> 
     train::train(&mut engine, job, train::load_data(&job.settings).unwrap(), stop, ui, &mut dir)
 }
 
+/// The current generation's directory of the run in `dir`.
+fn current(dir: &Path) -> std::path::PathBuf {
+    gpunet::run::generation_dir(dir).unwrap().unwrap()
+}
+
 fn losses(dir: &Path) -> Vec<String> {
-    let text = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    let text = std::fs::read_to_string(current(dir).join("metrics.csv")).unwrap();
     // every column but the wall-clock seconds
     text.lines()
         .map(|l| l.split(',').enumerate().filter(|(i, _)| *i != 1).map(|(_, f)| f).collect::<Vec<_>>().join(","))
@@ -90,9 +97,10 @@ fn resumes_exactly(with: fn(Settings) -> Settings) {
     let err = run(&whole, &split_dir, &stop, &mut StopAfter { stop: &stop, after: 13, steps: 0 }).unwrap_err();
     assert!(matches!(err, Error::Interrupted), "{err}");
     let state = |dir: &Path| {
+        let g = gpunet::run::Generation::of(dir).unwrap();
         checkpoint::load_state(
-            &dir.join("optim.safetensors"),
-            &checkpoint::load_model(&dir.join("model.safetensors")).unwrap().1,
+            &g.optim,
+            &checkpoint::model_from(&g.model).unwrap().1,
             gpunet::model::net::layout(&gpunet::model::Spec::parse(arch).unwrap()).1,
             true,
         )
@@ -104,8 +112,8 @@ fn resumes_exactly(with: fn(Settings) -> Settings) {
 
     let resumed = TrainJob { resume: Some(split_dir.join("model.safetensors")), ..whole };
     run(&resumed, &split_dir, &AtomicBool::new(false), &mut Quiet).unwrap();
-    let a = checkpoint::load_model(&dir.path().join("whole/model.safetensors")).unwrap().0;
-    let b = checkpoint::load_model(&dir.path().join("split/model.safetensors")).unwrap().0;
+    let a = gpunet::run::load_model(&dir.path().join("whole")).unwrap();
+    let b = gpunet::run::load_model(&split_dir).unwrap();
     assert!(a.params == b.params, "resumed weights differ from the uninterrupted run's");
     assert_eq!(losses(&dir.path().join("whole")), losses(&dir.path().join("split")));
     let (live_a, live_b) = (state(&dir.path().join("whole")).live, state(&split_dir).live);
@@ -128,13 +136,13 @@ fn divergence_stops_naming_epoch_and_step() {
     let job = TrainJob { settings: s, epochs: 2, resume: None };
     let err = run(&job, &out, &AtomicBool::new(false), &mut Quiet).unwrap_err().to_string();
     assert!(err.contains("non-finite in epoch 1") && err.contains("lower --lr"), "{err}");
-    assert!(!out.exists(), "a diverged first epoch must leave no run directory");
+    common::assert_no_run_left(&out, "a diverged first epoch must leave no run");
     // one step an epoch: the step's loss is still finite, the weights it leaves are
     // not; validation catches it before they are saved
     let one_step = TrainJob { settings: Settings { batch: 480, ..job.settings.clone() }, ..job };
     let err = run(&one_step, &out, &AtomicBool::new(false), &mut Quiet).unwrap_err().to_string();
     assert!(err.contains("validation loss became non-finite after epoch 1"), "{err}");
-    assert!(!out.exists(), "diverged weights must not be saved");
+    common::assert_no_run_left(&out, "diverged weights must not be saved");
 }
 
 #[test]
@@ -193,7 +201,7 @@ fn assert_saved(dir: &Path, child: std::process::Child, mut out: BufReader<std::
     let said = rest.contains("interrupted in epoch ") || rest.contains("interrupted after epoch ");
     assert!(said && rest.contains("continue with --resume run"), "{rest}");
     for f in ["model.safetensors", "optim.safetensors", "metrics.csv"] {
-        assert!(dir.join("run").join(f).exists(), "{f} missing");
+        assert!(current(&dir.join("run")).join(f).exists(), "{f} missing");
     }
     let leftovers: Vec<_> = std::fs::read_dir(dir.join("run"))
         .unwrap()
@@ -227,4 +235,10 @@ fn a_doubled_interrupt_still_saves() {
     signal(&child, "-INT");
     signal(&child, "-INT");
     assert_saved(dir.path(), child, out);
+}
+
+/// Every test above once more with the run directory's portable fallbacks.
+#[test]
+fn the_portable_fallback_passes_these_tests() {
+    common::rerun_portable("the_portable_fallback_passes_these_tests");
 }

@@ -239,12 +239,17 @@ async function checkpointBytes(params, steps) {
     for (let i = 0; i < len; i++) view.setFloat32(at + 4 * i, params[word + i], true);
   }
   for (const at of c.steps) view.setBigInt64(at, BigInt(steps), true);
-  // each tensor's sha256, which `gpunet` checks on load, in the header's place for it
-  for (const [hexAt, dataAt, len] of c.sums) {
-    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes.subarray(dataAt, dataAt + len)));
-    const hex = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
-    for (let i = 0; i < 64; i++) bytes[hexAt + i] = hex.charCodeAt(i);
-  }
+  // each tensor's sha256, which `gpunet` checks on load, in the header's place for it;
+  // then the header's own, over the length prefix and the header with its place
+  // read as the template's zeros (model/checksum.rs)
+  const sha256 = async (part) => {
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", part));
+    return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+  };
+  const put = (at, hex) => { for (let i = 0; i < 64; i++) bytes[at + i] = hex.charCodeAt(i); };
+  for (const [hexAt, dataAt, len] of c.sums) put(hexAt, await sha256(bytes.subarray(dataAt, dataAt + len)));
+  const [headerAt, headerEnd] = c.header;
+  put(headerAt, await sha256(bytes.subarray(0, headerEnd)));
   return bytes;
 }
 

@@ -4,15 +4,17 @@
 //! num_batches_tracked (an int64 scalar)) with metadata `gpunet.arch` (the spec)
 //! and `gpunet.scale` (the pixel divisor).
 //! `optim.safetensors` beside it holds the optimizer state and where training
-//! stood, so `--resume` continues exactly.
+//! stood, so `--resume` continues exactly. Every file carries each tensor's
+//! sha256 and its header's own (`checksum.rs`), and every read checks them.
 
+use super::checksum::{self, HEADER, TENSOR, UNSEALED};
 use super::net::Slot;
 use super::spec::Spec;
 use crate::error::{Error, Result};
 use crate::io::write_atomic;
 use safetensors::{tensor::TensorView, Dtype, SafeTensors};
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The parameters of a net, flat in its slot layout, plus what they mean.
 pub struct Model {
@@ -21,49 +23,14 @@ pub struct Model {
     pub params: Vec<f32>,
 }
 
-/// Metadata key prefix of each tensor's checksum: `gpunet.sha256.<tensor name>`.
-const SUM: &str = "gpunet.sha256.";
-
-fn hex_sha256(data: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Every tensor against its checksum, where the file has them (files from before
-/// checksums have none, and load as they are): a flipped byte never loads silently.
-fn verify(path: &Path, st: &SafeTensors, meta: &HashMap<String, String>) -> Result<()> {
-    if !meta.keys().any(|k| k.starts_with(SUM)) {
-        return Ok(());
-    }
-    for (name, t) in st.tensors() {
-        match meta.get(&format!("{SUM}{name}")) {
-            None => {
-                return Err(Error::input(
-                    path,
-                    0,
-                    format!("tensor '{name}' has no checksum: the file is damaged or was altered"),
-                ))
-            }
-            Some(want) if *want != hex_sha256(t.data()) => {
-                return Err(Error::input(
-                    path,
-                    0,
-                    format!("tensor '{name}' fails its sha256 checksum: the file is damaged"),
-                ))
-            }
-            Some(_) => {}
-        }
-    }
-    Ok(())
-}
-
 fn le_bytes(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
 /// Writes the named tensors (taken from flat buffers by slot) and metadata,
-/// atomically. `steps` (Some for a model file) adds batch norm's running
-/// statistics and its num_batches_tracked.
+/// atomically, sealed with the header's sum, which it returns. `steps` (Some
+/// for a model file) adds batch norm's running statistics and its
+/// num_batches_tracked.
 fn save_tensors(
     path: &Path,
     slots: &[Slot],
@@ -71,13 +38,16 @@ fn save_tensors(
     steps: Option<u64>,
     whole: &[(&str, &[f32])],
     meta: HashMap<String, String>,
-) -> Result<()> {
-    let bytes = tensor_bytes(slots, flats, steps, whole, meta).map_err(|e| Error::io(path, e))?;
-    write_atomic(path, |w| w.write_all(&bytes))
+) -> Result<String> {
+    let mut bytes = tensor_bytes(slots, flats, steps, whole, meta).map_err(|e| Error::io(path, e))?;
+    let sum = checksum::seal(&mut bytes);
+    write_atomic(path, |w| w.write_all(&bytes))?;
+    Ok(sum)
 }
 
-/// The safetensors file `save_tensors` writes; `whole` are flat buffers kept
-/// whole, one tensor each, named as given.
+/// The safetensors file `save_tensors` writes, before its header's sum is put
+/// in (`UNSEALED` in its place); `whole` are flat buffers kept whole, one
+/// tensor each, named as given.
 fn tensor_bytes(
     slots: &[Slot],
     flats: &[(&str, &[f32])],
@@ -104,11 +74,21 @@ fn tensor_bytes(
             }
         }
     }
-    let mut meta = meta;
-    for (name, _, _, data) in &owned {
-        meta.insert(format!("{SUM}{name}"), hex_sha256(data));
+    file_bytes(&owned, meta)
+}
+
+/// A safetensors file of `tensors` (name, dtype, shape, data) with `meta` and
+/// each tensor's sum, its header sorted, its header's sum `UNSEALED`.
+fn file_bytes(
+    tensors: &[(String, Dtype, Vec<usize>, Vec<u8>)],
+    mut meta: HashMap<String, String>,
+) -> std::result::Result<Vec<u8>, safetensors::SafeTensorError> {
+    meta.retain(|k, _| !k.starts_with(TENSOR));
+    for (name, _, _, data) in tensors {
+        meta.insert(format!("{TENSOR}{name}"), checksum::hex(data));
     }
-    let views: Vec<(String, TensorView)> = owned
+    meta.insert(HEADER.into(), UNSEALED.into());
+    let views: Vec<(String, TensorView)> = tensors
         .iter()
         .map(|(n, dtype, shape, data)| {
             (n.clone(), TensorView::new(*dtype, shape.clone(), data).expect("shape matches data"))
@@ -179,25 +159,62 @@ fn read_file(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| Error::io(path, e))
 }
 
+fn not_safetensors(path: &Path) -> impl Fn(safetensors::SafeTensorError) -> Error + '_ {
+    move |e| Error::input(path, 0, format!("not a safetensors checkpoint: {e}"))
+}
+
+/// A checkpoint file read whole and checked: every tensor against its sum and
+/// the header against its own.
+pub struct Checked {
+    pub path: PathBuf,
+    bytes: Vec<u8>,
+    pub meta: HashMap<String, String>,
+    /// The header's sum, which stands for the whole file; None for a file written
+    /// before header sums (its tensors checked, its header not).
+    pub sum: Option<String>,
+}
+
+impl Checked {
+    pub fn read(path: &Path) -> Result<Checked> {
+        Checked::new(path, read_file(path)?)
+    }
+
+    /// `bytes` checked (`path` names them in errors).
+    pub fn new(path: &Path, bytes: Vec<u8>) -> Result<Checked> {
+        let (st, meta) = parse(path, &bytes)?;
+        let sum = checksum::verify(path, &bytes, &st, &meta)?;
+        drop(st);
+        Ok(Checked { path: path.to_path_buf(), bytes, meta, sum })
+    }
+
+    fn tensors(&self) -> Result<SafeTensors<'_>> {
+        SafeTensors::deserialize(&self.bytes).map_err(not_safetensors(&self.path))
+    }
+}
+
 fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<(SafeTensors<'a>, HashMap<String, String>)> {
-    let not_st = |e: safetensors::SafeTensorError| Error::input(path, 0, format!("not a safetensors checkpoint: {e}"));
-    let (_, meta) = SafeTensors::read_metadata(bytes).map_err(not_st)?;
-    let st = SafeTensors::deserialize(bytes).map_err(not_st)?;
-    let meta = meta.metadata().clone().unwrap_or_default();
-    verify(path, &st, &meta)?;
-    Ok((st, meta))
+    let (_, meta) = SafeTensors::read_metadata(bytes).map_err(not_safetensors(path))?;
+    let st = SafeTensors::deserialize(bytes).map_err(not_safetensors(path))?;
+    Ok((st, meta.metadata().clone().unwrap_or_default()))
 }
 
-/// The metadata of a safetensors file.
-pub fn read_metadata(path: &Path) -> Result<HashMap<String, String>> {
-    let bytes = read_file(path)?;
-    let (_, meta) = SafeTensors::read_metadata(&bytes)
-        .map_err(|e| Error::input(path, 0, format!("not a safetensors checkpoint: {e}")))?;
-    Ok(meta.metadata().clone().unwrap_or_default())
+/// A file the user vouches for, its sums written anew: every tensor's and the
+/// header's, with `records` set in its metadata. The tensors and the other
+/// metadata are kept as they are. Returns the file and its header's sum.
+pub fn resealed(path: &Path, bytes: &[u8], records: &[(&str, String)]) -> Result<(Vec<u8>, String)> {
+    let (st, mut meta) = parse(path, bytes)?;
+    let mut tensors: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> =
+        st.tensors().into_iter().map(|(n, t)| (n, t.dtype(), t.shape().to_vec(), t.data().to_vec())).collect();
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    meta.extend(records.iter().map(|(k, v)| (k.to_string(), v.clone())));
+    let mut out = file_bytes(&tensors, meta).map_err(|e| Error::io(path, e))?;
+    let sum = checksum::seal(&mut out);
+    Ok((out, sum))
 }
 
-/// `steps`: training steps so far (batch norm's num_batches_tracked).
-pub fn save_model(path: &Path, spec: &Spec, scale: f32, slots: &[Slot], params: &[f32], steps: u64) -> Result<()> {
+/// `steps`: training steps so far (batch norm's num_batches_tracked). Returns
+/// the file's header sum.
+pub fn save_model(path: &Path, spec: &Spec, scale: f32, slots: &[Slot], params: &[f32], steps: u64) -> Result<String> {
     save_tensors(path, slots, &[("", params)], Some(steps), &[], model_meta(spec, scale))
 }
 
@@ -217,6 +234,10 @@ pub struct ModelLayout {
     /// Every tensor's checksum: (byte offset of its 64 hex digits in the header,
     /// byte offset of its data, bytes of data), to be written once the data is.
     pub sums: Vec<(usize, usize, usize)>,
+    /// The header's own checksum, written last: (byte offset of its 64 hex
+    /// digits, zeros in `bytes`; the header's end), taken over bytes[..end] with
+    /// those digits as zeros (`checksum.rs`).
+    pub header: (usize, usize),
 }
 
 pub fn model_layout(spec: &Spec, scale: f32, slots: &[Slot], params: &[f32], steps: u64) -> Result<ModelLayout> {
@@ -227,7 +248,7 @@ pub fn model_layout(spec: &Spec, scale: f32, slots: &[Slot], params: &[f32], ste
         let st = SafeTensors::deserialize(&bytes).map_err(fail)?;
         let header = &bytes[..bytes.len().min(8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize)];
         for (name, t) in st.tensors() {
-            let key = format!("\"{SUM}{name}\":\"");
+            let key = format!("\"{TENSOR}{name}\":\"");
             let at = header.windows(key.len()).position(|w| w == key.as_bytes()).ok_or_else(|| {
                 Error::Gpu(format!("laying out a checkpoint: no checksum for '{name}' in its header"))
             })?;
@@ -249,18 +270,35 @@ pub fn model_layout(spec: &Spec, scale: f32, slots: &[Slot], params: &[f32], ste
             }
         }
     }
-    Ok(ModelLayout { bytes, floats, steps: counts, sums })
+    let header =
+        checksum::header_place(&bytes).ok_or_else(|| Error::Gpu("laying out a checkpoint: no header sum".into()))?;
+    Ok(ModelLayout { bytes, floats, steps: counts, sums, header })
 }
 
-/// Reads a model checkpoint: its spec (from metadata) decides the layout, and
-/// every tensor must match it.
+/// Reads a model checkpoint, checked: its spec (from metadata) decides the
+/// layout, and every tensor must match it.
 pub fn load_model(path: &Path) -> Result<(Model, Vec<Slot>)> {
-    model_from_bytes(path, &read_file(path)?)
+    model_from(&Checked::read(path)?)
 }
 
 /// `load_model` on a file's bytes (`path` names it in errors).
 pub fn model_from_bytes(path: &Path, bytes: &[u8]) -> Result<(Model, Vec<Slot>)> {
+    model_from(&Checked::new(path, bytes.to_vec())?)
+}
+
+/// The model a checked file holds.
+pub fn model_from(file: &Checked) -> Result<(Model, Vec<Slot>)> {
+    model_of(&file.path, &file.tensors()?, &file.meta, file.bytes.len())
+}
+
+/// The model in `bytes` without their sums checked: what the fuzz harness
+/// reaches past them with.
+pub(crate) fn model_unchecked(path: &Path, bytes: &[u8]) -> Result<(Model, Vec<Slot>)> {
     let (st, meta) = parse(path, bytes)?;
+    model_of(path, &st, &meta, bytes.len())
+}
+
+fn model_of(path: &Path, st: &SafeTensors, meta: &HashMap<String, String>, len: usize) -> Result<(Model, Vec<Slot>)> {
     let arch = meta
         .get("gpunet.arch")
         .ok_or_else(|| Error::input(path, 0, "no 'gpunet.arch' metadata: not a gpunet checkpoint"))?;
@@ -274,14 +312,14 @@ pub fn model_from_bytes(path: &Path, bytes: &[u8]) -> Result<(Model, Vec<Slot>)>
     // the tensors must be in the file before their buffer is made for them
     let need: usize =
         slots.iter().map(|s| s.weight_len() + s.bias_len() * if s.running.is_some() { 3 } else { 1 }).sum();
-    if need.saturating_mul(4) > bytes.len() {
+    if need.saturating_mul(4) > len {
         return Err(Error::input(
             path,
             0,
-            format!("the spec '{arch}' has {need} parameters, more than this {}-byte file can hold", bytes.len()),
+            format!("the spec '{arch}' has {need} parameters, more than this {len}-byte file can hold"),
         ));
     }
-    let params = load_flat(path, &st, &slots, words, "", true)?;
+    let params = load_flat(path, st, &slots, words, "", true)?;
     let expected: usize = slots.iter().map(|s| if s.running.is_some() { 5 } else { 2 }).sum();
     if st.len() != expected {
         return Err(Error::input(path, 0, format!("{} tensors, the spec '{arch}' has {expected}", st.len())));
@@ -309,16 +347,17 @@ pub struct TrainState {
 const LIVE: &str = "live";
 
 /// Writes an optimizer file: m, Adam's v, with `--ema` the weights themselves
-/// (`live`, the model file holding their average), and where training stood.
+/// (`live`, the model file holding their average), where training stood, and
+/// `records` (what binds it to the rest of its generation) in its header.
 pub fn save_state(
     path: &Path,
     slots: &[Slot],
-    m: &[f32],
-    v: Option<&[f32]>,
-    live: Option<&[f32]>,
+    (m, v, live): (&[f32], Option<&[f32]>, Option<&[f32]>),
     st: &TrainState,
+    records: &[(&str, String)],
 ) -> Result<()> {
     let mut meta = st.settings.clone();
+    meta.extend(records.iter().map(|(k, v)| (k.to_string(), v.clone())));
     meta.insert("gpunet.epoch".into(), st.epoch.to_string());
     meta.insert("gpunet.batch".into(), st.batch.to_string());
     meta.insert("gpunet.step".into(), st.step.to_string());
@@ -328,28 +367,31 @@ pub fn save_state(
         flats.push(("v.", v));
     }
     let whole: Vec<(&str, &[f32])> = live.map(|w| (LIVE, w)).into_iter().collect();
-    save_tensors(path, slots, &flats, None, &whole, meta)
+    save_tensors(path, slots, &flats, None, &whole, meta).map(|_| ())
 }
 
-/// Where training stood in an optimizer file (epoch, batch, step, sums,
+/// Where training stood in a checked optimizer file (epoch, batch, step, sums,
 /// settings), from its metadata alone.
-pub fn load_state_meta(path: &Path) -> Result<TrainState> {
-    state_from_meta(path, read_metadata(path)?)
-}
-
-fn state_from_meta(path: &Path, mut meta: HashMap<String, String>) -> Result<TrainState> {
-    meta.retain(|k, _| !k.starts_with(SUM));
-    let mut take = |k: &str| meta.remove(k).ok_or_else(|| Error::input(path, 0, format!("missing '{k}' metadata")));
-    let num =
-        |s: String, k: &str| s.parse::<u64>().map_err(|_| Error::input(path, 0, format!("bad '{k}' metadata '{s}'")));
-    let epoch = num(take("gpunet.epoch")?, "gpunet.epoch")? as usize;
-    let batch = num(take("gpunet.batch")?, "gpunet.batch")? as usize;
-    let step = num(take("gpunet.step")?, "gpunet.step")?;
+pub fn state_of(file: &Checked) -> Result<TrainState> {
+    let path = &file.path;
+    let take = |k: &str| file.meta.get(k).ok_or_else(|| Error::input(path, 0, format!("missing '{k}' metadata")));
+    let num = |k: &str| {
+        let s = take(k)?;
+        s.parse::<u64>().map_err(|_| Error::input(path, 0, format!("bad '{k}' metadata '{s}'")))
+    };
     let acc_s = take("gpunet.acc")?;
     let acc: Vec<f64> = acc_s.split(',').filter_map(|x| x.parse().ok()).collect();
     let acc: [f64; 3] =
         acc.try_into().map_err(|_| Error::input(path, 0, format!("bad 'gpunet.acc' metadata '{acc_s}'")))?;
-    Ok(TrainState { epoch, batch, step, acc, settings: meta })
+    let settings =
+        file.meta.iter().filter(|(k, _)| k.starts_with("gpunet.train.")).map(|(k, v)| (k.clone(), v.clone())).collect();
+    Ok(TrainState {
+        epoch: num("gpunet.epoch")? as usize,
+        batch: num("gpunet.batch")? as usize,
+        step: num("gpunet.step")?,
+        acc,
+        settings,
+    })
 }
 
 /// What an optimizer file written by `save_state` holds.
@@ -361,10 +403,9 @@ pub struct SavedState {
     pub state: TrainState,
 }
 
-/// An optimizer file written by `save_state`, for a net of `words` parameter words.
-pub fn load_state(path: &Path, slots: &[Slot], words: usize, with_v: bool) -> Result<SavedState> {
-    let bytes = read_file(path)?;
-    let (st, meta) = parse(path, &bytes)?;
+/// A checked optimizer file written by `save_state`, for a net of `words` parameter words.
+pub fn load_state(file: &Checked, slots: &[Slot], words: usize, with_v: bool) -> Result<SavedState> {
+    let (path, st) = (&file.path, file.tensors()?);
     let m = load_flat(path, &st, slots, words, "m.", false)?;
     let v = if with_v { Some(load_flat(path, &st, slots, words, "v.", false)?) } else { None };
     let live = match st.tensor(LIVE) {
@@ -374,5 +415,5 @@ pub fn load_state(path: &Path, slots: &[Slot], words: usize, with_v: bool) -> Re
         }
         Ok(_) => return Err(Error::input(path, 0, format!("tensor '{LIVE}' is not {words} f32 values"))),
     };
-    Ok(SavedState { m, v, live, state: state_from_meta(path, meta)? })
+    Ok(SavedState { m, v, live, state: state_of(file)? })
 }

@@ -1,6 +1,7 @@
 //! Named architectures and layer specs, the network on an engine, checkpoints.
 
 pub mod checkpoint;
+pub mod checksum;
 pub mod net;
 pub mod plan;
 pub mod spec;

@@ -4,7 +4,7 @@
 
 use super::{save, DrawResult, Drawing, Format, FONT};
 use crate::error::{Error, Result};
-use crate::run::{read_metrics, EpochMetrics};
+use crate::run::{metrics_of, EpochMetrics};
 use plotters::coord::ranged1d::{AsRangedCoord, Ranged, ValueFormatter};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -31,22 +31,16 @@ pub struct Run {
     pub epochs: Vec<EpochMetrics>,
 }
 
-/// Reads `DIR/metrics.csv` of each run directory; a missing or empty one is an error.
+/// Reads the metrics.csv of each run directory (its current generation, checked);
+/// a missing or empty one is an error.
 pub fn load(dirs: &[PathBuf]) -> Result<Vec<Run>> {
     let names = names(dirs);
     dirs.iter()
         .zip(names)
         .map(|(d, name)| {
-            let path = d.join("metrics.csv");
-            if !path.is_file() {
-                return Err(Error::io(
-                    &path,
-                    "no metrics.csv here: expected a run directory written by `gpunet train`",
-                ));
-            }
-            let epochs = read_metrics(&path)?;
+            let epochs = metrics_of(d)?;
             if epochs.is_empty() {
-                return Err(Error::input(&path, 0, "no epochs recorded yet"));
+                return Err(Error::input(d.join("metrics.csv"), 0, "no epochs recorded yet"));
             }
             Ok(Run { name, epochs })
         })

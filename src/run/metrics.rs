@@ -20,34 +20,30 @@ pub struct EpochMetrics {
     pub lr: f32,
 }
 
-pub fn write_metrics(path: &Path, rows: &[EpochMetrics]) -> Result<()> {
-    let opt = |v: Option<f64>| v.map(|x| format!("{x:.6}")).unwrap_or_default();
-    write_atomic(path, |w| {
-        writeln!(w, "epoch,seconds,loss,accuracy,val_loss,val_accuracy,lr")?;
-        for r in rows {
-            writeln!(
-                w,
-                "{},{:.3},{:.6},{:.6},{},{},{}",
-                r.epoch,
-                r.seconds,
-                r.loss,
-                r.accuracy,
-                opt(r.val_loss),
-                opt(r.val_accuracy),
-                r.lr
-            )?;
-        }
-        Ok(())
-    })
+/// Writes metrics.csv atomically; returns the sha256 of what it wrote, which the
+/// generation's optimizer file records.
+pub fn write_metrics(path: &Path, rows: &[EpochMetrics]) -> Result<String> {
+    let text = render(rows);
+    write_atomic(path, |w| w.write_all(text.as_bytes()))?;
+    Ok(crate::model::checksum::hex(text.as_bytes()))
 }
 
-/// The rows of a metrics.csv; a missing file reads as no rows (a run that saved none yet).
-pub fn read_metrics(path: &Path) -> Result<Vec<EpochMetrics>> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => parse_metrics(&text, path),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(Error::io(path, e)),
+fn render(rows: &[EpochMetrics]) -> String {
+    let opt = |v: Option<f64>| v.map(|x| format!("{x:.6}")).unwrap_or_default();
+    let mut text = String::from("epoch,seconds,loss,accuracy,val_loss,val_accuracy,lr\n");
+    for r in rows {
+        text += &format!(
+            "{},{:.3},{:.6},{:.6},{},{},{}\n",
+            r.epoch,
+            r.seconds,
+            r.loss,
+            r.accuracy,
+            opt(r.val_loss),
+            opt(r.val_accuracy),
+            r.lr
+        );
     }
+    text
 }
 
 /// The rows of a metrics.csv's text (`path` names it in errors).

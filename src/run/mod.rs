@@ -1,31 +1,38 @@
 //! The run directory: one run per directory, saved as generations, so that any
 //! crash, kill or full disk leaves it resumable from its last complete state.
 //!
-//!   run.lock            held (flock) for the run's life; it names the holder's pid
-//!   gen-000007/         a generation: model.safetensors, optim.safetensors, metrics.csv
+//!   run.lock            held for the run's life (`lock.rs`); it names the holder's pid
+//!   gen-000007/         a generation: model.safetensors, metrics.csv, optim.safetensors
 //!   current -> gen-000007    the last complete generation, switched atomically
 //!   best -> gen-000005       the generation with the best validation accuracy
-//!   model.safetensors -> current/model.safetensors   (and optim.safetensors, metrics.csv)
+//!   model.safetensors -> current/model.safetensors   (and optim.safetensors, metrics.csv; Unix)
 //!
 //! A save writes every file of a new generation into `gen-N.tmp/`, fsyncs them
 //! and the directory, renames it to `gen-N`, and only then points `current` at
-//! it (a symlink renamed over the old one). Whatever fails, and wherever a
-//! process dies, `current` names a complete generation. The older ones beyond
-//! `keep` (and beyond `best`) are removed afterwards. A run directory of the
-//! flat layout earlier versions wrote (the three files themselves) resumes as
-//! generation 0.
+//! it (`pointer.rs`: a symlink, or a pointer file where symlinks are not used).
+//! Whatever fails, and wherever a process dies, `current` names a complete
+//! generation. The older ones beyond `keep` (and beyond `best`) are removed
+//! afterwards. Every decision about the directory (is it free, which generation
+//! is next, what to prune) is made holding the lock; readers take no lock but
+//! resolve `current` once (`resolve.rs`). A run directory of the flat layout
+//! earlier versions wrote (the three files themselves) resumes as generation 0.
 
+pub mod check;
+mod generation;
 mod lock;
 pub mod metrics;
+mod pointer;
+mod resolve;
 
-pub use metrics::{parse_metrics, read_metrics, write_metrics, EpochMetrics};
+pub use generation::Generation;
+pub use metrics::{parse_metrics, write_metrics, EpochMetrics};
+pub use resolve::{generation_dir, load_model, load_models, metrics_of, model_path};
 
 use crate::error::{Error, Result};
 use crate::io::sync_dir;
 use crate::model::checkpoint::{self, TrainState};
 use crate::model::net::Slot;
 use crate::model::Spec;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 pub const MODEL: &str = "model.safetensors";
@@ -42,18 +49,24 @@ pub struct RunDir {
     keep: usize,
     /// The best validation accuracy saved so far (in `best`).
     best: Option<f64>,
-    /// Whether this process made the directory, and whether it saved into it:
-    /// a new run that ends before its first save leaves no directory behind.
+    /// Whether this process made the directory: a new run that ends before its
+    /// first save leaves no directory behind.
     created: bool,
-    saved: bool,
-    _lock: File,
+    lock: Option<lock::Lock>,
 }
 
 impl Drop for RunDir {
+    /// A directory left holding no run (nothing was saved) is left as it was
+    /// found: without the lock file this process put there, and gone if this
+    /// process made it.
     fn drop(&mut self) {
-        if self.created && !self.saved {
-            let _ = std::fs::remove_file(self.dir.join(lock::FILE));
-            let _ = std::fs::remove_dir(&self.dir);
+        if layout(&self.dir).is_none() {
+            if let Some(lock) = self.lock.take() {
+                lock.remove();
+            }
+            if self.created {
+                let _ = std::fs::remove_dir(&self.dir);
+            }
         }
     }
 }
@@ -73,73 +86,72 @@ pub struct Snapshot<'a> {
     pub metrics: &'a [EpochMetrics],
 }
 
+/// Tries at taking a directory's lock whose last holder removes it meanwhile.
+const TRIES: usize = 3;
+
 impl RunDir {
     /// A new run into `dir`, checked before any work: refused if it is a file, if
     /// it cannot be written, if it already holds a run (resume it instead) or
-    /// anything else; made and locked otherwise.
+    /// anything else; made and locked otherwise. The decision is made holding
+    /// the lock (a look before it only spares a foreign directory a lock file).
     pub fn create(dir: &Path, keep: usize) -> Result<RunDir> {
         if dir.exists() && !dir.is_dir() {
             return Err(Error::usage(format!("--out {} is a file; give a directory for the run", dir.display())));
         }
-        if dir.is_dir() {
-            if layout(dir).is_some() {
-                return Err(Error::usage(format!(
-                    "{} already holds a run; choose another --out, or continue it with --resume {}",
-                    dir.display(),
-                    dir.display()
-                )));
-            }
-            let mut others = std::fs::read_dir(dir)
-                .map_err(|e| Error::io(dir, e))?
-                .filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().to_string())
-                .filter(|name| name != lock::FILE && !name.starts_with(GEN));
-            if let Some(name) = others.next() {
-                return Err(Error::usage(format!(
-                    "{} is not empty ({name}, ...) and holds no gpunet run; choose a new or empty directory",
-                    dir.display()
-                )));
-            }
+        if let Some(e) = refusal(dir)? {
+            return Err(e);
         }
-        let created = !dir.exists();
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let lock = lock::take(dir)?;
-        let run = RunDir { dir: dir.to_path_buf(), keep, best: None, created, saved: false, _lock: lock };
-        run.clean()?;
-        Ok(run)
+        held_between_look_and_lock();
+        for _ in 0..TRIES {
+            let created = make_dir(dir)?;
+            let Some(lock) = lock::take(dir)? else { continue };
+            let run = RunDir { dir: dir.to_path_buf(), keep, best: None, created, lock: Some(lock) };
+            if let Some(e) = refusal(dir)? {
+                return Err(e);
+            }
+            run.clean()?;
+            return Ok(run);
+        }
+        Err(Error::io(dir, "its lock file kept being removed by runs ending there; try again"))
     }
 
     /// The run `target` names, to continue it: a run directory (its current
     /// generation), a generation in one (`best`, `gen-N`), or a model file in
-    /// either. Locked; returns the run and the model file to continue from.
+    /// either. Locked; returns the run and the model file to continue from,
+    /// inside the one generation it continues.
     pub fn resume(target: &Path, keep: usize) -> Result<(RunDir, PathBuf)> {
-        // the run directory: the target, or the one holding the generation or file it names
-        let within = if target.is_dir() { target } else { target.parent().unwrap_or(Path::new(".")) };
-        let dir = if within.file_name().is_some_and(|n| n == CURRENT || n == BEST || is_generation(n)) {
-            within.parent().unwrap_or(Path::new("."))
-        } else {
-            within
+        let dir = resolve::run_dir_of(target);
+        if !dir.is_dir() {
+            return Err(Error::io(
+                target,
+                "no such file or directory: expected a run directory or a model.safetensors",
+            ));
+        }
+        let mut lock = None;
+        for _ in 0..TRIES {
+            lock = lock::take(&dir)?;
+            if lock.is_some() {
+                break;
+            }
+        }
+        let Some(lock) = lock else {
+            return Err(Error::io(&dir, "its lock file kept being removed by runs ending there; try again"));
         };
-        let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
-        let lock = lock::take(dir)?;
-        let mut run = RunDir { dir: dir.to_path_buf(), keep, best: None, created: false, saved: false, _lock: lock };
+        let mut run = RunDir { dir, keep, best: None, created: false, lock: Some(lock) };
         run.clean()?;
         match layout(&run.dir) {
             Some(Layout::Flat) => run.adopt_flat()?,
             // a first save cut short between its rename and `current`: its generation is whole
-            None => {
+            Some(Layout::Generations) if pointer::get(&run.dir, CURRENT)?.is_none() => {
                 if let Some(n) = run.last_generation()? {
-                    run.point(CURRENT, &format!("{GEN}{n:06}"))?;
+                    pointer::set(&run.dir, CURRENT, &generation_name(n))?;
                     run.link_files()?;
                 }
             }
-            Some(Layout::Generations) => {}
+            _ => {}
         }
         let model = model_path(target)?;
-        run.best =
-            read_metrics(&run.dir.join(BEST).join(METRICS))?.iter().filter_map(|m| m.val_accuracy).reduce(f64::max);
-        // read through the generation it names now (a flat run's files have just moved)
-        let model = std::fs::canonicalize(&model).unwrap_or(model);
+        run.find_best()?;
         Ok((run, model))
     }
 
@@ -147,17 +159,39 @@ impl RunDir {
         &self.dir
     }
 
+    /// The best validation accuracy so far, from the generation `best` names;
+    /// and `best` moved to `current` where a save was cut short between the two
+    /// (its epoch beat the best, but `best` was never pointed at it).
+    fn find_best(&mut self) -> Result<()> {
+        let val = |name: &str| -> Result<Option<f64>> {
+            let metrics = Generation::read(&self.dir.join(name))?.metrics;
+            Ok(metrics.iter().filter_map(|m| m.val_accuracy).reduce(f64::max))
+        };
+        if let Some(best) = pointer::get(&self.dir, BEST)? {
+            self.best = val(&best)?;
+        }
+        let Some(current) = pointer::get(&self.dir, CURRENT)? else { return Ok(()) };
+        let last = Generation::read(&self.dir.join(&current))?.metrics.last().and_then(|m| m.val_accuracy);
+        if let Some(v) = last.filter(|&v| self.best.is_none_or(|b| v > b)) {
+            pointer::set(&self.dir, BEST, &current)?;
+            self.best = Some(v);
+        }
+        Ok(())
+    }
+
     /// Writes a new generation and makes it current; then `best` where its
     /// validation accuracy is the best so far, then prunes old generations.
     pub fn save(&mut self, s: &Snapshot) -> Result<()> {
-        let name = format!("{GEN}{:06}", self.last_generation()?.map_or(0, |n| n + 1));
+        let number = self.last_generation()?.map_or(0, |n| n + 1);
+        let name = generation_name(number);
         let tmp = self.dir.join(format!("{name}.tmp"));
         let done = (|| {
             let _ = std::fs::remove_dir_all(&tmp);
             std::fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
-            checkpoint::save_model(&tmp.join(MODEL), s.spec, s.scale, s.slots, s.params, s.state.step)?;
-            checkpoint::save_state(&tmp.join(OPTIM), s.slots, s.m, s.v, s.live, s.state)?;
-            write_metrics(&tmp.join(METRICS), s.metrics)?;
+            let model = checkpoint::save_model(&tmp.join(MODEL), s.spec, s.scale, s.slots, s.params, s.state.step)?;
+            let metrics = write_metrics(&tmp.join(METRICS), s.metrics)?;
+            let records = generation::records(number, model, metrics);
+            checkpoint::save_state(&tmp.join(OPTIM), s.slots, (s.m, s.v, s.live), s.state, &records)?;
             sync_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
             std::fs::rename(&tmp, self.dir.join(&name)).map_err(|e| Error::io(&tmp, e))?;
             sync_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))
@@ -166,38 +200,20 @@ impl RunDir {
             let _ = std::fs::remove_dir_all(&tmp);
             return Err(e);
         }
-        self.point(CURRENT, &name)?;
-        self.saved = true;
+        pointer::set(&self.dir, CURRENT, &name)?;
         self.link_files()?;
         let val = s.metrics.last().and_then(|m| m.val_accuracy);
         if let Some(v) = val.filter(|&v| self.best.is_none_or(|b| v > b)) {
-            self.point(BEST, &name)?;
+            pointer::set(&self.dir, BEST, &name)?;
             self.best = Some(v);
         }
         self.prune()
     }
 
-    /// `current` or `best` made to name `generation`: a new symlink renamed over the old.
-    fn point(&self, link: &str, generation: &str) -> Result<()> {
-        let path = self.dir.join(link);
-        let tmp = self.dir.join(format!("{link}.tmp"));
-        let _ = std::fs::remove_file(&tmp);
-        std::os::unix::fs::symlink(generation, &tmp).map_err(|e| Error::io(&tmp, e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
-        sync_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))
-    }
-
     /// model.safetensors, optim.safetensors and metrics.csv at the top, through `current`.
     fn link_files(&self) -> Result<()> {
         for f in [MODEL, OPTIM, METRICS] {
-            let path = self.dir.join(f);
-            if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
-                continue;
-            }
-            let tmp = self.dir.join(format!("{f}.link.tmp"));
-            let _ = std::fs::remove_file(&tmp);
-            std::os::unix::fs::symlink(Path::new(CURRENT).join(f), &tmp).map_err(|e| Error::io(&tmp, e))?;
-            std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+            pointer::link_through_current(&self.dir, f)?;
         }
         sync_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))
     }
@@ -206,7 +222,7 @@ impl RunDir {
     /// linked into it (the originals stay until `current` names it), so a crash
     /// at any point leaves one complete copy.
     fn adopt_flat(&mut self) -> Result<()> {
-        let name = format!("{GEN}{:06}", 0);
+        let name = generation_name(0);
         let tmp = self.dir.join(format!("{name}.tmp"));
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
@@ -220,7 +236,7 @@ impl RunDir {
         }
         sync_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
         std::fs::rename(&tmp, self.dir.join(&name)).map_err(|e| Error::io(&tmp, e))?;
-        self.point(CURRENT, &name)?;
+        pointer::set(&self.dir, CURRENT, &name)?;
         for f in [MODEL, OPTIM, METRICS] {
             let _ = std::fs::remove_file(self.dir.join(f));
         }
@@ -229,12 +245,7 @@ impl RunDir {
 
     /// The newest generation's number, if any.
     fn last_generation(&self) -> Result<Option<u64>> {
-        Ok(self.generations()?.into_iter().max())
-    }
-
-    fn generations(&self) -> Result<Vec<u64>> {
-        let entries = std::fs::read_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
-        Ok(entries.filter_map(|e| e.ok()).filter_map(|e| e.file_name().to_str().and_then(generation_number)).collect())
+        Ok(generations(&self.dir)?.into_iter().max())
     }
 
     /// Removes what a save cut short: half-written generations and links.
@@ -253,13 +264,13 @@ impl RunDir {
 
     /// Keeps the current generation, the best and the `keep` newest others.
     fn prune(&self) -> Result<()> {
-        let target = |link: &str| std::fs::read_link(self.dir.join(link)).ok();
-        let (current, best) = (target(CURRENT), target(BEST));
-        let mut older: Vec<u64> = self.generations()?;
+        let current = pointer::get(&self.dir, CURRENT)?;
+        let best = pointer::get(&self.dir, BEST)?;
+        let mut older: Vec<u64> = generations(&self.dir)?;
         older.sort_unstable_by(|a, b| b.cmp(a));
         let mut kept = 0;
         for n in older {
-            let name = PathBuf::from(format!("{GEN}{n:06}"));
+            let name = generation_name(n);
             if Some(&name) == current.as_ref() || Some(&name) == best.as_ref() {
                 continue;
             }
@@ -273,9 +284,68 @@ impl RunDir {
     }
 }
 
+/// Test hook: `GPUNET_TEST_CREATE_WAIT=FILE` holds `create` between its first
+/// look and the lock until FILE exists (at most a minute), saying so by making
+/// FILE.held, so tests/rundir.rs can finish a whole run in that window and show
+/// the decision is made again under the lock.
+fn held_between_look_and_lock() {
+    let Some(flag) = std::env::var_os("GPUNET_TEST_CREATE_WAIT") else { return };
+    let mut held = flag.clone();
+    held.push(".held");
+    let _ = std::fs::write(&held, "");
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !Path::new(&flag).exists() && std::time::Instant::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// Makes `dir` (and its parents); whether this call made `dir` itself.
+fn make_dir(dir: &Path) -> Result<bool> {
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    match std::fs::create_dir(dir) {
+        Ok(()) => Ok(true),
+        // (or removed again before the lock is taken: `lock::take` says so)
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(Error::io(dir, e)),
+    }
+}
+
+/// Why a new run may not go into `dir`: it holds a run, or anything else.
+fn refusal(dir: &Path) -> Result<Option<Error>> {
+    if !dir.is_dir() {
+        return Ok(None);
+    }
+    if layout(dir).is_some() {
+        return Ok(Some(Error::usage(format!(
+            "{} already holds a run; choose another --out, or continue it with --resume {}",
+            dir.display(),
+            dir.display()
+        ))));
+    }
+    // what a first save cut short leaves (gen-N.tmp) is cleaned once the lock is held
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        // removed meanwhile by a run that saved nothing: free
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    let others = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .find(|name| name != lock::FILE && !(name.starts_with(GEN) && name.ends_with(".tmp")));
+    Ok(others.map(|name| {
+        Error::usage(format!(
+            "{} is not empty ({name}, ...) and holds no gpunet run; choose a new or empty directory",
+            dir.display()
+        ))
+    }))
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Layout {
-    /// Generations and `current`.
+    /// Generations, with `current` (or a first save cut short before it).
     Generations,
     /// The three files themselves, as versions before generations wrote.
     Flat,
@@ -283,7 +353,7 @@ enum Layout {
 
 /// Whether `dir` holds a gpunet run, and of which layout.
 fn layout(dir: &Path) -> Option<Layout> {
-    if std::fs::symlink_metadata(dir.join(CURRENT)).is_ok() {
+    if std::fs::symlink_metadata(dir.join(CURRENT)).is_ok() || generations(dir).is_ok_and(|g| !g.is_empty()) {
         Some(Layout::Generations)
     } else if std::fs::symlink_metadata(dir.join(MODEL)).is_ok_and(|m| m.is_file()) {
         Some(Layout::Flat)
@@ -292,62 +362,64 @@ fn layout(dir: &Path) -> Option<Layout> {
     }
 }
 
+/// The numbers of the (complete) generations in `dir`.
+fn generations(dir: &Path) -> Result<Vec<u64>> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    Ok(entries.filter_map(|e| e.ok()).filter_map(|e| e.file_name().to_str().and_then(generation_number)).collect())
+}
+
+fn is_generation(name: &str) -> bool {
+    generation_number(name).is_some()
+}
+
+fn generation_name(n: u64) -> String {
+    format!("{GEN}{n:06}")
+}
+
 fn generation_number(name: &str) -> Option<u64> {
-    name.strip_prefix(GEN).filter(|n| n.len() == 6).and_then(|n| n.parse().ok())
-}
-
-fn is_generation(name: &std::ffi::OsStr) -> bool {
-    name.to_str().and_then(generation_number).is_some()
-}
-
-/// The model file `target` names for `predict`, `eval`, `export-web` and
-/// `--resume`: a model file itself, or a run or generation directory (its
-/// model.safetensors, through `current` in a run).
-pub fn model_path(target: &Path) -> Result<PathBuf> {
-    if target.is_dir() {
-        let model = target.join(MODEL);
-        if model.exists() {
-            return Ok(model);
-        }
-        return Err(Error::input(
-            target,
-            0,
-            format!(
-                "is a directory without a {MODEL}: not a gpunet run or generation (or its first save never finished)"
-            ),
-        ));
-    }
-    if target.exists() {
-        Ok(target.to_path_buf())
-    } else {
-        Err(Error::io(target, "no such file or directory: expected a run directory or a model.safetensors"))
-    }
-}
-
-/// The models `--model` names: model files, or run and generation directories.
-pub fn load_models(targets: &[PathBuf]) -> Result<Vec<checkpoint::Model>> {
-    targets.iter().map(|t| Ok(checkpoint::load_model(&model_path(t)?)?.0)).collect()
+    name.strip_prefix(GEN)
+        .filter(|n| n.len() == 6 && n.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|n| n.parse().ok())
 }
 
 /// A warning where the file system holding `dir` has less room than two
 /// generations of a net of `params` parameters take (the weights, the
-/// optimizer's one or two states, their checksums and the metrics each).
+/// optimizer's one or two states, their checksums and the metrics each); a
+/// note where free space cannot be measured (statvfs is Unix only): there the
+/// run learns of a full disk when it saves, which leaves the last generation
+/// whole all the same.
 pub fn space_warning(dir: &Path, params: usize) -> Option<String> {
     let need = (params as u64 * 4 * 3 + (1 << 20)) * 2;
-    let free = free_bytes(dir).filter(|&f| f < need)?;
-    Some(format!(
-        "{} MiB free where the run saves ({}); a checkpoint generation needs about {} MiB: the run may stop when it saves",
-        free >> 20,
-        dir.display(),
-        need.div_ceil(1 << 20)
-    ))
+    let Some(free) = free_bytes(dir) else {
+        return Some(format!(
+            "note: free space in {} not checked on this platform; a full disk would stop the run at a save, its last generation whole",
+            dir.display()
+        ));
+    };
+    (free < need).then(|| {
+        format!(
+            "warning: {} MiB free where the run saves ({}); a checkpoint generation needs about {} MiB: the run may stop when it saves",
+            free >> 20,
+            dir.display(),
+            need.div_ceil(1 << 20)
+        )
+    })
 }
 
-/// Bytes free for unprivileged writers in the file system holding `dir` (Unix).
-pub fn free_bytes(dir: &Path) -> Option<u64> {
+/// Bytes free for unprivileged writers in the file system holding `dir`.
+#[cfg(unix)]
+fn free_bytes(dir: &Path) -> Option<u64> {
     use std::os::unix::ffi::OsStrExt;
+    if !crate::io::unix_fs() {
+        return None;
+    }
     let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
     // SAFETY: a valid C string and a zeroed statvfs for the call to fill.
     (unsafe { libc::statvfs(path.as_ptr(), &mut st) } == 0).then(|| st.f_bavail as u64 * st.f_frsize as u64)
+}
+
+#[cfg(not(unix))]
+fn free_bytes(_: &Path) -> Option<u64> {
+    None
 }

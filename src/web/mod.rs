@@ -72,7 +72,7 @@ impl Member {
     /// The model `target` names (a file, a run or a generation), shown by its run
     /// directory for a `model.safetensors`, else by its file name.
     pub fn load(target: &Path) -> Result<Member> {
-        let (model, _) = crate::model::checkpoint::load_model(&crate::run::model_path(target)?)?;
+        let model = crate::run::load_model(target)?;
         let file = target.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default();
         let name = match target.parent().and_then(|d| d.file_name()) {
             Some(dir) if file == "model.safetensors" => dir.to_string_lossy().to_string(),

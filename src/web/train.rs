@@ -57,7 +57,7 @@ pub fn page(settings: &Settings, epochs: usize, test_rows: Option<usize>) -> Res
         programs.insert(if class == Class::Cpu { "cpu" } else { "gpu" }.into(), program);
         layout.get_or_insert(net_layout);
     }
-    let (ckpt, floats, counts, sums) = layout.expect("two programs");
+    let (ckpt, floats, counts, sums, header) = layout.expect("two programs");
     let optim = match settings.optim()?.kind {
         Kind::Adam { .. } => json!({
             "kind": "adam",
@@ -96,7 +96,7 @@ pub fn page(settings: &Settings, epochs: usize, test_rows: Option<usize>) -> Res
         },
         "programs": programs,
         "shaders": shaders,
-        "checkpoint": { "template": ckpt, "floats": floats, "steps": counts, "sums": sums },
+        "checkpoint": { "template": ckpt, "floats": floats, "steps": counts, "sums": sums, "header": header },
         "words": blob.words.len(),
         "blob": blob.deflated()?,
     });
@@ -106,7 +106,8 @@ pub fn page(settings: &Settings, epochs: usize, test_rows: Option<usize>) -> Res
 
 /// The plans and buffers one kind of adapter runs, and (the same for both) where
 /// the checkpoint template lies and which words fill it.
-type Program = (Value, ([usize; 2], Vec<(usize, usize, usize)>, Vec<usize>, Vec<(usize, usize, usize)>));
+type Program =
+    (Value, ([usize; 2], Vec<(usize, usize, usize)>, Vec<usize>, Vec<(usize, usize, usize)>, (usize, usize)));
 
 fn program(
     s: &Settings,
@@ -171,7 +172,7 @@ fn program(
         "acc": { "train": net.acc_view(Acc::Train).buf, "eval": net.acc_view(Acc::Eval).buf },
         "probs": net.probs_view(1).buf,
     });
-    Ok((program, (template, layout.floats, layout.steps, layout.sums)))
+    Ok((program, (template, layout.floats, layout.steps, layout.sums, layout.header)))
 }
 
 /// A plan as the page replays it: per op its kernel, the file and core of its

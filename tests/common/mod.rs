@@ -80,3 +80,44 @@ pub fn stderr(o: &Output) -> String {
 pub fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
+
+/// Whether this process runs the run directory's portable fallbacks
+/// (`GPUNET_PORTABLE_FS=1`, which `rerun_portable` sets).
+pub fn portable() -> bool {
+    std::env::var_os("GPUNET_PORTABLE_FS").is_some_and(|v| v == "1")
+}
+
+/// Runs every other test of this test binary once more in a child process under
+/// `GPUNET_PORTABLE_FS=1`: pointer files for `current` and `best`, no directory
+/// fsync, no free-space check, a lock file never removed — what Windows runs,
+/// proven on the machines there are. `me` is the calling test's name (skipped
+/// in the child). Does nothing in that child itself.
+pub fn rerun_portable(me: &str) {
+    if portable() {
+        return;
+    }
+    let o = Command::new(std::env::current_exe().unwrap())
+        .args(["--skip", me, "--test-threads", "2"])
+        .env("GPUNET_PORTABLE_FS", "1")
+        .output()
+        .unwrap();
+    let said = text(&o);
+    assert!(o.status.success(), "under GPUNET_PORTABLE_FS=1:\n{said}");
+    let passed = said
+        .lines()
+        .find_map(|l| l.strip_prefix("test result: ok. "))
+        .and_then(|r| r.split(' ').next()?.parse::<usize>().ok());
+    assert!(passed.is_some_and(|n| n > 0), "no test ran under GPUNET_PORTABLE_FS=1:\n{said}");
+    eprintln!("under GPUNET_PORTABLE_FS=1: {} tests passed", passed.unwrap_or(0));
+}
+
+/// What a run that saved nothing leaves at `dir`: nothing at all, or under the
+/// portable fallback a directory holding only its lock file (which is never
+/// removed where the OS cannot tell whether another process holds it).
+pub fn assert_no_run_left(dir: &Path, why: &str) {
+    let left: Vec<String> = match std::fs::read_dir(dir) {
+        Ok(d) => d.map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect(),
+        Err(_) => return,
+    };
+    assert!(portable() && left == ["run.lock"], "{why}: {dir:?} is left, holding {left:?}");
+}

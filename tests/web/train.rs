@@ -124,6 +124,9 @@ fn train_page_learns_pauses_resumes_and_hands_eval_its_checkpoint() {
     let model = dir().join("trained-in-page.safetensors");
     std::fs::write(&model, super::cdp::decode_base64(b.eval(&p, "gpunet.checkpoint()").unwrap().as_str().unwrap()))
         .unwrap();
+    // sealed as the CLI seals its own: every tensor's sum and the header's
+    let checked = gpunet::model::checkpoint::Checked::read(&model).unwrap();
+    assert!(checked.sum.is_some(), "the page's checkpoint has no header sum");
     let test = dir().join("t10k-1000.csv");
     gpunet::data::csv::write(&test, &gpunet::data::mnist_test().unwrap().truncate(1000)).unwrap();
     let out = gpunet(&["eval", "--model", model.to_str().unwrap(), "--input", test.to_str().unwrap()]);
