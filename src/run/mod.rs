@@ -181,7 +181,26 @@ impl RunDir {
 
     /// Writes a new generation and makes it current; then `best` where its
     /// validation accuracy is the best so far, then prunes old generations.
+    /// A failed save names what the directory still holds and how to go on.
     pub fn save(&mut self, s: &Snapshot) -> Result<()> {
+        self.write_generation(s).map_err(|e| match e {
+            Error::Io { path, msg } => {
+                let kept = match self.last_generation() {
+                    Ok(Some(n)) => format!(
+                        "{} still holds {} whole: make room, then continue with --resume {}",
+                        self.dir.display(),
+                        generation_name(n),
+                        self.dir.display()
+                    ),
+                    _ => "nothing had been saved yet".into(),
+                };
+                Error::Io { path, msg: format!("{msg}; this save failed, {kept}") }
+            }
+            e => e,
+        })
+    }
+
+    fn write_generation(&mut self, s: &Snapshot) -> Result<()> {
         let number = self.last_generation()?.map_or(0, |n| n + 1);
         let name = generation_name(number);
         let tmp = self.dir.join(format!("{name}.tmp"));
