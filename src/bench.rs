@@ -5,12 +5,12 @@
 
 use crate::cpu::CpuEngine;
 use crate::data::{self, Images};
+use crate::engine::weight_grad_splits;
 use crate::engine::{Engine, SplitK};
 use crate::error::Result;
 use crate::kernels;
 use crate::kernels::op::{self, Op};
 use crate::kernels::Kernel;
-use crate::model::plan::weight_grad_splits;
 use crate::model::{Net, NetConfig, Spec};
 use crate::optim::Optim;
 use crate::selftest::{self, Builder, Case, TOL_SUM};

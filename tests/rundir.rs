@@ -123,7 +123,8 @@ fn a_full_disk_at_any_write_leaves_a_resumable_run() {
         };
         assert!(left.iter().all(|n| !n.ends_with(".tmp")), "write {write}: {left:?}");
         let kept = left.iter().any(|n| n.starts_with("gen-"));
-        let told = if kept { "whole: make room, then continue with --resume run" } else { "nothing had been saved yet" };
+        let told =
+            if kept { "whole: make room, then continue with --resume run" } else { "nothing had been saved yet" };
         assert!(text(&o).contains(told), "write {write}: {}", text(&o));
         if !kept {
             common::assert_no_run_left(&run, &format!("write {write}: the first save failed"));

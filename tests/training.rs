@@ -70,9 +70,9 @@ fn split_k_weight_gradients_match_the_cpu_reference_in_training_steps() {
     // never splits, so the sums are checked too
     let spec = Spec::parse("conv4k3,pool2,out10").unwrap();
     let split = Some(SplitK { tile: (64, 64), workgroups: 1024 });
-    assert!(gpunet::model::plan::weight_grad_splits(split, 4, 9, 48 * 784) > 1);
-    assert!(gpunet::model::plan::bias_grad_splits(split, 4, 48, 784) > 1);
-    assert!(gpunet::model::plan::bias_grad_splits(split, 10, 48, 1) == 1, "the dense bias has too few rows to split");
+    assert!(gpunet::engine::weight_grad_splits(split, 4, 9, 48 * 784) > 1);
+    assert!(gpunet::engine::bias_grad_splits(split, 4, 48, 784) > 1);
+    assert!(gpunet::engine::bias_grad_splits(split, 10, 48, 1) == 1, "the dense bias has too few rows to split");
     let images = first_images(96);
     let run = |engine: &mut dyn Engine| {
         let cfg = NetConfig { batch: 48, scale: 255.0, optim: Some(Optim::sgd(0.1, 0.9, false)), seed: 7 };

@@ -2,6 +2,7 @@
 
 pub mod checkpoint;
 pub mod checksum;
+pub mod launch;
 pub mod net;
 pub mod plan;
 pub mod spec;

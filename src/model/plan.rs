@@ -6,27 +6,13 @@
 use super::net::{Acc, Bufs, Mode, Net, Plan, Slot};
 use super::spec::Layer;
 use crate::data::{CLASSES, PIXELS};
-use crate::engine::SplitK;
+use crate::engine::{bias_grad_splits, weight_grad_splits};
 use crate::kernels::op::{self, BufId, Op, View};
 use crate::kernels::{
     AdamDims, BiasGradDims, BnDims, ConvDims, Dims, DropoutDims, ElemDims, EmaDims, GatherDims, MatmulDims, PoolDims,
     SgdDims, SplitDims, XentDims,
 };
 use crate::optim::Kind;
-
-/// Split-K chunks for a conv's weight gradient, whose K (N·Ho·Wo pixels) is long
-/// while its output (Co × Ci·k·k) is small: without splitting, a GPU would run
-/// a handful of workgroups each looping over every pixel of the batch.
-/// `split` is the engine's `split_k()`.
-pub fn weight_grad_splits(split: Option<SplitK>, cout: usize, taps: usize, pixels: usize) -> usize {
-    split.map_or(1, |s| s.gemm_splits(cout, taps, pixels))
-}
-
-/// Chunks of rows for a bias gradient of `channels` workgroups (one per channel)
-/// summing `outer` rows of `inner` values each.
-pub fn bias_grad_splits(split: Option<SplitK>, channels: usize, outer: usize, inner: usize) -> usize {
-    split.map_or(1, |s| s.splits(channels, outer * inner).min(outer))
-}
 
 /// A launch being built: the net, its row count, and the ops so far.
 struct Builder<'a> {

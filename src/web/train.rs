@@ -19,7 +19,7 @@ use crate::kernels::op::Op;
 use crate::kernels::shaders::Gemm;
 use crate::kernels::{AdamDims, DropoutDims, GatherDims, SgdDims};
 use crate::model::checkpoint;
-use crate::model::net::LaunchInfo;
+use crate::model::launch::LaunchInfo;
 use crate::model::{Acc, Mode, Net, NetConfig, Spec};
 use crate::optim::Kind;
 use crate::schedule::Schedule;
