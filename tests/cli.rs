@@ -329,7 +329,15 @@ fn plot_draws_every_run_and_refuses_what_it_cannot_read() {
         d,
         &["plot", "b", "--out", "x.svg"],
         1,
-        &["b/metrics.csv:2", "malformed metrics row"],
+        &["b/metrics.csv:2", "malformed metrics row: loss 'zero' is not a number"],
+        &["a", "b", "curves.svg"],
+    );
+    write(d, "b/metrics.csv", "epoch,seconds\n1,2.0\n");
+    fails(
+        d,
+        &["plot", "b", "--out", "x.svg"],
+        1,
+        &["b/metrics.csv:1", "expected the header epoch,seconds,loss,accuracy,val_loss,val_accuracy,lr"],
         &["a", "b", "curves.svg"],
     );
     fails(d, &["plot", "a", "--out", "x.jpg"], 2, &["plot writes .svg or .png"], &["a", "b", "curves.svg"]);

@@ -20,57 +20,65 @@ pub struct EpochMetrics {
     pub lr: f32,
 }
 
+/// metrics.csv's header: its columns, in order.
+const HEADER: [&str; 7] = ["epoch", "seconds", "loss", "accuracy", "val_loss", "val_accuracy", "lr"];
+
 /// Writes metrics.csv atomically; returns the sha256 of what it wrote, which the
 /// generation's optimizer file records.
 pub fn write_metrics(path: &Path, rows: &[EpochMetrics]) -> Result<String> {
-    let text = render(rows);
-    write_atomic(path, |w| w.write_all(text.as_bytes()))?;
-    Ok(crate::model::checksum::hex(text.as_bytes()))
+    let text = render(rows).map_err(|e| Error::io(path, e))?;
+    write_atomic(path, |w| w.write_all(&text))?;
+    Ok(crate::model::checksum::hex(&text))
 }
 
-fn render(rows: &[EpochMetrics]) -> String {
+fn render(rows: &[EpochMetrics]) -> csv::Result<Vec<u8>> {
     let opt = |v: Option<f64>| v.map(|x| format!("{x:.6}")).unwrap_or_default();
-    let mut text = String::from("epoch,seconds,loss,accuracy,val_loss,val_accuracy,lr\n");
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(HEADER)?;
     for r in rows {
-        text += &format!(
-            "{},{:.3},{:.6},{:.6},{},{},{}\n",
-            r.epoch,
-            r.seconds,
-            r.loss,
-            r.accuracy,
+        w.write_record([
+            r.epoch.to_string(),
+            format!("{:.3}", r.seconds),
+            format!("{:.6}", r.loss),
+            format!("{:.6}", r.accuracy),
             opt(r.val_loss),
             opt(r.val_accuracy),
-            r.lr
-        );
+            r.lr.to_string(),
+        ])?;
     }
-    text
+    w.into_inner().map_err(|e| e.into_error().into())
 }
 
-/// The rows of a metrics.csv's text (`path` names it in errors).
+/// The rows of a metrics.csv's text (`path` names it in errors, with the line).
 pub fn parse_metrics(text: &str, path: &Path) -> Result<Vec<EpochMetrics>> {
+    let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate().skip(1) {
-        let f: Vec<&str> = line.split(',').collect();
-        let bad = || Error::input(path, i + 1, "malformed metrics row");
-        if f.len() != 7 {
-            return Err(bad());
-        }
-        let num = |s: &str| s.parse::<f64>().map_err(|_| bad());
-        let opt = |s: &str| {
-            if s.is_empty() {
-                Ok(None)
-            } else {
-                num(s).map(Some)
+    for (i, rec) in rdr.records().enumerate() {
+        let line = rec.as_ref().ok().and_then(|r| r.position()).map_or(i + 1, |p| p.line() as usize);
+        let rec = rec.map_err(|e| Error::input(path, line, format!("not CSV: {e}")))?;
+        if i == 0 {
+            if rec.iter().ne(HEADER) {
+                return Err(Error::input(path, line, format!("expected the header {}", HEADER.join(","))));
             }
+            continue;
+        }
+        let bad = |what: &str| {
+            Error::input(path, line, format!("malformed metrics row: {what} (columns: {})", HEADER.join(",")))
         };
+        if rec.len() != HEADER.len() {
+            return Err(bad(&format!("{} fields, expected {}", rec.len(), HEADER.len())));
+        }
+        let num =
+            |c: usize| rec[c].parse::<f64>().map_err(|_| bad(&format!("{} '{}' is not a number", HEADER[c], &rec[c])));
+        let opt = |c: usize| if rec[c].is_empty() { Ok(None) } else { num(c).map(Some) };
         out.push(EpochMetrics {
-            epoch: f[0].parse().map_err(|_| bad())?,
-            seconds: num(f[1])?,
-            loss: num(f[2])?,
-            accuracy: num(f[3])?,
-            val_loss: opt(f[4])?,
-            val_accuracy: opt(f[5])?,
-            lr: f[6].parse().map_err(|_| bad())?,
+            epoch: rec[0].parse().map_err(|_| bad(&format!("epoch '{}' is not a count", &rec[0])))?,
+            seconds: num(1)?,
+            loss: num(2)?,
+            accuracy: num(3)?,
+            val_loss: opt(4)?,
+            val_accuracy: opt(5)?,
+            lr: rec[6].parse().map_err(|_| bad(&format!("lr '{}' is not a number", &rec[6])))?,
         });
     }
     Ok(out)
