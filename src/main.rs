@@ -188,7 +188,7 @@ struct RunFlags {
     /// A named arch (see `gpunet archs`), mlp:H1,H2,..., or a layer spec
     #[arg(long)]
     arch: Option<String>,
-    /// Total epochs [default: the blog's count for a named arch, else 10]
+    /// Total epochs [default: a resumed run's own total, else the blog's count for a named arch, else 10]
     #[arg(long)]
     epochs: Option<usize>,
     /// [default: 500]
@@ -697,7 +697,9 @@ fn train_cmd(c: &Choice, a: TrainArgs) -> Result<ExitCode> {
     // generation it continues
     let resumed = a.resume.as_deref().map(|target| train::resume_run(target, a.keep)).transpose()?;
     let settings = run_settings(&a.run, resumed.as_ref().map(|r| r.settings.clone()), a.train.clone())?;
-    let epochs = a.run.epochs.unwrap_or_else(|| spec::default_epochs(&settings.arch));
+    // a resumed run keeps its total (its schedule spans it) unless told otherwise
+    let recorded = resumed.as_ref().and_then(|r| r.state.epochs);
+    let epochs = a.run.epochs.or(recorded).unwrap_or_else(|| spec::default_epochs(&settings.arch));
     gpunet::settings::check_epochs(epochs)?;
     // the run directory is checked and locked before any data is read or device opened
     let (mut run, resume) = train::open_run(a.out.as_deref(), resumed, a.keep, &settings.arch, epochs)?;

@@ -380,7 +380,7 @@ fn start(
         if let Some(decay) = s.ema {
             net.set_ema(engine, decay, &init)?;
         }
-        return Ok((TrainState { settings: s.to_map(), ..Default::default() }, Vec::new()));
+        return Ok((TrainState { settings: s.to_map(), epochs: Some(job.epochs), ..Default::default() }, Vec::new()));
     };
     let g = run::Generation::of(model_path)?;
     let model = g.model()?;
@@ -412,7 +412,7 @@ fn start(
     let saved = saved.state;
     let mut metrics = g.metrics;
     metrics.truncate(saved.epoch);
-    let st = TrainState { settings: s.to_map(), ..saved };
+    let st = TrainState { settings: s.to_map(), epochs: Some(job.epochs), ..saved };
     ui.line(&format!(
         "resuming {} at epoch {}, batch {} (step {})",
         model_path.display(),

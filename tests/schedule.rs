@@ -59,3 +59,34 @@ fn metrics_show_the_rate_and_resume_keeps_the_schedule() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--lr-schedule"), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+/// A run cut short (a full disk at its third save) and resumed as the error
+/// says, without --epochs, trains to its own total on the schedule it began:
+/// the same rates as a run never cut short.
+#[test]
+fn a_resume_without_epochs_keeps_the_runs_total_and_schedule() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let run = |out: &str| {
+        ["train", "--arch", "mlp:16", "--limit", "600", "--batch-size", "100", "--epochs", "4"]
+            .into_iter()
+            .chain(["--lr-schedule", "cosine", "--out", out])
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    fn args(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+    let cpu = ("GPUNET_DEVICE", "cpu");
+    let o = common::run(d, &args(&run("whole")), &[cpu]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // three files a save: the seventh write is the third save's first
+    let o = common::run(d, &args(&run("cut")), &[cpu, ("GPUNET_INJECT_ENOSPC", "7")]);
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("continue with --resume cut"));
+    assert_eq!(lr_column(&d.join("cut")).len(), 2);
+    let o = common::run(d, &["train", "--resume", "cut"], &[cpu]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(lr_column(&d.join("cut")), lr_column(&d.join("whole")));
+    assert_eq!(lr_column(&d.join("cut")).len(), 4);
+}

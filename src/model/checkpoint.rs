@@ -340,6 +340,10 @@ pub struct TrainState {
     pub acc: [f64; 3],
     /// The settings that fix the data order and update rule.
     pub settings: HashMap<String, String>,
+    /// The run's total epochs when it saved (`--epochs`, or its arch's
+    /// default), which a resume keeps unless told otherwise: a schedule spans
+    /// them. None in files written before it was recorded.
+    pub epochs: Option<usize>,
 }
 
 /// The tensor of an optimizer file that holds a run's own weights (the whole flat
@@ -361,6 +365,9 @@ pub fn save_state(
     meta.insert("gpunet.epoch".into(), st.epoch.to_string());
     meta.insert("gpunet.batch".into(), st.batch.to_string());
     meta.insert("gpunet.step".into(), st.step.to_string());
+    if let Some(e) = st.epochs {
+        meta.insert("gpunet.epochs".into(), e.to_string());
+    }
     meta.insert("gpunet.acc".into(), format!("{},{},{}", st.acc[0], st.acc[1], st.acc[2]));
     let mut flats = vec![("m.", m)];
     if let Some(v) = v {
@@ -391,6 +398,7 @@ pub fn state_of(file: &Checked) -> Result<TrainState> {
         step: num("gpunet.step")?,
         acc,
         settings,
+        epochs: file.meta.contains_key("gpunet.epochs").then(|| num("gpunet.epochs")).transpose()?.map(|e| e as usize),
     })
 }
 
