@@ -238,40 +238,39 @@ fn text(b: &[u8]) -> &str {
     std::str::from_utf8(b).unwrap_or("\u{fffd}")
 }
 
-/// Every target, seeded from real inputs: the embedded MNIST's first images as
-/// IDX (plain and gzipped) and CSV, checkpoints of a few nets, metrics, specs.
-pub fn targets() -> Vec<Target> {
+/// IDX images and labels (plain) and a Kaggle CSV of the embedded MNIST's first
+/// three images.
+fn data_seeds() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
     let few =
         data::mnist_test().map(|t| t.truncate(3)).unwrap_or(Images { pixels: vec![0; 784], labels: Some(vec![7]) });
-    let idx_images = {
-        let mut b = vec![0, 0, 8, 3];
-        b.extend((few.len() as u32).to_be_bytes());
-        b.extend(28u32.to_be_bytes());
-        b.extend(28u32.to_be_bytes());
-        b.extend(&few.pixels);
-        b
-    };
-    let idx_labels = {
-        let mut b = vec![0, 0, 8, 1];
-        b.extend((few.len() as u32).to_be_bytes());
-        b.extend(few.labels.clone().unwrap_or_default());
-        b
-    };
-    let gz = |b: &[u8]| {
-        use std::io::Write;
-        let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        let _ = z.write_all(b);
-        z.finish().unwrap_or_default()
-    };
-    let csv = {
-        let mut s = String::from("label");
-        (0..784).for_each(|i| s += &format!(",pixel{i}"));
-        for r in 0..few.len() {
-            s += &format!("\n{}", few.labels.as_ref().map_or(0, |l| l[r]));
-            few.pixels[r * 784..][..784].iter().for_each(|p| s += &format!(",{p}"));
-        }
-        s.into_bytes()
-    };
+    let mut idx_images = vec![0, 0, 8, 3];
+    idx_images.extend((few.len() as u32).to_be_bytes());
+    idx_images.extend(28u32.to_be_bytes());
+    idx_images.extend(28u32.to_be_bytes());
+    idx_images.extend(&few.pixels);
+    let mut idx_labels = vec![0, 0, 8, 1];
+    idx_labels.extend((few.len() as u32).to_be_bytes());
+    idx_labels.extend(few.labels.clone().unwrap_or_default());
+    let mut csv = String::from("label");
+    (0..784).for_each(|i| csv += &format!(",pixel{i}"));
+    for r in 0..few.len() {
+        csv += &format!("\n{}", few.labels.as_ref().map_or(0, |l| l[r]));
+        few.pixels[r * 784..][..784].iter().for_each(|p| csv += &format!(",{p}"));
+    }
+    (idx_images, idx_labels, csv.into_bytes())
+}
+
+fn gz(b: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let _ = z.write_all(b);
+    z.finish().unwrap_or_default()
+}
+
+/// Sealed checkpoints of a few nets, and their headers' JSON alone without
+/// checksums, loaded past them: mutations of the JSON then reach the spec,
+/// shapes and offsets behind them.
+fn checkpoint_seeds() -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
     let checkpoints: Vec<Vec<u8>> = ["fc8,out10", "conv4k3,bn,pool2,fc8,out10", "conv2k3s2valid,relu,drop0.5,out10"]
         .iter()
         .filter_map(|arch| {
@@ -283,9 +282,7 @@ pub fn targets() -> Vec<Target> {
             Some(bytes)
         })
         .collect();
-    // the headers' JSON alone, without checksums, loaded past them: mutations of
-    // the JSON then reach the spec, shapes and offsets behind them
-    let headers: Vec<Vec<u8>> = checkpoints
+    let headers = checkpoints
         .iter()
         .filter_map(|c| {
             let n = 8 + u64::from_le_bytes(c[..8].try_into().ok()?) as usize;
@@ -296,6 +293,14 @@ pub fn targets() -> Vec<Target> {
             Some(h.to_string().into_bytes())
         })
         .collect();
+    (checkpoints, headers)
+}
+
+/// Every target, seeded from real inputs: the embedded MNIST's first images as
+/// IDX (plain and gzipped) and CSV, checkpoints of a few nets, metrics, specs.
+pub fn targets() -> Vec<Target> {
+    let (idx_images, idx_labels, csv) = data_seeds();
+    let (checkpoints, headers) = checkpoint_seeds();
     let specs = ["cnn6", "mlp:10,20", "conv32k5s2valid,bn,relu,pool2,drop0.25,fc64lin,bn,out10", "deotte"];
     vec![
         Target {
