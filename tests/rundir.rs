@@ -85,6 +85,10 @@ fn generations_current_best_and_keep() {
         let o = common::run(d.path(), &["check", model], &[]);
         assert!(o.status.success() && text(&o).contains("sound"), "check {model}: {}", text(&o));
     }
+    let o = common::run(d.path(), &["check", "run", "nowhere"], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("nowhere: no such file or directory: expected a run"), "{}", text(&o));
+    assert!(text(&o).contains("1 check failed"), "{}", text(&o));
     // a new run into it is refused, resuming it is not
     let o = train(d.path(), &["--epochs", "5", "--out", "run"], &[]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));

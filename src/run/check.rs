@@ -20,6 +20,12 @@ pub struct Finding {
 /// Every generation of a run (and where `current` and `best` point), one
 /// generation, or one file.
 pub fn check(target: &Path) -> Result<Vec<Finding>> {
+    // (a file at a run's top is found through `current` where the run keeps no links)
+    if std::fs::symlink_metadata(target).is_err() && generation_dir(target)?.is_none() {
+        let found =
+            Err(Error::io(target, "no such file or directory: expected a run, a generation or a .safetensors file"));
+        return Ok(vec![Finding { path: target.to_path_buf(), found }]);
+    }
     if target.is_dir() && layout(target) == Some(Layout::Generations) {
         return check_run(target);
     }
