@@ -10,7 +10,9 @@
 use crate::error::{Error, Result};
 use std::f64::consts::PI;
 
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// In the run's settings (JSON) as its `--lr-schedule` text.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub enum Schedule {
     Const,
     Exp(f64),
@@ -78,5 +80,18 @@ impl Schedule {
             }
         };
         lr as f32
+    }
+}
+
+impl From<Schedule> for String {
+    fn from(s: Schedule) -> String {
+        s.text()
+    }
+}
+
+impl TryFrom<String> for Schedule {
+    type Error = Error;
+    fn try_from(text: String) -> Result<Schedule> {
+        Schedule::parse(&text)
     }
 }

@@ -1,24 +1,33 @@
 //! Run settings: what fixes a training run's data order and update rule, with
-//! validation and their round trip through checkpoint metadata.
+//! validation and their round trip through checkpoint metadata: one serde
+//! struct, written as JSON under `gpunet.settings`; files written before that
+//! (one `gpunet.train.*` key a field) still load.
 
 use crate::augment::Augment;
 use crate::error::{Error, Result};
+use crate::model::checkpoint::{EARLIER_SETTINGS as EARLIER, SETTINGS as KEY};
 use crate::optim::{Optim, ADAM_BETAS};
 use crate::schedule::Schedule;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// The settings that fix a run's data order and update rule. They are saved with
-/// the optimizer state; `--resume` takes them from there.
-#[derive(Clone, Debug, PartialEq)]
+/// the optimizer state; `--resume` takes them from there. A field missing from
+/// a saved run (it predates the flag) takes its default, the blog's.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Settings {
     pub arch: String,
+    #[serde(rename = "batch_size")]
     pub batch: usize,
     pub lr: f32,
     pub lr_schedule: Schedule,
+    #[serde(with = "augment_text")]
     pub augment: Option<Augment>,
     pub optimizer: String,
     /// Adam's (beta1, beta2)
+    #[serde(with = "betas")]
     pub adam_betas: (f32, f32),
     /// adam, sgd: L2 (decay·w joins the gradient); adamw: decoupled
     pub weight_decay: f32,
@@ -33,7 +42,14 @@ pub struct Settings {
     pub val_split: f64,
     pub limit: Option<usize>,
     pub scale: f32,
+    #[serde(with = "path_text")]
     pub train: Option<PathBuf>,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings::blog("")
+    }
 }
 
 impl Settings {
@@ -132,85 +148,84 @@ impl Settings {
         }
     }
 
-    /// As checkpoint metadata (`gpunet.train.*`).
+    /// As checkpoint metadata.
     pub fn to_map(&self) -> HashMap<String, String> {
-        let mut m = HashMap::new();
-        let mut put = |k: &str, v: String| m.insert(format!("gpunet.train.{k}"), v);
-        put("arch", self.arch.clone());
-        put("batch_size", self.batch.to_string());
-        put("lr", self.lr.to_string());
-        put("lr_schedule", self.lr_schedule.text());
-        put("augment", Augment::text(self.augment));
-        put("optimizer", self.optimizer.clone());
-        put("adam_betas", betas_text(self.adam_betas));
-        put("weight_decay", self.weight_decay.to_string());
-        put("label_smoothing", self.label_smoothing.to_string());
-        put("ema", self.ema.map(|d| d.to_string()).unwrap_or_default());
-        put("momentum", self.momentum.to_string());
-        put("nesterov", self.nesterov.to_string());
-        put("seed", self.seed.to_string());
-        put("val_split", self.val_split.to_string());
-        put("limit", self.limit.map(|l| l.to_string()).unwrap_or_default());
-        put("scale", self.scale.to_string());
-        put("train", self.train.as_ref().map(|p| p.display().to_string()).unwrap_or_default());
-        m
+        let json = serde_json::to_string(self).expect("settings are plain numbers and strings");
+        HashMap::from([(KEY.to_string(), json)])
     }
 
     /// Back from checkpoint metadata; `path` names the file in errors.
     pub fn from_map(path: &Path, m: &HashMap<String, String>) -> Result<Settings> {
-        let get = |k: &str| {
-            m.get(&format!("gpunet.train.{k}"))
-                .cloned()
-                .ok_or_else(|| Error::input(path, 0, format!("missing 'gpunet.train.{k}' metadata")))
-        };
-        fn num<T: std::str::FromStr>(path: &Path, k: &str, s: String) -> Result<T> {
-            s.parse().map_err(|_| Error::input(path, 0, format!("bad 'gpunet.train.{k}' metadata '{s}'")))
+        let bad = |e: serde_json::Error| Error::input(path, 0, format!("bad '{KEY}' metadata: {e}"));
+        if let Some(json) = m.get(KEY) {
+            return serde_json::from_str(json).map_err(bad);
         }
-        let limit = get("limit")?;
-        let train = get("train")?;
-        Ok(Settings {
-            arch: get("arch")?,
-            batch: num(path, "batch_size", get("batch_size")?)?,
-            lr: num(path, "lr", get("lr")?)?,
-            // runs saved before schedules existed ran at a constant rate
-            lr_schedule: match m.get("gpunet.train.lr_schedule") {
-                Some(t) => Schedule::parse(t)
-                    .map_err(|e| Error::input(path, 0, format!("bad 'gpunet.train.lr_schedule' metadata: {e}")))?,
-                None => Schedule::Const,
-            },
-            augment: match m.get("gpunet.train.augment") {
-                Some(t) => Augment::parse(t)
-                    .map_err(|e| Error::input(path, 0, format!("bad 'gpunet.train.augment' metadata: {e}")))?,
-                None => None,
-            },
-            optimizer: get("optimizer")?,
-            // runs saved before the flag existed ran with the defaults
-            adam_betas: match m.get("gpunet.train.adam_betas") {
-                Some(t) => parse_betas(t)
-                    .map_err(|e| Error::input(path, 0, format!("bad 'gpunet.train.adam_betas' metadata: {e}")))?,
-                None => ADAM_BETAS,
-            },
-            // likewise: no decay
-            weight_decay: match m.get("gpunet.train.weight_decay") {
-                Some(t) => num(path, "weight_decay", t.clone())?,
-                None => 0.0,
-            },
-            label_smoothing: match m.get("gpunet.train.label_smoothing") {
-                Some(t) => num(path, "label_smoothing", t.clone())?,
-                None => 0.0,
-            },
-            ema: match m.get("gpunet.train.ema").filter(|t| !t.is_empty()) {
-                Some(t) => Some(num(path, "ema", t.clone())?),
-                None => None,
-            },
-            momentum: num(path, "momentum", get("momentum")?)?,
-            nesterov: num(path, "nesterov", get("nesterov")?)?,
-            seed: num(path, "seed", get("seed")?)?,
-            val_split: num(path, "val_split", get("val_split")?)?,
-            limit: if limit.is_empty() { None } else { Some(num(path, "limit", limit)?) },
-            scale: num(path, "scale", get("scale")?)?,
-            train: if train.is_empty() { None } else { Some(PathBuf::from(train)) },
-        })
+        if !m.keys().any(|k| k.starts_with(EARLIER)) {
+            return Err(Error::input(path, 0, format!("missing '{KEY}' metadata: not a gpunet optimizer file")));
+        }
+        serde_json::from_value(earlier(m)).map_err(bad)
+    }
+}
+
+/// The settings of a file written before `gpunet.settings`, as its JSON: each
+/// `gpunet.train.K` a field, an empty text none, numbers and booleans read as
+/// such, the fields held as text kept so.
+fn earlier(m: &HashMap<String, String>) -> serde_json::Value {
+    const TEXT: [&str; 6] = ["arch", "optimizer", "lr_schedule", "augment", "adam_betas", "train"];
+    let fields = m.iter().filter_map(|(k, v)| {
+        let field = k.strip_prefix(EARLIER)?;
+        let value = match v.as_str() {
+            "" => serde_json::Value::Null,
+            v if TEXT.contains(&field) => v.into(),
+            v => serde_json::from_str(v).unwrap_or_else(|_| v.into()),
+        };
+        Some((field.to_string(), value))
+    });
+    serde_json::Value::Object(fields.collect())
+}
+
+/// `--augment`'s text ("none" for none) in the settings' JSON.
+mod augment_text {
+    use super::Augment;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(a: &Option<Augment>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&Augment::text(*a))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Augment>, D::Error> {
+        Augment::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The training file's path in the settings' JSON (as `display` shows it,
+/// where it is not UTF-8).
+mod path_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::path::PathBuf;
+
+    pub fn serialize<S: Serializer>(p: &Option<PathBuf>, s: S) -> Result<S::Ok, S::Error> {
+        match p {
+            Some(p) => s.serialize_some(&p.to_string_lossy()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+        Ok(Option::<String>::deserialize(d)?.map(PathBuf::from))
+    }
+}
+
+/// `--adam-betas`' text (B1,B2) in the settings' JSON.
+mod betas {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(b: &(f32, f32), s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::betas_text(*b))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<(f32, f32), D::Error> {
+        super::parse_betas(&String::deserialize(d)?).map_err(serde::de::Error::custom)
     }
 }
 
@@ -255,15 +270,46 @@ mod tests {
             ..Settings::new("deotte")
         };
         assert_eq!(Settings::from_map(Path::new("x"), &s.to_map()).unwrap(), s);
-        // a run saved before --adam-betas and --weight-decay existed resumes with the defaults
-        let mut old = s.to_map();
-        old.remove("gpunet.train.adam_betas");
-        old.remove("gpunet.train.weight_decay");
-        old.remove("gpunet.train.label_smoothing");
-        old.remove("gpunet.train.ema");
-        let back = Settings::from_map(Path::new("x"), &old).unwrap();
-        assert_eq!((back.adam_betas, back.weight_decay, back.label_smoothing), (ADAM_BETAS, 0.0, 0.0));
-        assert_eq!(back.ema, None);
+        let with_path = Settings { train: Some("data/train 1.csv".into()), limit: Some(600), ..s.clone() };
+        assert_eq!(Settings::from_map(Path::new("x"), &with_path.to_map()).unwrap(), with_path);
+        // as the previous main wrote them (a deotte run's optimizer file, copied)
+        let earlier = |drop: &[&str]| -> HashMap<String, String> {
+            [
+                ("adam_betas", "0.9,0.999"),
+                ("arch", "deotte"),
+                ("augment", "rotate=10,zoom=0.1,shift=0.1"),
+                ("batch_size", "50"),
+                ("ema", ""),
+                ("label_smoothing", "0"),
+                ("limit", "600"),
+                ("lr", "0.001"),
+                ("lr_schedule", "exp:0.95"),
+                ("momentum", "0.9"),
+                ("nesterov", "false"),
+                ("optimizer", "adam"),
+                ("scale", "255"),
+                ("seed", "7"),
+                ("train", ""),
+                ("val_split", "0.2"),
+                ("weight_decay", "0"),
+            ]
+            .into_iter()
+            .filter(|(k, _)| !drop.contains(k))
+            .map(|(k, v)| (format!("gpunet.train.{k}"), v.to_string()))
+            .collect()
+        };
+        let deotte = Settings { batch: 50, limit: Some(600), seed: 7, ..Settings::new("deotte") };
+        assert_eq!(Settings::from_map(Path::new("x"), &earlier(&[])).unwrap(), deotte);
+        // a run saved before --adam-betas, --weight-decay, ... existed resumes with the defaults
+        let older = earlier(&["adam_betas", "weight_decay", "label_smoothing", "ema", "lr_schedule", "augment"]);
+        let back = Settings::from_map(Path::new("x"), &older).unwrap();
+        assert_eq!(back, Settings { augment: None, lr_schedule: Schedule::Const, ..deotte.clone() });
+        let mut bad = earlier(&[]);
+        bad.insert("gpunet.train.lr".into(), "fast".into());
+        let e = Settings::from_map(Path::new("x"), &bad).unwrap_err().to_string();
+        assert!(e.starts_with("x: bad 'gpunet.settings' metadata") && e.contains("fast"), "{e}");
+        let e = Settings::from_map(Path::new("x"), &HashMap::new()).unwrap_err().to_string();
+        assert!(e.contains("missing 'gpunet.settings' metadata"), "{e}");
         for bad in [0.0, 1.0, -0.5, f32::NAN] {
             let s = Settings { ema: Some(bad), ..Settings::new("mlp") };
             assert!(s.validate().unwrap_err().to_string().contains("--ema"), "{bad}");

@@ -327,6 +327,16 @@ fn model_of(path: &Path, st: &SafeTensors, meta: &HashMap<String, String>, len: 
     Ok((Model { spec, scale, params }, slots))
 }
 
+/// The metadata key of a run's settings (JSON; settings.rs writes and reads it).
+pub const SETTINGS: &str = "gpunet.settings";
+/// The prefix of the keys that held them one field each, before.
+pub const EARLIER_SETTINGS: &str = "gpunet.train.";
+
+/// Whether a metadata key holds a run's settings, now or as earlier files did.
+pub fn is_settings_key(key: &str) -> bool {
+    key == SETTINGS || key.starts_with(EARLIER_SETTINGS)
+}
+
 /// Where training stood, saved with the optimizer state.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TrainState {
@@ -390,8 +400,7 @@ pub fn state_of(file: &Checked) -> Result<TrainState> {
     let acc: Vec<f64> = acc_s.split(',').filter_map(|x| x.parse().ok()).collect();
     let acc: [f64; 3] =
         acc.try_into().map_err(|_| Error::input(path, 0, format!("bad 'gpunet.acc' metadata '{acc_s}'")))?;
-    let settings =
-        file.meta.iter().filter(|(k, _)| k.starts_with("gpunet.train.")).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let settings = file.meta.iter().filter(|(k, _)| is_settings_key(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
     Ok(TrainState {
         epoch: num("gpunet.epoch")? as usize,
         batch: num("gpunet.batch")? as usize,
