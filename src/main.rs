@@ -183,13 +183,15 @@ enum Cmd {
 }
 
 /// What a run trains and how: the flags `train` and `export-web --train` share.
-#[derive(Args)]
+/// Serialized, each field is the settings' field of that name (`Settings`).
+#[derive(Args, serde::Serialize)]
 struct RunFlags {
     /// A named arch (see `gpunet archs`), mlp:H1,H2,..., or a layer spec
     #[arg(long)]
     arch: Option<String>,
     /// Total epochs [default: a resumed run's own total, else the blog's count for a named arch, else 10]
     #[arg(long)]
+    #[serde(skip)]
     epochs: Option<usize>,
     /// [default: 500]
     #[arg(long)]
@@ -651,41 +653,18 @@ fn run_settings(a: &RunFlags, resumed: Option<Settings>, data: Option<PathBuf>) 
         (None, Some(r)) => r.arch.clone(),
         (None, None) => return Err(Error::usage("--arch is required (see `gpunet archs`), unless --resume is given")),
     };
-    let mut s = resumed.clone().unwrap_or_else(|| Settings::new(&arch));
-    let mut conflicts = Vec::new();
-    macro_rules! take {
-        ($flag:literal, $field:ident, $value:expr) => {
-            if let Some(v) = $value {
-                if resumed.is_some() && s.$field != v {
-                    conflicts.push(format!("{} {:?} (the run has {:?})", $flag, v, s.$field));
-                }
-                s.$field = v;
-            }
-        };
+    let base = resumed.as_ref().cloned().unwrap_or_else(|| Settings::new(&arch));
+    // the flags given, as the settings' JSON names them: what was not given
+    // (none, or a switch left off) drops out
+    let mut given = match serde_json::to_value(a) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ => unreachable!("RunFlags serialize as an object"),
+    };
+    given.retain(|_, v| !v.is_null() && *v != serde_json::Value::Bool(false));
+    if let Some(d) = data {
+        given.insert("train".into(), d.to_string_lossy().into());
     }
-    take!("--arch", arch, Some(arch.clone()));
-    take!("--batch-size", batch, a.batch_size);
-    take!("--lr", lr, a.lr);
-    take!("--augment", augment, a.augment.as_deref().map(gpunet::augment::Augment::parse).transpose()?);
-    take!("--lr-schedule", lr_schedule, a.lr_schedule.as_deref().map(gpunet::schedule::Schedule::parse).transpose()?);
-    take!("--optimizer", optimizer, a.optimizer.clone());
-    take!("--adam-betas", adam_betas, a.adam_betas.as_deref().map(gpunet::settings::parse_betas).transpose()?);
-    take!("--weight-decay", weight_decay, a.weight_decay);
-    take!("--label-smoothing", label_smoothing, a.label_smoothing);
-    take!("--ema", ema, a.ema.map(Some));
-    take!("--momentum", momentum, a.momentum);
-    take!("--nesterov", nesterov, a.nesterov.then_some(true));
-    take!("--seed", seed, a.seed);
-    take!("--val-split", val_split, a.val_split);
-    take!("--limit", limit, a.limit.map(Some));
-    take!("--scale", scale, a.scale);
-    take!("--train", train, data.map(Some));
-    if !conflicts.is_empty() {
-        return Err(Error::usage(format!(
-            "--resume continues a run with its own settings; these flags contradict it: {}",
-            conflicts.join(", ")
-        )));
-    }
+    let s = base.with_flags(&given, resumed.is_some())?;
     s.validate()?;
     Spec::parse(&s.arch)?;
     Ok(s)

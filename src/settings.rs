@@ -167,6 +167,47 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// `self` with the fields `given` names replaced: the flags a user gave, as
+    /// the settings' JSON names them (`batch_size` for `--batch-size`). Where
+    /// `self` is a resumed run's, a given value that differs from the run's own
+    /// is an error naming each such flag and the run's value.
+    pub fn with_flags(&self, given: &serde_json::Map<String, serde_json::Value>, resumed: bool) -> Result<Settings> {
+        let was = self.json();
+        let mut merged = was.clone();
+        for (k, v) in given {
+            merged[k] = v.clone();
+        }
+        let s: Settings = serde_json::from_value(merged).map_err(|e| Error::usage(e.to_string()))?;
+        let now = s.json();
+        let flag = |k: &str| format!("--{}", k.replace('_', "-"));
+        let show = |v: &serde_json::Value| match v {
+            serde_json::Value::String(t) => t.clone(),
+            serde_json::Value::Null => "none".into(),
+            v => v.to_string(),
+        };
+        let conflicts: Vec<String> = given
+            .keys()
+            .filter(|k| resumed && now[k.as_str()] != was[k.as_str()])
+            .map(|k| format!("{} {} (the run has {})", flag(k), show(&now[k.as_str()]), show(&was[k.as_str()])))
+            .collect();
+        if !conflicts.is_empty() {
+            return Err(Error::usage(format!(
+                "--resume continues a run with its own settings; these flags contradict it: {}",
+                conflicts.join(", ")
+            )));
+        }
+        Ok(s)
+    }
+
+    /// As JSON values, numbers as their shortest text reads them (an f32 does
+    /// not widen to its f64 digits).
+    fn json(&self) -> serde_json::Value {
+        let text = serde_json::to_string(self).expect("settings are plain numbers and strings");
+        serde_json::from_str(&text).expect("serde_json reads what it writes")
+    }
+}
+
 /// The settings of a file written before `gpunet.settings`, as its JSON: each
 /// `gpunet.train.K` a field, an empty text none, numbers and booleans read as
 /// such, the fields held as text kept so.
