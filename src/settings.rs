@@ -201,8 +201,8 @@ impl Settings {
     }
 
     /// As JSON values, numbers as their shortest text reads them (an f32 does
-    /// not widen to its f64 digits).
-    fn json(&self) -> serde_json::Value {
+    /// not widen to its f64 digits): what checkpoints hold and the page reads.
+    pub fn json(&self) -> serde_json::Value {
         let text = serde_json::to_string(self).expect("settings are plain numbers and strings");
         serde_json::from_str(&text).expect("serde_json reads what it writes")
     }

@@ -8,7 +8,9 @@
 "use strict";
 
 const DOC = JSON.parse(document.getElementById("gpunet-data").textContent);
-const S = DOC.settings;
+const S = DOC.settings; // the run's settings, as checkpoints hold them
+const RUN = DOC.run; // the batch the plans were recorded at, the epochs
+const SCHEDULE = parseSchedule(S.lr_schedule);
 const ROWS = DOC.rows;
 
 // ---- the CLI's host logic, mirrored (the page tests hold it to the CLI's steps)
@@ -49,6 +51,11 @@ function powi(a, b) {
     a *= a;
   }
   return recip ? 1 / r : r;
+}
+
+/** Schedule::parse of the settings' text: const, exp:G, cosine or onecycle. */
+function parseSchedule(text) {
+  return text.startsWith("exp:") ? { kind: "exp", g: Number(text.slice(4)) } : { kind: text };
 }
 
 /** Schedule::lr: the rate of `step` (from 0) of `epochs` epochs of `perEpoch` steps under `schedule`. */
@@ -124,7 +131,7 @@ class Trainer {
     this.probsRead = readback(DOC.classes * 4);
     const validation = await d.popErrorScope();
     const memory = await d.popErrorScope();
-    if (memory) throw new Error(`out of memory for this net at batch ${S.batch}: export a smaller --batch-size (${memory.message})`);
+    if (memory) throw new Error(`out of memory for this net at batch ${RUN.batch}: export a smaller --batch-size (${memory.message})`);
     if (validation) throw new Error("WebGPU rejected the kernels or buffers: " + validation.message);
   }
 
@@ -189,7 +196,7 @@ class Trainer {
 
   /** train::evaluate: mean loss and accuracy over `rows` store rows listed from index[first]. */
   async evaluate(first, rows) {
-    const b = S.batch;
+    const b = RUN.batch;
     this.setAcc("eval", [0, 0, 0]);
     for (let i = 0; i * b < rows; i++) {
       const n = Math.min(b, rows - i * b);
@@ -262,7 +269,7 @@ const run = {
   batch: 0,
   step: 0,
   acc: [0, 0, 0],
-  epochs: S.epochs,
+  epochs: RUN.epochs,
   lr: S.lr,
   limit: null,
   seed: S.seed,
@@ -289,7 +296,7 @@ function log(line) {
  */
 async function train({ maxSteps = Infinity, perStepLoss = false } = {}) {
   const t = run.trainer;
-  const b = S.batch;
+  const b = RUN.batch;
   const nTrain = run.limit ? Math.max(b, Math.floor(Math.min(run.limit, ROWS.train) / b) * b) : ROWS.train;
   const nb = Math.ceil(nTrain / b);
   const logEvery = Math.max(1, Math.floor(nb / 20));
@@ -303,7 +310,7 @@ async function train({ maxSteps = Infinity, perStepLoss = false } = {}) {
       t.setOrder(nTrain, run.seed, run.epoch);
       t.setAcc("train", run.acc);
       if (run.batch === 0) log(`Epoch ${run.epoch + 1}/${run.epochs}`);
-      const epochLr = scheduleLr(S.schedule, run.lr, run.step - run.batch, nb, run.epochs);
+      const epochLr = scheduleLr(SCHEDULE, run.lr, run.step - run.batch, nb, run.epochs);
       for (; run.batch < nb; ) {
         if (run.paused || steps >= maxSteps) {
           run.acc = await t.readAcc("train");
@@ -311,7 +318,7 @@ async function train({ maxSteps = Infinity, perStepLoss = false } = {}) {
           return report(trained, busySeconds);
         }
         const n = Math.min(b, nTrain - run.batch * b);
-        await t.launch(`train:${n}`, run.batch * b, run.step, scheduleLr(S.schedule, run.lr, run.step, nb, run.epochs));
+        await t.launch(`train:${n}`, run.batch * b, run.step, scheduleLr(SCHEDULE, run.lr, run.step, nb, run.epochs));
         run.step++;
         run.batch++;
         steps++;
@@ -399,7 +406,7 @@ function draw() {
   const W = cv.width, H = cv.height, pad = 44, gap = 40, w = (W - 2 * pad - gap) / 2, h = H - 2 * 24;
   ctx.clearRect(0, 0, W, H);
   ctx.font = "12px system-ui, sans-serif";
-  const total = Math.max(1, run.epochs * Math.ceil((run.limit || ROWS.train) / S.batch));
+  const total = Math.max(1, run.epochs * Math.ceil((run.limit || ROWS.train) / RUN.batch));
   const losses = run.curve.map((c) => c[1]).concat(run.val.map((v) => v[1]));
   const maxLoss = Math.max(0.1, ...losses.filter(Number.isFinite));
   // accuracy from 0.8 up, or from the lowest tenth seen so far
@@ -449,9 +456,9 @@ spec.textContent = DOC.spec;
 about.append(name, ` · ${DOC.parameters.toLocaleString("en")} parameters · `, spec);
 about.append(
   ` · ${ROWS.train.toLocaleString("en")} training, ${ROWS.val.toLocaleString("en")} validation, ${ROWS.test.toLocaleString("en")} test images of MNIST` +
-    ` · batch ${S.batch}, ${S.optimizer}, lr schedule ${S.schedule.kind}, augment ${S.augment}, seed ${S.seed} · exported by ${DOC.generator}`
+    ` · batch ${RUN.batch}, ${S.optimizer}, lr schedule ${S.lr_schedule}, augment ${S.augment}, seed ${S.seed} · exported by ${DOC.generator}`
 );
-$("epochs").value = S.epochs;
+$("epochs").value = RUN.epochs;
 $("lr").value = Number(S.lr.toPrecision(6));
 $("epochs").addEventListener("change", () => {
   run.epochs = Math.max(run.epoch + (run.batch > 0 ? 1 : 0), Math.max(1, Math.floor(Number($("epochs").value) || 1)));

@@ -22,7 +22,6 @@ use crate::model::checkpoint;
 use crate::model::launch::LaunchInfo;
 use crate::model::{Acc, Mode, Net, NetConfig, Spec};
 use crate::optim::Kind;
-use crate::schedule::Schedule;
 use crate::settings::Settings;
 use crate::train::{self, Data};
 use serde_json::{json, Value};
@@ -73,16 +72,10 @@ pub fn page(settings: &Settings, epochs: usize, test_rows: Option<usize>) -> Res
         "arch": settings.arch,
         "spec": spec.text(),
         "parameters": spec.param_count(),
-        "settings": {
-            "batch": settings.batch.min(n_train.max(n_val).max(1)),
-            "epochs": epochs,
-            "lr": settings.lr,
-            "schedule": schedule_json(settings.lr_schedule),
-            "optimizer": settings.optimizer,
-            "augment": crate::augment::Augment::text(settings.augment),
-            "seed": settings.seed,
-            "split": settings.val_split,
-        },
+        // the run's settings as checkpoints hold them (Settings' own JSON)
+        "settings": settings.json(),
+        // what the page runs: the batch its plans were recorded at, the epochs
+        "run": { "batch": settings.batch.min(n_train.max(n_val).max(1)), "epochs": epochs },
         "rows": { "train": n_train, "val": n_val, "test": n_test, "draw": n_train + n_val + n_test },
         "pixels": PIXELS,
         "classes": CLASSES,
@@ -204,15 +197,6 @@ fn op_json(op: &Op, gemm: Gemm, shaders: &mut BTreeMap<String, String>) -> Value
         "views": views,
         "groups": groups,
     })
-}
-
-fn schedule_json(s: Schedule) -> Value {
-    match s {
-        Schedule::Const => json!({ "kind": "const" }),
-        Schedule::Exp(g) => json!({ "kind": "exp", "g": g }),
-        Schedule::Cosine => json!({ "kind": "cosine" }),
-        Schedule::OneCycle => json!({ "kind": "onecycle" }),
-    }
 }
 
 /// Initial buffer contents, each stored once however many buffers start with it,

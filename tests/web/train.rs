@@ -144,15 +144,12 @@ fn train_page_mirrors_the_clis_schedules_shuffles_and_bias_corrections() {
     let page = export("train-mirror.html", "fc16,out10", &["--limit", "100", "--test-limit", "10"]);
     let Some((mut b, p)) = load(&page, None) else { return };
     b.eval(&p, "gpunet.ready").unwrap();
-    for (text, js) in [
-        ("const", r#"{"kind":"const"}"#),
-        ("exp:0.95", r#"{"kind":"exp","g":0.95}"#),
-        ("cosine", r#"{"kind":"cosine"}"#),
-        ("onecycle", r#"{"kind":"onecycle"}"#),
-    ] {
+    // each schedule as the settings' JSON holds it, read by the page's parse
+    for text in ["const", "exp:0.95", "cosine", "onecycle"] {
         let s = Schedule::parse(text).unwrap();
         let steps: Vec<u64> = (0..300).step_by(7).chain([0, 1, 89, 90, 91, 299]).collect();
-        let got = b.eval(&p, &format!("{steps:?}.map(t => scheduleLr({js}, 0.01, t, 100, 3))")).unwrap();
+        let js = format!("{steps:?}.map(t => scheduleLr(parseSchedule({text:?}), 0.01, t, 100, 3))");
+        let got = b.eval(&p, &js).unwrap();
         for (t, g) in steps.iter().zip(got.as_array().unwrap()) {
             assert_eq!(g.as_f64().unwrap() as f32, s.lr(0.01, *t, 100, 3), "{text} at step {t}");
         }
@@ -191,7 +188,10 @@ fn train_page_carries_the_split_and_the_test_set() {
         export("train-rows-cut.html", "fc16,out10", &["--limit", "1000", "--val-split", "0", "--test-limit", "300"]);
     let doc = super::page_doc(&page);
     assert_eq!(doc["rows"], json!({ "train": 1000, "val": 0, "test": 300, "draw": 1300 }));
-    assert_eq!(doc["settings"]["batch"], 500);
+    assert_eq!(doc["run"]["batch"], 500);
+    // the page reads the settings as checkpoints hold them
+    let settings: gpunet::settings::Settings = serde_json::from_value(doc["settings"].clone()).unwrap();
+    assert_eq!((settings.arch.as_str(), settings.limit, settings.val_split), ("fc16,out10", Some(1000), 0.0));
     // both kinds of plans, each with its training, evaluation and drawing launches
     for class in ["cpu", "gpu"] {
         let plans = doc["programs"][class]["plans"].as_object().unwrap();
