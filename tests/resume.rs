@@ -75,3 +75,49 @@ fn every_flag_that_contradicts_the_resumed_run_is_refused_by_name() {
         assert!(text(&o).contains("nothing left to do"), "{flag} {own}: {}", text(&o));
     }
 }
+
+/// A run written by the previous main (55f7b32: settings one `gpunet.train.*`
+/// key each, tensor sums but no header sums), kept in tests/fixtures: it is
+/// read with its settings, resumed on its schedule, and checked.
+#[cfg(unix)]
+#[test]
+fn a_run_written_by_the_previous_main_resumes() {
+    fn copy(from: &std::path::Path, to: &std::path::Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            let dest = to.join(e.file_name());
+            let kind = e.file_type().unwrap();
+            if kind.is_symlink() {
+                std::os::unix::fs::symlink(std::fs::read_link(e.path()).unwrap(), dest).unwrap();
+            } else if kind.is_dir() {
+                copy(&e.path(), &dest);
+            } else {
+                std::fs::copy(e.path(), dest).unwrap();
+            }
+        }
+    }
+    let d = tempfile::tempdir().unwrap();
+    copy(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run-55f7b32"), &d.path().join("run"));
+    let g = gpunet::run::Generation::of(&d.path().join("run")).unwrap();
+    let s = gpunet::settings::Settings::from_map(&g.optim.path, &g.state().unwrap().settings).unwrap();
+    let want = gpunet::settings::Settings {
+        batch: 100,
+        limit: Some(300),
+        seed: 1,
+        lr_schedule: gpunet::schedule::Schedule::Exp(0.9),
+        augment: gpunet::augment::Augment::parse("rotate=5").unwrap(),
+        ..gpunet::settings::Settings::new("fc4,out10")
+    };
+    assert_eq!(s, want);
+    let o = common::run(d.path(), &["train", "--device", "cpu", "--resume", "run", "--epochs", "2"], &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let metrics = std::fs::read_to_string(d.path().join("run/metrics.csv")).unwrap();
+    let lr: Vec<&str> = metrics.lines().skip(1).map(|l| l.rsplit(',').next().unwrap()).collect();
+    // the exp:0.9 schedule goes on: epoch 2's first step is step 3 (240 rows, batch 100)
+    let second = gpunet::schedule::Schedule::Exp(0.9).lr(0.001, 3, 3, 2).to_string();
+    assert_eq!(lr, ["0.001", second.as_str()], "{metrics}");
+    let o = common::run(d.path(), &["check", "run"], &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("written before header sums") && text(&o).contains("every byte covered"), "{}", text(&o));
+}
