@@ -329,8 +329,7 @@ fn model_of(path: &Path, st: &SafeTensors, meta: &HashMap<String, String>, len: 
 
 /// The metadata key of a run's settings (JSON; settings.rs writes and reads it).
 pub const SETTINGS: &str = "gpunet.settings";
-/// The prefix of the keys that held them one field each, before.
-pub const EARLIER_SETTINGS: &str = "gpunet.train.";
+pub use super::checksum::EARLIER_SETTINGS;
 
 /// Whether a metadata key holds a run's settings, now or as earlier files did.
 pub fn is_settings_key(key: &str) -> bool {

@@ -23,10 +23,16 @@ pub const UNSEALED: &str = "0000000000000000000000000000000000000000000000000000
 /// header-sum key never passes for an older file.
 const EARLIER_KEYS: [&str; 6] =
     ["gpunet.arch", "gpunet.scale", "gpunet.epoch", "gpunet.batch", "gpunet.step", "gpunet.acc"];
-const EARLIER_SETTINGS: &str = "gpunet.train.";
+/// The prefix of the keys that held a run's settings one field each, before
+/// they were one JSON (`checkpoint::SETTINGS`).
+pub const EARLIER_SETTINGS: &str = "gpunet.train.";
 
 pub fn hex(data: &[u8]) -> String {
-    Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+    digits(&Sha256::digest(data))
+}
+
+fn digits(sum: &[u8]) -> String {
+    sum.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Where the header's sum sits in a file: the byte offset of its 64 hex digits,
@@ -47,7 +53,7 @@ fn header_digest(bytes: &[u8], at: usize, end: usize) -> String {
     h.update(&bytes[..at]);
     h.update(UNSEALED.as_bytes());
     h.update(&bytes[at + 64..end]);
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    digits(&h.finalize())
 }
 
 /// Writes the header's sum into a file written with `UNSEALED` in its place; returns it.

@@ -14,10 +14,7 @@ pub fn set(dir: &Path, name: &str, generation: &str) -> Result<()> {
     if !unix_fs() {
         return write_atomic(&path, |w| writeln!(w, "{generation}"));
     }
-    let tmp = dir.join(format!("{name}.tmp"));
-    let _ = std::fs::remove_file(&tmp);
-    symlink(Path::new(generation), &tmp)?;
-    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+    swap_symlink(Path::new(generation), &path, &dir.join(format!("{name}.tmp")))?;
     sync_dir(dir).map_err(|e| Error::io(dir, e))
 }
 
@@ -45,10 +42,15 @@ pub fn link_through_current(dir: &Path, file: &str) -> Result<()> {
     if !unix_fs() || std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
         return Ok(());
     }
-    let tmp = dir.join(format!("{file}.link.tmp"));
-    let _ = std::fs::remove_file(&tmp);
-    symlink(&PathBuf::from(super::CURRENT).join(file), &tmp)?;
-    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
+    swap_symlink(&PathBuf::from(super::CURRENT).join(file), &path, &dir.join(format!("{file}.link.tmp")))
+}
+
+/// `path` made a symlink to `target` in one step: the link made at `tmp`, then
+/// renamed over whatever `path` was.
+fn swap_symlink(target: &Path, path: &Path, tmp: &Path) -> Result<()> {
+    let _ = std::fs::remove_file(tmp);
+    symlink(target, tmp)?;
+    std::fs::rename(tmp, path).map_err(|e| Error::io(path, e))
 }
 
 #[cfg(unix)]
