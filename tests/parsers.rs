@@ -74,7 +74,8 @@ fn named_specs_round_trip_through_their_text() {
     assert_eq!(s.text(), text);
     assert_eq!(s.shapes[2], (8, 28, 28));
     // γ and β per channel, and no parameters for relu
-    assert_eq!(s.param_shapes(1), Some((vec![8], 8)));
+    let bn = s.param_shapes(1).unwrap();
+    assert_eq!((bn.weight, bn.bias, bn.running), (vec![8], 8, true));
     assert_eq!(s.param_shapes(2), None);
     // strides and 'valid' padding: 28 -> 26 -> 13 -> 10 -> 5
     let text = "conv8k3valid,conv8k5s2,conv16k4validlin,bn,relu,conv16k3s2,out10";

@@ -6,16 +6,16 @@
 //! One training step is one plan: gather the batch from the on-device image
 //! store, forward, softmax cross-entropy, backward, optimizer update.
 
-use super::spec::{Layer, Spec};
+use super::spec::Spec;
 use crate::augment::Augment;
 use crate::data::{Images, CLASSES, PIXELS};
-use crate::engine::{bias_grad_splits, weight_grad_splits, Engine, PlanId, SplitK};
+use crate::engine::{Engine, PlanId, SplitK};
 use crate::error::{Error, Result};
 use crate::kernels::op::{BufId, View};
 use crate::kernels::DropoutDims;
 use crate::optim::{Kind, Optim};
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use std::collections::HashMap;
 
 /// Parameter tensors start on 64-word (256-byte) boundaries: the strictest
@@ -71,9 +71,8 @@ pub(super) struct Bufs {
     pub(super) x: BufId,
     pub(super) y: BufId,
     pub(super) acts: Vec<BufId>,
-    pub(super) argmax: Vec<Option<BufId>>,
-    /// Batch norm: this batch's [mean; invstd] per channel, kept for backward.
-    pub(super) bn_stats: Vec<Option<BufId>>,
+    /// Each layer's own buffer (`Kind::aux`: pool's argmax, batch norm's statistics).
+    pub(super) aux: Vec<Option<BufId>>,
     /// Gradient w.r.t. each layer's output (only the last without training).
     pub(super) grads: Vec<Option<BufId>>,
     pub(super) params: BufId,
@@ -127,14 +126,13 @@ pub fn layout(spec: &Spec) -> (Vec<Slot>, usize) {
     let mut slots = Vec::new();
     let mut words = 0;
     for i in 0..spec.layers.len() {
-        if let Some((wshape, blen)) = spec.param_shapes(i) {
-            let wlen: usize = wshape.iter().product();
+        if let Some(p) = spec.param_shapes(i) {
+            let wlen: usize = p.weight.iter().product();
             let weight = words;
-            let bn = spec.layers[i] == Layer::Bn;
-            // batch norm binds [γ; β] as one view, so β follows γ directly
-            let bias = if bn { weight + wlen } else { (weight + wlen).next_multiple_of(ALIGN_WORDS) };
-            words = (bias + blen).next_multiple_of(ALIGN_WORDS);
-            slots.push(Slot { layer: i, weight_shape: wshape, weight, bias, running: bn.then_some(0) });
+            // a layer with running statistics binds [weight; bias] as one view
+            let bias = if p.running { weight + wlen } else { (weight + wlen).next_multiple_of(ALIGN_WORDS) };
+            words = (bias + p.bias).next_multiple_of(ALIGN_WORDS);
+            slots.push(Slot { layer: i, weight_shape: p.weight, weight, bias, running: p.running.then_some(0) });
         }
     }
     for s in slots.iter_mut().filter(|s| s.running.is_some()) {
@@ -205,18 +203,16 @@ impl Bufs {
         let index = a.buf(rows, "batch index")?;
         let x = a.buf(batch * PIXELS, "x")?;
         let y = a.buf(batch, "y")?;
-        let (mut acts, mut argmax, mut bn_stats, mut grads) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut acts, mut aux, mut grads) = (Vec::new(), Vec::new(), Vec::new());
         let last = spec.layers.len() - 1;
         for (i, l) in spec.layers.iter().enumerate() {
             let (c, h, w) = spec.shapes[i];
             let len = batch * c * h * w;
             acts.push(a.buf(len, &format!("layer {i} {l} output"))?);
-            argmax.push(a.maybe(matches!(l, Layer::Pool { .. }), len, &format!("layer {i} argmax"))?);
-            bn_stats.push(a.maybe(*l == Layer::Bn, 2 * c, &format!("layer {i} batch statistics"))?);
-            grads.push(match l {
-                // a standalone ReLU's backward works in place, so the gradients of its
-                // output and input share one buffer (same shape)
-                Layer::Relu if training && i > 0 => grads[i - 1],
+            let own = l.kind().aux(batch, spec.input_shape(i), spec.shapes[i]);
+            aux.push(own.map(|(what, words)| a.buf(words, &format!("layer {i} {what}"))).transpose()?);
+            grads.push(match l.kind().grad_in_place() {
+                true if training && i > 0 => grads[i - 1],
                 _ => a.maybe(training || i == last, len, &format!("layer {i} gradient"))?,
             });
         }
@@ -228,8 +224,7 @@ impl Bufs {
             x,
             y,
             acts,
-            argmax,
-            bn_stats,
+            aux,
             grads,
             params: a.buf(words, "parameters")?,
             pgrads: a.maybe(training, words, "parameter gradients")?,
@@ -247,21 +242,9 @@ impl Bufs {
 /// Words of the split-K scratch: the largest split weight or bias gradient of
 /// any layer; None where nothing splits.
 fn scratch_len(spec: &Spec, split: Option<SplitK>, batch: usize) -> Option<usize> {
-    split?;
+    let split = split?;
     (0..spec.layers.len())
-        .filter_map(|i| match spec.layers[i] {
-            Layer::Conv { channels, k, .. } => {
-                let (c, _, _) = spec.input_shape(i);
-                let (_, ho, wo) = spec.shapes[i];
-                let weights = weight_grad_splits(split, channels, c * k * k, batch * ho * wo);
-                let bias = bias_grad_splits(split, channels, batch, ho * wo);
-                Some((weights * c * k * k).max(bias) * channels)
-            }
-            Layer::Fc { units, .. } | Layer::Out { classes: units } => {
-                Some(bias_grad_splits(split, units, batch, 1) * units)
-            }
-            _ => None,
-        })
+        .filter_map(|i| spec.layers[i].kind().scratch(split, batch, spec.input_shape(i), spec.shapes[i]))
         .filter(|&len| len > 0)
         .max()
 }
@@ -330,25 +313,21 @@ impl Net {
         [self.b.m, self.b.v].iter().flatten().map(|&id| View::whole(id, self.param_words)).collect()
     }
 
-    /// Glorot-uniform weights (Keras' default) and zero biases, from `seed`; batch
-    /// norm starts as the identity (γ 1, β 0, running mean 0 and variance 1).
+    /// Every layer's starting parameters from `seed` (`Kind::init`: Glorot-uniform
+    /// weights, Keras' default, and zero biases unless a kind says otherwise).
     pub fn init_params(&self, seed: u64) -> Vec<f32> {
         let mut rng = StdRng::seed_from_u64(seed);
         let mut p = vec![0f32; self.param_words];
         for s in &self.slots {
-            if let Some(r) = s.running {
-                let c = s.bias_len();
-                p[s.weight..s.weight + c].fill(1.0);
-                p[r + c..r + 2 * c].fill(1.0);
-                continue;
-            }
-            let receptive: usize = s.weight_shape[2..].iter().product();
-            let fan_in = s.weight_shape[1] * receptive;
-            let fan_out = s.weight_shape[0] * receptive;
-            let limit = (6.0 / (fan_in + fan_out) as f64).sqrt() as f32;
-            for w in &mut p[s.weight..s.weight + s.weight_len()] {
-                *w = rng.random_range(-limit..limit);
-            }
+            let shape = self.spec.param_shapes(s.layer).expect("a slot's layer has parameters");
+            // the weight, then (after the bias) the running statistics, in one buffer
+            let (head, tail) = p.split_at_mut(s.bias);
+            let running = match s.running {
+                Some(r) => &mut tail[r - s.bias..r - s.bias + 2 * s.bias_len()],
+                None => &mut [][..],
+            };
+            let w = &mut head[s.weight..s.weight + s.weight_len()];
+            self.spec.layers[s.layer].kind().init(&shape, w, running, &mut rng);
         }
         p
     }

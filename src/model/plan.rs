@@ -1,17 +1,13 @@
 //! The op list of one launch over `n` rows, built layer by layer: the gather,
 //! each layer's forward ops, the loss (or the softmax), then in training each
-//! layer's backward ops in reverse and the optimizer's update. A new layer is
-//! one arm in `forward` and one in `backward` (and its buffers in `Bufs::new`).
+//! layer's backward ops in reverse and the optimizer's update. What a layer
+//! emits is its kind's (model/layers/); this file gives it its views.
 
-use super::net::{Acc, Bufs, Mode, Net, Plan, Slot};
-use super::spec::Layer;
+use super::layers::{Emit, ParamViews};
+use super::net::{Acc, Bufs, Mode, Net, Plan};
 use crate::data::{CLASSES, PIXELS};
-use crate::engine::{bias_grad_splits, weight_grad_splits};
 use crate::kernels::op::{self, BufId, Op, View};
-use crate::kernels::{
-    AdamDims, BiasGradDims, BnDims, ConvDims, Dims, DropoutDims, ElemDims, EmaDims, GatherDims, MatmulDims, PoolDims,
-    SgdDims, SplitDims, XentDims,
-};
+use crate::kernels::{AdamDims, Dims, DropoutDims, EmaDims, GatherDims, SgdDims, XentDims};
 use crate::optim::Kind;
 
 /// A launch being built: the net, its row count, and the ops so far.
@@ -55,15 +51,6 @@ impl<'a> Builder<'a> {
     fn size(&self, s: (usize, usize, usize)) -> usize {
         self.n * s.0 * s.1 * s.2
     }
-    fn slot(&self, i: usize) -> &'a Slot {
-        self.net.slots.iter().find(|s| s.layer == i).expect("layer without parameters")
-    }
-    fn param(&self, offset: usize, len: usize) -> View {
-        View { buf: self.b.params, offset, len }
-    }
-    fn pgrad(&self, offset: usize, len: usize) -> View {
-        View { buf: self.b.pgrads.unwrap(), offset, len }
-    }
     /// Layer i's output.
     fn act(&self, i: usize) -> View {
         View::whole(self.b.acts[i], self.size(self.net.spec.shapes[i]))
@@ -72,26 +59,43 @@ impl<'a> Builder<'a> {
     fn grad(&self, i: usize) -> View {
         View::whole(self.b.grads[i].unwrap(), self.size(self.net.spec.shapes[i]))
     }
-    /// Batch norm layer i's [mean; invstd] of this batch.
-    fn bn_stats(&self, i: usize) -> View {
-        View::whole(self.b.bn_stats[i].unwrap(), 2 * self.net.spec.shapes[i].0)
+    /// Layer i's parameters and their gradients, where it has them.
+    fn params(&self, i: usize) -> Option<ParamViews> {
+        let s = self.net.slots.iter().find(|s| s.layer == i)?;
+        let (params, grads) = (self.b.params, self.b.pgrads);
+        let at = |buf: BufId, offset: usize, len: usize| View { buf, offset, len };
+        Some(ParamViews {
+            w: at(params, s.weight, s.weight_len()),
+            b: at(params, s.bias, s.bias_len()),
+            gw: grads.map(|g| at(g, s.weight, s.weight_len())),
+            gb: grads.map(|g| at(g, s.bias, s.bias_len())),
+            running: s.running.map(|r| at(params, r, 2 * s.bias_len())),
+        })
     }
-    /// A layer's weight and bias, and their gradients.
-    fn weight(&self, s: &Slot) -> View {
-        self.param(s.weight, s.weight_len())
-    }
-    fn bias(&self, s: &Slot) -> View {
-        self.param(s.bias, s.bias_len())
-    }
-    fn gweight(&self, s: &Slot) -> View {
-        self.pgrad(s.weight, s.weight_len())
-    }
-    /// Batch norm's [γ; β] and [running mean; var].
-    fn affine(&self, s: &Slot) -> View {
-        self.param(s.weight, 2 * s.bias_len())
-    }
-    fn running(&self, s: &Slot) -> View {
-        self.param(s.running.unwrap(), 2 * s.bias_len())
+
+    /// Layer i's place in this launch, reading `x`; `backward` adds the gradients' views.
+    fn emit(&mut self, i: usize, x: View, backward: bool) -> Emit<'_> {
+        let spec = &self.net.spec;
+        let (input, output) = (spec.input_shape(i), spec.shapes[i]);
+        let aux = spec.layers[i].kind().aux(self.n, input, output);
+        Emit {
+            layer: i,
+            n: self.n,
+            train: self.train,
+            seed: self.net.cfg.seed,
+            input,
+            output,
+            x,
+            y: self.act(i),
+            dy: backward.then(|| self.grad(i)),
+            dx: (backward && i > 0).then(|| self.grad(i - 1)),
+            aux: self.b.aux[i].zip(aux).map(|(buf, (_, len))| View::whole(buf, len)),
+            params: self.params(i),
+            split_k: self.net.split_k,
+            scratch: self.b.splits_scratch,
+            ops: &mut self.ops,
+            dropouts: &mut self.dropouts,
+        }
     }
 
     fn gather(&mut self) {
@@ -109,47 +113,8 @@ impl<'a> Builder<'a> {
     /// Layer i's forward ops reading `input`; false where the layer is the
     /// identity in this launch (dropout outside training) and wrote nothing.
     fn forward(&mut self, i: usize, input: View) -> bool {
-        let (c, h, w) = self.net.spec.input_shape(i);
-        let (n, out) = (self.n, self.act(i));
         let layer = self.net.spec.layers[i];
-        let op = match layer {
-            Layer::Conv { channels, k, stride, same, relu } => {
-                let d = ConvDims::strided(n, c, channels, h, w, k, stride, same).with_epilogue(true, relu);
-                let s = self.slot(i);
-                op::conv2d_forward(out, input, self.weight(s), Some(self.bias(s)), d)
-            }
-            Layer::Pool { k } => {
-                let arg = View::whole(self.b.argmax[i].unwrap(), out.len);
-                op::maxpool_forward(out, arg, input, PoolDims::new(n, c, h, w, k))
-            }
-            Layer::Drop { p } if self.train => {
-                let d = DropoutDims::new(out.len, p, self.net.cfg.seed, 0, i as u32);
-                self.dropouts.push((self.ops.len(), d));
-                op::dropout_forward(out, input, d)
-            }
-            Layer::Drop { .. } => return false,
-            Layer::Bn => {
-                let s = self.slot(i);
-                let d = BnDims::new(n, c, h * w, self.train);
-                if !self.train {
-                    op::bn_forward(out, input, self.running(s), self.affine(s), d)
-                } else {
-                    let stats = self.bn_stats(i);
-                    self.ops.push(op::bn_stats(stats, self.running(s), input, d));
-                    op::bn_forward(out, input, stats, self.affine(s), d)
-                }
-            }
-            Layer::Relu => op::relu_forward(out, input, ElemDims::new(out.len)),
-            Layer::Fc { units, .. } | Layer::Out { classes: units } => {
-                let fan_in = c * h * w;
-                let relu = matches!(layer, Layer::Fc { relu: true, .. });
-                let d = MatmulDims::strided(n, units, fan_in, (fan_in, 1), (1, fan_in)).with_epilogue(true, relu);
-                let s = self.slot(i);
-                op::matmul(out, input, self.weight(s), Some(self.bias(s)), d)
-            }
-        };
-        self.ops.push(op);
-        true
+        layer.kind().forward(&mut self.emit(i, input, false))
     }
 
     /// Softmax (prediction), or softmax cross-entropy and the running sums.
@@ -171,86 +136,8 @@ impl<'a> Builder<'a> {
     /// Layer i's backward ops: its parameter gradients, then (below the first
     /// layer) the gradient of its input.
     fn backward(&mut self, i: usize) {
-        let (c, h, w) = self.net.spec.input_shape(i);
-        let (n, dy, x) = (self.n, self.grad(i), self.inputs[i]);
-        let dx = (i > 0).then(|| self.grad(i - 1));
-        let layer = self.net.spec.layers[i];
-        match layer {
-            Layer::Conv { channels, k, stride, same, relu } => {
-                let d = ConvDims::strided(n, c, channels, h, w, k, stride, same);
-                let (ho, wo) = d.out_hw();
-                let s = self.slot(i);
-                if relu {
-                    self.ops.push(op::relu_backward(dy, self.act(i), ElemDims::new(dy.len)));
-                }
-                let gw = self.gweight(s);
-                match weight_grad_splits(self.net.split_k, channels, c * k * k, n * ho * wo) {
-                    1 => self.ops.push(op::conv2d_backward_weight(gw, dy, x, d)),
-                    splits => {
-                        let part = View::whole(self.b.splits_scratch.unwrap(), splits * s.weight_len());
-                        self.ops.push(op::conv2d_backward_weight(part, dy, x, d.with_splits(splits)));
-                        self.ops.push(op::sum_splits(gw, part, SplitDims::new(s.weight_len(), splits)));
-                    }
-                }
-                self.bias_grad(s, dy, BiasGradDims::new(n, channels, ho * wo));
-                if let Some(dx) = dx {
-                    self.ops.push(op::conv2d_backward_input(dx, dy, self.weight(s), d));
-                }
-            }
-            Layer::Pool { k } => {
-                if let Some(dx) = dx {
-                    let arg = View::whole(self.b.argmax[i].unwrap(), dy.len);
-                    self.ops.push(op::maxpool_backward(dx, dy, arg, PoolDims::new(n, c, h, w, k)));
-                }
-            }
-            Layer::Bn => {
-                let s = self.slot(i);
-                let d = BnDims::new(n, c, h * w, true);
-                let (stats, g) = (self.bn_stats(i), self.pgrad(s.weight, 2 * s.bias_len()));
-                self.ops.push(op::bn_backward_params(g, dy, x, stats, d));
-                if let Some(dx) = dx {
-                    self.ops.push(op::bn_backward_input(dx, dy, x, stats, self.affine(s), g, d));
-                }
-            }
-            Layer::Drop { .. } => {
-                if let Some(dx) = dx {
-                    let fwd = self.dropouts.iter().find(|(_, d)| d.salt == i as u32).unwrap().1;
-                    self.dropouts.push((self.ops.len(), fwd));
-                    self.ops.push(op::dropout_backward(dx, dy, fwd));
-                }
-            }
-            // in place: the layer below reads the same buffer (`Bufs::new` aliases it)
-            Layer::Relu => self.ops.push(op::relu_backward(dy, self.act(i), ElemDims::new(dy.len))),
-            Layer::Fc { units, .. } | Layer::Out { classes: units } => {
-                let fan_in = c * h * w;
-                let s = self.slot(i);
-                if matches!(layer, Layer::Fc { relu: true, .. }) {
-                    self.ops.push(op::relu_backward(dy, self.act(i), ElemDims::new(dy.len)));
-                }
-                let dw = MatmulDims::strided(units, fan_in, n, (1, units), (fan_in, 1));
-                self.ops.push(op::matmul(self.gweight(s), dy, x, None, dw));
-                self.bias_grad(s, dy, BiasGradDims::new(n, units, 1));
-                if let Some(dx) = dx {
-                    let d = MatmulDims::plain(n, fan_in, units);
-                    self.ops.push(op::matmul(dx, dy, self.weight(s), None, d));
-                }
-            }
-        }
-    }
-
-    /// A bias gradient: one op, or split into the scratch and summed.
-    fn bias_grad(&mut self, s: &Slot, dy: View, d: BiasGradDims) {
-        let db = self.pgrad(s.bias, s.bias_len());
-        let (ch, outer, inner) = (d.channels as usize, d.outer as usize, d.inner as usize);
-        match bias_grad_splits(self.net.split_k, ch, outer, inner) {
-            1 => self.ops.push(op::bias_grad(db, dy, d)),
-            splits => {
-                let part =
-                    View::whole(self.b.splits_scratch.expect("split bias gradient without scratch"), splits * ch);
-                self.ops.push(op::bias_grad(part, dy, d.with_splits(splits)));
-                self.ops.push(op::sum_splits(db, part, SplitDims::new(ch, splits)));
-            }
-        }
+        let (layer, x) = (self.net.spec.layers[i], self.inputs[i]);
+        layer.kind().backward(&mut self.emit(i, x, true));
     }
 
     /// The optimizer's update of every parameter; returns its op index. Its
