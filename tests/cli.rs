@@ -110,7 +110,7 @@ fn bad_flags_and_specs_are_usage_errors() {
         (&["train", "--arch", "resnet50"], "bad arch 'resnet50'"),
         (&["train", "--arch", "conv32k5,pool2,fc10"], "the last layer must be out10"),
         (&["train", "--arch", "conv32k9,out10"], "kernel sizes are 1..7"),
-        (&["train", "--arch", "fc10,conv8k3,out10"], "follows a dense layer"),
+        (&["train", "--arch", "fc10,conv8k3,out10"], "follows a layer with a flat output"),
         (&["train", "--arch", "mlp:10,x"], "'x' is not a positive hidden size"),
         (&["train", "--arch", "mlp", "--lr", "0"], "--lr must be a positive number"),
         (&["train", "--arch", "mlp", "--batch-size", "0"], "--batch-size must be 1..=21399, got 0"),

@@ -50,9 +50,7 @@ impl std::fmt::Display for Conv {
 impl Kind for Conv {
     fn out_shape(&self, at: &Place) -> Result<Shape, String> {
         let (_, h, w) = at.input;
-        if at.flat {
-            return Err("follows a dense layer".into());
-        }
+        at.spatial()?;
         if self.k > 7 {
             return Err("kernel sizes are 1..7".into());
         }

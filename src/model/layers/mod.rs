@@ -34,6 +34,16 @@ pub struct Place {
     pub last: bool,
 }
 
+impl Place {
+    /// Refuses a spatial layer (conv, pool, gap) after a flat one.
+    pub fn spatial(&self) -> Result<(), String> {
+        match self.flat {
+            true => Err("follows a layer with a flat output (fc, gap): it needs an image".into()),
+            false => Ok(()),
+        }
+    }
+}
+
 /// A layer's parameters: its weight's shape (PyTorch layout), its bias length,
 /// and whether it keeps running statistics (2 x bias words beside them, never
 /// given a gradient). A layer with running statistics binds [weight; bias] as

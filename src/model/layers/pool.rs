@@ -32,9 +32,7 @@ impl std::fmt::Display for Pool {
 impl Kind for Pool {
     fn out_shape(&self, at: &Place) -> Result<Shape, String> {
         let (c, h, w) = at.input;
-        if at.flat {
-            return Err("follows a dense layer".into());
-        }
+        at.spatial()?;
         if self.k > h || self.k > w {
             return Err(format!("is larger than its {h}x{w} input"));
         }
