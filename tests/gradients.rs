@@ -3,7 +3,7 @@
 //! backward kernel fed r must return ∂L/∂input.
 
 use gpunet::cpu;
-use gpunet::kernels::{BiasGradDims, BnDims, ConvDims, DropoutDims, ElemDims, MatmulDims, PoolDims, XentDims};
+use gpunet::kernels::{BiasGradDims, BnDims, ConvDims, DropoutDims, ElemDims, GapDims, MatmulDims, PoolDims, XentDims};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -122,6 +122,21 @@ fn keras_same_padding_for_strides() {
     // valid: (in - k) / s + 1, no padding
     let d = ConvDims::strided(1, 1, 1, 26, 24, 3, 1, false);
     assert_eq!((d.out_hw(), d.pad_y, d.pad_x), ((24, 22), 0, 0));
+}
+
+#[test]
+fn global_average_pooling_gradients() {
+    let mut rng = StdRng::seed_from_u64(12);
+    let (n, c, hw) = (2, 3, 7);
+    let d = GapDims::new(n, c, hw);
+    let (x, r) = (randv(&mut rng, n * c * hw), randv(&mut rng, n * c));
+    let mut dx = vec![0.0; x.len()];
+    cpu::gap_backward(&mut dx, &r, &d);
+    check("gap dX", &x, &dx, |x| {
+        let mut y = vec![0.0; n * c];
+        cpu::gap_forward(&mut y, x, &d);
+        dot(&y, &r)
+    });
 }
 
 #[test]

@@ -105,6 +105,16 @@ fn maxpool_floors_and_routes_gradient() {
 }
 
 #[test]
+fn global_average_pooling_means_each_plane_and_shares_its_gradient() {
+    // two planes of 2x2: means 2.5 and -1; gradients 8 and -4 spread as quarters
+    let d = kernels::GapDims::new(1, 2, 4);
+    let x = bits(&[1., 2., 3., 4., -1., -3., 0., 0.]);
+    expect(op::gap_forward(v(0, 2), v(1, 8), d), vec![vec![0; 2], x], 0, &[2.5, -1.]);
+    let bufs = vec![vec![0; 8], bits(&[8., -4.])];
+    expect(op::gap_backward(v(0, 8), v(1, 2), d), bufs, 0, &[2., 2., 2., 2., -1., -1., -1., -1.]);
+}
+
+#[test]
 fn relu_forward_and_backward() {
     let d = kernels::ElemDims::new(3);
     expect(op::relu_forward(v(0, 3), v(1, 3), d), vec![vec![0; 3], bits(&[-1., 0., 2.])], 0, &[0., 0., 2.]);

@@ -106,6 +106,13 @@ fn linear_layers_with_batchnorm_then_relu_match_finite_differences_of_the_loss()
 }
 
 #[test]
+fn global_average_pooling_matches_finite_differences_of_the_loss() {
+    // a 'gap' head read by a dense layer, and one read by the output layer directly
+    check("conv8k3,pool2,conv16k3,gap,fc32,out10");
+    check("conv8k3,bn,conv16k3s2,bn,gap,out10");
+}
+
+#[test]
 fn strided_and_valid_convs_match_finite_differences_of_the_loss() {
     // 28 -> 26 (valid) -> 13 (5x5 stride 2, 'same') -> 11 (valid) -> 6 (stride 2)
     check("conv8k3valid,bn,conv8k5s2,conv16k3valid,bn,conv16k3s2,fc32,out10");

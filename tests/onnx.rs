@@ -49,6 +49,9 @@ fn every_arch_reads_the_same_in_an_independent_runtime() {
     let t10k = gpunet::data::mnist_test().unwrap().truncate(16);
     let mut archs: Vec<&str> = gpunet::model::spec::NAMED.iter().map(|n| n.1).collect();
     archs.push("conv8k3validlin,bn,relu,conv16k5s2,bn,pool2,conv16k4s3,drop0.3,fc32lin,bn,relu,out10");
+    // global average pooling: GlobalAveragePool then Flatten, before a dense layer and the output
+    archs.push("conv8k3,pool2,conv16k3,bn,gap,drop0.2,fc16,out10");
+    archs.push("conv8k3s2,conv16k3,gap,out10");
     for arch in archs {
         let m = model(arch);
         let bytes = gpunet::onnx::export(&m);

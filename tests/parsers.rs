@@ -83,6 +83,14 @@ fn named_specs_round_trip_through_their_text() {
     assert_eq!(s.text(), text);
     let sizes: Vec<usize> = s.shapes.iter().map(|&(_, h, _)| h).collect();
     assert_eq!(sizes, [26, 13, 10, 10, 10, 5, 1]);
+    // global average pooling: (16, 14, 14) -> (16, 1, 1), no parameters, nothing spatial after it
+    let s = Spec::parse("conv8k3,pool2,conv16k3,gap,fc32,out10").unwrap();
+    assert_eq!((s.shapes[3], s.param_shapes(3)), ((16, 1, 1), None));
+    assert_eq!(s.text(), "conv8k3,pool2,conv16k3,gap,fc32,out10");
+    for bad in ["conv8k3,gap,conv8k3,out10", "fc8,gap,out10", "conv8k3,gap,pool2,out10"] {
+        let e = Spec::parse(bad).expect_err(bad).to_string();
+        assert!(e.contains("follows a layer with a flat output"), "{bad}: {e}");
+    }
     for bad in [
         "convlin,out10",
         "poollin,out10",

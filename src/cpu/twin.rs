@@ -66,5 +66,7 @@ pub fn twin(k: Kernel) -> CpuTwin {
         Kernel::BnBackwardInput => {
             |o, i, p| bn_backward_input(fm(o[0]), f(i[0]), f(i[1]), f(i[2]), f(i[3]), f(i[4]), &Dims::from_params(p))
         }
+        Kernel::GapForward => |o, i, p| gap_forward(fm(o[0]), f(i[0]), &Dims::from_params(p)),
+        Kernel::GapBackward => |o, i, p| gap_backward(fm(o[0]), f(i[0]), &Dims::from_params(p)),
     }
 }

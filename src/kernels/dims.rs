@@ -211,6 +211,26 @@ impl PoolDims {
     }
 }
 
+// shaders/gap.wgsl
+
+/// Mirrors `struct Gap`: X (n, c, h, w) -> Y (n, c), planes = n·c, hw = h·w.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct GapDims {
+    pub planes: u32,
+    pub hw: u32,
+    pub _u: [u32; 6],
+    pub _f: [f32; 8],
+}
+
+impl Dims for GapDims {}
+
+impl GapDims {
+    pub fn new(n: usize, c: usize, hw: usize) -> Self {
+        GapDims { planes: (n * c) as u32, hw: hw as u32, _u: [0; 6], _f: [0.0; 8] }
+    }
+}
+
 // shaders/relu.wgsl
 
 /// Mirrors `struct Relu`: an element count.

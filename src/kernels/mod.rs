@@ -39,6 +39,8 @@ pub enum Kernel {
     BnForward,
     BnBackwardParams,
     BnBackwardInput,
+    GapForward,
+    GapBackward,
 }
 
 pub struct KernelInfo {
@@ -51,7 +53,7 @@ pub struct KernelInfo {
 }
 
 impl Kernel {
-    pub const ALL: [Kernel; 23] = [
+    pub const ALL: [Kernel; 25] = [
         Kernel::Matmul,
         Kernel::BiasGrad,
         Kernel::SumSplits,
@@ -75,6 +77,8 @@ impl Kernel {
         Kernel::BnForward,
         Kernel::BnBackwardParams,
         Kernel::BnBackwardInput,
+        Kernel::GapForward,
+        Kernel::GapBackward,
     ];
 
     pub fn name(self) -> &'static str {
@@ -118,6 +122,8 @@ impl Kernel {
             Kernel::BnForward => k(S::Batchnorm, "bn_forward", 1, 3),
             Kernel::BnBackwardParams => k(S::Batchnorm, "bn_backward_params", 1, 3),
             Kernel::BnBackwardInput => k(S::Batchnorm, "bn_backward_input", 1, 5),
+            Kernel::GapForward => k(S::Gap, "gap_forward", 1, 1),
+            Kernel::GapBackward => k(S::Gap, "gap_backward", 1, 1),
         }
     }
 }

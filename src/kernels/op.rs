@@ -134,6 +134,14 @@ pub fn maxpool_backward(dx: View, dy: View, argmax: View, d: kernels::PoolDims) 
     op(Kernel::MaxpoolBackward, d.params(), &[dx, dy, argmax], groups_1d(inputs))
 }
 
+pub fn gap_forward(y: View, x: View, d: kernels::GapDims) -> Op {
+    op(Kernel::GapForward, d.params(), &[y, x], groups_1d(d.planes as usize))
+}
+
+pub fn gap_backward(dx: View, dy: View, d: kernels::GapDims) -> Op {
+    op(Kernel::GapBackward, d.params(), &[dx, dy], groups_1d((d.planes * d.hw) as usize))
+}
+
 pub fn relu_forward(y: View, x: View, d: kernels::ElemDims) -> Op {
     op(Kernel::ReluForward, d.params(), &[y, x], groups_1d(d.n as usize))
 }

@@ -16,6 +16,7 @@ pub enum Shader {
     Optim,
     Data,
     Batchnorm,
+    Gap,
 }
 
 /// Which GEMM core `//#include gemm.wgsl` pastes: the shared-memory tiles, the
@@ -127,7 +128,7 @@ impl Gemm {
 }
 
 impl Shader {
-    pub const ALL: [Shader; 9] = [
+    pub const ALL: [Shader; 10] = [
         Shader::Matmul,
         Shader::Conv2d,
         Shader::Maxpool,
@@ -137,6 +138,7 @@ impl Shader {
         Shader::Optim,
         Shader::Data,
         Shader::Batchnorm,
+        Shader::Gap,
     ];
 
     pub fn file(self) -> &'static str {
@@ -150,6 +152,7 @@ impl Shader {
             Shader::Optim => "optim.wgsl",
             Shader::Data => "data.wgsl",
             Shader::Batchnorm => "batchnorm.wgsl",
+            Shader::Gap => "gap.wgsl",
         }
     }
 
@@ -164,6 +167,7 @@ impl Shader {
             Shader::Optim => include_str!("../../shaders/optim.wgsl"),
             Shader::Data => include_str!("../../shaders/data.wgsl"),
             Shader::Batchnorm => include_str!("../../shaders/batchnorm.wgsl"),
+            Shader::Gap => include_str!("../../shaders/gap.wgsl"),
         }
     }
 

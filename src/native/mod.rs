@@ -246,6 +246,8 @@ fn dispatch(k: Kernel, fuse: Fuse, o: &mut [&mut [u32]], i: &[&[u32]], p: &Param
         (Kernel::BnBackwardInput, [dx]) => {
             ops::bn_backward_input(fm(dx), f(i[0]), f(i[1]), f(i[2]), f(i[3]), f(i[4]), &Dims::from_params(p))
         }
+        (Kernel::GapForward, [y]) => ops::gap_forward(fm(y), f(i[0]), &Dims::from_params(p)),
+        (Kernel::GapBackward, [dx]) => ops::gap_backward(fm(dx), f(i[0]), &Dims::from_params(p)),
         (k, o) => unreachable!("{}: {} outputs bound", k.name(), o.len()),
     }
 }

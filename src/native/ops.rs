@@ -136,6 +136,23 @@ pub fn maxpool_backward(
     });
 }
 
+/// The twin's sums, planes in parallel.
+pub fn gap_forward(y: &mut [f32], x: &[f32], d: &kernels::GapDims) {
+    let (planes, hw) = (d.planes as usize, d.hw as usize);
+    let rows = CHUNK.div_ceil(hw);
+    y[..planes].par_chunks_mut(rows).zip(x[..planes * hw].par_chunks(rows * hw)).for_each(|(y, x)| {
+        y.iter_mut().zip(x.chunks_exact(hw)).for_each(|(y, x)| *y = x.iter().fold(0.0, |s, v| s + v) / hw as f32);
+    });
+}
+
+pub fn gap_backward(dx: &mut [f32], dy: &[f32], d: &kernels::GapDims) {
+    let (planes, hw) = (d.planes as usize, d.hw as usize);
+    let rows = CHUNK.div_ceil(hw);
+    dx[..planes * hw].par_chunks_mut(rows * hw).zip(dy[..planes].par_chunks(rows)).for_each(|(dx, dy)| {
+        dx.chunks_exact_mut(hw).zip(dy).for_each(|(dx, g)| dx.fill(g / hw as f32));
+    });
+}
+
 pub fn relu_forward(y: &mut [f32], x: &[f32], d: &kernels::ElemDims) {
     let n = d.n as usize;
     y[..n].par_chunks_mut(CHUNK).zip(x[..n].par_chunks(CHUNK)).for_each(|(y, x)| {

@@ -147,7 +147,7 @@ fn conv(b: &mut Builder, out: &mut Vec<Case>, quick: bool) {
     }
 }
 
-/// Max-pool forward, and backward through a valid argmax.
+/// Max-pool forward, and backward through a valid argmax; global average pooling.
 fn pool(b: &mut Builder, out: &mut Vec<Case>) {
     for &(n, c, h, w, k) in &[(1, 1, 1, 1, 1), (2, 3, 7, 7, 2), (1, 33, 4, 6, 2), (2, 2, 9, 9, 3)] {
         let shape = format!("N{n} C{c} {h}x{w} k{k}");
@@ -161,6 +161,15 @@ fn pool(b: &mut Builder, out: &mut Vec<Case>) {
         cpu::maxpool_forward(&mut ys, &mut args, &xs, &d);
         let (dx, dy, arg) = (b.output(n * c * h * w), b.randn(outs), b.push(args));
         out.push(b.case(shape, op::maxpool_backward(dx, dy, arg, d), TOL_EXACTISH, vec![]));
+    }
+    // global average pooling: planes past one workgroup, a 1x1 plane, a long one
+    for &(n, c, hw) in &[(1, 1, 1), (2, 3, 49), (3, 100, 7), (1, 5, 784)] {
+        let shape = format!("N{n} C{c} HW{hw}");
+        let d = kernels::GapDims::new(n, c, hw);
+        let (y, x) = (b.output(n * c), b.randn(n * c * hw));
+        out.push(b.case(shape.clone(), op::gap_forward(y, x, d), TOL_SUM, vec![]));
+        let (dx, dy) = (b.output(n * c * hw), b.randn(n * c));
+        out.push(b.case(shape, op::gap_backward(dx, dy, d), TOL_EXACTISH, vec![]));
     }
 }
 

@@ -17,6 +17,8 @@ use std::path::PathBuf;
 /// (No bias right before batch norm: it has no effect on the loss, so its
 /// gradient is rounding, which Adam blows up to steps of the rate's size.)
 const ARCH: &str = "conv8k3,bn,conv8k3s2,pool2,drop0.25,fc32,out10";
+/// Global average pooling's kernels in the page's step.
+const GAP_ARCH: &str = "conv8k3,pool2,conv16k3,bn,gap,out10";
 const FLAGS: [&str; 12] = [
     "--batch-size",
     "16",
@@ -50,13 +52,13 @@ fn floats_of_base64(v: &Value) -> Vec<f32> {
 /// `steps` steps of the reference engine on the run the page was exported for:
 /// the same split, store, init, epoch order, rates; each step's mean loss and
 /// the weights after them, and the initial weights.
-fn reference(steps: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
-    let s = Settings { batch: 16, limit: Some(160), seed: 5, lr: 0.003, adam_betas: (0.7, 0.9), ..Settings::new(ARCH) };
+fn reference(arch: &str, steps: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let s = Settings { batch: 16, limit: Some(160), seed: 5, lr: 0.003, adam_betas: (0.7, 0.9), ..Settings::new(arch) };
     let data = gpunet::train::load_data(&s).unwrap();
     let n_train = data.train.len();
     let mut e = CpuEngine::new();
     let cfg = NetConfig { batch: 16, scale: 255.0, optim: Some(s.optim().unwrap()), seed: 5 };
-    let mut net = Net::new(&mut e, Spec::parse(ARCH).unwrap(), &data.store(1), cfg).unwrap();
+    let mut net = Net::new(&mut e, Spec::parse(arch).unwrap(), &data.store(1), cfg).unwrap();
     let init = net.init_params(5);
     net.write_params(&mut e, &init).unwrap();
     net.set_index(&mut e, 0, &gpunet::train::epoch_order(n_train, 5, 0)).unwrap();
@@ -75,8 +77,14 @@ fn reference(steps: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
 
 #[test]
 fn train_page_steps_equal_the_reference_engine_under_both_plans() {
-    let page = export("train-steps.html", ARCH, &FLAGS);
-    let (want_losses, want, init) = reference(4);
+    for (name, arch) in [("train-steps.html", ARCH), ("train-steps-gap.html", GAP_ARCH)] {
+        page_steps_equal_the_reference(name, arch);
+    }
+}
+
+fn page_steps_equal_the_reference(name: &str, arch: &str) {
+    let page = export(name, arch, &FLAGS);
+    let (want_losses, want, init) = reference(arch, 4);
     for class in ["cpu", "gpu"] {
         let url = PathBuf::from(format!("{}?class={class}", page.display()));
         let Some((mut b, p)) = load(&url, None) else { return };
@@ -86,10 +94,10 @@ fn train_page_steps_equal_the_reference_engine_under_both_plans() {
         assert_eq!(r["steps"], 4, "{r}");
         let losses: Vec<f32> = r["losses"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
         let cmp = gpunet::selftest::compare(&losses, &want_losses, Tol { atol: 1e-5, rtol: 1e-5 });
-        assert!(cmp.first_bad.is_none(), "{class} plans: losses {losses:?}, the reference's {want_losses:?}");
+        assert!(cmp.first_bad.is_none(), "{arch}, {class} plans: losses {losses:?}, the reference's {want_losses:?}");
         let got = floats_of_base64(&b.eval(&p, "gpunet.params()").unwrap());
         let outcome =
-            steps::weights_outcome(format!("{class} plans"), &got, &want, &init, Tol { atol: 1e-4, rtol: 0.0 });
+            steps::weights_outcome(format!("{arch}, {class} plans"), &got, &want, &init, Tol { atol: 1e-4, rtol: 0.0 });
         eprintln!("{adapter}: {} · losses {losses:?}", outcome.line());
         assert!(outcome.pass(), "{}", outcome.line());
     }

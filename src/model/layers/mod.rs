@@ -9,6 +9,7 @@ mod bn;
 mod conv;
 mod dense;
 mod drop;
+mod gap;
 mod out;
 mod pool;
 mod relu;
@@ -252,6 +253,7 @@ macro_rules! layers {
 layers! {
     Conv(conv::Conv),
     Pool(pool::Pool),
+    Gap(gap::Gap),
     Drop(drop::Drop),
     Bn(bn::Bn),
     Relu(relu::Relu),
