@@ -4,7 +4,6 @@
 //! (elastic distortion), applied on the device inside the batch gather. Never
 //! applied to validation, test or prediction batches.
 
-use crate::data::SIDE;
 use crate::error::{Error, Result};
 use crate::kernels::GatherDims;
 
@@ -66,9 +65,20 @@ impl Augment {
         }
     }
 
-    /// A training gather's parameters with this augmentation at `step`.
-    pub fn gather(&self, d: GatherDims, seed: u32, step: u32) -> GatherDims {
-        d.augmented(SIDE, self.rotate.to_radians(), self.zoom, self.shift * SIDE as f32, seed, step)
+    /// A training gather's parameters with this augmentation at `step`, on
+    /// square grey images of side `side` (`fits`).
+    pub fn gather(&self, d: GatherDims, side: usize, seed: u32, step: u32) -> GatherDims {
+        d.augmented(side, self.rotate.to_radians(), self.zoom, self.shift * side as f32, seed, step)
             .warped(self.elastic)
+    }
+
+    /// Whether the maps apply to images of `shape`: the gather kernel moves one
+    /// square grey plane.
+    pub fn fits(shape: crate::data::Shape) -> Result<()> {
+        let (c, h, w) = shape;
+        if c == 1 && h == w {
+            return Ok(());
+        }
+        Err(Error::usage(format!("--augment maps square grey images for now; these are {c}x{h}x{w}")))
     }
 }

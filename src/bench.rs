@@ -207,7 +207,7 @@ impl Engine for Sizer {
 /// embedded MNIST (70,000 images) as its image store.
 pub fn training_memory_mib(arch: &str, batch: usize) -> Result<f64> {
     let mut sizer = Sizer::default();
-    let store = Images { pixels: vec![0; 70_000 * data::PIXELS], labels: None };
+    let store = Images::digits(vec![0; 70_000 * data::PIXELS], None);
     let cfg = NetConfig { batch, scale: 255.0, optim: Some(Optim::adam(1e-3)), seed: 1 };
     Net::new(&mut sizer, Spec::parse(arch)?, &store, cfg)?;
     Ok(sizer.bytes as f64 / (1 << 20) as f64)

@@ -241,8 +241,7 @@ fn text(b: &[u8]) -> &str {
 /// IDX images and labels (plain) and a Kaggle CSV of the embedded MNIST's first
 /// three images.
 fn data_seeds() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
-    let few =
-        data::mnist_test().map(|t| t.truncate(3)).unwrap_or(Images { pixels: vec![0; 784], labels: Some(vec![7]) });
+    let few = data::mnist_test().map(|t| t.truncate(3)).unwrap_or(Images::digits(vec![0; 784], Some(vec![7])));
     let mut idx_images = vec![0, 0, 8, 3];
     idx_images.extend((few.len() as u32).to_be_bytes());
     idx_images.extend(28u32.to_be_bytes());
@@ -301,7 +300,13 @@ fn checkpoint_seeds() -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
 pub fn targets() -> Vec<Target> {
     let (idx_images, idx_labels, csv) = data_seeds();
     let (checkpoints, headers) = checkpoint_seeds();
-    let specs = ["cnn6", "mlp:10,20", "conv32k5s2valid,bn,relu,pool2,drop0.25,fc64lin,bn,out10", "deotte"];
+    let specs =
+        ["cnn6", "mlp:10,20", "conv32k5s2valid,bn,relu,pool2,drop0.25,fc64lin,bn,out10", "deotte", "conv8k3,gap,out10"];
+    // four-dimensional IDX: two 3x4x5 images, channels first and channels last
+    let idx4 = |dims: [u32; 3]| {
+        let head = [0x0804u32, 2, dims[0], dims[1], dims[2]].into_iter().flat_map(u32::to_be_bytes);
+        head.chain((0..120u8).map(|v| v.wrapping_mul(37))).collect::<Vec<u8>>()
+    };
     vec![
         Target {
             name: "checkpoint (safetensors)",
@@ -311,7 +316,7 @@ pub fn targets() -> Vec<Target> {
         Target { name: "checkpoint header (JSON)", seeds: headers, parse: checkpoint_from_header },
         Target {
             name: "IDX images (gzip or plain)",
-            seeds: vec![idx_images.clone(), gz(&idx_images)],
+            seeds: vec![idx_images.clone(), gz(&idx_images), idx4([3, 4, 5]), gz(&idx4([4, 5, 3]))],
             parse: |b| data::idx::gunzip(b).is_ok_and(|raw| data::idx::parse_images(&raw, "fuzz").is_ok()),
         },
         Target {

@@ -1,24 +1,52 @@
 //! Prediction and evaluation with a saved model.
 
-use crate::data::{Images, CLASSES, PIXELS, SIDE};
+use crate::data::Images;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::model::checkpoint::Model;
 use crate::model::{Net, NetConfig};
 
-/// Class probabilities (n, 10) for every image, in order.
+/// Class probabilities (n, classes) for every image, in order.
 pub fn predict(engine: &mut dyn Engine, model: &Model, images: &Images, batch: usize) -> Result<Vec<f32>> {
+    fits(model, images)?;
     let cfg = NetConfig { batch: batch.min(images.len()).max(1), scale: model.scale, optim: None, seed: 0 };
     let mut net = Net::new(engine, model.spec.clone(), images, cfg)?;
     net.write_params(engine, &model.params)?;
     let n = images.len();
     net.set_index(engine, 0, &(0..n as u32).collect::<Vec<_>>())?;
     let b = net.cfg.batch;
-    let mut probs = Vec::with_capacity(n * CLASSES);
+    let mut probs = Vec::with_capacity(n * model.spec.classes());
     for first in (0..n).step_by(b) {
         probs.extend(net.predict_batch(engine, first, b.min(n - first))?);
     }
     Ok(probs)
+}
+
+/// Whether `images` are of the shape `model` takes; an error naming both if not.
+pub fn fits(model: &Model, images: &Images) -> Result<()> {
+    if images.shape == model.spec.input {
+        return Ok(());
+    }
+    let ((c, h, w), (ic, ih, iw)) = (model.spec.input, images.shape);
+    Err(Error::usage(format!("the model takes {c}x{h}x{w} images, these are {ic}x{ih}x{iw}")))
+}
+
+/// The input shape and classes every model of an ensemble (`paths` names them)
+/// shares, or an error naming the first that differs.
+pub fn shared_shape(models: &[Model], paths: &[std::path::PathBuf]) -> Result<(crate::data::Shape, usize)> {
+    let first = (models[0].spec.input, models[0].spec.classes());
+    for (m, path) in models.iter().zip(paths) {
+        let (c, h, w) = m.spec.input;
+        if (m.spec.input, m.spec.classes()) != first {
+            let ((fc, fh, fw), fk) = first;
+            return Err(Error::input(
+                path,
+                0,
+                format!("takes {c}x{h}x{w} images into {} classes, the first model {fc}x{fh}x{fw} into {fk}: an ensemble's models must agree", m.spec.classes()),
+            ));
+        }
+    }
+    Ok(first)
 }
 
 /// Test-time augmentation: the views each image is read in, as (dx, dy) shifts in
@@ -39,20 +67,22 @@ pub fn tta_shifts(views: usize) -> Result<&'static [(i32, i32)]> {
 /// leaves the frame is dropped, zeros come in. Labels are kept.
 pub fn shifted(images: &Images, dx: i32, dy: i32) -> Images {
     let mut pixels = vec![0u8; images.pixels.len()];
-    let side = SIDE as i32;
+    let (_, h, w) = images.shape;
+    let (h, w) = (h as i32, w as i32);
     // the destination columns that have a source column, as a range
-    let (x0, x1) = (dx.max(0) as usize, (side + dx.min(0)) as usize);
-    for (src, dst) in images.pixels.chunks(PIXELS).zip(pixels.chunks_mut(PIXELS)) {
-        for y in 0..side {
+    let (x0, x1) = (dx.clamp(0, w) as usize, (w + dx.min(0)).max(0) as usize);
+    let plane = (h * w) as usize;
+    for (src, dst) in images.pixels.chunks(plane).zip(pixels.chunks_mut(plane)) {
+        for y in 0..h {
             let sy = y - dy;
-            if (0..side).contains(&sy) && x0 < x1 {
-                let (d, s) = ((y * side) as usize, (sy * side) as usize);
+            if (0..h).contains(&sy) && x0 < x1 {
+                let (d, s) = ((y * w) as usize, (sy * w) as usize);
                 let sx0 = (x0 as i32 - dx) as usize;
                 dst[d + x0..d + x1].copy_from_slice(&src[s + sx0..s + sx0 + (x1 - x0)]);
             }
         }
     }
-    Images { pixels, labels: images.labels.clone() }
+    Images { pixels, labels: images.labels.clone(), ..*images }
 }
 
 /// Each model's probabilities for every image, averaged over the views `shifts`
@@ -88,10 +118,10 @@ pub fn mean(members: &[Vec<f32>]) -> Vec<f32> {
     (0..members[0].len()).map(|i| members.iter().map(|m| m[i]).sum::<f32>() / k).collect()
 }
 
-/// The predicted class of each row (first maximum).
-pub fn argmax(probs: &[f32]) -> Vec<u8> {
+/// The predicted class of each row of `classes` probabilities (first maximum).
+pub fn argmax(probs: &[f32], classes: usize) -> Vec<u8> {
     probs
-        .chunks(CLASSES)
+        .chunks(classes)
         .map(|row| row.iter().enumerate().fold(0, |best, (j, &p)| if p > row[best] { j } else { best }) as u8)
         .collect()
 }
@@ -99,26 +129,28 @@ pub fn argmax(probs: &[f32]) -> Vec<u8> {
 pub struct Evaluation {
     pub loss: f64,
     pub accuracy: f64,
-    /// confusion[true][predicted]
-    pub confusion: [[u32; CLASSES]; CLASSES],
+    /// confusion[true][predicted], classes x classes
+    pub confusion: Vec<Vec<u32>>,
 }
 
-pub fn evaluate(probs: &[f32], labels: &[u8]) -> Evaluation {
-    let mut confusion = [[0u32; CLASSES]; CLASSES];
+/// Loss, accuracy and confusion of rows of `classes` probabilities against `labels`
+/// (each below `classes`).
+pub fn evaluate(probs: &[f32], labels: &[u8], classes: usize) -> Evaluation {
+    let mut confusion = vec![vec![0u32; classes]; classes];
     let mut loss = 0.0;
-    for ((row, &label), pred) in probs.chunks(CLASSES).zip(labels).zip(argmax(probs)) {
+    for ((row, &label), pred) in probs.chunks(classes).zip(labels).zip(argmax(probs, classes)) {
         loss -= (row[label as usize].max(1e-30) as f64).ln();
         confusion[label as usize][pred as usize] += 1;
     }
     let n = labels.len().max(1) as f64;
-    let hits: u32 = (0..CLASSES).map(|c| confusion[c][c]).sum();
+    let hits: u32 = (0..classes).map(|c| confusion[c][c]).sum();
     Evaluation { loss: loss / n, accuracy: hits as f64 / n, confusion }
 }
 
 impl Evaluation {
     /// Of the images predicted as `class`, the share that are; None if none were.
     pub fn precision(&self, class: usize) -> Option<f64> {
-        let predicted: u32 = (0..CLASSES).map(|t| self.confusion[t][class]).sum();
+        let predicted: u32 = self.confusion.iter().map(|row| row[class]).sum();
         (predicted > 0).then(|| self.confusion[class][class] as f64 / predicted as f64)
     }
     /// Of the images of `class`, the share predicted as such; None if there were none.
@@ -134,7 +166,7 @@ impl std::fmt::Display for Evaluation {
         writeln!(f, "loss {:.4} - accuracy {:.4}", self.loss, self.accuracy)?;
         writeln!(f, "confusion matrix (rows: true label, columns: predicted), per-class precision and recall")?;
         write!(f, "     ")?;
-        for c in 0..CLASSES {
+        for c in 0..self.confusion.len() {
             write!(f, "{c:>6}")?;
         }
         writeln!(f, "{:>10}{:>10}", "precision", "recall")?;
@@ -152,19 +184,31 @@ impl std::fmt::Display for Evaluation {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::{PIXELS, SIDE};
 
-    /// The plain definition: pixel (x, y) of the result is (x - dx, y - dy) of the source, or 0.
+    /// The plain definition: pixel (x, y) of each plane of the result is (x - dx,
+    /// y - dy) of the source's, or 0.
     fn naive(images: &Images, dx: i32, dy: i32) -> Vec<u8> {
-        let s = SIDE as i32;
+        let (_, h, w) = images.shape;
+        let plane = h * w;
         let mut out = vec![0; images.pixels.len()];
         for (i, o) in out.iter_mut().enumerate() {
-            let (img, p) = (i / PIXELS, (i % PIXELS) as i32);
-            let (sx, sy) = (p % s - dx, p / s - dy);
-            if (0..s).contains(&sx) && (0..s).contains(&sy) {
-                *o = images.pixels[img * PIXELS + (sy * s + sx) as usize];
+            let (pl, p) = (i / plane, (i % plane) as i32);
+            let (sx, sy) = (p % w as i32 - dx, p / w as i32 - dy);
+            if (0..w as i32).contains(&sx) && (0..h as i32).contains(&sy) {
+                *o = images.pixels[pl * plane + (sy * w as i32 + sx) as usize];
             }
         }
         out
+    }
+
+    #[test]
+    fn shifts_move_each_channel_of_a_non_square_image() {
+        let pixels: Vec<u8> = (0..2 * 3 * 5 * 7).map(|i| (i * 13 % 251) as u8 + 1).collect();
+        let images = Images { shape: (3, 5, 7), classes: 2, pixels, labels: None };
+        for &(dx, dy) in tta_shifts(9).unwrap() {
+            assert_eq!(shifted(&images, dx, dy).pixels, naive(&images, dx, dy), "shift ({dx}, {dy})");
+        }
     }
 
     #[test]
@@ -175,7 +219,7 @@ mod tests {
         for (i, p) in pixels[PIXELS..].iter_mut().enumerate() {
             *p = (i * 7 % 251) as u8 + 1; // image 1: no zeros
         }
-        let images = Images { pixels, labels: Some(vec![4, 9]) };
+        let images = Images::digits(pixels, Some(vec![4, 9]));
         let right = shifted(&images, 1, 0);
         assert_eq!((right.pixels[5 * SIDE + 4], right.pixels[5 * SIDE + 3]), (200, 0));
         assert_eq!(right.pixels[..PIXELS].iter().filter(|&&p| p > 0).count(), 1, "the edge pixel left the frame");

@@ -244,9 +244,12 @@ struct RunFlags {
 struct TrainArgs {
     #[command(flatten)]
     run: RunFlags,
-    /// Kaggle train.csv (label,pixel0..pixel783) or an IDX image file [default: embedded MNIST]
+    /// Kaggle train.csv (label,pixel0..pixel783), an IDX image file, or a folder of IDX files as MNIST's come (train-images-idx3-ubyte[.gz], and t10k-images-idx3-ubyte[.gz] as its test set) [default: embedded MNIST]
     #[arg(long)]
     train: Option<PathBuf>,
+    /// The labelled test set scored after training, a CSV or IDX file [default: the one that comes with the training data, if any]
+    #[arg(long)]
+    test: Option<PathBuf>,
     /// Run directory [default: runs/<arch>-<unix time>, or the resumed run's]
     #[arg(long)]
     out: Option<PathBuf>,
@@ -427,9 +430,10 @@ fn predict_cmd(
     batch_size: usize,
     tta: &[(i32, i32)],
 ) -> Result<ExitCode> {
-    gpunet::model::net::check_batch(batch_size)?;
     // the models first: a wrong one is known before a large input is read
     let models = gpunet::run::load_models(&model)?;
+    let classes = infer::shared_shape(&models, &model)?.1;
+    models.iter().try_for_each(|m| gpunet::model::net::check_batch(batch_size, &m.spec))?;
     if input.iter().any(|p| p.is_dir() || data::picture::is_picture(p)) {
         return predict_pictures(c, &models, &input, out.as_deref(), batch_size, tta);
     }
@@ -443,9 +447,9 @@ fn predict_cmd(
     let members = infer::predict_each(&mut *engine, &models, &images, batch_size, tta)?;
     let p = infer::mean(&members);
     let secs = t.elapsed().as_secs_f64();
-    data::csv::write_submission(&out, &infer::argmax(&p))?;
+    data::csv::write_submission(&out, &infer::argmax(&p, classes))?;
     if let Some(path) = probs {
-        data::csv::write_probs(&path, &p)?;
+        data::csv::write_probs(&path, &p, classes)?;
     }
     say!(
         "wrote {} predictions to {}{}{} ({secs:.2} s on the engine, {:.0} images/s)",
@@ -474,7 +478,7 @@ fn export_selftest_cmd(out: Option<PathBuf>) -> Result<ExitCode> {
 /// `export-web --train`.
 fn export_train_cmd(run: RunFlags, test_limit: Option<usize>, out: Option<PathBuf>) -> Result<ExitCode> {
     let out = out.unwrap_or_else(|| PathBuf::from("train.html"));
-    let settings = run_settings(&run, None, None)?;
+    let settings = run_settings(&run, None, &[])?;
     let epochs = run.epochs.unwrap_or_else(|| spec::default_epochs(&settings.arch));
     let page = gpunet::web::train_page(&settings, epochs, test_limit)?;
     gpunet::io::write_atomic(&out, |w| w.write_all(page.as_bytes()))?;
@@ -562,11 +566,21 @@ fn eval_cmd(
     errors: Option<PathBuf>,
     tta: &[(i32, i32)],
 ) -> Result<ExitCode> {
-    gpunet::model::net::check_batch(batch_size)?;
     use gpunet::plot::Format;
     let errors = errors.map(|p| Format::of(&p, &[Format::Png, Format::Svg], "--errors").map(|f| (p, f))).transpose()?;
     let models = gpunet::run::load_models(&model)?;
+    let classes = infer::shared_shape(&models, &model)?.1;
+    models.iter().try_for_each(|m| gpunet::model::net::check_batch(batch_size, &m.spec))?;
     let images = data::load(&input)?;
+    infer::fits(&models[0], &images).map_err(|e| Error::input(&input, 0, e.to_string()))?;
+    if let Some(i) = images.labels.iter().flatten().position(|&l| l as usize >= classes) {
+        let label = images.labels.as_ref().unwrap()[i];
+        return Err(Error::input(
+            &input,
+            i + 1,
+            format!("label {label} of image {}: the model has {classes} classes", i + 1),
+        ));
+    }
     let Some(labels) = images.labels.clone() else {
         return Err(Error::input(
             &input,
@@ -583,14 +597,14 @@ fn eval_cmd(
     }
     if models.len() > 1 {
         for (path, probs) in model.iter().zip(&members) {
-            let e = infer::evaluate(probs, &labels);
+            let e = infer::evaluate(probs, &labels, classes);
             say!("member {}: loss {:.4} - accuracy {:.4}", path.display(), e.loss, e.accuracy);
         }
         say!("ensemble of {} (mean probabilities):", models.len());
     }
-    print!("{}", infer::evaluate(&p, &labels));
+    print!("{}", infer::evaluate(&p, &labels, classes));
     if let Some((path, format)) = errors {
-        match gpunet::plot::grid::save_mistakes(&path, format, &images.pixels, &labels, &infer::argmax(&p))? {
+        match gpunet::plot::grid::save_mistakes(&path, format, &images, &labels, &infer::argmax(&p, classes))? {
             None => say!("no misclassified images; {} not written", path.display()),
             Some((wrong, shown)) => say!(
                 "wrote {}: {wrong} misclassified image(s), {shown} shown, captioned true > predicted",
@@ -611,11 +625,18 @@ fn predict_pictures(
     batch_size: usize,
     tta: &[(i32, i32)],
 ) -> Result<ExitCode> {
+    if models[0].spec.input != data::MNIST || models[0].spec.classes() != data::CLASSES {
+        let (c, h, w) = models[0].spec.input;
+        return Err(Error::usage(format!(
+            "pictures are read as 28x28 grey digits of ten classes; this model takes {c}x{h}x{w} images into {} classes (give it an IDX file)",
+            models[0].spec.classes()
+        )));
+    }
     let files = data::picture::expand(input)?;
     let images = data::picture::load(&files)?;
     let mut engine = open(c)?.engine;
     let p = infer::mean(&infer::predict_each(&mut *engine, models, &images, batch_size, tta)?);
-    let digits = infer::argmax(&p);
+    let digits = infer::argmax(&p, data::CLASSES);
     let rows: Vec<&[f32]> = p.chunks(data::CLASSES).collect();
     for ((f, d), probs) in files.iter().zip(&digits).zip(&rows) {
         let all: Vec<String> = probs.iter().map(|v| format!("{v:.3}")).collect();
@@ -647,7 +668,7 @@ fn selftest_cmd(c: &Choice, opts: sweep::Options) -> Result<ExitCode> {
 
 /// The flags over the resumed run's settings (which win; a flag that contradicts
 /// them is an error) or the defaults; `data` is the training file, if any.
-fn run_settings(a: &RunFlags, resumed: Option<Settings>, data: Option<PathBuf>) -> Result<Settings> {
+fn run_settings(a: &RunFlags, resumed: Option<Settings>, data: &[(&str, &Option<PathBuf>)]) -> Result<Settings> {
     let arch = match (&a.arch, &resumed) {
         (Some(arch), _) => arch.clone(),
         (None, Some(r)) => r.arch.clone(),
@@ -661,12 +682,18 @@ fn run_settings(a: &RunFlags, resumed: Option<Settings>, data: Option<PathBuf>) 
         _ => unreachable!("RunFlags serialize as an object"),
     };
     given.retain(|_, v| !v.is_null() && *v != serde_json::Value::Bool(false));
-    if let Some(d) = data {
-        given.insert("train".into(), d.to_string_lossy().into());
+    for (key, path) in data {
+        if let Some(p) = path {
+            given.insert(key.to_string(), p.to_string_lossy().into());
+        }
     }
     let s = base.with_flags(&given, resumed.is_some())?;
+    if s.train.is_none() {
+        // the embedded digits: the net is known before any data is read
+        let spec = Spec::for_data(&s.arch, data::MNIST, data::CLASSES)?;
+        gpunet::model::net::check_batch(s.batch, &spec)?;
+    }
     s.validate()?;
-    Spec::parse(&s.arch)?;
     Ok(s)
 }
 
@@ -675,7 +702,8 @@ fn train_cmd(c: &Choice, a: TrainArgs) -> Result<ExitCode> {
     // (which win; a flag that contradicts them is an error) come from the
     // generation it continues
     let resumed = a.resume.as_deref().map(|target| train::resume_run(target, a.keep)).transpose()?;
-    let settings = run_settings(&a.run, resumed.as_ref().map(|r| r.settings.clone()), a.train.clone())?;
+    let data = [("train", &a.train), ("test", &a.test)];
+    let settings = run_settings(&a.run, resumed.as_ref().map(|r| r.settings.clone()), &data)?;
     // a resumed run keeps its total (its schedule spans it) unless told otherwise
     let recorded = resumed.as_ref().and_then(|r| r.state.epochs);
     let epochs = a.run.epochs.or(recorded).unwrap_or_else(|| spec::default_epochs(&settings.arch));

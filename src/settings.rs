@@ -44,6 +44,10 @@ pub struct Settings {
     pub scale: f32,
     #[serde(with = "path_text")]
     pub train: Option<PathBuf>,
+    /// The test set scored after training (`--test`); None: the one that comes
+    /// with the training data (the embedded t10k, or a folder's own), if any
+    #[serde(with = "path_text")]
+    pub test: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -97,12 +101,15 @@ impl Settings {
             limit: None,
             scale: 255.0,
             train: None,
+            test: None,
         }
     }
 
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::usage(m));
-        crate::model::net::check_batch(self.batch)?;
+        if self.batch == 0 {
+            return bad("--batch-size must be at least 1, got 0".into());
+        }
         if !(self.lr > 0.0 && self.lr.is_finite()) {
             return bad(format!("--lr must be a positive number, got {}", self.lr));
         }
@@ -239,7 +246,7 @@ mod augment_text {
     }
 }
 
-/// The training file's path in the settings' JSON (as `display` shows it,
+/// A data file's path in the settings' JSON (as `display` shows it,
 /// where it is not UTF-8).
 mod path_text {
     use serde::{Deserialize, Deserializer, Serializer};

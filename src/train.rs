@@ -16,7 +16,7 @@ use std::time::Instant;
 #[derive(Debug)]
 pub struct Report {
     pub epochs: Vec<EpochMetrics>,
-    /// (loss, accuracy) on the held-out test set (embedded t10k), if there is one.
+    /// (loss, accuracy) on the held-out test set, if there is one.
     pub test: Option<(f64, f64)>,
     pub out: PathBuf,
     pub images_per_s: f64,
@@ -47,19 +47,17 @@ pub struct TrainJob {
 pub struct Data {
     pub train: Images,
     pub val: Images,
-    /// The embedded t10k set when training on the embedded MNIST.
+    /// The test set: `--test`'s, or the one the training data comes with (the
+    /// embedded t10k, a folder's t10k files).
     pub test: Option<Images>,
 }
 
 /// Loads and splits the data the settings name (every row validated).
 pub fn load_data(s: &Settings) -> Result<Data> {
-    let (all, test) = match &s.train {
+    let (all, mut test) = match &s.train {
         Some(path) => {
-            let imgs = data::load(path)?;
-            if imgs.labels.is_none() {
-                return Err(Error::input(path, 1, "training data needs labels (a 'label' column first)"));
-            }
-            (imgs, None)
+            let (train, test) = data::load_set(path)?;
+            (labelled(train, path, "training")?, test)
         }
         None => {
             // the two embedded sets inflate on both cores at once
@@ -67,6 +65,15 @@ pub fn load_data(s: &Settings) -> Result<Data> {
             (train?, Some(test?))
         }
     };
+    if let Some(path) = &s.test {
+        test = Some(labelled(data::load(path)?, path, "test")?);
+    }
+    if let Some(t) = test.as_ref().filter(|t| t.shape != all.shape) {
+        let (c, h, w) = t.shape;
+        let (tc, th, tw) = all.shape;
+        let at = s.test.as_deref().or(s.train.as_deref()).unwrap_or(Path::new("(embedded)"));
+        return Err(Error::input(at, 0, format!("test images are {c}x{h}x{w}, the training images {tc}x{th}x{tw}")));
+    }
     let all = match s.limit {
         Some(n) => all.truncate(n),
         None => all,
@@ -82,11 +89,28 @@ pub fn load_data(s: &Settings) -> Result<Data> {
     Ok(Data { train, val, test })
 }
 
+/// `C`x`H`x`W` images.
+fn shape_text((c, h, w): data::Shape) -> String {
+    format!("{c}x{h}x{w} images")
+}
+
+/// `images` where they carry labels, else an error naming `path`.
+fn labelled(images: Images, path: &Path, what: &str) -> Result<Images> {
+    match images.labels {
+        Some(_) => Ok(images),
+        None => Err(Error::input(
+            path,
+            1,
+            format!("{what} data needs labels (a 'label' column first, or a labels file beside the images)"),
+        )),
+    }
+}
+
 impl Data {
     /// The image store a run's net holds: the training rows, then the validation
     /// rows, then the test rows (`extra` more rows after them, blank).
     pub fn store(&self, extra: usize) -> Images {
-        let blank = Images { pixels: vec![0; extra * data::PIXELS], labels: Some(vec![0; extra]) };
+        let blank = Images { pixels: vec![0; extra * self.train.size()], labels: Some(vec![0; extra]), ..self.train };
         let parts = [Some(&self.train), Some(&self.val), self.test.as_ref(), Some(&blank)];
         let parts: Vec<&Images> = parts.into_iter().flatten().collect();
         let (mut pixels, mut labels) = (Vec::new(), Vec::new());
@@ -94,7 +118,27 @@ impl Data {
             pixels.extend_from_slice(&p.pixels);
             labels.extend_from_slice(p.labels.as_deref().unwrap_or(&vec![0; p.len()]));
         }
-        Images { pixels, labels: Some(labels) }
+        Images { pixels, labels: Some(labels), classes: self.classes(), ..self.train }
+    }
+
+    /// Each image's (C, H, W).
+    pub fn shape(&self) -> data::Shape {
+        self.train.shape
+    }
+
+    /// The classes a net for this data tells apart: the most any set has.
+    pub fn classes(&self) -> usize {
+        [Some(&self.train), Some(&self.val), self.test.as_ref()]
+            .into_iter()
+            .flatten()
+            .map(|s| s.classes)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The network `arch` names, for this data's shape and classes.
+    pub fn spec(&self, arch: &str) -> Result<Spec> {
+        Spec::for_data(arch, self.shape(), self.classes())
     }
 }
 
@@ -316,7 +360,10 @@ struct Sizes {
 
 /// The net for settings `s`, its store uploaded (`data` is dropped once it is).
 fn build(engine: &mut dyn Engine, s: &Settings, data: Data, sizes: &Sizes) -> Result<Net> {
-    let spec = Spec::parse(&s.arch)?;
+    let spec = data.spec(&s.arch)?;
+    if s.augment.is_some() {
+        crate::augment::Augment::fits(spec.input)?;
+    }
     let store = data.store(0);
     drop(data);
     let cfg = NetConfig {
@@ -388,7 +435,13 @@ fn start(
         return Err(Error::input(
             model_path,
             0,
-            format!("checkpoint is '{}', not '{}'", model.spec.text(), net.spec.text()),
+            format!(
+                "checkpoint is '{}' on {}, the data gives '{}' on {}",
+                model.spec.text(),
+                shape_text(model.spec.input),
+                net.spec.text(),
+                shape_text(net.spec.input)
+            ),
         ));
     }
     let optim_path = &g.optim.path;
@@ -534,14 +587,19 @@ impl Loop<'_> {
         Ok((Some(loss), Some(accuracy)))
     }
 
-    /// (loss, accuracy) on the test rows (the embedded t10k), printed, if the run has them.
+    /// (loss, accuracy) on the test rows, printed, if the run has them.
     fn test(&mut self) -> Result<Option<(f64, f64)>> {
         if self.sizes.test == 0 {
             return Ok(None);
         }
         let n = self.sizes.test;
         let (loss, accuracy) = self.held_out(self.sizes.train + self.sizes.val, n)?;
-        self.ui.line(&format!("test (embedded t10k, {n} images): loss {loss:.4} - accuracy {accuracy:.4}"));
+        let from = match (&self.s.test, &self.s.train) {
+            (Some(path), _) => path.display().to_string(),
+            (None, Some(dir)) => format!("{}'s t10k", dir.display()),
+            (None, None) => "embedded t10k".into(),
+        };
+        self.ui.line(&format!("test ({from}, {n} images): loss {loss:.4} - accuracy {accuracy:.4}"));
         Ok(Some((loss, accuracy)))
     }
 }

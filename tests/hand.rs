@@ -234,7 +234,7 @@ fn evaluation_counts_precision_and_recall_per_class() {
     // class 1 precision 1/1 recall 1/2, class 2 both 1, class 3 neither predicted nor present
     let onehot = |c: usize| (0..10).map(|j| if j == c { 0.9 } else { 0.01 }).collect::<Vec<f32>>();
     let probs: Vec<f32> = [0, 0, 1, 2].iter().flat_map(|&c| onehot(c)).collect();
-    let e = infer::evaluate(&probs, &[0, 1, 1, 2]);
+    let e = infer::evaluate(&probs, &[0, 1, 1, 2], 10);
     assert_eq!(e.accuracy, 0.75);
     assert_eq!((e.precision(0), e.recall(0)), (Some(0.5), Some(1.0)));
     assert_eq!((e.precision(1), e.recall(1)), (Some(1.0), Some(0.5)));

@@ -9,11 +9,11 @@ use tract_onnx::prelude::*;
 
 /// A model with weights from the init and running statistics away from 0 and 1,
 /// so batch norm's inference form is exercised.
-fn model(arch: &str) -> Model {
-    let spec = Spec::parse(arch).unwrap();
+fn model(spec: Spec) -> Model {
     let (slots, words) = net::layout(&spec);
     let cfg = gpunet::model::NetConfig { batch: 1, scale: 255.0, optim: None, seed: 1 };
-    let images = gpunet::data::Images { pixels: vec![0; 784], labels: None };
+    let images =
+        gpunet::data::Images { shape: spec.input, classes: 0, pixels: vec![0; spec.input_size()], labels: None };
     let mut params = gpunet::model::Net::new(&mut CpuEngine::new(), spec.clone(), &images, cfg).unwrap().init_params(9);
     params.resize(words, 0.0);
     for s in &slots {
@@ -28,18 +28,19 @@ fn model(arch: &str) -> Model {
     Model { spec, scale: 255.0, params }
 }
 
-fn onnx_probs(bytes: &[u8], pixels: &[u8], n: usize) -> Vec<f32> {
+fn onnx_probs(bytes: &[u8], images: &gpunet::data::Images) -> Vec<f32> {
+    let (n, (c, h, w)) = (images.len(), images.shape);
     let runnable = tract_onnx::onnx()
         .model_for_read(&mut std::io::Cursor::new(bytes))
         .unwrap()
-        .with_input_fact(0, f32::fact([n, 1, 28, 28]).into())
+        .with_input_fact(0, f32::fact([n, c, h, w]).into())
         .unwrap()
         .into_optimized()
         .unwrap()
         .into_runnable()
         .unwrap();
-    let x: Vec<f32> = pixels.iter().map(|&p| p as f32).collect();
-    let input: Tensor = tract_ndarray::Array4::from_shape_vec((n, 1, 28, 28), x).unwrap().into();
+    let x: Vec<f32> = images.pixels.iter().map(|&p| p as f32).collect();
+    let input: Tensor = tract_ndarray::Array4::from_shape_vec((n, c, h, w), x).unwrap().into();
     let out = runnable.run(tvec!(input.into())).unwrap();
     out[0].to_array_view::<f32>().unwrap().iter().copied().collect()
 }
@@ -53,15 +54,31 @@ fn every_arch_reads_the_same_in_an_independent_runtime() {
     archs.push("conv8k3,pool2,conv16k3,bn,gap,drop0.2,fc16,out10");
     archs.push("conv8k3s2,conv16k3,gap,out10");
     for arch in archs {
-        let m = model(arch);
+        check(Spec::parse(arch).unwrap(), &t10k);
+    }
+    // colour, not square, 47 classes: the input's shape and the classes travel into the graph
+    let (shape, classes) = ((3, 30, 17), 47);
+    let pixels = (0..16 * 3 * 30 * 17).map(|i| (i * 7919 % 256) as u8).collect();
+    let rgb = gpunet::data::Images { shape, classes, pixels, labels: None };
+    for arch in ["cnn4", "conv8k3,bn,pool2,conv16k3s2,gap,fc16,out47"] {
+        check(Spec::for_data(arch, shape, classes).unwrap(), &rgb);
+    }
+}
+
+/// The graph of a model of `spec` on `images` against the reference engine's probabilities.
+fn check(spec: Spec, images: &gpunet::data::Images) {
+    let arch = spec.text();
+    let classes = spec.classes();
+    {
+        let m = model(spec);
         let bytes = gpunet::onnx::export(&m);
-        let got = onnx_probs(&bytes, &t10k.pixels, 16);
-        let want = gpunet::infer::predict(&mut CpuEngine::new(), &m, &t10k, 16).unwrap();
+        let got = onnx_probs(&bytes, images);
+        let want = gpunet::infer::predict(&mut CpuEngine::new(), &m, images, 16).unwrap();
         assert_eq!(got.len(), want.len(), "{arch}");
         let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
         println!("{arch}: max |onnx - gpunet| = {worst:.2e}");
         assert!(worst <= 1e-5, "{arch}: probabilities differ by {worst}");
         // not a degenerate net: the rows differ
-        assert!(want[..10] != want[10..20], "{arch}");
+        assert!(want[..classes] != want[classes..2 * classes], "{arch}");
     }
 }

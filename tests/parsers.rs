@@ -5,10 +5,16 @@ use gpunet::model::{checkpoint, Spec};
 use proptest::prelude::*;
 
 fn images(n: usize, labelled: bool, seed: u8) -> Images {
-    Images {
-        pixels: (0..n * PIXELS).map(|i| (i as u8).wrapping_mul(seed) ^ (i >> 7) as u8).collect(),
-        labels: labelled.then(|| (0..n).map(|i| ((i + seed as usize) % 10) as u8).collect()),
-    }
+    Images::digits(
+        (0..n * PIXELS).map(|i| (i as u8).wrapping_mul(seed) ^ (i >> 7) as u8).collect(),
+        labelled.then(|| (0..n).map(|i| ((i + seed as usize) % 10) as u8).collect()),
+    )
+}
+
+/// `imgs` as an IDX file gives them back: the classes its labels reach.
+fn as_idx(imgs: &Images) -> Images {
+    let classes = imgs.labels.as_ref().map_or(0, |l| *l.iter().max().unwrap() as usize + 1);
+    Images { classes, ..imgs.clone() }
 }
 
 fn idx_bytes(imgs: &Images) -> (Vec<u8>, Vec<u8>) {
@@ -38,7 +44,7 @@ fn idx_round_trips_plain_and_gzipped() {
     let (i, l) = idx_bytes(&imgs);
     std::fs::write(dir.path().join("a-images-idx3-ubyte"), &i).unwrap();
     std::fs::write(dir.path().join("a-labels-idx1-ubyte"), &l).unwrap();
-    assert_eq!(data::load(&dir.path().join("a-images-idx3-ubyte")).unwrap(), imgs);
+    assert_eq!(data::load(&dir.path().join("a-images-idx3-ubyte")).unwrap(), as_idx(&imgs));
     let gz = |b: &[u8]| {
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         std::io::Write::write_all(&mut e, b).unwrap();
@@ -46,7 +52,48 @@ fn idx_round_trips_plain_and_gzipped() {
     };
     std::fs::write(dir.path().join("b-images-idx3-ubyte.gz"), gz(&i)).unwrap();
     std::fs::write(dir.path().join("b-labels-idx1-ubyte.gz"), gz(&l)).unwrap();
-    assert_eq!(data::load(&dir.path().join("b-images-idx3-ubyte.gz")).unwrap(), imgs);
+    assert_eq!(data::load(&dir.path().join("b-images-idx3-ubyte.gz")).unwrap(), as_idx(&imgs));
+}
+
+/// Four-dimensional IDX files: (N, C, H, W) as it is, (N, H, W, C) turned to
+/// channels first; three-dimensional ones of any size; labels past 9; a folder
+/// laid out as MNIST's gives its test set too; bad shapes are named.
+#[test]
+fn idx_of_any_shape_and_channels() {
+    let dir = tempfile::tempdir().unwrap();
+    let header = |words: &[u32]| words.iter().flat_map(|v| v.to_be_bytes()).collect::<Vec<u8>>();
+    let chw: Vec<u8> = (0..2 * 3 * 5 * 4).map(|i| i as u8).collect();
+    let mut hwc = vec![0u8; chw.len()];
+    for (n, c, p) in (0..2).flat_map(|n| (0..3).flat_map(move |c| (0..20).map(move |p| (n, c, p)))) {
+        hwc[n * 60 + p * 3 + c] = chw[n * 60 + c * 20 + p];
+    }
+    let labels = [&header(&[0x0801, 2])[..], &[46, 3]].concat();
+    for (name, dims, body) in [("c-images-idx4-ubyte", [3, 5, 4], &chw), ("h-images-idx4-ubyte", [5, 4, 3], &hwc)] {
+        let bytes = [header(&[0x0804, 2, dims[0], dims[1], dims[2]]), body.clone()].concat();
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+        std::fs::write(dir.path().join(name.replace("images-idx4", "labels-idx1")), &labels).unwrap();
+        let got = data::load(&dir.path().join(name)).unwrap();
+        assert_eq!(
+            (got.shape, got.classes, &got.pixels, got.labels.as_deref()),
+            ((3, 5, 4), 47, &chw, Some(&[46, 3][..]))
+        );
+    }
+    // 8x8 grey, as a folder holding a training and a test file
+    let eight = [header(&[0x0803, 1, 8, 8]), vec![9; 64]].concat();
+    for set in ["train", "t10k"] {
+        std::fs::write(dir.path().join(format!("{set}-images-idx3-ubyte")), &eight).unwrap();
+        std::fs::write(dir.path().join(format!("{set}-labels-idx1-ubyte")), [&header(&[0x0801, 1])[..], &[2]].concat())
+            .unwrap();
+    }
+    let (train, test) = data::load_set(dir.path()).unwrap();
+    assert_eq!((train.shape, train.classes, test.map(|t| t.shape)), ((1, 8, 8), 3, Some((1, 8, 8))));
+    for (dims, bad) in [([2u32, 5, 4], "expected (C, H, W) or (H, W, C)"), ([3, 0, 4], "expected 1 to")] {
+        let bytes = [header(&[0x0804, 1, dims[0], dims[1], dims[2]]), vec![0; 40]].concat();
+        let e = idx::parse_images(&bytes, "x").unwrap_err().to_string();
+        assert!(e.contains(bad), "{dims:?}: {e}");
+    }
+    let e = data::load_set(&dir.path().join("nothing-here")).unwrap_err().to_string();
+    assert!(e.contains("nothing-here"), "{e}");
 }
 
 #[test]

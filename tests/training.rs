@@ -125,7 +125,7 @@ fn mlp_learns_on_a_thousand_images_and_checkpoint_round_trips() {
     assert_eq!(reloaded.params, model.params);
     let p2 = infer::predict(&mut engine, &reloaded, &test, 100).unwrap();
     assert_eq!(p1, p2, "reloaded checkpoint predicts differently");
-    let eval = infer::evaluate(&p1, test.labels.as_ref().unwrap());
+    let eval = infer::evaluate(&p1, test.labels.as_ref().unwrap(), 10);
     assert!(eval.accuracy > 0.6, "test accuracy {}", eval.accuracy);
 }
 

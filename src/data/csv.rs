@@ -59,7 +59,7 @@ pub fn parse(input: impl std::io::Read, path: &Path) -> Result<Images> {
         ));
     }
     let fields = want.len();
-    let mut images = Images { pixels: Vec::new(), labels: labelled.then(Vec::new) };
+    let mut images = Images::digits(Vec::new(), labelled.then(Vec::new));
     while read_next(&mut rdr, &mut rec)? {
         let line = rec.position().map(|p| p.line()).unwrap_or(0);
         if rec.len() == 1 && rec[0].is_empty() {
@@ -130,12 +130,12 @@ pub fn write_pictures(path: &Path, files: &[std::path::PathBuf], digits: &[u8], 
     })
 }
 
-/// `ImageId,p0..p9` (atomically).
-pub fn write_probs(path: &Path, probs: &[f32]) -> Result<()> {
+/// `ImageId,p0..p{classes-1}` (atomically).
+pub fn write_probs(path: &Path, probs: &[f32], classes: usize) -> Result<()> {
     write_atomic(path, |w| {
-        let cols: Vec<String> = (0..CLASSES).map(|c| format!("p{c}")).collect();
+        let cols: Vec<String> = (0..classes).map(|c| format!("p{c}")).collect();
         writeln!(w, "ImageId,{}", cols.join(","))?;
-        for (i, row) in probs.chunks(CLASSES).enumerate() {
+        for (i, row) in probs.chunks(classes).enumerate() {
             let vals: Vec<String> = row.iter().map(|p| format!("{p:.6}")).collect();
             writeln!(w, "{},{}", i + 1, vals.join(","))?;
         }

@@ -1,11 +1,13 @@
-//! IDX files (the original MNIST format), gzipped or plain.
+//! IDX files (the original MNIST format) of any image size, grey or with
+//! channels, gzipped or plain.
 
-use super::{Images, PIXELS, SIDE};
+use super::{Images, Shape};
 use crate::error::{Error, Result};
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 const IMAGES_MAGIC: u32 = 0x0000_0803;
+const IMAGES4_MAGIC: u32 = 0x0000_0804;
 const LABELS_MAGIC: u32 = 0x0000_0801;
 
 /// Inflates gzip data; plain data (no gzip magic) is returned as is. What it
@@ -37,32 +39,61 @@ fn header(bytes: &[u8], words: usize, path: &str) -> Result<Vec<u32>> {
     Ok((0..words).map(|i| u32::from_be_bytes(bytes[4 * i..4 * i + 4].try_into().unwrap())).collect())
 }
 
-/// 28x28 images: magic 0x803, count, 28, 28, then count·784 bytes.
-pub fn parse_images(bytes: &[u8], path: &str) -> Result<Vec<u8>> {
-    let h = header(bytes, 4, path)?;
-    if h[0] != IMAGES_MAGIC {
-        return Err(Error::input(
-            path,
-            0,
-            format!("bad IDX magic {:#010x}, expected {IMAGES_MAGIC:#010x} (images)", h[0]),
-        ));
+/// The largest image an IDX file may hold, in values (C·H·W), and the most
+/// channels: what a network here can take in.
+const MAX_IMAGE: u64 = 1 << 24;
+const CHANNELS: [u64; 2] = [1, 3];
+
+/// Images of unsigned bytes: magic 0x00000803 (count, H, W: grey) or 0x00000804
+/// (four dimensions: count, C, H, W with C 1 or 3 — or count, H, W, C with only
+/// the last 1 or 3, as converters of colour sets often write it), then the
+/// values. Returns each image's (C, H, W) and the values in that order.
+pub fn parse_images(bytes: &[u8], path: &str) -> Result<(Shape, Vec<u8>)> {
+    let bad = |m: String| Error::input(path, 0, m);
+    let magic = header(bytes, 1, path)?[0];
+    let dims = match magic {
+        IMAGES_MAGIC => 3,
+        IMAGES4_MAGIC => 4,
+        _ => {
+            return Err(bad(format!(
+                "bad IDX magic {magic:#010x}, expected {IMAGES_MAGIC:#010x} or {IMAGES4_MAGIC:#010x} (images of bytes)"
+            )))
+        }
+    };
+    let h: Vec<u64> = header(bytes, 1 + dims, path)?[1..].iter().map(|&d| d as u64).collect();
+    let (n, hwc) = (h[0], &h[1..]);
+    let (shape, last_channels) = match *hwc {
+        [height, width] => ((1, height, width), false),
+        [c, height, width] if CHANNELS.contains(&c) => ((c, height, width), false),
+        [height, width, c] if CHANNELS.contains(&c) => ((c, height, width), true),
+        _ => return Err(bad(format!("4-D images of {hwc:?}: expected (C, H, W) or (H, W, C) with C 1 or 3"))),
+    };
+    let size = shape.0 * shape.1 * shape.2;
+    if size == 0 || size > MAX_IMAGE {
+        return Err(bad(format!("images of {}x{}x{} values: expected 1 to {MAX_IMAGE}", shape.0, shape.1, shape.2)));
     }
-    if h[2] as usize != SIDE || h[3] as usize != SIDE {
-        return Err(Error::input(path, 0, format!("images are {}x{}, expected {SIDE}x{SIDE}", h[2], h[3])));
-    }
-    let want = h[1] as u64 * PIXELS as u64;
-    let have = (bytes.len() - 16) as u64;
+    let start = 4 + 4 * dims;
+    let (want, have) = (n * size, (bytes.len() - start) as u64);
     if have != want {
-        return Err(Error::input(
-            path,
-            0,
-            format!("{} images need {want} pixel bytes, file has {have} (truncated?)", h[1]),
-        ));
+        return Err(bad(format!("{n} images need {want} value bytes, file has {have} (truncated?)")));
     }
-    Ok(bytes[16..].to_vec())
+    let shape = (shape.0 as usize, shape.1 as usize, shape.2 as usize);
+    let values = &bytes[start..];
+    if !last_channels || shape.0 == 1 {
+        return Ok((shape, values.to_vec()));
+    }
+    // (H, W, C) to (C, H, W), image by image
+    let (c, plane) = (shape.0, shape.1 * shape.2);
+    let mut out = vec![0u8; values.len()];
+    for (src, dst) in values.chunks_exact(c * plane).zip(out.chunks_exact_mut(c * plane)) {
+        for (p, px) in src.chunks_exact(c).enumerate() {
+            px.iter().enumerate().for_each(|(ch, &v)| dst[ch * plane + p] = v);
+        }
+    }
+    Ok((shape, out))
 }
 
-/// Labels: magic 0x801, count, then count bytes, each 0..9.
+/// Labels: magic 0x801, count, then count bytes, each a class 0..255.
 pub fn parse_labels(bytes: &[u8], path: &str) -> Result<Vec<u8>> {
     let h = header(bytes, 2, path)?;
     if h[0] != LABELS_MAGIC {
@@ -76,17 +107,17 @@ pub fn parse_labels(bytes: &[u8], path: &str) -> Result<Vec<u8>> {
     if have != h[1] as u64 {
         return Err(Error::input(path, 0, format!("{} labels expected, file has {have} bytes (truncated?)", h[1])));
     }
-    if let Some(i) = bytes[8..].iter().position(|&l| l > 9) {
-        return Err(Error::input(path, 0, format!("label {} at index {i} is outside 0..9", bytes[8 + i])));
-    }
     Ok(bytes[8..].to_vec())
 }
 
-pub fn pair(pixels: Vec<u8>, labels: Vec<u8>, path: &str) -> Result<Images> {
-    if labels.len() * PIXELS != pixels.len() {
-        return Err(Error::input(path, 0, format!("{} images but {} labels", pixels.len() / PIXELS, labels.len())));
+/// Images and their labels, one each; the classes are the labels' largest + 1.
+pub fn pair(shape: Shape, pixels: Vec<u8>, labels: Vec<u8>, path: &str) -> Result<Images> {
+    let size = shape.0 * shape.1 * shape.2;
+    if labels.len() * size != pixels.len() {
+        return Err(Error::input(path, 0, format!("{} images but {} labels", pixels.len() / size, labels.len())));
     }
-    Ok(Images { pixels, labels: Some(labels) })
+    let classes = labels.iter().max().map_or(0, |&l| l as usize + 1);
+    Ok(Images { shape, classes, pixels, labels: Some(labels) })
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
@@ -94,15 +125,34 @@ fn read(path: &Path) -> Result<Vec<u8>> {
     gunzip(&bytes).map_err(|m| Error::input(path, 0, m))
 }
 
+/// The training and (where present) test image files of a folder laid out as
+/// MNIST's: `train-images-idx3-ubyte` and `t10k-images-idx3-ubyte` (`idx4` for
+/// images with channels), plain or `.gz`.
+pub fn in_dir(dir: &Path) -> Result<(PathBuf, Option<PathBuf>)> {
+    let find =
+        |stem: &str| [stem.to_string(), format!("{stem}.gz")].into_iter().map(|n| dir.join(n)).find(|p| p.is_file());
+    let either =
+        |set: &str| find(&format!("{set}-images-idx3-ubyte")).or_else(|| find(&format!("{set}-images-idx4-ubyte")));
+    match either("train") {
+        Some(train) => Ok((train, either("t10k"))),
+        None => Err(Error::input(
+            dir,
+            0,
+            "a folder of training data needs train-images-idx3-ubyte[.gz] (and t10k-images-idx3-ubyte[.gz] for its test set) in it",
+        )),
+    }
+}
+
 /// An image file and, if it exists beside it, its labels file.
 pub fn load_pair(path: &Path) -> Result<Images> {
     let p = path.display().to_string();
-    let pixels = parse_images(&read(path)?, &p)?;
+    let (shape, pixels) = parse_images(&read(path)?, &p)?;
+    let name = path.file_name().unwrap().to_string_lossy();
     let labels_path =
-        path.with_file_name(path.file_name().unwrap().to_string_lossy().replace("images-idx3", "labels-idx1"));
-    if !labels_path.exists() {
-        return Ok(Images { pixels, labels: None });
+        path.with_file_name(name.replace("images-idx3", "labels-idx1").replace("images-idx4", "labels-idx1"));
+    if labels_path == path || !labels_path.exists() {
+        return Ok(Images { shape, classes: 0, pixels, labels: None });
     }
     let labels = parse_labels(&read(&labels_path)?, &labels_path.display().to_string())?;
-    pair(pixels, labels, &p)
+    pair(shape, pixels, labels, &p)
 }

@@ -11,37 +11,58 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use sha2::{Digest, Sha256};
 
+/// (channels, height, width) of an image or an activation.
+pub type Shape = (usize, usize, usize);
+
+/// MNIST's digits: one grey channel of 28x28, ten classes. The embedded set,
+/// Kaggle's CSVs and pictures prepared as digits have this shape.
+pub const MNIST: Shape = (1, SIDE, SIDE);
 pub const SIDE: usize = 28;
 pub const PIXELS: usize = SIDE * SIDE;
 pub const CLASSES: usize = 10;
 
-/// 28x28 grey images, one byte per pixel, row-major; labels 0..9 where known.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// Images of one shape, one byte per value, channels then rows (C, H, W); labels
+/// 0..classes where known.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Images {
-    pub pixels: Vec<u8>,         // (n, 784)
+    pub shape: Shape,
+    /// Labels lie in 0..classes: what the source says (ten for MNIST's formats),
+    /// else its largest label + 1.
+    pub classes: usize,
+    pub pixels: Vec<u8>,         // (n, C·H·W)
     pub labels: Option<Vec<u8>>, // (n)
 }
 
 impl Images {
+    /// MNIST-shaped digits.
+    pub fn digits(pixels: Vec<u8>, labels: Option<Vec<u8>>) -> Images {
+        Images { shape: MNIST, classes: CLASSES, pixels, labels }
+    }
+    /// Values per image (C·H·W).
+    pub fn size(&self) -> usize {
+        self.shape.0 * self.shape.1 * self.shape.2
+    }
     pub fn len(&self) -> usize {
-        self.pixels.len() / PIXELS
+        self.pixels.len() / self.size()
     }
     pub fn is_empty(&self) -> bool {
         self.pixels.is_empty()
     }
     pub fn image(&self, i: usize) -> &[u8] {
-        &self.pixels[i * PIXELS..(i + 1) * PIXELS]
+        let size = self.size();
+        &self.pixels[i * size..(i + 1) * size]
     }
     /// The rows at `idx`, in that order.
     pub fn select(&self, idx: &[usize]) -> Images {
-        let mut pixels = Vec::with_capacity(idx.len() * PIXELS);
+        let mut pixels = Vec::with_capacity(idx.len() * self.size());
         idx.iter().for_each(|&i| pixels.extend_from_slice(self.image(i)));
-        Images { pixels, labels: self.labels.as_ref().map(|l| idx.iter().map(|&i| l[i]).collect()) }
+        let labels = self.labels.as_ref().map(|l| idx.iter().map(|&i| l[i]).collect());
+        Images { pixels, labels, ..*self }
     }
     /// The first `n` rows (all if fewer).
     pub fn truncate(mut self, n: usize) -> Images {
         let n = n.min(self.len());
-        self.pixels.truncate(n * PIXELS);
+        self.pixels.truncate(n * self.size());
         if let Some(l) = self.labels.as_mut() {
             l.truncate(n);
         }
@@ -98,10 +119,10 @@ fn unpack(e: &Embedded) -> Result<Vec<u8>> {
 
 fn embedded(images: &Embedded, labels: &Embedded) -> Result<Images> {
     let img_path = format!("(embedded) {}", images.name);
-    let pixels = idx::parse_images(&unpack(images)?, &img_path)?;
+    let (shape, pixels) = idx::parse_images(&unpack(images)?, &img_path)?;
     let lab_path = format!("(embedded) {}", labels.name);
     let labels = idx::parse_labels(&unpack(labels)?, &lab_path)?;
-    idx::pair(pixels, labels, &img_path)
+    Ok(Images { classes: CLASSES, ..idx::pair(shape, pixels, labels, &img_path)? })
 }
 
 /// The embedded MNIST training set (60,000 images), checksums verified.
@@ -114,11 +135,23 @@ pub fn mnist_test() -> Result<Images> {
     embedded(&TEST_IMAGES, &TEST_LABELS)
 }
 
+/// A training set and the test set that comes with it: a file (a Kaggle CSV or
+/// an IDX image file) has none; a folder holding IDX files as MNIST's come
+/// (`train-images-idx3-ubyte` and `t10k-images-idx3-ubyte`, each gzipped or
+/// not, labels beside them) gives both.
+pub fn load_set(path: &std::path::Path) -> Result<(Images, Option<Images>)> {
+    if !path.is_dir() {
+        return Ok((load(path)?, None));
+    }
+    let (train, test) = idx::in_dir(path)?;
+    Ok((idx::load_pair(&train)?, test.as_deref().map(idx::load_pair).transpose()?))
+}
+
 /// Reads images from a Kaggle CSV or an IDX image file (.gz or plain; labels are
 /// read from the matching `*-labels-idx1-ubyte` beside it when present).
 pub fn load(path: &std::path::Path) -> Result<Images> {
     let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-    if name.contains("idx3-ubyte") {
+    if name.contains("idx3-ubyte") || name.contains("idx4-ubyte") {
         idx::load_pair(path)
     } else {
         csv::read(path)

@@ -53,7 +53,7 @@ pub fn load(paths: &[PathBuf]) -> Result<Images> {
             .ok_or_else(|| Error::input(p, 0, "no ink found: the picture is blank"))?;
         pixels.extend(digit);
     }
-    Ok(Images { pixels, labels: None })
+    Ok(Images::digits(pixels, None))
 }
 
 /// Ink, 0..255, from RGBA pixels: grey level (alpha over white), inverted where

@@ -1,8 +1,8 @@
 //! Checkpoints: `model.safetensors` holds the weights in PyTorch layouts
 //! (`layers.{i}.weight` as (out, in, k, k) or (out, in), `layers.{i}.bias`; batch
 //! norm as PyTorch's BatchNorm: weight, bias, running_mean, running_var (C) and
-//! num_batches_tracked (an int64 scalar)) with metadata `gpunet.arch` (the spec)
-//! and `gpunet.scale` (the pixel divisor).
+//! num_batches_tracked (an int64 scalar)) with metadata `gpunet.arch` (the spec),
+//! `gpunet.input` (its input's C,H,W) and `gpunet.scale` (the pixel divisor).
 //! `optim.safetensors` beside it holds the optimizer state and where training
 //! stood, so `--resume` continues exactly. Every file carries each tensor's
 //! sha256 and its header's own (`checksum.rs`), and every read checks them.
@@ -219,7 +219,26 @@ pub fn save_model(path: &Path, spec: &Spec, scale: f32, slots: &[Slot], params: 
 }
 
 fn model_meta(spec: &Spec, scale: f32) -> HashMap<String, String> {
-    HashMap::from([("gpunet.arch".to_string(), spec.text()), ("gpunet.scale".to_string(), scale.to_string())])
+    let (c, h, w) = spec.input;
+    HashMap::from([
+        ("gpunet.arch".to_string(), spec.text()),
+        (INPUT.to_string(), format!("{c},{h},{w}")),
+        ("gpunet.scale".to_string(), scale.to_string()),
+    ])
+}
+
+/// The metadata key of a model's input shape, `C,H,W`; files without it (written
+/// before any other shape could be trained) hold MNIST's 1,28,28.
+pub const INPUT: &str = "gpunet.input";
+
+/// The input shape a model file's metadata gives.
+fn input_of(path: &Path, meta: &HashMap<String, String>) -> Result<crate::data::Shape> {
+    let Some(text) = meta.get(INPUT) else { return Ok(crate::data::MNIST) };
+    let dims: Vec<usize> = text.split(',').filter_map(|d| d.trim().parse().ok()).filter(|&d| d > 0).collect();
+    match dims[..] {
+        [c, h, w] => Ok((c, h, w)),
+        _ => Err(Error::input(path, 0, format!("its {INPUT} is '{text}', expected C,H,W (three positive sizes)"))),
+    }
 }
 
 /// Where each value of a model file lies, for writers that fill one in place
@@ -302,7 +321,9 @@ fn model_of(path: &Path, st: &SafeTensors, meta: &HashMap<String, String>, len: 
     let arch = meta
         .get("gpunet.arch")
         .ok_or_else(|| Error::input(path, 0, "no 'gpunet.arch' metadata: not a gpunet checkpoint"))?;
-    let spec = Spec::parse(arch).map_err(|e| Error::input(path, 0, format!("its gpunet.arch is invalid: {e}")))?;
+    let input = input_of(path, meta)?;
+    let spec =
+        Spec::stored(arch, input).map_err(|e| Error::input(path, 0, format!("its gpunet.arch is invalid: {e}")))?;
     let scale: f32 = meta
         .get("gpunet.scale")
         .and_then(|s| s.parse().ok())

@@ -3,7 +3,6 @@
 //! and plan.rs (the op list), so neither of them imports the other's caller.
 
 use super::net::{trainable_words, Mode, Net};
-use crate::data::PIXELS;
 use crate::engine::{Engine, PlanId};
 use crate::error::Result;
 use crate::kernels::{Dims, DropoutDims, EmaDims, GatherDims, Params};
@@ -84,9 +83,9 @@ impl Net {
     ) -> Result<LaunchInfo> {
         self.plan(engine, mode, n)?;
         let plan = &self.plans[&(mode, n)];
-        let mut gather = GatherDims::new(n, first, PIXELS, self.cfg.scale);
+        let mut gather = GatherDims::new(n, first, self.spec.input_size(), self.cfg.scale);
         if let (Mode::Train, Some(a)) = (mode, self.augment) {
-            gather = a.gather(gather, self.cfg.seed, step as u32);
+            gather = a.gather(gather, self.spec.input.1, self.cfg.seed, step as u32);
         }
         let dropouts =
             plan.dropouts.iter().map(|&(i, d)| (i, DropoutDims { step: step as u32, ..d }.params())).collect();

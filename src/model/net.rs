@@ -8,7 +8,7 @@
 
 use super::spec::Spec;
 use crate::augment::Augment;
-use crate::data::{Images, CLASSES, PIXELS};
+use crate::data::Images;
 use crate::engine::{Engine, PlanId, SplitK};
 use crate::error::{Error, Result};
 use crate::kernels::op::{BufId, View};
@@ -148,11 +148,20 @@ pub fn trainable_words(slots: &[Slot], words: usize) -> usize {
     slots.iter().filter_map(|s| s.running).min().unwrap_or(words)
 }
 
-/// The store's words: each row's pixels four to a word, low byte first (a row is
-/// whole words), and its labels.
+/// The store's words: each row's values four to a word, low byte first, a row
+/// padded to whole words; and its labels.
 fn pack(images: &Images) -> (Vec<u32>, Vec<u32>) {
-    const _: () = assert!(PIXELS.is_multiple_of(4), "a row packs into whole words");
-    let words: Vec<u32> = images.pixels.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    let size = images.size();
+    let row_words = size.div_ceil(4);
+    let mut words = Vec::with_capacity(images.len() * row_words);
+    for row in images.pixels.chunks_exact(size) {
+        let mut chunks = row.chunks_exact(4);
+        words.extend(chunks.by_ref().map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])));
+        let tail = chunks.remainder();
+        if !tail.is_empty() {
+            words.push(tail.iter().rev().fold(0u32, |w, &b| w << 8 | b as u32));
+        }
+    }
     let labels = match &images.labels {
         Some(l) => l.iter().map(|&v| v as u32).collect(),
         None => vec![0; images.len()],
@@ -161,10 +170,12 @@ fn pack(images: &Images) -> (Vec<u32>, Vec<u32>) {
 }
 
 /// The one rule for `--batch-size`: at least 1, and small enough that conv2d.wgsl's
-/// pixel indices (< batch·784) divide exactly (below 2^24).
-pub fn check_batch(batch: usize) -> Result<()> {
-    if batch == 0 || batch * PIXELS >= 1 << 24 {
-        return Err(Error::usage(format!("--batch-size must be 1..={}, got {batch}", ((1 << 24) - 1) / PIXELS)));
+/// pixel indices (below batch·H·W of the largest image plane a layer reads) divide
+/// exactly in f32 (below 2^24).
+pub fn check_batch(batch: usize, spec: &Spec) -> Result<()> {
+    let plane = (0..spec.layers.len()).map(|i| spec.input_shape(i)).map(|(_, h, w)| h * w).max().unwrap_or(1);
+    if batch == 0 || batch * plane >= 1 << 24 {
+        return Err(Error::usage(format!("--batch-size must be 1..={}, got {batch}", ((1 << 24) - 1) / plane)));
     }
     Ok(())
 }
@@ -201,7 +212,7 @@ impl Bufs {
         let store = a.filled(&packed, "image store")?;
         let store_labels = a.filled(&labels, "store labels")?;
         let index = a.buf(rows, "batch index")?;
-        let x = a.buf(batch * PIXELS, "x")?;
+        let x = a.buf(batch * spec.input_size(), "x")?;
         let y = a.buf(batch, "y")?;
         let (mut acts, mut aux, mut grads) = (Vec::new(), Vec::new(), Vec::new());
         let last = spec.layers.len() - 1;
@@ -234,7 +245,7 @@ impl Bufs {
             loss: a.buf(batch, "row loss")?,
             correct: a.buf(batch, "row correct")?,
             acc: [a.buf(4, "train sums")?, a.buf(4, "eval sums")?],
-            probs: a.buf(batch * CLASSES, "probabilities")?,
+            probs: a.buf(batch * spec.classes(), "probabilities")?,
         })
     }
 }
@@ -253,7 +264,11 @@ impl Net {
     /// Builds buffers for batches of up to `batch` and uploads `store` (every image
     /// the run will touch). `optim` = None builds an inference-only net.
     pub fn new(engine: &mut dyn Engine, spec: Spec, store: &Images, cfg: NetConfig) -> Result<Net> {
-        check_batch(cfg.batch)?;
+        check_batch(cfg.batch, &spec)?;
+        if store.shape != spec.input {
+            let ((c, h, w), (sc, sh, sw)) = (spec.input, store.shape);
+            return Err(Error::usage(format!("the net takes {c}x{h}x{w} images, the data is {sc}x{sh}x{sw}")));
+        }
         let (slots, words) = layout(&spec);
         let mut alloc = Alloc { engine, bytes: 0 };
         let b = Bufs::new(&mut alloc, &spec, store, &cfg, words)?;
@@ -395,14 +410,14 @@ impl Net {
         self.label_smoothing = s;
     }
 
-    /// The packed image store (rows of 784 bytes, four to a word, low byte first).
+    /// The packed image store (rows of C·H·W bytes, four to a word, low byte first).
     pub fn store_view(&self) -> View {
-        View::whole(self.b.store, self.store_rows * PIXELS.div_ceil(4))
+        View::whole(self.b.store, self.store_rows * self.spec.input_size().div_ceil(4))
     }
 
-    /// The (n, 10) class probabilities a prediction plan over n rows leaves.
+    /// The (n, classes) class probabilities a prediction plan over n rows leaves.
     pub fn probs_view(&self, n: usize) -> View {
-        View::whole(self.b.probs, n * CLASSES)
+        View::whole(self.b.probs, n * self.spec.classes())
     }
 
     /// The buffer of the running (loss, correct, rows) sums `which` adds to: 4 words.

@@ -5,7 +5,6 @@
 
 use super::layers::{Emit, ParamViews};
 use super::net::{Acc, Bufs, Mode, Net, Plan};
-use crate::data::{CLASSES, PIXELS};
 use crate::kernels::op::{self, BufId, Op, View};
 use crate::kernels::{AdamDims, Dims, DropoutDims, EmaDims, GatherDims, SgdDims, XentDims};
 use crate::optim::Kind;
@@ -28,7 +27,7 @@ pub(super) fn build(net: &Net, engine: &mut dyn crate::engine::Engine, mode: Mod
     let train = mode == Mode::Train;
     let mut l = Builder { net, b: &net.b, n, train, ops: Vec::new(), dropouts: Vec::new(), inputs: Vec::new() };
     l.gather();
-    let mut input = View::whole(l.b.x, n * PIXELS);
+    let mut input = View::whole(l.b.x, n * net.spec.input_size());
     for i in 0..net.spec.layers.len() {
         l.inputs.push(input);
         if l.forward(i, input) {
@@ -101,12 +100,12 @@ impl<'a> Builder<'a> {
     fn gather(&mut self) {
         let (b, net, n) = (self.b, self.net, self.n);
         self.ops.push(op::gather(
-            View::whole(b.x, n * PIXELS),
+            View::whole(b.x, n * net.spec.input_size()),
             View::whole(b.y, n),
             net.store_view(),
             View::whole(b.store_labels, net.store_rows),
             View::whole(b.index, net.store_rows),
-            GatherDims::new(n, 0, PIXELS, net.cfg.scale),
+            GatherDims::new(n, 0, net.spec.input_size(), net.cfg.scale),
         ));
     }
 
@@ -121,10 +120,11 @@ impl<'a> Builder<'a> {
     fn loss(&mut self, mode: Mode) {
         let (b, n) = (self.b, self.n);
         let last = self.act(self.net.spec.layers.len() - 1);
-        let xent = XentDims::new(n, CLASSES).smoothed(if self.train { self.net.label_smoothing } else { 0.0 });
+        let classes = self.net.spec.classes();
+        let xent = XentDims::new(n, classes).smoothed(if self.train { self.net.label_smoothing } else { 0.0 });
         let (loss, correct) = (View::whole(b.loss, n), View::whole(b.correct, n));
         if mode == Mode::Predict {
-            self.ops.push(op::softmax(View::whole(b.probs, n * CLASSES), last, xent));
+            self.ops.push(op::softmax(View::whole(b.probs, n * classes), last, xent));
             return;
         }
         let dlast = self.grad(self.net.spec.layers.len() - 1);

@@ -1,16 +1,18 @@
-//! Network specs: a comma-separated layer list on a 1x28x28 input (each token a
-//! layer kind of model/layers/), and the named architectures of the blog's progression.
+//! Network specs: a comma-separated layer list (each token a layer kind of
+//! model/layers/) on an input of some (C, H, W), and the named architectures of
+//! the blog's progression, which take any input and end in as many outputs as
+//! the data has classes.
 
 use super::layers::{Layer, ParamShape, Place};
+use crate::data::MNIST;
 use crate::error::{Error, Result};
 
 pub use super::layers::Shape;
 
-pub const INPUT: Shape = (1, 28, 28);
-
-/// A validated network: layers and the output shape of each.
+/// A validated network: its input, its layers and the output shape of each.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Spec {
+    pub input: Shape,
     pub layers: Vec<Layer>,
     pub shapes: Vec<Shape>,
 }
@@ -68,11 +70,29 @@ const MAX_ACTIVATION: usize = 1 << 24;
 const MAX_PARAMS: usize = 1 << 30;
 
 impl Spec {
-    /// A name from `NAMED`, `mlp:H1,H2,...`, or a layer list.
+    /// A name from `NAMED`, `mlp:H1,H2,...`, or a layer list, on MNIST's digits
+    /// (a named arch or an mlp ending in out10, a list in its own out{N}).
     pub fn parse(arch: &str) -> Result<Spec> {
+        Spec::on(arch, MNIST, None)
+    }
+
+    /// `arch` for data of `input` shape and `classes` classes: a named arch or an
+    /// mlp ends in out{classes}; a layer list must end so already.
+    pub fn for_data(arch: &str, input: Shape, classes: usize) -> Result<Spec> {
+        Spec::on(arch, input, Some(classes))
+    }
+
+    /// The layer list a spec text and a stored input shape give (what a checkpoint holds).
+    pub fn stored(text: &str, input: Shape) -> Result<Spec> {
+        Spec::parse_layers(text, input, None)
+    }
+
+    fn on(arch: &str, input: Shape, classes: Option<usize>) -> Result<Spec> {
         let arch = arch.trim();
+        let out = format!("out{}", classes.unwrap_or(10));
         if let Some(named) = NAMED.iter().find(|n| n.0 == arch) {
-            return Spec::parse_layers(named.1);
+            let text = named.1.strip_suffix("out10").expect("named archs end in out10");
+            return Spec::parse_layers(&format!("{text}{out}"), input, classes);
         }
         if let Some(hidden) = arch.strip_prefix("mlp:") {
             let mut layers = Vec::new();
@@ -86,13 +106,13 @@ impl Spec {
                     }
                 }
             }
-            layers.push("out10".into());
-            return Spec::parse_layers(&layers.join(","));
+            layers.push(out);
+            return Spec::parse_layers(&layers.join(","), input, classes);
         }
-        Spec::parse_layers(arch)
+        Spec::parse_layers(arch, input, classes)
     }
 
-    fn parse_layers(text: &str) -> Result<Spec> {
+    fn parse_layers(text: &str, input: Shape, classes: Option<usize>) -> Result<Spec> {
         let names: Vec<&str> = NAMED.iter().map(|n| n.0).collect();
         let err = |msg: String| {
             Error::usage(format!(
@@ -107,18 +127,22 @@ impl Spec {
             layers.push(Layer::parse(tok).ok_or_else(|| err(format!("layer {} '{tok}' is not understood", i + 1)))?);
         }
         let mut shapes = Vec::new();
-        let mut at = Place { input: INPUT, flat: false, last: false };
+        let mut at = Place { input, flat: false, last: false };
         for (i, l) in layers.iter().enumerate() {
             at.last = i + 1 == layers.len();
             at.input = l.kind().out_shape(&at).map_err(|e| err(format!("layer {} '{l}': {e}", i + 1)))?;
             at.flat |= l.kind().flattens();
             shapes.push(at.input);
         }
-        match layers.last() {
-            Some(Layer::Out(o)) if o.classes == 10 => {}
-            _ => return Err(err("the last layer must be out10 (ten digit classes)".into())),
+        match (layers.last(), classes) {
+            (Some(Layer::Out(o)), Some(c)) if o.classes != c => {
+                return Err(err(format!("the last layer must be out{c}: the data has {c} classes, not {}", o.classes)))
+            }
+            (Some(Layer::Out(_)), _) => {}
+            (_, Some(c)) => return Err(err(format!("the last layer must be out{c} (the data has {c} classes)"))),
+            (_, None) => return Err(err("the last layer must be out{N}, N the number of classes".into())),
         }
-        let spec = Spec { layers, shapes };
+        let spec = Spec { input, layers, shapes };
         spec.check_sizes().map_err(err)?;
         Ok(spec)
     }
@@ -144,7 +168,17 @@ impl Spec {
         Ok(())
     }
 
-    /// The canonical spec string (what checkpoints store).
+    /// The classes its last layer tells apart.
+    pub fn classes(&self) -> usize {
+        self.shapes.last().expect("a spec has layers").0
+    }
+
+    /// Values of one input image (C·H·W).
+    pub fn input_size(&self) -> usize {
+        self.input.0 * self.input.1 * self.input.2
+    }
+
+    /// The canonical spec string (what checkpoints store, with the input shape beside it).
     pub fn text(&self) -> String {
         self.layers.iter().map(|l| l.to_string()).collect::<Vec<_>>().join(",")
     }
@@ -152,7 +186,7 @@ impl Spec {
     /// Input shape of layer i.
     pub fn input_shape(&self, i: usize) -> Shape {
         if i == 0 {
-            INPUT
+            self.input
         } else {
             self.shapes[i - 1]
         }

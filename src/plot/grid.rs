@@ -1,8 +1,10 @@
-//! `eval --errors`: the misread images in a grid, ten a row, each drawn 2x2 and
-//! captioned "true > predicted" (the true label green, the prediction red).
+//! `eval --errors`: the misread images in a grid, ten a row, each drawn as large
+//! as its cell allows (MNIST's 28x28 at 2x2 a pixel) and captioned "true >
+//! predicted" (the true label green, the prediction red). Grey images are drawn
+//! as ink on paper (0 white), colour ones as they are.
 
 use super::{DrawResult, Drawing, FONT};
-use crate::data::PIXELS;
+use crate::data::{Images, Shape};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -13,8 +15,13 @@ pub const TRUE: RGBColor = RGBColor(0, 140, 60);
 pub const PREDICTED: RGBColor = RGBColor(210, 30, 30);
 const ARROW: RGBColor = RGBColor(110, 110, 110);
 
-/// MNIST images (0 = paper, 255 = ink) with their true and predicted labels.
+/// The side of the square an image is drawn in.
+const BOX: usize = 56;
+
+/// Images of one shape (grey: 0 = paper, 255 = ink; or RGB) with their true and
+/// predicted labels.
 pub struct ErrorGrid<'a> {
+    pub shape: Shape,
     pub images: &'a [&'a [u8]],
     pub truth: &'a [u8],
     pub predicted: &'a [u8],
@@ -23,13 +30,13 @@ pub struct ErrorGrid<'a> {
 /// At most this many mistakes are drawn.
 pub const MOST: usize = 200;
 
-/// Draws the images of `pixels` (784 bytes each) that `predicted` gets wrong,
+/// Draws the images that `predicted` gets wrong,
 /// the first `MOST` of them, into `out`; (mistakes, drawn), or None (and nothing
 /// written) where there is none.
 pub fn save_mistakes(
     out: &std::path::Path,
     format: super::Format,
-    pixels: &[u8],
+    all: &Images,
     truth: &[u8],
     predicted: &[u8],
 ) -> crate::Result<Option<(usize, usize)>> {
@@ -38,10 +45,10 @@ pub fn save_mistakes(
         return Ok(None);
     }
     let shown = &wrong[..wrong.len().min(MOST)];
-    let images: Vec<&[u8]> = shown.iter().map(|&i| &pixels[i * PIXELS..][..PIXELS]).collect();
+    let images: Vec<&[u8]> = shown.iter().map(|&i| all.image(i)).collect();
     let t: Vec<u8> = shown.iter().map(|&i| truth[i]).collect();
     let p: Vec<u8> = shown.iter().map(|&i| predicted[i]).collect();
-    super::save(&ErrorGrid { images: &images, truth: &t, predicted: &p }, out, format)?;
+    super::save(&ErrorGrid { shape: all.shape, images: &images, truth: &t, predicted: &p }, out, format)?;
     Ok(Some((wrong.len(), shown.len())))
 }
 
@@ -58,13 +65,24 @@ impl Drawing for ErrorGrid<'_> {
                 plotters::style::text_anchor::VPos::Top,
             ))
         };
+        let (c, h, w) = self.shape;
+        // whole screen pixels per image pixel, or image pixels skipped past the box
+        let (zoom, step) = match BOX / h.max(w) {
+            0 => (1, h.max(w).div_ceil(BOX)),
+            z => (z, 1),
+        };
         for (k, img) in self.images.iter().enumerate() {
             let (x, y) = ((k % COLS) as i32 * CELL_W as i32 + 4, (k / COLS) as i32 * CELL_H as i32 + 2);
-            for (i, &v) in img.iter().take(PIXELS).enumerate() {
-                if v > 0 {
-                    let (px, py) = (x + 2 * (i % 28) as i32, y + 2 * (i / 28) as i32);
-                    let g = 255 - v;
-                    root.draw(&Rectangle::new([(px, py), (px + 2, py + 2)], RGBColor(g, g, g).filled()))?;
+            for (ty, sy) in (0..h).step_by(step).enumerate() {
+                for (tx, sx) in (0..w).step_by(step).enumerate() {
+                    let at = |ch: usize| img[ch * h * w + sy * w + sx];
+                    let colour = match c {
+                        3 => RGBColor(at(0), at(1), at(2)),
+                        _ if at(0) == 0 => continue,
+                        _ => RGBColor(255 - at(0), 255 - at(0), 255 - at(0)),
+                    };
+                    let (px, py) = (x + (zoom * tx) as i32, y + (zoom * ty) as i32);
+                    root.draw(&Rectangle::new([(px, py), (px + zoom as i32, py + zoom as i32)], colour.filled()))?;
                 }
             }
             let ty = y + 58;

@@ -79,6 +79,9 @@ fn conv(b: &mut Builder, out: &mut Vec<Case>, quick: bool) {
         // enough input channels for the native engine's Winograd path, odd output sizes
         (2, 17, 20, 7, 9, 3),
         (2, 16, 20, 9, 11, 5),
+        // colour pictures: 32x32, and one neither square nor even
+        (2, 3, 8, 32, 32, 3),
+        (2, 3, 6, 30, 17, 5),
     ];
     if !quick {
         convs.push((4, 32, 64, 14, 14, 3));
@@ -194,7 +197,7 @@ fn elementwise(b: &mut Builder, out: &mut Vec<Case>) {
         TOL_EXACTISH,
         vec![],
     ));
-    for &(n, c) in &[(1, 10), (7, 10), (33, 3), (257, 10), (500, 10)] {
+    for &(n, c) in &[(1, 10), (7, 10), (33, 3), (257, 10), (500, 10), (5, 47), (3, 100)] {
         let d = kernels::XentDims::new(n, c);
         let shape = format!("N{n} C{c}");
         let (dl, loss, hit) = (b.output(n * c), b.output(n), b.output(n));
@@ -256,7 +259,8 @@ fn optim(b: &mut Builder, out: &mut Vec<Case>) {
 
 /// The batch gather from the packed store, without augmentation.
 fn data(b: &mut Builder, out: &mut Vec<Case>) {
-    for &(rows, n, pixels) in &[(1, 1, 1), (50, 7, 784), (20, 13, 5)] {
+    // MNIST's rows, rows of odd length, colour rows of 3x32x32 and 3x30x17 (not whole words)
+    for &(rows, n, pixels) in &[(1, 1, 1), (50, 7, 784), (20, 13, 5), (6, 4, 3072), (9, 5, 1530)] {
         let d = kernels::GatherDims::new(n, 3, pixels, 255.0);
         let words = pixels.div_ceil(4);
         let (x, y) = (b.output(n * pixels), b.output(n));

@@ -105,6 +105,18 @@ pub fn page(members: &[Member]) -> Result<String> {
     Ok(assemble(PAGE, UI, &title, &doc))
 }
 
+/// The pages draw, upload and bundle 28x28 grey digits of ten classes; other
+/// data is refused by name until they learn other shapes.
+fn digits_only(shape: crate::data::Shape, classes: usize) -> Result<()> {
+    if shape == crate::data::MNIST && classes == CLASSES {
+        return Ok(());
+    }
+    let (c, h, w) = shape;
+    Err(Error::usage(format!(
+        "the web pages take 28x28 grey digits of ten classes for now; this is {c}x{h}x{w} with {classes} classes (train, predict, eval and export-onnx take it)"
+    )))
+}
+
 /// A page: its HTML with the runtime, its UI script, a title and its data (JSON)
 /// pasted into their places.
 fn assemble(page: &str, ui: &str, title: &str, doc: &Value) -> String {
@@ -120,8 +132,9 @@ fn assemble(page: &str, ui: &str, title: &str, doc: &Value) -> String {
 /// One model's buffers (sizes, labels, initial contents) and its prediction
 /// plans over 1 and BATCH rows; adds the shaders they use to `shaders`.
 fn export(m: &Member, shaders: &mut BTreeMap<&'static str, String>) -> Result<Value> {
+    digits_only(m.model.spec.input, m.model.spec.classes())?;
     let mut rec = Recorder::for_split(None);
-    let blank = Images { pixels: vec![0; BATCH * PIXELS], labels: None };
+    let blank = Images::digits(vec![0; BATCH * PIXELS], None);
     let cfg = NetConfig { batch: BATCH, scale: m.model.scale, optim: None, seed: 0 };
     let mut net = Net::new(&mut rec, m.model.spec.clone(), &blank, cfg)?;
     net.write_params(&mut rec, &m.model.params)?;

@@ -42,8 +42,9 @@ pub fn page(settings: &Settings, epochs: usize, test_rows: Option<usize>) -> Res
             "--ema is not in the training page yet (the CLI's `train` has it); leave it out of export-web --train",
         ));
     }
-    let spec = Spec::parse(&settings.arch)?;
     let mut data = train::load_data(settings)?;
+    super::digits_only(data.shape(), data.classes())?;
+    let spec = data.spec(&settings.arch)?;
     if let Some(n) = test_rows {
         data.test = data.test.map(|t| t.truncate(n));
     }

@@ -335,7 +335,7 @@ fn drawing_on_the_pad_shows_the_models_prediction() {
     );
 
     // and its probabilities are the models' on exactly that image
-    let img = Images { pixels: input, labels: None };
+    let img = Images::digits(input, None);
     let mut mean = vec![0.0; CLASSES];
     for (k, m) in models.iter().enumerate() {
         let cli = cli_probs(m, &img, &format!("drawn-{k}"));

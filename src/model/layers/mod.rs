@@ -22,7 +22,7 @@ use rand::rngs::StdRng;
 use rand::Rng;
 
 /// (channels, height, width) of an activation; dense outputs are (n, 1, 1).
-pub type Shape = (usize, usize, usize);
+pub use crate::data::Shape;
 
 /// Where a layer sits in its spec, for `Kind::out_shape`.
 #[derive(Clone, Copy, Debug)]

@@ -1,0 +1,97 @@
+//! Images of other shapes than MNIST's: colour, not square, many classes. Every
+//! engine trains them to the reference engine's weights (the gather, the convs
+//! at three input channels and odd sizes, the dense layers, softmax over 47 or
+//! 100 classes), and a run from an IDX file of such images trains, predicts and
+//! refuses data of another shape by name.
+
+mod common;
+
+use gpunet::data::Images;
+use gpunet::model::Spec;
+use gpunet::optim::Optim;
+use gpunet::selftest::{steps, Tol};
+
+/// `n` images of `shape` with labels below `classes`, made from a seeded hash.
+fn images(n: usize, shape: (usize, usize, usize), classes: usize) -> Images {
+    let size = shape.0 * shape.1 * shape.2;
+    let pixels = (0..n * size).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let labels = (0..n).map(|i| (i * 7 % classes) as u8).collect();
+    Images { shape, classes, pixels, labels: Some(labels) }
+}
+
+/// `images` as 4-D IDX files (N, C, H, W) named as MNIST's are, `set` being
+/// `train` or `t10k`, in `dir`.
+fn write_idx(dir: &std::path::Path, set: &str, images: &Images) {
+    let (c, h, w) = images.shape;
+    let words = |v: &[u32]| v.iter().flat_map(|x| x.to_be_bytes()).collect::<Vec<u8>>();
+    let n = images.len() as u32;
+    let body = [words(&[0x0804, n, c as u32, h as u32, w as u32]), images.pixels.clone()].concat();
+    std::fs::write(dir.join(format!("{set}-images-idx4-ubyte")), body).unwrap();
+    let labels = [words(&[0x0801, n]), images.labels.clone().unwrap()].concat();
+    std::fs::write(dir.join(format!("{set}-labels-idx1-ubyte")), labels).unwrap();
+}
+
+#[test]
+fn every_engine_trains_other_shapes_to_the_reference_weights() {
+    let cases = [
+        ("conv8k3,pool2,conv16k3s2,gap,fc16,out47", (3, 30, 17), 47),
+        ("conv4k5valid,pool2,drop0.2,fc32,out100", (3, 32, 32), 100),
+        ("cnn4", (1, 8, 8), 10),
+        ("mlp:24", (3, 7, 5), 5),
+    ];
+    for (arch, shape, classes) in cases {
+        let spec = Spec::for_data(arch, shape, classes).unwrap();
+        let data = images(32, shape, classes);
+        let optim = Optim::adam(1e-3);
+        let mut reference = gpunet::cpu::CpuEngine::new();
+        let (want, init) = steps::weights_after(&mut reference, &spec, &data, 8, 3, optim).unwrap();
+        for mut engine in common::engines_under_test() {
+            let (got, _) = steps::weights_after(engine.as_mut(), &spec, &data, 8, 3, optim).unwrap();
+            let what = format!("{arch} on {shape:?}, {classes} classes, {}", engine.name());
+            let outcome = steps::weights_outcome(what, &got, &want, &init, Tol { atol: 1e-4, rtol: 0.0 });
+            eprintln!("{}", outcome.line());
+            assert!(outcome.pass(), "{}", outcome.line());
+        }
+    }
+}
+
+/// One command from a folder of 4-D IDX files: train (a named arch ends in the
+/// data's classes), eval and predict the test file, export ONNX; a spec whose
+/// output disagrees with the data, and a model given data of another shape, are
+/// refused naming both, with nothing written.
+#[test]
+fn a_colour_run_from_idx_files_trains_evaluates_predicts_and_refuses_other_shapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = d.join("rgb");
+    std::fs::create_dir(&data).unwrap();
+    write_idx(&data, "train", &images(60, (3, 12, 9), 5));
+    write_idx(&data, "t10k", &images(20, (3, 12, 9), 5));
+    let data_s = data.to_str().unwrap();
+    let said = common::ok(
+        d,
+        &["train", "--arch", "cnn4", "--train", data_s, "--epochs", "1", "--batch-size", "16", "--out", "run"],
+    );
+    assert!(said.contains("20 test") && said.contains("test ("), "{said}");
+    let test = data.join("t10k-images-idx4-ubyte");
+    let test_s = test.to_str().unwrap();
+    let eval = common::ok(d, &["eval", "--model", "run", "--input", test_s]);
+    assert!(eval.lines().any(|l| l.starts_with("   4 ")) && !eval.lines().any(|l| l.starts_with("   5 ")), "{eval}");
+    common::ok(d, &["predict", "--model", "run", "--input", test_s, "--out", "sub.csv", "--probs", "probs.csv"]);
+    let probs = std::fs::read_to_string(d.join("probs.csv")).unwrap();
+    assert!(probs.starts_with("ImageId,p0,p1,p2,p3,p4\n"), "{probs}");
+    assert_eq!(probs.lines().count(), 21);
+    common::ok(d, &["export-onnx", "--model", "run", "--out", "m.onnx"]);
+    // refused: an explicit spec ending in another class count; MNIST digits into this model
+    let o = common::run(d, &["train", "--arch", "conv8k3,gap,out10", "--train", data_s, "--out", "bad"], &[]);
+    let e = common::text(&o);
+    assert!(!o.status.success() && e.contains("must be out5"), "{e}");
+    common::assert_no_run_left(&d.join("bad"), "a spec refused for its data");
+    let digits = d.join("digits");
+    std::fs::create_dir(&digits).unwrap();
+    let mnist = gpunet::data::mnist_test().unwrap().truncate(4);
+    gpunet::data::csv::write(&digits.join("four.csv"), &mnist).unwrap();
+    let o = common::run(d, &["eval", "--model", "run", "--input", digits.join("four.csv").to_str().unwrap()], &[]);
+    let e = common::text(&o);
+    assert!(!o.status.success() && e.contains("3x12x9") && e.contains("1x28x28"), "{e}");
+}
