@@ -46,8 +46,9 @@ unsafe impl GlobalAlloc for Counting {
 }
 
 /// Bytes a parse may allocate beyond `FACTOR` times its input: fixed costs
-/// (a CSV reader's buffer, a header's map, an error message).
-pub const SLACK: usize = 1 << 20;
+/// (a CSV reader's buffer, a header's map, an error message, a picture
+/// decoder's tables: 1.1 MiB for the smallest GIF or JPEG).
+pub const SLACK: usize = 2 << 20;
 /// How many times its input's size a parse may allocate.
 pub const FACTOR: usize = 16;
 
@@ -295,6 +296,23 @@ fn checkpoint_seeds() -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
     (checkpoints, headers)
 }
 
+/// Small pictures in each format a class folder may hold.
+pub fn picture_seeds() -> Vec<Vec<u8>> {
+    use image::ImageFormat as F;
+    let img = image::DynamicImage::ImageRgba8(image::RgbaImage::from_fn(6, 5, |x, y| {
+        image::Rgba([x as u8 * 40, y as u8 * 50, 7, 200])
+    }));
+    [F::Png, F::Jpeg, F::Gif, F::Bmp, F::Pnm]
+        .into_iter()
+        .filter_map(|f| {
+            let mut out = std::io::Cursor::new(Vec::new());
+            let img =
+                if f == F::Jpeg || f == F::Pnm { image::DynamicImage::ImageRgb8(img.to_rgb8()) } else { img.clone() };
+            img.write_to(&mut out, f).ok().map(|_| out.into_inner())
+        })
+        .collect()
+}
+
 /// Every target, seeded from real inputs: the embedded MNIST's first images as
 /// IDX (plain and gzipped) and CSV, checkpoints of a few nets, metrics, specs.
 pub fn targets() -> Vec<Target> {
@@ -325,6 +343,12 @@ pub fn targets() -> Vec<Target> {
             parse: |b| data::idx::gunzip(b).is_ok_and(|raw| data::idx::parse_labels(&raw, "fuzz").is_ok()),
         },
         Target { name: "Kaggle CSV", seeds: vec![csv], parse: |b| data::csv::parse(b, Path::new("fuzz.csv")).is_ok() },
+        Target {
+            name: "picture (PNG, JPEG, GIF, BMP, WebP, PNM)",
+            seeds: picture_seeds(),
+            // sides up to 64 here: the harness bounds allocation by the input's size
+            parse: |b| data::folder::picture_from_bytes(b, (3, 8, 8), 64).is_ok(),
+        },
         Target {
             name: "metrics.csv",
             seeds: vec![b"epoch,seconds,loss,accuracy,val_loss,val_accuracy,lr\n1,0.5,0.3,0.9,0.2,0.95,0.001\n2,0.5,0.2,0.93,,,0.001\n".to_vec()],

@@ -131,6 +131,8 @@ pub struct Evaluation {
     pub accuracy: f64,
     /// confusion[true][predicted], classes x classes
     pub confusion: Vec<Vec<u32>>,
+    /// The classes' names, where they have them (the table's rows are named so).
+    pub names: Vec<String>,
 }
 
 /// Loss, accuracy and confusion of rows of `classes` probabilities against `labels`
@@ -144,7 +146,7 @@ pub fn evaluate(probs: &[f32], labels: &[u8], classes: usize) -> Evaluation {
     }
     let n = labels.len().max(1) as f64;
     let hits: u32 = (0..classes).map(|c| confusion[c][c]).sum();
-    Evaluation { loss: loss / n, accuracy: hits as f64 / n, confusion }
+    Evaluation { loss: loss / n, accuracy: hits as f64 / n, confusion, names: Vec::new() }
 }
 
 impl Evaluation {
@@ -165,13 +167,14 @@ impl std::fmt::Display for Evaluation {
         let pct = |v: Option<f64>| v.map_or_else(|| format!("{:>10}", "-"), |v| format!("{:>9.2}%", v * 100.0));
         writeln!(f, "loss {:.4} - accuracy {:.4}", self.loss, self.accuracy)?;
         writeln!(f, "confusion matrix (rows: true label, columns: predicted), per-class precision and recall")?;
-        write!(f, "     ")?;
+        let width = self.names.iter().map(|n| n.chars().count() + 1).max().unwrap_or(0);
+        write!(f, "     {:width$}", "")?;
         for c in 0..self.confusion.len() {
             write!(f, "{c:>6}")?;
         }
         writeln!(f, "{:>10}{:>10}", "precision", "recall")?;
         for (t, row) in self.confusion.iter().enumerate() {
-            write!(f, "{t:>4} ")?;
+            write!(f, "{t:>4} {:width$}", self.names.get(t).map_or("", String::as_str))?;
             for v in row {
                 write!(f, "{v:>6}")?;
             }

@@ -238,6 +238,15 @@ struct RunFlags {
     /// Pixel divisor: 255, or 256 as the blog did [default: 255]
     #[arg(long)]
     scale: Option<f32>,
+    /// A folder of pictures read as 1 (grey) or 3 (RGB) channels [default: 3 if any picture has colour, else 1]
+    #[arg(long)]
+    channels: Option<usize>,
+    /// A folder of pictures resized to H,W (a triangle filter: bilinear) [default: the pictures' one size]
+    #[arg(long)]
+    resize: Option<String>,
+    /// A folder of pictures: leave out (and count) pictures that cannot be read instead of stopping
+    #[arg(long)]
+    skip_bad_images: bool,
 }
 
 #[derive(Args)]
@@ -449,7 +458,7 @@ fn predict_cmd(
     let secs = t.elapsed().as_secs_f64();
     data::csv::write_submission(&out, &infer::argmax(&p, classes))?;
     if let Some(path) = probs {
-        data::csv::write_probs(&path, &p, classes)?;
+        data::csv::write_probs(&path, &p, classes, &models[0].spec.names)?;
     }
     say!(
         "wrote {} predictions to {}{}{} ({secs:.2} s on the engine, {:.0} images/s)",
@@ -571,7 +580,15 @@ fn eval_cmd(
     let models = gpunet::run::load_models(&model)?;
     let classes = infer::shared_shape(&models, &model)?.1;
     models.iter().try_for_each(|m| gpunet::model::net::check_batch(batch_size, &m.spec))?;
-    let images = data::load(&input)?;
+    let spec = &models[0].spec;
+    let images = match input.is_dir() {
+        // a folder of class folders, read as the model's own were
+        true => {
+            let read = data::folder::Options::to(spec.input, &Default::default());
+            data::load_test(&input, &read, &spec.names, &mut |line: &str| eprintln!("{line}"))?
+        }
+        false => data::load(&input)?,
+    };
     infer::fits(&models[0], &images).map_err(|e| Error::input(&input, 0, e.to_string()))?;
     if let Some(i) = images.labels.iter().flatten().position(|&l| l as usize >= classes) {
         let label = images.labels.as_ref().unwrap()[i];
@@ -602,7 +619,9 @@ fn eval_cmd(
         }
         say!("ensemble of {} (mean probabilities):", models.len());
     }
-    print!("{}", infer::evaluate(&p, &labels, classes));
+    let mut e = infer::evaluate(&p, &labels, classes);
+    e.names = models[0].spec.names.clone();
+    print!("{e}");
     if let Some((path, format)) = errors {
         match gpunet::plot::grid::save_mistakes(&path, format, &images, &labels, &infer::argmax(&p, classes))? {
             None => say!("no misclassified images; {} not written", path.display()),
@@ -625,25 +644,34 @@ fn predict_pictures(
     batch_size: usize,
     tta: &[(i32, i32)],
 ) -> Result<ExitCode> {
-    if models[0].spec.input != data::MNIST || models[0].spec.classes() != data::CLASSES {
-        let (c, h, w) = models[0].spec.input;
-        return Err(Error::usage(format!(
-            "pictures are read as 28x28 grey digits of ten classes; this model takes {c}x{h}x{w} images into {} classes (give it an IDX file)",
-            models[0].spec.classes()
-        )));
-    }
+    let spec = &models[0].spec;
     let files = data::picture::expand(input)?;
-    let images = data::picture::load(&files)?;
+    // a model of MNIST's digits reads a picture as a digit (ink found, fitted,
+    // centred); any other the way its training folder's pictures were read
+    let images = if spec.input == data::MNIST && spec.names.is_empty() {
+        data::picture::load(&files)?
+    } else {
+        let pixels = files.iter().map(|f| data::folder::read_picture(f, spec.input)).collect::<Result<Vec<_>>>()?;
+        data::Images { shape: spec.input, classes: spec.classes(), pixels: pixels.concat(), labels: None }
+    };
     let mut engine = open(c)?.engine;
     let p = infer::mean(&infer::predict_each(&mut *engine, models, &images, batch_size, tta)?);
-    let digits = infer::argmax(&p, data::CLASSES);
-    let rows: Vec<&[f32]> = p.chunks(data::CLASSES).collect();
-    for ((f, d), probs) in files.iter().zip(&digits).zip(&rows) {
-        let all: Vec<String> = probs.iter().map(|v| format!("{v:.3}")).collect();
-        say!("{}: {d} ({:.1}%)  [{}]", f.display(), probs[*d as usize] * 100.0, all.join(" "));
+    let classes = spec.classes();
+    let picked = infer::argmax(&p, classes);
+    let rows: Vec<&[f32]> = p.chunks(classes).collect();
+    for ((f, &k), probs) in files.iter().zip(&picked).zip(&rows) {
+        let all: Vec<String> = probs.iter().take(10).map(|v| format!("{v:.3}")).collect();
+        let more = if classes > 10 { " ..." } else { "" };
+        say!(
+            "{}: {} ({:.1}%)  [{}{more}]",
+            f.display(),
+            spec.name(k as usize),
+            probs[k as usize] * 100.0,
+            all.join(" ")
+        );
     }
     if let Some(out) = out {
-        data::csv::write_pictures(out, &files, &digits, &p)?;
+        data::csv::write_pictures(out, &files, &picked, &p, &spec.names)?;
         say!("wrote {} predictions to {}", files.len(), out.display());
     }
     Ok(ExitCode::SUCCESS)

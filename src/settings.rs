@@ -48,6 +48,12 @@ pub struct Settings {
     /// with the training data (the embedded t10k, or a folder's own), if any
     #[serde(with = "path_text")]
     pub test: Option<PathBuf>,
+    /// Pictures of a class-folder data set: channels (None: from the pictures),
+    /// the size they are resized to (None: they must share one), skip unreadable ones
+    pub channels: Option<usize>,
+    #[serde(with = "size_text")]
+    pub resize: Option<(usize, usize)>,
+    pub skip_bad_images: bool,
 }
 
 impl Default for Settings {
@@ -102,7 +108,15 @@ impl Settings {
             scale: 255.0,
             train: None,
             test: None,
+            channels: None,
+            resize: None,
+            skip_bad_images: false,
         }
+    }
+
+    /// How a folder of pictures is read.
+    pub fn pictures(&self) -> crate::data::folder::Options {
+        crate::data::folder::Options { channels: self.channels, resize: self.resize, skip_bad: self.skip_bad_images }
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -132,6 +146,9 @@ impl Settings {
                 1.0 / self.lr,
                 self.weight_decay
             ));
+        }
+        if self.channels.is_some_and(|c| c != 1 && c != 3) {
+            return bad(format!("--channels must be 1 (grey) or 3 (RGB), got {}", self.channels.unwrap_or(0)));
         }
         if !(0.0..1.0).contains(&self.label_smoothing) {
             return bad(format!("--label-smoothing must be in [0, 1), got {}", self.label_smoothing));
@@ -261,6 +278,27 @@ mod path_text {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
         Ok(Option::<String>::deserialize(d)?.map(PathBuf::from))
+    }
+}
+
+/// `--resize`'s text (H,W) in the settings' JSON.
+mod size_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(p: &Option<(usize, usize)>, s: S) -> Result<S::Ok, S::Error> {
+        match p {
+            Some((h, w)) => s.serialize_some(&format!("{h},{w}")),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<(usize, usize)>, D::Error> {
+        let Some(text) = Option::<String>::deserialize(d)? else { return Ok(None) };
+        let dims: Vec<usize> = text.split(',').filter_map(|v| v.trim().parse().ok()).filter(|&v| v > 0).collect();
+        match dims[..] {
+            [h, w] if h <= 16_384 && w <= 16_384 => Ok(Some((h, w))),
+            _ => Err(serde::de::Error::custom(format!("--resize {text}: expected H,W, two sizes 1..16384"))),
+        }
     }
 }
 

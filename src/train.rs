@@ -48,25 +48,30 @@ pub struct Data {
     pub train: Images,
     pub val: Images,
     /// The test set: `--test`'s, or the one the training data comes with (the
-    /// embedded t10k, a folder's t10k files).
+    /// embedded t10k, a folder's t10k files or test/ folder).
     pub test: Option<Images>,
+    /// The class names (a folder's class folders), empty where the data has none.
+    pub names: Vec<String>,
 }
 
 /// Loads and splits the data the settings name (every row validated).
 pub fn load_data(s: &Settings) -> Result<Data> {
-    let (all, mut test) = match &s.train {
+    let pictures = s.pictures();
+    let say = &mut |line: &str| eprintln!("{line}");
+    let (all, mut test, names) = match &s.train {
         Some(path) => {
-            let (train, test) = data::load_set(path)?;
-            (labelled(train, path, "training")?, test)
+            let (train, test, names) = data::load_set(path, &pictures, say)?;
+            (labelled(train, path, "training")?, test, names)
         }
         None => {
             // the two embedded sets inflate on both cores at once
             let (train, test) = rayon::join(data::mnist_train, data::mnist_test);
-            (train?, Some(test?))
+            (train?, Some(test?), Vec::new())
         }
     };
     if let Some(path) = &s.test {
-        test = Some(labelled(data::load(path)?, path, "test")?);
+        let like = data::folder::Options::to(all.shape, &pictures);
+        test = Some(labelled(data::load_test(path, &like, &names, say)?, path, "test")?);
     }
     if let Some(t) = test.as_ref().filter(|t| t.shape != all.shape) {
         let (c, h, w) = t.shape;
@@ -86,7 +91,7 @@ pub fn load_data(s: &Settings) -> Result<Data> {
             all.len()
         )));
     }
-    Ok(Data { train, val, test })
+    Ok(Data { train, val, test, names })
 }
 
 /// `C`x`H`x`W` images.
@@ -138,7 +143,8 @@ impl Data {
 
     /// The network `arch` names, for this data's shape and classes.
     pub fn spec(&self, arch: &str) -> Result<Spec> {
-        Spec::for_data(arch, self.shape(), self.classes())
+        let spec = Spec::for_data(arch, self.shape(), self.classes())?;
+        Ok(Spec { names: self.names.clone(), ..spec })
     }
 }
 

@@ -85,14 +85,16 @@ fn idx_of_any_shape_and_channels() {
         std::fs::write(dir.path().join(format!("{set}-labels-idx1-ubyte")), [&header(&[0x0801, 1])[..], &[2]].concat())
             .unwrap();
     }
-    let (train, test) = data::load_set(dir.path()).unwrap();
+    let o = data::folder::Options::default();
+    let (train, test, names) = data::load_set(dir.path(), &o, &mut |_| {}).unwrap();
+    assert!(names.is_empty());
     assert_eq!((train.shape, train.classes, test.map(|t| t.shape)), ((1, 8, 8), 3, Some((1, 8, 8))));
     for (dims, bad) in [([2u32, 5, 4], "expected (C, H, W) or (H, W, C)"), ([3, 0, 4], "expected 1 to")] {
         let bytes = [header(&[0x0804, 1, dims[0], dims[1], dims[2]]), vec![0; 40]].concat();
         let e = idx::parse_images(&bytes, "x").unwrap_err().to_string();
         assert!(e.contains(bad), "{dims:?}: {e}");
     }
-    let e = data::load_set(&dir.path().join("nothing-here")).unwrap_err().to_string();
+    let e = data::load_set(&dir.path().join("nothing-here"), &o, &mut |_| {}).unwrap_err().to_string();
     assert!(e.contains("nothing-here"), "{e}");
 }
 

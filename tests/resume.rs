@@ -33,7 +33,7 @@ fn every_flag_that_contradicts_the_resumed_run_is_refused_by_name() {
     let train_csv = d.path().join("t.csv");
     gpunet::data::csv::write(&train_csv, &gpunet::data::mnist_test().unwrap().truncate(300)).unwrap();
     // (flag, a value the run does not have, the run's own value)
-    let flags: [(&str, &str, &str); 17] = [
+    let flags: [(&str, &str, &str); 21] = [
         ("--arch", "mlp:9", "mlp:8"),
         ("--batch-size", "50", "100"),
         ("--lr", "0.01", "0.001"),
@@ -50,6 +50,10 @@ fn every_flag_that_contradicts_the_resumed_run_is_refused_by_name() {
         ("--seed", "1", "42"),
         ("--scale", "256", "255"),
         ("--train", "t.csv", ""),
+        ("--test", "t.csv", ""),
+        ("--channels", "3", ""),
+        ("--resize", "9,13", ""),
+        ("--skip-bad-images", "", ""),
         ("--nesterov", "", ""),
     ];
     for (flag, other, own) in flags {

@@ -95,3 +95,105 @@ fn a_colour_run_from_idx_files_trains_evaluates_predicts_and_refuses_other_shape
     let e = common::text(&o);
     assert!(!o.status.success() && e.contains("3x12x9") && e.contains("1x28x28"), "{e}");
 }
+
+/// A folder of class folders: `names` classes of `n` pictures each of w x h,
+/// grey PNGs and colour JPEGs, and a stray text file.
+fn picture_folder(dir: &std::path::Path, names: &[&str], n: usize, (w, h): (u32, u32)) {
+    for (k, name) in names.iter().enumerate() {
+        let class = dir.join(name);
+        std::fs::create_dir_all(&class).unwrap();
+        for i in 0..n {
+            // a bright square whose place tells the class apart, on a noisy ground
+            let img = image::RgbImage::from_fn(w, h, |x, y| {
+                let inside = (x as usize * names.len() / w as usize) == k && y < h / 2;
+                let v = if inside { 230 } else { ((x * 7 + y * 13 + i as u32 * 3) % 40) as u8 };
+                image::Rgb([v, v / 2 + (k as u8) * 10, 255 - v])
+            });
+            match i % 2 {
+                0 => image::DynamicImage::ImageRgb8(img).to_luma8().save(class.join(format!("{i}.png"))).unwrap(),
+                _ => img.save(class.join(format!("{i}.JPG"))).unwrap(),
+            }
+        }
+    }
+    std::fs::write(dir.join(names[0]).join("notes.txt"), "not a picture").unwrap();
+}
+
+/// Class folders trained by one command (train/ and test/, colour from the JPEGs,
+/// a non-square size), the class names in predict, its probabilities' columns and
+/// eval's table, the model read by tract; mixed sizes, an empty class folder and a
+/// corrupt picture refused by name (and the last skipped when asked).
+#[test]
+fn a_folder_of_class_folders_trains_and_names_its_classes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let names = ["circle", "square", "star"];
+    picture_folder(&d.join("pics/train"), &names, 12, (13, 9));
+    picture_folder(&d.join("pics/test"), &names, 4, (13, 9));
+    let args =
+        ["train", "--arch", "conv8k3,pool2,conv8k3,gap,out3", "--train", "pics", "--epochs", "3", "--batch-size", "8"];
+    let o = common::run(d, &[&args[..], &["--out", "run"]].concat(), &[("GPUNET_DEVICE", "cpu")]);
+    let said = common::text(&o);
+    assert!(o.status.success(), "{said}");
+    assert!(said.contains("36 pictures of 3x9x13 in 3 classes; 1 other files ignored"), "{said}");
+    assert!(said.contains("12 test"), "{said}");
+    let eval = common::ok(d, &["eval", "--model", "run", "--input", "pics/test"]);
+    assert!(eval.lines().any(|l| l.starts_with("   2 star ")), "{eval}");
+    let pic = d.join("pics/test/star/1.JPG");
+    let said = common::ok(d, &["predict", "--model", "run", "--input", pic.to_str().unwrap(), "--out", "p.csv"]);
+    assert!(names.iter().any(|n| said.contains(&format!(": {n} ("))), "{said}");
+    let csv = std::fs::read_to_string(d.join("p.csv")).unwrap();
+    assert!(csv.starts_with("file,class,p_circle,p_square,p_star\n"), "{csv}");
+    common::ok(d, &["export-onnx", "--model", "run", "--out", "m.onnx"]);
+    // refused: two sizes without --resize (then read with it), an empty class, a corrupt picture
+    picture_folder(&d.join("mixed"), &names, 2, (13, 9));
+    picture_folder(&d.join("mixed/star"), &["odd"], 1, (8, 8));
+    std::fs::rename(d.join("mixed/star/odd/0.png"), d.join("mixed/star/8x8.png")).unwrap();
+    let bad = |what: &str, extra: &[&str], want: &str| {
+        let a = [&["train", "--arch", "conv4k3,gap,out3", "--train", what, "--epochs", "1", "--out", "bad"][..], extra]
+            .concat();
+        let o = common::run(d, &a, &[("GPUNET_DEVICE", "cpu")]);
+        let e = common::text(&o);
+        assert!(!o.status.success() && e.contains(want), "{what} {extra:?}: {e}");
+        common::assert_no_run_left(&d.join("bad"), what);
+    };
+    bad("mixed", &[], "give --resize H,W");
+    common::ok(
+        d,
+        &[
+            "train",
+            "--arch",
+            "conv4k3,gap,out3",
+            "--train",
+            "mixed",
+            "--resize",
+            "9,13",
+            "--epochs",
+            "1",
+            "--out",
+            "resized",
+        ],
+    );
+    std::fs::create_dir_all(d.join("mixed/zebra")).unwrap();
+    bad("mixed", &["--resize", "9,13"], "class folder 'zebra' holds no pictures");
+    std::fs::remove_dir(d.join("mixed/zebra")).unwrap();
+    std::fs::write(d.join("mixed/circle/broken.png"), b"\x89PNG\r\n\x1a\nnot really").unwrap();
+    bad("mixed", &["--resize", "9,13"], "broken.png");
+    let said = common::ok(
+        d,
+        &[
+            "train",
+            "--arch",
+            "conv4k3,gap,out3",
+            "--train",
+            "mixed",
+            "--resize",
+            "9,13",
+            "--skip-bad-images",
+            "--epochs",
+            "1",
+            "--out",
+            "skipped",
+        ],
+    );
+    let _ = said;
+}

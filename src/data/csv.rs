@@ -117,24 +117,45 @@ pub fn write_submission(path: &Path, labels: &[u8]) -> Result<()> {
     })
 }
 
-/// `file,digit,p0..p9`, a row per picture (atomically).
-pub fn write_pictures(path: &Path, files: &[std::path::PathBuf], digits: &[u8], probs: &[f32]) -> Result<()> {
+/// A field quoted where it holds a comma, a quote or a line break.
+fn field(text: &str) -> String {
+    match text.contains([',', '"', '\n', '\r']) {
+        true => format!("\"{}\"", text.replace('"', "\"\"")),
+        false => text.to_string(),
+    }
+}
+
+/// The probability columns: `p0..` where the classes are numbers, else `p_NAME`.
+fn prob_columns(names: &[String], classes: usize) -> Vec<String> {
+    (0..classes).map(|c| names.get(c).map_or_else(|| format!("p{c}"), |n| field(&format!("p_{n}")))).collect()
+}
+
+/// `file,digit,p0..p9` (or `file,class,p_NAME...` where the classes have names),
+/// a row per picture (atomically).
+pub fn write_pictures(
+    path: &Path,
+    files: &[std::path::PathBuf],
+    picked: &[u8],
+    probs: &[f32],
+    names: &[String],
+) -> Result<()> {
+    let classes = probs.len() / files.len().max(1);
     write_atomic(path, |w| {
-        let head: Vec<String> = (0..CLASSES).map(|c| format!("p{c}")).collect();
-        writeln!(w, "file,digit,{}", head.join(","))?;
-        for ((f, d), row) in files.iter().zip(digits).zip(probs.chunks(CLASSES)) {
+        let what = if names.is_empty() { "digit" } else { "class" };
+        writeln!(w, "file,{what},{}", prob_columns(names, classes).join(","))?;
+        for ((f, &k), row) in files.iter().zip(picked).zip(probs.chunks(classes.max(1))) {
             let vals: Vec<String> = row.iter().map(|v| v.to_string()).collect();
-            writeln!(w, "\"{}\",{d},{}", f.display().to_string().replace('"', "\"\""), vals.join(","))?;
+            let class = names.get(k as usize).map_or_else(|| k.to_string(), |n| field(n));
+            writeln!(w, "\"{}\",{class},{}", f.display().to_string().replace('"', "\"\""), vals.join(","))?;
         }
         Ok(())
     })
 }
 
-/// `ImageId,p0..p{classes-1}` (atomically).
-pub fn write_probs(path: &Path, probs: &[f32], classes: usize) -> Result<()> {
+/// `ImageId,p0..p{classes-1}`, or `p_NAME` columns where the classes have names (atomically).
+pub fn write_probs(path: &Path, probs: &[f32], classes: usize, names: &[String]) -> Result<()> {
     write_atomic(path, |w| {
-        let cols: Vec<String> = (0..classes).map(|c| format!("p{c}")).collect();
-        writeln!(w, "ImageId,{}", cols.join(","))?;
+        writeln!(w, "ImageId,{}", prob_columns(names, classes).join(","))?;
         for (i, row) in probs.chunks(classes).enumerate() {
             let vals: Vec<String> = row.iter().map(|p| format!("{p:.6}")).collect();
             writeln!(w, "{},{}", i + 1, vals.join(","))?;

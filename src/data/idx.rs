@@ -75,7 +75,7 @@ pub fn parse_images(bytes: &[u8], path: &str) -> Result<(Shape, Vec<u8>)> {
     let start = 4 + 4 * dims;
     let (want, have) = (n * size, (bytes.len() - start) as u64);
     if have != want {
-        return Err(bad(format!("{n} images need {want} value bytes, file has {have} (truncated?)")));
+        return Err(bad(format!("{n} images need {want} pixel bytes, file has {have} (truncated?)")));
     }
     let shape = (shape.0 as usize, shape.1 as usize, shape.2 as usize);
     let values = &bytes[start..];

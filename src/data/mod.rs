@@ -2,6 +2,7 @@
 //! train/validation split.
 
 pub mod csv;
+pub mod folder;
 pub mod idx;
 pub mod picture;
 
@@ -135,16 +136,59 @@ pub fn mnist_test() -> Result<Images> {
     embedded(&TEST_IMAGES, &TEST_LABELS)
 }
 
+/// A data set as a run reads it: the training images, the test images that come
+/// with them (if any), and the class names (empty where the source has none).
+pub type Set = (Images, Option<Images>, Vec<String>);
+
 /// A training set and the test set that comes with it: a file (a Kaggle CSV or
 /// an IDX image file) has none; a folder holding IDX files as MNIST's come
 /// (`train-images-idx3-ubyte` and `t10k-images-idx3-ubyte`, each gzipped or
-/// not, labels beside them) gives both.
-pub fn load_set(path: &std::path::Path) -> Result<(Images, Option<Images>)> {
+/// not, labels beside them) gives both, as does a folder holding `train` and
+/// `test` folders of class folders; a folder of class folders has none.
+pub fn load_set(path: &std::path::Path, o: &folder::Options, say: &mut dyn FnMut(&str)) -> Result<Set> {
     if !path.is_dir() {
-        return Ok((load(path)?, None));
+        return Ok((load(path)?, None, Vec::new()));
     }
-    let (train, test) = idx::in_dir(path)?;
-    Ok((idx::load_pair(&train)?, test.as_deref().map(idx::load_pair).transpose()?))
+    if let Ok((train, test)) = idx::in_dir(path) {
+        return Ok((idx::load_pair(&train)?, test.as_deref().map(idx::load_pair).transpose()?, Vec::new()));
+    }
+    let (train, test) = (path.join("train"), path.join("test"));
+    if folder::is_class_folder(&train) && folder::is_class_folder(&test) {
+        let (train, names) = folder::load(&train, o, say)?;
+        let test = load_test(&test, &folder::Options::to(train.shape, o), &names, say)?;
+        return Ok((train, Some(test), names));
+    }
+    if !folder::is_class_folder(path) {
+        return Err(Error::input(
+            path,
+            0,
+            "expected class folders (DIR/<class>/<picture>), train/ and test/ folders of them, or IDX files named as MNIST's (train-images-idx3-ubyte, t10k-images-idx3-ubyte)",
+        ));
+    }
+    let (train, names) = folder::load(path, o, say)?;
+    Ok((train, None, names))
+}
+
+/// A test set: a file, or a folder of class folders whose names must be the
+/// training set's (`names`; none where it has none).
+pub fn load_test(
+    path: &std::path::Path,
+    o: &folder::Options,
+    names: &[String],
+    say: &mut dyn FnMut(&str),
+) -> Result<Images> {
+    if !path.is_dir() {
+        return load(path);
+    }
+    let (test, test_names) = folder::load(path, o, say)?;
+    if test_names != names {
+        return Err(Error::input(
+            path,
+            0,
+            format!("its classes are {test_names:?}, the training set's {names:?}: a test folder needs the same class folders"),
+        ));
+    }
+    Ok(test)
 }
 
 /// Reads images from a Kaggle CSV or an IDX image file (.gz or plain; labels are

@@ -220,12 +220,19 @@ pub fn save_model(path: &Path, spec: &Spec, scale: f32, slots: &[Slot], params: 
 
 fn model_meta(spec: &Spec, scale: f32) -> HashMap<String, String> {
     let (c, h, w) = spec.input;
-    HashMap::from([
+    let mut meta = HashMap::from([
         ("gpunet.arch".to_string(), spec.text()),
         (INPUT.to_string(), format!("{c},{h},{w}")),
         ("gpunet.scale".to_string(), scale.to_string()),
-    ])
+    ]);
+    if !spec.names.is_empty() {
+        meta.insert(CLASSES.to_string(), serde_json::to_string(&spec.names).expect("names are strings"));
+    }
+    meta
 }
+
+/// The metadata key of the classes' names, a JSON list (absent: the classes are numbers).
+pub const CLASSES: &str = "gpunet.classes";
 
 /// The metadata key of a model's input shape, `C,H,W`; files without it (written
 /// before any other shape could be trained) hold MNIST's 1,28,28.
@@ -322,8 +329,19 @@ fn model_of(path: &Path, st: &SafeTensors, meta: &HashMap<String, String>, len: 
         .get("gpunet.arch")
         .ok_or_else(|| Error::input(path, 0, "no 'gpunet.arch' metadata: not a gpunet checkpoint"))?;
     let input = input_of(path, meta)?;
-    let spec =
+    let mut spec =
         Spec::stored(arch, input).map_err(|e| Error::input(path, 0, format!("its gpunet.arch is invalid: {e}")))?;
+    if let Some(text) = meta.get(CLASSES) {
+        let names: Vec<String> = serde_json::from_str(text).unwrap_or_default();
+        if names.len() != spec.classes() {
+            return Err(Error::input(
+                path,
+                0,
+                format!("its {CLASSES} names {} classes, the spec has {}", names.len(), spec.classes()),
+            ));
+        }
+        spec.names = names;
+    }
     let scale: f32 = meta
         .get("gpunet.scale")
         .and_then(|s| s.parse().ok())

@@ -15,6 +15,9 @@ pub struct Spec {
     pub input: Shape,
     pub layers: Vec<Layer>,
     pub shapes: Vec<Shape>,
+    /// The classes' names where the data has them (a folder's class folders),
+    /// one per output; empty: the classes are their numbers.
+    pub names: Vec<String>,
 }
 
 /// The named architectures: (name, spec, epochs the blog ran, description).
@@ -142,7 +145,7 @@ impl Spec {
             (_, Some(c)) => return Err(err(format!("the last layer must be out{c} (the data has {c} classes)"))),
             (_, None) => return Err(err("the last layer must be out{N}, N the number of classes".into())),
         }
-        let spec = Spec { input, layers, shapes };
+        let spec = Spec { input, layers, shapes, names: Vec::new() };
         spec.check_sizes().map_err(err)?;
         Ok(spec)
     }
@@ -171,6 +174,11 @@ impl Spec {
     /// The classes its last layer tells apart.
     pub fn classes(&self) -> usize {
         self.shapes.last().expect("a spec has layers").0
+    }
+
+    /// Class `k`'s name: its folder's, or its number.
+    pub fn name(&self, k: usize) -> String {
+        self.names.get(k).cloned().unwrap_or_else(|| k.to_string())
     }
 
     /// Values of one input image (C·H·W).
