@@ -743,6 +743,7 @@ fn train_cmd(c: &Choice, a: TrainArgs) -> Result<ExitCode> {
     }
     // every input is read and checked before the device is opened or anything written
     let data = train::load_data(&settings)?;
+    let settings = settings.for_data(data.fingerprint.as_deref())?;
     // SIGINT, SIGTERM and SIGHUP all save. `timeout` and a terminal's process group
     // can deliver one signal twice within microseconds, so a second one counts only
     // once the first has been acknowledged for a moment a person would notice.

@@ -54,6 +54,9 @@ pub struct Settings {
     #[serde(with = "size_text")]
     pub resize: Option<(usize, usize)>,
     pub skip_bad_images: bool,
+    /// The fingerprint of the data files the run began on (`data::fingerprint`;
+    /// no flag sets it): a resume on other files is refused
+    pub data: Option<String>,
 }
 
 impl Default for Settings {
@@ -111,7 +114,24 @@ impl Settings {
             channels: None,
             resize: None,
             skip_bad_images: false,
+            data: None,
         }
+    }
+
+    /// These settings for data of `fingerprint`: a run that recorded another one
+    /// is refused (its files changed since it began), else the fingerprint is kept.
+    pub fn for_data(self, fingerprint: Option<&str>) -> Result<Settings> {
+        if let (Some(was), Some(now)) = (self.data.as_deref(), fingerprint) {
+            if was != now {
+                let files = [self.train.as_deref(), self.test.as_deref()].into_iter().flatten();
+                let names: Vec<String> = files.map(|p| p.display().to_string()).collect();
+                return Err(Error::usage(format!(
+                    "the data changed since the run began: the files under {} are not the ones it trained on (names and sizes differ); resume on those files or start a new run",
+                    names.join(" and ")
+                )));
+            }
+        }
+        Ok(Settings { data: fingerprint.map(String::from).or(self.data), ..self })
     }
 
     /// How a folder of pictures is read.

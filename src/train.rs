@@ -52,6 +52,9 @@ pub struct Data {
     pub test: Option<Images>,
     /// The class names (a folder's class folders), empty where the data has none.
     pub names: Vec<String>,
+    /// The files' fingerprint (`data::fingerprint` of `--train` and `--test`);
+    /// None for the embedded MNIST.
+    pub fingerprint: Option<String>,
 }
 
 /// Loads and splits the data the settings name (every row validated).
@@ -91,7 +94,9 @@ pub fn load_data(s: &Settings) -> Result<Data> {
             all.len()
         )));
     }
-    Ok(Data { train, val, test, names })
+    let paths: Vec<&Path> = [s.train.as_deref(), s.test.as_deref()].into_iter().flatten().collect();
+    let fingerprint = (!paths.is_empty()).then(|| data::fingerprint(&paths)).transpose()?;
+    Ok(Data { train, val, test, names, fingerprint })
 }
 
 /// `C`x`H`x`W` images.

@@ -144,6 +144,13 @@ fn a_folder_of_class_folders_trains_and_names_its_classes() {
     let csv = std::fs::read_to_string(d.join("p.csv")).unwrap();
     assert!(csv.starts_with("file,class,p_circle,p_square,p_star\n"), "{csv}");
     common::ok(d, &["export-onnx", "--model", "run", "--out", "m.onnx"]);
+    // a resume reads the same files; one picture more in the folder and it is refused
+    let more = common::ok(d, &["train", "--resume", "run", "--epochs", "4"]);
+    assert!(more.contains("Epoch 4/4"), "{more}");
+    std::fs::copy(d.join("pics/train/star/0.png"), d.join("pics/train/star/extra.png")).unwrap();
+    let o = common::run(d, &["train", "--resume", "run", "--epochs", "5"], &[("GPUNET_DEVICE", "cpu")]);
+    let e = common::text(&o);
+    assert!(!o.status.success() && e.contains("the data changed since the run began"), "{e}");
     // refused: two sizes without --resize (then read with it), an empty class, a corrupt picture
     picture_folder(&d.join("mixed"), &names, 2, (13, 9));
     picture_folder(&d.join("mixed/star"), &["odd"], 1, (8, 8));

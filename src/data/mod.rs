@@ -136,6 +136,35 @@ pub fn mnist_test() -> Result<Images> {
     embedded(&TEST_IMAGES, &TEST_LABELS)
 }
 
+/// The sha256 of every file under `paths` (a file itself, or a folder walked
+/// through): its path below the one given and its size, in byte order. What a
+/// run keeps to know, when it resumes, that its data is the same files.
+pub fn fingerprint(paths: &[&std::path::Path]) -> Result<String> {
+    let mut h = Sha256::new();
+    for root in paths {
+        let mut files = Vec::new();
+        let mut dirs = vec![root.to_path_buf()];
+        while let Some(at) = dirs.pop() {
+            if !at.is_dir() {
+                let size = std::fs::metadata(&at).map_err(|e| Error::io(&at, e))?.len();
+                files.push((at.strip_prefix(root).unwrap_or(&at).as_os_str().as_encoded_bytes().to_vec(), size));
+                continue;
+            }
+            for entry in std::fs::read_dir(&at).map_err(|e| Error::io(&at, e))? {
+                dirs.push(entry.map_err(|e| Error::io(&at, e))?.path());
+            }
+        }
+        files.sort();
+        h.update(files.len().to_le_bytes());
+        for (name, size) in files {
+            h.update(&name);
+            h.update([0]);
+            h.update(size.to_le_bytes());
+        }
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
 /// A data set as a run reads it: the training images, the test images that come
 /// with them (if any), and the class names (empty where the source has none).
 pub type Set = (Images, Option<Images>, Vec<String>);
