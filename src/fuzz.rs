@@ -45,6 +45,15 @@ unsafe impl GlobalAlloc for Counting {
     }
 }
 
+/// What `f` returns and the most bytes it held allocated at once beyond what was
+/// allocated before it (where `Counting` is the global allocator; else 0).
+pub fn peak_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let before = LIVE.load(Ordering::Relaxed);
+    PEAK.store(before, Ordering::Relaxed);
+    let out = f();
+    (out, PEAK.load(Ordering::Relaxed).saturating_sub(before))
+}
+
 /// Bytes a parse may allocate beyond `FACTOR` times its input: fixed costs
 /// (a CSV reader's buffer, a header's map, an error message, a picture
 /// decoder's tables: 1.1 MiB for the smallest GIF or JPEG).

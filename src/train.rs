@@ -86,13 +86,10 @@ pub fn load_data(s: &Settings) -> Result<Data> {
         Some(n) => all.truncate(n),
         None => all,
     };
+    let rows = all.len();
     let (train, val) = all.split(s.val_split, s.seed);
     if train.is_empty() {
-        return Err(Error::usage(format!(
-            "no training rows left after --val-split {} of {} rows",
-            s.val_split,
-            all.len()
-        )));
+        return Err(Error::usage(format!("no training rows left after --val-split {} of {rows} rows", s.val_split)));
     }
     let paths: Vec<&Path> = [s.train.as_deref(), s.test.as_deref()].into_iter().flatten().collect();
     let fingerprint = (!paths.is_empty()).then(|| data::fingerprint(&paths)).transpose()?;

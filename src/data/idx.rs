@@ -17,12 +17,18 @@ pub fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, String> {
     if bytes.len() < 2 || bytes[..2] != [0x1f, 0x8b] {
         return Ok(bytes.to_vec());
     }
-    let cap = (64 << 20).max(64 * bytes.len() as u64);
-    // one allocation for what the trailer says (its size mod 2^32), trusted only as
-    // far as 8 times the input: a made-up trailer must not reserve the whole cap
     let told = u32::from_le_bytes(bytes[bytes.len().saturating_sub(4)..].try_into().unwrap_or([0; 4]));
-    let mut out = Vec::with_capacity((told as usize).min(8 * bytes.len()) + 1);
-    flate2::read::MultiGzDecoder::new(bytes)
+    inflate(bytes, bytes.len() as u64, told)
+}
+
+/// `gunzip` of `compressed` bytes of gzip read from `input`, whose trailer
+/// says `told` (the size mod 2^32).
+fn inflate(input: impl Read, compressed: u64, told: u32) -> Result<Vec<u8>, String> {
+    let cap = (64 << 20).max(64 * compressed);
+    // one allocation for what the trailer says, trusted only as far as 8 times
+    // the input: a made-up trailer must not reserve the whole cap
+    let mut out = Vec::with_capacity((told as u64).min(8 * compressed) as usize + 1);
+    flate2::read::MultiGzDecoder::new(input)
         .take(cap + 1)
         .read_to_end(&mut out)
         .map_err(|e| format!("gzip: {e} (truncated download?)"))?;
@@ -49,8 +55,14 @@ const CHANNELS: [u64; 2] = [1, 3];
 /// the last 1 or 3, as converters of colour sets often write it), then the
 /// values. Returns each image's (C, H, W) and the values in that order.
 pub fn parse_images(bytes: &[u8], path: &str) -> Result<(Shape, Vec<u8>)> {
+    images_from(bytes.to_vec(), path)
+}
+
+/// `parse_images` on a file's own buffer: the header dropped and (H, W, C)
+/// turned in place, so the images take no second copy.
+fn images_from(mut bytes: Vec<u8>, path: &str) -> Result<(Shape, Vec<u8>)> {
     let bad = |m: String| Error::input(path, 0, m);
-    let magic = header(bytes, 1, path)?[0];
+    let magic = header(&bytes, 1, path)?[0];
     let dims = match magic {
         IMAGES_MAGIC => 3,
         IMAGES4_MAGIC => 4,
@@ -60,7 +72,7 @@ pub fn parse_images(bytes: &[u8], path: &str) -> Result<(Shape, Vec<u8>)> {
             )))
         }
     };
-    let h: Vec<u64> = header(bytes, 1 + dims, path)?[1..].iter().map(|&d| d as u64).collect();
+    let h: Vec<u64> = header(&bytes, 1 + dims, path)?[1..].iter().map(|&d| d as u64).collect();
     let (n, hwc) = (h[0], &h[1..]);
     let (shape, last_channels) = match *hwc {
         [height, width] => ((1, height, width), false),
@@ -78,19 +90,20 @@ pub fn parse_images(bytes: &[u8], path: &str) -> Result<(Shape, Vec<u8>)> {
         return Err(bad(format!("{n} images need {want} pixel bytes, file has {have} (truncated?)")));
     }
     let shape = (shape.0 as usize, shape.1 as usize, shape.2 as usize);
-    let values = &bytes[start..];
+    bytes.drain(..start);
     if !last_channels || shape.0 == 1 {
-        return Ok((shape, values.to_vec()));
+        return Ok((shape, bytes));
     }
-    // (H, W, C) to (C, H, W), image by image
+    // (H, W, C) to (C, H, W), image by image through one image of scratch
     let (c, plane) = (shape.0, shape.1 * shape.2);
-    let mut out = vec![0u8; values.len()];
-    for (src, dst) in values.chunks_exact(c * plane).zip(out.chunks_exact_mut(c * plane)) {
+    let mut src = vec![0u8; c * plane];
+    for dst in bytes.chunks_exact_mut(c * plane) {
+        src.copy_from_slice(dst);
         for (p, px) in src.chunks_exact(c).enumerate() {
             px.iter().enumerate().for_each(|(ch, &v)| dst[ch * plane + p] = v);
         }
     }
-    Ok((shape, out))
+    Ok((shape, bytes))
 }
 
 /// Labels: magic 0x801, count, then count bytes, each a class 0..255.
@@ -120,9 +133,21 @@ pub fn pair(shape: Shape, pixels: Vec<u8>, labels: Vec<u8>, path: &str) -> Resul
     Ok(Images { shape, classes, pixels, labels: Some(labels) })
 }
 
+/// A file's bytes, inflated as it is read where it is gzip (the compressed
+/// bytes are never held whole beside what they inflate to).
 fn read(path: &Path) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    gunzip(&bytes).map_err(|m| Error::input(path, 0, m))
+    use std::io::{Seek, SeekFrom};
+    let io = |e| Error::io(path, e);
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    let mut magic = [0u8; 2];
+    if len < 18 || file.read_exact(&mut magic).is_err() || magic != [0x1f, 0x8b] {
+        return std::fs::read(path).map_err(io);
+    }
+    let mut trailer = [0u8; 4];
+    file.seek(SeekFrom::End(-4)).and_then(|_| file.read_exact(&mut trailer)).map_err(io)?;
+    file.seek(SeekFrom::Start(0)).map_err(io)?;
+    inflate(std::io::BufReader::new(file), len, u32::from_le_bytes(trailer)).map_err(|m| Error::input(path, 0, m))
 }
 
 /// The training and (where present) test image files of a folder laid out as
@@ -146,7 +171,7 @@ pub fn in_dir(dir: &Path) -> Result<(PathBuf, Option<PathBuf>)> {
 /// An image file and, if it exists beside it, its labels file.
 pub fn load_pair(path: &Path) -> Result<Images> {
     let p = path.display().to_string();
-    let (shape, pixels) = parse_images(&read(path)?, &p)?;
+    let (shape, pixels) = images_from(read(path)?, &p)?;
     let name = path.file_name().unwrap().to_string_lossy();
     let labels_path =
         path.with_file_name(name.replace("images-idx3", "labels-idx1").replace("images-idx4", "labels-idx1"));
