@@ -604,6 +604,7 @@ impl Loop<'_> {
         let (loss, accuracy) = self.held_out(self.sizes.train + self.sizes.val, n)?;
         let from = match (&self.s.test, &self.s.train) {
             (Some(path), _) => path.display().to_string(),
+            (None, Some(dir)) if dir.join("test").is_dir() => dir.join("test").display().to_string(),
             (None, Some(dir)) => format!("{}'s t10k", dir.display()),
             (None, None) => "embedded t10k".into(),
         };

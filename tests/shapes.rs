@@ -135,7 +135,7 @@ fn a_folder_of_class_folders_trains_and_names_its_classes() {
     let said = common::text(&o);
     assert!(o.status.success(), "{said}");
     assert!(said.contains("36 pictures of 3x9x13 in 3 classes; 1 other files ignored"), "{said}");
-    assert!(said.contains("12 test"), "{said}");
+    assert!(said.contains("12 test") && said.contains("test (pics/test, 12 images)"), "{said}");
     let eval = common::ok(d, &["eval", "--model", "run", "--input", "pics/test"]);
     assert!(eval.lines().any(|l| l.starts_with("   2 star ")), "{eval}");
     let pic = d.join("pics/test/star/1.JPG");
