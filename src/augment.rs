@@ -79,6 +79,9 @@ impl Augment {
         if c == 1 && h == w {
             return Ok(());
         }
-        Err(Error::usage(format!("--augment maps square grey images for now; these are {c}x{h}x{w}")))
+        Err(Error::usage(format!(
+            "--augment maps square grey images for now; these are {}",
+            crate::data::shape_text(shape)
+        )))
     }
 }

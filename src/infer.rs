@@ -1,6 +1,6 @@
 //! Prediction and evaluation with a saved model.
 
-use crate::data::Images;
+use crate::data::{shape_text, Images};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::model::checkpoint::Model;
@@ -8,7 +8,6 @@ use crate::model::{Net, NetConfig};
 
 /// Class probabilities (n, classes) for every image, in order.
 pub fn predict(engine: &mut dyn Engine, model: &Model, images: &Images, batch: usize) -> Result<Vec<f32>> {
-    fits(model, images)?;
     let cfg = NetConfig { batch: batch.min(images.len()).max(1), scale: model.scale, optim: None, seed: 0 };
     let mut net = Net::new(engine, model.spec.clone(), images, cfg)?;
     net.write_params(engine, &model.params)?;
@@ -22,27 +21,18 @@ pub fn predict(engine: &mut dyn Engine, model: &Model, images: &Images, batch: u
     Ok(probs)
 }
 
-/// Whether `images` are of the shape `model` takes; an error naming both if not.
-pub fn fits(model: &Model, images: &Images) -> Result<()> {
-    if images.shape == model.spec.input {
-        return Ok(());
-    }
-    let ((c, h, w), (ic, ih, iw)) = (model.spec.input, images.shape);
-    Err(Error::usage(format!("the model takes {c}x{h}x{w} images, these are {ic}x{ih}x{iw}")))
-}
-
 /// The input shape and classes every model of an ensemble (`paths` names them)
 /// shares, or an error naming the first that differs.
 pub fn shared_shape(models: &[Model], paths: &[std::path::PathBuf]) -> Result<(crate::data::Shape, usize)> {
     let first = (models[0].spec.input, models[0].spec.classes());
     for (m, path) in models.iter().zip(paths) {
-        let (c, h, w) = m.spec.input;
         if (m.spec.input, m.spec.classes()) != first {
-            let ((fc, fh, fw), fk) = first;
+            let (this, that) = (shape_text(m.spec.input), shape_text(first.0));
+            let (classes, first_classes) = (m.spec.classes(), first.1);
             return Err(Error::input(
                 path,
                 0,
-                format!("takes {c}x{h}x{w} images into {} classes, the first model {fc}x{fh}x{fw} into {fk}: an ensemble's models must agree", m.spec.classes()),
+                format!("takes {this} images into {classes} classes, the first model {that} into {first_classes}: an ensemble's models must agree"),
             ));
         }
     }

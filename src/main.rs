@@ -589,7 +589,7 @@ fn eval_cmd(
         }
         false => data::load(&input)?,
     };
-    infer::fits(&models[0], &images).map_err(|e| Error::input(&input, 0, e.to_string()))?;
+    gpunet::model::net::check_input(spec, &images).map_err(|e| Error::input(&input, 0, e.to_string()))?;
     if let Some(i) = images.labels.iter().flatten().position(|&l| l as usize >= classes) {
         let label = images.labels.as_ref().unwrap()[i];
         return Err(Error::input(

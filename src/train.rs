@@ -77,10 +77,9 @@ pub fn load_data(s: &Settings) -> Result<Data> {
         test = Some(labelled(data::load_test(path, &like, &names, say)?, path, "test")?);
     }
     if let Some(t) = test.as_ref().filter(|t| t.shape != all.shape) {
-        let (c, h, w) = t.shape;
-        let (tc, th, tw) = all.shape;
+        let (test, train) = (data::shape_text(t.shape), data::shape_text(all.shape));
         let at = s.test.as_deref().or(s.train.as_deref()).unwrap_or(Path::new("(embedded)"));
-        return Err(Error::input(at, 0, format!("test images are {c}x{h}x{w}, the training images {tc}x{th}x{tw}")));
+        return Err(Error::input(at, 0, format!("test images are {test}, the training images {train}")));
     }
     let all = match s.limit {
         Some(n) => all.truncate(n),
@@ -94,11 +93,6 @@ pub fn load_data(s: &Settings) -> Result<Data> {
     let paths: Vec<&Path> = [s.train.as_deref(), s.test.as_deref()].into_iter().flatten().collect();
     let fingerprint = (!paths.is_empty()).then(|| data::fingerprint(&paths)).transpose()?;
     Ok(Data { train, val, test, names, fingerprint })
-}
-
-/// `C`x`H`x`W` images.
-fn shape_text((c, h, w): data::Shape) -> String {
-    format!("{c}x{h}x{w} images")
 }
 
 /// `images` where they carry labels, else an error naming `path`.
@@ -444,11 +438,11 @@ fn start(
             model_path,
             0,
             format!(
-                "checkpoint is '{}' on {}, the data gives '{}' on {}",
+                "checkpoint is '{}' on {} images, the data gives '{}' on {} images",
                 model.spec.text(),
-                shape_text(model.spec.input),
+                data::shape_text(model.spec.input),
                 net.spec.text(),
-                shape_text(net.spec.input)
+                data::shape_text(net.spec.input)
             ),
         ));
     }

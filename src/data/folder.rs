@@ -55,9 +55,14 @@ fn subfolders(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
     Ok(found)
 }
 
-fn is_picture(path: &Path) -> bool {
-    let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
-    EXTENSIONS.contains(&ext.as_str())
+/// A file's extension in lower case ("" where it has none).
+fn extension(path: &Path) -> String {
+    path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default()
+}
+
+/// Why a picture cannot be read, naming it.
+fn unreadable(path: &Path, why: impl std::fmt::Display) -> Error {
+    Error::input(path, 0, format!("not a picture gpunet can read: {why}"))
 }
 
 type Reader<R> = ImageReader<R>;
@@ -133,7 +138,7 @@ pub fn prepare(picture: &RgbaImage, shape: Shape) -> Vec<u8> {
 /// Reads one picture the way a folder's pictures are read, for a model of `shape`.
 pub fn read_picture(path: &Path, shape: Shape) -> Result<Vec<u8>> {
     let img = reader(path).and_then(|r| r.decode().map_err(|e| e.to_string()));
-    let img = img.map_err(|e| Error::input(path, 0, format!("not a picture gpunet can read: {e}")))?;
+    let img = img.map_err(|e| unreadable(path, e))?;
     Ok(prepare(&img.to_rgba8(), shape))
 }
 
@@ -156,9 +161,10 @@ pub fn load(dir: &Path, o: &Options, say: &mut dyn FnMut(&str)) -> Result<(Image
         let mut found: Vec<PathBuf> = Vec::new();
         for entry in std::fs::read_dir(path).map_err(|e| Error::io(path, e))? {
             let p = entry.map_err(|e| Error::io(path, e))?.path();
-            if p.is_file() && is_picture(&p) {
+            let ext = extension(&p);
+            if p.is_file() && EXTENSIONS.contains(&ext.as_str()) {
                 found.push(p);
-            } else if p.extension().is_some_and(|e| TIFF.contains(&e.to_string_lossy().to_ascii_lowercase().as_str())) {
+            } else if TIFF.contains(&ext.as_str()) {
                 return Err(Error::input(&p, 0, "TIFF pictures are not read (their decoder does not keep to its memory limits): convert them to PNG"));
             } else {
                 ignored += 1;
@@ -174,7 +180,7 @@ pub fn load(dir: &Path, o: &Options, say: &mut dyn FnMut(&str)) -> Result<(Image
         found.sort();
         files.extend(found.into_iter().map(|p| (p, label as u8)));
     }
-    let (files, shape, bad) = survey(files, o)?;
+    let (files, shape, bad) = survey(files, o, say)?;
     let mut pixels = Vec::with_capacity(files.len() * shape.0 * shape.1 * shape.2);
     let (mut labels, mut skipped) = (Vec::with_capacity(files.len()), bad);
     for (k, (path, label)) in files.iter().enumerate() {
@@ -193,8 +199,13 @@ pub fn load(dir: &Path, o: &Options, say: &mut dyn FnMut(&str)) -> Result<(Image
             say(&format!("{}: read {} of {} pictures", dir.display(), k + 1, files.len()));
         }
     }
-    let (c, h, w) = shape;
-    let mut line = format!("{}: {} pictures of {c}x{h}x{w} in {} classes", dir.display(), labels.len(), classes.len());
+    let mut line = format!(
+        "{}: {} pictures of {} in {} classes",
+        dir.display(),
+        labels.len(),
+        super::shape_text(shape),
+        classes.len()
+    );
     if ignored > 0 {
         line += &format!("; {ignored} other files ignored");
     }
@@ -211,7 +222,7 @@ type Files = Vec<(PathBuf, u8)>;
 /// Every picture's header read: the files that can be read, the shape they all
 /// take, and how many were skipped; an unreadable one stops it (unless skipped),
 /// as do two sizes without `--resize`.
-fn survey(files: Files, o: &Options) -> Result<(Files, Shape, usize)> {
+fn survey(files: Files, o: &Options, say: &mut dyn FnMut(&str)) -> Result<(Files, Shape, usize)> {
     let (mut kept, mut first, mut colour, mut bad) = (Vec::with_capacity(files.len()), None, false, 0);
     for (path, label) in files {
         match header(&path) {
@@ -233,14 +244,11 @@ fn survey(files: Files, o: &Options) -> Result<(Files, Shape, usize)> {
                 }
                 kept.push((path, label));
             }
-            Err(_) if o.skip_bad => bad += 1,
-            Err(e) => {
-                return Err(Error::input(
-                    &path,
-                    0,
-                    format!("not a picture gpunet can read: {e} (--skip-bad-images goes on without it)"),
-                ))
+            Err(e) if o.skip_bad => {
+                bad += 1;
+                say(&format!("skipped {}", unreadable(&path, e)));
             }
+            Err(e) => return Err(unreadable(&path, format!("{e} (--skip-bad-images goes on without it)"))),
         }
     }
     let Some((w, h, _)) = first else { return Err(Error::usage("no readable pictures")) };

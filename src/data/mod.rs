@@ -15,6 +15,11 @@ use sha2::{Digest, Sha256};
 /// (channels, height, width) of an image or an activation.
 pub type Shape = (usize, usize, usize);
 
+/// A shape as messages write it: `CxHxW`.
+pub fn shape_text((c, h, w): Shape) -> String {
+    format!("{c}x{h}x{w}")
+}
+
 /// MNIST's digits: one grey channel of 28x28, ten classes. The embedded set,
 /// Kaggle's CSVs and pictures prepared as digits have this shape.
 pub const MNIST: Shape = (1, SIDE, SIDE);

@@ -8,7 +8,7 @@
 
 use super::spec::Spec;
 use crate::augment::Augment;
-use crate::data::Images;
+use crate::data::{shape_text, Images};
 use crate::engine::{Engine, PlanId, SplitK};
 use crate::error::{Error, Result};
 use crate::kernels::op::{BufId, View};
@@ -180,6 +180,16 @@ pub fn check_batch(batch: usize, spec: &Spec) -> Result<()> {
     Ok(())
 }
 
+/// The one rule where a net meets data: its images have the shape the spec
+/// takes; an error naming both if not.
+pub fn check_input(spec: &Spec, images: &Images) -> Result<()> {
+    if images.shape == spec.input {
+        return Ok(());
+    }
+    let (want, have) = (shape_text(spec.input), shape_text(images.shape));
+    Err(Error::usage(format!("the model takes {want} images, these are {have}")))
+}
+
 /// An engine's buffers, counted as they are made.
 struct Alloc<'e> {
     engine: &'e mut dyn Engine,
@@ -265,10 +275,7 @@ impl Net {
     /// the run will touch). `optim` = None builds an inference-only net.
     pub fn new(engine: &mut dyn Engine, spec: Spec, store: &Images, cfg: NetConfig) -> Result<Net> {
         check_batch(cfg.batch, &spec)?;
-        if store.shape != spec.input {
-            let ((c, h, w), (sc, sh, sw)) = (spec.input, store.shape);
-            return Err(Error::usage(format!("the net takes {c}x{h}x{w} images, the data is {sc}x{sh}x{sw}")));
-        }
+        check_input(&spec, store)?;
         let (slots, words) = layout(&spec);
         let mut alloc = Alloc { engine, bytes: 0 };
         let b = Bufs::new(&mut alloc, &spec, store, &cfg, words)?;

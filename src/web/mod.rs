@@ -111,9 +111,9 @@ fn digits_only(shape: crate::data::Shape, classes: usize) -> Result<()> {
     if shape == crate::data::MNIST && classes == CLASSES {
         return Ok(());
     }
-    let (c, h, w) = shape;
+    let shape = crate::data::shape_text(shape);
     Err(Error::usage(format!(
-        "the web pages take 28x28 grey digits of ten classes for now; this is {c}x{h}x{w} with {classes} classes (train, predict, eval and export-onnx take it)"
+        "the web pages take 28x28 grey digits of ten classes for now; this is {shape} with {classes} classes (train, predict, eval and export-onnx take it)"
     )))
 }
 
