@@ -208,7 +208,7 @@ impl Engine for Sizer {
 pub fn training_memory_mib(arch: &str, batch: usize) -> Result<f64> {
     let mut sizer = Sizer::default();
     let store = Images::digits(vec![0; 70_000 * data::PIXELS], None);
-    let cfg = NetConfig { batch, scale: 255.0, optim: Some(Optim::adam(1e-3)), seed: 1 };
+    let cfg = NetConfig { batch, norm: crate::data::norm::Norm::default(), optim: Some(Optim::adam(1e-3)), seed: 1 };
     Net::new(&mut sizer, Spec::parse(arch)?, &store, cfg)?;
     Ok(sizer.bytes as f64 / (1 << 20) as f64)
 }
@@ -355,7 +355,7 @@ pub fn time_training(
     }
     let spec = Spec::parse(arch)?;
     let lr = 1e-3;
-    let cfg = NetConfig { batch, scale: 255.0, optim: Some(Optim::adam(lr)), seed: 1 };
+    let cfg = NetConfig { batch, norm: crate::data::norm::Norm::default(), optim: Some(Optim::adam(lr)), seed: 1 };
     let mut net = Net::new(engine, spec, images, cfg)?;
     net.write_params(engine, &net.init_params(1))?;
     net.set_index(engine, 0, &(0..images.len() as u32).collect::<Vec<_>>())?;

@@ -286,7 +286,10 @@ fn checkpoint_seeds() -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
             let spec = crate::model::Spec::parse(arch).ok()?;
             let (slots, words) = crate::model::net::layout(&spec);
             let params: Vec<f32> = (0..words).map(|i| i as f32 * 0.01).collect();
-            let mut bytes = crate::model::checkpoint::model_layout(&spec, 255.0, &slots, &params, 3).ok()?.bytes;
+            let mut bytes =
+                crate::model::checkpoint::model_layout(&spec, &crate::data::norm::Norm::default(), &slots, &params, 3)
+                    .ok()?
+                    .bytes;
             crate::model::checksum::seal(&mut bytes);
             Some(bytes)
         })

@@ -8,7 +8,7 @@ use crate::model::{Net, NetConfig};
 
 /// Class probabilities (n, classes) for every image, in order.
 pub fn predict(engine: &mut dyn Engine, model: &Model, images: &Images, batch: usize) -> Result<Vec<f32>> {
-    let cfg = NetConfig { batch: batch.min(images.len()).max(1), scale: model.scale, optim: None, seed: 0 };
+    let cfg = NetConfig { batch: batch.min(images.len()).max(1), norm: model.norm.clone(), optim: None, seed: 0 };
     let mut net = Net::new(engine, model.spec.clone(), images, cfg)?;
     net.write_params(engine, &model.params)?;
     let n = images.len();

@@ -146,7 +146,7 @@ enum Cmd {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Write a model as an ONNX graph (opset 17) for ONNX Runtime, TensorRT, OpenVINO, tract...: input pixels (N,1,28,28) valued 0..255, output probs (N,10)
+    /// Write a model as an ONNX graph (opset 17) for ONNX Runtime, TensorRT, OpenVINO, tract...: input pixels (N,C,H,W) valued 0..255, normalised inside as the model says, output probs (N,classes)
     ExportOnnx {
         /// A run directory (DIR/best for its best), or a model.safetensors
         #[arg(long)]
@@ -238,6 +238,9 @@ struct RunFlags {
     /// Pixel divisor: 255, or 256 as the blog did [default: 255]
     #[arg(long)]
     scale: Option<f32>,
+    /// scale (pixels / --scale), or standard: then each channel less its mean, over its deviation, both measured on the training rows and kept with the model [default: scale]
+    #[arg(long)]
+    normalize: Option<String>,
     /// A folder of pictures read as 1 (grey) or 3 (RGB) channels [default: 3 if any picture has colour, else 1]
     #[arg(long)]
     channels: Option<usize>,
@@ -521,11 +524,14 @@ fn export_onnx_cmd(model: PathBuf, out: PathBuf) -> Result<ExitCode> {
     let m = gpunet::run::load_model(&model)?;
     let bytes = gpunet::onnx::export(&m);
     gpunet::io::write_atomic(&out, |w| w.write_all(&bytes))?;
+    let (c, h, w) = m.spec.input;
     say!(
-        "wrote {} ({} KiB): {} as ONNX (opset 17); input 'pixels' (N,1,28,28) valued 0..255, output 'probs' (N,10)",
+        "wrote {} ({} KiB): {} as ONNX (opset 17); input 'pixels' (N,{c},{h},{w}) valued 0..255, taken as {}; output 'probs' (N,{})",
         out.display(),
         bytes.len().div_ceil(1024),
-        m.spec.text()
+        m.spec.text(),
+        m.norm.text(),
+        m.spec.classes()
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -3,7 +3,8 @@
 //!
 //! Input `pixels`, float (N, C, H, W) of the spec's input, the images as
 //! gpunet reads them: values 0..255, divided by the model's scale first (a
-//! `Div` node); output `probs`, float (N, classes), the softmax of the last
+//! `Div` node), and for a model that standardises its input, less each
+//! channel's mean (`Sub`) over its deviation (`Div`); output `probs`, float (N, classes), the softmax of the last
 //! layer. Each layer kind writes its nodes as PyTorch would export it
 //! (model/layers/: conv as `Conv` with explicit pads, batch norm in inference
 //! form, dropout as nothing, dense layers as `Flatten` then `Gemm` with
@@ -43,8 +44,15 @@ fn value_info(name: &str, dims: &[Option<usize>]) -> Msg {
 pub fn export(model: &Model) -> Vec<u8> {
     let spec = &model.spec;
     let mut g = Graph::new("pixels");
-    let scale = g.tensor("scale", &[], &[model.scale]);
+    let scale = g.tensor("scale", &[], &[model.norm.scale]);
     g.node("Div", &[&scale], &[]);
+    if let Some(s) = &model.norm.standard {
+        let channels = [s.mean.len(), 1, 1];
+        let mean = g.tensor("input_mean", &channels, &s.mean);
+        g.node("Sub", &[&mean], &[]);
+        let std = g.tensor("input_std", &channels, &s.std);
+        g.node("Div", &[&std], &[]);
+    }
     let (slots, _) = layout(spec);
     let mut flat = false;
     let p = &model.params;
@@ -62,11 +70,15 @@ pub fn export(model: &Model) -> Vec<u8> {
     }
     // the last node writes the graph's output
     g.node_to("Softmax", &[], &[("axis", Attr::Int(1))], "probs".into());
-    file(&g, spec, model.scale)
+    let norm = match &model.norm.standard {
+        None => format!("divided by {}", model.norm.scale),
+        Some(_) => format!("taken as {}", model.norm.text()),
+    };
+    file(&g, spec, &norm)
 }
 
 /// The ModelProto around graph `g`: inputs, outputs, opset and a description.
-fn file(g: &Graph, spec: &Spec, scale: f32) -> Vec<u8> {
+fn file(g: &Graph, spec: &Spec, norm: &str) -> Vec<u8> {
     let mut graph = Msg::default();
     for n in &g.nodes {
         graph.msg(1, n);
@@ -85,7 +97,7 @@ fn file(g: &Graph, spec: &Spec, scale: f32) -> Vec<u8> {
     m.int(1, IR_VERSION)
         .str(2, "gpunet")
         .str(3, env!("CARGO_PKG_VERSION"))
-        .str(6, &format!("{}; input: pixels 0..255, divided by {scale}; output: class probabilities", spec.text()))
+        .str(6, &format!("{}; input: pixels 0..255, {norm}; output: class probabilities", spec.text()))
         .msg(7, &graph)
         .msg(8, &opset);
     m.0

@@ -42,6 +42,9 @@ pub struct Settings {
     pub val_split: f64,
     pub limit: Option<usize>,
     pub scale: f32,
+    /// "scale": pixels / scale; "standard": then each channel standardised with
+    /// its mean and deviation over the training rows (kept with the model)
+    pub normalize: String,
     #[serde(with = "path_text")]
     pub train: Option<PathBuf>,
     /// The test set scored after training (`--test`); None: the one that comes
@@ -109,6 +112,7 @@ impl Settings {
             val_split: 0.2,
             limit: None,
             scale: 255.0,
+            normalize: "scale".into(),
             train: None,
             test: None,
             channels: None,
@@ -134,6 +138,13 @@ impl Settings {
         Ok(Settings { data: fingerprint.map(String::from).or(self.data), ..self })
     }
 
+    /// The input normalisation of a run on `train` (its training rows).
+    pub fn norm(&self, train: &crate::data::Images) -> Result<crate::data::norm::Norm> {
+        use crate::data::norm::{Norm, Standard};
+        let standard = (self.normalize == "standard").then(|| Standard::of(train, self.scale)).transpose()?;
+        Ok(Norm { standard, ..Norm::scale(self.scale) })
+    }
+
     /// How a folder of pictures is read.
     pub fn pictures(&self) -> crate::data::folder::Options {
         crate::data::folder::Options { channels: self.channels, resize: self.resize, skip_bad: self.skip_bad_images }
@@ -152,6 +163,9 @@ impl Settings {
         }
         if !(self.scale > 0.0 && self.scale.is_finite()) {
             return bad(format!("--scale must be positive, got {}", self.scale));
+        }
+        if !matches!(self.normalize.as_str(), "scale" | "standard") {
+            return bad(format!("--normalize must be scale or standard, got '{}'", self.normalize));
         }
         if self.limit == Some(0) {
             return bad("--limit must be at least 1".into());

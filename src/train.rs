@@ -200,7 +200,7 @@ fn save_all(
     let state: Vec<Vec<f32>> = net.state_views().into_iter().map(|v| engine.read_f32(v)).collect::<Result<_>>()?;
     run.save(&Snapshot {
         spec: &net.spec,
-        scale: net.cfg.scale,
+        norm: &net.cfg.norm,
         slots: &net.slots,
         // with --ema the model file holds the average, the optimizer file the weights
         params: avg.as_deref().unwrap_or(&params),
@@ -366,11 +366,12 @@ fn build(engine: &mut dyn Engine, s: &Settings, data: Data, sizes: &Sizes) -> Re
     if s.augment.is_some() {
         crate::augment::Augment::fits(spec.input)?;
     }
+    let norm = s.norm(&data.train)?;
     let store = data.store(0);
     drop(data);
     let cfg = NetConfig {
         batch: s.batch.min(sizes.train.max(sizes.val).max(1)),
-        scale: s.scale,
+        norm,
         optim: Some(s.optim()?),
         seed: s.seed as u32,
     };
@@ -393,6 +394,9 @@ fn announce(ui: &mut dyn Progress, s: &Settings, engine: String, net: &Net, size
         net.cfg.batch,
         net.bytes() as f64 / (1 << 20) as f64
     ));
+    if net.cfg.norm.standard.is_some() {
+        ui.line(&format!("input: {} (measured on the training rows, kept with the model)", net.cfg.norm.text()));
+    }
     let betas = s.optimizer.starts_with("adam") && s.adam_betas != crate::optim::ADAM_BETAS;
     let decay = s.weight_decay > 0.0;
     let smooth = s.label_smoothing > 0.0;
@@ -433,6 +437,13 @@ fn start(
     };
     let g = run::Generation::of(model_path)?;
     let model = g.model()?;
+    if model.norm != net.cfg.norm {
+        return Err(Error::input(
+            model_path,
+            0,
+            format!("checkpoint takes {}, the run's data gives {}", model.norm.text(), net.cfg.norm.text()),
+        ));
+    }
     if model.spec != net.spec {
         return Err(Error::input(
             model_path,

@@ -135,8 +135,15 @@ fn bad_checkpoints_and_idx_files() {
     // a sound model, so that the input's errors are the ones reached (models are read first)
     let spec = gpunet::model::Spec::parse("mlp:4").unwrap();
     let (slots, words) = gpunet::model::net::layout(&spec);
-    gpunet::model::checkpoint::save_model(&d.join("good.safetensors"), &spec, 255.0, &slots, &vec![0.5; words], 0)
-        .unwrap();
+    gpunet::model::checkpoint::save_model(
+        &d.join("good.safetensors"),
+        &spec,
+        &gpunet::data::norm::Norm::default(),
+        &slots,
+        &vec![0.5; words],
+        0,
+    )
+    .unwrap();
     let keep = ["test.csv", "junk.safetensors", "good.safetensors", "train-images-idx3-ubyte", "bad-images-idx3-ubyte"];
     fails(
         d,
@@ -177,7 +184,15 @@ fn a_checkpoint_that_does_not_match_its_spec_is_refused() {
     // tensors laid out for mlp:8, metadata claiming mlp:4 (a file large enough for the claim, with shapes that differ)
     let (slots, words) = net::layout(&Spec::parse("mlp:8").unwrap());
     let claimed = Spec::parse("mlp:4").unwrap();
-    checkpoint::save_model(&d.join("odd.safetensors"), &claimed, 255.0, &slots, &vec![0.5; words], 0).unwrap();
+    checkpoint::save_model(
+        &d.join("odd.safetensors"),
+        &claimed,
+        &gpunet::data::norm::Norm::default(),
+        &slots,
+        &vec![0.5; words],
+        0,
+    )
+    .unwrap();
     let keep = ["test.csv", "odd.safetensors"];
     fails(
         d,

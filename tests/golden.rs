@@ -73,7 +73,8 @@ fn indices(t: &SafeTensors, name: &str) -> Vec<usize> {
 /// (loss, gradients, parameters after the step) of one Adam step on `engine`.
 fn one_step(engine: &mut dyn Engine, arch: &str) -> (f64, Vec<f32>, Vec<f32>, Net) {
     let images = data::mnist_train().unwrap().truncate(BATCH);
-    let cfg = NetConfig { batch: BATCH, scale: 255.0, optim: Some(Optim::adam(1e-3)), seed: 1 };
+    let cfg =
+        NetConfig { batch: BATCH, norm: gpunet::data::norm::Norm::default(), optim: Some(Optim::adam(1e-3)), seed: 1 };
     let spec = NETS.iter().find(|n| n.0 == arch).unwrap().1;
     let mut net = Net::new(engine, Spec::parse(spec).unwrap(), &images, cfg).unwrap();
     net.write_params(engine, &formula_params(&net)).unwrap();

@@ -30,7 +30,12 @@ fn check(arch: &str) {
     let spec = Spec::parse(arch).unwrap();
     let images = data::mnist_train().unwrap().truncate(BATCH);
     let mut engine = CpuEngine::new();
-    let cfg = NetConfig { batch: BATCH, scale: 255.0, optim: Some(Optim::sgd(0.0, 0.0, false)), seed: 9 };
+    let cfg = NetConfig {
+        batch: BATCH,
+        norm: gpunet::data::norm::Norm::default(),
+        optim: Some(Optim::sgd(0.0, 0.0, false)),
+        seed: 9,
+    };
     let mut net = Net::new(&mut engine, spec, &images, cfg).unwrap();
     net.set_index(&mut engine, 0, &(0..BATCH as u32).collect::<Vec<_>>()).unwrap();
     // Glorot weights, and biases away from zero: with zero biases every background

@@ -3,6 +3,7 @@
 //! digits equal gpunet's own (`infer::predict` on the reference engine) within 1e-5.
 
 use gpunet::cpu::CpuEngine;
+use gpunet::data::norm::Standard;
 use gpunet::model::checkpoint::Model;
 use gpunet::model::{net, Spec};
 use tract_onnx::prelude::*;
@@ -11,7 +12,7 @@ use tract_onnx::prelude::*;
 /// so batch norm's inference form is exercised.
 fn model(spec: Spec) -> Model {
     let (slots, words) = net::layout(&spec);
-    let cfg = gpunet::model::NetConfig { batch: 1, scale: 255.0, optim: None, seed: 1 };
+    let cfg = gpunet::model::NetConfig { batch: 1, norm: gpunet::data::norm::Norm::default(), optim: None, seed: 1 };
     let images =
         gpunet::data::Images { shape: spec.input, classes: 0, pixels: vec![0; spec.input_size()], labels: None };
     let mut params = gpunet::model::Net::new(&mut CpuEngine::new(), spec.clone(), &images, cfg).unwrap().init_params(9);
@@ -25,7 +26,7 @@ fn model(spec: Spec) -> Model {
             }
         }
     }
-    Model { spec, scale: 255.0, params }
+    Model { spec, norm: gpunet::data::norm::Norm::default(), params }
 }
 
 fn onnx_probs(bytes: &[u8], images: &gpunet::data::Images) -> Vec<f32> {
@@ -63,6 +64,27 @@ fn every_arch_reads_the_same_in_an_independent_runtime() {
     for arch in ["cnn4", "conv8k3,bn,pool2,conv16k3s2,gap,fc16,out47"] {
         check(Spec::for_data(arch, shape, classes).unwrap(), &rgb);
     }
+    // standardised input: Sub and Div after the scale, per channel, as the engines' normalize op
+    let mut m = model(Spec::for_data("conv8k3,pool2,gap,fc16,out47", shape, classes).unwrap());
+    m.norm.standard = Some(Standard::of(&rgb, 255.0).unwrap());
+    compare(&m, &rgb);
+    let mut m = model(Spec::parse("cnn4").unwrap());
+    m.norm.standard = Some(Standard { mean: vec![0.1307], std: vec![0.3081] });
+    compare(&m, &t10k);
+}
+
+/// The graph of model `m` on `images` against the reference engine's
+/// probabilities (within 1e-5); returns the latter.
+fn compare(m: &Model, images: &gpunet::data::Images) -> Vec<f32> {
+    let what = format!("{} ({})", m.spec.text(), m.norm.text());
+    let bytes = gpunet::onnx::export(m);
+    let got = onnx_probs(&bytes, images);
+    let want = gpunet::infer::predict(&mut CpuEngine::new(), m, images, 16).unwrap();
+    assert_eq!(got.len(), want.len(), "{what}");
+    let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    println!("{what}: max |onnx - gpunet| = {worst:.2e}");
+    assert!(worst <= 1e-5, "{what}: probabilities differ by {worst}");
+    want
 }
 
 /// The graph of a model of `spec` on `images` against the reference engine's probabilities.
@@ -71,13 +93,7 @@ fn check(spec: Spec, images: &gpunet::data::Images) {
     let classes = spec.classes();
     {
         let m = model(spec);
-        let bytes = gpunet::onnx::export(&m);
-        let got = onnx_probs(&bytes, images);
-        let want = gpunet::infer::predict(&mut CpuEngine::new(), &m, images, 16).unwrap();
-        assert_eq!(got.len(), want.len(), "{arch}");
-        let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-        println!("{arch}: max |onnx - gpunet| = {worst:.2e}");
-        assert!(worst <= 1e-5, "{arch}: probabilities differ by {worst}");
+        let want = compare(&m, images);
         // not a degenerate net: the rows differ
         assert!(want[..classes] != want[classes..2 * classes], "{arch}");
     }

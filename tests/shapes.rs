@@ -2,10 +2,12 @@
 //! engine trains them to the reference engine's weights (the gather, the convs
 //! at three input channels and odd sizes, the dense layers, softmax over 47 or
 //! 100 classes), and a run from an IDX file of such images trains, predicts and
-//! refuses data of another shape by name.
+//! refuses data of another shape by name. Inputs standardised per channel
+//! (`--normalize standard`) train alike on every engine and read alike in ONNX.
 
 mod common;
 
+use gpunet::data::norm::{Norm, Standard};
 use gpunet::data::Images;
 use gpunet::model::Spec;
 use gpunet::optim::Optim;
@@ -33,21 +35,25 @@ fn write_idx(dir: &std::path::Path, set: &str, images: &Images) {
 
 #[test]
 fn every_engine_trains_other_shapes_to_the_reference_weights() {
+    // the last two standardise their input (the statistics of their own images)
     let cases = [
-        ("conv8k3,pool2,conv16k3s2,gap,fc16,out47", (3, 30, 17), 47),
-        ("conv4k5valid,pool2,drop0.2,fc32,out100", (3, 32, 32), 100),
-        ("cnn4", (1, 8, 8), 10),
-        ("mlp:24", (3, 7, 5), 5),
+        ("conv8k3,pool2,conv16k3s2,gap,fc16,out47", (3, 30, 17), 47, false),
+        ("conv4k5valid,pool2,drop0.2,fc32,out100", (3, 32, 32), 100, false),
+        ("cnn4", (1, 8, 8), 10, false),
+        ("mlp:24", (3, 7, 5), 5, false),
+        ("conv8k3,bn,pool2,conv8k3,gap,out5", (3, 12, 9), 5, true),
+        ("mlp:16", (1, 6, 6), 4, true),
     ];
-    for (arch, shape, classes) in cases {
+    for (arch, shape, classes, standardise) in cases {
         let spec = Spec::for_data(arch, shape, classes).unwrap();
         let data = images(32, shape, classes);
+        let norm = Norm { standard: standardise.then(|| Standard::of(&data, 255.0).unwrap()), ..Norm::default() };
         let optim = Optim::adam(1e-3);
         let mut reference = gpunet::cpu::CpuEngine::new();
-        let (want, init) = steps::weights_after(&mut reference, &spec, &data, 8, 3, optim).unwrap();
+        let (want, init) = steps::weights_after(&mut reference, &spec, (&data, &norm), 8, 3, optim).unwrap();
         for mut engine in common::engines_under_test() {
-            let (got, _) = steps::weights_after(engine.as_mut(), &spec, &data, 8, 3, optim).unwrap();
-            let what = format!("{arch} on {shape:?}, {classes} classes, {}", engine.name());
+            let (got, _) = steps::weights_after(engine.as_mut(), &spec, (&data, &norm), 8, 3, optim).unwrap();
+            let what = format!("{arch} on {shape:?}, {classes} classes, {}, {}", engine.name(), norm.text());
             let outcome = steps::weights_outcome(what, &got, &want, &init, Tol { atol: 1e-4, rtol: 0.0 });
             eprintln!("{}", outcome.line());
             assert!(outcome.pass(), "{}", outcome.line());
@@ -182,4 +188,42 @@ fn a_folder_of_class_folders_trains_and_names_its_classes() {
     let said = good(&["--resize", "9,13", "--skip-bad-images"], "skipped");
     assert!(said.contains("skipped") && said.contains("broken.png"), "{said}");
     assert!(said.contains("1 unreadable pictures skipped (--skip-bad-images)"), "{said}");
+}
+
+/// `--normalize standard`: each channel's mean and deviation measured on the
+/// training rows, said, kept with the model (which eval and a resume apply); a
+/// bad value and a resume that contradicts it refused. (Every engine against
+/// the reference: the first test; ONNX: tests/onnx.rs.)
+#[test]
+fn a_standardised_run_keeps_its_statistics_with_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    picture_folder(&d.join("pics/train"), &["a", "b"], 8, (10, 6));
+    picture_folder(&d.join("pics/test"), &["a", "b"], 2, (10, 6));
+    let args = ["train", "--arch", "conv8k3,pool2,gap,out2", "--train", "pics", "--epochs", "1", "--batch-size", "4"];
+    let std_args = [&args[..], &["--normalize", "standard"]].concat();
+    let o = common::run(d, &[&std_args[..], &["--out", "native"]].concat(), &[("GPUNET_DEVICE", "cpu")]);
+    let said = common::text(&o);
+    assert!(o.status.success(), "{said}");
+    assert!(said.contains("input: (pixels / 255 - mean ") && said.contains(") / std "), "{said}");
+    let model = gpunet::run::load_model(&d.join("native")).unwrap();
+    let s = model.norm.standard.as_ref().expect("the model keeps its statistics");
+    assert_eq!((s.mean.len(), s.std.len()), (3, 3));
+    assert!(s.mean.iter().all(|m| (0.0..1.0).contains(m)) && s.std.iter().all(|d| *d > 0.01 && *d < 1.0), "{s:?}");
+    let o = common::run(d, &[&args[..], &["--out", "plain"]].concat(), &[("GPUNET_DEVICE", "cpu")]);
+    let plain = common::text(&o);
+    assert!(o.status.success(), "{plain}");
+    assert!(!plain.contains("input: "), "{plain}");
+    assert!(gpunet::run::load_model(&d.join("plain")).unwrap().norm.standard.is_none());
+    let eval = common::ok(d, &["eval", "--model", "native", "--input", "pics/test"]);
+    assert!(eval.contains("accuracy"), "{eval}");
+    let more = common::ok(d, &["train", "--resume", "native", "--epochs", "2"]);
+    assert!(more.contains("Epoch 2/2"), "{more}");
+    let o = common::run(d, &["train", "--resume", "native", "--epochs", "3", "--normalize", "scale"], &[]);
+    let e = common::text(&o);
+    assert!(!o.status.success() && e.contains("--normalize scale (the run has standard)"), "{e}");
+    let o = common::run(d, &[&args[..], &["--normalize", "z-score", "--out", "bad"]].concat(), &[]);
+    let e = common::text(&o);
+    assert!(!o.status.success() && e.contains("--normalize must be scale or standard, got 'z-score'"), "{e}");
+    common::assert_no_run_left(&d.join("bad"), "a bad --normalize");
 }

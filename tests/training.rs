@@ -4,6 +4,7 @@
 mod common;
 
 use gpunet::cpu::CpuEngine;
+use gpunet::data::norm::Norm;
 use gpunet::data::{self, Images};
 use gpunet::engine::{Engine, SplitK};
 use gpunet::gpu::{for_tests, GpuEngine};
@@ -31,8 +32,9 @@ fn cnn6_steps_match_cpu_reference(engine: impl Fn() -> Box<dyn Engine>) {
     .unwrap();
     let images = first_images(8);
     for optim in [Optim::adam(1e-3), Optim::sgd(0.05, 0.9, true)] {
-        let (want, init) = steps::weights_after(&mut CpuEngine::new(), &spec, &images, 4, 3, optim).unwrap();
-        let (got, _) = steps::weights_after(&mut *engine(), &spec, &images, 4, 3, optim).unwrap();
+        let (want, init) =
+            steps::weights_after(&mut CpuEngine::new(), &spec, (&images, &Norm::default()), 4, 3, optim).unwrap();
+        let (got, _) = steps::weights_after(&mut *engine(), &spec, (&images, &Norm::default()), 4, 3, optim).unwrap();
         // Adam divides by sqrt(v), so rounding in a near-zero gradient is amplified
         // up to lr per step; lavapipe stays near 2e-6, and lr/10 leaves headroom.
         let tol = match optim.kind {
@@ -75,7 +77,12 @@ fn split_k_weight_gradients_match_the_cpu_reference_in_training_steps() {
     assert!(gpunet::engine::bias_grad_splits(split, 10, 48, 1) == 1, "the dense bias has too few rows to split");
     let images = first_images(96);
     let run = |engine: &mut dyn Engine| {
-        let cfg = NetConfig { batch: 48, scale: 255.0, optim: Some(Optim::sgd(0.1, 0.9, false)), seed: 7 };
+        let cfg = NetConfig {
+            batch: 48,
+            norm: gpunet::data::norm::Norm::default(),
+            optim: Some(Optim::sgd(0.1, 0.9, false)),
+            seed: 7,
+        };
         let mut net = Net::new(engine, spec.clone(), &images, cfg).unwrap();
         net.write_params(engine, &net.init_params(3)).unwrap();
         net.set_index(engine, 0, &(0..96).rev().collect::<Vec<u32>>()).unwrap();
@@ -120,7 +127,7 @@ fn mlp_learns_on_a_thousand_images_and_checkpoint_round_trips() {
     let (model, slots) = checkpoint::load_model(&model_path).unwrap();
     let p1 = infer::predict(&mut engine, &model, &test, 64).unwrap();
     let again = dir.path().join("again.safetensors");
-    checkpoint::save_model(&again, &model.spec, model.scale, &slots, &model.params, 0).unwrap();
+    checkpoint::save_model(&again, &model.spec, &model.norm, &slots, &model.params, 0).unwrap();
     let (reloaded, _) = checkpoint::load_model(&again).unwrap();
     assert_eq!(reloaded.params, model.params);
     let p2 = infer::predict(&mut engine, &reloaded, &test, 100).unwrap();
@@ -138,7 +145,8 @@ fn augmentation_touches_training_batches_only() {
     let augment = gpunet::augment::Augment::parse("rotate=15,zoom=0.1,shift=0.1").unwrap();
     let run = |augment| {
         let mut e = CpuEngine::new();
-        let cfg = NetConfig { batch: 8, scale: 255.0, optim: Some(Optim::adam(1e-2)), seed: 7 };
+        let cfg =
+            NetConfig { batch: 8, norm: gpunet::data::norm::Norm::default(), optim: Some(Optim::adam(1e-2)), seed: 7 };
         let mut net = Net::new(&mut e, spec.clone(), &images, cfg).unwrap();
         net.set_augment(augment);
         net.write_params(&mut e, &net.init_params(3)).unwrap();
@@ -219,7 +227,7 @@ fn ema_averages_every_step_and_decay_spares_running_statistics() {
     );
     let decay = 0.8f32;
     let train = |e: &mut dyn Engine, optim: Optim, ema: bool| {
-        let cfg = NetConfig { batch: 8, scale: 255.0, optim: Some(optim), seed: 7 };
+        let cfg = NetConfig { batch: 8, norm: gpunet::data::norm::Norm::default(), optim: Some(optim), seed: 7 };
         let mut net = Net::new(e, spec.clone(), &images, cfg).unwrap();
         let init = net.init_params(3);
         net.write_params(e, &init).unwrap();

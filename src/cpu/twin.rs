@@ -68,5 +68,6 @@ pub fn twin(k: Kernel) -> CpuTwin {
         }
         Kernel::GapForward => |o, i, p| gap_forward(fm(o[0]), f(i[0]), &Dims::from_params(p)),
         Kernel::GapBackward => |o, i, p| gap_backward(fm(o[0]), f(i[0]), &Dims::from_params(p)),
+        Kernel::Normalize => |o, _, p| normalize(fm(o[0]), &Dims::from_params(p)),
     }
 }

@@ -4,6 +4,7 @@
 pub mod csv;
 pub mod folder;
 pub mod idx;
+pub mod norm;
 pub mod picture;
 
 use crate::error::{Error, Result};

@@ -231,6 +231,44 @@ impl GapDims {
     }
 }
 
+// shaders/normalize.wgsl
+
+/// Mirrors `struct Normalize`: n values of (N, C, H, W) images, plane = H·W,
+/// C ≤ 4 channels, each value x -> (x - mean[c]) · inv_std[c].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct NormalizeDims {
+    pub n: u32,
+    pub plane: u32,
+    pub channels: u32,
+    pub _u: [u32; 5],
+    pub mean: [f32; 4],
+    pub inv_std: [f32; 4],
+}
+
+impl Dims for NormalizeDims {}
+
+impl NormalizeDims {
+    /// `rows` images of `shape` standardised as `s` says (its mean and deviation of
+    /// pixels / scale, which is what the gather wrote).
+    pub fn new(rows: usize, (c, h, w): crate::data::Shape, s: &crate::data::norm::Standard) -> Self {
+        assert!(c <= 4 && s.mean.len() == c && s.std.len() == c, "standardisation of {c} channels");
+        let (mut mean, mut inv_std) = ([0.0; 4], [1.0; 4]);
+        for i in 0..c {
+            mean[i] = s.mean[i];
+            inv_std[i] = 1.0 / s.std[i];
+        }
+        NormalizeDims {
+            n: (rows * c * h * w) as u32,
+            plane: (h * w) as u32,
+            channels: c as u32,
+            _u: [0; 5],
+            mean,
+            inv_std,
+        }
+    }
+}
+
 // shaders/relu.wgsl
 
 /// Mirrors `struct Relu`: an element count.

@@ -41,6 +41,7 @@ pub enum Kernel {
     BnBackwardInput,
     GapForward,
     GapBackward,
+    Normalize,
 }
 
 pub struct KernelInfo {
@@ -53,7 +54,7 @@ pub struct KernelInfo {
 }
 
 impl Kernel {
-    pub const ALL: [Kernel; 25] = [
+    pub const ALL: [Kernel; 26] = [
         Kernel::Matmul,
         Kernel::BiasGrad,
         Kernel::SumSplits,
@@ -79,6 +80,7 @@ impl Kernel {
         Kernel::BnBackwardInput,
         Kernel::GapForward,
         Kernel::GapBackward,
+        Kernel::Normalize,
     ];
 
     pub fn name(self) -> &'static str {
@@ -124,6 +126,7 @@ impl Kernel {
             Kernel::BnBackwardInput => k(S::Batchnorm, "bn_backward_input", 1, 5),
             Kernel::GapForward => k(S::Gap, "gap_forward", 1, 1),
             Kernel::GapBackward => k(S::Gap, "gap_backward", 1, 1),
+            Kernel::Normalize => k(S::Normalize, "normalize", 1, 0),
         }
     }
 }

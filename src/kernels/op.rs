@@ -192,6 +192,11 @@ pub fn gather(x: View, y: View, store: View, store_labels: View, index: View, d:
     op(Kernel::Gather, d.params(), &[x, y, store, store_labels, index], groups)
 }
 
+/// Standardises a gathered batch `x` in place.
+pub fn normalize(x: View, d: kernels::NormalizeDims) -> Op {
+    op(Kernel::Normalize, d.params(), &[x], groups_1d(d.n as usize))
+}
+
 /// One workgroup per channel.
 pub fn bn_stats(stats: View, running: View, x: View, d: kernels::BnDims) -> Op {
     op(Kernel::BnStats, d.params(), &[stats, running, x], [d.c, 1, 1])

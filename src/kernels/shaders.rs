@@ -17,6 +17,7 @@ pub enum Shader {
     Data,
     Batchnorm,
     Gap,
+    Normalize,
 }
 
 /// Which GEMM core `//#include gemm.wgsl` pastes: the shared-memory tiles, the
@@ -128,7 +129,7 @@ impl Gemm {
 }
 
 impl Shader {
-    pub const ALL: [Shader; 10] = [
+    pub const ALL: [Shader; 11] = [
         Shader::Matmul,
         Shader::Conv2d,
         Shader::Maxpool,
@@ -139,6 +140,7 @@ impl Shader {
         Shader::Data,
         Shader::Batchnorm,
         Shader::Gap,
+        Shader::Normalize,
     ];
 
     pub fn file(self) -> &'static str {
@@ -153,6 +155,7 @@ impl Shader {
             Shader::Data => "data.wgsl",
             Shader::Batchnorm => "batchnorm.wgsl",
             Shader::Gap => "gap.wgsl",
+            Shader::Normalize => "normalize.wgsl",
         }
     }
 
@@ -168,6 +171,7 @@ impl Shader {
             Shader::Data => include_str!("../../shaders/data.wgsl"),
             Shader::Batchnorm => include_str!("../../shaders/batchnorm.wgsl"),
             Shader::Gap => include_str!("../../shaders/gap.wgsl"),
+            Shader::Normalize => include_str!("../../shaders/normalize.wgsl"),
         }
     }
 

@@ -2,7 +2,9 @@
 //! (`layers.{i}.weight` as (out, in, k, k) or (out, in), `layers.{i}.bias`; batch
 //! norm as PyTorch's BatchNorm: weight, bias, running_mean, running_var (C) and
 //! num_batches_tracked (an int64 scalar)) with metadata `gpunet.arch` (the spec),
-//! `gpunet.input` (its input's C,H,W) and `gpunet.scale` (the pixel divisor).
+//! `gpunet.input` (its input's C,H,W), `gpunet.scale` (the pixel divisor) and,
+//! for a model that standardises its input, `gpunet.normalize` (JSON: each
+//! channel's mean and std of pixels / scale).
 //! `optim.safetensors` beside it holds the optimizer state and where training
 //! stood, so `--resume` continues exactly. Every file carries each tensor's
 //! sha256 and its header's own (`checksum.rs`), and every read checks them.
@@ -10,6 +12,7 @@
 use super::checksum::{self, HEADER, TENSOR, UNSEALED};
 use super::net::Slot;
 use super::spec::Spec;
+use crate::data::norm::{Norm, Standard};
 use crate::error::{Error, Result};
 use crate::io::write_atomic;
 use safetensors::{tensor::TensorView, Dtype, SafeTensors};
@@ -19,7 +22,7 @@ use std::path::{Path, PathBuf};
 /// The parameters of a net, flat in its slot layout, plus what they mean.
 pub struct Model {
     pub spec: Spec,
-    pub scale: f32,
+    pub norm: Norm,
     pub params: Vec<f32>,
 }
 
@@ -214,22 +217,29 @@ pub fn resealed(path: &Path, bytes: &[u8], records: &[(&str, String)]) -> Result
 
 /// `steps`: training steps so far (batch norm's num_batches_tracked). Returns
 /// the file's header sum.
-pub fn save_model(path: &Path, spec: &Spec, scale: f32, slots: &[Slot], params: &[f32], steps: u64) -> Result<String> {
-    save_tensors(path, slots, &[("", params)], Some(steps), &[], model_meta(spec, scale))
+pub fn save_model(path: &Path, spec: &Spec, norm: &Norm, slots: &[Slot], params: &[f32], steps: u64) -> Result<String> {
+    save_tensors(path, slots, &[("", params)], Some(steps), &[], model_meta(spec, norm))
 }
 
-fn model_meta(spec: &Spec, scale: f32) -> HashMap<String, String> {
+fn model_meta(spec: &Spec, norm: &Norm) -> HashMap<String, String> {
     let (c, h, w) = spec.input;
     let mut meta = HashMap::from([
         ("gpunet.arch".to_string(), spec.text()),
         (INPUT.to_string(), format!("{c},{h},{w}")),
-        ("gpunet.scale".to_string(), scale.to_string()),
+        ("gpunet.scale".to_string(), norm.scale.to_string()),
     ]);
+    if let Some(s) = &norm.standard {
+        meta.insert(NORMALIZE.to_string(), serde_json::to_string(s).expect("numbers"));
+    }
     if !spec.names.is_empty() {
         meta.insert(CLASSES.to_string(), serde_json::to_string(&spec.names).expect("names are strings"));
     }
     meta
 }
+
+/// The metadata key of a standardising model's per-channel mean and std (JSON
+/// `{"mean": [..], "std": [..]}`; absent: pixels / scale only).
+pub const NORMALIZE: &str = "gpunet.normalize";
 
 /// The metadata key of the classes' names, a JSON list (absent: the classes are numbers).
 pub const CLASSES: &str = "gpunet.classes";
@@ -266,9 +276,9 @@ pub struct ModelLayout {
     pub header: (usize, usize),
 }
 
-pub fn model_layout(spec: &Spec, scale: f32, slots: &[Slot], params: &[f32], steps: u64) -> Result<ModelLayout> {
+pub fn model_layout(spec: &Spec, norm: &Norm, slots: &[Slot], params: &[f32], steps: u64) -> Result<ModelLayout> {
     let fail = |e: safetensors::SafeTensorError| Error::Gpu(format!("laying out a checkpoint: {e}"));
-    let bytes = tensor_bytes(slots, &[("", params)], Some(steps), &[], model_meta(spec, scale)).map_err(fail)?;
+    let bytes = tensor_bytes(slots, &[("", params)], Some(steps), &[], model_meta(spec, norm)).map_err(fail)?;
     let (mut floats, mut counts, mut sums) = (Vec::new(), Vec::new(), Vec::new());
     {
         let st = SafeTensors::deserialize(&bytes).map_err(fail)?;
@@ -347,6 +357,16 @@ fn model_of(path: &Path, st: &SafeTensors, meta: &HashMap<String, String>, len: 
         .and_then(|s| s.parse().ok())
         .filter(|s: &f32| *s > 0.0)
         .ok_or_else(|| Error::input(path, 0, "missing or bad 'gpunet.scale' metadata"))?;
+    let standard = match meta.get(NORMALIZE) {
+        None => None,
+        Some(text) => {
+            let bad = |e: String| Error::input(path, 0, format!("bad '{NORMALIZE}' metadata: {e}"));
+            let s: Standard = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
+            s.check(spec.input.0).map_err(bad)?;
+            Some(s)
+        }
+    };
+    let norm = Norm { scale, standard };
     let (slots, words) = super::net::layout(&spec);
     // the tensors must be in the file before their buffer is made for them
     let need: usize =
@@ -363,7 +383,7 @@ fn model_of(path: &Path, st: &SafeTensors, meta: &HashMap<String, String>, len: 
     if st.len() != expected {
         return Err(Error::input(path, 0, format!("{} tensors, the spec '{arch}' has {expected}", st.len())));
     }
-    Ok((Model { spec, scale, params }, slots))
+    Ok((Model { spec, norm, params }, slots))
 }
 
 /// The metadata key of a run's settings (JSON; settings.rs writes and reads it).

@@ -83,7 +83,7 @@ impl Net {
     ) -> Result<LaunchInfo> {
         self.plan(engine, mode, n)?;
         let plan = &self.plans[&(mode, n)];
-        let mut gather = GatherDims::new(n, first, self.spec.input_size(), self.cfg.scale);
+        let mut gather = GatherDims::new(n, first, self.spec.input_size(), self.cfg.norm.scale);
         if let (Mode::Train, Some(a)) = (mode, self.augment) {
             gather = a.gather(gather, self.spec.input.1, self.cfg.seed, step as u32);
         }

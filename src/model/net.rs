@@ -88,12 +88,12 @@ pub(super) struct Bufs {
     pub(super) probs: BufId,
 }
 
-/// How a net is built: its largest batch, pixel divisor, optimizer (None for
-/// inference only) and the seed of its dropout masks.
-#[derive(Clone, Copy, Debug)]
+/// How a net is built: its largest batch, input normalisation, optimizer (None
+/// for inference only) and the seed of its dropout masks.
+#[derive(Clone, Debug)]
 pub struct NetConfig {
     pub batch: usize,
-    pub scale: f32,
+    pub norm: crate::data::norm::Norm,
     pub optim: Option<Optim>,
     /// Dropout masks are a function of (seed, step, layer, element).
     pub seed: u32,

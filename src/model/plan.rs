@@ -6,7 +6,7 @@
 use super::layers::{Emit, ParamViews};
 use super::net::{Acc, Bufs, Mode, Net, Plan};
 use crate::kernels::op::{self, BufId, Op, View};
-use crate::kernels::{AdamDims, Dims, DropoutDims, EmaDims, GatherDims, SgdDims, XentDims};
+use crate::kernels::{AdamDims, Dims, DropoutDims, EmaDims, GatherDims, NormalizeDims, SgdDims, XentDims};
 use crate::optim::Kind;
 
 /// A launch being built: the net, its row count, and the ops so far.
@@ -105,8 +105,12 @@ impl<'a> Builder<'a> {
             net.store_view(),
             View::whole(b.store_labels, net.store_rows),
             View::whole(b.index, net.store_rows),
-            GatherDims::new(n, 0, net.spec.input_size(), net.cfg.scale),
+            GatherDims::new(n, 0, net.spec.input_size(), net.cfg.norm.scale),
         ));
+        if let Some(s) = &net.cfg.norm.standard {
+            let x = View::whole(b.x, n * net.spec.input_size());
+            self.ops.push(op::normalize(x, NormalizeDims::new(n, net.spec.input, s)));
+        }
     }
 
     /// Layer i's forward ops reading `input`; false where the layer is the

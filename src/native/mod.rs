@@ -248,6 +248,8 @@ fn dispatch(k: Kernel, fuse: Fuse, o: &mut [&mut [u32]], i: &[&[u32]], p: &Param
         }
         (Kernel::GapForward, [y]) => ops::gap_forward(fm(y), f(i[0]), &Dims::from_params(p)),
         (Kernel::GapBackward, [dx]) => ops::gap_backward(fm(dx), f(i[0]), &Dims::from_params(p)),
+        // one pass over a batch's inputs, when a model standardises them: the twin
+        (Kernel::Normalize, o) => crate::cpu::twin(k)(o, i, p),
         (k, o) => unreachable!("{}: {} outputs bound", k.name(), o.len()),
     }
 }

@@ -74,7 +74,7 @@ impl Drop for RunDir {
 /// What one generation holds, as the trainer hands it over.
 pub struct Snapshot<'a> {
     pub spec: &'a Spec,
-    pub scale: f32,
+    pub norm: &'a crate::data::norm::Norm,
     pub slots: &'a [Slot],
     pub params: &'a [f32],
     /// The optimizer's state: Adam's m and v, or SGD's velocity.
@@ -207,7 +207,7 @@ impl RunDir {
         let done = (|| {
             let _ = std::fs::remove_dir_all(&tmp);
             std::fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
-            let model = checkpoint::save_model(&tmp.join(MODEL), s.spec, s.scale, s.slots, s.params, s.state.step)?;
+            let model = checkpoint::save_model(&tmp.join(MODEL), s.spec, s.norm, s.slots, s.params, s.state.step)?;
             let metrics = write_metrics(&tmp.join(METRICS), s.metrics)?;
             let records = generation::records(number, model, metrics);
             checkpoint::save_state(&tmp.join(OPTIM), s.slots, (s.m, s.v, s.live), s.state, &records)?;

@@ -269,6 +269,16 @@ fn data(b: &mut Builder, out: &mut Vec<Case>) {
         let shape = format!("{n} of {rows} rows x {pixels} px");
         out.push(b.case(shape, op::gather(x, y, store, labels, index, d), TOL_EXACTISH, vec![1]));
     }
+    // standardisation in place: grey, colour (planes of odd lengths), four channels
+    for &(n, (c, h, w)) in &[(3, (1, 5, 5)), (4, (3, 32, 32)), (5, (3, 30, 17)), (2, (4, 3, 7))] {
+        let s = crate::data::norm::Standard {
+            mean: (0..c).map(|i| 0.2 + 0.15 * i as f32).collect(),
+            std: (0..c).map(|i| 0.3 - 0.05 * i as f32).collect(),
+        };
+        let x = b.floats(n * c * h * w, 0.0, 1.0);
+        let d = kernels::NormalizeDims::new(n, (c, h, w), &s);
+        out.push(b.case(format!("standardise {n}x{c}x{h}x{w}"), op::normalize(x, d), TOL_EXACTISH, vec![]));
+    }
 }
 
 /// Batch norm: statistics, forward in both modes, both gradients.

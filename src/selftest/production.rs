@@ -25,7 +25,8 @@ pub const BATCH: usize = 500;
 pub fn cases(seed: u64, split: Option<SplitK>) -> Result<Vec<Case>> {
     let mut rec = Recorder::for_split(split);
     let images = Images::digits(vec![0; BATCH * PIXELS], Some(vec![0; BATCH]));
-    let cfg = NetConfig { batch: BATCH, scale: 255.0, optim: Some(Optim::adam(1e-3)), seed: 0 };
+    let cfg =
+        NetConfig { batch: BATCH, norm: crate::data::norm::Norm::default(), optim: Some(Optim::adam(1e-3)), seed: 0 };
     let mut net = Net::new(&mut rec, Spec::parse(ARCH)?, &images, cfg)?;
     let plan = net.plan(&mut rec, Mode::Train, BATCH)?;
     let mut b = Builder::new(seed);

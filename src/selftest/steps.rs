@@ -5,6 +5,7 @@
 
 use super::{compare, Cmp, Outcome, Tol};
 use crate::cpu::CpuEngine;
+use crate::data::norm::Norm;
 use crate::data::Images;
 use crate::engine::Engine;
 use crate::error::Result;
@@ -24,17 +25,18 @@ pub const POOLED_NET: &str = "conv8k5valid,pool2,conv16k5valid,pool2,fc32,out10"
 /// The store rows the steps read: enough for two batches of `BN_NET`.
 pub const ROWS: usize = 32;
 
-/// The weights after `steps` steps of `optim` on batches of `batch` rows, from
-/// init seed 3 and dropout seed 7, rows in a fixed shuffled order; and the initial weights.
+/// The weights after `steps` steps of `optim` on batches of `batch` rows of
+/// `images` normalised as `norm` says, from init seed 3 and dropout seed 7, rows
+/// in a fixed shuffled order; and the initial weights.
 pub fn weights_after(
     engine: &mut dyn Engine,
     spec: &Spec,
-    images: &Images,
+    (images, norm): (&Images, &Norm),
     batch: usize,
     steps: usize,
     optim: Optim,
 ) -> Result<(Vec<f32>, Vec<f32>)> {
-    let cfg = NetConfig { batch, scale: 255.0, optim: Some(optim), seed: 7 };
+    let cfg = NetConfig { batch, norm: norm.clone(), optim: Some(optim), seed: 7 };
     let mut net = Net::new(engine, spec.clone(), images, cfg)?;
     let init = net.init_params(3);
     net.write_params(engine, &init)?;
@@ -59,8 +61,8 @@ pub fn dropout_steps(engine: &mut dyn Engine, images: &Images) -> Result<Outcome
 fn adam_steps(engine: &mut dyn Engine, images: &Images, net: &str) -> Result<Outcome> {
     let spec = Spec::parse(net)?;
     let optim = Optim::adam(1e-3);
-    let (want, init) = weights_after(&mut CpuEngine::new(), &spec, images, 8, 3, optim)?;
-    let (got, _) = weights_after(engine, &spec, images, 8, 3, optim)?;
+    let (want, init) = weights_after(&mut CpuEngine::new(), &spec, (images, &Norm::default()), 8, 3, optim)?;
+    let (got, _) = weights_after(engine, &spec, (images, &Norm::default()), 8, 3, optim)?;
     let shape = format!("{net}, 3 Adam steps of 8");
     Ok(weights_outcome(shape, &got, &want, &init, Tol { atol: 1e-4, rtol: 0.0 }))
 }
@@ -139,7 +141,12 @@ pub fn bn_step(engine: &mut dyn Engine, images: &Images) -> Result<Outcome> {
 /// One SGD step (lr 0, so the weights stay as they were) of `spec` on a batch of 16: the
 /// parameter gradients, the parameters (with batch norm's running statistics), the slots.
 pub fn bn_gradients(engine: &mut dyn Engine, spec: &Spec, images: &Images) -> Result<(Vec<f32>, Vec<f32>, Vec<Slot>)> {
-    let cfg = NetConfig { batch: 16, scale: 255.0, optim: Some(Optim::sgd(0.0, 0.0, false)), seed: 7 };
+    let cfg = NetConfig {
+        batch: 16,
+        norm: crate::data::norm::Norm::default(),
+        optim: Some(Optim::sgd(0.0, 0.0, false)),
+        seed: 7,
+    };
     let mut net = Net::new(engine, spec.clone(), images, cfg)?;
     net.write_params(engine, &net.init_params(3))?;
     net.set_index(engine, 0, &(0..images.len() as u32).rev().collect::<Vec<_>>())?;

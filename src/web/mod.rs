@@ -135,7 +135,7 @@ fn export(m: &Member, shaders: &mut BTreeMap<&'static str, String>) -> Result<Va
     digits_only(m.model.spec.input, m.model.spec.classes())?;
     let mut rec = Recorder::for_split(None);
     let blank = Images::digits(vec![0; BATCH * PIXELS], None);
-    let cfg = NetConfig { batch: BATCH, scale: m.model.scale, optim: None, seed: 0 };
+    let cfg = NetConfig { batch: BATCH, norm: m.model.norm.clone(), optim: None, seed: 0 };
     let mut net = Net::new(&mut rec, m.model.spec.clone(), &blank, cfg)?;
     net.write_params(&mut rec, &m.model.params)?;
     net.set_index(&mut rec, 0, &(0..BATCH as u32).collect::<Vec<_>>())?;

@@ -118,7 +118,7 @@ fn program(
     let store = data.store(1);
     let cfg = NetConfig {
         batch: s.batch.min(n_train.max(n_val).max(1)),
-        scale: s.scale,
+        norm: s.norm(&data.train)?,
         optim: Some(s.optim()?),
         seed: s.seed as u32,
     };
@@ -154,7 +154,7 @@ fn program(
         plans.insert(key, plan_json(&rec, &info, tuning.gemm, shaders));
     }
     let buffers = super::buffer_list(&rec, |words| json!(blob.put(words)));
-    let layout = checkpoint::model_layout(spec, s.scale, &net.slots, &init, 0)?;
+    let layout = checkpoint::model_layout(spec, &net.cfg.norm, &net.slots, &init, 0)?;
     let template = blob.put_bytes(&layout.bytes);
     let program = json!({
         "class": tuning.describe(),

@@ -118,7 +118,11 @@ fn every_named_arch_exports() {
     for (name, text, _, _) in gpunet::model::spec::NAMED {
         let spec = gpunet::model::Spec::parse(text).unwrap();
         let (_, words) = gpunet::model::net::layout(&spec);
-        let model = gpunet::model::checkpoint::Model { spec, scale: 255.0, params: vec![0.5; words] };
+        let model = gpunet::model::checkpoint::Model {
+            spec,
+            norm: gpunet::data::norm::Norm::default(),
+            params: vec![0.5; words],
+        };
         let member = gpunet::web::Member { name: name.to_string(), model };
         let page = gpunet::web::page(&[member]).unwrap_or_else(|e| panic!("{name}: {e}"));
         let file = d.path().join(format!("{name}.html"));

@@ -57,7 +57,8 @@ fn reference(arch: &str, steps: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let data = gpunet::train::load_data(&s).unwrap();
     let n_train = data.train.len();
     let mut e = CpuEngine::new();
-    let cfg = NetConfig { batch: 16, scale: 255.0, optim: Some(s.optim().unwrap()), seed: 5 };
+    let cfg =
+        NetConfig { batch: 16, norm: gpunet::data::norm::Norm::default(), optim: Some(s.optim().unwrap()), seed: 5 };
     let mut net = Net::new(&mut e, Spec::parse(arch).unwrap(), &data.store(1), cfg).unwrap();
     let init = net.init_params(5);
     net.write_params(&mut e, &init).unwrap();
