@@ -174,8 +174,9 @@ class Runtime {
   }
 
   /**
-   * Class probabilities of `n` images (`pixels`: n·784 bytes, 0..255, row-major)
-   * from every model: { members: [Float32Array(n·10)], mean: Float32Array(n·10) }.
+   * Class probabilities of `n` images (`pixels`: n·size bytes 0..255, each image
+   * channels first, size = C·H·W) from every model:
+   * { members: [Float32Array(n·classes)], mean: Float32Array(n·classes) }.
    */
   predict(pixels, n) {
     const run = this.queue.then(() => this.predictNow(pixels, n));
@@ -184,17 +185,20 @@ class Runtime {
   }
 
   async predictNow(pixels, n) {
-    const { batch, classes } = this.doc;
-    const side = this.doc.side * this.doc.side;
+    const { batch, classes, size } = this.doc;
+    // the image store holds four bytes to a word, low byte first, each row from a word boundary
+    const stride = Math.ceil(size / 4) * 4;
     const members = [];
     for (const model of this.models) {
       const out = new Float32Array(n * classes);
       for (let first = 0; first < n; first += batch) {
         const rows = Math.min(batch, n - first);
-        // one drawing runs the 1-row plan; anything else the batch plan, padded with blank rows
+        // one image runs the 1-row plan; anything else the batch plan, padded with blank rows
         const plan = rows === 1 ? 1 : batch;
-        const chunk = new Uint8Array(plan * side);
-        chunk.set(pixels.subarray(first * side, (first + rows) * side));
+        const chunk = new Uint8Array(plan * stride);
+        for (let r = 0; r < rows; r++) {
+          chunk.set(pixels.subarray((first + r) * size, (first + r + 1) * size), r * stride);
+        }
         out.set(await this.runPlan(model, plan, chunk, rows), first * classes);
       }
       members.push(out);
@@ -207,7 +211,6 @@ class Runtime {
   async runPlan(model, n, pixels, rows) {
     const d = this.device;
     const classes = this.doc.classes;
-    // the image store holds four pixels to a word, low byte first: the bytes as they are
     d.queue.writeBuffer(model.bufs[model.spec.store], 0, pixels);
     const enc = d.createCommandEncoder();
     encodePlan(enc, model.plans.get(n));

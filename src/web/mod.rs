@@ -1,5 +1,6 @@
-//! `export-web`: one self-contained HTML page that reads hand-drawn digits with
-//! trained models, in the browser, through WebGPU and the very same WGSL kernels.
+//! `export-web`: one self-contained HTML page that runs trained models in the
+//! browser, through WebGPU and the very same WGSL kernels: a drawing pad for a
+//! model of MNIST's digits, a picture to choose or drop for any other.
 //!
 //! Nothing is re-implemented for the page: a net is built on a `Recorder`, which
 //! keeps the buffers and prediction plans the other engines would run, and the
@@ -13,7 +14,7 @@ mod train;
 pub use selftest::page as selftest_page;
 pub use train::page as train_page;
 
-use crate::data::{Images, CLASSES, PIXELS, SIDE};
+use crate::data::{Images, CLASSES, MNIST};
 use crate::engine::Recorder;
 use crate::error::{Error, Result};
 use crate::kernels::op::Op;
@@ -35,6 +36,8 @@ const GEMM: Gemm = Gemm::Tiled;
 const PAGE: &str = include_str!("../../web/page.html");
 const RUNTIME: &str = include_str!("../../web/runtime.js");
 const UI: &str = include_str!("../../web/page.js");
+const PICTURE_PAGE: &str = include_str!("../../web/picture.html");
+const PICTURE_UI: &str = include_str!("../../web/picture.js");
 const PAD: &str = include_str!("../../web/pad.js");
 
 /// The page's name of the module a launch runs without its kind of sums: the
@@ -83,37 +86,58 @@ impl Member {
 }
 
 /// The whole page for `members` (one model, or an ensemble whose probabilities
-/// the page averages).
+/// the page averages; its members take one shape and one set of classes). A
+/// model of 28x28 grey digits of ten unnamed classes gets the drawing pad; any
+/// other a picture to choose.
 pub fn page(members: &[Member]) -> Result<String> {
-    if members.is_empty() {
+    let Some(first) = members.first() else {
         return Err(Error::usage("export-web needs at least one --model"));
+    };
+    let spec = &first.model.spec;
+    for m in &members[1..] {
+        let other = &m.model.spec;
+        if other.input != spec.input || other.classes() != spec.classes() || other.names != spec.names {
+            return Err(Error::usage(format!(
+                "an ensemble's models must take one input and tell the same classes apart: {} takes {} into {} classes, {} takes {} into {}",
+                first.name,
+                crate::data::shape_text(spec.input),
+                spec.classes(),
+                m.name,
+                crate::data::shape_text(other.input),
+                other.classes()
+            )));
+        }
     }
     let mut shaders = BTreeMap::new();
     let mut models = Vec::new();
     for m in members {
         models.push(export(m, &mut shaders)?);
     }
+    let digits = spec.input == MNIST && spec.classes() == CLASSES && spec.names.is_empty();
+    let (c, h, w) = spec.input;
     let doc = json!({
         "generator": format!("gpunet {}", env!("CARGO_PKG_VERSION")),
         "batch": BATCH,
-        "classes": CLASSES,
-        "side": SIDE,
+        "classes": spec.classes(),
+        "names": spec.names,
+        "shape": [c, h, w],
+        "size": spec.input_size(),
         "shaders": shaders,
         "models": models,
     });
     let title = members.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(" + ");
-    Ok(assemble(PAGE, UI, &title, &doc))
+    Ok(if digits { assemble(PAGE, UI, &title, &doc) } else { assemble(PICTURE_PAGE, PICTURE_UI, &title, &doc) })
 }
 
-/// The pages draw, upload and bundle 28x28 grey digits of ten classes; other
-/// data is refused by name until they learn other shapes.
+/// The training page bundles, draws and uploads 28x28 grey digits of ten
+/// classes; other data is refused by name until it learns other shapes.
 fn digits_only(shape: crate::data::Shape, classes: usize) -> Result<()> {
-    if shape == crate::data::MNIST && classes == CLASSES {
+    if shape == MNIST && classes == CLASSES {
         return Ok(());
     }
     let shape = crate::data::shape_text(shape);
     Err(Error::usage(format!(
-        "the web pages take 28x28 grey digits of ten classes for now; this is {shape} with {classes} classes (train, predict, eval and export-onnx take it)"
+        "the training page takes 28x28 grey digits of ten classes for now; this is {shape} with {classes} classes (train, predict, eval, export-onnx and export-web --model take it)"
     )))
 }
 
@@ -132,9 +156,10 @@ fn assemble(page: &str, ui: &str, title: &str, doc: &Value) -> String {
 /// One model's buffers (sizes, labels, initial contents) and its prediction
 /// plans over 1 and BATCH rows; adds the shaders they use to `shaders`.
 fn export(m: &Member, shaders: &mut BTreeMap<&'static str, String>) -> Result<Value> {
-    digits_only(m.model.spec.input, m.model.spec.classes())?;
+    let spec = &m.model.spec;
     let mut rec = Recorder::for_split(None);
-    let blank = Images::digits(vec![0; BATCH * PIXELS], None);
+    let blank =
+        Images { shape: spec.input, classes: spec.classes(), pixels: vec![0; BATCH * spec.input_size()], labels: None };
     let cfg = NetConfig { batch: BATCH, norm: m.model.norm.clone(), optim: None, seed: 0 };
     let mut net = Net::new(&mut rec, m.model.spec.clone(), &blank, cfg)?;
     net.write_params(&mut rec, &m.model.params)?;

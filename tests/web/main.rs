@@ -11,6 +11,7 @@
 mod cdp;
 #[path = "../common/mod.rs"]
 mod common;
+mod picture;
 mod train;
 
 use cdp::{Browser, Page};
