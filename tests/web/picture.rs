@@ -20,7 +20,7 @@ fn pictures(root: &Path, n: usize) -> Vec<PathBuf> {
         std::fs::create_dir_all(root.join(name)).unwrap();
         for i in 0..n {
             let img = image::RgbImage::from_fn(13, 9, |x, y| {
-                let inside = (x as usize * 3 / 13) == k && y >= 2 && y < 7;
+                let inside = (x as usize * 3 / 13) == k && (2..7).contains(&y);
                 let v = if inside { 220 } else { ((x * 11 + y * 5 + i as u32 * 7) % 50) as u8 };
                 image::Rgb([v, 255 - v / 2, (v / 3).wrapping_add(40 * k as u8)])
             });
