@@ -134,9 +134,15 @@ enum Cmd {
         /// A page that runs every kernel case of `gpunet selftest` against its CPU twin's outputs, under each adapter class's kernel choices
         #[arg(long, conflicts_with_all = ["model", "train"])]
         selftest: bool,
-        /// A page that trains --arch in the browser on the embedded MNIST (bundled, compressed), with the training flags below
+        /// A page that trains --arch in the browser on the embedded MNIST or --data (bundled, compressed), with the training flags below
         #[arg(long, conflicts_with = "model")]
         train: bool,
+        /// With --train: the data the page trains on, as `train --train` takes it (IDX, CSV, class folders) [default: embedded MNIST]
+        #[arg(long, requires = "train")]
+        data: Option<PathBuf>,
+        /// With --train: a labelled test set of your own [default: the one that comes with the data, if any]
+        #[arg(long, requires = "train")]
+        test: Option<PathBuf>,
         #[command(flatten)]
         run: RunFlags,
         /// With --train: bundle only the first N test images [default: all 10,000]
@@ -365,7 +371,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             predict_cmd(&c, model, input, out, probs, batch_size, infer::tta_shifts(tta)?)
         }
         Cmd::ExportWeb { selftest: true, out, .. } => export_selftest_cmd(out),
-        Cmd::ExportWeb { train: true, run, test_limit, out, .. } => export_train_cmd(run, test_limit, out),
+        Cmd::ExportWeb { train: true, run, data, test, test_limit, out, .. } => {
+            export_train_cmd(run, [data, test], test_limit, out)
+        }
         Cmd::ExportWeb { model, out, .. } => export_digits_cmd(model, out),
         Cmd::ExportOnnx { model, out } => export_onnx_cmd(model, out),
         Cmd::Check { targets, repair } => check_cmd(&targets, repair),
@@ -488,17 +496,23 @@ fn export_selftest_cmd(out: Option<PathBuf>) -> Result<ExitCode> {
 }
 
 /// `export-web --train`.
-fn export_train_cmd(run: RunFlags, test_limit: Option<usize>, out: Option<PathBuf>) -> Result<ExitCode> {
+fn export_train_cmd(
+    run: RunFlags,
+    [data, test]: [Option<PathBuf>; 2],
+    test_limit: Option<usize>,
+    out: Option<PathBuf>,
+) -> Result<ExitCode> {
     let out = out.unwrap_or_else(|| PathBuf::from("train.html"));
-    let settings = run_settings(&run, None, &[])?;
+    let settings = run_settings(&run, None, &[("train", &data), ("test", &test)])?;
     let epochs = run.epochs.unwrap_or_else(|| spec::default_epochs(&settings.arch));
     let page = gpunet::web::train_page(&settings, epochs, test_limit)?;
     gpunet::io::write_atomic(&out, |w| w.write_all(page.as_bytes()))?;
     say!(
-        "wrote {} ({:.1} MiB): {} to train in a browser on its WebGPU adapter, with MNIST, the WGSL kernels and their plans in one file; open it in a browser",
+        "wrote {} ({:.1} MiB): {} to train in a browser on its WebGPU adapter, with {}, the WGSL kernels and their plans in one file; open it in a browser",
         out.display(),
         page.len() as f64 / (1 << 20) as f64,
-        settings.arch
+        settings.arch,
+        settings.train.as_ref().map_or("MNIST".into(), |p| p.display().to_string())
     );
     Ok(ExitCode::SUCCESS)
 }

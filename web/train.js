@@ -3,7 +3,7 @@
 // workgroups) on this browser's WebGPU adapter, patching between launches only
 // what `Net::launch_info` says moves; the epoch order and the rate schedules are
 // the CLI's (src/train.rs, src/schedule.rs), computed the same way here. Then
-// the drawing card reads digits with the model as it stands, and "Download model"
+// the drawing card (for MNIST's digits) reads digits with the model as it stands, and "Download model"
 // writes a checkpoint `gpunet predict` and `eval` load.
 "use strict";
 
@@ -455,7 +455,7 @@ const spec = document.createElement("code");
 spec.textContent = DOC.spec;
 about.append(name, ` · ${DOC.parameters.toLocaleString("en")} parameters · `, spec);
 about.append(
-  ` · ${ROWS.train.toLocaleString("en")} training, ${ROWS.val.toLocaleString("en")} validation, ${ROWS.test.toLocaleString("en")} test images of MNIST` +
+  ` · ${ROWS.train.toLocaleString("en")} training, ${ROWS.val.toLocaleString("en")} validation, ${ROWS.test.toLocaleString("en")} test images of ${DOC.data}` +
     ` · batch ${RUN.batch}, ${S.optimizer}, lr schedule ${S.lr_schedule}, augment ${S.augment}, seed ${S.seed} · exported by ${DOC.generator}`
 );
 $("epochs").value = RUN.epochs;
@@ -483,6 +483,8 @@ $("progress").max = run.epochs;
 card.onError = problem;
 clearPad();
 draw();
+// the pad draws digits: other data trains without it
+if (!DOC.digits) $("draw-card").style.display = "none";
 
 /** The test hook. */
 const hook = {
@@ -526,8 +528,10 @@ hook.ready = Trainer.open(forced === "cpu" || forced === "gpu" ? forced : null).
     run.trainer = t;
     show("ready: press Train");
     buttons();
-    card.predictor = (img) => t.predict(img);
-    card.refresh();
+    if (DOC.digits) {
+      card.predictor = (img) => t.predict(img);
+      card.refresh();
+    }
     t.lost.then((info) => {
       run.paused = true;
       const kept = run.lastGood ? ` The weights after epoch ${run.epoch} are kept: Download model still saves them.` : "";

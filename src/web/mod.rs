@@ -129,18 +129,6 @@ pub fn page(members: &[Member]) -> Result<String> {
     Ok(if digits { assemble(PAGE, UI, &title, &doc) } else { assemble(PICTURE_PAGE, PICTURE_UI, &title, &doc) })
 }
 
-/// The training page bundles, draws and uploads 28x28 grey digits of ten
-/// classes; other data is refused by name until it learns other shapes.
-fn digits_only(shape: crate::data::Shape, classes: usize) -> Result<()> {
-    if shape == MNIST && classes == CLASSES {
-        return Ok(());
-    }
-    let shape = crate::data::shape_text(shape);
-    Err(Error::usage(format!(
-        "the training page takes 28x28 grey digits of ten classes for now; this is {shape} with {classes} classes (train, predict, eval, export-onnx and export-web --model take it)"
-    )))
-}
-
 /// A page: its HTML with the runtime, its UI script, a title and its data (JSON)
 /// pasted into their places.
 fn assemble(page: &str, ui: &str, title: &str, doc: &Value) -> String {

@@ -11,7 +11,7 @@
 //! schedules (`Schedule::lr`) it computes the CLI's way, in web/train.js.
 
 use super::base64;
-use crate::data::{CLASSES, PIXELS};
+use crate::data::{CLASSES, MNIST};
 use crate::engine::Recorder;
 use crate::error::{Error, Result};
 use crate::gpu::Class;
@@ -29,6 +29,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::mem::offset_of;
 
+/// WebGPU's default maxStorageBufferBindingSize: every browser grants this much.
+const STORE_LIMIT: usize = 128 << 20;
+
 const PAGE: &str = include_str!("../../web/train.html");
 const UI: &str = include_str!("../../web/train.js");
 
@@ -43,10 +46,26 @@ pub fn page(settings: &Settings, epochs: usize, test_rows: Option<usize>) -> Res
         ));
     }
     let mut data = train::load_data(settings)?;
-    super::digits_only(data.shape(), data.classes())?;
     let spec = data.spec(&settings.arch)?;
+    // the drawing card reads MNIST's digits; other data trains without it
+    let digits = spec.input == MNIST && spec.classes() == CLASSES && spec.names.is_empty();
+    let what = if settings.train.is_none() {
+        "MNIST".to_string()
+    } else {
+        format!("{} in {} classes", crate::data::shape_text(spec.input), spec.classes())
+    };
     if let Some(n) = test_rows {
         data.test = data.test.map(|t| t.truncate(n));
+    }
+    // the store is one storage binding: past WebGPU's default limit a browser may refuse it
+    let rows = data.train.len() + data.val.len() + data.test.as_ref().map_or(0, |t| t.len()) + 1;
+    let bytes = rows * spec.input_size().div_ceil(4) * 4;
+    if bytes > STORE_LIMIT {
+        return Err(Error::usage(format!(
+            "the page's images would take {:.0} MiB, past the {} MiB a WebGPU storage binding is sure to hold; bundle fewer with --limit N and --test-limit N",
+            bytes as f64 / (1 << 20) as f64,
+            STORE_LIMIT >> 20
+        )));
     }
     let mut blob = Blob::default();
     let mut shaders = BTreeMap::new();
@@ -78,9 +97,10 @@ pub fn page(settings: &Settings, epochs: usize, test_rows: Option<usize>) -> Res
         // what the page runs: the batch its plans were recorded at, the epochs
         "run": { "batch": settings.batch.min(n_train.max(n_val).max(1)), "epochs": epochs },
         "rows": { "train": n_train, "val": n_val, "test": n_test, "draw": n_train + n_val + n_test },
-        "pixels": PIXELS,
-        "classes": CLASSES,
-        "side": crate::data::SIDE,
+        "pixels": spec.input_size(),
+        "classes": spec.classes(),
+        "digits": digits,
+        "data": what,
         // the words a run patches in each kind of parameter block
         "patch": {
             "gather_first": offset_of!(GatherDims, offset) / 4,

@@ -14,7 +14,7 @@ const SHAPE: (usize, usize, usize) = (3, 9, 13);
 
 /// Class folders of 13x9 colour PNGs (a bright patch placed by class, on a
 /// noisy ground) under `root`, `n` a class; their paths.
-fn pictures(root: &Path, n: usize) -> Vec<PathBuf> {
+pub(super) fn pictures(root: &Path, n: usize) -> Vec<PathBuf> {
     let mut paths = Vec::new();
     for (k, name) in NAMES.iter().enumerate() {
         std::fs::create_dir_all(root.join(name)).unwrap();

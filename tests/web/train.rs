@@ -6,7 +6,7 @@
 use super::{dir, gpunet, load};
 use gpunet::cpu::CpuEngine;
 use gpunet::engine::Engine;
-use gpunet::model::{Acc, Net, NetConfig, Spec};
+use gpunet::model::{Acc, Net, NetConfig};
 use gpunet::selftest::{steps, Tol};
 use gpunet::settings::Settings;
 use serde_json::{json, Value};
@@ -19,6 +19,8 @@ use std::path::PathBuf;
 const ARCH: &str = "conv8k3,bn,conv8k3s2,pool2,drop0.25,fc32,out10";
 /// Global average pooling's kernels in the page's step.
 const GAP_ARCH: &str = "conv8k3,pool2,conv16k3,bn,gap,out10";
+/// Colour pictures in three classes (no bias before batch norm, as above).
+const PICTURE_ARCH: &str = "conv8k3,bn,pool2,conv8k3,gap,out3";
 const FLAGS: [&str; 12] = [
     "--batch-size",
     "16",
@@ -49,17 +51,16 @@ fn floats_of_base64(v: &Value) -> Vec<f32> {
     bytes.chunks(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect()
 }
 
-/// `steps` steps of the reference engine on the run the page was exported for:
-/// the same split, store, init, epoch order, rates; each step's mean loss and
-/// the weights after them, and the initial weights.
-fn reference(arch: &str, steps: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
-    let s = Settings { batch: 16, limit: Some(160), seed: 5, lr: 0.003, adam_betas: (0.7, 0.9), ..Settings::new(arch) };
+/// `steps` steps of the reference engine on the run the page was exported for
+/// (FLAGS over `s`): the same split, store, init, epoch order, rates; each
+/// step's mean loss and the weights after them, and the initial weights.
+fn reference(s: Settings, steps: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let s = Settings { batch: 16, limit: Some(160), seed: 5, lr: 0.003, adam_betas: (0.7, 0.9), ..s };
     let data = gpunet::train::load_data(&s).unwrap();
     let n_train = data.train.len();
     let mut e = CpuEngine::new();
-    let cfg =
-        NetConfig { batch: 16, norm: gpunet::data::norm::Norm::default(), optim: Some(s.optim().unwrap()), seed: 5 };
-    let mut net = Net::new(&mut e, Spec::parse(arch).unwrap(), &data.store(1), cfg).unwrap();
+    let cfg = NetConfig { batch: 16, norm: s.norm(&data.train).unwrap(), optim: Some(s.optim().unwrap()), seed: 5 };
+    let mut net = Net::new(&mut e, data.spec(&s.arch).unwrap(), &data.store(1), cfg).unwrap();
     let init = net.init_params(5);
     net.write_params(&mut e, &init).unwrap();
     net.set_index(&mut e, 0, &gpunet::train::epoch_order(n_train, 5, 0)).unwrap();
@@ -79,16 +80,28 @@ fn reference(arch: &str, steps: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
 #[test]
 fn train_page_steps_equal_the_reference_engine_under_both_plans() {
     for (name, arch) in [("train-steps.html", ARCH), ("train-steps-gap.html", GAP_ARCH)] {
-        page_steps_equal_the_reference(name, arch);
+        page_steps_equal_the_reference(name, Settings::new(arch), &[]);
     }
+    // colour pictures of 3x9x13 in three named classes, standardised: no drawing card
+    let pictures = dir().join("train-pictures");
+    let _ = std::fs::remove_dir_all(&pictures);
+    super::picture::pictures(&pictures, 30);
+    let s = Settings { train: Some(pictures.clone()), normalize: "standard".into(), ..Settings::new(PICTURE_ARCH) };
+    let flags = ["--data", pictures.to_str().unwrap(), "--normalize", "standard"];
+    let page = page_steps_equal_the_reference("train-steps-pictures.html", s, &flags);
+    let doc = super::page_doc(&page);
+    assert_eq!((doc["digits"].clone(), doc["data"].clone()), (json!(false), json!("3x9x13 in 3 classes")));
 }
 
-fn page_steps_equal_the_reference(name: &str, arch: &str) {
-    let page = export(name, arch, &FLAGS);
-    let (want_losses, want, init) = reference(arch, 4);
+/// The page's first steps (of `s.arch` on FLAGS + `flags`, over `s`) against the
+/// reference engine's, under both kinds of plans; the page.
+fn page_steps_equal_the_reference(name: &str, s: Settings, flags: &[&str]) -> PathBuf {
+    let arch = s.arch.clone();
+    let page = export(name, &arch, &[&FLAGS[..], flags].concat());
+    let (want_losses, want, init) = reference(s, 4);
     for class in ["cpu", "gpu"] {
         let url = PathBuf::from(format!("{}?class={class}", page.display()));
-        let Some((mut b, p)) = load(&url, None) else { return };
+        let Some((mut b, p)) = load(&url, None) else { return page };
         let adapter =
             b.eval(&p, "gpunet.ready").unwrap_or_else(|e| panic!("the page did not start: {e}; {:#?}", b.log));
         let r = b.eval(&p, "gpunet.train({ epochs: 1, steps: 4, perStepLoss: true })").unwrap();
@@ -102,6 +115,7 @@ fn page_steps_equal_the_reference(name: &str, arch: &str) {
         eprintln!("{adapter}: {} · losses {losses:?}", outcome.line());
         assert!(outcome.pass(), "{}", outcome.line());
     }
+    page
 }
 
 #[test]
