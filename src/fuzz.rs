@@ -1,5 +1,6 @@
 //! A fuzz harness for every parser that reads what users hand it: checkpoints
-//! (safetensors), IDX images and labels (gzipped or not), Kaggle CSVs,
+//! (safetensors), IDX images and labels (gzipped or not), Kaggle CSVs, CIFAR
+//! batches and the tar archives they come in,
 //! metrics.csv, the spec grammar, `--augment` and `--lr-schedule`. Each target
 //! starts from valid inputs and mutates them (bit flips, interesting bytes,
 //! header words set to extremes, cuts, splices, repeats, random bytes), runs the
@@ -325,6 +326,13 @@ pub fn picture_seeds() -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// Two CIFAR-100 records: coarse and fine label bytes, 3,072 pixels each.
+fn cifar_records() -> Vec<u8> {
+    (0..2)
+        .flat_map(|r| [r as u8 + 3, r as u8 + 40].into_iter().chain((0..3072u32).map(move |i| (i * 7 + r) as u8)))
+        .collect()
+}
+
 /// Every target, seeded from real inputs: the embedded MNIST's first images as
 /// IDX (plain and gzipped) and CSV, checkpoints of a few nets, metrics, specs.
 pub fn targets() -> Vec<Target> {
@@ -360,6 +368,15 @@ pub fn targets() -> Vec<Target> {
             seeds: picture_seeds(),
             // sides up to 64 here: the harness bounds allocation by the input's size
             parse: |b| data::folder::picture_from_bytes(b, (3, 8, 8), 64).is_ok(),
+        },
+        Target { name: "CIFAR-100 batch", seeds: vec![cifar_records()], parse: data::cifar::fuzz },
+        Target {
+            name: "tar archive",
+            seeds: vec![data::tar::write(&[
+                ("cifar-100-binary/train.bin", &cifar_records()),
+                ("cifar-100-binary/fine_label_names.txt", b"apple\nbee\n"),
+            ])],
+            parse: |b| data::tar::read(b, |_| true, |_, _| Ok(())).is_ok(),
         },
         Target {
             name: "metrics.csv",

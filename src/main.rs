@@ -256,6 +256,9 @@ struct RunFlags {
     /// A folder of pictures: leave out (and count) pictures that cannot be read instead of stopping
     #[arg(long)]
     skip_bad_images: bool,
+    /// CIFAR-100's labels: fine (100 classes) or coarse (20) [default: fine]
+    #[arg(long)]
+    labels: Option<String>,
 }
 
 #[derive(Args)]

@@ -4,6 +4,7 @@
 //! (one `gpunet.train.*` key a field) still load.
 
 use crate::augment::Augment;
+use crate::data::cifar::Labels;
 use crate::error::{Error, Result};
 use crate::model::checkpoint::{EARLIER_SETTINGS as EARLIER, SETTINGS as KEY};
 use crate::optim::{Optim, ADAM_BETAS};
@@ -57,6 +58,8 @@ pub struct Settings {
     #[serde(with = "size_text")]
     pub resize: Option<(usize, usize)>,
     pub skip_bad_images: bool,
+    /// CIFAR-100's labels: "fine" (100 classes) or "coarse" (20)
+    pub labels: String,
     /// The fingerprint of the data files the run began on (`data::fingerprint`;
     /// no flag sets it): a resume on other files is refused
     pub data: Option<String>,
@@ -118,6 +121,7 @@ impl Settings {
             channels: None,
             resize: None,
             skip_bad_images: false,
+            labels: "fine".into(),
             data: None,
         }
     }
@@ -147,7 +151,12 @@ impl Settings {
 
     /// How a folder of pictures is read.
     pub fn pictures(&self) -> crate::data::folder::Options {
-        crate::data::folder::Options { channels: self.channels, resize: self.resize, skip_bad: self.skip_bad_images }
+        crate::data::folder::Options {
+            channels: self.channels,
+            resize: self.resize,
+            skip_bad: self.skip_bad_images,
+            labels: if self.labels == "coarse" { Labels::Coarse } else { Labels::Fine },
+        }
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -167,6 +176,7 @@ impl Settings {
         if !matches!(self.normalize.as_str(), "scale" | "standard") {
             return bad(format!("--normalize must be scale or standard, got '{}'", self.normalize));
         }
+        Labels::parse(&self.labels)?;
         if self.limit == Some(0) {
             return bad("--limit must be at least 1".into());
         }

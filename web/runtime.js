@@ -37,25 +37,35 @@ const PARAM_STRIDE = 256;
 /**
  * The high-performance adapter and a device with its largest buffer limits (they
  * bound the batch) and those of `features` it offers: { adapter, device, features }.
+ * An adapter may expire before its device is made (the browser's GPU process
+ * restarted: requestDevice rejects with an OperationError); WebGPU's answer is
+ * a fresh adapter, so that is asked for once more.
  */
 async function openDevice(features) {
   if (!navigator.gpu) {
     throw new NoWebGPU("This browser has no WebGPU (navigator.gpu is missing).");
   }
-  const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
-  if (!adapter) {
-    throw new NoWebGPU("This browser has WebGPU, but it offers no adapter (it may be disabled or blocklisted).");
+  for (let attempt = 1; ; attempt++) {
+    const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
+    if (!adapter) {
+      throw new NoWebGPU("This browser has WebGPU, but it offers no adapter (it may be disabled or blocklisted).");
+    }
+    const want = (name) => adapter.limits[name];
+    const offered = features.filter((f) => adapter.features.has(f));
+    try {
+      const device = await adapter.requestDevice({
+        requiredFeatures: offered,
+        requiredLimits: {
+          maxStorageBufferBindingSize: want("maxStorageBufferBindingSize"),
+          maxBufferSize: want("maxBufferSize"),
+        },
+      });
+      return { adapter, device, features: offered };
+    } catch (e) {
+      if (attempt >= 2 || e.name !== "OperationError") throw e;
+      console.warn(`requestDevice failed (${e.message}); asking for a fresh adapter`);
+    }
   }
-  const want = (name) => adapter.limits[name];
-  const offered = features.filter((f) => adapter.features.has(f));
-  const device = await adapter.requestDevice({
-    requiredFeatures: offered,
-    requiredLimits: {
-      maxStorageBufferBindingSize: want("maxStorageBufferBindingSize"),
-      maxBufferSize: want("maxBufferSize"),
-    },
-  });
-  return { adapter, device, features: offered };
 }
 
 /** The bytes of a base64 text deflated with zlib framing (the Compression Streams' "deflate"). */

@@ -21,12 +21,14 @@ pub const MAX_SIDE: u32 = 16_384;
 
 /// How a folder is read: the channels (None: 3 if any picture has colour, else
 /// 1), the size every picture is resized to (None: they must all have one), and
-/// whether an unreadable picture is skipped (counted) instead of stopping the run.
+/// whether an unreadable picture is skipped (counted) instead of stopping the run;
+/// and (not pictures, but how a data set is read) CIFAR-100's labels.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Options {
     pub channels: Option<usize>,
     pub resize: Option<(usize, usize)>,
     pub skip_bad: bool,
+    pub labels: super::cifar::Labels,
 }
 
 impl Options {

@@ -1,11 +1,13 @@
 //! Images and labels: the embedded MNIST, IDX and Kaggle CSV files, the seeded
 //! train/validation split.
 
+pub mod cifar;
 pub mod csv;
 pub mod folder;
 pub mod idx;
 pub mod norm;
 pub mod picture;
+pub mod tar;
 
 use crate::error::{Error, Result};
 use rand::rngs::StdRng;
@@ -205,8 +207,14 @@ pub type Set = (Images, Option<Images>, Vec<String>);
 /// not, labels beside them) gives both, as does a folder holding `train` and
 /// `test` folders of class folders; a folder of class folders has none.
 pub fn load_set(path: &std::path::Path, o: &folder::Options, say: &mut dyn FnMut(&str)) -> Result<Set> {
+    if cifar::is_archive(path) {
+        return cifar::load_archive(path, o.labels);
+    }
     if !path.is_dir() {
-        return Ok((load(path)?, None, Vec::new()));
+        return Ok((load_with(path, o)?, None, Vec::new()));
+    }
+    if let Some(set) = cifar::load_dir(path, o.labels)? {
+        return Ok(set);
     }
     if let Ok((train, test)) = idx::in_dir(path) {
         return Ok((idx::load_pair(&train)?, test.as_deref().map(idx::load_pair).transpose()?, Vec::new()));
@@ -237,7 +245,10 @@ pub fn load_test(
     say: &mut dyn FnMut(&str),
 ) -> Result<Images> {
     if !path.is_dir() {
-        return load(path);
+        return load_with(path, o);
+    }
+    if let Some((test, _, _)) = cifar::load_dir(path, o.labels)? {
+        return Ok(test);
     }
     let (test, test_names) = folder::load(path, o, say)?;
     if test_names != names {
@@ -250,11 +261,19 @@ pub fn load_test(
     Ok(test)
 }
 
-/// Reads images from a Kaggle CSV or an IDX image file (.gz or plain; labels are
-/// read from the matching `*-labels-idx1-ubyte` beside it when present).
+/// Reads images from a Kaggle CSV, an IDX image file (.gz or plain; labels are
+/// read from the matching `*-labels-idx1-ubyte` beside it when present) or a
+/// CIFAR batch (CIFAR-100's fine labels).
 pub fn load(path: &std::path::Path) -> Result<Images> {
+    load_with(path, &folder::Options::default())
+}
+
+/// `load`, CIFAR-100's labels as `o` says.
+fn load_with(path: &std::path::Path, o: &folder::Options) -> Result<Images> {
     let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-    if name.contains("idx3-ubyte") || name.contains("idx4-ubyte") {
+    if cifar::is_batch(path) {
+        cifar::load_file(path, o.labels)
+    } else if name.contains("idx3-ubyte") || name.contains("idx4-ubyte") {
         idx::load_pair(path)
     } else {
         csv::read(path)
