@@ -162,7 +162,8 @@ fn a_damaged_batch_or_archive_is_refused_by_name() {
     assert!(e.contains("record 2: label 10 of 10 classes"), "{e}");
     // an archive cut short, and one whose header is damaged
     let tar = data::tar::write(&[("cifar-10-batches-bin/data_batch_1.bin", &b)]);
-    for (name, bytes) in [("cut.tar.gz", gzip(&tar[..1000])), ("damaged.tar.gz", gzip(&[&[b'x'], &tar[1..]].concat()))]
+    for (name, bytes) in
+        [("cut.tar.gz", gzip(&tar[..1000])), ("damaged.tar.gz", gzip(&[&b"x"[..], &tar[1..]].concat()))]
     {
         std::fs::write(d.join(name), &bytes).unwrap();
         let e = format!("{}", data::load_set(&d.join(name), &folder::Options::default(), &mut |_| {}).unwrap_err());

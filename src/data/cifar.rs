@@ -74,7 +74,7 @@ fn parse(bytes: &[u8], kind: Kind, labels: Labels, path: &Path) -> Result<Images
         (true, Labels::Coarse) => (IMAGE + 2, 20, 0),
         (true, Labels::Fine) => (IMAGE + 2, 100, 1),
     };
-    if bytes.is_empty() || bytes.len() % record != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(record) {
         return Err(Error::input(
             path,
             0,
