@@ -4,7 +4,9 @@
 //!
 //! With `augment` set (training batches only), each image is resampled through a
 //! random affine map: rotation, zoom and shift about the image centre, bilinear,
-//! zero outside. Its four parameters come from hash(seed, step, store row), so a
+//! zero outside; before it, a random crop (an integer offset within ±crop,
+//! zero outside: the padded crop of the CIFAR recipes) and a left-right flip of
+//! half the images. Every channel moves with the same maps. Its four parameters come from hash(seed, step, store row), so a
 //! run (and a resumed run) sees the same images at the same steps. With `elastic`
 //! the output point first moves by a smooth random warp (the elastic distortion
 //! of Simard et al., approximated: random displacements at a 4x4 grid of control
@@ -15,7 +17,7 @@ struct Gather {
     offset: u32,         // first entry of `index` used by this batch
     pixels: u32,         // pixels per image (784)
     row_words: u32,      // u32 words per packed image row (pixels / 4, rounded up)
-    side: u32,           // image side (augmentation: pixels = side²)
+    side: u32,           // image width (augmentation: pixels = channels · side · height)
     seed: u32, step: u32,
     augment: u32,        // 1: random affine per image
     inv_scale: f32,      // 1 / pixel divisor
@@ -23,7 +25,9 @@ struct Gather {
     zoom: f32,           // largest relative zoom: factor ~ U[1 - zoom, 1 + zoom]
     shift: f32,          // largest shift, pixels: dx, dy ~ U[-shift, shift]
     elastic: f32,        // largest warp displacement, pixels, at each control point
-    _f1: f32, _f2: f32, _f3: f32,
+    height: u32,         // image height
+    crop: u32,           // largest crop offset, pixels: dx, dy uniform integers in [-crop, crop]
+    flip: u32,           // 1: half the images mirrored left to right
 }
 
 @group(0) @binding(0) var<uniform> ga: Gather;
@@ -49,6 +53,21 @@ fn unit(src: u32, k: u32) -> f32 {
     return f32(pcg((src * 4u + k) ^ key) >> 8u) * (2.0 / 16777216.0) - 1.0;
 }
 
+// Salt of the crop's and flip's hash, apart from the affine map's and the warp's.
+const CROP_SALT: u32 = 0x43524f50u;
+
+// Uniform in [-1, 1) from the k-th crop hash of store row `src` at this step.
+fn crop_unit(src: u32, k: u32) -> f32 {
+    let key = pcg(ga.seed ^ pcg(ga.step ^ pcg(CROP_SALT)));
+    return f32(pcg((src * 4u + k) ^ key) >> 8u) * (2.0 / 16777216.0) - 1.0;
+}
+
+// A crop offset of row `src`: an integer in [-crop, crop], each equally likely.
+fn crop_offset(src: u32, k: u32) -> f32 {
+    let n = f32(2u * ga.crop + 1u);
+    return min(floor((crop_unit(src, k) + 1.0) * 0.5 * n), n - 1.0) - f32(ga.crop);
+}
+
 // Salt of the warp's hash, apart from the affine map's.
 const ELASTIC_SALT: u32 = 0x454c4153u;
 // Control points per side of the warp's grid.
@@ -61,10 +80,10 @@ fn warp_unit(src: u32, k: u32) -> f32 {
 }
 
 // The warp's displacement at point p of row `src`: bilinear between the four
-// control points around p (spaced (side - 1) / 3 apart), each moved by up to
-// `elastic` pixels in x and y.
+// control points around p (spaced (width - 1) / 3 and (height - 1) / 3 apart),
+// each moved by up to `elastic` pixels in x and y.
 fn warp(src: u32, p: vec2<f32>) -> vec2<f32> {
-    let g = p * (f32(GRID - 1u) / (f32(ga.side) - 1.0));
+    let g = p * (f32(GRID - 1u) / (vec2<f32>(f32(ga.side), f32(ga.height)) - 1.0));
     let i = min(u32(g.x), GRID - 2u);
     let j = min(u32(g.y), GRID - 2u);
     let f = g - vec2<f32>(f32(i), f32(j));
@@ -82,11 +101,11 @@ fn byte_at(src: u32, j: u32) -> f32 {
     return f32((store[src * ga.row_words + j / 4u] >> (8u * (j % 4u))) & 255u);
 }
 
-// Pixel (ix, iy) of row `src`, zero outside the image.
-fn texel(src: u32, ix: i32, iy: i32) -> f32 {
-    let s = i32(ga.side);
-    if (ix < 0 || iy < 0 || ix >= s || iy >= s) { return 0.0; }
-    return byte_at(src, u32(iy * s + ix));
+// Pixel (ix, iy) of channel `ch` of row `src`, zero outside the image.
+fn texel(src: u32, ch: u32, ix: i32, iy: i32) -> f32 {
+    let w = i32(ga.side);
+    if (ix < 0 || iy < 0 || ix >= w || iy >= i32(ga.height)) { return 0.0; }
+    return byte_at(src, ch * ga.side * ga.height + u32(iy * w + ix));
 }
 
 // (cos θ, sin θ) for |θ| <= π from + and × alone. WGSL promises its cos and sin
@@ -102,31 +121,38 @@ fn cos_sin(theta: f32) -> vec2<f32> {
     return vec2<f32>((c - s) * (c + s), 2.0 * s * c);
 }
 
-// Output pixel j of row `src` under its random affine map: the source point is
-// c + R(-θ)·(p - c - t) / z, sampled bilinearly; with a warp, p moved by it first.
+// Output value j of row `src` (channel ch, pixel p) under its random maps: p
+// mirrored (flip) and moved by the crop's integer offset, then by the warp;
+// the source point is c + R(-θ)·(p - c - t) / z, sampled bilinearly (an
+// identity map samples the pixel itself).
 fn augmented(src: u32, j: u32) -> f32 {
     let theta = ga.rotate * unit(src, 0u);
     let z = 1.0 + ga.zoom * unit(src, 1u);
     let tx = ga.shift * unit(src, 2u);
     let ty = ga.shift * unit(src, 3u);
-    let c = (f32(ga.side) - 1.0) * 0.5;
-    var p = vec2<f32>(f32(j % ga.side), f32(j / ga.side));
+    let c = (vec2<f32>(f32(ga.side), f32(ga.height)) - 1.0) * 0.5;
+    let plane = ga.side * ga.height;
+    let ch = j / plane;
+    let k = j % plane;
+    var p = vec2<f32>(f32(k % ga.side), f32(k / ga.side));
+    if (ga.flip != 0u && crop_unit(src, 2u) < 0.0) { p.x = f32(ga.side - 1u) - p.x; }
+    if (ga.crop != 0u) { p += vec2<f32>(crop_offset(src, 0u), crop_offset(src, 1u)); }
     if (ga.elastic != 0.0) { p += warp(src, p); }
-    let dx = p.x - c - tx;
-    let dy = p.y - c - ty;
+    let dx = p.x - c.x - tx;
+    let dy = p.y - c.y - ty;
     let rot = cos_sin(theta);
     let cs = rot.x;
     let sn = rot.y;
-    let sx = c + (cs * dx + sn * dy) / z;
-    let sy = c + (cs * dy - sn * dx) / z;
+    let sx = c.x + (cs * dx + sn * dy) / z;
+    let sy = c.y + (cs * dy - sn * dx) / z;
     let x0 = floor(sx);
     let y0 = floor(sy);
     let fx = sx - x0;
     let fy = sy - y0;
     let ix = i32(x0);
     let iy = i32(y0);
-    let top = (1.0 - fx) * texel(src, ix, iy) + fx * texel(src, ix + 1, iy);
-    let bottom = (1.0 - fx) * texel(src, ix, iy + 1) + fx * texel(src, ix + 1, iy + 1);
+    let top = (1.0 - fx) * texel(src, ch, ix, iy) + fx * texel(src, ch, ix + 1, iy);
+    let bottom = (1.0 - fx) * texel(src, ch, ix, iy + 1) + fx * texel(src, ch, ix + 1, iy + 1);
     return (1.0 - fy) * top + fy * bottom;
 }
 

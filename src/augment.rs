@@ -1,8 +1,10 @@
-//! `--augment rotate=D,zoom=Z,shift=S,elastic=E`: a random affine map per
-//! training image (rotation up to D degrees, zoom within 1 ± Z, shift up to S of
-//! the side in each direction), after a smooth random warp of up to E pixels
-//! (elastic distortion), applied on the device inside the batch gather. Never
-//! applied to validation, test or prediction batches.
+//! `--augment rotate=D,zoom=Z,shift=S,elastic=E,crop=P,flip`: a random affine
+//! map per training image (rotation up to D degrees, zoom within 1 ± Z, shift up
+//! to S of the shorter side in each direction), after a smooth random warp of up
+//! to E pixels (elastic distortion), after a random crop of the image padded by P
+//! pixels of black (an integer offset within ±P) and, with `flip`, a left-right
+//! mirror of half the images; every channel moves alike. Applied on the device
+//! inside the batch gather, never to validation, test or prediction batches.
 
 use crate::error::{Error, Result};
 use crate::kernels::GatherDims;
@@ -17,23 +19,45 @@ pub struct Augment {
     pub shift: f32,
     /// Pixels: the warp's largest displacement at a control point (0: none).
     pub elastic: f32,
+    /// Pixels: the crop's largest offset (0: none).
+    pub crop: u32,
+    /// Half the images mirrored left to right (photos, not digits).
+    pub flip: bool,
 }
 
 impl Augment {
-    /// "none", or comma-separated rotate=, zoom=, shift= (any subset, each once).
+    /// "none", or comma-separated rotate=, zoom=, shift=, elastic=, crop= and
+    /// flip (any subset, each once).
     pub fn parse(text: &str) -> Result<Option<Augment>> {
         let bad = |why: String| {
             Error::usage(format!(
-                "bad --augment '{text}': {why}; expected none or rotate=DEGREES,zoom=FRACTION,shift=FRACTION,elastic=PIXELS (e.g. rotate=10,zoom=0.1,shift=0.1)"
+                "bad --augment '{text}': {why}; expected none or rotate=DEGREES,zoom=FRACTION,shift=FRACTION,elastic=PIXELS,crop=PIXELS,flip (e.g. rotate=10,zoom=0.1,shift=0.1 or crop=4,flip)"
             ))
         };
         if text == "none" {
             return Ok(None);
         }
-        let mut a = Augment { rotate: 0.0, zoom: 0.0, shift: 0.0, elastic: 0.0 };
+        let mut a = Augment { rotate: 0.0, zoom: 0.0, shift: 0.0, elastic: 0.0, crop: 0, flip: false };
         let mut seen = Vec::new();
         for part in text.split(',') {
-            let (key, value) = part.split_once('=').ok_or_else(|| bad(format!("'{part}' is not key=value")))?;
+            if part == "flip" {
+                if a.flip {
+                    return Err(bad("'flip' given twice".into()));
+                }
+                a.flip = true;
+                continue;
+            }
+            let (key, value) = part.split_once('=').ok_or_else(|| bad(format!("'{part}' is not key=value or flip")))?;
+            if key == "crop" {
+                let v: u32 =
+                    value.parse().map_err(|_| bad(format!("crop takes whole pixels, 1 to 64; got '{value}'")))?;
+                if !(1..=64).contains(&v) || seen.contains(&key) {
+                    return Err(bad(format!("crop takes whole pixels, 1 to 64, once; got '{value}'")));
+                }
+                seen.push(key);
+                a.crop = v;
+                continue;
+            }
             let v: f32 = value.parse().map_err(|_| bad(format!("'{value}' is not a number")))?;
             let (field, max) = match key {
                 "rotate" => (&mut a.rotate, 180.0),
@@ -54,34 +78,30 @@ impl Augment {
         Ok(Some(a))
     }
 
-    /// The text `parse` reads back (kept in checkpoints for --resume).
+    /// The text `parse` reads back (kept in checkpoints for --resume): the
+    /// affine map's three always (as runs before crop and flip wrote it), the
+    /// rest where set.
     pub fn text(a: Option<Augment>) -> String {
-        match a {
-            None => "none".into(),
-            Some(a) if a.elastic > 0.0 => {
-                format!("rotate={},zoom={},shift={},elastic={}", a.rotate, a.zoom, a.shift, a.elastic)
-            }
-            Some(a) => format!("rotate={},zoom={},shift={}", a.rotate, a.zoom, a.shift),
+        let Some(a) = a else { return "none".into() };
+        let mut t = format!("rotate={},zoom={},shift={}", a.rotate, a.zoom, a.shift);
+        if a.elastic > 0.0 {
+            t += &format!(",elastic={}", a.elastic);
         }
+        if a.crop > 0 {
+            t += &format!(",crop={}", a.crop);
+        }
+        if a.flip {
+            t += ",flip";
+        }
+        t
     }
 
     /// A training gather's parameters with this augmentation at `step`, on
-    /// square grey images of side `side` (`fits`).
-    pub fn gather(&self, d: GatherDims, side: usize, seed: u32, step: u32) -> GatherDims {
-        d.augmented(side, self.rotate.to_radians(), self.zoom, self.shift * side as f32, seed, step)
+    /// images of `shape` (`fits`).
+    pub fn gather(&self, d: GatherDims, (_, h, w): crate::data::Shape, seed: u32, step: u32) -> GatherDims {
+        let shift = self.shift * h.min(w) as f32;
+        d.augmented((h, w), self.rotate.to_radians(), self.zoom, shift, seed, step)
             .warped(self.elastic)
-    }
-
-    /// Whether the maps apply to images of `shape`: the gather kernel moves one
-    /// square grey plane.
-    pub fn fits(shape: crate::data::Shape) -> Result<()> {
-        let (c, h, w) = shape;
-        if c == 1 && h == w {
-            return Ok(());
-        }
-        Err(Error::usage(format!(
-            "--augment maps square grey images for now; these are {}",
-            crate::data::shape_text(shape)
-        )))
+            .cropped(self.crop, self.flip)
     }
 }

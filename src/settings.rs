@@ -81,7 +81,7 @@ impl Settings {
         match arch {
             "deotte" => Settings {
                 batch: 64,
-                augment: Some(Augment { rotate: 10.0, zoom: 0.1, shift: 0.1, elastic: 0.0 }),
+                augment: Some(Augment { rotate: 10.0, zoom: 0.1, shift: 0.1, elastic: 0.0, crop: 0, flip: false }),
                 lr_schedule: Schedule::Exp(0.95),
                 ..blog
             },

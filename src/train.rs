@@ -363,9 +363,6 @@ struct Sizes {
 /// The net for settings `s`, its store uploaded (`data` is dropped once it is).
 fn build(engine: &mut dyn Engine, s: &Settings, data: Data, sizes: &Sizes) -> Result<Net> {
     let spec = data.spec(&s.arch)?;
-    if s.augment.is_some() {
-        crate::augment::Augment::fits(spec.input)?;
-    }
     let norm = s.norm(&data.train)?;
     let store = data.store(0);
     drop(data);

@@ -32,7 +32,7 @@ fn blob(cx: usize, cy: usize) -> Vec<u8> {
 fn zero_ranges_give_back_the_image() {
     let img: Vec<u8> = (0..784).map(|i| (i * 37 % 256) as u8).collect();
     let plain = gather(std::slice::from_ref(&img), GatherDims::new(1, 0, 784, 255.0));
-    let same = gather(&[img], GatherDims::new(1, 0, 784, 255.0).augmented(SIDE, 0.0, 0.0, 0.0, 3, 9));
+    let same = gather(&[img], GatherDims::new(1, 0, 784, 255.0).augmented((SIDE, SIDE), 0.0, 0.0, 0.0, 3, 9));
     assert_eq!(plain, same);
 }
 
@@ -43,7 +43,7 @@ fn a_blob_lands_where_the_map_sends_it() {
     let mut checked = 0;
     for step in 0..40u32 {
         for &(bx, by) in &[(8usize, 10usize), (17, 6), (12, 18)] {
-            let d = GatherDims::new(1, 0, 784, 255.0).augmented(SIDE, 0.4, 0.2, 3.0, 5, step);
+            let d = GatherDims::new(1, 0, 784, 255.0).augmented((SIDE, SIDE), 0.4, 0.2, 3.0, 5, step);
             let x = gather(&[blob(bx, by)], d);
             let [theta, z, tx, ty] = cpu::affine(&d, 0).map(|v| v as f64);
             let (px, py) = (bx as f64 + 0.5 - c, by as f64 + 0.5 - c);
@@ -72,7 +72,7 @@ fn a_blob_lands_where_the_map_sends_it() {
 
 #[test]
 fn maps_fill_their_ranges_and_repeat_only_for_the_same_step() {
-    let d = GatherDims::new(1, 0, 784, 255.0).augmented(SIDE, 0.2, 0.1, 2.8, 42, 3);
+    let d = GatherDims::new(1, 0, 784, 255.0).augmented((SIDE, SIDE), 0.2, 0.1, 2.8, 42, 3);
     let maps: Vec<[f32; 4]> = (0..4000).map(|src| cpu::affine(&d, src)).collect();
     let limits = [0.2, 0.1, 2.8, 2.8];
     let centre = [0.0, 1.0, 0.0, 0.0];
@@ -95,12 +95,12 @@ fn maps_fill_their_ranges_and_repeat_only_for_the_same_step() {
 #[test]
 fn the_flag_parses_and_rejects_clearly() {
     let a = Augment::parse("rotate=10,zoom=0.1,shift=0.1").unwrap().unwrap();
-    assert_eq!(a, Augment { rotate: 10.0, zoom: 0.1, shift: 0.1, elastic: 0.0 });
+    assert_eq!(a, Augment { rotate: 10.0, zoom: 0.1, shift: 0.1, elastic: 0.0, crop: 0, flip: false });
     assert_eq!(Augment::parse(&Augment::text(Some(a))).unwrap(), Some(a));
     assert_eq!(Augment::parse("none").unwrap(), None);
     assert_eq!(
         Augment::parse("shift=0.2").unwrap(),
-        Some(Augment { rotate: 0.0, zoom: 0.0, shift: 0.2, elastic: 0.0 })
+        Some(Augment { rotate: 0.0, zoom: 0.0, shift: 0.2, elastic: 0.0, crop: 0, flip: false })
     );
     for bad in ["", "rotate", "rotate=x", "spin=3", "rotate=1,rotate=2", "zoom=1.5", "shift=-0.1", "rotate=200"] {
         let e = Augment::parse(bad).expect_err(bad).to_string();
@@ -128,7 +128,7 @@ fn cos_sin_polynomials_are_exact_to_float_rounding() {
 #[test]
 fn the_elastic_warp_is_smooth_bounded_and_moves_blobs_where_it_says() {
     let e = 2.5f32;
-    let d = |step| GatherDims::new(1, 0, 784, 255.0).augmented(SIDE, 0.0, 0.0, 0.0, 5, step).warped(e);
+    let d = |step| GatherDims::new(1, 0, 784, 255.0).augmented((SIDE, SIDE), 0.0, 0.0, 0.0, 5, step).warped(e);
     let field = |step: u32, src: u32| -> Vec<(f32, f32)> {
         (0..784).map(|j| cpu::warp(&d(step), src, (j % SIDE) as f32, (j / SIDE) as f32)).collect()
     };
@@ -147,7 +147,7 @@ fn the_elastic_warp_is_smooth_bounded_and_moves_blobs_where_it_says() {
     assert_ne!(f, field(3, 1), "the warp does not change with the image");
     // off: the affine path's result exactly
     let img: Vec<u8> = (0..784).map(|i| (i * 37 % 256) as u8).collect();
-    let plain = GatherDims::new(1, 0, 784, 255.0).augmented(SIDE, 0.2, 0.1, 2.0, 3, 9);
+    let plain = GatherDims::new(1, 0, 784, 255.0).augmented((SIDE, SIDE), 0.2, 0.1, 2.0, 3, 9);
     assert_eq!(gather(std::slice::from_ref(&img), plain), gather(std::slice::from_ref(&img), plain.warped(0.0)));
     assert_ne!(gather(std::slice::from_ref(&img), plain), gather(&[img], plain.warped(e)));
     // a blob at s comes out near the q with q + warp(q) = s
@@ -166,4 +166,53 @@ fn the_elastic_warp_is_smooth_bounded_and_moves_blobs_where_it_says() {
         }
     }
     assert_eq!(checked, 90);
+}
+
+/// `crop=P,flip` on colour images that are not square: each image comes out as
+/// itself, or mirrored, moved by an integer offset within ±P with black coming
+/// in, every channel alike; over many steps both flips and every offset occur.
+#[test]
+fn crop_and_flip_move_every_channel_by_whole_pixels() {
+    let (c, h, w, crop) = (3usize, 9usize, 13usize, 3i64);
+    let plane = h * w;
+    let img: Vec<u8> = (0..c * plane).map(|i| (i * 37 % 251 + 1) as u8).collect();
+    let mut seen_offsets = std::collections::BTreeSet::new();
+    let mut flips = [0; 2];
+    for step in 0..200u32 {
+        let d = GatherDims::new(1, 0, c * plane, 255.0)
+            .augmented((h, w), 0.0, 0.0, 0.0, 7, step)
+            .cropped(crop as u32, true);
+        let store: Vec<u32> = img.chunks(4).map(|q| q.iter().rev().fold(0u32, |w, &b| w << 8 | b as u32)).collect();
+        let (mut x, mut y) = (vec![0f32; c * plane], vec![0u32; 1]);
+        cpu::gather(&mut x, &mut y, &store, &[0], &[0], &d);
+        let (ox, oy, flip) = cpu::crop_flip(&d, 0);
+        let (ox, oy) = (ox as i64, oy as i64);
+        assert!(ox.abs() <= crop && oy.abs() <= crop, "offset ({ox}, {oy})");
+        seen_offsets.insert((ox, oy));
+        flips[flip as usize] += 1;
+        for ch in 0..c {
+            for py in 0..h as i64 {
+                for px in 0..w as i64 {
+                    let sx = if flip { w as i64 - 1 - px } else { px } + ox;
+                    let sy = py + oy;
+                    let inside = (0..w as i64).contains(&sx) && (0..h as i64).contains(&sy);
+                    let want = if inside {
+                        img[ch * plane + (sy * w as i64 + sx) as usize] as f32 * (1.0 / 255.0)
+                    } else {
+                        0.0
+                    };
+                    let got = x[ch * plane + (py * w as i64 + px) as usize];
+                    assert_eq!(got, want, "step {step}, channel {ch}, ({px}, {py})");
+                }
+            }
+        }
+    }
+    assert_eq!(seen_offsets.len(), 49, "every offset within ±3 in x and y occurs in 200 steps");
+    assert!(flips[0] > 60 && flips[1] > 60, "{flips:?}");
+    let a = Augment::parse("crop=4,flip").unwrap();
+    assert_eq!(Augment::text(a), "rotate=0,zoom=0,shift=0,crop=4,flip");
+    assert_eq!(Augment::parse(&Augment::text(a)).unwrap(), a);
+    for bad in ["crop=0", "crop=2.5", "flip,flip", "crop=3,crop=4"] {
+        assert!(Augment::parse(bad).is_err(), "{bad}");
+    }
 }

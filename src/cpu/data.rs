@@ -13,6 +13,27 @@ fn unit(d: &GatherDims, src: u32, k: u32) -> f32 {
     (pcg(src.wrapping_mul(4).wrapping_add(k) ^ key) >> 8) as f32 * (2.0 / 16777216.0) - 1.0
 }
 
+/// Salt of the crop's and flip's hash (as data.wgsl's CROP_SALT).
+const CROP_SALT: u32 = 0x4352_4f50;
+
+/// Uniform in [-1, 1) from the k-th crop hash of store row `src` at this step.
+fn crop_unit(d: &GatherDims, src: u32, k: u32) -> f32 {
+    let key = pcg(d.seed ^ pcg(d.step ^ pcg(CROP_SALT)));
+    (pcg(src.wrapping_mul(4).wrapping_add(k) ^ key) >> 8) as f32 * (2.0 / 16777216.0) - 1.0
+}
+
+/// A crop offset of row `src`: an integer in [-crop, crop], each equally likely.
+fn crop_offset(d: &GatherDims, src: u32, k: u32) -> f32 {
+    let n = (2 * d.crop + 1) as f32;
+    ((crop_unit(d, src, k) + 1.0) * 0.5 * n).floor().min(n - 1.0) - d.crop as f32
+}
+
+/// Row `src`'s crop offset (x, y) and whether it is mirrored, at this step.
+pub fn crop_flip(d: &GatherDims, src: u32) -> (f32, f32, bool) {
+    let (dx, dy) = if d.crop != 0 { (crop_offset(d, src, 0), crop_offset(d, src, 1)) } else { (0.0, 0.0) };
+    (dx, dy, d.flip != 0 && crop_unit(d, src, 2) < 0.0)
+}
+
 /// Salt of the warp's hash (as data.wgsl's ELASTIC_SALT).
 const ELASTIC_SALT: u32 = 0x454c_4153;
 /// Control points per side of the warp's grid (data.wgsl's GRID).
@@ -27,8 +48,8 @@ fn warp_unit(d: &GatherDims, src: u32, k: u32) -> f32 {
 /// The warp's displacement at point (px, py) of row `src`: bilinear between the
 /// four control points around it, each moved by up to `elastic` pixels.
 pub fn warp(d: &GatherDims, src: u32, px: f32, py: f32) -> (f32, f32) {
-    let per = (GRID - 1) as f32 / (d.side as f32 - 1.0);
-    let (gx, gy) = (px * per, py * per);
+    let per = |side: u32| (GRID - 1) as f32 / (side as f32 - 1.0);
+    let (gx, gy) = (px * per(d.side), py * per(d.height));
     let (i, j) = ((gx as u32).min(GRID - 2), (gy as u32).min(GRID - 2));
     let (fx, fy) = (gx - i as f32, gy - j as f32);
     let k = 2 * (j * GRID + i);
@@ -71,31 +92,38 @@ pub fn cos_sin(theta: f32) -> (f32, f32) {
     ((c - s) * (c + s), 2.0 * s * c)
 }
 
-/// Output pixel j of row `src` under its affine map: the source point
-/// c + R(-θ)·(p - c - t) / z, sampled bilinearly, zero outside; with a warp, p
-/// moved by it first.
+/// Output value j of row `src` (channel ch, pixel p) under its maps: p mirrored
+/// and moved by the crop's offset, then by the warp; the source point
+/// c + R(-θ)·(p - c - t) / z, sampled bilinearly, zero outside.
 fn augmented(store: &[u32], d: &GatherDims, src: u32, j: usize) -> f32 {
     let [theta, z, tx, ty] = affine(d, src);
-    let side = d.side as usize;
-    let c = (d.side as f32 - 1.0) * 0.5;
-    let (mut px, mut py) = ((j % side) as f32, (j / side) as f32);
+    let (w, h) = (d.side as usize, d.height as usize);
+    let (cx, cy) = ((d.side as f32 - 1.0) * 0.5, (d.height as f32 - 1.0) * 0.5);
+    let (ch, k) = (j / (w * h), j % (w * h));
+    let (mut px, mut py) = ((k % w) as f32, (k / w) as f32);
+    let (ox, oy, flip) = crop_flip(d, src);
+    if flip {
+        px = (w - 1) as f32 - px;
+    }
+    if d.crop != 0 {
+        (px, py) = (px + ox, py + oy);
+    }
     if d.elastic != 0.0 {
         let (wx, wy) = warp(d, src, px, py);
         (px, py) = (px + wx, py + wy);
     }
-    let dx = px - c - tx;
-    let dy = py - c - ty;
+    let dx = px - cx - tx;
+    let dy = py - cy - ty;
     let (cs, sn) = cos_sin(theta);
-    let sx = c + (cs * dx + sn * dy) / z;
-    let sy = c + (cs * dy - sn * dx) / z;
+    let sx = cx + (cs * dx + sn * dy) / z;
+    let sy = cy + (cs * dy - sn * dx) / z;
     let (x0, y0) = (sx.floor(), sy.floor());
     let (fx, fy) = (sx - x0, sy - y0);
     let texel = |ix: i64, iy: i64| {
-        let s = side as i64;
-        if ix < 0 || iy < 0 || ix >= s || iy >= s {
+        if ix < 0 || iy < 0 || ix >= w as i64 || iy >= h as i64 {
             0.0
         } else {
-            byte_at(store, d, src as usize, (iy * s + ix) as usize)
+            byte_at(store, d, src as usize, ch * w * h + (iy * w as i64 + ix) as usize)
         }
     };
     let (ix, iy) = (x0 as i64, y0 as i64);

@@ -447,7 +447,7 @@ pub struct GatherDims {
     pub offset: u32,
     pub pixels: u32,
     pub row_words: u32,
-    /// Image side; augmentation needs pixels = side².
+    /// Image width (augmentation: pixels = channels · side · height).
     pub side: u32,
     pub seed: u32,
     pub step: u32,
@@ -460,7 +460,12 @@ pub struct GatherDims {
     pub shift: f32,
     /// Largest warp displacement (pixels) at each control point; 0: no warp.
     pub elastic: f32,
-    pub _f: [f32; 3],
+    /// Image height.
+    pub height: u32,
+    /// Largest crop offset (pixels) in x and y; 0: no crop.
+    pub crop: u32,
+    /// 1: half the images mirrored left to right.
+    pub flip: u32,
 }
 
 impl Dims for GatherDims {}
@@ -481,16 +486,25 @@ impl GatherDims {
             zoom: 0.0,
             shift: 0.0,
             elastic: 0.0,
-            _f: [0.0; 3],
+            height: 0,
+            crop: 0,
+            flip: 0,
         }
     }
 
-    /// Random affine maps for square images of `side` (pixels = side²): angles up
-    /// to `rotate` radians, zoom factors within 1 ± `zoom`, shifts up to `shift`
-    /// pixels, drawn per image from (seed, step, store row).
-    pub fn augmented(self, side: usize, rotate: f32, zoom: f32, shift: f32, seed: u32, step: u32) -> Self {
-        assert_eq!(side * side, self.pixels as usize, "augmentation needs square images");
-        GatherDims { side: side as u32, seed, step, augment: 1, rotate, zoom, shift, ..self }
+    /// Random affine maps for images of (h, w) (pixels a whole number of such
+    /// planes: every channel moves alike): angles up to `rotate` radians, zoom
+    /// factors within 1 ± `zoom`, shifts up to `shift` pixels, drawn per image
+    /// from (seed, step, store row).
+    pub fn augmented(self, (h, w): (usize, usize), rotate: f32, zoom: f32, shift: f32, seed: u32, step: u32) -> Self {
+        assert!(h * w > 0 && self.pixels as usize % (h * w) == 0, "augmentation needs whole planes of {h}x{w}");
+        GatherDims { side: w as u32, height: h as u32, seed, step, augment: 1, rotate, zoom, shift, ..self }
+    }
+
+    /// With `augmented`: each image first cropped at an integer offset within
+    /// ±`crop` pixels (zero outside) and, with `flip`, half of them mirrored.
+    pub fn cropped(self, crop: u32, flip: bool) -> Self {
+        GatherDims { crop, flip: flip as u32, ..self }
     }
 
     /// With `augmented`: each image's sample points first moved by a smooth random

@@ -85,7 +85,7 @@ impl Net {
         let plan = &self.plans[&(mode, n)];
         let mut gather = GatherDims::new(n, first, self.spec.input_size(), self.cfg.norm.scale);
         if let (Mode::Train, Some(a)) = (mode, self.augment) {
-            gather = a.gather(gather, self.spec.input.1, self.cfg.seed, step as u32);
+            gather = a.gather(gather, self.spec.input, self.cfg.seed, step as u32);
         }
         let dropouts =
             plan.dropouts.iter().map(|&(i, d)| (i, DropoutDims { step: step as u32, ..d }.params())).collect();

@@ -316,17 +316,32 @@ fn augmented(b: &mut Builder, out: &mut Vec<Case>) {
     // multiply-adds and WGSL's 2.5-ulp division may move by ~1e-5 pixel (the
     // rotation's cos and sin are polynomials, the same bits everywhere)
     for &(rows, n, step) in &[(9, 5, 0u32), (40, 33, 7)] {
-        let d = kernels::GatherDims::new(n, 2, 784, 255.0).augmented(28, 0.35, 0.15, 3.0, 11, step);
+        let d = kernels::GatherDims::new(n, 2, 784, 255.0).augmented((28, 28), 0.35, 0.15, 3.0, 11, step);
         let (x, y) = (b.output(n * 784), b.output(n));
         let (store, labels) = (b.ints(rows * 196, u32::MAX), b.ints(rows, 10));
         let index = b.ints(n + 2, rows as u32);
         let shape = format!("{n} of {rows} rows, affine, step {step}");
         out.push(b.case(shape, op::gather(x, y, store, labels, index, d), TOL_RESAMPLE, vec![1]));
     }
+    // colour and not square: crop and flip alone (exact), then with the affine map and a warp
+    for &(rows, n, (c, h, w), affine) in &[(10, 7, (3, 9, 13), false), (8, 6, (3, 12, 10), true)] {
+        let pixels = c * h * w;
+        let (rotate, shift) = if affine { (0.3, 1.5) } else { (0.0, 0.0) };
+        let d = kernels::GatherDims::new(n, 1, pixels, 255.0)
+            .augmented((h, w), rotate, 0.1 * affine as u8 as f32, shift, 13, 4)
+            .warped(if affine { 1.5 } else { 0.0 })
+            .cropped(3, true);
+        let (x, y) = (b.output(n * pixels), b.output(n));
+        let (store, labels) = (b.ints(rows * pixels.div_ceil(4), u32::MAX), b.ints(rows, 10));
+        let index = b.ints(n + 1, rows as u32);
+        let what = if affine { "crop, flip, affine, elastic" } else { "crop, flip" };
+        let shape = format!("{n} of {rows} rows of {c}x{h}x{w}, {what}");
+        out.push(b.case(shape, op::gather(x, y, store, labels, index, d), TOL_RESAMPLE, vec![1]));
+    }
     // elastic: a smooth random warp before the affine map (alone, and with it)
     for &(rotate, step) in &[(0.0, 3u32), (0.35, 8)] {
         let (rows, n) = (12, 9);
-        let d = kernels::GatherDims::new(n, 1, 784, 255.0).augmented(28, rotate, 0.1, 2.0, 5, step).warped(2.5);
+        let d = kernels::GatherDims::new(n, 1, 784, 255.0).augmented((28, 28), rotate, 0.1, 2.0, 5, step).warped(2.5);
         let (x, y) = (b.output(n * 784), b.output(n));
         let (store, labels) = (b.ints(rows * 196, u32::MAX), b.ints(rows, 10));
         let index = b.ints(n + 1, rows as u32);
