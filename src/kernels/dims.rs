@@ -497,7 +497,10 @@ impl GatherDims {
     /// factors within 1 ± `zoom`, shifts up to `shift` pixels, drawn per image
     /// from (seed, step, store row).
     pub fn augmented(self, (h, w): (usize, usize), rotate: f32, zoom: f32, shift: f32, seed: u32, step: u32) -> Self {
-        assert!(h * w > 0 && self.pixels as usize % (h * w) == 0, "augmentation needs whole planes of {h}x{w}");
+        assert!(
+            h * w > 0 && (self.pixels as usize).is_multiple_of(h * w),
+            "augmentation needs whole planes of {h}x{w}"
+        );
         GatherDims { side: w as u32, height: h as u32, seed, step, augment: 1, rotate, zoom, shift, ..self }
     }
 
