@@ -205,11 +205,12 @@ impl Engine for Sizer {
 
 /// Device memory (MiB) a training net of `arch` allocates at `batch`, with the
 /// embedded MNIST (70,000 images) as its image store.
-pub fn training_memory_mib(arch: &str, batch: usize) -> Result<f64> {
+pub fn training_memory_mib(arch: &str, batch: usize, (shape, rows): (data::Shape, usize)) -> Result<f64> {
     let mut sizer = Sizer::default();
-    let store = Images::digits(vec![0; 70_000 * data::PIXELS], None);
+    let (c, h, w) = shape;
+    let store = Images { shape, classes: 10, pixels: vec![0; rows * c * h * w], labels: None };
     let cfg = NetConfig { batch, norm: crate::data::norm::Norm::default(), optim: Some(Optim::adam(1e-3)), seed: 1 };
-    Net::new(&mut sizer, Spec::parse(arch)?, &store, cfg)?;
+    Net::new(&mut sizer, Spec::for_data(arch, shape, 10)?, &store, cfg)?;
     Ok(sizer.bytes as f64 / (1 << 20) as f64)
 }
 
@@ -353,7 +354,7 @@ pub fn time_training(
     if column == Column::Cpu {
         reset_peak_rss();
     }
-    let spec = Spec::parse(arch)?;
+    let spec = Spec::for_data(arch, images.shape, images.classes)?;
     let lr = 1e-3;
     let cfg = NetConfig { batch, norm: crate::data::norm::Norm::default(), optim: Some(Optim::adam(lr)), seed: 1 };
     let mut net = Net::new(engine, spec, images, cfg)?;
@@ -432,16 +433,27 @@ pub fn run(
         }
     }
     let (batch, steps) = if quick { (32, 3) } else { (500, 5) };
-    let images = data::mnist_train()?.truncate(batch * (steps + 1));
-    for arch in ["mlp", "cnn4", "cnn6", "cnn8"].into_iter().filter(|a| wanted(&format!("train:{a}"))) {
-        let memory = Some(training_memory_mib(arch, 500)?);
+    let rows = batch * (steps + 1);
+    let digits = data::mnist_train()?.truncate(rows);
+    // cifar on colour photos' shape (CIFAR-10's 60,000 of 3x32x32 for the memory column)
+    let size = 3 * 32 * 32;
+    let photos = Images {
+        shape: (3, 32, 32),
+        classes: 10,
+        pixels: (0..rows * size).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect(),
+        labels: Some((0..rows).map(|i| (i % 10) as u8).collect()),
+    };
+    let archs = ["mlp", "cnn4", "cnn6", "cnn8", "cifar"];
+    for arch in archs.into_iter().filter(|a| wanted(&format!("train:{a}"))) {
+        let (images, whole) = if arch == "cifar" { (&photos, 60_000) } else { (&digits, 70_000) };
+        let memory = Some(training_memory_mib(arch, 500, (images.shape, whole))?);
         if let Some(e) = gpu.as_deref_mut() {
-            let r = Record { memory_mib_at_500: memory, ..time_training(e, Column::Gpu, arch, batch, steps, &images)? };
+            let r = Record { memory_mib_at_500: memory, ..time_training(e, Column::Gpu, arch, batch, steps, images)? };
             report(&r);
             records.push(r);
         }
         if let Some(e) = cpu.as_deref_mut() {
-            let r = Record { memory_mib_at_500: memory, ..time_training(e, Column::Cpu, arch, batch, steps, &images)? };
+            let r = Record { memory_mib_at_500: memory, ..time_training(e, Column::Cpu, arch, batch, steps, images)? };
             report(&r);
             records.push(r);
         }

@@ -439,7 +439,7 @@ fn archs_cmd() -> Result<ExitCode> {
         say!("{name:<13} {:>10} params  {epochs:>2} epochs  {about}\n              {text}", spec.param_count());
     }
     say!("mlp:H1,H2,... any hidden sizes, e.g. mlp:10,20,10 (the blog's scikit-learn grid)");
-    say!("or a layer list: {}, ending in out10 (lin: without the ReLU)", gpunet::model::Layer::SYNTAX.join(", "));
+    say!("or a layer list: {}, ending in out{{N}} of the data's N classes (lin: without the ReLU); a named arch ends in the data's classes itself", gpunet::model::Layer::SYNTAX.join(", "));
     Ok(ExitCode::SUCCESS)
 }
 

@@ -75,7 +75,8 @@ impl Settings {
     /// The blog's settings: batch 500, Adam(1e-3), seed 42, a 20% validation
     /// split, pixels / 255, the embedded MNIST; the named arch "deotte" comes with
     /// the training of its source: batch 64, augmentation and an exp:0.95 schedule;
-    /// "fast" the recipe for the least time to 99% (see `spec::NAMED`).
+    /// "fast" the recipe for the least time to 99%, "cifar" one for small colour
+    /// photos (see `spec::NAMED`).
     pub fn new(arch: &str) -> Settings {
         let blog = Settings::blog(arch);
         match arch {
@@ -91,6 +92,15 @@ impl Settings {
                 lr_schedule: Schedule::OneCycle,
                 adam_betas: (0.7, 0.9),
                 val_split: 0.0,
+                ..blog
+            },
+            "cifar" => Settings {
+                batch: 256,
+                lr: 0.005,
+                lr_schedule: Schedule::OneCycle,
+                augment: Some(Augment { rotate: 0.0, zoom: 0.0, shift: 0.0, elastic: 0.0, crop: 4, flip: true }),
+                label_smoothing: 0.2,
+                normalize: "standard".into(),
                 ..blog
             },
             _ => blog,

@@ -21,7 +21,7 @@ pub struct Spec {
 }
 
 /// The named architectures: (name, spec, epochs the blog ran, description).
-pub const NAMED: [(&str, &str, usize, &str); 8] = [
+pub const NAMED: [(&str, &str, usize, &str); 9] = [
     ("mlp", "fc1024,fc512,fc256,fc128,fc32,out10", 10, "the blog's Keras MLP, 784-1024-512-256-128-32-10"),
     ("cnn4", "conv32k5,conv32k5,pool2,conv64k3,conv64k3,pool2,fc256,out10", 10, "four 'same' convolutions"),
     (
@@ -59,6 +59,12 @@ pub const NAMED: [(&str, &str, usize, &str); 8] = [
         "conv24k5valid,pool2,conv32k5valid,pool2,fc256,out10",
         1,
         "the least time to 99% on t10k: one epoch of all 60,000 images at batch 256, --lr 0.01 --lr-schedule onecycle --adam-betas 0.7,0.9 --val-split 0 unless told otherwise",
+    ),
+    (
+        "cifar",
+        "conv32k3lin,bn,relu,conv32k3lin,bn,relu,pool2,conv64k3lin,bn,relu,conv64k3lin,bn,relu,pool2,conv128k3lin,bn,relu,conv128k3lin,bn,relu,pool2,gap,out10",
+        20,
+        "small colour photos (CIFAR-10's 32x32) in the style of the fast CIFAR recipes: conv-bn-relu pairs, max-pool between, global average pooling; trains at batch 256 with --augment crop=4,flip --normalize standard --label-smoothing 0.2 --lr 0.005 --lr-schedule onecycle unless told otherwise",
     ),
 ];
 
