@@ -607,6 +607,10 @@ impl Loop<'_> {
         let from = match (&self.s.test, &self.s.train) {
             (Some(path), _) => path.display().to_string(),
             (None, Some(dir)) if dir.join("test").is_dir() => dir.join("test").display().to_string(),
+            // a CIFAR archive, or a folder of CIFAR batches
+            (None, Some(p)) if !p.is_dir() || p.join("test_batch.bin").is_file() || p.join("test.bin").is_file() => {
+                format!("{}'s test batch", p.display())
+            }
             (None, Some(dir)) => format!("{}'s t10k", dir.display()),
             (None, None) => "embedded t10k".into(),
         };

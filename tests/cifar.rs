@@ -98,6 +98,9 @@ fn cifar10_batches_folders_and_archive_read_as_the_same_class_folders() {
             ["train", "--arch", "conv4k3,pool2,gap,out10", "--train", what, "--epochs", "2", "--batch-size", "8"];
         let said = common::ok(d, &[&args[..], &["--out", out]].concat());
         assert!(said.contains("20 test"), "{said}");
+        let named =
+            if out == "from-bin" { "cifar-10-batches-bin's test batch, 20 images" } else { "pics/test, 20 images" };
+        assert!(said.contains(named), "{said}");
         let m = std::fs::read_to_string(d.join(out).join("metrics.csv")).unwrap();
         // every column but seconds
         metrics.push(
