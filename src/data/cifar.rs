@@ -117,13 +117,22 @@ fn ordered(mut names: Vec<String>) -> Vec<String> {
     names
 }
 
+/// The class names files: CIFAR-10's, CIFAR-100's fine and coarse.
+const NAME_FILES: [&str; 3] = ["batches.meta.txt", "fine_label_names.txt", "coarse_label_names.txt"];
+
 /// The class names file a set's names come from.
 fn names_file(hundred: bool, labels: Labels) -> &'static str {
     match (hundred, labels) {
-        (false, _) => "batches.meta.txt",
-        (true, Labels::Fine) => "fine_label_names.txt",
-        (true, Labels::Coarse) => "coarse_label_names.txt",
+        (false, _) => NAME_FILES[0],
+        (true, Labels::Fine) => NAME_FILES[1],
+        (true, Labels::Coarse) => NAME_FILES[2],
     }
+}
+
+/// Whether a folder's or an archive's file (by its path) is one a CIFAR set reads.
+fn wanted(path: &str) -> bool {
+    let b = base(path);
+    kind(b).is_some() || NAME_FILES.contains(&b)
 }
 
 fn names_of(text: &[u8], classes: usize) -> Vec<String> {
@@ -191,8 +200,7 @@ pub fn load_dir(dir: &Path, labels: Labels) -> Result<Option<super::Set>> {
     paths.sort();
     for p in paths {
         let Some(name) = p.file_name().and_then(|n| n.to_str()).map(String::from) else { continue };
-        let names = ["batches.meta.txt", "fine_label_names.txt", "coarse_label_names.txt"];
-        if p.is_file() && (kind(&name).is_some() || names.contains(&name.as_str())) {
+        if p.is_file() && wanted(&name) {
             files.push((name, std::fs::read(&p).map_err(|e| Error::io(&p, e))?));
         }
     }
@@ -207,11 +215,7 @@ pub fn load_archive(path: &Path, labels: Labels) -> Result<super::Set> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let gz = flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file));
     let mut files = Vec::new();
-    let keep = |name: &str| {
-        let b = base(name);
-        kind(b).is_some() || ["batches.meta.txt", "fine_label_names.txt", "coarse_label_names.txt"].contains(&b)
-    };
-    super::tar::read(gz, keep, |name, bytes| {
+    super::tar::read(gz, wanted, |name, bytes| {
         files.push((name.to_string(), bytes));
         Ok(())
     })

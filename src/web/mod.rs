@@ -113,7 +113,7 @@ pub fn page(members: &[Member]) -> Result<String> {
     for m in members {
         models.push(export(m, &mut shaders)?);
     }
-    let digits = spec.input == MNIST && spec.classes() == CLASSES && spec.names.is_empty();
+    let digits = draws_digits(spec);
     let (c, h, w) = spec.input;
     let doc = json!({
         "generator": format!("gpunet {}", env!("CARGO_PKG_VERSION")),
@@ -127,6 +127,12 @@ pub fn page(members: &[Member]) -> Result<String> {
     });
     let title = members.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(" + ");
     Ok(if digits { assemble(PAGE, UI, &title, &doc) } else { assemble(PICTURE_PAGE, PICTURE_UI, &title, &doc) })
+}
+
+/// Whether a page for `spec` gets the drawing pad: a net for MNIST's 28x28 grey
+/// digits of ten unnamed classes (any other draws nothing it could read).
+fn draws_digits(spec: &crate::model::Spec) -> bool {
+    spec.input == MNIST && spec.classes() == CLASSES && spec.names.is_empty()
 }
 
 /// A page: its HTML with the runtime, its UI script, a title and its data (JSON)

@@ -11,7 +11,6 @@
 //! schedules (`Schedule::lr`) it computes the CLI's way, in web/train.js.
 
 use super::base64;
-use crate::data::{CLASSES, MNIST};
 use crate::engine::Recorder;
 use crate::error::{Error, Result};
 use crate::gpu::Class;
@@ -48,7 +47,7 @@ pub fn page(settings: &Settings, epochs: usize, test_rows: Option<usize>) -> Res
     let mut data = train::load_data(settings)?;
     let spec = data.spec(&settings.arch)?;
     // the drawing card reads MNIST's digits; other data trains without it
-    let digits = spec.input == MNIST && spec.classes() == CLASSES && spec.names.is_empty();
+    let digits = super::draws_digits(&spec);
     let what = if settings.train.is_none() {
         "MNIST".to_string()
     } else {
