@@ -89,14 +89,14 @@ enum Cmd {
         #[arg(long)]
         log_loss: bool,
     },
-    /// Draw what --augment does: ten training digits as they are and as successive training steps see them
+    /// Draw what --augment (or an --arch's recipe) does: ten training images as they are and as successive training steps see them
     ShowAugment {
-        /// As `train --augment`, e.g. rotate=10,zoom=0.1,shift=0.1,elastic=2
+        /// The training data, as `train --train` takes it [default: embedded MNIST]
         #[arg(long)]
-        augment: String,
-        /// The run's seed: the draws are those of its steps
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
+        train: Option<PathBuf>,
+        /// As `train`'s: --augment, --arch (its recipe's augmentation), --seed (the draws are those of its run's steps), and the flags that read the data
+        #[command(flatten)]
+        run: RunFlags,
         /// Rows of augmented copies
         #[arg(long, default_value_t = 4)]
         steps: usize,
@@ -348,23 +348,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Bench { quick, json, only } => bench_cmd(&c, quick, json, only),
         Cmd::Archs => archs_cmd(),
         Cmd::Train(args) => train_cmd(&c, args),
-        Cmd::ShowAugment { augment, seed, steps, out } => {
-            use gpunet::plot::Format;
-            let format = Format::of(&out, &[Format::Png, Format::Svg], "show-augment")?;
-            let Some(a) = gpunet::augment::Augment::parse(&augment)? else {
-                return Err(Error::usage("show-augment needs an augmentation, not 'none'"));
-            };
-            if !(1..=20).contains(&steps) {
-                return Err(Error::usage(format!("--steps must be 1..=20, got {steps}")));
-            }
-            gpunet::plot::augment::save(&out, format, &data::mnist_train()?, a, seed, steps)?;
-            say!(
-                "wrote {}: ten training digits, then {steps} training steps' views of them under {}",
-                out.display(),
-                gpunet::augment::Augment::text(Some(a))
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        Cmd::ShowAugment { train, run, steps, out } => show_augment_cmd(run, train, steps, out),
         Cmd::Plot { runs, out, log_loss } => {
             let n = gpunet::plot::plot(&runs, &out, log_loss)?;
             say!("wrote {} ({n} run{})", out.display(), if n == 1 { "" } else { "s" });
@@ -494,6 +478,33 @@ fn export_selftest_cmd(out: Option<PathBuf>) -> Result<ExitCode> {
         "wrote {} ({} KiB): every selftest kernel case with its twin's outputs, the WGSL kernels and a WebGPU runtime in one file; open it in a browser",
         out.display(),
         page.len().div_ceil(1024)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `show-augment`: the first ten of the training rows a run with these flags
+/// would have, and what its augmentation makes of them.
+fn show_augment_cmd(mut run: RunFlags, train: Option<PathBuf>, steps: usize, out: PathBuf) -> Result<ExitCode> {
+    use gpunet::plot::Format;
+    let format = Format::of(&out, &[Format::Png, Format::Svg], "show-augment")?;
+    if !(1..=20).contains(&steps) {
+        return Err(Error::usage(format!("--steps must be 1..=20, got {steps}")));
+    }
+    // no arch: the blog's settings, whose recipe augments nothing
+    run.arch.get_or_insert_with(|| "mlp".into());
+    let settings = run_settings(&run, None, &[("train", &train)])?;
+    let Some(a) = settings.augment else {
+        return Err(Error::usage(format!(
+            "show-augment needs an augmentation: --augment, or an --arch whose recipe has one ({} has none)",
+            settings.arch
+        )));
+    };
+    let data = train::load_data(&settings)?;
+    gpunet::plot::augment::save(&out, format, &data.train, a, settings.seed, steps)?;
+    say!(
+        "wrote {}: ten training images, then {steps} training steps' views of them under {}",
+        out.display(),
+        gpunet::augment::Augment::text(Some(a))
     );
     Ok(ExitCode::SUCCESS)
 }

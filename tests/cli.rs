@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{run, stderr};
+use common::{run, stderr, text};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -582,7 +582,8 @@ fn show_augment_draws_the_digits_and_their_views() {
     let (original, view) = (cell(0), cell(1));
     assert!(original.iter().any(|&v| v < 128), "no ink in the first digit");
     assert!(original != view, "the augmented view equals the original");
-    fails(d, &["show-augment", "--augment", "none", "--out", "b.png"], 2, &["not 'none'"], &["a.png"]);
+    fails(d, &["show-augment", "--augment", "none", "--out", "b.png"], 2, &["needs an augmentation"], &["a.png"]);
+    fails(d, &["show-augment", "--arch", "cnn6", "--out", "b.png"], 2, &["cnn6 has none"], &["a.png"]);
     fails(
         d,
         &["show-augment", "--augment", "elastic=9", "--out", "b.png"],
@@ -597,4 +598,41 @@ fn show_augment_draws_the_digits_and_their_views() {
         &["show-augment writes .png or .svg"],
         &["a.png"],
     );
+}
+
+/// `show-augment` on colour pictures of one's own (a CIFAR-10 batch) draws them
+/// in colour, and `--arch cifar` brings its recipe's crop and flip: each picture
+/// red on its left half and blue on its right, some view is mirrored.
+#[test]
+fn show_augment_draws_colour_pictures_under_an_archs_recipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut batch = Vec::new();
+    for i in 0..30u8 {
+        batch.push(i % 10);
+        for channel in 0..3 {
+            for _ in 0..32 {
+                for x in 0..32 {
+                    let red = x < 16;
+                    batch.push(match (channel, red) {
+                        (0, true) | (2, false) => 255,
+                        _ => 0,
+                    });
+                }
+            }
+        }
+    }
+    std::fs::write(d.join("data_batch_1.bin"), &batch).unwrap();
+    let args = ["show-augment", "--arch", "cifar", "--train", "data_batch_1.bin", "--steps", "4", "--out", "a.png"];
+    let o = run(d, &args, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(text(&o).contains("crop=4,flip"), "{}", text(&o));
+    let img = read_png(&d.join("a.png"));
+    assert_eq!(img.dimensions(), (84 + 10 * 60, 5 * 60));
+    // the pixel 4 in from the left edge at mid-height of picture k in row r
+    let left = |r: u32, k: u32| *img.get_pixel(86 + k * 60 + 4, r * 60 + 2 + 16);
+    assert!((0..10).all(|k| near(&left(0, k), [255, 0, 0])), "the originals are not red on the left");
+    let views: Vec<_> = (1..5).flat_map(|r| (0..10).map(move |k| (r, k))).collect();
+    assert!(views.iter().any(|&(r, k)| near(&left(r, k), [0, 0, 255])), "no view is mirrored");
+    assert!(views.iter().any(|&(r, k)| near(&left(r, k), [255, 0, 0])), "every view is mirrored");
 }

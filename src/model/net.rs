@@ -150,7 +150,7 @@ pub fn trainable_words(slots: &[Slot], words: usize) -> usize {
 
 /// The store's words: each row's values four to a word, low byte first, a row
 /// padded to whole words; and its labels.
-fn pack(images: &Images) -> (Vec<u32>, Vec<u32>) {
+pub fn pack(images: &Images) -> (Vec<u32>, Vec<u32>) {
     let size = images.size();
     let row_words = size.div_ceil(4);
     let mut words = Vec::with_capacity(images.len() * row_words);

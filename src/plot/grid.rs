@@ -65,26 +65,9 @@ impl Drawing for ErrorGrid<'_> {
                 plotters::style::text_anchor::VPos::Top,
             ))
         };
-        let (c, h, w) = self.shape;
-        // whole screen pixels per image pixel, or image pixels skipped past the box
-        let (zoom, step) = match BOX / h.max(w) {
-            0 => (1, h.max(w).div_ceil(BOX)),
-            z => (z, 1),
-        };
         for (k, img) in self.images.iter().enumerate() {
             let (x, y) = ((k % COLS) as i32 * CELL_W as i32 + 4, (k / COLS) as i32 * CELL_H as i32 + 2);
-            for (ty, sy) in (0..h).step_by(step).enumerate() {
-                for (tx, sx) in (0..w).step_by(step).enumerate() {
-                    let at = |ch: usize| img[ch * h * w + sy * w + sx];
-                    let colour = match c {
-                        3 => RGBColor(at(0), at(1), at(2)),
-                        _ if at(0) == 0 => continue,
-                        _ => RGBColor(255 - at(0), 255 - at(0), 255 - at(0)),
-                    };
-                    let (px, py) = (x + (zoom * tx) as i32, y + (zoom * ty) as i32);
-                    root.draw(&Rectangle::new([(px, py), (px + zoom as i32, py + zoom as i32)], colour.filled()))?;
-                }
-            }
+            super::picture(root, (x, y), self.shape, img, BOX)?;
             let ty = y + 58;
             root.draw(&Text::new(self.truth[k].to_string(), (x + 14, ty), caption(&TRUE)))?;
             root.draw(&Text::new(">", (x + 28, ty), caption(&ARROW)))?;

@@ -59,6 +59,36 @@ pub trait Drawing {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB>;
 }
 
+/// Draws one image of `shape` (grey: 0 = paper, 255 = ink, drawn as ink on
+/// white; or RGB as it is) with its top left at `at`, as large as a square of
+/// `side` pixels allows: whole screen pixels per image pixel, or image pixels
+/// skipped where it is larger than the square.
+pub fn picture<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    (x, y): (i32, i32),
+    (c, h, w): crate::data::Shape,
+    img: &[u8],
+    side: usize,
+) -> DrawResult<DB> {
+    let (zoom, step) = match side / h.max(w) {
+        0 => (1, h.max(w).div_ceil(side)),
+        z => (z, 1),
+    };
+    for (ty, sy) in (0..h).step_by(step).enumerate() {
+        for (tx, sx) in (0..w).step_by(step).enumerate() {
+            let at = |ch: usize| img[ch * h * w + sy * w + sx];
+            let colour = match c {
+                3 => RGBColor(at(0), at(1), at(2)),
+                _ if at(0) == 0 => continue,
+                _ => RGBColor(255 - at(0), 255 - at(0), 255 - at(0)),
+            };
+            let (px, py) = (x + (zoom * tx) as i32, y + (zoom * ty) as i32);
+            root.draw(&Rectangle::new([(px, py), (px + zoom as i32, py + zoom as i32)], colour.filled()))?;
+        }
+    }
+    Ok(())
+}
+
 /// Renders `d` to `out` as `format`, atomically: a failure leaves no file. A PNG
 /// is the SVG rasterised (resvg), so both formats show one drawing.
 pub fn save(d: &impl Drawing, out: &Path, format: Format) -> Result<()> {
