@@ -127,21 +127,20 @@ fn every_class_on_swiftshader_vulkan_under_validation() {
 
 /// `GPUNET_ADAPTER_CLASS` makes any adapter run a class's choices, which `info`
 /// and the engine line name; single overrides still apply over it.
+/// The binary with `env` over a plain environment (no class asked for): exit
+/// code, stdout, stderr.
+fn run(env: &[(&str, &str)], args: &[&str]) -> (Option<i32>, String, String) {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_gpunet"));
+    c.args(args).env("NODEVICE_SELECT", "1").env_remove("GPUNET_ADAPTER_CLASS").env_remove("GPUNET_PROFILE");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let o = c.output().unwrap();
+    (o.status.code(), String::from_utf8_lossy(&o.stdout).to_string(), String::from_utf8_lossy(&o.stderr).to_string())
+}
+
 #[test]
 fn the_adapter_class_switch_is_reported_and_checked() {
-    let run = |env: &[(&str, &str)], args: &[&str]| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_gpunet"));
-        c.args(args).env("NODEVICE_SELECT", "1").env_remove("GPUNET_ADAPTER_CLASS");
-        for (k, v) in env {
-            c.env(k, v);
-        }
-        let o = c.output().unwrap();
-        (
-            o.status.code(),
-            String::from_utf8_lossy(&o.stdout).to_string(),
-            String::from_utf8_lossy(&o.stderr).to_string(),
-        )
-    };
     let (code, _, err) = run(&[("GPUNET_ADAPTER_CLASS", "laptop")], &["info"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("unknown adapter class 'laptop': expected cpu, integrated or discrete"), "{err}");
@@ -163,4 +162,60 @@ fn the_adapter_class_switch_is_reported_and_checked() {
     assert_eq!(code, Some(0), "{out}\n{err}");
     let first = out.lines().next().unwrap();
     assert!(first.contains("[integrated: auto gemm, split-K to 256 workgroups, "), "{first}");
+}
+
+/// `GPUNET_PROFILE=1` on the GPU engine times every launch of every run (on
+/// lavapipe by its timestamp queries), lists each plan's dispatches and runs,
+/// and changes nothing the run computes.
+#[test]
+fn the_gpu_profile_times_every_launch_and_changes_nothing() {
+    if gpunet::gpu::for_tests().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // 300 labelled rows of a Kaggle CSV (no test set comes with it): bright pixels
+    // where (i·label) mod 7 is 0
+    let mut csv = format!("label,{}\n", (0..784).map(|i| format!("pixel{i}")).collect::<Vec<_>>().join(","));
+    for r in 0..300 {
+        let label = r % 10;
+        let px: Vec<&str> = (0..784).map(|i| if (i * label + r) % 7 == 0 { "200" } else { "0" }).collect();
+        csv += &format!("{label},{}\n", px.join(","));
+    }
+    let data = dir.path().join("train.csv");
+    std::fs::write(&data, csv).unwrap();
+    let train = |profile: &str| {
+        let out = dir.path().join(format!("run{profile}"));
+        let args = ["train", "--device", "gpu", "--arch", "conv4k3,pool2,out10", "--epochs", "2"];
+        let mut args = args.to_vec();
+        args.extend(["--train", data.to_str().unwrap(), "--batch-size", "100", "--out", out.to_str().unwrap()]);
+        let env: &[(&str, &str)] = if profile.is_empty() { &[] } else { &[("GPUNET_PROFILE", profile)] };
+        let (code, stdout, err) = run(env, &args);
+        assert_eq!(code, Some(0), "{stdout}\n{err}");
+        let metrics = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
+        // every column but the seconds
+        let rows: Vec<String> =
+            metrics.lines().map(|l| l.split(',').enumerate().filter(|c| c.0 != 1).map(|c| c.1).collect()).collect();
+        (rows, std::fs::read(out.join("model.safetensors")).unwrap(), err)
+    };
+    let (plain, plain_model, plain_err) = train("");
+    let (profiled, profiled_model, report) = train("1");
+    assert!(!plain_err.contains("profile of"), "{plain_err}");
+    assert_eq!(plain, profiled, "the profile changed the metrics");
+    assert!(plain_model == profiled_model, "the profile changed the model");
+    let head = report.lines().find(|l| l.starts_with("profile of ")).unwrap_or_else(|| panic!("{report}"));
+    assert!(head.contains("llvmpipe") && head.ends_with("(device timestamps, a pass per launch)"), "{head}");
+    // the training plans (ending in the optimizer): 240 training images at
+    // batch 100 make 3 steps an epoch, two of 100 and one of 40, 6 in all
+    let plans: Vec<(usize, u64, String)> = report
+        .lines()
+        .filter_map(|l| l.strip_prefix("  plan ")?.split_once(": ").map(|(_, r)| r.to_string()))
+        .map(|r| {
+            let n: Vec<u64> = r.split([' ', '(', ')']).filter_map(|w| w.parse().ok()).collect();
+            (n[0] as usize, n[1], r)
+        })
+        .collect();
+    let steps: u64 = plans.iter().filter(|p| p.2.contains(" .. adam), ")).map(|p| p.1).sum();
+    assert_eq!(steps, 6, "{report}");
+    let launches = report.lines().filter(|l| l.contains(" runs ") && l.ends_with('%')).count();
+    assert_eq!(launches, plans.iter().map(|p| p.0).sum::<usize>().min(40), "{report}");
 }

@@ -31,6 +31,8 @@ pub struct GpuEngine {
     /// Submissions in flight; runs wait on the oldest beyond `MAX_IN_FLIGHT`,
     /// so the host stays just ahead of the device and progress is honest.
     in_flight: std::collections::VecDeque<wgpu::SubmissionIndex>,
+    /// With GPUNET_PROFILE set: each run's launches timed (`profile`), printed when dropped.
+    profile: Option<super::profile::Profile>,
 }
 
 const MAX_IN_FLIGHT: usize = 3;
@@ -43,7 +45,8 @@ impl GpuEngine {
 
     /// An engine whose plans follow `tuning` rather than the adapter's own choices.
     pub fn with_tuning(gpu: Arc<Gpu>, tuning: Tuning) -> Self {
-        GpuEngine { tuning, gpu, bufs: Vec::new(), plans: Vec::new(), in_flight: Default::default() }
+        let profile = std::env::var_os("GPUNET_PROFILE").is_some().then(Default::default);
+        GpuEngine { tuning, gpu, bufs: Vec::new(), plans: Vec::new(), in_flight: Default::default(), profile }
     }
 
     fn check_view(&self, op: &Op, v: &View) -> Result<()> {
@@ -225,6 +228,9 @@ impl Engine for GpuEngine {
     }
 
     fn run(&mut self, plan: PlanId) -> Result<()> {
+        if self.profile.is_some() {
+            return self.run_profiled(plan);
+        }
         let enc = self.encode(plan, None);
         let idx = self.gpu.queue.submit([enc.finish()]);
         self.throttle(idx)
@@ -280,7 +286,90 @@ impl Engine for GpuEngine {
     }
 }
 
+impl Drop for GpuEngine {
+    fn drop(&mut self) {
+        if let Some(p) = self.profile.take() {
+            eprint!("{}", p.report(&self.name()));
+        }
+    }
+}
+
 impl GpuEngine {
+    /// `run` under GPUNET_PROFILE: every launch in a pass of its own, between two
+    /// timestamps where the adapter has timestamp queries, else submitted alone
+    /// and waited for (the host's clock); the run waits for its last launch.
+    fn run_profiled(&mut self, plan: PlanId) -> Result<()> {
+        self.finish()?;
+        let p = &self.plans[plan];
+        let times = if self.gpu.timestamps {
+            let mut ms = Vec::with_capacity(p.ops.len());
+            for chunk in (0..p.ops.len()).collect::<Vec<_>>().chunks(super::profile::MOST_TIMED) {
+                ms.extend(self.timestamped(plan, chunk)?);
+            }
+            ms
+        } else {
+            let mut ms = Vec::with_capacity(p.ops.len());
+            for op in 0..p.ops.len() {
+                let t = std::time::Instant::now();
+                let mut enc = self.gpu.device.create_command_encoder(&Default::default());
+                self.launch(&mut enc, plan, op, None);
+                self.gpu.queue.submit([enc.finish()]);
+                self.gpu.wait()?;
+                ms.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+            ms
+        };
+        let names: Vec<&'static str> = p.ops.iter().map(|op| op.kernel.name()).collect();
+        let profile = self.profile.as_mut().expect("profiling");
+        profile.add(plan, &names, &times, self.gpu.timestamps);
+        Ok(())
+    }
+
+    /// The device milliseconds of launches `ops` of `plan`, each in its own pass.
+    fn timestamped(&self, plan: PlanId, ops: &[usize]) -> Result<Vec<f64>> {
+        let dev = &self.gpu.device;
+        let count = 2 * ops.len() as u32;
+        let bytes = count as u64 * 8;
+        let queries = dev.create_query_set(&wgpu::QuerySetDescriptor {
+            label: Some("launch times"),
+            ty: wgpu::QueryType::Timestamp,
+            count,
+        });
+        let usage = wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC;
+        let resolve = dev.create_buffer(&wgpu::BufferDescriptor { label: None, size: bytes, usage, mapped_at_creation: false });
+        let usage = wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST;
+        let staging = dev.create_buffer(&wgpu::BufferDescriptor { label: None, size: bytes, usage, mapped_at_creation: false });
+        let mut enc = dev.create_command_encoder(&Default::default());
+        for (i, &op) in ops.iter().enumerate() {
+            self.launch(&mut enc, plan, op, Some((&queries, 2 * i as u32)));
+        }
+        enc.resolve_query_set(&queries, 0..count, &resolve, 0);
+        enc.copy_buffer_to_buffer(&resolve, 0, &staging, 0, bytes);
+        self.gpu.queue.submit([enc.finish()]);
+        staging.map_async(wgpu::MapMode::Read, .., |_| {});
+        self.gpu.wait()?;
+        let data = staging.get_mapped_range(..).map_err(|e| Error::Gpu(format!("timestamps: {e}")))?;
+        let t: &[u64] = bytemuck::cast_slice(&data);
+        let period = self.gpu.queue.get_timestamp_period() as f64;
+        Ok(t.chunks_exact(2).map(|w| w[1].saturating_sub(w[0]) as f64 * period / 1e6).collect())
+    }
+
+    /// Launch `op` of `plan` in a compute pass of its own, between timestamps
+    /// `at` and `at + 1` of a query set where given.
+    fn launch(&self, enc: &mut wgpu::CommandEncoder, plan: PlanId, op: usize, stamps: Option<(&wgpu::QuerySet, u32)>) {
+        let p = &self.plans[plan];
+        let timestamp_writes = stamps.map(|(q, at)| wgpu::ComputePassTimestampWrites {
+            query_set: q,
+            beginning_of_pass_write_index: Some(at),
+            end_of_pass_write_index: Some(at + 1),
+        });
+        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes });
+        let [x, y, z] = p.groups[op];
+        pass.set_pipeline(&p.pipelines[op]);
+        pass.set_bind_group(0, &p.bind_groups[op], &[]);
+        pass.dispatch_workgroups(x, y, z);
+    }
+
     /// One compute pass with every op of the plan, optionally timestamped.
     fn encode(&self, plan: PlanId, timestamps: Option<&wgpu::QuerySet>) -> wgpu::CommandEncoder {
         let p = &self.plans[plan];

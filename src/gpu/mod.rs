@@ -3,6 +3,7 @@
 pub mod class;
 pub mod context;
 pub mod engine;
+pub mod profile;
 pub mod stats;
 pub mod validation;
 
