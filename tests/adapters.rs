@@ -164,6 +164,20 @@ fn the_adapter_class_switch_is_reported_and_checked() {
     assert!(first.contains("[integrated: auto gemm, split-K to 256 workgroups, "), "{first}");
 }
 
+/// 300 labelled rows of a Kaggle CSV in `dir` (no test set comes with it, so a
+/// run ends without scoring t10k): bright pixels where (i·label + row) mod 7 is 0.
+fn small_csv(dir: &Path) -> PathBuf {
+    let mut csv = format!("label,{}\n", (0..784).map(|i| format!("pixel{i}")).collect::<Vec<_>>().join(","));
+    for r in 0..300 {
+        let label = r % 10;
+        let px: Vec<&str> = (0..784).map(|i| if (i * label + r) % 7 == 0 { "200" } else { "0" }).collect();
+        csv += &format!("{label},{}\n", px.join(","));
+    }
+    let path = dir.join("train.csv");
+    std::fs::write(&path, csv).unwrap();
+    path
+}
+
 /// `GPUNET_PROFILE=1` on the GPU engine times every launch of every run (on
 /// lavapipe by its timestamp queries), lists each plan's dispatches and runs,
 /// and changes nothing the run computes.
@@ -173,16 +187,7 @@ fn the_gpu_profile_times_every_launch_and_changes_nothing() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    // 300 labelled rows of a Kaggle CSV (no test set comes with it): bright pixels
-    // where (i·label) mod 7 is 0
-    let mut csv = format!("label,{}\n", (0..784).map(|i| format!("pixel{i}")).collect::<Vec<_>>().join(","));
-    for r in 0..300 {
-        let label = r % 10;
-        let px: Vec<&str> = (0..784).map(|i| if (i * label + r) % 7 == 0 { "200" } else { "0" }).collect();
-        csv += &format!("{label},{}\n", px.join(","));
-    }
-    let data = dir.path().join("train.csv");
-    std::fs::write(&data, csv).unwrap();
+    let data = small_csv(dir.path());
     let train = |profile: &str| {
         let out = dir.path().join(format!("run{profile}"));
         let args = ["train", "--device", "gpu", "--arch", "conv4k3,pool2,out10", "--epochs", "2"];
@@ -218,4 +223,56 @@ fn the_gpu_profile_times_every_launch_and_changes_nothing() {
     assert_eq!(steps, 6, "{report}");
     let launches = report.lines().filter(|l| l.contains(" runs ") && l.ends_with('%')).count();
     assert_eq!(launches, plans.iter().map(|p| p.0).sum::<usize>().min(40), "{report}");
+}
+
+/// A warm start: where the driver's pipeline cache keeps compiled pipelines, the
+/// first start of `train --arch fast` saves it and the second finds every
+/// pipeline in it (the file unchanged: nothing was compiled again); where it
+/// keeps none (Mesa 22's lavapipe) that is said and no file is written. Either
+/// way a damaged file is refused with a note and never fatal, and
+/// `GPUNET_CACHE_DIR=off` keeps no cache.
+#[test]
+fn a_second_start_takes_every_pipeline_from_the_cache() {
+    if gpunet::gpu::for_tests().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = small_csv(dir.path());
+    let cache = dir.path().join("cache");
+    let start = |cache_dir: &str, name: &str| {
+        let out = dir.path().join(name);
+        let args = ["train", "--device", "gpu", "--arch", "fast", "--epochs", "1", "--train", data.to_str().unwrap()];
+        let mut args = args.to_vec();
+        args.extend(["--out", out.to_str().unwrap()]);
+        let (code, stdout, err) = run(&[("GPUNET_CACHE_DIR", cache_dir), ("GPUNET_PROFILE", "1")], &args);
+        assert_eq!(code, Some(0), "{stdout}\n{err}");
+        err.lines()
+            .find_map(|l| l.trim_start().strip_prefix("start-up: "))
+            .unwrap_or_else(|| panic!("{err}"))
+            .to_string()
+    };
+    let files = || -> Vec<PathBuf> {
+        std::fs::read_dir(&cache).map(|d| d.map(|e| e.unwrap().path()).collect()).unwrap_or_default()
+    };
+    let first = start(cache.to_str().unwrap(), "a");
+    let path = PathBuf::from(first.split("pipeline cache: ").nth(1).unwrap().split(' ').next().unwrap());
+    assert!(path.starts_with(&cache), "{first}");
+    assert!(first.contains(" not there yet; "), "{first}");
+    if first.contains("the driver keeps no compiled pipelines in it") {
+        assert!(first.ends_with(": nothing saved") && files().is_empty(), "{first}: {:?}", files());
+    } else {
+        assert!(first.ends_with(" bytes saved") && files() == [path.clone()], "{first}");
+        let saved = std::fs::read(&path).unwrap();
+        let second = start(cache.to_str().unwrap(), "b");
+        assert!(second.ends_with(", unchanged: every pipeline came from it"), "{second}");
+        assert!(std::fs::read(&path).unwrap() == saved, "the second start changed the cache");
+    }
+    std::fs::create_dir_all(&cache).unwrap();
+    std::fs::write(&path, b"not a pipeline cache").unwrap();
+    let damaged = start(cache.to_str().unwrap(), "c");
+    assert!(damaged.contains(" refused (") && damaged.contains("started afresh"), "{damaged}");
+    let left = std::fs::read(&path).unwrap_or_default();
+    assert!(left != b"not a pipeline cache", "the damaged file was left as it was");
+    let off = start("off", "d");
+    assert!(off.ends_with("pipeline cache: none on this adapter (or GPUNET_CACHE_DIR=off)"), "{off}");
 }

@@ -1,12 +1,17 @@
 //! Adapter choice, device limits, and the pipelines (built once, at start-up).
 
 use crate::error::{Error, Result};
+use crate::gpu::cache::DiskCache;
 use crate::gpu::class::{Class, Overrides, Tuning};
 use crate::gpu::validation;
 use crate::kernels::shaders::{Gemm, Shader};
 use crate::kernels::Kernel;
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+
+/// Every kernel's pipeline by (kernel, GEMM core, subgroup sums).
+type Pipelines = HashMap<(Kernel, Gemm, bool), wgpu::ComputePipeline>;
 
 /// How to pick an adapter (a backend and/or a case-insensitive name substring)
 /// and how to run on it (its class and single choices, where asked for).
@@ -103,13 +108,17 @@ pub struct Gpu {
     /// Whether the adapter offers subgroups (and pipelines with them were built).
     pub has_subgroups: bool,
     /// By (kernel, GEMM core, subgroup sums); Tiled and false where a kernel's file has none.
-    pipelines: HashMap<(Kernel, Gemm, bool), wgpu::ComputePipeline>,
+    pipelines: Pipelines,
     /// The first uncaptured device error or loss, if any; checked after each wait.
     fault: Arc<Mutex<Option<String>>>,
+    /// How the start went: the time to list adapters, open the device and build
+    /// the pipelines, and what the pipeline cache found (`GPUNET_PROFILE` prints it).
+    pub startup: String,
 }
 
 impl Gpu {
     pub fn new(choice: &AdapterChoice) -> Result<Arc<Gpu>> {
+        let t = std::time::Instant::now();
         let all = adapters(choice)?;
         if all.is_empty() {
             return Err(Error::NoAdapter);
@@ -129,10 +138,12 @@ impl Gpu {
                     names.join(", ")
                 ))
             })?;
-        Self::open(adapter, choice)
+        Self::open(adapter, choice, t)
     }
 
-    fn open(adapter: wgpu::Adapter, choice: &AdapterChoice) -> Result<Arc<Gpu>> {
+    /// Opens `adapter`'s device and builds every pipeline; `t` when the start began.
+    fn open(adapter: wgpu::Adapter, choice: &AdapterChoice, t: std::time::Instant) -> Result<Arc<Gpu>> {
+        let listed = t.elapsed();
         let overrides = &choice.overrides;
         let info = adapter.get_info();
         let offered = adapter.limits();
@@ -149,7 +160,8 @@ impl Gpu {
         }
         let timestamps = adapter.features().contains(wgpu::Features::TIMESTAMP_QUERY);
         let has_subgroups = adapter.features().contains(wgpu::Features::SUBGROUP);
-        let features = (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SUBGROUP) & adapter.features();
+        let wanted = wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SUBGROUP | wgpu::Features::PIPELINE_CACHE;
+        let features = wanted & adapter.features();
         let desc = wgpu::DeviceDescriptor {
             label: Some("gpunet"),
             required_features: features,
@@ -170,7 +182,17 @@ impl Gpu {
         });
         let (checks, validation) = (choice.checks, choice.validation);
         let tuning = overrides.apply(&info, has_subgroups)?;
-        let pipelines = build_pipelines(&device, checks, has_subgroups)?;
+        let opened = t.elapsed();
+        let (pipelines, cache) = build_pipelines(&device, &info, checks, has_subgroups)?;
+        let built = t.elapsed();
+        let startup = format!(
+            "start-up: adapters listed in {:.0} ms, device opened in {:.0} ms, {} pipelines built in {:.0} ms; pipeline cache: {}",
+            listed.as_secs_f64() * 1e3,
+            (opened - listed).as_secs_f64() * 1e3,
+            pipelines.len(),
+            (built - opened).as_secs_f64() * 1e3,
+            cache.as_ref().map_or("none on this adapter (or GPUNET_CACHE_DIR=off)".into(), |c| c.save())
+        );
         let limits = device.limits();
         let overrides = Overrides { class: None, ..*overrides };
         let gpu = Gpu {
@@ -186,6 +208,7 @@ impl Gpu {
             has_subgroups,
             pipelines,
             fault,
+            startup,
         };
         gpu.check()?;
         Ok(Arc::new(gpu))
@@ -290,29 +313,41 @@ pub fn describe(info: &wgpu::AdapterInfo) -> String {
 /// - every loop counts up to a bound fixed before the loop (shape dims < 2^31).
 fn build_pipelines(
     device: &wgpu::Device,
+    info: &wgpu::AdapterInfo,
     checks: Checks,
     subgroups: bool,
-) -> Result<HashMap<(Kernel, Gemm, bool), wgpu::ComputePipeline>> {
+) -> Result<(Pipelines, Option<DiskCache>)> {
     let runtime = wgpu::ShaderRuntimeChecks {
         bounds_checks: checks.bounds,
         force_loop_bounding: checks.loops,
         ..wgpu::ShaderRuntimeChecks::checked()
     };
-    let mut modules = HashMap::new();
+    let mut texts = Vec::new();
     for s in Shader::ALL {
         for (g, sg) in s.variants(subgroups) {
-            // Parsed here rather than by wgpu: a WGSL source makes wgpu put debug
-            // info into the SPIR-V under GPUNET_VALIDATION, whose WGSL source-language
-            // tag older validation layers (Debian 12's 1.3.239) reject as invalid SPIR-V.
-            let text = s.source(g, sg);
-            let module = naga::front::wgsl::parse_str(&text)
-                .map_err(|e| Error::Gpu(format!("{}: {}", s.file(), e.emit_to_string(&text))))?;
-            let source = wgpu::ShaderSource::Naga(std::borrow::Cow::Owned(module));
-            let desc = wgpu::ShaderModuleDescriptor { label: Some(s.file()), source };
-            // SAFETY: where a check is off, the kernels bound every access and every loop themselves (above).
-            let module = unsafe { device.create_shader_module_trusted(desc, runtime) };
-            modules.insert((s, g, sg), module);
+            texts.push(((s, g, sg), s.source(g, sg)));
         }
+    }
+    // the cache's key: every module's text and what the pipelines are built with
+    let mut key = Sha256::new();
+    key.update(format!("{checks:?} {}", env!("CARGO_PKG_VERSION")));
+    for (_, text) in &texts {
+        key.update(text.as_bytes());
+    }
+    let key: String = key.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let disk = DiskCache::open(device, info, &key);
+    let mut modules = HashMap::new();
+    for ((s, g, sg), text) in texts {
+        // Parsed here rather than by wgpu: a WGSL source makes wgpu put debug
+        // info into the SPIR-V under GPUNET_VALIDATION, whose WGSL source-language
+        // tag older validation layers (Debian 12's 1.3.239) reject as invalid SPIR-V.
+        let module = naga::front::wgsl::parse_str(&text)
+            .map_err(|e| Error::Gpu(format!("{}: {}", s.file(), e.emit_to_string(&text))))?;
+        let source = wgpu::ShaderSource::Naga(std::borrow::Cow::Owned(module));
+        let desc = wgpu::ShaderModuleDescriptor { label: Some(s.file()), source };
+        // SAFETY: where a check is off, the kernels bound every access and every loop themselves (above).
+        let module = unsafe { device.create_shader_module_trusted(desc, runtime) };
+        modules.insert((s, g, sg), module);
     }
     let mut pipelines = HashMap::new();
     for &k in Kernel::ALL.iter() {
@@ -328,12 +363,12 @@ fn build_pipelines(
                     zero_initialize_workgroup_memory: false,
                     ..Default::default()
                 },
-                cache: None,
+                cache: disk.as_ref().map(|d| &d.cache),
             });
             pipelines.insert((k, g, sg), pipeline);
         }
     }
-    Ok(pipelines)
+    Ok((pipelines, disk))
 }
 
 /// The adapter for GPU tests: None (with a printed reason) only where no adapter

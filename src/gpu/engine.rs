@@ -289,7 +289,7 @@ impl Engine for GpuEngine {
 impl Drop for GpuEngine {
     fn drop(&mut self) {
         if let Some(p) = self.profile.take() {
-            eprint!("{}", p.report(&self.name()));
+            eprint!("{}", p.report(&self.name(), &self.gpu.startup));
         }
     }
 }
@@ -336,9 +336,11 @@ impl GpuEngine {
             count,
         });
         let usage = wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC;
-        let resolve = dev.create_buffer(&wgpu::BufferDescriptor { label: None, size: bytes, usage, mapped_at_creation: false });
+        let resolve =
+            dev.create_buffer(&wgpu::BufferDescriptor { label: None, size: bytes, usage, mapped_at_creation: false });
         let usage = wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST;
-        let staging = dev.create_buffer(&wgpu::BufferDescriptor { label: None, size: bytes, usage, mapped_at_creation: false });
+        let staging =
+            dev.create_buffer(&wgpu::BufferDescriptor { label: None, size: bytes, usage, mapped_at_creation: false });
         let mut enc = dev.create_command_encoder(&Default::default());
         for (i, &op) in ops.iter().enumerate() {
             self.launch(&mut enc, plan, op, Some((&queries, 2 * i as u32)));

@@ -1,5 +1,6 @@
 //! The GPU runtime: adapter and device, embedded shaders, and the engine.
 
+pub mod cache;
 pub mod class;
 pub mod context;
 pub mod engine;

@@ -41,13 +41,17 @@ impl Profile {
         (e.1, e.2) = (e.1 + 1, e.2 + ms.iter().sum::<f64>());
     }
 
-    /// What `GPUNET_PROFILE` prints: the plans (launches a run, from the first
+    /// What `GPUNET_PROFILE` prints: the adapter's `startup` line, the plans (launches a run, from the first
     /// kernel to the last: a training step ends in its optimizer, runs, time a
     /// run), then the slowest launches with their share of the whole.
-    pub fn report(&self, engine: &str) -> String {
+    pub fn report(&self, engine: &str, startup: &str) -> String {
         let total: f64 = self.plans.values().map(|p| p.2).sum();
-        let clock = if self.timestamps { "device timestamps, a pass per launch" } else { "the host's clock, a submission per launch" };
-        let mut out = format!("profile of {engine}: {:.3} s in launches ({clock})\n", total / 1e3);
+        let clock = if self.timestamps {
+            "device timestamps, a pass per launch"
+        } else {
+            "the host's clock, a submission per launch"
+        };
+        let mut out = format!("profile of {engine}: {:.3} s in launches ({clock})\n  {startup}\n", total / 1e3);
         for (plan, (launches, runs, ms, [first, last])) in &self.plans {
             let each = ms / *runs as f64;
             let _ = writeln!(
@@ -60,7 +64,8 @@ impl Profile {
         for ((plan, op), (name, ms, runs)) in rows.into_iter().take(ROWS) {
             let share = 100.0 * ms / total.max(1e-12);
             let each = ms / *runs as f64;
-            let _ = writeln!(out, "  plan {plan} op {op:>3} {name:<26} {runs:>6} runs {each:>9.3} ms each {share:>5.1}%");
+            let _ =
+                writeln!(out, "  plan {plan} op {op:>3} {name:<26} {runs:>6} runs {each:>9.3} ms each {share:>5.1}%");
         }
         out
     }

@@ -69,7 +69,10 @@ pub fn save(
     let plain = GatherDims::new(n, 0, size, 1.0);
     let mut rows = vec![("original".to_string(), gather(plain))];
     for step in 0..steps {
-        rows.push((format!("step {}", step + 1), gather(augment.gather(plain, images.shape, seed as u32, step as u32))));
+        rows.push((
+            format!("step {}", step + 1),
+            gather(augment.gather(plain, images.shape, seed as u32, step as u32)),
+        ));
     }
     super::save(&Rows { shape: images.shape, rows }, out, format)
 }
