@@ -111,6 +111,21 @@ PY
   step cnn6 60 "$G" train --arch cnn6 "${targs[@]}" --out "$RUNS/cnn6"
   cp "$RUNS/cnn6/metrics.csv" "$OUT/cnn6-metrics.csv" 2>/dev/null
 
+  # 3b. where a cnn6 step's time goes: every launch timed on the device apart
+  #     (GPUNET_PROFILE), and the start-up of this, the run's latest process (its
+  #     pipelines from the cache the earlier ones left, where the driver keeps one);
+  #     into the log and the summary. A separate run: the profile waits on every
+  #     launch, so the epochs above stay unprofiled.
+  if [ $DRY = 1 ]; then
+    pargs=(--train "$RUNS/dry-images-idx3-ubyte" --limit 60 --batch-size 48)
+  else
+    pargs=(--limit 2500)
+  fi
+  export GPUNET_PROFILE=1
+  step profile 40 into "$RUNS/profile.txt" "$G" train --arch cnn6 "${pargs[@]}" --epochs 1 --out "$RUNS/profile"
+  unset GPUNET_PROFILE
+  cat "$RUNS/profile.txt"
+
   # 4. PyTorch eager, same net, data and batch: strict fp32 and TF32
   TORCH=0
   python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null && TORCH=1
@@ -129,9 +144,9 @@ PY
 fi
 
 # 6. the summary, from the files above
-python3 - "$OUT" "$STEPS" "$DRY" "$START" "$REQUIRE_ADAPTER" "$ADAPTER_OK" <<'PY'
+python3 - "$OUT" "$STEPS" "$DRY" "$START" "$REQUIRE_ADAPTER" "$ADAPTER_OK" "$RUNS/profile.txt" <<'PY'
 import csv, json, os, re, sys, time
-out, steps_path, dry, start, want, adapter_ok = sys.argv[1:7]
+out, steps_path, dry, start, want, adapter_ok, profile = sys.argv[1:8]
 def load(name, default=None):
     try:
         with open(os.path.join(out, name)) as f:
@@ -189,6 +204,18 @@ for mode in ("fp32", "tf32"):
         s["torch"][f"matmul4096_tflops_{mode}"] = mt["tflops"]
     if c or mt:
         s["torch"]["device"] = (c or mt).get("device")
+# the profile: the training step's plan (ending in the optimizer, the most runs),
+# the slowest launches, the start-up
+prof = open(profile).read().splitlines() if os.path.exists(profile) else []
+plans = [re.match(r"  plan (\d+): (\d+) dispatches a run \((\S+) \.\. (\S+)\), (\d+) runs, ([0-9.]+) ms a run", l) for l in prof]
+trained = [m for m in plans if m and m.group(4) == "adam"]
+top = max(trained, key=lambda m: int(m.group(5)), default=None)
+s["profile"] = {
+    "step_dispatches": int(top.group(2)) if top else None,
+    "step_ms": float(top.group(6)) if top else None,
+    "slowest": [l.strip() for l in prof if re.match(r"  plan \d+ op ", l)][:8],
+    "startup": next((l.strip() for l in prof if l.strip().startswith("start-up: ")), None),
+}
 fast = load("fast.json", {})
 s["fast"] = [{k: r.get(k) for k in ("name", "seeds", "mean_accuracy", "median_wall_s", "min_wall_s")}
              for r in fast.get("results", [])]

@@ -39,13 +39,19 @@ fn the_gpu_bench_dry_run_leaves_every_file_with_sane_contents() {
     // every step ran, passed and stayed within its limit; the whole run within the budget
     let steps = s["steps"].as_array().unwrap();
     let names: Vec<&str> = steps.iter().map(|t| t["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["info", "selftest", "bench", "cnn6", "fast"]);
+    assert_eq!(names, ["info", "selftest", "bench", "cnn6", "profile", "fast"]);
     for t in steps {
         assert_eq!(t["exit"], 0, "{t}");
         assert!(t["seconds"].as_f64().unwrap() < t["limit"].as_f64().unwrap(), "{t}");
     }
     assert!(s["seconds"].as_f64().unwrap() < 290.0, "{s:#}");
     assert!(s["matmul"]["gpu_tflops"].as_f64().unwrap() > 0.0, "{s:#}");
+    // the profiled step: cnn6's training plan with its dispatches, its slowest
+    // launches, and the start-up of that process
+    let p = &s["profile"];
+    assert!(p["step_dispatches"].as_u64().unwrap() > 30 && p["step_ms"].as_f64().unwrap() > 0.0, "{p:#}");
+    assert_eq!(p["slowest"].as_array().unwrap().len(), 8, "{p:#}");
+    assert!(p["startup"].as_str().unwrap().contains("pipelines built in"), "{p:#}");
     let epochs = s["cnn6_epoch_s"]["all"].as_array().unwrap();
     assert_eq!(epochs.len(), 2, "{s:#}");
     assert!(epochs.iter().all(|e| e.as_f64().unwrap() > 0.0));
