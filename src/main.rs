@@ -870,6 +870,10 @@ fn info(c: &Choice) -> Result<ExitCode> {
         );
         let tuning = c.adapter.overrides.apply(&i, a.features().contains(wgpu::Features::SUBGROUP))?;
         let asked = if c.adapter.overrides.class.is_some() { " (GPUNET_ADAPTER_CLASS)" } else { "" };
+        match gpunet::gpu::units::compute_units(&a) {
+            Some((n, from)) => say!("    compute units: {n} ({from})"),
+            None => say!("    compute units: not said by the driver (the class's defaults stand)"),
+        }
         say!("    GPU engine runs it as {}{asked}", tuning.describe());
     }
     let (device, why) = device::resolve(c.device, &c.adapter)?;

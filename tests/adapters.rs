@@ -153,6 +153,8 @@ fn the_adapter_class_switch_is_reported_and_checked() {
         out.contains("GPU engine runs it as discrete: auto gemm, split-K to 64 workgroups, "),
         "the class with the split-K override over it:\n{out}"
     );
+    // lavapipe has neither NVIDIA's nor AMD's extension for its compute units
+    assert!(out.contains("    compute units: not said by the driver (the class's defaults stand)\n"), "{out}");
     let dir = tempfile::tempdir().unwrap();
     let args = ["train", "--device", "gpu", "--arch", "conv4k3,pool2,out10", "--epochs", "1", "--limit", "300"];
     let out_dir = dir.path().join("run");

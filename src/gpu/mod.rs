@@ -6,6 +6,7 @@ pub mod context;
 pub mod engine;
 pub mod profile;
 pub mod stats;
+pub mod units;
 pub mod validation;
 
 pub use class::{Class, Overrides, Tuning};
