@@ -10,16 +10,17 @@ pub use record::Recorder;
 
 use crate::error::Result;
 use crate::kernels::op::{BufId, Op, View};
+use crate::kernels::shaders::{Gemm, Shader};
 use crate::kernels::Params;
 
 pub type PlanId = usize;
 
-/// An engine's split-K policy: its GEMM core's tile and the workgroups that keep
-/// its device busy.
+/// An engine's split-K policy: its GEMM choice (whose core, resolved per launch
+/// as the launch itself resolves it, sets the tile a workgroup computes) and the
+/// workgroups that keep its device busy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SplitK {
-    /// (rows, columns) of the output one workgroup computes.
-    pub tile: (usize, usize),
+    pub gemm: Gemm,
     /// Workgroups a launch should have to fill the device.
     pub workgroups: usize,
 }
@@ -36,9 +37,11 @@ impl SplitK {
         self.workgroups.div_ceil(groups.max(1)).min(k / Self::MIN_CHUNK).clamp(1, Self::MAX)
     }
 
-    /// Chunks for an m x n GEMM output with a long K, from its tile count.
-    pub fn gemm_splits(&self, m: usize, n: usize, k: usize) -> usize {
-        self.splits(m.div_ceil(self.tile.0) * n.div_ceil(self.tile.1), k)
+    /// Chunks for an m x n output of `shader`'s GEMM with a long K, from the
+    /// workgroups the core that runs it makes unsplit.
+    pub fn gemm_splits(&self, shader: Shader, m: usize, n: usize, k: usize) -> usize {
+        let [x, y, _] = self.gemm.resolve(shader, m as u32, n as u32).groups(m as u32, n as u32, 1);
+        self.splits(x as usize * y as usize, k)
     }
 }
 
@@ -47,7 +50,7 @@ impl SplitK {
 /// a handful of workgroups each looping over every pixel of the batch.
 /// `split` is the engine's `split_k()`.
 pub fn weight_grad_splits(split: Option<SplitK>, cout: usize, taps: usize, pixels: usize) -> usize {
-    split.map_or(1, |s| s.gemm_splits(cout, taps, pixels))
+    split.map_or(1, |s| s.gemm_splits(Shader::Conv2d, cout, taps, pixels))
 }
 
 /// Chunks of rows for a bias gradient of `channels` workgroups (one per channel)

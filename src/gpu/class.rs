@@ -92,8 +92,7 @@ pub struct Tuning {
 impl Tuning {
     /// The split-K policy these choices make (None: never split).
     pub fn split_k(&self) -> Option<SplitK> {
-        let tile = self.gemm.tile();
-        Some(SplitK { tile: (tile.0 as usize, tile.1 as usize), workgroups: self.split_workgroups? })
+        Some(SplitK { gemm: self.gemm, workgroups: self.split_workgroups? })
     }
 
     /// "discrete: auto gemm, split-K to 1024 workgroups, subgroup sums".
