@@ -1,5 +1,5 @@
 //! cnn6's GEMM and reduction launches at batch 500, exactly as one training step
-//! plans them under a split-K policy (a discrete GPU's: 64-256 chunks, over 3,000
+//! plans them under a split-K policy (a discrete GPU's: 95-256 chunks, over 3,000
 //! workgroups in a launch): the sizes where an index could overflow or a split
 //! count misbehave, which the small cases never reach. Each launch gets fresh
 //! random inputs and NaN-filled outputs between guard words, like every case, and
