@@ -284,6 +284,14 @@ struct TrainArgs {
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
+/// When the process began (the first thing `main` does), for GPUNET_PROFILE's start-up line.
+static BEGAN: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// Milliseconds since the process began.
+fn since_start() -> f64 {
+    BEGAN.get().map_or(0.0, |t| t.elapsed().as_secs_f64() * 1e3)
+}
+
 /// println! that shrugs off a closed stdout (`gpunet train | head`): the work,
 /// and the files it writes, go on.
 macro_rules! say {
@@ -294,6 +302,7 @@ macro_rules! say {
 }
 
 fn main() -> ExitCode {
+    BEGAN.get_or_init(std::time::Instant::now);
     // Mesa's device-select layer, loaded with every Vulkan instance, probes for a
     // display and prints two "error: XDG_RUNTIME_DIR is invalid" lines on a
     // headless machine before anything has gone wrong. It only reorders adapters
@@ -775,8 +784,10 @@ fn train_cmd(c: &Choice, a: TrainArgs) -> Result<ExitCode> {
     if let Some(w) = gpunet::run::space_warning(run.dir(), Spec::parse(&settings.arch)?.param_count()) {
         eprintln!("{w}");
     }
+    let ready = since_start();
     // every input is read and checked before the device is opened or anything written
     let data = train::load_data(&settings)?;
+    let read = since_start();
     let settings = settings.for_data(data.fingerprint.as_deref())?;
     // SIGINT, SIGTERM and SIGHUP all save. `timeout` and a terminal's process group
     // can deliver one signal twice within microseconds, so a second one counts only
@@ -792,6 +803,12 @@ fn train_cmd(c: &Choice, a: TrainArgs) -> Result<ExitCode> {
         }
     });
     let mut engine = open(c)?.engine;
+    if c.native.profile {
+        eprintln!(
+            "start-up of this run: settings and run directory ready {ready:.0} ms after the process began, data read by {read:.0} ms, engine open by {:.0} ms",
+            since_start()
+        );
+    }
     let job = TrainJob { settings, epochs, resume };
     let mut ui = Console { bar: None };
     let report = train::train(&mut *engine, &job, data, &STOP, &mut ui, &mut run)?;
