@@ -180,6 +180,16 @@ fn small_csv(dir: &Path) -> PathBuf {
     path
 }
 
+/// `gpunet train --device gpu` on the CSV `data` into `out` with `flags` and
+/// `env`, which must succeed: its stderr.
+fn train_gpu(data: &Path, out: &Path, flags: &[&str], env: &[(&str, &str)]) -> String {
+    let mut args = vec!["train", "--device", "gpu", "--train", data.to_str().unwrap(), "--out", out.to_str().unwrap()];
+    args.extend(flags);
+    let (code, stdout, err) = run(env, &args);
+    assert_eq!(code, Some(0), "{stdout}\n{err}");
+    err
+}
+
 /// `GPUNET_PROFILE=1` on the GPU engine times every launch of every run (on
 /// lavapipe by its timestamp queries), lists each plan's dispatches and runs,
 /// and changes nothing the run computes.
@@ -192,12 +202,9 @@ fn the_gpu_profile_times_every_launch_and_changes_nothing() {
     let data = small_csv(dir.path());
     let train = |profile: &str| {
         let out = dir.path().join(format!("run{profile}"));
-        let args = ["train", "--device", "gpu", "--arch", "conv4k3,pool2,out10", "--epochs", "2"];
-        let mut args = args.to_vec();
-        args.extend(["--train", data.to_str().unwrap(), "--batch-size", "100", "--out", out.to_str().unwrap()]);
         let env: &[(&str, &str)] = if profile.is_empty() { &[] } else { &[("GPUNET_PROFILE", profile)] };
-        let (code, stdout, err) = run(env, &args);
-        assert_eq!(code, Some(0), "{stdout}\n{err}");
+        let err =
+            train_gpu(&data, &out, &["--arch", "conv4k3,pool2,out10", "--epochs", "2", "--batch-size", "100"], env);
         let metrics = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
         // every column but the seconds
         let rows: Vec<String> =
@@ -247,12 +254,8 @@ fn a_second_start_takes_every_pipeline_from_the_cache() {
     let data = small_csv(dir.path());
     let cache = dir.path().join("cache");
     let start = |cache_dir: &str, name: &str| {
-        let out = dir.path().join(name);
-        let args = ["train", "--device", "gpu", "--arch", "fast", "--epochs", "1", "--train", data.to_str().unwrap()];
-        let mut args = args.to_vec();
-        args.extend(["--out", out.to_str().unwrap()]);
-        let (code, stdout, err) = run(&[("GPUNET_CACHE_DIR", cache_dir), ("GPUNET_PROFILE", "1")], &args);
-        assert_eq!(code, Some(0), "{stdout}\n{err}");
+        let env = [("GPUNET_CACHE_DIR", cache_dir), ("GPUNET_PROFILE", "1")];
+        let err = train_gpu(&data, &dir.path().join(name), &["--arch", "fast", "--epochs", "1"], &env);
         err.lines()
             .find_map(|l| l.trim_start().strip_prefix("start-up: "))
             .unwrap_or_else(|| panic!("{err}"))
