@@ -244,34 +244,11 @@ impl Engine for GpuEngine {
         if !self.gpu.timestamps {
             return Ok(None);
         }
-        let dev = &self.gpu.device;
-        let queries = dev.create_query_set(&wgpu::QuerySetDescriptor {
-            label: Some("pass time"),
-            ty: wgpu::QueryType::Timestamp,
-            count: 2,
-        });
-        let resolve = dev.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("timestamps"),
-            size: 16,
-            usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
-            mapped_at_creation: false,
-        });
-        let staging = dev.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("timestamps readback"),
-            size: 16,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        let mut enc = self.encode(plan, Some(&queries));
-        enc.resolve_query_set(&queries, 0..2, &resolve, 0);
-        enc.copy_buffer_to_buffer(&resolve, 0, &staging, 0, 16);
-        self.gpu.queue.submit([enc.finish()]);
-        staging.map_async(wgpu::MapMode::Read, .., |_| {});
-        self.finish()?;
-        let data = staging.get_mapped_range(..).map_err(|e| Error::Gpu(format!("timestamps: {e}")))?;
-        let t: &[u64] = bytemuck::cast_slice(&data);
-        let ns = t[1].saturating_sub(t[0]) as f64 * self.gpu.queue.get_timestamp_period() as f64;
-        Ok(Some(ns / 1e6))
+        let queries = self.query_set(1);
+        let enc = self.encode(plan, Some(&queries));
+        let ms = self.read_stamps(enc, &queries, 1)?;
+        self.in_flight.clear();
+        Ok(Some(ms[0]))
     }
 
     fn finish(&mut self) -> Result<()> {
@@ -327,25 +304,35 @@ impl GpuEngine {
 
     /// The device milliseconds of launches `ops` of `plan`, each in its own pass.
     fn timestamped(&self, plan: PlanId, ops: &[usize]) -> Result<Vec<f64>> {
-        let dev = &self.gpu.device;
-        let count = 2 * ops.len() as u32;
-        let bytes = count as u64 * 8;
-        let queries = dev.create_query_set(&wgpu::QuerySetDescriptor {
+        let queries = self.query_set(ops.len() as u32);
+        let mut enc = self.gpu.device.create_command_encoder(&Default::default());
+        for (i, &op) in ops.iter().enumerate() {
+            self.launch(&mut enc, plan, op, Some((&queries, 2 * i as u32)));
+        }
+        self.read_stamps(enc, &queries, ops.len() as u32)
+    }
+
+    /// A query set of `pairs` begin/end timestamp pairs.
+    fn query_set(&self, pairs: u32) -> wgpu::QuerySet {
+        self.gpu.device.create_query_set(&wgpu::QuerySetDescriptor {
             label: Some("launch times"),
             ty: wgpu::QueryType::Timestamp,
-            count,
-        });
+            count: 2 * pairs,
+        })
+    }
+
+    /// Submits `enc`, whose passes wrote `pairs` timestamp pairs into `queries`,
+    /// waits for the device, and returns the milliseconds between each pair.
+    fn read_stamps(&self, mut enc: wgpu::CommandEncoder, queries: &wgpu::QuerySet, pairs: u32) -> Result<Vec<f64>> {
+        let dev = &self.gpu.device;
+        let bytes = 16 * pairs as u64;
         let usage = wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC;
         let resolve =
             dev.create_buffer(&wgpu::BufferDescriptor { label: None, size: bytes, usage, mapped_at_creation: false });
         let usage = wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST;
         let staging =
             dev.create_buffer(&wgpu::BufferDescriptor { label: None, size: bytes, usage, mapped_at_creation: false });
-        let mut enc = dev.create_command_encoder(&Default::default());
-        for (i, &op) in ops.iter().enumerate() {
-            self.launch(&mut enc, plan, op, Some((&queries, 2 * i as u32)));
-        }
-        enc.resolve_query_set(&queries, 0..count, &resolve, 0);
+        enc.resolve_query_set(queries, 0..2 * pairs, &resolve, 0);
         enc.copy_buffer_to_buffer(&resolve, 0, &staging, 0, bytes);
         self.gpu.queue.submit([enc.finish()]);
         staging.map_async(wgpu::MapMode::Read, .., |_| {});
