@@ -1,7 +1,11 @@
 //! conv2d with stride s and padding (pad_y, pad_x) before (the host works out
 //! Keras' 'same' or 'valid'), square kernel k (1..7), as implicit GEMM on the shared
 //! tiled core: output pixel (oy, ox) reads input (oy·s + ky - pad_y, ox·s + kx - pad_x).
-//! Gradient kernels OVERWRITE their output; the bias gradient is matmul.wgsl's bias_grad.
+//! Gradient kernels OVERWRITE their output; the bias gradient is matmul.wgsl's bias_grad,
+//! or (flags bit 4) the weight gradient's own, summed beside it.
+//! Fused epilogues (kernels::fuse): grad input's store times [mask > 0] (bit 2: the
+//! ReLU backward of the layer below) and/or sent through a max-pool's argmax into the
+//! pool's input gradient (bit 3: the pool's backward).
 //!
 //!   forward      Y (N,Co,Ho,Wo) = W (Co, Ci·k·k) · im2col(X) (Ci·k·k, N·Ho·Wo)  (+b)(ReLU)
 //!   grad input   dX (N,Ci,H,W) = Wᵗ (Ci, Co·k·k) · col(dY) (Co·k·k, N·H·W)
@@ -10,13 +14,19 @@
 
 struct Conv {
     n: u32, cin: u32, cout: u32, h: u32, w: u32, k: u32,
-    flags: u32,          // bit 0: add bias, bit 1: ReLU (forward only)
+    flags: u32,          // bit 0: add bias, bit 1: ReLU (forward); bits 2, 3 grad input, bit 4 grad weight (above)
     splits: u32,         // grad weight: K = N·Ho·Wo is cut into this many chunks (wid.z)
     stride: u32,
     pad_y: u32, pad_x: u32,  // padding before (top, left)
     ho: u32, wo: u32,        // output size
-    _f0: f32, _f1: f32, _f2: f32,
+    // grad input, bit 3: the pool's k and its input's (full) height and width;
+    // grad weight, bit 4: epi0 = where each slice's bias gradient (Co) starts
+    epi0: u32, epi1: u32, epi2: u32,
 }
+
+const MASK: u32 = 4u;
+const UNPOOL: u32 = 8u;
+const GRAD_BIAS: u32 = 16u;
 
 const FORWARD: u32 = 0u;
 const GRAD_INPUT: u32 = 1u;
@@ -27,7 +37,10 @@ const GRAD_WEIGHT: u32 = 2u;
 // forward: in0 = X, in1 = W; grad input: in0 = dY, in1 = W; grad weight: in0 = dY, in1 = X
 @group(0) @binding(2) var<storage, read> in0: array<f32>;
 @group(0) @binding(3) var<storage, read> in1: array<f32>;
-@group(0) @binding(4) var<storage, read> bias: array<f32>; // (Co); forward only
+// forward: the bias (Co); grad input, bit 2: the mask, laid out as dX
+@group(0) @binding(4) var<storage, read> bias: array<f32>;
+// grad input, bit 3: the pool's argmax, laid out as dX (flat indices into its input)
+@group(0) @binding(5) var<storage, read> argmax: array<u32>;
 
 // Every operand read reduces to two patterns:
 //   A: a_src[row.base + k.a_off]
@@ -232,7 +245,41 @@ fn conv2d_backward_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_i
     let row0 = tile_origin(wid).x;
     let col0 = tile_origin(wid).y;
     let acc = gemm_tile(GRAD_INPUT, row0, col0, lid, 0u, cv.cout * cv.k * cv.k);
-    store_nchw(acc, row0, col0, lid, cv.cin, cv.h * cv.w, array<vec4<f32>, RPT>(), false);
+    let hw = cv.h * cv.w;
+    for (var i = 0u; i < RPT; i++) {
+        for (var j = 0u; j < 4u; j++) {
+            let row = row0 + c_row(lid, i, j);
+            let col = col0 + c_col(lid, i, j);
+            if (row < cv.cin && col < cv.n * hw) {
+                let p = pixel(col, cv.h, cv.w);
+                let plane = p.x * cv.cin + row;
+                let o = plane * hw + p.y * cv.w + p.z;
+                var v = acc[i][j];
+                if ((cv.flags & MASK) != 0u && !(bias[o] > 0.0)) { v = 0.0; }
+                if ((cv.flags & UNPOOL) != 0u) {
+                    unpool(plane, p.y, p.z, argmax[o], v);
+                } else {
+                    out[o] = v;
+                }
+            }
+        }
+    }
+}
+
+// A max-pool's output gradient v at (plane, y, x) of its H×W output, sent back
+// over its k×k window of the (full_h, full_w) input, all of which it writes: v at
+// the argmax `at`, 0 elsewhere; the last row and column of windows also zero the
+// input rows and columns the pool dropped (7 -> 3 leaves row 6 to them).
+fn unpool(plane: u32, y: u32, x: u32, at: u32, v: f32) {
+    let k = cv.epi0;
+    let y1 = select(y * k + k, cv.epi1, y + 1u == cv.h);
+    let x1 = select(x * k + k, cv.epi2, x + 1u == cv.w);
+    for (var fy = y * k; fy < y1; fy++) {
+        for (var fx = x * k; fx < x1; fx++) {
+            let i = (plane * cv.epi1 + fy) * cv.epi2 + fx;
+            out[i] = select(0.0, v, i == at);
+        }
+    }
 }
 
 @compute @workgroup_size(WG_X, WG_Y)
@@ -246,7 +293,9 @@ fn conv2d_backward_weight(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_
     let k_begin = min(wid.z * chunk, kdim);
     let acc = gemm_tile(GRAD_WEIGHT, row0, col0, lid, k_begin, min(k_begin + chunk, kdim));
     let cols = cv.cin * cv.k * cv.k;
-    let slice = wid.z * cv.cout * cols;
+    // bit 4: each slice holds dW then, from epi0, the bias gradient
+    let grad_bias = (cv.flags & GRAD_BIAS) != 0u;
+    let slice = wid.z * select(cv.cout * cols, cv.epi0 + cv.cout, grad_bias);
     for (var i = 0u; i < RPT; i++) {
         for (var j = 0u; j < 4u; j++) {
             let row = row0 + c_row(lid, i, j);
@@ -254,4 +303,32 @@ fn conv2d_backward_weight(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_
             if (row < cv.cout && col < cols) { out[slice + row * cols + col] = acc[i][j]; }
         }
     }
+    if (grad_bias && col0 == 0u) {
+        // the first column of tiles also sums its rows of dY over the chunk, an
+        // invocation to a row (in order, without shared memory or barriers)
+        for (var r = lid.y * WG_X + lid.x; r < TM; r += WG_X * WG_Y) {
+            let row = row0 + r;
+            if (row < cv.cout) {
+                out[slice + cv.epi0 + row] = dy_row_sum(row, k_begin, min(k_begin + chunk, kdim));
+            }
+        }
+    }
+}
+
+// Σ dY[row, p] over pixels p = n·Ho·Wo + pix in [p0, p1).
+fn dy_row_sum(row: u32, p0: u32, p1: u32) -> f32 {
+    let ohw = cv.ho * cv.wo;
+    let n = div_small(p0, ohw);
+    var at = (n * cv.cout + row) * ohw;
+    var pix = p0 - n * ohw;
+    var s = 0.0;
+    for (var p = p0; p < p1; p++) {
+        s += in0[at + pix];
+        pix += 1u;
+        if (pix == ohw) {
+            pix = 0u;
+            at += cv.cout * ohw; // the next image's row
+        }
+    }
+    return s;
 }

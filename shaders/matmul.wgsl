@@ -6,6 +6,10 @@
 //!   forward  Y  = X·Wᵀ (+b)(ReLU)   X (M, K), W (N, K)
 //!   grad in  dX = dY·W              dY (M, N'), W (N', K)
 //!   grad w   dW = dYᵀ·X             dY (K', M'), X (K', N)
+//! Fused epilogues (kernels::fuse): grad in's store times [mask > 0] (flags bit 2:
+//! the ReLU backward below) and/or sent through a max-pool's argmax into the pool's
+//! input gradient (bit 3: the pool's backward); grad w also sums the bias gradient,
+//! the rows of A (bit 4).
 //#include gemm.wgsl
 //#include reduce.wgsl
 
@@ -13,15 +17,22 @@ struct Matmul {
     m: u32, n: u32, k: u32,
     a_rs: u32, a_cs: u32,   // A[i, k] = a[i * a_rs + k * a_cs]
     b_rs: u32, b_cs: u32,   // B[k, j] = b[k * b_rs + j * b_cs]
-    flags: u32,             // bit 0: add bias, bit 1: ReLU
-    _f0: vec4<f32>, _f1: vec4<f32>,
+    flags: u32,             // bit 0: add bias, bit 1: ReLU, bits 2-4: the fused epilogues
+    // bit 3: the pool's (k, full h, full w, channels), then its output's (h, w);
+    // bit 4: epi0.x = where the bias gradient (M) starts in c
+    epi0: vec4<u32>, epi1: vec4<u32>,
 }
+
+const MASK: u32 = 4u;
+const UNPOOL: u32 = 8u;
+const GRAD_BIAS: u32 = 16u;
 
 @group(0) @binding(0) var<uniform> mm: Matmul;
 @group(0) @binding(1) var<storage, read_write> c: array<f32>;   // (M, N)
 @group(0) @binding(2) var<storage, read> a: array<f32>;
 @group(0) @binding(3) var<storage, read> b: array<f32>;
-@group(0) @binding(4) var<storage, read> bias: array<f32>;      // (N); unread without flag bit 0
+@group(0) @binding(4) var<storage, read> bias: array<f32>;      // (N) with bit 0; the mask, as C, with bit 2
+@group(0) @binding(5) var<storage, read> argmax: array<u32>;    // bit 3: the pool's, as C
 
 struct RowInfo { base: u32, ok: bool }   // A row offset
 struct ColInfo { base: u32, ok: bool }   // B column offset
@@ -54,6 +65,17 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
     let row0 = tile_origin(wid).x;
     let col0 = tile_origin(wid).y;
     let acc = gemm_tile(0u, row0, col0, lid, 0u, mm.k);
+    if ((mm.flags & GRAD_BIAS) != 0u && col0 == 0u) {
+        // the first column of tiles also sums its rows of A, an invocation to a row
+        for (var r = lid.y * WG_X + lid.x; r < TM; r += WG_X * WG_Y) {
+            let row = row0 + r;
+            if (row < mm.m) {
+                var s = 0.0;
+                for (var k = 0u; k < mm.k; k++) { s += a[row * mm.a_rs + k * mm.a_cs]; }
+                c[mm.epi0.x + row] = s;
+            }
+        }
+    }
     if (STORES_C) { return; } // the core has stored its block through put4
     for (var i = 0u; i < RPT; i++) {
         for (var j = 0u; j < 4u; j++) {
@@ -62,13 +84,43 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
     }
 }
 
-// C[row, col] = v (+ bias)(ReLU), where inside C.
+// C[row, col] = v (+ bias)(ReLU)(masked), where inside C; or unpooled (bit 3).
 fn put(row: u32, col: u32, v: f32) {
     if (row < mm.m && col < mm.n) {
         var x = v;
+        let o = row * mm.n + col;
         if ((mm.flags & 1u) != 0u) { x += bias[col]; }
         if ((mm.flags & 2u) != 0u) { x = max(x, 0.0); }
-        c[row * mm.n + col] = x;
+        if ((mm.flags & MASK) != 0u && !(bias[o] > 0.0)) { x = 0.0; }
+        if ((mm.flags & UNPOOL) != 0u) {
+            unpool(row, col, argmax[o], x);
+        } else {
+            c[o] = x;
+        }
+    }
+}
+
+// C's row (an image) and column (channel, y, x of a max-pool's h×w output): its
+// gradient v sent back over the k×k window of the pool's (full h, full w) input,
+// all of which it writes, v at the argmax `at` and 0 elsewhere; the last row and
+// column of windows also zero the input rows and columns the pool dropped.
+fn unpool(row: u32, col: u32, at: u32, v: f32) {
+    let k = mm.epi0.x;
+    let fh = mm.epi0.y;
+    let fw = mm.epi0.z;
+    let h = mm.epi1.x;
+    let w = mm.epi1.y;
+    let ch = col / (h * w);
+    let y = (col / w) % h;
+    let x = col % w;
+    let plane = row * mm.epi0.w + ch;
+    let y1 = select(y * k + k, fh, y + 1u == h);
+    let x1 = select(x * k + k, fw, x + 1u == w);
+    for (var fy = y * k; fy < y1; fy++) {
+        for (var fx = x * k; fx < x1; fx++) {
+            let i = (plane * fh + fy) * fw + fx;
+            c[i] = select(0.0, v, i == at);
+        }
     }
 }
 
@@ -115,9 +167,11 @@ fn bias_grad(@builtin(workgroup_id) wid: vec3<u32>, lane: Lane) {
     if (li == 0u) { dbias[z * bg.channels + ch] = total.x; }
 }
 
-// out[i] = Σ_{s < splits} part[s · len + i]: adds up split-K partial products.
+// out[i'] = Σ_{s < splits} part[s · len + i]: adds up split-K partial products, where
+// i' = i below gap_at and i - gap_at + gap_to from there (a weight gradient's bias
+// beyond the padding that follows its weights).
 struct SumSplits {
-    len: u32, splits: u32, _u2: u32, _u3: u32,
+    len: u32, splits: u32, gap_at: u32, gap_to: u32,
     _v0: vec4<u32>, _f0: vec4<f32>, _f1: vec4<f32>,
 }
 
@@ -131,5 +185,28 @@ fn sum_splits(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     if (i >= ss.len) { return; }
     var s = 0.0;
     for (var z = 0u; z < ss.splits; z++) { s += part[z * ss.len + i]; }
-    total[i] = s;
+    total[select(i, i - ss.gap_at + ss.gap_to, i >= ss.gap_at)] = s;
+}
+
+// Every split-K sum of a plan in one launch (kernels::fuse): segment y of `table`
+// (6 words: total_at, part_at, len, splits, gap_at, gap_to) adds up its slices
+// as sum_splits does, workgroup row y its own segment.
+struct SumSegments {
+    count: u32, _u1: u32, _u2: u32, _u3: u32,
+    _v0: vec4<u32>, _f0: vec4<f32>, _f1: vec4<f32>,
+}
+
+@group(0) @binding(0) var<uniform> sg: SumSegments;
+@group(0) @binding(3) var<storage, read> table: array<u32>;        // (count, 6)
+
+@compute @workgroup_size(256)
+fn sum_segments(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+    let t = wid.y * 6u;
+    let len = table[t + 2u];
+    let i = gid.x;
+    if (wid.y >= sg.count || i >= len) { return; }
+    let at = table[t + 1u] + i;
+    var s = 0.0;
+    for (var z = 0u; z < table[t + 3u]; z++) { s += part[at + z * len]; }
+    total[table[t] + select(i, i - table[t + 4u] + table[t + 5u], i >= table[t + 4u])] = s;
 }

@@ -4,13 +4,16 @@
 //! row's loss and whether its argmax hit the label; the target is the one-hot
 //! label, or with label smoothing s (1 - s)·onehot + s/C, the loss
 //! -Σ target·log softmax. xent_accumulate adds a
-//! batch's sums into a running (loss, correct) pair so an epoch needs one readback.
+//! batch's sums into a running (loss, correct) pair so an epoch needs one readback;
+//! softmax_xent with `sums` set does that itself (kernels::fuse), in one workgroup
+//! that visits the rows as xent_accumulate does, so the sums come out the same.
 //#include reduce.wgsl
 
 struct Xent {
     n: u32, c: u32,
     denom: u32,          // rows the mean is taken over (the batch size)
-    _u3: u32, _v: vec4<u32>,
+    sums: u32,           // softmax_xent: 1 adds the batch's sums into acc_out (one workgroup)
+    _v: vec4<u32>,
     smoothing: f32,      // label smoothing s in [0, 1); 0: the one-hot target
     _f1: f32, _f2: f32, _f3: f32, _f4: vec4<f32>,
 }
@@ -20,8 +23,9 @@ struct Xent {
 @group(0) @binding(1) var<storage, read_write> dlogits: array<f32>;  // (N, C)
 @group(0) @binding(2) var<storage, read_write> loss: array<f32>;     // (N)
 @group(0) @binding(3) var<storage, read_write> correct: array<f32>;  // (N), 1.0 or 0.0
-@group(0) @binding(4) var<storage, read> logits: array<f32>;         // (N, C)
-@group(0) @binding(5) var<storage, read> labels: array<u32>;         // (N), < C
+@group(0) @binding(4) var<storage, read_write> acc_out: array<f32>; // (4), as xent_accumulate's acc
+@group(0) @binding(5) var<storage, read> logits: array<f32>;         // (N, C)
+@group(0) @binding(6) var<storage, read> labels: array<u32>;         // (N), < C
 // xent_accumulate
 @group(0) @binding(1) var<storage, read_write> acc: array<f32>;      // (4): loss sum, correct, rows, 0
 @group(0) @binding(2) var<storage, read> loss_in: array<f32>;        // (N)
@@ -30,10 +34,29 @@ struct Xent {
 @group(0) @binding(1) var<storage, read_write> probs: array<f32>;    // (N, C)
 @group(0) @binding(2) var<storage, read> logits_in: array<f32>;      // (N, C)
 
-@compute @workgroup_size(64)
-fn softmax_xent(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let r = gid.x;
-    if (r >= xp.n) { return; }
+@compute @workgroup_size(256)
+fn softmax_xent(@builtin(global_invocation_id) gid: vec3<u32>, lane: Lane) {
+    if (xp.sums == 0u) {
+        if (gid.x < xp.n) { xent_row(gid.x); }
+        return;
+    }
+    var l = 0.0;
+    var h = 0.0;
+    for (var r = lane.li; r < xp.n; r += 256u) {
+        let v = xent_row(r);
+        l += v.x;
+        h += v.y;
+    }
+    let total = workgroup_sum(lane, vec2<f32>(l, h));
+    if (lane.li == 0u) {
+        acc_out[0] += total.x;
+        acc_out[1] += total.y;
+        acc_out[2] += f32(xp.n);
+    }
+}
+
+// Row r's gradient, loss and hit; returns (loss, hit).
+fn xent_row(r: u32) -> vec2<f32> {
     let base = r * xp.c;
     var mx = logits[base];
     var arg = 0u;
@@ -50,13 +73,16 @@ fn softmax_xent(@builtin(global_invocation_id) gid: vec3<u32>) {
     for (var j = 0u; j < xp.c; j++) {
         hit += (select(0.0, 1.0 - xp.smoothing, j == label) + spread) * (logits[base + j] - mx);
     }
-    loss[r] = log(sum) - hit;
-    correct[r] = select(0.0, 1.0, arg == label);
+    let row_loss = log(sum) - hit;
+    let row_hit = select(0.0, 1.0, arg == label);
+    loss[r] = row_loss;
+    correct[r] = row_hit;
     let inv = 1.0 / f32(xp.denom);
     for (var j = 0u; j < xp.c; j++) {
         let p = exp(logits[base + j] - mx) / sum;
         dlogits[base + j] = (p - (select(0.0, 1.0 - xp.smoothing, j == label) + spread)) * inv;
     }
+    return vec2<f32>(row_loss, row_hit);
 }
 
 @compute @workgroup_size(256)

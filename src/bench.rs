@@ -285,9 +285,9 @@ pub fn kernel_cases(
     });
     add(Kernel::SoftmaxXent, format!("N{n} C10"), &mut |b| {
         let d = kernels::XentDims::new(n, 10);
-        let (dl, loss, hit, logits, labels) =
-            (b.output(n * 10), b.output(n), b.output(n), b.randn(n * 10), b.ints(n, 10));
-        (op::softmax_xent(dl, loss, hit, logits, labels, d), vec![])
+        let (dl, loss, hit, acc, logits, labels) =
+            (b.output(n * 10), b.output(n), b.output(n), b.randn(4), b.randn(n * 10), b.ints(n, 10));
+        (op::softmax_xent(dl, loss, hit, acc, logits, labels, d), vec![])
     });
     let p = 478_186; // cnn6's parameters
     add(Kernel::Adam, format!("{p} params (cnn6)"), &mut |b| {

@@ -49,7 +49,9 @@ fn the_gpu_bench_dry_run_leaves_every_file_with_sane_contents() {
     // the profiled step: cnn6's training plan with its dispatches, its slowest
     // launches, and the start-up of that process
     let p = &s["profile"];
-    assert!(p["step_dispatches"].as_u64().unwrap() > 30 && p["step_ms"].as_f64().unwrap() > 0.0, "{p:#}");
+    // fused (src/kernels/fuse.rs): 30 or fewer launches, 60 as the layers emit them
+    let dispatches = p["step_dispatches"].as_u64().unwrap();
+    assert!((20..=30).contains(&dispatches) && p["step_ms"].as_f64().unwrap() > 0.0, "{p:#}");
     assert_eq!(p["slowest"].as_array().unwrap().len(), 8, "{p:#}");
     assert!(p["startup"].as_str().unwrap().contains("pipelines built in"), "{p:#}");
     let epochs = s["cnn6_epoch_s"]["all"].as_array().unwrap();

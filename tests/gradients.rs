@@ -39,14 +39,14 @@ fn dense_layer_gradients() {
     let fwd = MatmulDims::strided(m, n, k, (k, 1), (1, k)).with_epilogue(true, false);
     let loss = |x: &[f64], w: &[f64], b: &[f64]| {
         let mut y = vec![0.0; m * n];
-        cpu::matmul(&mut y, x, w, b, &fwd);
+        cpu::matmul(&mut y, x, w, b, &[], &fwd);
         dot(&y, &r)
     };
     let mut dx = vec![0.0; m * k];
-    cpu::matmul(&mut dx, &r, &w, &[], &MatmulDims::plain(m, k, n));
+    cpu::matmul(&mut dx, &r, &w, &[], &[], &MatmulDims::plain(m, k, n));
     check("dense dX", &x, &dx, |x| loss(x, &w, &b));
     let mut dw = vec![0.0; n * k];
-    cpu::matmul(&mut dw, &r, &x, &[], &MatmulDims::strided(n, k, m, (1, n), (k, 1)));
+    cpu::matmul(&mut dw, &r, &x, &[], &[], &MatmulDims::strided(n, k, m, (1, n), (k, 1)));
     check("dense dW", &w, &dw, |w| loss(&x, w, &b));
     let mut db = vec![0.0; n];
     cpu::bias_grad(&mut db, &r, &BiasGradDims::new(m, n, 1));
@@ -66,7 +66,7 @@ fn conv2d_gradients_odd_and_even_kernels() {
             dot(&y, &r)
         };
         let mut dx = vec![0.0; x.len()];
-        cpu::conv2d_backward_input(&mut dx, &r, &wt, &d);
+        cpu::conv2d_backward_input(&mut dx, &r, &wt, &[], &[], &d);
         check(&format!("conv k{k} dX"), &x, &dx, |x| loss(x, &wt, &b));
         let mut dw = vec![0.0; wt.len()];
         cpu::conv2d_backward_weight(&mut dw, &r, &x, &d);
@@ -99,7 +99,7 @@ fn strided_and_valid_conv2d_gradients() {
         };
         let what = format!("conv k{k} s{s} {}", if same { "same" } else { "valid" });
         let mut dx = vec![0.0; x.len()];
-        cpu::conv2d_backward_input(&mut dx, &r, &wt, &d);
+        cpu::conv2d_backward_input(&mut dx, &r, &wt, &[], &[], &d);
         check(&format!("{what} dX"), &x, &dx, |x| loss(x, &wt, &b));
         let mut dw = vec![0.0; wt.len()];
         cpu::conv2d_backward_weight(&mut dw, &r, &x, &d);
@@ -190,11 +190,11 @@ fn softmax_xent_gradient_is_mean_loss_gradient() {
     let labels: Vec<u32> = (0..n).map(|_| rng.random_range(0..c as u32)).collect();
     let mean_loss = |z: &[f64]| {
         let (mut dl, mut loss, mut hit) = (vec![0.0; n * c], vec![0.0; n], vec![0.0; n]);
-        cpu::softmax_xent(&mut dl, &mut loss, &mut hit, z, &labels, &d);
+        cpu::softmax_xent(&mut dl, &mut loss, &mut hit, &mut [], z, &labels, &d);
         loss.iter().sum::<f64>() / n as f64
     };
     let (mut dl, mut loss, mut hit) = (vec![0.0; n * c], vec![0.0; n], vec![0.0; n]);
-    cpu::softmax_xent(&mut dl, &mut loss, &mut hit, &logits, &labels, &d);
+    cpu::softmax_xent(&mut dl, &mut loss, &mut hit, &mut [], &logits, &labels, &d);
     check("softmax_xent dlogits", &logits, &dl, mean_loss);
 }
 

@@ -21,7 +21,7 @@ fn outputs(mut op: Op, mut bufs: Vec<Vec<u32>>, out: usize) -> Vec<(String, Vec<
     let outs = op.kernel.info().outputs;
     for k in 0..outs {
         let b = op.views[k].buf;
-        bufs[b] = if op.kernel.updates_in_place() {
+        bufs[b] = if op.kernel.updates_in_place(k) {
             selftest::between_guards(bufs[b].iter().copied())
         } else {
             selftest::between_guards(std::iter::repeat_n(selftest::UNWRITTEN, bufs[b].len()))
@@ -126,11 +126,16 @@ fn relu_forward_and_backward() {
 fn softmax_xent_on_two_equal_logits() {
     // logits [0, 0], label 0: p = [0.5, 0.5], loss ln 2, dlogits [-0.5, 0.5], correct (first max)
     let d = kernels::XentDims::new(1, 2);
-    let bufs = || vec![vec![0; 2], vec![0], vec![0], bits(&[0., 0.]), vec![0]];
-    let mk = || op::softmax_xent(v(0, 2), v(1, 1), v(2, 1), v(3, 2), v(4, 1), d);
+    let bufs = || vec![vec![0; 2], vec![0], vec![0], bits(&[1., 2., 3., 0.]), bits(&[0., 0.]), vec![0]];
+    let mk = || op::softmax_xent(v(0, 2), v(1, 1), v(2, 1), v(3, 4), v(4, 2), v(5, 1), d);
     expect(mk(), bufs(), 0, &[-0.5, 0.5]);
     expect(mk(), bufs(), 1, &[std::f32::consts::LN_2]);
     expect(mk(), bufs(), 2, &[1.]);
+    expect(mk(), bufs(), 3, &[1., 2., 3., 0.]);
+    // with the running sums fused in (kernels::fuse): xent_accumulate's work too
+    let sums = kernels::XentDims { sums: 1, ..d };
+    let mk = op::softmax_xent(v(0, 2), v(1, 1), v(2, 1), v(3, 4), v(4, 2), v(5, 1), sums);
+    expect(mk, bufs(), 3, &[1. + std::f32::consts::LN_2, 3., 4., 0.]);
     let acc = vec![bits(&[1., 2., 3., 0.]), bits(&[0.5]), bits(&[1.])];
     expect(op::xent_accumulate(v(0, 4), v(1, 1), v(2, 1), d), acc, 0, &[1.5, 3., 4., 0.]);
     let bufs = vec![vec![0; 2], bits(&[0., 0.])];
@@ -265,8 +270,8 @@ fn softmax_xent_at_extreme_equal_and_one_hot_logits() {
     ];
     let d = kernels::XentDims::new(1, 10);
     for (what, logits, loss, dl0, hit) in cases {
-        let bufs = || vec![vec![0; 10], vec![0], vec![0], bits(&logits), vec![0]];
-        let mk = || op::softmax_xent(v(0, 10), v(1, 1), v(2, 1), v(3, 10), v(4, 1), d);
+        let bufs = || vec![vec![0; 10], vec![0], vec![0], vec![0; 4], bits(&logits), vec![0]];
+        let mk = || op::softmax_xent(v(0, 10), v(1, 1), v(2, 1), v(3, 4), v(4, 10), v(5, 1), d);
         println!("{what}");
         expect(mk(), bufs(), 1, &[loss]);
         expect(mk(), bufs(), 2, &[hit]);
@@ -307,8 +312,8 @@ fn non_finite_logits_give_a_non_finite_loss_on_every_engine() {
         for at in 0..3 {
             let mut logits = [0.5f32, -1.0, 2.0];
             logits[at] = bad;
-            let bufs = vec![vec![0; 3], vec![0], vec![0], bits(&logits), vec![0]];
-            let mk = op::softmax_xent(v(0, 3), v(1, 1), v(2, 1), v(3, 3), v(4, 1), d);
+            let bufs = vec![vec![0; 3], vec![0], vec![0], vec![0; 4], bits(&logits), vec![0]];
+            let mk = op::softmax_xent(v(0, 3), v(1, 1), v(2, 1), v(3, 4), v(4, 3), v(5, 1), d);
             for (engine, loss) in outputs(mk, bufs, 1) {
                 let loss = f32::from_bits(loss[0]);
                 // -inf on a class other than the label is a legitimate zero-probability logit

@@ -24,6 +24,7 @@ fn every_shader_validates_and_translates() {
         assert!(!module.entry_points.is_empty(), "{name} has no entry point");
         check_uniform_layouts(name, &module);
         check_workgroup_stores(name, &module, &info);
+        check_workgroup_size(name, &module, &info);
         // Entry points of one file may share binding slots (each declares its own
         // interface), so every backend writes one entry point at a time, as wgpu does
         // when it builds a pipeline.
@@ -44,6 +45,23 @@ fn every_shader_validates_and_translates() {
                 .write(&module, &info, None)
                 .unwrap_or_else(|e| panic!("{name}::{}: HLSL: {e:?}", ep.name));
         }
+    }
+}
+
+/// WebGPU grants 16 KiB of workgroup memory unless a page asks for more (the
+/// training and selftest pages do not): every entry point keeps within it.
+fn check_workgroup_size(name: &str, module: &naga::Module, info: &naga::valid::ModuleInfo) {
+    let mut layouter = naga::proc::Layouter::default();
+    layouter.update(module.to_ctx()).unwrap();
+    for (i, ep) in module.entry_points.iter().enumerate() {
+        let uses = info.get_entry_point(i);
+        let bytes: u32 = module
+            .global_variables
+            .iter()
+            .filter(|(h, v)| v.space == naga::AddressSpace::WorkGroup && !uses[*h].is_empty())
+            .map(|(_, v)| layouter[v.ty].size)
+            .sum();
+        assert!(bytes <= 16384, "{name}::{}: {bytes} bytes of workgroup memory (WebGPU grants 16384)", ep.name);
     }
 }
 

@@ -36,3 +36,14 @@ pub fn maxpool_backward<T: Float>(dx: &mut [T], dy: &[T], argmax: &[u32], d: &Po
         dx[argmax[o] as usize] = dy[o];
     }
 }
+
+/// A gradient epilogue's unpooling (FLAG_UNPOOL, kernels::fuse): `g` is a k×k
+/// max-pool's output gradient (planes of h×w), sent back through `argmax` into the
+/// pool's input gradient `dx` (planes of full_h×full_w), 0 elsewhere, as
+/// `maxpool_backward` does.
+pub fn unpool<T: Float>(dx: &mut [T], g: &[T], argmax: &[u32], planes: usize, hw: usize, full_hw: usize) {
+    dx[..planes * full_hw].iter_mut().for_each(|v| *v = T::zero());
+    for o in 0..planes * hw {
+        dx[argmax[o] as usize] = g[o];
+    }
+}

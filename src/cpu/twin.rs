@@ -17,12 +17,13 @@ fn fm(s: &mut [u32]) -> &mut [f32] {
 /// The twin of kernel `k`.
 pub fn twin(k: Kernel) -> CpuTwin {
     match k {
-        Kernel::Matmul => |o, i, p| matmul(fm(o[0]), f(i[0]), f(i[1]), f(i[2]), &Dims::from_params(p)),
+        Kernel::Matmul => |o, i, p| matmul(fm(o[0]), f(i[0]), f(i[1]), f(i[2]), i[3], &Dims::from_params(p)),
         Kernel::BiasGrad => |o, i, p| bias_grad(fm(o[0]), f(i[0]), &Dims::from_params(p)),
         Kernel::SumSplits => |o, i, p| sum_splits(fm(o[0]), f(i[0]), &Dims::from_params(p)),
+        Kernel::SumSegments => |o, i, p| sum_segments(fm(o[0]), f(i[0]), i[1], &Dims::from_params(p)),
         Kernel::Conv2dForward => |o, i, p| conv2d_forward(fm(o[0]), f(i[0]), f(i[1]), f(i[2]), &Dims::from_params(p)),
         Kernel::Conv2dBackwardInput => {
-            |o, i, p| conv2d_backward_input(fm(o[0]), f(i[0]), f(i[1]), &Dims::from_params(p))
+            |o, i, p| conv2d_backward_input(fm(o[0]), f(i[0]), f(i[1]), f(i[2]), i[3], &Dims::from_params(p))
         }
         Kernel::Conv2dBackwardWeight => {
             |o, i, p| conv2d_backward_weight(fm(o[0]), f(i[0]), f(i[1]), &Dims::from_params(p))
@@ -35,8 +36,8 @@ pub fn twin(k: Kernel) -> CpuTwin {
         Kernel::ReluForward => |o, i, p| relu_forward(fm(o[0]), f(i[0]), &Dims::from_params(p)),
         Kernel::ReluBackward => |o, i, p| relu_backward(fm(o[0]), f(i[0]), &Dims::from_params(p)),
         Kernel::SoftmaxXent => |o, i, p| {
-            let [dl, loss, hit] = o else { unreachable!() };
-            softmax_xent(fm(dl), fm(loss), fm(hit), f(i[0]), i[1], &Dims::from_params(p))
+            let [dl, loss, hit, acc] = o else { unreachable!() };
+            softmax_xent(fm(dl), fm(loss), fm(hit), fm(acc), f(i[0]), i[1], &Dims::from_params(p))
         },
         Kernel::XentAccumulate => |o, i, p| xent_accumulate(fm(o[0]), f(i[0]), f(i[1]), &Dims::from_params(p)),
         Kernel::Softmax => |o, i, p| softmax(fm(o[0]), f(i[0]), &Dims::from_params(p)),

@@ -93,6 +93,9 @@ pub trait Runner {
     fn split_k(&self) -> Option<SplitK> {
         None
     }
+    fn fuses(&self) -> bool {
+        false
+    }
 }
 
 /// An engine whose buffers live in host memory.
@@ -138,5 +141,8 @@ impl<R: Runner> Engine for OnHost<R> {
     }
     fn split_k(&self) -> Option<SplitK> {
         self.runner.split_k()
+    }
+    fn fuses(&self) -> bool {
+        self.runner.fuses()
     }
 }

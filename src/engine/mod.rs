@@ -88,6 +88,11 @@ pub trait Engine {
     fn split_k(&self) -> Option<SplitK> {
         None
     }
+    /// Whether plans made now go through the GPU fusion pass (`kernels::fuse`):
+    /// the GPU engine's, and the recorder's for a page.
+    fn fuses(&self) -> bool {
+        false
+    }
 
     fn write_f32(&mut self, buf: BufId, offset: usize, data: &[f32]) -> Result<()> {
         self.write(buf, offset, bytemuck::cast_slice(data))

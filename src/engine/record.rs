@@ -5,13 +5,15 @@
 use super::{Host, OnHost, PlanId, Runner, SplitK};
 use crate::error::{Error, Result};
 
-/// The recorder's own part: each buffer's label and the split-K policy.
+/// The recorder's own part: each buffer's label, the split-K policy and fusion.
 #[derive(Default)]
 pub struct Labels {
     /// Each buffer's label, by id.
     pub labels: Vec<String>,
     /// The split-K policy plans are made for (that of the engine which will run them).
     pub split: Option<SplitK>,
+    /// Whether plans go through the GPU fusion pass (as that engine's do).
+    pub fuse: bool,
 }
 
 pub type Recorder = OnHost<Labels>;
@@ -19,7 +21,14 @@ pub type Recorder = OnHost<Labels>;
 impl Recorder {
     /// A recorder making plans for an engine with split-K policy `split`.
     pub fn for_split(split: Option<SplitK>) -> Recorder {
-        OnHost { host: Host::default(), runner: Labels { labels: Vec::new(), split } }
+        OnHost { host: Host::default(), runner: Labels { labels: Vec::new(), split, fuse: false } }
+    }
+    /// A recorder making plans as a GPU engine with `tuning`'s split-K and fusion would.
+    pub fn for_tuning(tuning: &crate::gpu::Tuning) -> Recorder {
+        OnHost {
+            host: Host::default(),
+            runner: Labels { labels: Vec::new(), split: tuning.split_k(), fuse: tuning.fuse },
+        }
     }
     /// Each buffer's label, by id.
     pub fn labels(&self) -> &[String] {
@@ -42,5 +51,8 @@ impl Runner for Labels {
     }
     fn split_k(&self) -> Option<SplitK> {
         self.split
+    }
+    fn fuses(&self) -> bool {
+        self.fuse
     }
 }

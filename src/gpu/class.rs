@@ -55,16 +55,26 @@ impl Class {
             // Barriers cost a CPU adapter dearly: the register core, no split-K
             // (same-run cnn6 step at batch 500 on lavapipe, 36.3 images/s unsplit,
             // 29.6 split), and tree sums (subgroup sums made mlp's steps slower there).
-            Class::Cpu => Tuning { class: self, gemm: Gemm::Register, split_workgroups: None, subgroups: false },
+            Class::Cpu => {
+                Tuning { class: self, gemm: Gemm::Register, split_workgroups: None, subgroups: false, fuse: true }
+            }
             // Split-K aims at enough workgroups to fill the device several times
             // over: an H200 has 132 SMs, each holding several 256-lane workgroups;
             // an integrated GPU a few dozen cores.
-            Class::Integrated => {
-                Tuning { class: self, gemm: Gemm::Auto, split_workgroups: Some(256), subgroups: has_subgroups }
-            }
-            Class::Discrete => {
-                Tuning { class: self, gemm: Gemm::Auto, split_workgroups: Some(1024), subgroups: has_subgroups }
-            }
+            Class::Integrated => Tuning {
+                class: self,
+                gemm: Gemm::Auto,
+                split_workgroups: Some(256),
+                subgroups: has_subgroups,
+                fuse: true,
+            },
+            Class::Discrete => Tuning {
+                class: self,
+                gemm: Gemm::Auto,
+                split_workgroups: Some(1024),
+                subgroups: has_subgroups,
+                fuse: true,
+            },
         }
     }
 }
@@ -87,6 +97,8 @@ pub struct Tuning {
     pub split_workgroups: Option<usize>,
     /// Workgroup sums on subgroup operations (only where the adapter offers them).
     pub subgroups: bool,
+    /// Plans through the fusion pass (`kernels::fuse`): fewer, fused launches.
+    pub fuse: bool,
 }
 
 impl Tuning {
@@ -102,7 +114,8 @@ impl Tuning {
             None => "no split-K".into(),
         };
         let sums = if self.subgroups { "subgroup sums" } else { "tree sums" };
-        format!("{}: {} gemm, {split}, {sums}", self.class.name(), self.gemm.name())
+        let fused = if self.fuse { "" } else { ", unfused" };
+        format!("{}: {} gemm, {split}, {sums}{fused}", self.class.name(), self.gemm.name())
     }
 }
 
@@ -118,10 +131,12 @@ pub struct Overrides {
     pub split_workgroups: Option<Option<usize>>,
     /// `GPUNET_SUBGROUPS=on|off`.
     pub subgroups: Option<bool>,
+    /// `GPUNET_FUSE=on|off`.
+    pub fuse: Option<bool>,
 }
 
 impl Overrides {
-    /// The four variables; an unset or empty one leaves its choice to the class.
+    /// The five variables; an unset or empty one leaves its choice to the class.
     pub fn from_env() -> Result<Overrides> {
         let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let gemm = get("GPUNET_GEMM")
@@ -140,15 +155,18 @@ impl Overrides {
                 },
             })
             .transpose()?;
-        let subgroups = get("GPUNET_SUBGROUPS")
-            .map(|v| match v.as_str() {
-                "on" => Ok(true),
-                "off" => Ok(false),
-                _ => Err(Error::usage(format!("GPUNET_SUBGROUPS={v}: expected on or off"))),
-            })
-            .transpose()?;
+        let on_off = |k: &str| {
+            get(k)
+                .map(|v| match v.as_str() {
+                    "on" => Ok(true),
+                    "off" => Ok(false),
+                    _ => Err(Error::usage(format!("{k}={v}: expected on or off"))),
+                })
+                .transpose()
+        };
+        let (subgroups, fuse) = (on_off("GPUNET_SUBGROUPS")?, on_off("GPUNET_FUSE")?);
         let class = get("GPUNET_ADAPTER_CLASS").map(|v| Class::parse(&v)).transpose()?;
-        Ok(Overrides { class, gemm, split_workgroups, subgroups })
+        Ok(Overrides { class, gemm, split_workgroups, subgroups, fuse })
     }
 
     /// The choices on an adapter: its class (or the one asked for), then each override.
@@ -156,6 +174,7 @@ impl Overrides {
         let mut t = self.class.unwrap_or_else(|| Class::of(info)).tuning(has_subgroups);
         t.gemm = self.gemm.unwrap_or(t.gemm);
         t.split_workgroups = self.split_workgroups.unwrap_or(t.split_workgroups);
+        t.fuse = self.fuse.unwrap_or(t.fuse);
         match self.subgroups {
             Some(true) if !has_subgroups => {
                 return Err(Error::Gpu(format!("GPUNET_SUBGROUPS=on: {} offers no subgroups", info.name)))

@@ -240,6 +240,10 @@ impl Engine for GpuEngine {
         self.tuning.split_k()
     }
 
+    fn fuses(&self) -> bool {
+        self.tuning.fuse
+    }
+
     fn run_timed(&mut self, plan: PlanId) -> Result<Option<f64>> {
         if !self.gpu.timestamps {
             return Ok(None);

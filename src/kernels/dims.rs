@@ -18,7 +18,9 @@ pub struct MatmulDims {
     pub b_rs: u32,
     pub b_cs: u32,
     pub flags: u32,
-    pub _f: [f32; 8],
+    /// The fused epilogues' words: FLAG_UNPOOL's [`Unpool`] (k, full h, full w,
+    /// then the pooled C, H, W of a row of C); FLAG_GRAD_BIAS's bias offset at [0].
+    pub epi: [u32; 8],
 }
 
 impl Dims for MatmulDims {}
@@ -40,7 +42,7 @@ impl MatmulDims {
             b_rs: u(b.0),
             b_cs: u(b.1),
             flags: 0,
-            _f: [0.0; 8],
+            epi: [0; 8],
         }
     }
     pub fn with_epilogue(mut self, bias: bool, relu: bool) -> Self {
@@ -88,7 +90,11 @@ impl BiasGradDims {
 pub struct SplitDims {
     pub len: u32,
     pub splits: u32,
-    pub _u: [u32; 6],
+    /// Sums from `gap_at` on go to `gap_to` on (a weight gradient's bias, past the
+    /// padding between them); `gap_at` = `len`: no gap.
+    pub gap_at: u32,
+    pub gap_to: u32,
+    pub _u: [u32; 4],
     pub _f: [f32; 8],
 }
 
@@ -96,7 +102,46 @@ impl Dims for SplitDims {}
 
 impl SplitDims {
     pub fn new(len: usize, splits: usize) -> Self {
-        SplitDims { len: len as u32, splits: splits as u32, _u: [0; 6], _f: [0.0; 8] }
+        SplitDims {
+            len: len as u32,
+            splits: splits as u32,
+            gap_at: len as u32,
+            gap_to: len as u32,
+            _u: [0; 4],
+            _f: [0.0; 8],
+        }
+    }
+    /// Words from `at` on land `to - at` further on in the total.
+    pub fn with_gap(mut self, at: usize, to: usize) -> Self {
+        (self.gap_at, self.gap_to) = (at as u32, to as u32);
+        self
+    }
+    /// Where sum i lands in the total.
+    pub fn dest(&self, i: usize) -> usize {
+        if i >= self.gap_at as usize {
+            i - self.gap_at as usize + self.gap_to as usize
+        } else {
+            i
+        }
+    }
+}
+
+/// Mirrors `struct SumSegments`: `count` rows of the table (total_at, part_at,
+/// len, splits, gap_at, gap_to), each summed as a `SplitDims` would be.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct SegmentsDims {
+    pub count: u32,
+    pub _u: [u32; 7],
+    pub _f: [f32; 8],
+}
+
+impl Dims for SegmentsDims {}
+
+impl SegmentsDims {
+    pub const ROW: usize = 6;
+    pub fn new(count: usize) -> Self {
+        SegmentsDims { count: count as u32, _u: [0; 7], _f: [0.0; 8] }
     }
 }
 
@@ -121,7 +166,9 @@ pub struct ConvDims {
     pub pad_x: u32,
     pub ho: u32,
     pub wo: u32,
-    pub _f: [f32; 3],
+    /// The fused epilogues' words: grad input's FLAG_UNPOOL (k, full h, full w);
+    /// grad weight's FLAG_GRAD_BIAS bias offset at [0].
+    pub epi: [u32; 3],
 }
 
 impl Dims for ConvDims {}
@@ -159,7 +206,7 @@ impl ConvDims {
             pad_x: u(pad_x),
             ho: u(ho),
             wo: u(wo),
-            _f: [0.0; 3],
+            epi: [0; 3],
         }
     }
     pub fn with_epilogue(mut self, bias: bool, relu: bool) -> Self {
@@ -297,7 +344,9 @@ pub struct XentDims {
     pub n: u32,
     pub c: u32,
     pub denom: u32,
-    pub _u: [u32; 5],
+    /// softmax_xent: 1 adds the batch's sums into acc (xent_accumulate's work, fused)
+    pub sums: u32,
+    pub _u: [u32; 4],
     /// Label smoothing s: the target is (1 - s)·onehot + s/C
     pub smoothing: f32,
     pub _f: [f32; 7],
@@ -307,7 +356,7 @@ impl Dims for XentDims {}
 
 impl XentDims {
     pub fn new(n: usize, c: usize) -> Self {
-        XentDims { n: n as u32, c: c as u32, denom: n as u32, _u: [0; 5], smoothing: 0.0, _f: [0.0; 7] }
+        XentDims { n: n as u32, c: c as u32, denom: n as u32, sums: 0, _u: [0; 4], smoothing: 0.0, _f: [0.0; 7] }
     }
     pub fn smoothed(self, smoothing: f32) -> Self {
         XentDims { smoothing, ..self }

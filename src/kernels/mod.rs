@@ -7,10 +7,11 @@
 
 pub mod abi;
 pub mod dims;
+pub mod fuse;
 pub mod op;
 pub mod shaders;
 
-pub use abi::{Dims, Params, FLAG_BIAS, FLAG_RELU};
+pub use abi::{Dims, Params, FLAG_BIAS, FLAG_GRAD_BIAS, FLAG_MASK, FLAG_RELU, FLAG_UNPOOL};
 pub use dims::*;
 use shaders::Shader;
 
@@ -19,6 +20,7 @@ pub enum Kernel {
     Matmul,
     BiasGrad,
     SumSplits,
+    SumSegments,
     Conv2dForward,
     Conv2dBackwardInput,
     Conv2dBackwardWeight,
@@ -54,10 +56,11 @@ pub struct KernelInfo {
 }
 
 impl Kernel {
-    pub const ALL: [Kernel; 26] = [
+    pub const ALL: [Kernel; 27] = [
         Kernel::Matmul,
         Kernel::BiasGrad,
         Kernel::SumSplits,
+        Kernel::SumSegments,
         Kernel::Conv2dForward,
         Kernel::Conv2dBackwardInput,
         Kernel::Conv2dBackwardWeight,
@@ -87,31 +90,34 @@ impl Kernel {
         self.info().entry
     }
 
-    /// Whether the kernel reads its outputs (updates them in place) rather than
-    /// overwriting them: ReLU backward, the running sums, the optimizers, the
-    /// weights' moving average, batch norm's running statistics.
-    pub fn updates_in_place(self) -> bool {
-        matches!(
-            self,
-            Kernel::ReluBackward | Kernel::XentAccumulate | Kernel::Adam | Kernel::Sgd | Kernel::Ema | Kernel::BnStats
-        )
+    /// Whether the kernel reads its output `output` (updates it in place) rather
+    /// than overwriting it: ReLU backward, the running sums (softmax_xent's too),
+    /// the optimizers, the weights' moving average, batch norm's running statistics.
+    pub fn updates_in_place(self, output: usize) -> bool {
+        match self {
+            Kernel::ReluBackward | Kernel::XentAccumulate | Kernel::Adam | Kernel::Sgd | Kernel::Ema => true,
+            Kernel::BnStats => output == 1,
+            Kernel::SoftmaxXent => output == 3,
+            _ => false,
+        }
     }
 
     pub fn info(self) -> KernelInfo {
         use Shader as S;
         let k = |shader, entry, outputs, inputs| KernelInfo { shader, entry, outputs, inputs };
         match self {
-            Kernel::Matmul => k(S::Matmul, "matmul", 1, 3),
+            Kernel::Matmul => k(S::Matmul, "matmul", 1, 4),
             Kernel::BiasGrad => k(S::Matmul, "bias_grad", 1, 1),
             Kernel::SumSplits => k(S::Matmul, "sum_splits", 1, 1),
+            Kernel::SumSegments => k(S::Matmul, "sum_segments", 1, 2),
             Kernel::Conv2dForward => k(S::Conv2d, "conv2d_forward", 1, 3),
-            Kernel::Conv2dBackwardInput => k(S::Conv2d, "conv2d_backward_input", 1, 2),
+            Kernel::Conv2dBackwardInput => k(S::Conv2d, "conv2d_backward_input", 1, 4),
             Kernel::Conv2dBackwardWeight => k(S::Conv2d, "conv2d_backward_weight", 1, 2),
             Kernel::MaxpoolForward => k(S::Maxpool, "maxpool_forward", 2, 1),
             Kernel::MaxpoolBackward => k(S::Maxpool, "maxpool_backward", 1, 2),
             Kernel::ReluForward => k(S::Relu, "relu_forward", 1, 1),
             Kernel::ReluBackward => k(S::Relu, "relu_backward", 1, 1),
-            Kernel::SoftmaxXent => k(S::SoftmaxXent, "softmax_xent", 3, 2),
+            Kernel::SoftmaxXent => k(S::SoftmaxXent, "softmax_xent", 4, 2),
             Kernel::XentAccumulate => k(S::SoftmaxXent, "xent_accumulate", 1, 2),
             Kernel::Softmax => k(S::SoftmaxXent, "softmax", 1, 1),
             Kernel::DropoutForward => k(S::Dropout, "dropout_forward", 1, 1),

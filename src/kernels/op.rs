@@ -91,9 +91,10 @@ impl From<[u32; 3]> for Grid {
     }
 }
 
-/// C = A·B (+bias)(ReLU). Without a bias, `b` is bound again in its slot (unread).
+/// C = A·B (+bias)(ReLU). Without a bias, `b` is bound again in its slot (unread),
+/// and in the argmax slot, which only the fused unpooling reads (`kernels::fuse`).
 pub fn matmul(c: View, a: View, b: View, bias: Option<View>, d: kernels::MatmulDims) -> Op {
-    op(Kernel::Matmul, d.params(), &[c, a, b, bias.unwrap_or(b)], gemm(d.m as usize, d.n as usize))
+    op(Kernel::Matmul, d.params(), &[c, a, b, bias.unwrap_or(b), b], gemm(d.m as usize, d.n as usize))
 }
 
 /// With `d.splits` > 1, `dbias` is the (splits, channels) partial buffer that
@@ -108,9 +109,11 @@ pub fn conv2d_forward(y: View, x: View, w: View, bias: Option<View>, d: kernels:
     op(Kernel::Conv2dForward, d.params(), &[y, x, w, bias.unwrap_or(w)], grid)
 }
 
+/// `w` is bound again in the mask and argmax slots, which only the fused
+/// epilogues read (`kernels::fuse`).
 pub fn conv2d_backward_input(dx: View, dy: View, w: View, d: kernels::ConvDims) -> Op {
     let grid = gemm(d.cin as usize, (d.n * d.h * d.w) as usize);
-    op(Kernel::Conv2dBackwardInput, d.params(), &[dx, dy, w], grid)
+    op(Kernel::Conv2dBackwardInput, d.params(), &[dx, dy, w, w, w], grid)
 }
 
 /// With `d.splits` > 1, `dw` is the (splits, Co, Ci·k·k) partial buffer that
@@ -122,6 +125,13 @@ pub fn conv2d_backward_weight(dw: View, dy: View, x: View, d: kernels::ConvDims)
 
 pub fn sum_splits(total: View, part: View, d: kernels::SplitDims) -> Op {
     op(Kernel::SumSplits, d.params(), &[total, part], groups_1d(d.len as usize))
+}
+
+/// Every segment of `table` (`SegmentsDims::ROW` words each) summed as `sum_splits`
+/// would, the longest `max_len` words: one workgroup row per segment.
+pub fn sum_segments(total: View, part: View, table: View, d: kernels::SegmentsDims, max_len: usize) -> Op {
+    let groups = [max_len.div_ceil(WG_1D).max(1) as u32, d.count, 1];
+    op(Kernel::SumSegments, d.params(), &[total, part, table], groups)
 }
 
 pub fn maxpool_forward(y: View, argmax: View, x: View, d: kernels::PoolDims) -> Op {
@@ -154,8 +164,18 @@ fn rows(n: u32) -> [u32; 3] {
     [n.div_ceil(64).max(1), 1, 1]
 }
 
-pub fn softmax_xent(dlogits: View, loss: View, correct: View, logits: View, labels: View, d: kernels::XentDims) -> Op {
-    op(Kernel::SoftmaxXent, d.params(), &[dlogits, loss, correct, logits, labels], rows(d.n))
+/// `acc` (the running sums) is written only with `d.sums` set, by one workgroup.
+pub fn softmax_xent(
+    dlogits: View,
+    loss: View,
+    correct: View,
+    acc: View,
+    logits: View,
+    labels: View,
+    d: kernels::XentDims,
+) -> Op {
+    let groups = if d.sums != 0 { [1, 1, 1] } else { [d.n.div_ceil(256).max(1), 1, 1] };
+    op(Kernel::SoftmaxXent, d.params(), &[dlogits, loss, correct, acc, logits, labels], groups)
 }
 
 pub fn xent_accumulate(acc: View, loss: View, correct: View, d: kernels::XentDims) -> Op {

@@ -79,6 +79,8 @@ pub(super) struct Bufs {
     pub(super) pgrads: Option<BufId>,
     /// Split-K partial weight or bias gradients of one layer at a time.
     pub(super) splits_scratch: Option<BufId>,
+    /// Its length in words (0 without one).
+    pub(super) scratch_words: usize,
     /// Adam's m and v, or SGD's velocity (in `m`).
     pub(super) m: Option<BufId>,
     pub(super) v: Option<BufId>,
@@ -237,7 +239,7 @@ impl Bufs {
                 _ => a.maybe(training || i == last, len, &format!("layer {i} gradient"))?,
             });
         }
-        let scratch = scratch_len(spec, a.engine.split_k(), batch).filter(|_| training);
+        let scratch = scratch_len(spec, a.engine.split_k(), batch, a.engine.fuses()).filter(|_| training);
         Ok(Bufs {
             store,
             store_labels,
@@ -252,6 +254,7 @@ impl Bufs {
             m: a.maybe(training, words, "optimizer state m")?,
             v: a.maybe(adam, words, "optimizer state v")?,
             splits_scratch: scratch.map(|len| a.buf(len, "split-K partial weight gradients")).transpose()?,
+            scratch_words: scratch.unwrap_or(0),
             loss: a.buf(batch, "row loss")?,
             correct: a.buf(batch, "row correct")?,
             acc: [a.buf(4, "train sums")?, a.buf(4, "eval sums")?],
@@ -262,12 +265,21 @@ impl Bufs {
 
 /// Words of the split-K scratch: the largest split weight or bias gradient of
 /// any layer; None where nothing splits.
-fn scratch_len(spec: &Spec, split: Option<SplitK>, batch: usize) -> Option<usize> {
+/// The split-K scratch: the longest layer's, or with the fusion pass, whose one
+/// sum keeps every layer's partial slices until it runs, all of them (each
+/// rounded up to a view's 64-word alignment) where that fits in 128 MiB, the
+/// binding size every WebGPU adapter allows (past it the sums stay apart).
+fn scratch_len(spec: &Spec, split: Option<SplitK>, batch: usize, fused: bool) -> Option<usize> {
     let split = split?;
-    (0..spec.layers.len())
+    let lens: Vec<usize> = (0..spec.layers.len())
         .filter_map(|i| spec.layers[i].kind().scratch(split, batch, spec.input_shape(i), spec.shapes[i]))
         .filter(|&len| len > 0)
-        .max()
+        .collect();
+    let all = lens.iter().map(|len| len.div_ceil(64) * 64).sum::<usize>();
+    match fused && all * 4 <= 128 << 20 {
+        true => Some(all).filter(|&n| n > 0),
+        false => lens.into_iter().max(),
+    }
 }
 
 impl Net {

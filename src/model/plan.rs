@@ -42,8 +42,21 @@ pub(super) fn build(net: &Net, engine: &mut dyn crate::engine::Engine, mode: Mod
         }
         optim = Some(l.update());
     }
-    let id = engine.plan(l.ops)?;
-    Ok(Plan { id, dropouts: l.dropouts, optim })
+    let (ops, mut dropouts) = (l.ops, l.dropouts);
+    if !engine.fuses() {
+        return Ok(Plan { id: engine.plan(ops)?, dropouts, optim });
+    }
+    // the ops a run sets parameters of keep their own launches; their places move
+    let mut fused = crate::kernels::fuse::fuse(ops, net.b.scratch_words);
+    if let Some((i, table)) = &fused.table {
+        let buf = engine.buffer(table.len(), "split-K sums' table")?;
+        engine.write(buf, 0, table)?;
+        *fused.ops[*i].views.last_mut().expect("the sum's table slot") = View::whole(buf, table.len());
+    }
+    let at = |i: usize| fused.at[i].expect("the fusion pass keeps the gather, dropout and optimizer ops");
+    dropouts.iter_mut().for_each(|d| d.0 = at(d.0));
+    let optim = optim.map(at);
+    Ok(Plan { id: engine.plan(fused.ops)?, dropouts, optim })
 }
 
 impl<'a> Builder<'a> {
@@ -132,9 +145,9 @@ impl<'a> Builder<'a> {
             return;
         }
         let dlast = self.grad(self.net.spec.layers.len() - 1);
-        self.ops.push(op::softmax_xent(dlast, loss, correct, last, View::whole(b.y, n), xent));
-        let acc = b.acc[if self.train { Acc::Train } else { Acc::Eval } as usize];
-        self.ops.push(op::xent_accumulate(View::whole(acc, 4), loss, correct, xent));
+        let acc = View::whole(b.acc[if self.train { Acc::Train } else { Acc::Eval } as usize], 4);
+        self.ops.push(op::softmax_xent(dlast, loss, correct, acc, last, View::whole(b.y, n), xent));
+        self.ops.push(op::xent_accumulate(acc, loss, correct, xent));
     }
 
     /// Layer i's backward ops: its parameter gradients, then (below the first

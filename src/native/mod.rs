@@ -16,7 +16,8 @@ use crate::engine::{Host, OnHost, PlanId, Runner};
 use crate::error::{Error, Result};
 use crate::kernels::op::Op;
 use crate::kernels::Kernel;
-use crate::kernels::{BiasGradDims, Dims, Params};
+use crate::kernels::{BiasGradDims, ConvDims, Dims, MatmulDims, Params, SplitDims, XentDims};
+use crate::kernels::{FLAG_GRAD_BIAS, FLAG_MASK, FLAG_UNPOOL};
 use fuse::Fuse;
 use std::sync::Mutex;
 
@@ -204,6 +205,14 @@ fn dispatch(k: Kernel, fuse: Fuse, o: &mut [&mut [u32]], i: &[&[u32]], p: &Param
             let ch = BiasGradDims::from_params(p).channels as usize;
             fm(db)[..ch].copy_from_slice(&w.bias[..ch]);
         }
+        // the GPU's fused epilogues reach this engine only in the selftest: the twin
+        (Kernel::Matmul | Kernel::Conv2dBackwardInput | Kernel::Conv2dBackwardWeight, o) if gpu_fused(k, p) => {
+            crate::cpu::twin(k)(o, i, p)
+        }
+        (Kernel::SumSplits, o) if SplitDims::from_params(p).gap_at < SplitDims::from_params(p).len => {
+            crate::cpu::twin(k)(o, i, p)
+        }
+        (Kernel::SumSegments, o) => crate::cpu::twin(k)(o, i, p),
         (Kernel::Matmul, [c]) => ops::matmul(fm(c), f(i[0]), f(i[1]), f(i[2]), &Dims::from_params(p)),
         (Kernel::BiasGrad, [db]) => ops::bias_grad(fm(db), f(i[0]), &Dims::from_params(p)),
         (Kernel::SumSplits, [t]) => ops::sum_splits(fm(t), f(i[0]), &Dims::from_params(p)),
@@ -225,7 +234,8 @@ fn dispatch(k: Kernel, fuse: Fuse, o: &mut [&mut [u32]], i: &[&[u32]], p: &Param
         }
         (Kernel::ReluForward, [y]) => ops::relu_forward(fm(y), f(i[0]), &Dims::from_params(p)),
         (Kernel::ReluBackward, [dy]) => ops::relu_backward(fm(dy), f(i[0]), &Dims::from_params(p)),
-        (Kernel::SoftmaxXent, [dl, loss, hit]) => {
+        (Kernel::SoftmaxXent, o) if XentDims::from_params(p).sums != 0 => crate::cpu::twin(k)(o, i, p),
+        (Kernel::SoftmaxXent, [dl, loss, hit, _]) => {
             ops::softmax_xent(fm(dl), fm(loss), fm(hit), f(i[0]), i[1], &Dims::from_params(p))
         }
         // three sums over at most a batch of rows: not worth a thread, so the twin
@@ -252,6 +262,15 @@ fn dispatch(k: Kernel, fuse: Fuse, o: &mut [&mut [u32]], i: &[&[u32]], p: &Param
         (Kernel::Normalize, o) => crate::cpu::twin(k)(o, i, p),
         (k, o) => unreachable!("{}: {} outputs bound", k.name(), o.len()),
     }
+}
+
+/// Whether a GEMM op carries one of the GPU fusion pass's epilogues.
+fn gpu_fused(k: Kernel, p: &Params) -> bool {
+    let flags = match k {
+        Kernel::Matmul => MatmulDims::from_params(p).flags,
+        _ => ConvDims::from_params(p).flags,
+    };
+    flags & (FLAG_MASK | FLAG_UNPOOL | FLAG_GRAD_BIAS) != 0
 }
 
 impl Drop for Native {

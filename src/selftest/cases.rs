@@ -21,6 +21,7 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
     data(&mut b, &mut out);
     batchnorm(&mut b, &mut out);
     augmented(&mut b, &mut out);
+    super::fused::cases(&mut b, &mut out);
     out
 }
 
@@ -200,9 +201,11 @@ fn elementwise(b: &mut Builder, out: &mut Vec<Case>) {
     for &(n, c) in &[(1, 10), (7, 10), (33, 3), (257, 10), (500, 10), (5, 47), (3, 100)] {
         let d = kernels::XentDims::new(n, c);
         let shape = format!("N{n} C{c}");
-        let (dl, loss, hit) = (b.output(n * c), b.output(n), b.output(n));
+        // the running sums, which the plain launch leaves alone
+        let (dl, loss, hit, acc) = (b.output(n * c), b.output(n), b.output(n), b.floats(4, 0.0, 10.0));
         let (logits, labels) = (b.floats(n * c, -8.0, 8.0), b.ints(n, c as u32));
-        out.push(b.case(shape.clone(), op::softmax_xent(dl, loss, hit, logits, labels, d), TOL_TRANSCENDENTAL, vec![]));
+        let op = op::softmax_xent(dl, loss, hit, acc, logits, labels, d);
+        out.push(b.case(shape.clone(), op, TOL_TRANSCENDENTAL, vec![]));
         let (acc, loss, hit) = (b.floats(4, 0.0, 10.0), b.floats(n, 0.0, 3.0), b.ints(n, 2));
         // correct flags are 0.0/1.0 floats
         b.bufs[hit.buf][hit.offset..hit.offset + hit.len].iter_mut().for_each(|v| *v = (*v as f32).to_bits());
@@ -213,9 +216,9 @@ fn elementwise(b: &mut Builder, out: &mut Vec<Case>) {
     // label smoothing: the target (1 - s)·onehot + s/C
     for &(n, c, s) in &[(7, 10, 0.1), (257, 10, 0.2)] {
         let d = kernels::XentDims::new(n, c).smoothed(s);
-        let (dl, loss, hit) = (b.output(n * c), b.output(n), b.output(n));
+        let (dl, loss, hit, acc) = (b.output(n * c), b.output(n), b.output(n), b.floats(4, 0.0, 10.0));
         let (logits, labels) = (b.floats(n * c, -8.0, 8.0), b.ints(n, c as u32));
-        let op = op::softmax_xent(dl, loss, hit, logits, labels, d);
+        let op = op::softmax_xent(dl, loss, hit, acc, logits, labels, d);
         out.push(b.case(format!("N{n} C{c} smoothing {s}"), op, TOL_TRANSCENDENTAL, vec![]));
     }
     for &(n, p) in &[(1, 0.5), (7, 0.25), (1000, 0.25), (8481, 0.5)] {

@@ -5,11 +5,13 @@
 //! to the browser.
 //!
 //!   cases       the kernel cases
+//!   fused       the fusion pass's kernels
 //!   production  the GEMM and reduction launches of a real training step
 //!   steps       training steps on an engine vs the reference engine
 //!   sweep       which of them run under which adapter class, and the tally
 
 mod cases;
+mod fused;
 pub mod production;
 pub mod steps;
 pub mod sweep;

@@ -131,7 +131,7 @@ fn program(
     shaders: &mut BTreeMap<String, String>,
 ) -> Result<Program> {
     let tuning = class.tuning(true);
-    let mut rec = Recorder::for_split(tuning.split_k());
+    let mut rec = Recorder::for_tuning(&tuning);
     let (n_train, n_val) = (data.train.len(), data.val.len());
     let n_test = data.test.as_ref().map_or(0, |t| t.len());
     let store = data.store(1);

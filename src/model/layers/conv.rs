@@ -72,7 +72,8 @@ impl Kind for Conv {
         let taps = c * self.k * self.k;
         let weights = weight_grad_splits(Some(split), self.channels, taps, batch * ho * wo);
         let bias = bias_grad_splits(Some(split), self.channels, batch, ho * wo);
-        Some((weights * taps).max(bias) * self.channels)
+        // each slice one bias longer: the fusion pass sums the bias beside dW (kernels::fuse)
+        Some((weights * (taps + 1)).max(bias) * self.channels)
     }
 
     fn forward(&self, e: &mut Emit) -> bool {
