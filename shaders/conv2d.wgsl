@@ -246,6 +246,11 @@ fn conv2d_backward_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_i
     let col0 = tile_origin(wid).y;
     let acc = gemm_tile(GRAD_INPUT, row0, col0, lid, 0u, cv.cout * cv.k * cv.k);
     let hw = cv.h * cv.w;
+    if ((cv.flags & (MASK | UNPOOL)) == 0u) {
+        store_nchw(acc, row0, col0, lid, cv.cin, hw, array<vec4<f32>, RPT>(), false);
+        return;
+    }
+    // the fused stores (kernels::fuse)
     for (var i = 0u; i < RPT; i++) {
         for (var j = 0u; j < 4u; j++) {
             let row = row0 + c_row(lid, i, j);

@@ -31,8 +31,8 @@ const GRAD_BIAS: u32 = 16u;
 @group(0) @binding(1) var<storage, read_write> c: array<f32>;   // (M, N)
 @group(0) @binding(2) var<storage, read> a: array<f32>;
 @group(0) @binding(3) var<storage, read> b: array<f32>;
-@group(0) @binding(4) var<storage, read> bias: array<f32>;      // (N) with bit 0; the mask, as C, with bit 2
-@group(0) @binding(5) var<storage, read> argmax: array<u32>;    // bit 3: the pool's, as C
+@group(0) @binding(4) var<storage, read> bias: array<f32>;      // (N) with bit 0; matmul_grad: the mask, as C
+@group(0) @binding(5) var<storage, read> argmax: array<u32>;    // matmul_grad: the pool's, as C
 
 struct RowInfo { base: u32, ok: bool }   // A row offset
 struct ColInfo { base: u32, ok: bool }   // B column offset
@@ -64,7 +64,24 @@ fn b_at(k: u32, co: u32) -> f32 { return b[k * mm.b_rs + co]; }
 fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let row0 = tile_origin(wid).x;
     let col0 = tile_origin(wid).y;
-    let acc = gemm_tile(0u, row0, col0, lid, 0u, mm.k);
+    let acc = gemm_tile(PLAIN, row0, col0, lid, 0u, mm.k);
+    if (STORES_C) { return; } // the core has stored its block through put4
+    for (var i = 0u; i < RPT; i++) {
+        for (var j = 0u; j < 4u; j++) {
+            put_as(PLAIN, row0 + c_row(lid, i, j), col0 + c_col(lid, i, j), acc[i][j]);
+        }
+    }
+}
+
+// A gradient product with a fused epilogue (kernels::fuse): dX's store masked
+// (bit 2) and/or sent through a max-pool's argmax (bit 3); dW with its bias
+// gradient (bit 4). An entry of its own, so the plain one (and the block core's
+// 128 unrolled stores in it) carries none of this.
+@compute @workgroup_size(WG_X, WG_Y)
+fn matmul_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let row0 = tile_origin(wid).x;
+    let col0 = tile_origin(wid).y;
+    let acc = gemm_tile(GRAD, row0, col0, lid, 0u, mm.k);
     if ((mm.flags & GRAD_BIAS) != 0u && col0 == 0u) {
         // the first column of tiles also sums its rows of A, an invocation to a row
         for (var r = lid.y * WG_X + lid.x; r < TM; r += WG_X * WG_Y) {
@@ -76,28 +93,53 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
             }
         }
     }
-    if (STORES_C) { return; } // the core has stored its block through put4
+    if (STORES_C) { return; }
     for (var i = 0u; i < RPT; i++) {
         for (var j = 0u; j < 4u; j++) {
-            put(row0 + c_row(lid, i, j), col0 + c_col(lid, i, j), acc[i][j]);
+            put_as(GRAD, row0 + c_row(lid, i, j), col0 + c_col(lid, i, j), acc[i][j]);
         }
     }
 }
 
-// C[row, col] = v (+ bias)(ReLU)(masked), where inside C; or unpooled (bit 3).
+// The entry points' modes (the block core hands them to put4).
+const PLAIN: u32 = 0u;
+const GRAD: u32 = 1u;
+
+// C[row, col] = v (+ bias)(ReLU), where inside C.
 fn put(row: u32, col: u32, v: f32) {
     if (row < mm.m && col < mm.n) {
         var x = v;
-        let o = row * mm.n + col;
         if ((mm.flags & 1u) != 0u) { x += bias[col]; }
         if ((mm.flags & 2u) != 0u) { x = max(x, 0.0); }
-        if ((mm.flags & MASK) != 0u && !(bias[o] > 0.0)) { x = 0.0; }
+        c[row * mm.n + col] = x;
+    }
+}
+
+// matmul_grad's store, where inside C: masked (bit 2), then written or unpooled (bit 3).
+fn put_grad(row: u32, col: u32, v: f32) {
+    if (row < mm.m && col < mm.n) {
+        let o = row * mm.n + col;
+        let x = select(v, 0.0, (mm.flags & MASK) != 0u && !(bias[o] > 0.0));
         if ((mm.flags & UNPOOL) != 0u) {
             unpool(row, col, argmax[o], x);
         } else {
             c[o] = x;
         }
     }
+}
+
+// The store of entry point `mode` (a constant there, so a compiler keeps one
+// branch; both name every binding, so both bind the same five views).
+fn put_as(mode: u32, row: u32, col: u32, v: f32) {
+    if (mode == GRAD) { put_grad(row, col, v); } else { put(row, col, v); }
+}
+
+// The block core's store of C[row, col..col+4].
+fn put4(mode: u32, row: u32, col: u32, v: vec4<f32>) {
+    put_as(mode, row, col, v.x);
+    put_as(mode, row, col + 1u, v.y);
+    put_as(mode, row, col + 2u, v.z);
+    put_as(mode, row, col + 3u, v.w);
 }
 
 // C's row (an image) and column (channel, y, x of a max-pool's h×w output): its
@@ -122,13 +164,6 @@ fn unpool(row: u32, col: u32, at: u32, v: f32) {
             c[i] = select(0.0, v, i == at);
         }
     }
-}
-
-fn put4(row: u32, col: u32, v: vec4<f32>) {
-    put(row, col, v.x);
-    put(row, col + 1u, v.y);
-    put(row, col + 2u, v.z);
-    put(row, col + 3u, v.w);
 }
 
 // out[z, ch] = Σ_{i in chunk z, j < inner} x[(i * channels + ch) * inner + j], chunk z

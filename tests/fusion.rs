@@ -41,16 +41,16 @@ fn cnn6_trains_in_30_launches_fused_and_60_not() {
         ops.iter()
             .filter(|o| o.0 == k)
             .filter(|o| match k {
-                Kernel::Matmul => MatmulDims::from_params(&o.1).flags == f,
+                Kernel::Matmul | Kernel::MatmulGrad => MatmulDims::from_params(&o.1).flags == f,
                 _ => ConvDims::from_params(&o.1).flags == f,
             })
             .count()
     };
     let (unpool, mask) = (FLAG_UNPOOL | FLAG_MASK, FLAG_MASK);
-    assert_eq!(flags(Kernel::Matmul, unpool) + flags(Kernel::Conv2dBackwardInput, unpool), 3);
-    assert_eq!(flags(Kernel::Matmul, mask) + flags(Kernel::Conv2dBackwardInput, mask), 4);
+    assert_eq!(flags(Kernel::MatmulGrad, unpool) + flags(Kernel::Conv2dBackwardInput, unpool), 3);
+    assert_eq!(flags(Kernel::MatmulGrad, mask) + flags(Kernel::Conv2dBackwardInput, mask), 4);
     // six conv and two dense bias gradients beside their weight gradients
-    assert_eq!(flags(Kernel::Matmul, FLAG_GRAD_BIAS) + flags(Kernel::Conv2dBackwardWeight, FLAG_GRAD_BIAS), 8);
+    assert_eq!(flags(Kernel::MatmulGrad, FLAG_GRAD_BIAS) + flags(Kernel::Conv2dBackwardWeight, FLAG_GRAD_BIAS), 8);
     let xent = ops.iter().find(|o| o.0 == Kernel::SoftmaxXent).unwrap();
     assert_eq!(XentDims::from_params(&xent.1).sums, 1);
     // the ops a run sets keep their own launches: the gather first, the optimizer last

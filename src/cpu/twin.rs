@@ -18,6 +18,7 @@ fn fm(s: &mut [u32]) -> &mut [f32] {
 pub fn twin(k: Kernel) -> CpuTwin {
     match k {
         Kernel::Matmul => |o, i, p| matmul(fm(o[0]), f(i[0]), f(i[1]), f(i[2]), i[3], &Dims::from_params(p)),
+        Kernel::MatmulGrad => |o, i, p| matmul(fm(o[0]), f(i[0]), f(i[1]), f(i[2]), i[3], &Dims::from_params(p)),
         Kernel::BiasGrad => |o, i, p| bias_grad(fm(o[0]), f(i[0]), &Dims::from_params(p)),
         Kernel::SumSplits => |o, i, p| sum_splits(fm(o[0]), f(i[0]), &Dims::from_params(p)),
         Kernel::SumSegments => |o, i, p| sum_segments(fm(o[0]), f(i[0]), i[1], &Dims::from_params(p)),

@@ -35,10 +35,22 @@ pub struct Fused {
     pub table: Option<(usize, Vec<u32>)>,
 }
 
-/// The mask and argmax slots of a grad-input GEMM (conv or dense), after its
-/// output and two operands.
+/// The mask and argmax slots of a grad-input GEMM with a fused store (conv, or
+/// dense as matmul_grad), after its output and two operands.
 const MASK_SLOT: usize = 3;
 const ARGMAX_SLOT: usize = 4;
+
+/// A grad-input GEMM as the kernel whose store the pass fuses: a conv's own, a
+/// dense product's `matmul_grad` (the slots bound to B until set).
+fn as_grad(gemm: &Op) -> Op {
+    match gemm.kernel {
+        Kernel::Matmul => {
+            let v = &gemm.views;
+            op::matmul_grad(v[0], v[1], v[2], v[2], v[2], MatmulDims::from_params(&gemm.params))
+        }
+        _ => gemm.clone(),
+    }
+}
 
 /// The pass over `ops`, whose split-K scratch (if any) is `scratch` words long.
 pub fn fuse(ops: Vec<Op>, scratch: usize) -> Fused {
@@ -106,7 +118,7 @@ fn unpool(slots: &mut [Option<Op>]) {
         if !only_read_by(slots, gemm.views[0], &[i, j]) {
             continue;
         }
-        let mut op = gemm.clone();
+        let mut op = as_grad(gemm);
         let flags = FLAG_UNPOOL | if mask.is_some() { FLAG_MASK } else { 0 };
         if op.kernel == Kernel::Conv2dBackwardInput {
             let mut d = ConvDims::from_params(&op.params);
@@ -142,7 +154,7 @@ fn mask(slots: &mut [Option<Op>]) {
         if !grad_input(slots, i) || relu.kernel != Kernel::ReluBackward || relu.views[0] != gemm.views[0] {
             continue;
         }
-        let mut op = gemm.clone();
+        let mut op = as_grad(gemm);
         op.views[MASK_SLOT] = relu.views[1];
         if op.kernel == Kernel::Conv2dBackwardInput {
             let d = ConvDims { flags: FLAG_MASK, ..ConvDims::from_params(&op.params) };
@@ -221,6 +233,7 @@ fn grad_bias(slots: &mut [Option<Op>]) {
                     continue;
                 }
                 (d.flags, d.epi[0]) = (FLAG_GRAD_BIAS, bias_to as u32);
+                op = as_grad(&op);
                 op.params = d.params();
                 op.views[0] = View { len: bias_to + gb.len, ..gw };
             }

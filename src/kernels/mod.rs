@@ -18,6 +18,7 @@ use shaders::Shader;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kernel {
     Matmul,
+    MatmulGrad,
     BiasGrad,
     SumSplits,
     SumSegments,
@@ -56,8 +57,9 @@ pub struct KernelInfo {
 }
 
 impl Kernel {
-    pub const ALL: [Kernel; 27] = [
+    pub const ALL: [Kernel; 28] = [
         Kernel::Matmul,
+        Kernel::MatmulGrad,
         Kernel::BiasGrad,
         Kernel::SumSplits,
         Kernel::SumSegments,
@@ -107,6 +109,7 @@ impl Kernel {
         let k = |shader, entry, outputs, inputs| KernelInfo { shader, entry, outputs, inputs };
         match self {
             Kernel::Matmul => k(S::Matmul, "matmul", 1, 4),
+            Kernel::MatmulGrad => k(S::Matmul, "matmul_grad", 1, 4),
             Kernel::BiasGrad => k(S::Matmul, "bias_grad", 1, 1),
             Kernel::SumSplits => k(S::Matmul, "sum_splits", 1, 1),
             Kernel::SumSegments => k(S::Matmul, "sum_segments", 1, 2),

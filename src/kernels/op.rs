@@ -92,9 +92,17 @@ impl From<[u32; 3]> for Grid {
 }
 
 /// C = A·B (+bias)(ReLU). Without a bias, `b` is bound again in its slot (unread),
-/// and in the argmax slot, which only the fused unpooling reads (`kernels::fuse`).
+/// and in the argmax slot, which the store shared with `matmul_grad` names but
+/// this entry point never reads.
 pub fn matmul(c: View, a: View, b: View, bias: Option<View>, d: kernels::MatmulDims) -> Op {
     op(Kernel::Matmul, d.params(), &[c, a, b, bias.unwrap_or(b), b], gemm(d.m as usize, d.n as usize))
+}
+
+/// A dense gradient product with the fusion pass's epilogue (`kernels::fuse`):
+/// dX times [mask > 0] (FLAG_MASK) and/or through a max-pool's argmax
+/// (FLAG_UNPOOL); dW with its bias gradient (FLAG_GRAD_BIAS).
+pub fn matmul_grad(c: View, a: View, b: View, mask: View, argmax: View, d: kernels::MatmulDims) -> Op {
+    op(Kernel::MatmulGrad, d.params(), &[c, a, b, mask, argmax], gemm(d.m as usize, d.n as usize))
 }
 
 /// With `d.splits` > 1, `dbias` is the (splits, channels) partial buffer that

@@ -16,7 +16,7 @@ use crate::engine::{Host, OnHost, PlanId, Runner};
 use crate::error::{Error, Result};
 use crate::kernels::op::Op;
 use crate::kernels::Kernel;
-use crate::kernels::{BiasGradDims, ConvDims, Dims, MatmulDims, Params, SplitDims, XentDims};
+use crate::kernels::{BiasGradDims, ConvDims, Dims, Params, SplitDims, XentDims};
 use crate::kernels::{FLAG_GRAD_BIAS, FLAG_MASK, FLAG_UNPOOL};
 use fuse::Fuse;
 use std::sync::Mutex;
@@ -206,13 +206,11 @@ fn dispatch(k: Kernel, fuse: Fuse, o: &mut [&mut [u32]], i: &[&[u32]], p: &Param
             fm(db)[..ch].copy_from_slice(&w.bias[..ch]);
         }
         // the GPU's fused epilogues reach this engine only in the selftest: the twin
-        (Kernel::Matmul | Kernel::Conv2dBackwardInput | Kernel::Conv2dBackwardWeight, o) if gpu_fused(k, p) => {
-            crate::cpu::twin(k)(o, i, p)
-        }
+        (Kernel::Conv2dBackwardInput | Kernel::Conv2dBackwardWeight, o) if gpu_fused(p) => crate::cpu::twin(k)(o, i, p),
         (Kernel::SumSplits, o) if SplitDims::from_params(p).gap_at < SplitDims::from_params(p).len => {
             crate::cpu::twin(k)(o, i, p)
         }
-        (Kernel::SumSegments, o) => crate::cpu::twin(k)(o, i, p),
+        (Kernel::SumSegments | Kernel::MatmulGrad, o) => crate::cpu::twin(k)(o, i, p),
         (Kernel::Matmul, [c]) => ops::matmul(fm(c), f(i[0]), f(i[1]), f(i[2]), &Dims::from_params(p)),
         (Kernel::BiasGrad, [db]) => ops::bias_grad(fm(db), f(i[0]), &Dims::from_params(p)),
         (Kernel::SumSplits, [t]) => ops::sum_splits(fm(t), f(i[0]), &Dims::from_params(p)),
@@ -264,13 +262,9 @@ fn dispatch(k: Kernel, fuse: Fuse, o: &mut [&mut [u32]], i: &[&[u32]], p: &Param
     }
 }
 
-/// Whether a GEMM op carries one of the GPU fusion pass's epilogues.
-fn gpu_fused(k: Kernel, p: &Params) -> bool {
-    let flags = match k {
-        Kernel::Matmul => MatmulDims::from_params(p).flags,
-        _ => ConvDims::from_params(p).flags,
-    };
-    flags & (FLAG_MASK | FLAG_UNPOOL | FLAG_GRAD_BIAS) != 0
+/// Whether a conv gradient carries one of the GPU fusion pass's epilogues.
+fn gpu_fused(p: &Params) -> bool {
+    ConvDims::from_params(p).flags & (FLAG_MASK | FLAG_UNPOOL | FLAG_GRAD_BIAS) != 0
 }
 
 impl Drop for Native {

@@ -47,8 +47,7 @@ fn masked(b: &mut Builder, out: &mut Vec<Case>) {
     for &(m, n, k) in &[(7, 33, 5), (33, 7, 257), (130, 65, 33)] {
         let (dx, dy, w, mask) = (b.output(m * k), b.randn(m * n), b.randn(n * k), b.randn(m * k));
         let d = MatmulDims { flags: FLAG_MASK, ..MatmulDims::plain(m, k, n) };
-        let mut op = op::matmul(dx, dy, w, None, d);
-        op.views[3] = mask;
+        let op = op::matmul_grad(dx, dy, w, mask, w, d);
         out.push(b.case(format!("dX=dY·W·[mask>0] {m}x{n}·{n}x{k}"), op, TOL_SUM, vec![]));
     }
     for &(n, ci, co, h, w, k) in &[(2, 3, 5, 7, 7, 3), (1, 4, 3, 6, 5, 7), (3, 5, 33, 9, 8, 2)] {
@@ -78,8 +77,7 @@ fn unpooled(b: &mut Builder, out: &mut Vec<Case>) {
         let (full, dy, wt) = (b.output(n * c * fh * fw), b.randn(n * 17), b.randn(17 * c * h * w));
         let mut d = MatmulDims { flags, ..MatmulDims::plain(n, c * h * w, 17) };
         d.epi[..6].copy_from_slice(&[k, fh, fw, c, h, w].map(|v| v as u32));
-        let mut op = op::matmul(full, dy, wt, None, d);
-        (op.views[3], op.views[4]) = (mask, arg);
+        let op = op::matmul_grad(full, dy, wt, mask, arg, d);
         out.push(b.case(format!("dX=dY·W {n}x17·17x{} {what} k{k} to {fh}x{fw}", c * h * w), op, TOL_SUM, vec![]));
         // conv: 3x3 'same' from 5 channels, then back through the pool
         let (mask, arg) = pooled(b, &p);
@@ -100,7 +98,7 @@ fn grad_bias(b: &mut Builder, out: &mut Vec<Case>) {
         let mut d = MatmulDims::strided(units, fan_in, batch, (1, units), (fan_in, 1));
         (d.flags, d.epi[0]) = (FLAG_GRAD_BIAS, at as u32);
         let shape = format!("dW=dYᵀ·X ({batch}x{units})ᵀ·{batch}x{fan_in} + bias at {at} of {len}");
-        out.push(b.case(shape, op::matmul(dw, dy, x, None, d), TOL_SUM, vec![]));
+        out.push(b.case(shape, op::matmul_grad(dw, dy, x, x, x, d), TOL_SUM, vec![]));
     }
     // conv: unsplit with padding before the bias; split into compact slices, then
     // summed past the padding as the pass plans it
