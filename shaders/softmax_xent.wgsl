@@ -5,25 +5,26 @@
 //! label, or with label smoothing s (1 - s)·onehot + s/C, the loss
 //! -Σ target·log softmax. xent_accumulate adds a
 //! batch's sums into a running (loss, correct) pair so an epoch needs one readback;
-//! softmax_xent with `sums` set does that itself (kernels::fuse), in one workgroup
-//! that visits the rows as xent_accumulate does, so the sums come out the same.
+//! xent_sums is softmax_xent that does that itself (kernels::fuse), in one
+//! workgroup that visits the rows as xent_accumulate does, so the sums come out
+//! the same. softmax_xent keeps its 64 lanes a workgroup: one of 256 for a few
+//! rows cost lavapipe a quarter more.
 //#include reduce.wgsl
 
 struct Xent {
     n: u32, c: u32,
     denom: u32,          // rows the mean is taken over (the batch size)
-    sums: u32,           // softmax_xent: 1 adds the batch's sums into acc_out (one workgroup)
-    _v: vec4<u32>,
+    _u3: u32, _v: vec4<u32>,
     smoothing: f32,      // label smoothing s in [0, 1); 0: the one-hot target
     _f1: f32, _f2: f32, _f3: f32, _f4: vec4<f32>,
 }
 
 @group(0) @binding(0) var<uniform> xp: Xent;
-// softmax_xent
+// softmax_xent, xent_sums
 @group(0) @binding(1) var<storage, read_write> dlogits: array<f32>;  // (N, C)
 @group(0) @binding(2) var<storage, read_write> loss: array<f32>;     // (N)
 @group(0) @binding(3) var<storage, read_write> correct: array<f32>;  // (N), 1.0 or 0.0
-@group(0) @binding(4) var<storage, read_write> acc_out: array<f32>; // (4), as xent_accumulate's acc
+@group(0) @binding(4) var<storage, read_write> acc_out: array<f32>; // (4), as xent_accumulate's acc: xent_sums
 @group(0) @binding(5) var<storage, read> logits: array<f32>;         // (N, C)
 @group(0) @binding(6) var<storage, read> labels: array<u32>;         // (N), < C
 // xent_accumulate
@@ -34,12 +35,14 @@ struct Xent {
 @group(0) @binding(1) var<storage, read_write> probs: array<f32>;    // (N, C)
 @group(0) @binding(2) var<storage, read> logits_in: array<f32>;      // (N, C)
 
+@compute @workgroup_size(64)
+fn softmax_xent(@builtin(global_invocation_id) gid: vec3<u32>) {
+    _ = &acc_out; // the slot xent_sums writes stays in the shared layout
+    if (gid.x < xp.n) { xent_row(gid.x); }
+}
+
 @compute @workgroup_size(256)
-fn softmax_xent(@builtin(global_invocation_id) gid: vec3<u32>, lane: Lane) {
-    if (xp.sums == 0u) {
-        if (gid.x < xp.n) { xent_row(gid.x); }
-        return;
-    }
+fn xent_sums(lane: Lane) {
     var l = 0.0;
     var h = 0.0;
     for (var r = lane.li; r < xp.n; r += 256u) {

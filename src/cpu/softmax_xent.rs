@@ -16,12 +16,10 @@ fn row_stats<T: Float>(z: &[T]) -> (T, usize, T) {
     (mx, arg, sum)
 }
 
-/// With `d.sums` set, then `xent_accumulate` into `acc` (f32 sums).
 pub fn softmax_xent<T: Float>(
     dlogits: &mut [T],
     loss: &mut [T],
     correct: &mut [T],
-    acc: &mut [f32],
     logits: &[T],
     labels: &[u32],
     d: &XentDims,
@@ -43,10 +41,6 @@ pub fn softmax_xent<T: Float>(
             let p = (z[j] - mx).exp() / sum;
             dlogits[r * c + j] = (p - target(j)) * inv;
         }
-    }
-    if d.sums != 0 {
-        let f = |v: &[T]| v.iter().map(|x| x.to_f32().unwrap_or(f32::NAN)).collect::<Vec<f32>>();
-        xent_accumulate(acc, &f(loss), &f(correct), d);
     }
 }
 
@@ -83,7 +77,7 @@ mod tests {
         let labels = [2u32, 9, 0];
         let d = XentDims::new(n, c).smoothed(s);
         let (mut dl, mut loss, mut hit) = (vec![0.0; n * c], vec![0.0; n], vec![0.0; n]);
-        softmax_xent(&mut dl, &mut loss, &mut hit, &mut [], &logits, &labels, &d);
+        softmax_xent(&mut dl, &mut loss, &mut hit, &logits, &labels, &d);
         let row_loss = |z: &[f64], label: usize| {
             let lse = z.iter().map(|v| v.exp()).sum::<f64>().ln();
             let q = |j: usize| if j == label { 1.0 - s as f64 } else { 0.0 } + s as f64 / c as f64;
@@ -106,7 +100,7 @@ mod tests {
         let logits: Vec<f32> = logits.iter().map(|&v| v as f32).collect();
         let d = XentDims::new(n, c);
         let (mut dl, mut loss, mut hit) = (vec![0.0f32; n * c], vec![0.0f32; n], vec![0.0f32; n]);
-        softmax_xent(&mut dl, &mut loss, &mut hit, &mut [], &logits, &labels, &d);
+        softmax_xent(&mut dl, &mut loss, &mut hit, &logits, &labels, &d);
         for r in 0..n {
             let z = &logits[r * c..(r + 1) * c];
             let (mx, _, sum) = row_stats(z);

@@ -37,8 +37,14 @@ pub fn twin(k: Kernel) -> CpuTwin {
         Kernel::ReluForward => |o, i, p| relu_forward(fm(o[0]), f(i[0]), &Dims::from_params(p)),
         Kernel::ReluBackward => |o, i, p| relu_backward(fm(o[0]), f(i[0]), &Dims::from_params(p)),
         Kernel::SoftmaxXent => |o, i, p| {
+            let [dl, loss, hit, _] = o else { unreachable!() };
+            softmax_xent(fm(dl), fm(loss), fm(hit), f(i[0]), i[1], &Dims::from_params(p))
+        },
+        Kernel::XentSums => |o, i, p| {
             let [dl, loss, hit, acc] = o else { unreachable!() };
-            softmax_xent(fm(dl), fm(loss), fm(hit), fm(acc), f(i[0]), i[1], &Dims::from_params(p))
+            let d = Dims::from_params(p);
+            softmax_xent(fm(dl), fm(loss), fm(hit), f(i[0]), i[1], &d);
+            xent_accumulate(fm(acc), f(loss), f(hit), &d)
         },
         Kernel::XentAccumulate => |o, i, p| xent_accumulate(fm(o[0]), f(i[0]), f(i[1]), &Dims::from_params(p)),
         Kernel::Softmax => |o, i, p| softmax(fm(o[0]), f(i[0]), &Dims::from_params(p)),

@@ -344,9 +344,7 @@ pub struct XentDims {
     pub n: u32,
     pub c: u32,
     pub denom: u32,
-    /// softmax_xent: 1 adds the batch's sums into acc (xent_accumulate's work, fused)
-    pub sums: u32,
-    pub _u: [u32; 4],
+    pub _u: [u32; 5],
     /// Label smoothing s: the target is (1 - s)·onehot + s/C
     pub smoothing: f32,
     pub _f: [f32; 7],
@@ -356,7 +354,7 @@ impl Dims for XentDims {}
 
 impl XentDims {
     pub fn new(n: usize, c: usize) -> Self {
-        XentDims { n: n as u32, c: c as u32, denom: n as u32, sums: 0, _u: [0; 4], smoothing: 0.0, _f: [0.0; 7] }
+        XentDims { n: n as u32, c: c as u32, denom: n as u32, _u: [0; 5], smoothing: 0.0, _f: [0.0; 7] }
     }
     pub fn smoothed(self, smoothing: f32) -> Self {
         XentDims { smoothing, ..self }

@@ -258,8 +258,8 @@ fn loss(slots: &mut [Option<Op>]) {
         if sums.views[..] != [v[3], v[1], v[2]] || sums.params != xent.params {
             continue;
         }
-        let d = XentDims { sums: 1, ..XentDims::from_params(&xent.params) };
-        slots[i] = Some(op::softmax_xent(v[0], v[1], v[2], v[3], v[4], v[5], d));
+        let d = XentDims::from_params(&xent.params);
+        slots[i] = Some(op::xent_sums(v[0], v[1], v[2], v[3], v[4], v[5], d));
         slots[j] = None;
     }
 }

@@ -30,6 +30,7 @@ pub enum Kernel {
     ReluForward,
     ReluBackward,
     SoftmaxXent,
+    XentSums,
     XentAccumulate,
     Softmax,
     DropoutForward,
@@ -57,7 +58,7 @@ pub struct KernelInfo {
 }
 
 impl Kernel {
-    pub const ALL: [Kernel; 28] = [
+    pub const ALL: [Kernel; 29] = [
         Kernel::Matmul,
         Kernel::MatmulGrad,
         Kernel::BiasGrad,
@@ -71,6 +72,7 @@ impl Kernel {
         Kernel::ReluForward,
         Kernel::ReluBackward,
         Kernel::SoftmaxXent,
+        Kernel::XentSums,
         Kernel::XentAccumulate,
         Kernel::Softmax,
         Kernel::DropoutForward,
@@ -93,13 +95,13 @@ impl Kernel {
     }
 
     /// Whether the kernel reads its output `output` (updates it in place) rather
-    /// than overwriting it: ReLU backward, the running sums (softmax_xent's too),
+    /// than overwriting it: ReLU backward, the running sums (xent_sums' too),
     /// the optimizers, the weights' moving average, batch norm's running statistics.
     pub fn updates_in_place(self, output: usize) -> bool {
         match self {
             Kernel::ReluBackward | Kernel::XentAccumulate | Kernel::Adam | Kernel::Sgd | Kernel::Ema => true,
             Kernel::BnStats => output == 1,
-            Kernel::SoftmaxXent => output == 3,
+            Kernel::SoftmaxXent | Kernel::XentSums => output == 3,
             _ => false,
         }
     }
@@ -121,6 +123,7 @@ impl Kernel {
             Kernel::ReluForward => k(S::Relu, "relu_forward", 1, 1),
             Kernel::ReluBackward => k(S::Relu, "relu_backward", 1, 1),
             Kernel::SoftmaxXent => k(S::SoftmaxXent, "softmax_xent", 4, 2),
+            Kernel::XentSums => k(S::SoftmaxXent, "xent_sums", 4, 2),
             Kernel::XentAccumulate => k(S::SoftmaxXent, "xent_accumulate", 1, 2),
             Kernel::Softmax => k(S::SoftmaxXent, "softmax", 1, 1),
             Kernel::DropoutForward => k(S::Dropout, "dropout_forward", 1, 1),

@@ -172,7 +172,7 @@ fn rows(n: u32) -> [u32; 3] {
     [n.div_ceil(64).max(1), 1, 1]
 }
 
-/// `acc` (the running sums) is written only with `d.sums` set, by one workgroup.
+/// `acc` (the running sums) is not touched: xent_sums writes it.
 pub fn softmax_xent(
     dlogits: View,
     loss: View,
@@ -182,8 +182,20 @@ pub fn softmax_xent(
     labels: View,
     d: kernels::XentDims,
 ) -> Op {
-    let groups = if d.sums != 0 { [1, 1, 1] } else { [d.n.div_ceil(256).max(1), 1, 1] };
-    op(Kernel::SoftmaxXent, d.params(), &[dlogits, loss, correct, acc, logits, labels], groups)
+    op(Kernel::SoftmaxXent, d.params(), &[dlogits, loss, correct, acc, logits, labels], rows(d.n))
+}
+
+/// softmax_xent, then xent_accumulate's work into `acc`, in one workgroup (kernels::fuse).
+pub fn xent_sums(
+    dlogits: View,
+    loss: View,
+    correct: View,
+    acc: View,
+    logits: View,
+    labels: View,
+    d: kernels::XentDims,
+) -> Op {
+    op(Kernel::XentSums, d.params(), &[dlogits, loss, correct, acc, logits, labels], [1, 1, 1])
 }
 
 pub fn xent_accumulate(acc: View, loss: View, correct: View, d: kernels::XentDims) -> Op {

@@ -16,7 +16,7 @@ use crate::engine::{Host, OnHost, PlanId, Runner};
 use crate::error::{Error, Result};
 use crate::kernels::op::Op;
 use crate::kernels::Kernel;
-use crate::kernels::{BiasGradDims, ConvDims, Dims, Params, SplitDims, XentDims};
+use crate::kernels::{BiasGradDims, ConvDims, Dims, Params, SplitDims};
 use crate::kernels::{FLAG_GRAD_BIAS, FLAG_MASK, FLAG_UNPOOL};
 use fuse::Fuse;
 use std::sync::Mutex;
@@ -232,12 +232,11 @@ fn dispatch(k: Kernel, fuse: Fuse, o: &mut [&mut [u32]], i: &[&[u32]], p: &Param
         }
         (Kernel::ReluForward, [y]) => ops::relu_forward(fm(y), f(i[0]), &Dims::from_params(p)),
         (Kernel::ReluBackward, [dy]) => ops::relu_backward(fm(dy), f(i[0]), &Dims::from_params(p)),
-        (Kernel::SoftmaxXent, o) if XentDims::from_params(p).sums != 0 => crate::cpu::twin(k)(o, i, p),
         (Kernel::SoftmaxXent, [dl, loss, hit, _]) => {
             ops::softmax_xent(fm(dl), fm(loss), fm(hit), f(i[0]), i[1], &Dims::from_params(p))
         }
         // three sums over at most a batch of rows: not worth a thread, so the twin
-        (Kernel::XentAccumulate, o) => crate::cpu::twin(k)(o, i, p),
+        (Kernel::XentAccumulate | Kernel::XentSums, o) => crate::cpu::twin(k)(o, i, p),
         (Kernel::Softmax, [probs]) => ops::softmax(fm(probs), f(i[0]), &Dims::from_params(p)),
         (Kernel::DropoutForward | Kernel::DropoutBackward, [out]) => {
             ops::dropout(fm(out), f(i[0]), &Dims::from_params(p))

@@ -206,7 +206,7 @@ pub fn softmax_xent(
         .for_each(|(t, ((dl, l), h))| {
             let r0 = t * ROWS;
             let sub = kernels::XentDims { n: l.len() as u32, ..*d };
-            cpu::softmax_xent(dl, l, h, &mut [], &logits[r0 * c..], &labels[r0..], &sub);
+            cpu::softmax_xent(dl, l, h, &logits[r0 * c..], &labels[r0..], &sub);
         });
 }
 

@@ -18,10 +18,10 @@ pub fn cases(b: &mut Builder, out: &mut Vec<Case>) {
     grad_bias(b, out);
     // the loss with the running sums (xent_accumulate's work): rows past one workgroup's 256
     for &(n, c, s) in &[(7, 10, 0.0), (500, 10, 0.1), (3, 100, 0.0)] {
-        let d = XentDims { sums: 1, ..XentDims::new(n, c).smoothed(s) };
+        let d = XentDims::new(n, c).smoothed(s);
         let (dl, loss, hit, acc) = (b.output(n * c), b.output(n), b.output(n), b.floats(4, 0.0, 10.0));
         let (logits, labels) = (b.floats(n * c, -8.0, 8.0), b.ints(n, c as u32));
-        let op = op::softmax_xent(dl, loss, hit, acc, logits, labels, d);
+        let op = op::xent_sums(dl, loss, hit, acc, logits, labels, d);
         out.push(b.case(format!("N{n} C{c} smoothing {s} + sums"), op, TOL_TRANSCENDENTAL, vec![]));
     }
 }
