@@ -885,9 +885,11 @@ fn info(c: &Choice) -> Result<ExitCode> {
             "    features: {}",
             if has.is_empty() { "none of subgroups, shader-f16, cooperative-matrix".into() } else { has.join(", ") }
         );
-        let tuning = c.adapter.overrides.apply(&i, a.features().contains(wgpu::Features::SUBGROUP))?;
+        let units = gpunet::gpu::units::compute_units(&a);
+        let tuning =
+            c.adapter.overrides.apply(&i, a.features().contains(wgpu::Features::SUBGROUP), units.map(|u| u.0))?;
         let asked = if c.adapter.overrides.class.is_some() { " (GPUNET_ADAPTER_CLASS)" } else { "" };
-        match gpunet::gpu::units::compute_units(&a) {
+        match units {
             Some((n, from)) => say!("    compute units: {n} ({from})"),
             None => say!("    compute units: not said by the driver (the class's defaults stand)"),
         }

@@ -75,8 +75,8 @@ fn check_sweep(out: &str, adapter: &str, least: usize) {
     assert!(head.ends_with("Khronos validation layer active, with synchronization validation"), "{head}");
     for (class, choices) in [
         ("cpu", "register gemm, no split-K, tree sums"),
-        ("integrated", "auto gemm, split-K to 256 workgroups, subgroup sums"),
-        ("discrete", "auto gemm, split-K to 1024 workgroups, subgroup sums"),
+        ("integrated", "auto gemm, split-K to 256 workgroups, subgroup sums, fill 256"),
+        ("discrete", "auto gemm, split-K to 1024 workgroups, subgroup sums, fill 1024"),
     ] {
         let label = format!("[{class}: {choices}]");
         let lines: Vec<&str> = out.lines().filter(|l| l.starts_with(&label)).collect();
@@ -84,7 +84,8 @@ fn check_sweep(out: &str, adapter: &str, least: usize) {
         assert_eq!(lines.iter().filter(|l| l.contains("] train steps ")).count(), 3, "{label}:\n{out}");
     }
     // the kernel cases run under the register core with tree sums and under the
-    // GPU cores with subgroup sums (once: integrated and discrete choose alike)
+    // GPU cores with subgroup sums (once: integrated and discrete choose alike by
+    // rows, which is how the cases pick a core: no fill in their label)
     let kernel = |label: &str| out.lines().filter(|l| l.starts_with(label) && !l.contains("train steps")).count();
     assert!(kernel("[cpu: ") > 150 && kernel("[integrated: ") > 150, "{out}");
     let last = out.lines().last().unwrap();

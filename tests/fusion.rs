@@ -24,7 +24,7 @@ fn plan(arch: &str, tuning: Tuning) -> Vec<(Kernel, gpunet::kernels::Params)> {
 
 #[test]
 fn cnn6_trains_in_30_launches_fused_and_60_not() {
-    let fused = Class::Discrete.tuning(true);
+    let fused = Class::Discrete.tuning(true, None);
     let unfused = Tuning { fuse: false, ..fused };
     let (ops, plain) = (plan("cnn6", fused), plan("cnn6", unfused));
     assert_eq!((ops.len(), plain.len()), (30, 60));
@@ -59,7 +59,7 @@ fn cnn6_trains_in_30_launches_fused_and_60_not() {
 #[test]
 fn every_class_fuses_the_dense_and_batch_norm_nets_too() {
     for class in [Class::Cpu, Class::Integrated, Class::Discrete] {
-        let t = class.tuning(true);
+        let t = class.tuning(true, None);
         for arch in ["mlp", "cnn8-dropout", "conv8k3lin,bn,relu,pool2,conv16k3,gap,out10"] {
             let (ops, plain) = (plan(arch, t), plan(arch, Tuning { fuse: false, ..t }));
             let count = |k: Kernel| ops.iter().filter(|o| o.0 == k).count();

@@ -39,7 +39,7 @@ fn the_gpu_bench_dry_run_leaves_every_file_with_sane_contents() {
     // every step ran, passed and stayed within its limit; the whole run within the budget
     let steps = s["steps"].as_array().unwrap();
     let names: Vec<&str> = steps.iter().map(|t| t["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["info", "selftest", "bench", "cnn6", "profile", "fast"]);
+    assert_eq!(names, ["info", "selftest", "bench", "cnn6", "cnn6-by-rows", "profile", "fast"]);
     for t in steps {
         assert_eq!(t["exit"], 0, "{t}");
         assert!(t["seconds"].as_f64().unwrap() < t["limit"].as_f64().unwrap(), "{t}");
@@ -57,6 +57,9 @@ fn the_gpu_bench_dry_run_leaves_every_file_with_sane_contents() {
     let epochs = s["cnn6_epoch_s"]["all"].as_array().unwrap();
     assert_eq!(epochs.len(), 2, "{s:#}");
     assert!(epochs.iter().all(|e| e.as_f64().unwrap() > 0.0));
+    // the same epochs with auto's tiles by rows alone (GPUNET_FILL=off; the dry run: one)
+    let by_rows = s["cnn6_epoch_s_by_rows"]["all"].as_array().unwrap();
+    assert!(by_rows.len() == 1 && by_rows[0].as_f64().unwrap() > 0.0, "{s:#}");
     let engines: Vec<&str> =
         s["cnn6_steps"].as_array().unwrap().iter().map(|r| r["engine"].as_str().unwrap()).collect();
     assert!(

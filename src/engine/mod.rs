@@ -38,9 +38,10 @@ impl SplitK {
     }
 
     /// Chunks for an m x n output of `shader`'s GEMM with a long K, from the
-    /// workgroups the core that runs it makes unsplit.
+    /// workgroups its core by rows makes unsplit (split, the launch keeps that
+    /// core unless it still makes too few workgroups: [`Gemm::resolve`]).
     pub fn gemm_splits(&self, shader: Shader, m: usize, n: usize, k: usize) -> usize {
-        let [x, y, _] = self.gemm.resolve(shader, m as u32, n as u32).groups(m as u32, n as u32, 1);
+        let [x, y, _] = self.gemm.resolve(shader, m as u32, n as u32, 1, None).groups(m as u32, n as u32, 1);
         self.splits(x as usize * y as usize, k)
     }
 }

@@ -49,29 +49,38 @@ impl Class {
         }
     }
 
-    /// The class's choices on an adapter that does (or does not) offer subgroups.
-    pub fn tuning(self, has_subgroups: bool) -> Tuning {
+    /// The class's choices on an adapter that does (or does not) offer subgroups
+    /// and whose driver says it has `units` compute units (or does not say).
+    pub fn tuning(self, has_subgroups: bool, units: Option<u32>) -> Tuning {
+        // Enough workgroups to fill the device several times over: 8 a compute unit
+        // where the driver says how many (an H200's 132 SMs: 1,056), else the class's
+        // guess: a discrete GPU a hundred or more units, an integrated one a few dozen.
+        let fill = |guess: usize| Some(units.map_or(guess, |u| 8 * u as usize));
         match self {
             // Barriers cost a CPU adapter dearly: the register core, no split-K
             // (same-run cnn6 step at batch 500 on lavapipe, 36.3 images/s unsplit,
             // 29.6 split), and tree sums (subgroup sums made mlp's steps slower there).
-            Class::Cpu => {
-                Tuning { class: self, gemm: Gemm::Register, split_workgroups: None, subgroups: false, fuse: true }
-            }
-            // Split-K aims at enough workgroups to fill the device several times
-            // over: an H200 has 132 SMs, each holding several 256-lane workgroups;
-            // an integrated GPU a few dozen cores.
+            Class::Cpu => Tuning {
+                class: self,
+                gemm: Gemm::Register,
+                split_workgroups: None,
+                fill: None,
+                subgroups: false,
+                fuse: true,
+            },
             Class::Integrated => Tuning {
                 class: self,
                 gemm: Gemm::Auto,
-                split_workgroups: Some(256),
+                split_workgroups: fill(256),
+                fill: fill(256),
                 subgroups: has_subgroups,
                 fuse: true,
             },
             Class::Discrete => Tuning {
                 class: self,
                 gemm: Gemm::Auto,
-                split_workgroups: Some(1024),
+                split_workgroups: fill(1024),
+                fill: fill(1024),
                 subgroups: has_subgroups,
                 fuse: true,
             },
@@ -95,6 +104,9 @@ pub struct Tuning {
     pub gemm: Gemm,
     /// Workgroups a split-K launch aims for (None: never split).
     pub split_workgroups: Option<usize>,
+    /// Workgroups that fill the device: `Auto` takes a smaller tile for a launch
+    /// that makes under a quarter of them (None: by rows alone).
+    pub fill: Option<usize>,
     /// Workgroup sums on subgroup operations (only where the adapter offers them).
     pub subgroups: bool,
     /// Plans through the fusion pass (`kernels::fuse`): fewer, fused launches.
@@ -107,15 +119,19 @@ impl Tuning {
         Some(SplitK { gemm: self.gemm, workgroups: self.split_workgroups? })
     }
 
-    /// "discrete: auto gemm, split-K to 1024 workgroups, subgroup sums".
+    /// "discrete: auto gemm, split-K to 1024 workgroups, subgroup sums, fill 1024".
     pub fn describe(&self) -> String {
         let split = match self.split_workgroups {
             Some(n) => format!("split-K to {n} workgroups"),
             None => "no split-K".into(),
         };
+        let fill = match (self.gemm, self.fill) {
+            (Gemm::Auto, Some(n)) => format!(", fill {n}"),
+            _ => String::new(),
+        };
         let sums = if self.subgroups { "subgroup sums" } else { "tree sums" };
         let fused = if self.fuse { "" } else { ", unfused" };
-        format!("{}: {} gemm, {split}, {sums}{fused}", self.class.name(), self.gemm.name())
+        format!("{}: {} gemm, {split}, {sums}{fill}{fused}", self.class.name(), self.gemm.name())
     }
 }
 
@@ -129,6 +145,8 @@ pub struct Overrides {
     pub gemm: Option<Gemm>,
     /// `GPUNET_SPLIT_K=off|N`.
     pub split_workgroups: Option<Option<usize>>,
+    /// `GPUNET_FILL=off|N`.
+    pub fill: Option<Option<usize>>,
     /// `GPUNET_SUBGROUPS=on|off`.
     pub subgroups: Option<bool>,
     /// `GPUNET_FUSE=on|off`.
@@ -136,7 +154,7 @@ pub struct Overrides {
 }
 
 impl Overrides {
-    /// The five variables; an unset or empty one leaves its choice to the class.
+    /// The six variables; an unset or empty one leaves its choice to the class.
     pub fn from_env() -> Result<Overrides> {
         let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let gemm = get("GPUNET_GEMM")
@@ -146,15 +164,18 @@ impl Overrides {
                 })
             })
             .transpose()?;
-        let split_workgroups = get("GPUNET_SPLIT_K")
-            .map(|v| match v.as_str() {
-                "off" => Ok(None),
-                _ => match v.parse::<usize>() {
-                    Ok(n) if n > 0 => Ok(Some(n)),
-                    _ => Err(Error::usage(format!("GPUNET_SPLIT_K={v}: expected off or a number of workgroups"))),
-                },
-            })
-            .transpose()?;
+        let workgroups = |k: &str| {
+            get(k)
+                .map(|v| match v.as_str() {
+                    "off" => Ok(None),
+                    _ => match v.parse::<usize>() {
+                        Ok(n) if n > 0 => Ok(Some(n)),
+                        _ => Err(Error::usage(format!("{k}={v}: expected off or a number of workgroups"))),
+                    },
+                })
+                .transpose()
+        };
+        let (split_workgroups, fill) = (workgroups("GPUNET_SPLIT_K")?, workgroups("GPUNET_FILL")?);
         let on_off = |k: &str| {
             get(k)
                 .map(|v| match v.as_str() {
@@ -166,14 +187,15 @@ impl Overrides {
         };
         let (subgroups, fuse) = (on_off("GPUNET_SUBGROUPS")?, on_off("GPUNET_FUSE")?);
         let class = get("GPUNET_ADAPTER_CLASS").map(|v| Class::parse(&v)).transpose()?;
-        Ok(Overrides { class, gemm, split_workgroups, subgroups, fuse })
+        Ok(Overrides { class, gemm, split_workgroups, fill, subgroups, fuse })
     }
 
     /// The choices on an adapter: its class (or the one asked for), then each override.
-    pub fn apply(&self, info: &wgpu::AdapterInfo, has_subgroups: bool) -> Result<Tuning> {
-        let mut t = self.class.unwrap_or_else(|| Class::of(info)).tuning(has_subgroups);
+    pub fn apply(&self, info: &wgpu::AdapterInfo, has_subgroups: bool, units: Option<u32>) -> Result<Tuning> {
+        let mut t = self.class.unwrap_or_else(|| Class::of(info)).tuning(has_subgroups, units);
         t.gemm = self.gemm.unwrap_or(t.gemm);
         t.split_workgroups = self.split_workgroups.unwrap_or(t.split_workgroups);
+        t.fill = self.fill.unwrap_or(t.fill);
         t.fuse = self.fuse.unwrap_or(t.fuse);
         match self.subgroups {
             Some(true) if !has_subgroups => {

@@ -107,6 +107,9 @@ pub struct Gpu {
     pub validation: bool,
     /// Whether the adapter offers subgroups (and pipelines with them were built).
     pub has_subgroups: bool,
+    /// The compute units the driver says the device has, and the extension that
+    /// said (`gpu::units`); None where it says nothing and the class guesses.
+    pub units: Option<(u32, &'static str)>,
     /// By (kernel, GEMM core, subgroup sums); Tiled and false where a kernel's file has none.
     pipelines: Pipelines,
     /// The first uncaptured device error or loss, if any; checked after each wait.
@@ -181,7 +184,8 @@ impl Gpu {
             f.lock().unwrap().get_or_insert_with(|| format!("device lost ({reason:?}): {msg}"));
         });
         let (checks, validation) = (choice.checks, choice.validation);
-        let tuning = overrides.apply(&info, has_subgroups)?;
+        let units = super::units::compute_units(&adapter);
+        let tuning = overrides.apply(&info, has_subgroups, units.map(|u| u.0))?;
         let opened = t.elapsed();
         let (pipelines, cache) = build_pipelines(&device, &info, checks, has_subgroups)?;
         let built = t.elapsed();
@@ -206,6 +210,7 @@ impl Gpu {
             checks,
             validation,
             has_subgroups,
+            units,
             pipelines,
             fault,
             startup,
@@ -217,7 +222,11 @@ impl Gpu {
     /// The choices engines on this adapter make when it is taken for `class`
     /// (the single overrides still apply).
     pub fn tuning_for(&self, class: Class) -> Result<Tuning> {
-        Overrides { class: Some(class), ..self.overrides }.apply(&self.info, self.has_subgroups)
+        Overrides { class: Some(class), ..self.overrides }.apply(
+            &self.info,
+            self.has_subgroups,
+            self.units.map(|u| u.0),
+        )
     }
 
     pub fn pipeline(&self, k: Kernel, gemm: Gemm, subgroups: bool) -> &wgpu::ComputePipeline {

@@ -74,7 +74,7 @@ impl GpuEngine {
 
     /// The pipeline an op of a plan made now runs.
     fn pipeline(&self, op: &Op) -> &wgpu::ComputePipeline {
-        self.gpu.pipeline(op.kernel, op.launch(self.tuning.gemm).1, self.subgroup_sums())
+        self.gpu.pipeline(op.kernel, op.launch(self.tuning.gemm, self.tuning.fill).1, self.subgroup_sums())
     }
 
     /// Whether plans made now sum with subgroup operations (asked for, and offered).
@@ -174,7 +174,7 @@ impl Engine for GpuEngine {
         let mut launch = Vec::with_capacity(ops.len());
         for op in &ops {
             op.views.iter().try_for_each(|v| self.check_view(op, v))?;
-            launch.push(op.launch(self.tuning.gemm).0);
+            launch.push(op.launch(self.tuning.gemm, self.tuning.fill).0);
             self.check_groups(op, *launch.last().unwrap())?;
         }
         let align = self.gpu.limits.min_uniform_buffer_offset_alignment as u64;

@@ -48,13 +48,14 @@ pub struct Op {
 
 impl Op {
     /// The workgroups of this op's launch and the GEMM core it runs, under the
-    /// engine's choice `gemm` (an op without a GEMM runs `Tiled`'s module, the
-    /// only one of a file without a core).
-    pub fn launch(&self, gemm: Gemm) -> ([u32; 3], Gemm) {
+    /// engine's choice `gemm` and the workgroups that fill its device (`fill`,
+    /// [`Gemm::resolve`]); an op without a GEMM runs `Tiled`'s module, the only
+    /// one of a file without a core.
+    pub fn launch(&self, gemm: Gemm, fill: Option<usize>) -> ([u32; 3], Gemm) {
         match self.grid {
             Grid::Groups(g) => (g, Gemm::Tiled),
             Grid::Gemm { m, n, splits } => {
-                let core = gemm.resolve(self.kernel.info().shader, m, n);
+                let core = gemm.resolve(self.kernel.info().shader, m, n, splits, fill);
                 (core.groups(m, n, splits), core)
             }
         }

@@ -60,17 +60,33 @@ impl Gemm {
         [Gemm::Auto].into_iter().chain(Gemm::ALL).find(|g| g.name() == s)
     }
 
-    /// The core that computes an m x n output in a launch of `shader`: `Auto`
-    /// takes the register-blocked core whose tile height wastes least of m (32
-    /// output channels, as conv1 and conv2 have, fill a narrow tile, not half of a
-    /// 64-row one); a fixed choice is its [`Gemm::core_for`] the file.
-    pub fn resolve(self, shader: Shader, m: u32, _n: u32) -> Gemm {
-        match self {
+    /// The core that computes an m x n output in `splits` layers in a launch of
+    /// `shader`: `Auto` takes the register-blocked core whose tile height wastes
+    /// least of m (32 output channels, as conv1 and conv2 have, fill a narrow
+    /// tile, not half of a 64-row one), then, given the workgroups that fill the
+    /// device (`fill`), the next smaller tile while the launch would make fewer
+    /// than a quarter of them: cnn6's 7x7 convs (128 x 24,500) make 192 wide
+    /// tiles for an H200's 132 SMs, 384 mid ones. A fixed choice is its
+    /// [`Gemm::core_for`] the file.
+    pub fn resolve(self, shader: Shader, m: u32, n: u32, splits: u32, fill: Option<usize>) -> Gemm {
+        let mut core = match self {
             Gemm::Auto if m <= 32 => Gemm::Narrow,
             Gemm::Auto if m <= 64 => Gemm::Mid,
             Gemm::Auto => Gemm::Wide,
-            choice => choice.core_for(shader),
+            choice => return choice.core_for(shader),
+        };
+        let starved = |core: Gemm| {
+            let [x, y, z] = core.groups(m, n, splits);
+            fill.is_some_and(|f| (x as usize * y as usize * z as usize) < f / 4)
+        };
+        while starved(core) {
+            core = match core {
+                Gemm::Wide => Gemm::Mid,
+                Gemm::Mid => Gemm::Narrow,
+                _ => break,
+            };
         }
+        core
     }
 
     /// The core a fixed choice (one of [`Gemm::ALL`]) pastes into `shader`:

@@ -1,6 +1,8 @@
 //! What one selftest runs, and its tally. On a GPU: each adapter class's choices
 //! in turn (`gpu::Class`): every kernel case (once per distinct GEMM core and
-//! kind of sums), the training-step checks (whose split-K differs by class), and
+//! kind of sums; `Auto` picks each case's core by its rows alone, as the cases
+//! are too small to fill a device and every core should get its share), the
+//! training-step checks (whose split-K differs by class), and
 //! under `discrete` cnn6's launches at batch 500; then, with `every_variant`,
 //! the GEMM cases on every core no class picked and the reductions with the sums
 //! no class picked. On a CPU engine: the kernel cases, the step checks, and with
@@ -62,13 +64,15 @@ pub fn on_gpu(gpu: &Arc<Gpu>, o: &Options, report: Report) -> Result<Tally> {
     let mut ran: Vec<(Gemm, bool)> = Vec::new();
     for &class in &o.classes {
         let tuning = gpu.tuning_for(class)?;
-        let mut engine = GpuEngine::with_tuning(gpu.clone(), tuning);
-        let label = format!("[{}]", tuning.describe());
         let config = (tuning.gemm, tuning.subgroups);
         if !ran.contains(&config) {
             ran.push(config);
-            run_cases(&mut engine, &cases, &label, &mut tally, report)?;
+            let by_rows = Tuning { fill: None, ..tuning };
+            let mut engine = GpuEngine::with_tuning(gpu.clone(), by_rows);
+            run_cases(&mut engine, &cases, &format!("[{}]", by_rows.describe()), &mut tally, report)?;
         }
+        let mut engine = GpuEngine::with_tuning(gpu.clone(), tuning);
+        let label = format!("[{}]", tuning.describe());
         for outcome in steps::all(&mut engine, &images)? {
             tally.add(&outcome);
             report(&label, &outcome);
@@ -98,7 +102,7 @@ pub fn on_gpu(gpu: &Arc<Gpu>, o: &Options, report: Report) -> Result<Tally> {
 
 /// The adapter's own choices with one GEMM core and one kind of sums.
 fn tuned(gpu: &Gpu, gemm: Gemm, subgroups: bool) -> Tuning {
-    Tuning { gemm, subgroups, ..gpu.tuning }
+    Tuning { gemm, subgroups, fill: None, ..gpu.tuning }
 }
 
 /// Everything `o` asks for on a CPU engine (the native one, or the twins themselves).

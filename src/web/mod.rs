@@ -183,7 +183,7 @@ fn export(m: &Member, shaders: &mut BTreeMap<&'static str, String>) -> Result<Va
 
 /// An op as the page replays it: pipeline, parameter block, views, workgroups.
 fn op_json(op: &Op) -> Value {
-    let (groups, _) = op.launch(GEMM);
+    let (groups, _) = op.launch(GEMM, None);
     let views: Vec<[usize; 3]> = op.views.iter().map(|v| [v.buf, v.offset, v.len]).collect();
     json!({
         "kernel": op.kernel.name(),

@@ -20,7 +20,7 @@ const PAGE: &str = include_str!("../../web/selftest.html");
 const UI: &str = include_str!("../../web/selftest.js");
 
 /// A class's kernel choices as the page runs them: a GEMM core (Auto resolved per
-/// launch) and whether workgroup sums use subgroups; `when` says on which adapters.
+/// launch by rows: a page does not know its device's size) and whether workgroup sums use subgroups; `when` says on which adapters.
 struct Config {
     label: &'static str,
     gemm: Gemm,
@@ -93,7 +93,7 @@ fn case_json(
     let runs: Vec<Value> = CONFIGS
         .iter()
         .map(|c| {
-            let (groups, core) = case.op.launch(c.gemm);
+            let (groups, core) = case.op.launch(c.gemm, None);
             json!({ "module": super::add_module(shaders, info.shader, core, c.subgroups), "groups": groups })
         })
         .collect();

@@ -130,7 +130,7 @@ fn program(
     blob: &mut Blob,
     shaders: &mut BTreeMap<String, String>,
 ) -> Result<Program> {
-    let tuning = class.tuning(true);
+    let tuning = class.tuning(true, None);
     let mut rec = Recorder::for_tuning(&tuning);
     let (n_train, n_val) = (data.train.len(), data.val.len());
     let n_test = data.test.as_ref().map_or(0, |t| t.len());
@@ -170,7 +170,7 @@ fn program(
                 Mode::Predict => "predict",
             }
         );
-        plans.insert(key, plan_json(&rec, &info, tuning.gemm, shaders));
+        plans.insert(key, plan_json(&rec, &info, (tuning.gemm, tuning.fill), shaders));
     }
     let buffers = super::buffer_list(&rec, |words| json!(blob.put(words)));
     let layout = checkpoint::model_layout(spec, &net.cfg.norm, &net.slots, &init, 0)?;
@@ -191,7 +191,12 @@ fn program(
 /// A plan as the page replays it: per op its kernel, the file and core of its
 /// module (the page adds the kind of sums), parameters, views and workgroups;
 /// and which ops a run patches.
-fn plan_json(rec: &Recorder, info: &LaunchInfo, gemm: Gemm, shaders: &mut BTreeMap<String, String>) -> Value {
+fn plan_json(
+    rec: &Recorder,
+    info: &LaunchInfo,
+    gemm: (Gemm, Option<usize>),
+    shaders: &mut BTreeMap<String, String>,
+) -> Value {
     let ops: Vec<Value> = rec.host.ops(info.plan).iter().map(|op| op_json(op, gemm, shaders)).collect();
     json!({
         "ops": ops,
@@ -201,9 +206,9 @@ fn plan_json(rec: &Recorder, info: &LaunchInfo, gemm: Gemm, shaders: &mut BTreeM
     })
 }
 
-fn op_json(op: &Op, gemm: Gemm, shaders: &mut BTreeMap<String, String>) -> Value {
+fn op_json(op: &Op, (gemm, fill): (Gemm, Option<usize>), shaders: &mut BTreeMap<String, String>) -> Value {
     let info = op.kernel.info();
-    let (groups, core) = op.launch(gemm);
+    let (groups, core) = op.launch(gemm, fill);
     // the page picks the kind of sums at run time: both go in
     for sg in [false, true] {
         super::add_module(shaders, info.shader, core, sg);
