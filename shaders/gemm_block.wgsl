@@ -14,6 +14,8 @@
 //!   fn a_at(row_offset, k) -> f32, fn b_at(k, col_offset) -> f32   unchecked reads
 //!   fn put4(mode, row, col, v: vec4<f32>)   stores C[row, col..col+4] (where inside C),
 //!     as the entry point (its constant mode) stores
+//!   fn put1(mode, row, col, v: f32)   stores C[row, col] alone, likewise
+//!   const PLAIN: u32   the mode whose store is unrolled (any other loops over the block)
 
 const TM: u32 = 16u;
 const TN: u32 = 128u;
@@ -199,21 +201,36 @@ fn gemm_tile(mode: u32, row0: u32, col0: u32, lid: vec3<u32>, k_begin: u32, k_en
         acc56 = fma(vec4<f32>(a14.w), b30, acc56); acc57 = fma(vec4<f32>(a14.w), b31, acc57); acc58 = fma(vec4<f32>(a14.w), b32, acc58); acc59 = fma(vec4<f32>(a14.w), b33, acc59);
         acc60 = fma(vec4<f32>(a15.w), b30, acc60); acc61 = fma(vec4<f32>(a15.w), b31, acc61); acc62 = fma(vec4<f32>(a15.w), b32, acc62); acc63 = fma(vec4<f32>(a15.w), b33, acc63);
     }
-    put4(mode, row0 + 0u, cb + 0u, acc0); put4(mode, row0 + 0u, cb + 4u, acc1); put4(mode, row0 + 0u, cb + 8u, acc2); put4(mode, row0 + 0u, cb + 12u, acc3);
-    put4(mode, row0 + 1u, cb + 0u, acc4); put4(mode, row0 + 1u, cb + 4u, acc5); put4(mode, row0 + 1u, cb + 8u, acc6); put4(mode, row0 + 1u, cb + 12u, acc7);
-    put4(mode, row0 + 2u, cb + 0u, acc8); put4(mode, row0 + 2u, cb + 4u, acc9); put4(mode, row0 + 2u, cb + 8u, acc10); put4(mode, row0 + 2u, cb + 12u, acc11);
-    put4(mode, row0 + 3u, cb + 0u, acc12); put4(mode, row0 + 3u, cb + 4u, acc13); put4(mode, row0 + 3u, cb + 8u, acc14); put4(mode, row0 + 3u, cb + 12u, acc15);
-    put4(mode, row0 + 4u, cb + 0u, acc16); put4(mode, row0 + 4u, cb + 4u, acc17); put4(mode, row0 + 4u, cb + 8u, acc18); put4(mode, row0 + 4u, cb + 12u, acc19);
-    put4(mode, row0 + 5u, cb + 0u, acc20); put4(mode, row0 + 5u, cb + 4u, acc21); put4(mode, row0 + 5u, cb + 8u, acc22); put4(mode, row0 + 5u, cb + 12u, acc23);
-    put4(mode, row0 + 6u, cb + 0u, acc24); put4(mode, row0 + 6u, cb + 4u, acc25); put4(mode, row0 + 6u, cb + 8u, acc26); put4(mode, row0 + 6u, cb + 12u, acc27);
-    put4(mode, row0 + 7u, cb + 0u, acc28); put4(mode, row0 + 7u, cb + 4u, acc29); put4(mode, row0 + 7u, cb + 8u, acc30); put4(mode, row0 + 7u, cb + 12u, acc31);
-    put4(mode, row0 + 8u, cb + 0u, acc32); put4(mode, row0 + 8u, cb + 4u, acc33); put4(mode, row0 + 8u, cb + 8u, acc34); put4(mode, row0 + 8u, cb + 12u, acc35);
-    put4(mode, row0 + 9u, cb + 0u, acc36); put4(mode, row0 + 9u, cb + 4u, acc37); put4(mode, row0 + 9u, cb + 8u, acc38); put4(mode, row0 + 9u, cb + 12u, acc39);
-    put4(mode, row0 + 10u, cb + 0u, acc40); put4(mode, row0 + 10u, cb + 4u, acc41); put4(mode, row0 + 10u, cb + 8u, acc42); put4(mode, row0 + 10u, cb + 12u, acc43);
-    put4(mode, row0 + 11u, cb + 0u, acc44); put4(mode, row0 + 11u, cb + 4u, acc45); put4(mode, row0 + 11u, cb + 8u, acc46); put4(mode, row0 + 11u, cb + 12u, acc47);
-    put4(mode, row0 + 12u, cb + 0u, acc48); put4(mode, row0 + 12u, cb + 4u, acc49); put4(mode, row0 + 12u, cb + 8u, acc50); put4(mode, row0 + 12u, cb + 12u, acc51);
-    put4(mode, row0 + 13u, cb + 0u, acc52); put4(mode, row0 + 13u, cb + 4u, acc53); put4(mode, row0 + 13u, cb + 8u, acc54); put4(mode, row0 + 13u, cb + 12u, acc55);
-    put4(mode, row0 + 14u, cb + 0u, acc56); put4(mode, row0 + 14u, cb + 4u, acc57); put4(mode, row0 + 14u, cb + 8u, acc58); put4(mode, row0 + 14u, cb + 12u, acc59);
-    put4(mode, row0 + 15u, cb + 0u, acc60); put4(mode, row0 + 15u, cb + 4u, acc61); put4(mode, row0 + 15u, cb + 8u, acc62); put4(mode, row0 + 15u, cb + 12u, acc63);
+    if (mode != PLAIN) {
+        // a gradient's store (masked, unpooled: loops of its own) once, in a loop
+        // over the block in memory: written out 256 times, it made lavapipe take
+        // 0.8 s more to build the pipelines. The plain store stays unrolled, and
+        // names its mode so the gradient entry's inlined copy of it is small.
+        var block = array<vec4<f32>, 64>(
+            acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7, acc8, acc9, acc10, acc11, acc12, acc13, acc14, acc15,
+            acc16, acc17, acc18, acc19, acc20, acc21, acc22, acc23, acc24, acc25, acc26, acc27, acc28, acc29, acc30, acc31,
+            acc32, acc33, acc34, acc35, acc36, acc37, acc38, acc39, acc40, acc41, acc42, acc43, acc44, acc45, acc46, acc47,
+            acc48, acc49, acc50, acc51, acc52, acc53, acc54, acc55, acc56, acc57, acc58, acc59, acc60, acc61, acc62, acc63);
+        for (var i = 0u; i < 256u; i++) {
+            put1(mode, row0 + i / 16u, cb + i % 16u, block[i / 4u][i % 4u]);
+        }
+        return array<vec4<f32>, RPT>(vec4<f32>(0.0));
+    }
+    put4(PLAIN, row0 + 0u, cb + 0u, acc0); put4(PLAIN, row0 + 0u, cb + 4u, acc1); put4(PLAIN, row0 + 0u, cb + 8u, acc2); put4(PLAIN, row0 + 0u, cb + 12u, acc3);
+    put4(PLAIN, row0 + 1u, cb + 0u, acc4); put4(PLAIN, row0 + 1u, cb + 4u, acc5); put4(PLAIN, row0 + 1u, cb + 8u, acc6); put4(PLAIN, row0 + 1u, cb + 12u, acc7);
+    put4(PLAIN, row0 + 2u, cb + 0u, acc8); put4(PLAIN, row0 + 2u, cb + 4u, acc9); put4(PLAIN, row0 + 2u, cb + 8u, acc10); put4(PLAIN, row0 + 2u, cb + 12u, acc11);
+    put4(PLAIN, row0 + 3u, cb + 0u, acc12); put4(PLAIN, row0 + 3u, cb + 4u, acc13); put4(PLAIN, row0 + 3u, cb + 8u, acc14); put4(PLAIN, row0 + 3u, cb + 12u, acc15);
+    put4(PLAIN, row0 + 4u, cb + 0u, acc16); put4(PLAIN, row0 + 4u, cb + 4u, acc17); put4(PLAIN, row0 + 4u, cb + 8u, acc18); put4(PLAIN, row0 + 4u, cb + 12u, acc19);
+    put4(PLAIN, row0 + 5u, cb + 0u, acc20); put4(PLAIN, row0 + 5u, cb + 4u, acc21); put4(PLAIN, row0 + 5u, cb + 8u, acc22); put4(PLAIN, row0 + 5u, cb + 12u, acc23);
+    put4(PLAIN, row0 + 6u, cb + 0u, acc24); put4(PLAIN, row0 + 6u, cb + 4u, acc25); put4(PLAIN, row0 + 6u, cb + 8u, acc26); put4(PLAIN, row0 + 6u, cb + 12u, acc27);
+    put4(PLAIN, row0 + 7u, cb + 0u, acc28); put4(PLAIN, row0 + 7u, cb + 4u, acc29); put4(PLAIN, row0 + 7u, cb + 8u, acc30); put4(PLAIN, row0 + 7u, cb + 12u, acc31);
+    put4(PLAIN, row0 + 8u, cb + 0u, acc32); put4(PLAIN, row0 + 8u, cb + 4u, acc33); put4(PLAIN, row0 + 8u, cb + 8u, acc34); put4(PLAIN, row0 + 8u, cb + 12u, acc35);
+    put4(PLAIN, row0 + 9u, cb + 0u, acc36); put4(PLAIN, row0 + 9u, cb + 4u, acc37); put4(PLAIN, row0 + 9u, cb + 8u, acc38); put4(PLAIN, row0 + 9u, cb + 12u, acc39);
+    put4(PLAIN, row0 + 10u, cb + 0u, acc40); put4(PLAIN, row0 + 10u, cb + 4u, acc41); put4(PLAIN, row0 + 10u, cb + 8u, acc42); put4(PLAIN, row0 + 10u, cb + 12u, acc43);
+    put4(PLAIN, row0 + 11u, cb + 0u, acc44); put4(PLAIN, row0 + 11u, cb + 4u, acc45); put4(PLAIN, row0 + 11u, cb + 8u, acc46); put4(PLAIN, row0 + 11u, cb + 12u, acc47);
+    put4(PLAIN, row0 + 12u, cb + 0u, acc48); put4(PLAIN, row0 + 12u, cb + 4u, acc49); put4(PLAIN, row0 + 12u, cb + 8u, acc50); put4(PLAIN, row0 + 12u, cb + 12u, acc51);
+    put4(PLAIN, row0 + 13u, cb + 0u, acc52); put4(PLAIN, row0 + 13u, cb + 4u, acc53); put4(PLAIN, row0 + 13u, cb + 8u, acc54); put4(PLAIN, row0 + 13u, cb + 12u, acc55);
+    put4(PLAIN, row0 + 14u, cb + 0u, acc56); put4(PLAIN, row0 + 14u, cb + 4u, acc57); put4(PLAIN, row0 + 14u, cb + 8u, acc58); put4(PLAIN, row0 + 14u, cb + 12u, acc59);
+    put4(PLAIN, row0 + 15u, cb + 0u, acc60); put4(PLAIN, row0 + 15u, cb + 4u, acc61); put4(PLAIN, row0 + 15u, cb + 8u, acc62); put4(PLAIN, row0 + 15u, cb + 12u, acc63);
     return array<vec4<f32>, RPT>(vec4<f32>(0.0));
 }
