@@ -803,14 +803,10 @@ fn train_cmd(c: &Choice, a: TrainArgs) -> Result<ExitCode> {
         }
     });
     let mut engine = open(c)?.engine;
-    if c.native.profile {
-        eprintln!(
-            "start-up of this run: settings and run directory ready {ready:.0} ms after the process began, data read by {read:.0} ms, engine open by {:.0} ms",
-            since_start()
-        );
-    }
+    // under GPUNET_PROFILE, the start-up's last two marks come from the run itself
+    let startup = c.native.profile.then(|| Startup { ready, read, engine: since_start(), on_device: None });
     let job = TrainJob { settings, epochs, resume };
-    let mut ui = Console { bar: None };
+    let mut ui = Console { bar: None, startup };
     let report = train::train(&mut *engine, &job, data, &STOP, &mut ui, &mut run)?;
     say!("{:.1} images/s over the run; peak memory {}", report.images_per_s, gpunet::bench::peak_rss_text());
     engine.finish()?;
@@ -820,6 +816,16 @@ fn train_cmd(c: &Choice, a: TrainArgs) -> Result<ExitCode> {
 /// Epoch lines on stdout; a progress bar on stderr when it is a terminal.
 struct Console {
     bar: Option<indicatif::ProgressBar>,
+    /// GPUNET_PROFILE's start-up marks, printed (and taken) after the first step.
+    startup: Option<Startup>,
+}
+
+/// Milliseconds after the process began that each part of a run's start was done.
+struct Startup {
+    ready: f64,
+    read: f64,
+    engine: f64,
+    on_device: Option<f64>,
 }
 
 impl Progress for Console {
@@ -842,7 +848,28 @@ impl Progress for Console {
         bar.set_prefix(format!("{}/{}", epoch + 1, epochs));
         self.bar = Some(bar);
     }
+    fn on_device(&mut self) {
+        if let Some(s) = &mut self.startup {
+            s.on_device = Some(since_start());
+        }
+    }
     fn step(&mut self, status: Option<&str>) {
+        if let Some(s) = self.startup.take() {
+            // under the profile every launch has been waited for: the step is done
+            let line = format!(
+                "start-up of this run: settings and run directory ready {:.0} ms after the process began, data read by \
+                 {:.0} ms, engine open by {:.0} ms, network and data on it by {:.0} ms, first step done by {:.0} ms",
+                s.ready,
+                s.read,
+                s.engine,
+                s.on_device.unwrap_or(f64::NAN),
+                since_start()
+            );
+            match &self.bar {
+                Some(b) => b.suspend(|| eprintln!("{line}")),
+                None => eprintln!("{line}"),
+            }
+        }
         if let Some(b) = &self.bar {
             b.inc(1);
             if let Some(s) = status {

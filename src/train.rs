@@ -28,6 +28,8 @@ pub trait Progress {
     fn epoch_start(&mut self, _epoch: usize, _epochs: usize, _batches: usize, _done: usize) {}
     fn step(&mut self, _status: Option<&str>) {}
     fn epoch_end(&mut self) {}
+    /// The network is on the engine, data, parameters and plans, before the first step.
+    fn on_device(&mut self) {}
 }
 
 /// Prints lines only (tests, pipes).
@@ -295,6 +297,7 @@ pub fn train(
     let (mut st, mut metrics) = start(engine, &mut net, job, ui)?;
     let held_out: Vec<u32> = (sizes.train as u32..(sizes.train + sizes.val + sizes.test) as u32).collect();
     net.set_index(engine, sizes.train, &held_out)?;
+    ui.on_device();
 
     let mut l = Loop { engine, net, s, epochs: job.epochs, sizes, run, ui, stop };
     let started = Instant::now();
