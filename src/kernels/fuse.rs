@@ -22,7 +22,7 @@
 //! own way (native/fuse.rs).
 
 use super::op::{self, Grid, Op, View};
-use super::{BiasGradDims, ConvDims, Dims, Kernel, MatmulDims, PoolDims, SegmentsDims, SplitDims, XentDims};
+use super::{BiasGradDims, ConvDims, Dims, Kernel, MatmulDims, PoolDims, SegmentsDims, SplitDims};
 use super::{FLAG_GRAD_BIAS, FLAG_MASK, FLAG_UNPOOL};
 
 /// A plan after the pass: its launches, and where each op of the plan as emitted
@@ -258,8 +258,7 @@ fn loss(slots: &mut [Option<Op>]) {
         if sums.views[..] != [v[3], v[1], v[2]] || sums.params != xent.params {
             continue;
         }
-        let d = XentDims::from_params(&xent.params);
-        slots[i] = Some(op::xent_sums(v[0], v[1], v[2], v[3], v[4], v[5], d));
+        slots[i] = Some(op::xent_sums(xent.clone()));
         slots[j] = None;
     }
 }

@@ -186,17 +186,11 @@ pub fn softmax_xent(
     op(Kernel::SoftmaxXent, d.params(), &[dlogits, loss, correct, acc, logits, labels], rows(d.n))
 }
 
-/// softmax_xent, then xent_accumulate's work into `acc`, in one workgroup (kernels::fuse).
-pub fn xent_sums(
-    dlogits: View,
-    loss: View,
-    correct: View,
-    acc: View,
-    logits: View,
-    labels: View,
-    d: kernels::XentDims,
-) -> Op {
-    op(Kernel::XentSums, d.params(), &[dlogits, loss, correct, acc, logits, labels], [1, 1, 1])
+/// A softmax_xent launch made `xent_sums`: then xent_accumulate's work into its
+/// `acc`, in one workgroup (kernels::fuse).
+pub fn xent_sums(softmax_xent: Op) -> Op {
+    debug_assert_eq!(softmax_xent.kernel, Kernel::SoftmaxXent);
+    Op { kernel: Kernel::XentSums, grid: Grid::Groups([1, 1, 1]), ..softmax_xent }
 }
 
 pub fn xent_accumulate(acc: View, loss: View, correct: View, d: kernels::XentDims) -> Op {

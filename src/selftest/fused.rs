@@ -21,7 +21,7 @@ pub fn cases(b: &mut Builder, out: &mut Vec<Case>) {
         let d = XentDims::new(n, c).smoothed(s);
         let (dl, loss, hit, acc) = (b.output(n * c), b.output(n), b.output(n), b.floats(4, 0.0, 10.0));
         let (logits, labels) = (b.floats(n * c, -8.0, 8.0), b.ints(n, c as u32));
-        let op = op::xent_sums(dl, loss, hit, acc, logits, labels, d);
+        let op = op::xent_sums(op::softmax_xent(dl, loss, hit, acc, logits, labels, d));
         out.push(b.case(format!("N{n} C{c} smoothing {s} + sums"), op, TOL_TRANSCENDENTAL, vec![]));
     }
 }
