@@ -14,7 +14,7 @@
 //!   fn a_at(row_offset, k) -> f32, fn b_at(k, col_offset) -> f32   unchecked reads
 //!   fn put4(mode, row, col, v: vec4<f32>)   stores C[row, col..col+4] (where inside C),
 //!     as the entry point (its constant mode) stores
-//!   fn put1(mode, row, col, v: f32)   stores C[row, col] alone, likewise
+//!   fn put_as(mode, row, col, v: f32)   stores C[row, col] alone, likewise
 //!   const PLAIN: u32   the mode whose store is unrolled (any other loops over the block)
 
 const TM: u32 = 16u;
@@ -212,7 +212,7 @@ fn gemm_tile(mode: u32, row0: u32, col0: u32, lid: vec3<u32>, k_begin: u32, k_en
             acc32, acc33, acc34, acc35, acc36, acc37, acc38, acc39, acc40, acc41, acc42, acc43, acc44, acc45, acc46, acc47,
             acc48, acc49, acc50, acc51, acc52, acc53, acc54, acc55, acc56, acc57, acc58, acc59, acc60, acc61, acc62, acc63);
         for (var i = 0u; i < 256u; i++) {
-            put1(mode, row0 + i / 16u, cb + i % 16u, block[i / 4u][i % 4u]);
+            put_as(mode, row0 + i / 16u, cb + i % 16u, block[i / 4u][i % 4u]);
         }
         return array<vec4<f32>, RPT>(vec4<f32>(0.0));
     }

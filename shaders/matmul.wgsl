@@ -134,11 +134,6 @@ fn put_as(mode: u32, row: u32, col: u32, v: f32) {
     if (mode == GRAD) { put_grad(row, col, v); } else { put(row, col, v); }
 }
 
-// The block core's store of C[row, col] (its gradient mode's loop).
-fn put1(mode: u32, row: u32, col: u32, v: f32) {
-    put_as(mode, row, col, v);
-}
-
 // The block core's store of C[row, col..col+4].
 fn put4(mode: u32, row: u32, col: u32, v: vec4<f32>) {
     put_as(mode, row, col, v.x);
