@@ -4,7 +4,9 @@ use crate::data::{shape_text, Images};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::model::checkpoint::Model;
+use crate::model::spec::Spec;
 use crate::model::{Net, NetConfig};
+use std::path::PathBuf;
 
 /// Class probabilities (n, classes) for every image, in order.
 pub fn predict(engine: &mut dyn Engine, model: &Model, images: &Images, batch: usize) -> Result<Vec<f32>> {
@@ -19,6 +21,22 @@ pub fn predict(engine: &mut dyn Engine, model: &Model, images: &Images, batch: u
         probs.extend(net.predict_batch(engine, first, b.min(n - first))?);
     }
     Ok(probs)
+}
+
+/// The pictures `paths` name (files, and the pictures in folders), in order,
+/// read for a model of `spec`: a model of MNIST's digits reads each as a digit
+/// (ink found, fitted, centred); any other the way its training folder's
+/// pictures were read (fitted to its input's shape and channels).
+pub fn read_pictures(spec: &Spec, paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Images)> {
+    let files = crate::data::picture::expand(paths)?;
+    let images = if spec.input == crate::data::MNIST && spec.names.is_empty() {
+        crate::data::picture::load(&files)?
+    } else {
+        let read = |f: &PathBuf| crate::data::folder::read_picture(f, spec.input);
+        let pixels = files.iter().map(read).collect::<Result<Vec<_>>>()?;
+        Images { shape: spec.input, classes: spec.classes(), pixels: pixels.concat(), labels: None }
+    };
+    Ok((files, images))
 }
 
 /// The input shape and classes every model of an ensemble (`paths` names them)
@@ -119,7 +137,7 @@ pub fn argmax(probs: &[f32], classes: usize) -> Vec<u8> {
 pub struct Evaluation {
     pub loss: f64,
     pub accuracy: f64,
-    /// confusion[true][predicted], classes x classes
+    /// `confusion[true][predicted]`, classes x classes
     pub confusion: Vec<Vec<u32>>,
     /// The classes' names, where they have them (the table's rows are named so).
     pub names: Vec<String>,

@@ -688,15 +688,7 @@ fn predict_pictures(
     tta: &[(i32, i32)],
 ) -> Result<ExitCode> {
     let spec = &models[0].spec;
-    let files = data::picture::expand(input)?;
-    // a model of MNIST's digits reads a picture as a digit (ink found, fitted,
-    // centred); any other the way its training folder's pictures were read
-    let images = if spec.input == data::MNIST && spec.names.is_empty() {
-        data::picture::load(&files)?
-    } else {
-        let pixels = files.iter().map(|f| data::folder::read_picture(f, spec.input)).collect::<Result<Vec<_>>>()?;
-        data::Images { shape: spec.input, classes: spec.classes(), pixels: pixels.concat(), labels: None }
-    };
+    let (files, images) = infer::read_pictures(spec, input)?;
     let mut engine = open(c)?.engine;
     let p = infer::mean(&infer::predict_each(&mut *engine, models, &images, batch_size, tta)?);
     let classes = spec.classes();

@@ -9,6 +9,7 @@ use crate::model::checkpoint::{self, TrainState};
 use crate::model::{Acc, Net, NetConfig, Spec};
 use crate::run::{self, EpochMetrics, RunDir, Snapshot};
 pub use crate::settings::Settings;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -30,6 +31,11 @@ pub trait Progress {
     fn epoch_end(&mut self) {}
     /// The network is on the engine, data, parameters and plans, before the first step.
     fn on_device(&mut self) {}
+    /// An epoch is done and saved, its metrics these: `Break` ends the run there
+    /// (the test set scored, the report returned, as after the last epoch).
+    fn epoch_done(&mut self, _m: &EpochMetrics) -> ControlFlow<()> {
+        ControlFlow::Continue(())
+    }
 }
 
 /// Prints lines only (tests, pipes).
@@ -83,18 +89,9 @@ pub fn load_data(s: &Settings) -> Result<Data> {
         let at = s.test.as_deref().or(s.train.as_deref()).unwrap_or(Path::new("(embedded)"));
         return Err(Error::input(at, 0, format!("test images are {test}, the training images {train}")));
     }
-    let all = match s.limit {
-        Some(n) => all.truncate(n),
-        None => all,
-    };
-    let rows = all.len();
-    let (train, val) = all.split(s.val_split, s.seed);
-    if train.is_empty() {
-        return Err(Error::usage(format!("no training rows left after --val-split {} of {rows} rows", s.val_split)));
-    }
     let paths: Vec<&Path> = [s.train.as_deref(), s.test.as_deref()].into_iter().flatten().collect();
     let fingerprint = (!paths.is_empty()).then(|| data::fingerprint(&paths)).transpose()?;
-    Ok(Data { train, val, test, names, fingerprint })
+    Data::split(all, test, names, s, fingerprint)
 }
 
 /// `images` where they carry labels, else an error naming `path`.
@@ -110,6 +107,31 @@ fn labelled(images: Images, path: &Path, what: &str) -> Result<Images> {
 }
 
 impl Data {
+    /// The labelled images `all` cut to `--limit` and split into training and
+    /// validation rows as the settings say (`s.limit`, `s.val_split`, `s.seed`),
+    /// beside the `test` set and the class `names` they come with.
+    pub fn split(
+        all: Images,
+        test: Option<Images>,
+        names: Vec<String>,
+        s: &Settings,
+        fingerprint: Option<String>,
+    ) -> Result<Data> {
+        let all = match s.limit {
+            Some(n) => all.truncate(n),
+            None => all,
+        };
+        let rows = all.len();
+        let (train, val) = all.split(s.val_split, s.seed);
+        if train.is_empty() {
+            return Err(Error::usage(format!(
+                "no training rows left after --val-split {} of {rows} rows",
+                s.val_split
+            )));
+        }
+        Ok(Data { train, val, test, names, fingerprint })
+    }
+
     /// The image store a run's net holds: the training rows, then the validation
     /// rows, then the test rows (`extra` more rows after them, blank).
     pub fn store(&self, extra: usize) -> Images {
@@ -234,13 +256,19 @@ pub fn resume_run(target: &Path, keep: usize) -> Result<Resumed> {
     let g = run::Generation::of(&model)?;
     let state = g.state()?;
     let settings = Settings::from_map(&g.optim.path, &state.settings)?;
+    if settings.data.as_deref().is_some_and(|d| d.starts_with("memory:")) {
+        return Err(Error::usage(format!(
+            "the run in {} trained on images a program handed to gpunet's library (Trainer::fit), not on files: the command line cannot continue it",
+            run.dir().display()
+        )));
+    }
     Ok(Resumed { run, model, settings, state })
 }
 
 /// The run directory a training job writes, and the model it resumes from: the
 /// `resumed` run (refused where it trained `epochs` already, or where `out`
 /// names another directory), else a new run at `out` (by default
-/// runs/<arch>-<seconds>), locked before anything is said of it.
+/// `runs/<arch>-<seconds>`), locked before anything is said of it.
 pub fn open_run(
     out: Option<&Path>,
     resumed: Option<Resumed>,
@@ -325,9 +353,12 @@ pub fn train(
         if reached.is_none() && val_accuracy.is_some_and(|a| a >= TARGET) {
             reached = Some((started.elapsed().as_secs_f64(), epoch + 1));
         }
-        metrics.push(m);
         st = TrainState { epoch: epoch + 1, batch: 0, acc: [0.0; 3], ..st };
+        metrics.push(m);
         save_all(l.engine, &l.net, l.run, &st, &metrics)?;
+        if metrics.last().is_some_and(|m| l.ui.epoch_done(m).is_break()) {
+            break;
+        }
         if l.stop.load(Ordering::SeqCst) && epoch + 1 < job.epochs {
             let dir = l.run.dir().display();
             l.ui.line(&format!(
