@@ -75,7 +75,7 @@ pub struct Opened {
 }
 
 impl Opened {
-    /// "engine: <name> — <why>", the first line commands print.
+    /// `engine: <name> — <why>`, the first line commands print.
     pub fn line(&self) -> String {
         format!("engine: {} — {}", self.engine.name(), self.why)
     }

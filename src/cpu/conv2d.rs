@@ -58,9 +58,9 @@ pub fn conv2d_forward<T: Float>(y: &mut [T], x: &[T], wt: &[T], bias: &[T], d: &
     }
 }
 
-/// Under FLAG_MASK dX is then times [mask > 0] (mask laid out as dX); under
+/// Under FLAG_MASK dX is then times `[mask > 0]` (mask laid out as dX); under
 /// FLAG_UNPOOL, dX is a max-pool's output gradient sent on through `argmax` into
-/// the pool's input gradient, (N, Ci, epi[1], epi[2]).
+/// the pool's input gradient, (N, Ci, `epi[1]`, `epi[2]`).
 pub fn conv2d_backward_input<T: Float>(dx: &mut [T], dy: &[T], wt: &[T], mask: &[T], argmax: &[u32], d: &ConvDims) {
     let (n, cin, _, h, w, _) = d.unpack();
     if d.flags & FLAG_UNPOOL != 0 {
@@ -90,8 +90,8 @@ fn plain_backward_input<T: Float>(dx: &mut [T], dy: &[T], wt: &[T], d: &ConvDims
 
 /// dW, or with `splits` > 1 the partial dW of each split-K chunk of pixels:
 /// dw is then (splits, Co, Ci·k·k) and sum_splits adds the slices. Under
-/// FLAG_GRAD_BIAS each slice also holds the bias gradient (Co) from epi[0] on (a
-/// slice is then epi[0] + Co long; what lies between is not written).
+/// FLAG_GRAD_BIAS each slice also holds the bias gradient (Co) from `epi[0]` on (a
+/// slice is then `epi[0]` + Co long; what lies between is not written).
 pub fn conv2d_backward_weight<T: Float>(dw: &mut [T], dy: &[T], x: &[T], d: &ConvDims) {
     let (n, cin, cout, h, w, k) = d.unpack();
     let (ho, wo) = d.out_hw();

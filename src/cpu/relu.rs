@@ -9,7 +9,7 @@ pub fn relu_forward<T: Float>(y: &mut [T], x: &[T], d: &ElemDims) {
     }
 }
 
-/// In place: dy <- dy · [y > 0].
+/// In place: `dy <- dy · [y > 0]`.
 pub fn relu_backward<T: Float>(dy: &mut [T], y: &[T], d: &ElemDims) {
     for i in 0..d.n as usize {
         if y[i] <= T::zero() {

@@ -44,7 +44,7 @@ pub fn softmax_xent<T: Float>(
     }
 }
 
-/// acc[0] += Σ loss, acc[1] += Σ correct, acc[2] += n.
+/// `acc[0] += Σ loss`, `acc[1] += Σ correct`, `acc[2] += n`.
 pub fn xent_accumulate(acc: &mut [f32], loss: &[f32], correct: &[f32], d: &XentDims) {
     let n = d.n as usize;
     acc[0] += loss[..n].iter().sum::<f32>();

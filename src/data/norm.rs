@@ -1,6 +1,6 @@
 //! How pixel bytes become a network's inputs, stored with the model: each value
 //! v (0..255) divided by `scale` (255 unless `--scale` says otherwise), and with
-//! `--normalize standard` then, per channel c, (v / scale - mean[c]) / std[c],
+//! `--normalize standard` then, per channel c, `(v / scale - mean[c]) / std[c]`,
 //! the mean and deviation taken over the training rows when a run begins.
 
 use super::Images;

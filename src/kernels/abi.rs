@@ -16,7 +16,7 @@ pub trait Dims: bytemuck::Pod {
 
 pub const FLAG_BIAS: u32 = 1;
 pub const FLAG_RELU: u32 = 2;
-/// A gradient store times [mask > 0]: the ReLU backward of the layer below,
+/// A gradient store times `[mask > 0]`: the ReLU backward of the layer below,
 /// folded in by the GPU fusion pass (kernels::fuse).
 pub const FLAG_MASK: u32 = 4;
 /// A gradient store that is a max-pool's output gradient, sent on through the

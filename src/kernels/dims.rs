@@ -18,8 +18,8 @@ pub struct MatmulDims {
     pub b_rs: u32,
     pub b_cs: u32,
     pub flags: u32,
-    /// The fused epilogues' words: FLAG_UNPOOL's [`Unpool`] (k, full h, full w,
-    /// then the pooled C, H, W of a row of C); FLAG_GRAD_BIAS's bias offset at [0].
+    /// The fused epilogues' words: FLAG_UNPOOL's `Unpool` (k, full h, full w,
+    /// then the pooled C, H, W of a row of C); FLAG_GRAD_BIAS's bias offset at `[0]`.
     pub epi: [u32; 8],
 }
 
@@ -51,7 +51,7 @@ impl MatmulDims {
     }
 }
 
-/// out[ch] = Σ x[(i · channels + ch) · inner + j]; mirrors `struct BiasGrad`.
+/// `out[ch] = Σ x[(i · channels + ch) · inner + j]`; mirrors `struct BiasGrad`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct BiasGradDims {
@@ -167,7 +167,7 @@ pub struct ConvDims {
     pub ho: u32,
     pub wo: u32,
     /// The fused epilogues' words: grad input's FLAG_UNPOOL (k, full h, full w);
-    /// grad weight's FLAG_GRAD_BIAS bias offset at [0].
+    /// grad weight's FLAG_GRAD_BIAS bias offset at `[0]`.
     pub epi: [u32; 3],
 }
 
@@ -281,7 +281,7 @@ impl GapDims {
 // shaders/normalize.wgsl
 
 /// Mirrors `struct Normalize`: n values of (N, C, H, W) images, plane = H·W,
-/// C ≤ 4 channels, each value x -> (x - mean[c]) · inv_std[c].
+/// C ≤ 4 channels, each value x -> `(x - mean[c]) · inv_std[c]`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct NormalizeDims {

@@ -100,7 +100,7 @@ pub fn matmul(c: View, a: View, b: View, bias: Option<View>, d: kernels::MatmulD
 }
 
 /// A dense gradient product with the fusion pass's epilogue (`kernels::fuse`):
-/// dX times [mask > 0] (FLAG_MASK) and/or through a max-pool's argmax
+/// dX times `[mask > 0]` (FLAG_MASK) and/or through a max-pool's argmax
 /// (FLAG_UNPOOL); dW with its bias gradient (FLAG_GRAD_BIAS).
 pub fn matmul_grad(c: View, a: View, b: View, mask: View, argmax: View, d: kernels::MatmulDims) -> Op {
     op(Kernel::MatmulGrad, d.params(), &[c, a, b, mask, argmax], gemm(d.m as usize, d.n as usize))
