@@ -15,29 +15,7 @@ const ROWS = DOC.rows;
 
 // ---- the CLI's host logic, mirrored (the page tests hold it to the CLI's steps)
 
-/** cpu::pcg: the counter hash of dropout, augmentation and the shuffle. */
-function pcg(v) {
-  const s = (Math.imul(v, 747796405) + 2891336453) >>> 0;
-  const w = Math.imul(((s >>> ((s >>> 28) + 4)) ^ s) >>> 0, 277803737) >>> 0;
-  return ((w >>> 22) ^ w) >>> 0;
-}
-
-const SHUFFLE_SALT = 0x53485546;
-
-/** train::epoch_order: the training rows of an epoch, a Fisher-Yates shuffle on pcg. */
-function epochOrder(n, seed, epoch) {
-  const lo = seed % 4294967296 >>> 0, hi = Math.floor(seed / 4294967296) >>> 0;
-  const key = pcg((lo ^ pcg((hi ^ pcg((epoch ^ SHUFFLE_SALT) >>> 0)) >>> 0)) >>> 0);
-  const idx = new Uint32Array(n);
-  for (let i = 0; i < n; i++) idx[i] = i;
-  for (let i = n - 1; i >= 1; i--) {
-    const j = pcg((i ^ key) >>> 0) % (i + 1);
-    const t = idx[i];
-    idx[i] = idx[j];
-    idx[j] = t;
-  }
-  return idx;
-}
+// pcg and epochOrder: web/host.js (with node's own test against the Rust)
 
 /** f64::powi as it compiles (compiler-rt's __powidf2: repeated squaring). */
 function powi(a, b) {

@@ -33,6 +33,8 @@ const STORE_LIMIT: usize = 128 << 20;
 
 const PAGE: &str = include_str!("../../web/train.html");
 const UI: &str = include_str!("../../web/train.js");
+/// The host logic the page shares with node's parity test (function declarations only).
+const HOST: &str = include_str!("../../web/host.js");
 
 /// The page for a run of `settings` over `epochs` epochs (the page lets the
 /// visitor change both); `test_rows` keeps only that many of the test set.
@@ -114,7 +116,7 @@ pub fn page(settings: &Settings, epochs: usize, test_rows: Option<usize>) -> Res
         "blob": blob.deflated()?,
     });
     let title = format!("train {}", settings.arch);
-    Ok(super::assemble(PAGE, UI, &title, &doc))
+    Ok(super::assemble(PAGE, &format!("{UI}\n{HOST}"), &title, &doc))
 }
 
 /// The plans and buffers one kind of adapter runs, and (the same for both) where
