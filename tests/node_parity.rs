@@ -1,9 +1,12 @@
 //! The page's host logic (web/host.js) under plain node against its Rust twins,
-//! over thousands of inputs: the counter hash `cpu::pcg` and the epoch order
-//! `train::epoch_order`. No browser: a drift shows here in a second, not only
+//! over thousands of inputs, bit for bit: the counter hash `cpu::pcg`, the epoch
+//! order `train::epoch_order`, the rate schedules `Schedule::lr` and Adam's bias
+//! corrections (`AdamDims::new`). No browser: a drift shows here in a second, not only
 //! in the Chromium tests. Needs `node` on PATH (CI installs it); without it the
 //! test fails where GPUNET_REQUIRE_BROWSER=1, else it says why and skips.
 use gpunet::cpu::pcg;
+use gpunet::kernels::AdamDims;
+use gpunet::schedule::Schedule;
 use gpunet::train::epoch_order;
 use serde_json::{json, Value};
 use std::io::Write;
@@ -15,11 +18,14 @@ fn node(cases: &Value) -> Option<Value> {
     let host = Path::new(env!("CARGO_MANIFEST_DIR")).join("web/host.js");
     let script = format!(
         "const fs = require('fs');\n\
-         const host = new Function(fs.readFileSync({host:?}, 'utf8') + '; return {{ pcg, epochOrder }};')();\n\
+         const host = new Function(fs.readFileSync({host:?}, 'utf8') + '; return {{ pcg, epochOrder, parseSchedule, scheduleLr, adamCorrections }};')();\n\
          const cases = JSON.parse(fs.readFileSync(0, 'utf8'));\n\
          const out = {{\n\
            pcg: cases.pcg.map((v) => host.pcg(v)),\n\
            orders: cases.orders.map(([n, seed, epoch]) => Array.from(host.epochOrder(n, seed, epoch))),\n\
+           rates: cases.rates.map(([text, base, step, per, epochs]) =>\n\
+             host.scheduleLr(host.parseSchedule(text), base, step, per, epochs)),\n\
+           adam: cases.adam.map(([b1, b2, t]) => host.adamCorrections(b1, b2, t)),\n\
          }};\n\
          process.stdout.write(JSON.stringify(out));\n",
         host = host.display().to_string()
@@ -55,7 +61,24 @@ fn host_js_computes_what_the_rust_computes() {
     }
     orders.push((1000, (1u64 << 40) + 5, 3));
     orders.push((999, (1u64 << 53) - 1, 123));
-    let Some(out) = node(&json!({ "pcg": inputs, "orders": orders })) else { return };
+    // rates: every schedule, rates, run lengths, and steps through each run and past its end
+    let mut rates: Vec<(String, f32, u64, u64, u64)> = Vec::new();
+    for text in ["const", "exp:0.95", "exp:0.5", "exp:1", "cosine", "onecycle"] {
+        for base in [1e-3f32, 0.01, 0.005, 3e-4, 0.1] {
+            for (per, epochs) in [(1, 1), (7, 3), (96, 10), (188, 45), (235, 1), (3, 2)] {
+                let total = per * epochs;
+                let steps = (0..total + 3).step_by((total / 40).max(1) as usize);
+                rates.extend(steps.map(|step| (text.to_string(), base, step, per, epochs)));
+            }
+        }
+    }
+    // Adam's corrections: the betas the CLI offers, from step 1 through long runs
+    let mut adam: Vec<(f32, f32, u64)> = Vec::new();
+    for (b1, b2) in [(0.9f32, 0.999f32), (0.7, 0.9), (0.95, 0.98), (0.5, 0.5)] {
+        adam.extend((1..400).chain((400..200_000).step_by(997)).map(|t| (b1, b2, t)));
+    }
+    let cases = json!({ "pcg": inputs, "orders": orders, "rates": rates, "adam": adam });
+    let Some(out) = node(&cases) else { return };
 
     let got: Vec<u32> = serde_json::from_value(out["pcg"].clone()).unwrap();
     let want: Vec<u32> = inputs.iter().map(|&v| pcg(v)).collect();
@@ -70,6 +93,31 @@ fn host_js_computes_what_the_rust_computes() {
         assert!(
             rust.len() == js.len() && first.is_none(),
             "epoch order of n {n}, seed {seed}, epoch {epoch} differs from row {first:?}"
+        );
+    }
+
+    let got: Vec<f64> = serde_json::from_value(out["rates"].clone()).unwrap();
+    assert_eq!(got.len(), rates.len());
+    for ((text, base, step, per, epochs), js) in rates.iter().zip(&got) {
+        let rust = Schedule::parse(text).unwrap().lr(*base, *step, *per, *epochs);
+        assert_eq!(
+            rust.to_bits(),
+            (*js as f32).to_bits(),
+            "{text} from {base}, step {step} of {epochs} x {per}: rust {rust:e}, js {js:e}"
+        );
+    }
+
+    let got: Vec<[f64; 2]> = serde_json::from_value(out["adam"].clone()).unwrap();
+    assert_eq!(got.len(), adam.len());
+    for (&(b1, b2, t), js) in adam.iter().zip(&got) {
+        let d = AdamDims::new(1, 1e-3, b1, b2, 1e-7, 0.0, t);
+        let rust = [d.c1.to_bits(), d.c2.to_bits()];
+        assert_eq!(
+            rust,
+            [(js[0] as f32).to_bits(), (js[1] as f32).to_bits()],
+            "betas {b1}, {b2} at step {t}: rust {}, {}; js {js:?}",
+            d.c1,
+            d.c2
         );
     }
 }

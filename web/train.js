@@ -15,51 +15,8 @@ const ROWS = DOC.rows;
 
 // ---- the CLI's host logic, mirrored (the page tests hold it to the CLI's steps)
 
-// pcg and epochOrder: web/host.js (with node's own test against the Rust)
-
-/** f64::powi as it compiles (compiler-rt's __powidf2: repeated squaring). */
-function powi(a, b) {
-  const recip = b < 0;
-  let r = 1;
-  b = Math.abs(b);
-  for (;;) {
-    if (b & 1) r *= a;
-    b = Math.floor(b / 2);
-    if (b === 0) break;
-    a *= a;
-  }
-  return recip ? 1 / r : r;
-}
-
-/** Schedule::parse of the settings' text: const, exp:G, cosine or onecycle. */
-function parseSchedule(text) {
-  return text.startsWith("exp:") ? { kind: "exp", g: Number(text.slice(4)) } : { kind: text };
-}
-
-/** Schedule::lr: the rate of `step` (from 0) of `epochs` epochs of `perEpoch` steps under `schedule`. */
-function scheduleLr(schedule, base, step, perEpoch, epochs) {
-  base = Math.fround(base);
-  const total = Math.max(perEpoch * epochs, 1);
-  const cosBetween = (from, to, frac) => to + ((from - to) * (1 + Math.cos(Math.PI * frac))) / 2;
-  let lr;
-  switch (schedule.kind) {
-    case "exp":
-      lr = base * powi(schedule.g, Math.floor(step / Math.max(perEpoch, 1)));
-      break;
-    case "cosine":
-      lr = cosBetween(base, 0, Math.min(step / total, 1));
-      break;
-    case "onecycle": {
-      const initial = base / 25, min = initial / 1e4;
-      const peak = 0.3 * total - 1, end = total - 1;
-      lr = step <= peak ? cosBetween(initial, base, step / peak) : cosBetween(base, min, Math.min((step - peak) / (end - peak), 1));
-      break;
-    }
-    default:
-      lr = base;
-  }
-  return Math.fround(lr);
-}
+// pcg, epochOrder, parseSchedule, scheduleLr and adamCorrections: web/host.js
+// (held to their Rust twins by node, tests/node_parity.rs)
 
 // ---- a run on the device
 
@@ -142,9 +99,7 @@ class Trainer {
       const o = P.optim;
       f[o.lr] = lr;
       if (o.kind === "adam") {
-        // AdamDims::new at t = step + 1
-        f[o.c1] = 1 / (1 - powi(f[o.beta1], step + 1));
-        f[o.c2] = 1 / (1 - powi(f[o.beta2], step + 1));
+        [f[o.c1], f[o.c2]] = adamCorrections(f[o.beta1], f[o.beta2], step + 1);
       }
       put(info.optim.op, w);
     }

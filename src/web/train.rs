@@ -7,8 +7,9 @@
 //! 256 workgroups) for GPUs. The page (web/train.js) replays those plans; what a
 //! run changes between launches, it patches exactly as `Net::launch_info` says:
 //! the gather's first row and step, the dropout layers' step, the optimizer's rate
-//! and bias corrections. The epoch order (`train::epoch_order`) and the rate
-//! schedules (`Schedule::lr`) it computes the CLI's way, in web/train.js.
+//! and bias corrections. The epoch order (`train::epoch_order`), the rate
+//! schedules (`Schedule::lr`) and the bias corrections it computes the CLI's
+//! way, in web/host.js (tests/node_parity.rs holds them to the Rust).
 
 use super::base64;
 use crate::engine::Recorder;
