@@ -1,7 +1,9 @@
 //! The page's host logic (web/host.js) under plain node against its Rust twins,
 //! over thousands of inputs, bit for bit: the counter hash `cpu::pcg`, the epoch
-//! order `train::epoch_order`, the rate schedules `Schedule::lr` and Adam's bias
-//! corrections (`AdamDims::new`). No browser: a drift shows here in a second, not only
+//! order `train::epoch_order`, the rate schedules `Schedule::lr`, Adam's bias
+//! corrections (`AdamDims::new`), the weights' average's decay
+//! (`optim::ema_decay`) and MNIST's preparation of a drawing
+//! (`data::picture::to_mnist`). No browser: a drift shows here in a second, not only
 //! in the Chromium tests. Needs `node` on PATH (CI installs it); without it the
 //! test fails where GPUNET_REQUIRE_BROWSER=1, else it says why and skips.
 use gpunet::cpu::pcg;
@@ -18,7 +20,7 @@ fn node(cases: &Value) -> Option<Value> {
     let host = Path::new(env!("CARGO_MANIFEST_DIR")).join("web/host.js");
     let script = format!(
         "const fs = require('fs');\n\
-         const host = new Function(fs.readFileSync({host:?}, 'utf8') + '; return {{ pcg, epochOrder, parseSchedule, scheduleLr, adamCorrections }};')();\n\
+         const host = new Function(fs.readFileSync({host:?}, 'utf8') + '; return {{ pcg, epochOrder, parseSchedule, scheduleLr, adamCorrections, emaDecay, toMnist }};')();\n\
          const cases = JSON.parse(fs.readFileSync(0, 'utf8'));\n\
          const out = {{\n\
            pcg: cases.pcg.map((v) => host.pcg(v)),\n\
@@ -26,6 +28,8 @@ fn node(cases: &Value) -> Option<Value> {
            rates: cases.rates.map(([text, base, step, per, epochs]) =>\n\
              host.scheduleLr(host.parseSchedule(text), base, step, per, epochs)),\n\
            adam: cases.adam.map(([b1, b2, t]) => host.adamCorrections(b1, b2, t)),\n\
+           ema: cases.ema.map(([decay, step]) => host.emaDecay(decay, step)),\n\
+           digits: cases.drawings.map(([ink, w, h]) => {{ const d = host.toMnist(ink, w, h); return d && Array.from(d); }}),\n\
          }};\n\
          process.stdout.write(JSON.stringify(out));\n",
         host = host.display().to_string()
@@ -77,7 +81,14 @@ fn host_js_computes_what_the_rust_computes() {
     for (b1, b2) in [(0.9f32, 0.999f32), (0.7, 0.9), (0.95, 0.98), (0.5, 0.5)] {
         adam.extend((1..400).chain((400..200_000).step_by(997)).map(|t| (b1, b2, t)));
     }
-    let cases = json!({ "pcg": inputs, "orders": orders, "rates": rates, "adam": adam });
+    // the average's decay: --ema's usual values and odd ones, through its warm-up and long after
+    let mut ema: Vec<(f32, u64)> = Vec::new();
+    for decay in [0.9f32, 0.99, 0.999, 0.9999, 0.5, 0.123_456_7] {
+        ema.extend((0..3000).chain((3000..10_000_000).step_by(99_991)).map(|step| (decay, step)));
+    }
+    let drawings = drawings();
+    let cases =
+        json!({ "pcg": inputs, "orders": orders, "rates": rates, "adam": adam, "ema": ema, "drawings": drawings });
     let Some(out) = node(&cases) else { return };
 
     let got: Vec<u32> = serde_json::from_value(out["pcg"].clone()).unwrap();
@@ -120,4 +131,59 @@ fn host_js_computes_what_the_rust_computes() {
             d.c2
         );
     }
+
+    let got: Vec<f64> = serde_json::from_value(out["ema"].clone()).unwrap();
+    assert_eq!(got.len(), ema.len());
+    for (&(decay, step), js) in ema.iter().zip(&got) {
+        let rust = gpunet::optim::ema_decay(decay, step);
+        assert_eq!(rust.to_bits(), (*js as f32).to_bits(), "decay {decay} at step {step}: rust {rust}, js {js}");
+    }
+
+    let got: Vec<Option<Vec<u8>>> = serde_json::from_value(out["digits"].clone()).unwrap();
+    assert_eq!(got.len(), drawings.len());
+    for ((ink, w, h), js) in drawings.iter().zip(&got) {
+        let rust = gpunet::data::picture::to_mnist(ink, *w, *h);
+        assert!(
+            &rust == js,
+            "the {w}x{h} drawing of {} inked values prepares differently",
+            ink.iter().filter(|&&v| v > 0.0).count()
+        );
+    }
+}
+
+/// Drawings of many sizes as the pad and pictures give them: strokes of whole
+/// and fractional ink, single dots, thin lines at the edges, and blank ones.
+fn drawings() -> Vec<(Vec<f32>, usize, usize)> {
+    let mut state = 0x2545_f491u32;
+    let mut next = move || {
+        state = pcg(state);
+        state
+    };
+    let mut out = Vec::new();
+    for (k, &(w, h)) in [(28, 28), (280, 280), (100, 60), (7, 300), (1, 1), (300, 5), (64, 64), (33, 91)]
+        .iter()
+        .cycle()
+        .take(40)
+        .enumerate()
+    {
+        let mut ink = vec![0f32; w * h];
+        match k % 5 {
+            0 => {} // blank: no digit
+            1 => ink[(next() as usize) % (w * h)] = 255.0,
+            2 => ink.iter_mut().step_by(w.max(2) - 1).for_each(|v| *v = (next() % 256) as f32),
+            _ => {
+                // a few random strokes, anti-aliased edges in quarter steps
+                for _ in 0..(3 + next() % 5) {
+                    let (mut x, mut y) = ((next() as usize) % w, (next() as usize) % h);
+                    for _ in 0..(next() % 200) {
+                        ink[y * w + x] = if k % 2 == 0 { 255.0 } else { (next() % 1021) as f32 / 4.0 };
+                        x = (x + (next() % 3) as usize + w - 1) % w;
+                        y = (y + (next() % 3) as usize + h - 1) % h;
+                    }
+                }
+            }
+        }
+        out.push((ink, w, h));
+    }
+    out
 }

@@ -6,75 +6,9 @@
 
 const PAD_SIDE = 28; // MNIST's images
 const $ = (id) => document.getElementById(id);
-const BOX = 20; // MNIST fits each digit's bounding box into 20x20, then centres it by mass
 
-/** Area-averaging weights: target cell t of `dst` covers source [t·src/dst, (t+1)·src/dst). */
-function coverage(src, dst) {
-  const scale = src / dst;
-  const cells = [];
-  for (let t = 0; t < dst; t++) {
-    const lo = t * scale, hi = (t + 1) * scale;
-    const list = [];
-    for (let i = Math.floor(lo); i < Math.min(src, Math.ceil(hi)); i++) {
-      const w = Math.min(hi, i + 1) - Math.max(lo, i);
-      if (w > 0) list.push([i, w]);
-    }
-    cells.push(list);
-  }
-  return cells;
-}
-
-/**
- * A drawing as MNIST made its digits: crop to the ink's bounding box, fit it into
- * 20x20 keeping the aspect ratio (area-averaged), and place it in 28x28 so its
- * centre of mass is the centre. `ink`: w·h values 0..255. Null where nothing is drawn.
- */
-function toMnist(ink, w, h) {
-  let x0 = w, y0 = h, x1 = -1, y1 = -1;
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      if (ink[y * w + x] > 0) {
-        if (x < x0) x0 = x;
-        if (x > x1) x1 = x;
-        if (y < y0) y0 = y;
-        if (y > y1) y1 = y;
-      }
-    }
-  }
-  if (x1 < 0) return null;
-  const bw = x1 - x0 + 1, bh = y1 - y0 + 1;
-  const s = BOX / Math.max(bw, bh);
-  const tw = Math.max(1, Math.round(bw * s)), th = Math.max(1, Math.round(bh * s));
-  const cx = coverage(bw, tw), cy = coverage(bh, th);
-  const area = (bw / tw) * (bh / th);
-  const fit = new Float32Array(tw * th);
-  let mass = 0, mx = 0, my = 0;
-  for (let ty = 0; ty < th; ty++) {
-    for (let tx = 0; tx < tw; tx++) {
-      let sum = 0;
-      for (const [sy, a] of cy[ty]) {
-        const row = (y0 + sy) * w + x0;
-        for (const [sx, b] of cx[tx]) sum += a * b * ink[row + sx];
-      }
-      const v = sum / area;
-      fit[ty * tw + tx] = v;
-      mass += v;
-      mx += (tx + 0.5) * v;
-      my += (ty + 0.5) * v;
-    }
-  }
-  const ox = Math.round(PAD_SIDE / 2 - mx / mass), oy = Math.round(PAD_SIDE / 2 - my / mass);
-  const out = new Uint8Array(PAD_SIDE * PAD_SIDE);
-  for (let ty = 0; ty < th; ty++) {
-    for (let tx = 0; tx < tw; tx++) {
-      const x = tx + ox, y = ty + oy;
-      if (x >= 0 && x < PAD_SIDE && y >= 0 && y < PAD_SIDE) {
-        out[y * PAD_SIDE + x] = Math.min(255, Math.round(fit[ty * tw + tx]));
-      }
-    }
-  }
-  return out;
-}
+// coverage and toMnist (MNIST's preprocessing): web/host.js, held to
+// data::picture::to_mnist by node (tests/node_parity.rs)
 
 // ---- the drawing pad
 

@@ -103,6 +103,11 @@ class Trainer {
       }
       put(info.optim.op, w);
     }
+    if (info.ema) {
+      const w = Uint32Array.from(info.ema.params);
+      new Float32Array(w.buffer)[P.ema_decay] = emaDecay(S.ema, step);
+      put(info.ema.op, w);
+    }
     const enc = d.createCommandEncoder();
     encodePlan(enc, plan);
     d.queue.submit([enc.finish()]);
@@ -127,24 +132,42 @@ class Trainer {
     this.device.queue.writeBuffer(this.bufs[this.prog.acc[which]], 0, new Float32Array([sums[0], sums[1], sums[2], 0]));
   }
 
-  /** train::evaluate: mean loss and accuracy over `rows` store rows listed from index[first]. */
+  /**
+   * Net::swap_ema: exchanges the weights and their average (with --ema), so that
+   * what runs between two swaps (evaluation, prediction) reads the average.
+   */
+  swapEma() {
+    if (this.prog.ema === null) return;
+    const bytes = this.prog.buffers[this.prog.params].words * 4;
+    this.swapScratch ||= this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+    const [w, a, t] = [this.bufs[this.prog.params], this.bufs[this.prog.ema], this.swapScratch];
+    const enc = this.device.createCommandEncoder();
+    enc.copyBufferToBuffer(w, 0, t, 0, bytes);
+    enc.copyBufferToBuffer(a, 0, w, 0, bytes);
+    enc.copyBufferToBuffer(t, 0, a, 0, bytes);
+    this.device.queue.submit([enc.finish()]);
+  }
+
+  /** train::evaluate: mean loss and accuracy over `rows` store rows listed from index[first], with the average where the run keeps one. */
   async evaluate(first, rows) {
     const b = RUN.batch;
     this.setAcc("eval", [0, 0, 0]);
+    this.swapEma();
     for (let i = 0; i * b < rows; i++) {
       const n = Math.min(b, rows - i * b);
       await this.launch(`eval:${n}`, first + i * b, 0, 0);
     }
+    this.swapEma();
     const [loss, hit, n] = await this.readAcc("eval");
     return [loss / n, hit / n];
   }
 
-  /** The parameters as they are now. */
+  /** The model's parameters as they are now: the weights, or with --ema their average (as the CLI saves). */
   async params() {
     const words = this.prog.buffers[this.prog.params].words;
     const rb = this.device.createBuffer({ size: words * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     const enc = this.device.createCommandEncoder();
-    enc.copyBufferToBuffer(this.bufs[this.prog.params], 0, rb, 0, words * 4);
+    enc.copyBufferToBuffer(this.bufs[this.prog.ema ?? this.prog.params], 0, rb, 0, words * 4);
     this.device.queue.submit([enc.finish()]);
     await rb.mapAsync(GPUMapMode.READ);
     const p = new Float32Array(rb.getMappedRange().slice(0));
@@ -158,7 +181,12 @@ class Trainer {
     new Uint8Array(words.buffer).set(img);
     const d = this.device;
     d.queue.writeBuffer(this.bufs[this.prog.store], ROWS.draw * (DOC.pixels / 4) * 4, words);
-    await this.launch("predict:1", ROWS.draw, 0, 0);
+    // swap, launch, swap back, all submitted before anything else can run (a
+    // training step between them would train the average)
+    this.swapEma();
+    const launched = this.launch("predict:1", ROWS.draw, 0, 0);
+    this.swapEma();
+    await launched;
     const enc = d.createCommandEncoder();
     enc.copyBufferToBuffer(this.bufs[this.prog.probs], 0, this.probsRead, 0, DOC.classes * 4);
     d.queue.submit([enc.finish()]);

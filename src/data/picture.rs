@@ -1,5 +1,5 @@
 //! Digits from image files (PNG, JPEG, GIF, BMP, WebP, TIFF, PNM), prepared the way
-//! MNIST's were made and the web pages prepare a drawing (web/pad.js, `toMnist`,
+//! MNIST's were made and the web pages prepare a drawing (web/host.js, `toMnist`,
 //! which this mirrors operation for operation, so both give the same 28x28 for the
 //! same strokes): the ink's bounding box fitted into 20x20 keeping its aspect
 //! ratio (area-averaged), then placed in 28x28 with its centre of mass at the
@@ -100,12 +100,12 @@ fn coverage(src: usize, dst: usize) -> Vec<Vec<(usize, f64)>> {
         .collect()
 }
 
-/// JavaScript's Math.round (halves toward +∞), as pad.js rounds.
+/// JavaScript's Math.round (halves toward +∞), as web/host.js rounds.
 fn js_round(x: f64) -> f64 {
     (x + 0.5).floor()
 }
 
-/// pad.js's `toMnist`: `ink` (w·h values 0..255) as a 28x28 digit; None without ink.
+/// web/host.js's `toMnist` (tests/node_parity.rs holds the two equal): `ink` (w·h values 0..255) as a 28x28 digit; None without ink.
 pub fn to_mnist(ink: &[f32], w: usize, h: usize) -> Option<Vec<u8>> {
     let (mut x0, mut y0, mut x1, mut y1) = (w, h, None, 0);
     for y in 0..h {

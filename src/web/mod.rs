@@ -39,6 +39,9 @@ const UI: &str = include_str!("../../web/page.js");
 const PICTURE_PAGE: &str = include_str!("../../web/picture.html");
 const PICTURE_UI: &str = include_str!("../../web/picture.js");
 const PAD: &str = include_str!("../../web/pad.js");
+/// The host logic the pages share with node's parity test (function declarations
+/// only), pasted after the drawing card (tests/node_parity.rs).
+const HOST: &str = include_str!("../../web/host.js");
 
 /// The page's name of the module a launch runs without its kind of sums: the
 /// file and the core it pastes ("-" for a file without a GEMM).
@@ -141,7 +144,7 @@ fn assemble(page: &str, ui: &str, title: &str, doc: &Value) -> String {
     // inside <script>, only "</" could end the element early; "<\/" is the same JSON string
     let data = doc.to_string().replace("</", "<\\/");
     page.replacen("/*GPUNET_RUNTIME*/", RUNTIME, 1)
-        .replacen("/*GPUNET_PAD*/", PAD, 1)
+        .replacen("/*GPUNET_PAD*/", &format!("{PAD}\n{HOST}"), 1)
         .replacen("/*GPUNET_UI*/", ui, 1)
         .replace("GPUNET_TITLE", &html_escape(title))
         .replacen("/*GPUNET_DATA*/", &data, 1)

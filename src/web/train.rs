@@ -7,9 +7,10 @@
 //! 256 workgroups) for GPUs. The page (web/train.js) replays those plans; what a
 //! run changes between launches, it patches exactly as `Net::launch_info` says:
 //! the gather's first row and step, the dropout layers' step, the optimizer's rate
-//! and bias corrections. The epoch order (`train::epoch_order`), the rate
-//! schedules (`Schedule::lr`) and the bias corrections it computes the CLI's
-//! way, in web/host.js (tests/node_parity.rs holds them to the Rust).
+//! and bias corrections, the weights' average's decay (`--ema`). The epoch order
+//! (`train::epoch_order`), the rate schedules (`Schedule::lr`), the bias
+//! corrections and the average's decay it computes the CLI's way, in web/host.js
+//! (tests/node_parity.rs holds them to the Rust).
 
 use super::base64;
 use crate::engine::Recorder;
@@ -17,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::gpu::Class;
 use crate::kernels::op::Op;
 use crate::kernels::shaders::Gemm;
-use crate::kernels::{AdamDims, DropoutDims, GatherDims, SgdDims};
+use crate::kernels::{AdamDims, DropoutDims, EmaDims, GatherDims, SgdDims};
 use crate::model::checkpoint;
 use crate::model::launch::LaunchInfo;
 use crate::model::{Acc, Mode, Net, NetConfig, Spec};
@@ -34,19 +35,12 @@ const STORE_LIMIT: usize = 128 << 20;
 
 const PAGE: &str = include_str!("../../web/train.html");
 const UI: &str = include_str!("../../web/train.js");
-/// The host logic the page shares with node's parity test (function declarations only).
-const HOST: &str = include_str!("../../web/host.js");
 
 /// The page for a run of `settings` over `epochs` epochs (the page lets the
 /// visitor change both); `test_rows` keeps only that many of the test set.
 pub fn page(settings: &Settings, epochs: usize, test_rows: Option<usize>) -> Result<String> {
     settings.validate()?;
     crate::settings::check_epochs(epochs)?;
-    if settings.ema.is_some() {
-        return Err(crate::error::Error::usage(
-            "--ema is not in the training page yet (the CLI's `train` has it); leave it out of export-web --train",
-        ));
-    }
     let mut data = train::load_data(settings)?;
     let spec = data.spec(&settings.arch)?;
     // the drawing card reads MNIST's digits; other data trains without it
@@ -109,6 +103,7 @@ pub fn page(settings: &Settings, epochs: usize, test_rows: Option<usize>) -> Res
             "gather_step": offset_of!(GatherDims, step) / 4,
             "dropout_step": offset_of!(DropoutDims, step) / 4,
             "optim": optim,
+            "ema_decay": offset_of!(EmaDims, decay) / 4,
         },
         "programs": programs,
         "shaders": shaders,
@@ -117,7 +112,7 @@ pub fn page(settings: &Settings, epochs: usize, test_rows: Option<usize>) -> Res
         "blob": blob.deflated()?,
     });
     let title = format!("train {}", settings.arch);
-    Ok(super::assemble(PAGE, &format!("{UI}\n{HOST}"), &title, &doc))
+    Ok(super::assemble(PAGE, UI, &title, &doc))
 }
 
 /// The plans and buffers one kind of adapter runs, and (the same for both) where
@@ -151,6 +146,9 @@ fn program(
     net.set_label_smoothing(s.label_smoothing);
     let init = net.init_params(s.seed);
     net.write_params(&mut rec, &init)?;
+    if let Some(decay) = s.ema {
+        net.set_ema(&mut rec, decay, &init)?;
+    }
     // validation, test and the drawing row stay in place; the page writes each epoch's order before them
     let rows = n_train + n_val + n_test + 1;
     net.set_index(&mut rec, n_train, &(n_train as u32..rows as u32).collect::<Vec<_>>())?;
@@ -187,6 +185,8 @@ fn program(
         "params": net.params_view().buf,
         "acc": { "train": net.acc_view(Acc::Train).buf, "eval": net.acc_view(Acc::Eval).buf },
         "probs": net.probs_view(1).buf,
+        // with --ema: the weights' average, which evaluation, prediction and the model file use
+        "ema": net.ema_view().map(|v| v.buf),
     });
     Ok((program, (template, layout.floats, layout.steps, layout.sums, layout.header)))
 }
@@ -206,6 +206,7 @@ fn plan_json(
         "gather": { "op": info.gather.0, "params": info.gather.1.to_vec() },
         "dropouts": info.dropouts.iter().map(|(i, p)| json!({ "op": i, "params": p.to_vec() })).collect::<Vec<_>>(),
         "optim": info.optim.map(|(i, p)| json!({ "op": i, "params": p.to_vec() })),
+        "ema": info.ema.map(|(i, p)| json!({ "op": i, "params": p.to_vec() })),
     })
 }
 

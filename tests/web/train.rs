@@ -53,7 +53,8 @@ fn floats_of_base64(v: &Value) -> Vec<f32> {
 
 /// `steps` steps of the reference engine on the run the page was exported for
 /// (FLAGS over `s`): the same split, store, init, epoch order, rates; each
-/// step's mean loss and the weights after them, and the initial weights.
+/// step's mean loss and the model's weights after them (with `s.ema`, their
+/// average), and the initial weights.
 fn reference(s: Settings, steps: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let s = Settings { batch: 16, limit: Some(160), seed: 5, lr: 0.003, adam_betas: (0.7, 0.9), ..s };
     let data = gpunet::train::load_data(&s).unwrap();
@@ -63,6 +64,9 @@ fn reference(s: Settings, steps: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let mut net = Net::new(&mut e, data.spec(&s.arch).unwrap(), &data.store(1), cfg).unwrap();
     let init = net.init_params(5);
     net.write_params(&mut e, &init).unwrap();
+    if let Some(decay) = s.ema {
+        net.set_ema(&mut e, decay, &init).unwrap();
+    }
     net.set_index(&mut e, 0, &gpunet::train::epoch_order(n_train, 5, 0)).unwrap();
     net.set_acc(&mut e, Acc::Train, [0.0; 3]).unwrap();
     let mut losses = Vec::new();
@@ -74,7 +78,8 @@ fn reference(s: Settings, steps: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
         losses.push(((now.0 - before.0) / (now.2 - before.2)) as f32);
         before = now;
     }
-    (losses, e.read_f32(net.params_view()).unwrap(), init)
+    // the model's weights: with --ema their average, as the CLI saves and the page's params() reads
+    (losses, e.read_f32(net.ema_view().unwrap_or(net.params_view())).unwrap(), init)
 }
 
 #[test]
@@ -89,6 +94,9 @@ fn train_page_steps_equal_the_reference_engine_under_both_plans() {
     let s = Settings { train: Some(pictures.clone()), normalize: "standard".into(), ..Settings::new(PICTURE_ARCH) };
     let flags = ["--data", pictures.to_str().unwrap(), "--normalize", "standard"];
     let page = page_steps_equal_the_reference("train-steps-pictures.html", s, &flags);
+    // --ema: the average the page keeps, its decay patched each step, equals the reference's
+    let s = Settings { ema: Some(0.9), ..Settings::new(ARCH) };
+    page_steps_equal_the_reference("train-steps-ema.html", s, &["--ema", "0.9"]);
     let doc = super::page_doc(&page);
     assert_eq!((doc["digits"].clone(), doc["data"].clone()), (json!(false), json!("3x9x13 in 3 classes")));
 }
