@@ -74,16 +74,21 @@ async function inflate(text) {
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
+/** The module an op runs in (a key of the page's shaders): its file and core, with subgroup or tree sums. */
+function moduleOf(op, subgroups) {
+  return op.module + "|" + (subgroups && op.reduce ? "subgroup" : "tree");
+}
+
 /**
- * The pipelines `ops` run, each op's module named by `moduleOf(op)` (a key of
+ * The pipelines `ops` run, each op's module named by `moduleFor(op)` (a key of
  * `shaders`): Map "module:entry" -> GPUComputePipeline. A module that does not
  * compile throws, naming its file, line and column.
  */
-async function compilePipelines(device, shaders, ops, moduleOf) {
+async function compilePipelines(device, shaders, ops, moduleFor) {
   const modules = new Map();
   const pipelines = new Map();
   for (const op of ops) {
-    const name = moduleOf(op);
+    const name = moduleFor(op);
     const key = name + ":" + op.kernel;
     if (pipelines.has(key)) continue;
     if (!modules.has(name)) {
@@ -152,7 +157,7 @@ class Runtime {
   async compile() {
     const d = this.device;
     const ops = this.doc.models.flatMap((m) => Object.values(m.plans).flat());
-    this.pipelines = await compilePipelines(d, this.doc.shaders, ops, (op) => op.shader);
+    this.pipelines = await compilePipelines(d, this.doc.shaders, ops, (op) => moduleOf(op, false));
     d.pushErrorScope("validation");
     for (const m of this.doc.models) this.models.push(this.load(m));
     const err = await d.popErrorScope();
@@ -173,7 +178,7 @@ class Runtime {
     });
     const plans = new Map();
     for (const [n, ops] of Object.entries(m.plans)) {
-      plans.set(Number(n), preparePlan(d, bufs, ops, (op) => this.pipelines.get(op.shader + ":" + op.kernel)));
+      plans.set(Number(n), preparePlan(d, bufs, ops, (op) => this.pipelines.get(moduleOf(op, false) + ":" + op.kernel)));
     }
     const readback = d.createBuffer({
       label: "probabilities readback",

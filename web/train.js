@@ -53,12 +53,12 @@ class Trainer {
       if (b.data) d.queue.writeBuffer(buf, 0, data, b.data[0], b.data[1]);
       return buf;
     });
-    const moduleOf = (op) => op.module + "|" + (this.subgroups && op.reduce ? "subgroup" : "tree");
+    const moduleFor = (op) => moduleOf(op, this.subgroups);
     const ops = Object.values(this.prog.plans).flatMap((p) => p.ops);
-    const pipelines = await compilePipelines(d, DOC.shaders, ops, moduleOf);
+    const pipelines = await compilePipelines(d, DOC.shaders, ops, moduleFor);
     this.plans = new Map();
     for (const [key, p] of Object.entries(this.prog.plans)) {
-      const plan = preparePlan(d, this.bufs, p.ops, (op) => pipelines.get(moduleOf(op) + ":" + op.kernel));
+      const plan = preparePlan(d, this.bufs, p.ops, (op) => pipelines.get(moduleFor(op) + ":" + op.kernel));
       this.plans.set(key, { ...plan, info: p });
     }
     const readback = (size) => d.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });

@@ -152,7 +152,7 @@ fn assemble(page: &str, ui: &str, title: &str, doc: &Value) -> String {
 
 /// One model's buffers (sizes, labels, initial contents) and its prediction
 /// plans over 1 and BATCH rows; adds the shaders they use to `shaders`.
-fn export(m: &Member, shaders: &mut BTreeMap<&'static str, String>) -> Result<Value> {
+fn export(m: &Member, shaders: &mut BTreeMap<String, String>) -> Result<Value> {
     let spec = &m.model.spec;
     let mut rec = Recorder::for_split(None);
     let blank =
@@ -164,12 +164,8 @@ fn export(m: &Member, shaders: &mut BTreeMap<&'static str, String>) -> Result<Va
     let mut plans = serde_json::Map::new();
     for n in [1, BATCH] {
         let id = net.plan(&mut rec, Mode::Predict, n)?;
-        let ops = rec.host.ops(id);
-        for op in ops {
-            let shader: Shader = op.kernel.info().shader;
-            shaders.entry(shader.file()).or_insert_with(|| shader.source(GEMM, false).into_owned());
-        }
-        plans.insert(n.to_string(), ops.iter().map(op_json).collect());
+        let ops = rec.host.ops(id).iter().map(|op| op_json(op, (GEMM, None), false, shaders)).collect();
+        plans.insert(n.to_string(), ops);
     }
     let buffers = buffer_list(&rec, |words| json!(base64(bytemuck::cast_slice(words))));
     let store = net.store_view();
@@ -184,13 +180,26 @@ fn export(m: &Member, shaders: &mut BTreeMap<&'static str, String>) -> Result<Va
     }))
 }
 
-/// An op as the page replays it: pipeline, parameter block, views, workgroups.
-fn op_json(op: &Op) -> Value {
-    let (groups, _) = op.launch(GEMM, None);
+/// An op as every page replays it: its entry point, the module it runs in (file
+/// and GEMM core; the page adds the kind of sums, where `reduce` says the file
+/// sums over workgroups), its parameter block, views and workgroups. The module
+/// with tree sums, and with subgroup sums too where `subgroups`, joins `shaders`.
+fn op_json(
+    op: &Op,
+    (gemm, fill): (Gemm, Option<usize>),
+    subgroups: bool,
+    shaders: &mut BTreeMap<String, String>,
+) -> Value {
+    let info = op.kernel.info();
+    let (groups, core) = op.launch(gemm, fill);
+    for sg in [false, subgroups] {
+        add_module(shaders, info.shader, core, sg);
+    }
     let views: Vec<[usize; 3]> = op.views.iter().map(|v| [v.buf, v.offset, v.len]).collect();
     json!({
-        "kernel": op.kernel.name(),
-        "shader": op.kernel.info().shader.file(),
+        "kernel": info.entry,
+        "module": module_name(info.shader, core),
+        "reduce": info.shader.uses_reduce(),
         "params": op.params.to_vec(),
         "views": views,
         "groups": groups,

@@ -16,7 +16,6 @@ use super::base64;
 use crate::engine::Recorder;
 use crate::error::{Error, Result};
 use crate::gpu::Class;
-use crate::kernels::op::Op;
 use crate::kernels::shaders::Gemm;
 use crate::kernels::{AdamDims, DropoutDims, EmaDims, GatherDims, SgdDims};
 use crate::model::checkpoint;
@@ -200,31 +199,13 @@ fn plan_json(
     gemm: (Gemm, Option<usize>),
     shaders: &mut BTreeMap<String, String>,
 ) -> Value {
-    let ops: Vec<Value> = rec.host.ops(info.plan).iter().map(|op| op_json(op, gemm, shaders)).collect();
+    let ops: Vec<Value> = rec.host.ops(info.plan).iter().map(|op| super::op_json(op, gemm, true, shaders)).collect();
     json!({
         "ops": ops,
         "gather": { "op": info.gather.0, "params": info.gather.1.to_vec() },
         "dropouts": info.dropouts.iter().map(|(i, p)| json!({ "op": i, "params": p.to_vec() })).collect::<Vec<_>>(),
         "optim": info.optim.map(|(i, p)| json!({ "op": i, "params": p.to_vec() })),
         "ema": info.ema.map(|(i, p)| json!({ "op": i, "params": p.to_vec() })),
-    })
-}
-
-fn op_json(op: &Op, (gemm, fill): (Gemm, Option<usize>), shaders: &mut BTreeMap<String, String>) -> Value {
-    let info = op.kernel.info();
-    let (groups, core) = op.launch(gemm, fill);
-    // the page picks the kind of sums at run time: both go in
-    for sg in [false, true] {
-        super::add_module(shaders, info.shader, core, sg);
-    }
-    let views: Vec<[usize; 3]> = op.views.iter().map(|v| [v.buf, v.offset, v.len]).collect();
-    json!({
-        "kernel": info.entry,
-        "module": super::module_name(info.shader, core),
-        "reduce": info.shader.uses_reduce(),
-        "params": op.params.to_vec(),
-        "views": views,
-        "groups": groups,
     })
 }
 

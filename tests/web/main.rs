@@ -80,18 +80,16 @@ fn page_doc(page: &Path) -> Value {
 fn export_carries_the_plans_the_embedded_kernels_and_the_weights() {
     let f = fixture();
     let doc = page_doc(&f.page);
-    // every shader exactly as the binary compiles it (includes expanded, the GPU core)
+    // every module exactly as the binary compiles it (includes expanded, the GPU
+    // core, tree sums), named as the training page names its modules: file|core|sums
     let shaders = doc["shaders"].as_object().unwrap();
-    assert!(shaders.contains_key("conv2d.wgsl") && shaders.contains_key("data.wgsl"), "{:?}", shaders.keys());
-    for s in Shader::ALL {
-        if let Some(text) = shaders.get(s.file()) {
-            assert_eq!(
-                text.as_str().unwrap(),
-                s.source(Gemm::Tiled, false),
-                "{} differs from the embedded source",
-                s.file()
-            );
-        }
+    let keys: Vec<&String> = shaders.keys().collect();
+    assert!(shaders.contains_key("conv2d.wgsl|tiled|tree") && shaders.contains_key("data.wgsl|-|tree"), "{keys:?}");
+    for (key, text) in shaders {
+        let [file, core, sums] = key.split('|').collect::<Vec<_>>()[..] else { panic!("module name {key}") };
+        let s = Shader::ALL.into_iter().find(|s| s.file() == file).unwrap_or_else(|| panic!("no shader {file}"));
+        assert_eq!((core, sums), (if s.uses_gemm() { "tiled" } else { "-" }, "tree"), "{key}");
+        assert_eq!(text.as_str().unwrap(), s.source(Gemm::Tiled, false), "{key} differs from the embedded source");
     }
     let models = doc["models"].as_array().unwrap();
     assert_eq!(models.len(), 2);
@@ -144,7 +142,7 @@ fn check_plans(m: &Value, shaders: &serde_json::Map<String, Value>) {
         assert_eq!(ops[0]["kernel"], "gather");
         assert_eq!(ops[ops.len() - 1]["kernel"], "softmax");
         for op in ops {
-            assert!(shaders.contains_key(op["shader"].as_str().unwrap()), "{op}");
+            assert!(shaders.contains_key(&format!("{}|tree", op["module"].as_str().unwrap())), "{op}");
             for v in op["views"].as_array().unwrap() {
                 let (buf, off, len) = (v[0].as_u64().unwrap(), v[1].as_u64().unwrap(), v[2].as_u64().unwrap());
                 assert!(off + len <= bufs[buf as usize]["words"].as_u64().unwrap(), "{op}");
