@@ -158,14 +158,15 @@ class Runtime {
     const d = this.device;
     const ops = this.doc.models.flatMap((m) => Object.values(m.plans).flat());
     this.pipelines = await compilePipelines(d, this.doc.shaders, ops, (op) => moduleOf(op, false));
+    const data = new Uint32Array((await inflate(this.doc.blob)).buffer, 0, this.doc.words);
     d.pushErrorScope("validation");
-    for (const m of this.doc.models) this.models.push(this.load(m));
+    for (const m of this.doc.models) this.models.push(this.load(m, data));
     const err = await d.popErrorScope();
     if (err) throw new Error("WebGPU rejected the kernels or buffers: " + err.message);
   }
 
-  /** A model's buffers (with their initial contents) and its plans, ready to run. */
-  load(m) {
+  /** A model's buffers (their initial contents from the page's blob, `data`) and its plans, ready to run. */
+  load(m, data) {
     const d = this.device;
     const bufs = m.buffers.map((b) => {
       const buf = d.createBuffer({
@@ -173,7 +174,7 @@ class Runtime {
         size: Math.max(1, b.words) * 4,
         usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
       });
-      if (b.data) d.queue.writeBuffer(buf, 0, decodeBase64(b.data));
+      if (b.data) d.queue.writeBuffer(buf, 0, data, b.data[0], b.data[1]);
       return buf;
     });
     const plans = new Map();

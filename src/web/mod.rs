@@ -22,7 +22,8 @@ use crate::kernels::shaders::{Gemm, Shader};
 use crate::model::checkpoint::Model;
 use crate::model::{Mode, Net, NetConfig};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
 use std::path::Path;
 
 /// Rows of the page's batch plan (its test hook and batch predictions); single
@@ -111,10 +112,10 @@ pub fn page(members: &[Member]) -> Result<String> {
             )));
         }
     }
-    let mut shaders = BTreeMap::new();
+    let (mut shaders, mut blob) = (BTreeMap::new(), Blob::default());
     let mut models = Vec::new();
     for m in members {
-        models.push(export(m, &mut shaders)?);
+        models.push(export(m, &mut shaders, &mut blob)?);
     }
     let digits = draws_digits(spec);
     let (c, h, w) = spec.input;
@@ -127,6 +128,9 @@ pub fn page(members: &[Member]) -> Result<String> {
         "size": spec.input_size(),
         "shaders": shaders,
         "models": models,
+        // every buffer's initial contents, as the training page ships them
+        "words": blob.words.len(),
+        "blob": blob.deflated()?,
     });
     let title = members.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(" + ");
     Ok(if digits { assemble(PAGE, UI, &title, &doc) } else { assemble(PICTURE_PAGE, PICTURE_UI, &title, &doc) })
@@ -151,8 +155,9 @@ fn assemble(page: &str, ui: &str, title: &str, doc: &Value) -> String {
 }
 
 /// One model's buffers (sizes, labels, initial contents) and its prediction
-/// plans over 1 and BATCH rows; adds the shaders they use to `shaders`.
-fn export(m: &Member, shaders: &mut BTreeMap<String, String>) -> Result<Value> {
+/// plans over 1 and BATCH rows; adds the shaders they use to `shaders`, the
+/// buffers' contents to `blob`.
+fn export(m: &Member, shaders: &mut BTreeMap<String, String>, blob: &mut Blob) -> Result<Value> {
     let spec = &m.model.spec;
     let mut rec = Recorder::for_split(None);
     let blank =
@@ -167,7 +172,7 @@ fn export(m: &Member, shaders: &mut BTreeMap<String, String>) -> Result<Value> {
         let ops = rec.host.ops(id).iter().map(|op| op_json(op, (GEMM, None), false, shaders)).collect();
         plans.insert(n.to_string(), ops);
     }
-    let buffers = buffer_list(&rec, |words| json!(base64(bytemuck::cast_slice(words))));
+    let buffers = buffer_list(&rec, |words| json!(blob.put(words)));
     let store = net.store_view();
     Ok(json!({
         "name": m.name,
@@ -229,4 +234,37 @@ fn base64(bytes: &[u8]) -> String {
 
 fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// Initial buffer contents, each stored once however many buffers start with it,
+/// deflated into one base64 text.
+#[derive(Default)]
+struct Blob {
+    words: Vec<u32>,
+    seen: HashMap<Vec<u32>, [usize; 2]>,
+}
+
+impl Blob {
+    /// Where `words` lie in the blob: [first word, words].
+    fn put(&mut self, words: &[u32]) -> [usize; 2] {
+        if let Some(&at) = self.seen.get(words) {
+            return at;
+        }
+        let at = [self.words.len(), words.len()];
+        self.words.extend_from_slice(words);
+        self.seen.insert(words.to_vec(), at);
+        at
+    }
+
+    /// Bytes, zero-padded to whole words: [first word, bytes].
+    fn put_bytes(&mut self, bytes: &[u8]) -> [usize; 2] {
+        let words: Vec<u32> = bytes.chunks(4).map(|c| c.iter().rev().fold(0u32, |w, &b| w << 8 | b as u32)).collect();
+        [self.put(&words)[0], bytes.len()]
+    }
+
+    fn deflated(&self) -> Result<String> {
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        let packed = z.write_all(bytemuck::cast_slice(&self.words)).and_then(|_| z.finish());
+        Ok(base64(&packed.map_err(|e| Error::Gpu(format!("deflating the page's data: {e}")))?))
+    }
 }

@@ -12,7 +12,7 @@
 //! corrections and the average's decay it computes the CLI's way, in web/host.js
 //! (tests/node_parity.rs holds them to the Rust).
 
-use super::base64;
+use super::Blob;
 use crate::engine::Recorder;
 use crate::error::{Error, Result};
 use crate::gpu::Class;
@@ -25,8 +25,7 @@ use crate::optim::Kind;
 use crate::settings::Settings;
 use crate::train::{self, Data};
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
+use std::collections::BTreeMap;
 use std::mem::offset_of;
 
 /// WebGPU's default maxStorageBufferBindingSize: every browser grants this much.
@@ -207,37 +206,4 @@ fn plan_json(
         "optim": info.optim.map(|(i, p)| json!({ "op": i, "params": p.to_vec() })),
         "ema": info.ema.map(|(i, p)| json!({ "op": i, "params": p.to_vec() })),
     })
-}
-
-/// Initial buffer contents, each stored once however many buffers start with it,
-/// deflated into one base64 text.
-#[derive(Default)]
-struct Blob {
-    words: Vec<u32>,
-    seen: HashMap<Vec<u32>, [usize; 2]>,
-}
-
-impl Blob {
-    /// Where `words` lie in the blob: [first word, words].
-    fn put(&mut self, words: &[u32]) -> [usize; 2] {
-        if let Some(&at) = self.seen.get(words) {
-            return at;
-        }
-        let at = [self.words.len(), words.len()];
-        self.words.extend_from_slice(words);
-        self.seen.insert(words.to_vec(), at);
-        at
-    }
-
-    /// Bytes, zero-padded to whole words: [first word, bytes].
-    fn put_bytes(&mut self, bytes: &[u8]) -> [usize; 2] {
-        let words: Vec<u32> = bytes.chunks(4).map(|c| c.iter().rev().fold(0u32, |w, &b| w << 8 | b as u32)).collect();
-        [self.put(&words)[0], bytes.len()]
-    }
-
-    fn deflated(&self) -> Result<String> {
-        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
-        let packed = z.write_all(bytemuck::cast_slice(&self.words)).and_then(|_| z.finish());
-        Ok(base64(&packed.map_err(|e| Error::Gpu(format!("deflating the page's data: {e}")))?))
-    }
 }

@@ -18,6 +18,7 @@ use cdp::{Browser, Page};
 use gpunet::data::{self, Images, CLASSES, PIXELS};
 use gpunet::kernels::shaders::{Gemm, Shader};
 use serde_json::Value;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -91,6 +92,12 @@ fn export_carries_the_plans_the_embedded_kernels_and_the_weights() {
         assert_eq!((core, sums), (if s.uses_gemm() { "tiled" } else { "-" }, "tree"), "{key}");
         assert_eq!(text.as_str().unwrap(), s.source(Gemm::Tiled, false), "{key} differs from the embedded source");
     }
+    // every buffer's initial contents, deflated once for the page
+    let mut bytes = Vec::new();
+    let packed = cdp::decode_base64(doc["blob"].as_str().unwrap());
+    flate2::read::ZlibDecoder::new(&packed[..]).read_to_end(&mut bytes).unwrap();
+    let blob: Vec<u32> = bytes.chunks(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect();
+    assert_eq!(blob.len() as u64, doc["words"].as_u64().unwrap());
     let models = doc["models"].as_array().unwrap();
     assert_eq!(models.len(), 2);
     for (m, path) in models.iter().zip(&f.models) {
@@ -99,8 +106,8 @@ fn export_carries_the_plans_the_embedded_kernels_and_the_weights() {
         // the parameters buffer holds the checkpoint's weights, bit for bit
         let bufs = m["buffers"].as_array().unwrap();
         let params = bufs.iter().find(|b| b["label"] == "parameters").expect("no parameters buffer");
-        let bytes = cdp::decode_base64(params["data"].as_str().unwrap());
-        let words: Vec<f32> = bytes.chunks(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+        let [first, len] = [0, 1].map(|i| params["data"][i].as_u64().unwrap() as usize);
+        let words: Vec<f32> = blob[first..first + len].iter().map(|&w| f32::from_bits(w)).collect();
         assert_eq!(words.len(), model.params.len());
         for s in &slots {
             assert_eq!(words[s.weight..s.weight + s.weight_len()], model.params[s.weight..s.weight + s.weight_len()]);
