@@ -114,10 +114,15 @@ function line(label, o) {
   return s;
 }
 
+/** The module case `c` runs in under configuration `i` (runtime.js's moduleOf: file|core|sums). */
+function runModule(c, i) {
+  return moduleOf({ module: c.runs[i].module, reduce: c.reduce }, DOC.configs[i].subgroups);
+}
+
 /** Compiles every module the chosen configurations use; a module's error fails its cases. */
 async function pipelines(device, configs) {
   const keys = new Set();
-  for (const c of DOC.cases) for (const i of configs) keys.add(c.runs[i].module + ":" + c.kernel);
+  for (const c of DOC.cases) for (const i of configs) keys.add(runModule(c, i) + ":" + c.kernel);
   const modules = new Map(), made = new Map();
   for (const key of keys) {
     const [module, entryPoint] = key.split(":");
@@ -202,7 +207,7 @@ async function selftest() {
     const outcomes = [];
     for (const c of DOC.cases) {
       const run = c.runs[i];
-      const p = made.get(run.module + ":" + c.kernel);
+      const p = made.get(runModule(c, i) + ":" + c.kernel);
       const o = p.error
         ? { kernel: c.kernel, shape: c.shape, cmp: newCmp(), badOutput: null, guardHit: null, error: p.error, pass: false }
         : await runCase(device, p.p, c, run, data);

@@ -52,12 +52,12 @@ fn module_name(shader: Shader, core: Gemm) -> String {
 
 /// Adds the module a launch runs (file, core, kind of sums, as `Gpu::pipeline`
 /// picks them: subgroup sums only in a file that sums over workgroups) to the
-/// page's sources once, and returns its name there.
-fn add_module(shaders: &mut BTreeMap<String, String>, shader: Shader, core: Gemm, subgroups: bool) -> String {
+/// page's sources once, under the name runtime.js's `moduleOf` gives it.
+fn add_module(shaders: &mut BTreeMap<String, String>, shader: Shader, core: Gemm, subgroups: bool) {
     let core = if shader.uses_gemm() { core } else { Gemm::Tiled };
     let sg = subgroups && shader.uses_reduce();
     let key = format!("{}|{}", module_name(shader, core), if sg { "subgroup" } else { "tree" });
-    shaders.entry(key.clone()).or_insert_with(|| {
+    shaders.entry(key).or_insert_with(|| {
         // browsers, unlike naga, want the extension named before use
         let text = shader.source(core, sg);
         if sg {
@@ -66,7 +66,6 @@ fn add_module(shaders: &mut BTreeMap<String, String>, shader: Shader, core: Gemm
             text.into_owned()
         }
     });
-    key
 }
 
 /// One model of the page: a name to show (e.g. its file) and its weights.

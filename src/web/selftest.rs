@@ -8,13 +8,12 @@
 //! under every class's kernel choices the adapter supports and compares as the
 //! CLI does (`selftest::check_against`).
 
-use super::base64;
-use crate::error::{Error, Result};
+use super::Blob;
+use crate::error::Result;
 use crate::kernels::shaders::Gemm;
 use crate::selftest::{self, Case};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::io::Write;
 
 const PAGE: &str = include_str!("../../web/selftest.html");
 const UI: &str = include_str!("../../web/selftest.js");
@@ -50,23 +49,15 @@ const CONFIGS: [Config; 3] = [
 /// The whole page for the selftest's cases of `seed`.
 pub fn page(seed: u64) -> Result<String> {
     let cases = selftest::cases(seed, true);
-    let mut blob: Vec<u32> = Vec::new();
-    let mut put = |words: &[u32]| {
-        let at = blob.len();
-        blob.extend_from_slice(words);
-        [at, words.len()]
-    };
+    let mut blob = Blob::default();
     let mut shaders = BTreeMap::new();
     let mut out = Vec::new();
     for case in &cases {
         let want = selftest::reference(case)?;
-        let bufs: Vec<[usize; 2]> = case.bufs.iter().map(|b| put(b)).collect();
-        let wants: Vec<[usize; 2]> = want.iter().map(|w| put(w)).collect();
+        let bufs: Vec<[usize; 2]> = case.bufs.iter().map(|b| blob.put(b)).collect();
+        let wants: Vec<[usize; 2]> = want.iter().map(|w| blob.put(w)).collect();
         out.push(case_json(case, bufs, wants, &mut shaders));
     }
-    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
-    let deflated = z.write_all(bytemuck::cast_slice(&blob)).and_then(|_| z.finish());
-    let packed = deflated.map_err(|e| Error::Gpu(format!("deflating the selftest's buffers: {e}")))?;
     let configs: Vec<Value> =
         CONFIGS.iter().map(|c| json!({ "label": c.label, "subgroups": c.subgroups, "when": c.when })).collect();
     let doc = json!({
@@ -75,14 +66,16 @@ pub fn page(seed: u64) -> Result<String> {
         "configs": configs,
         "shaders": shaders,
         "cases": out,
-        "words": blob.len(),
-        "blob": base64(&packed),
+        "words": blob.words.len(),
+        "blob": blob.deflated()?,
     });
     Ok(super::assemble(PAGE, UI, &format!("{} kernel cases", cases.len()), &doc))
 }
 
-/// A case as the page runs it: its op, where its buffers and the twins' outputs
-/// lie in the blob, and per configuration its module and workgroups.
+/// A case as the page runs it: its op (as the other pages' ops: entry, `reduce`,
+/// parameters, views), where its buffers and the twins' outputs lie in the blob,
+/// and per configuration its module (file|core; the page adds the kind of sums,
+/// `moduleOf`) and workgroups.
 fn case_json(
     case: &Case,
     bufs: Vec<[usize; 2]>,
@@ -94,12 +87,14 @@ fn case_json(
         .iter()
         .map(|c| {
             let (groups, core) = case.op.launch(c.gemm, None);
-            json!({ "module": super::add_module(shaders, info.shader, core, c.subgroups), "groups": groups })
+            super::add_module(shaders, info.shader, core, c.subgroups);
+            json!({ "module": super::module_name(info.shader, core), "groups": groups })
         })
         .collect();
     let views: Vec<[usize; 3]> = case.op.views.iter().map(|v| [v.buf, v.offset, v.len]).collect();
     json!({
         "kernel": info.entry,
+        "reduce": info.shader.uses_reduce(),
         "shape": case.shape,
         "params": case.op.params.to_vec(),
         "views": views,
