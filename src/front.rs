@@ -60,16 +60,8 @@ impl Dataset {
     pub fn open(path: impl AsRef<Path>) -> Result<Dataset> {
         let path = path.as_ref();
         let (train, test, names) = data::load_set(path, &Default::default(), &mut |_| {})?;
-        let unlabelled = || {
-            Error::input(
-                path,
-                1,
-                "training data needs labels (a 'label' column first, or a labels file beside the images)",
-            )
-        };
-        if train.labels.is_none() || test.as_ref().is_some_and(|t| t.labels.is_none()) {
-            return Err(unlabelled());
-        }
+        let train = train::labelled(train, path, "training")?;
+        let test = test.map(|t| train::labelled(t, path, "test")).transpose()?;
         Ok(Dataset { train, test, names })
     }
 
@@ -273,22 +265,21 @@ pub struct Trained {
 pub struct Model {
     inner: checkpoint::Model,
     /// The checked file it was read from, written again by `save`.
-    file: Vec<u8>,
+    file: checkpoint::Checked,
 }
 
 impl Model {
     /// The model `path` names: a model.safetensors, or a run (or generation)
     /// directory's current model; every tensor checked against its sum.
     pub fn load(path: impl AsRef<Path>) -> Result<Model> {
-        let path = run::model_path(path.as_ref())?;
-        let file = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-        let (inner, _) = checkpoint::model_from_bytes(&path, &file)?;
+        let file = run::read_model(path.as_ref())?;
+        let (inner, _) = checkpoint::model_from(&file)?;
         Ok(Model { inner, file })
     }
 
     /// Writes the model file to `path` (atomically: all of it, or nothing).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        crate::io::write_atomic(path.as_ref(), |w| w.write_all(&self.file))
+        crate::io::write_atomic(path.as_ref(), |w| w.write_all(self.file.bytes()))
     }
 
     /// The (channels, height, width) of the images it takes.
@@ -333,12 +324,8 @@ impl Model {
     pub fn evaluate(&self, engine: &mut dyn Engine, images: &Images) -> Result<infer::Evaluation> {
         let classes = self.classes();
         let labels = images.labels.as_deref().ok_or_else(|| Error::usage("evaluation needs labelled images"))?;
-        if let Some(i) = labels.iter().position(|&l| l as usize >= classes) {
-            return Err(Error::usage(format!(
-                "label {} of image {}: the model has {classes} classes",
-                labels[i],
-                i + 1
-            )));
+        if let Some((_, why)) = infer::label_past(labels, classes) {
+            return Err(Error::usage(why));
         }
         let mut e = infer::evaluate(&self.predict(engine, images)?, labels, classes);
         e.names = self.inner.spec.names.clone();

@@ -39,6 +39,12 @@ pub fn read_pictures(spec: &Spec, paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Im
     Ok((files, images))
 }
 
+/// The first label at or past `classes`: its index and what to say of it.
+pub fn label_past(labels: &[u8], classes: usize) -> Option<(usize, String)> {
+    let i = labels.iter().position(|&l| l as usize >= classes)?;
+    Some((i, format!("label {} of image {}: the model has {classes} classes", labels[i], i + 1)))
+}
+
 /// The input shape and classes every model of an ensemble (`paths` names them)
 /// shares, or an error naming the first that differs.
 pub fn shared_shape(models: &[Model], paths: &[std::path::PathBuf]) -> Result<(crate::data::Shape, usize)> {

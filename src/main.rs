@@ -633,13 +633,8 @@ fn eval_cmd(
         false => data::load(&input)?,
     };
     gpunet::model::net::check_input(spec, &images).map_err(|e| Error::input(&input, 0, e.to_string()))?;
-    if let Some(i) = images.labels.iter().flatten().position(|&l| l as usize >= classes) {
-        let label = images.labels.as_ref().unwrap()[i];
-        return Err(Error::input(
-            &input,
-            i + 1,
-            format!("label {label} of image {}: the model has {classes} classes", i + 1),
-        ));
+    if let Some((i, why)) = images.labels.as_deref().and_then(|l| infer::label_past(l, classes)) {
+        return Err(Error::input(&input, i + 1, why));
     }
     let Some(labels) = images.labels.clone() else {
         return Err(Error::input(

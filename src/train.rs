@@ -95,7 +95,7 @@ pub fn load_data(s: &Settings) -> Result<Data> {
 }
 
 /// `images` where they carry labels, else an error naming `path`.
-fn labelled(images: Images, path: &Path, what: &str) -> Result<Images> {
+pub(crate) fn labelled(images: Images, path: &Path, what: &str) -> Result<Images> {
     match images.labels {
         Some(_) => Ok(images),
         None => Err(Error::input(

@@ -190,6 +190,11 @@ impl Checked {
         Ok(Checked { path: path.to_path_buf(), bytes, meta, sum })
     }
 
+    /// The file's bytes, as read.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
     fn tensors(&self) -> Result<SafeTensors<'_>> {
         SafeTensors::deserialize(&self.bytes).map_err(not_safetensors(&self.path))
     }

@@ -26,7 +26,7 @@ mod resolve;
 
 pub use generation::Generation;
 pub use metrics::{parse_metrics, write_metrics, EpochMetrics};
-pub use resolve::{generation_dir, load_model, load_models, metrics_of, model_path};
+pub use resolve::{generation_dir, load_model, load_models, metrics_of, model_path, read_model};
 
 use crate::error::{Error, Result};
 use crate::io::sync_dir;

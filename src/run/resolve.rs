@@ -78,14 +78,19 @@ pub fn model_path(target: &Path) -> Result<PathBuf> {
     }
 }
 
+/// The model file `target` names, read whole and checked.
+pub fn read_model(target: &Path) -> Result<checkpoint::Checked> {
+    let path = model_path(target)?;
+    match checkpoint::Checked::read(&path) {
+        // its generation pruned between the look-up and the read: a run saved meanwhile
+        Err(_) if path != target && !path.exists() => checkpoint::Checked::read(&model_path(target)?),
+        read => read,
+    }
+}
+
 /// The model `target` names, read and checked.
 pub fn load_model(target: &Path) -> Result<Model> {
-    let path = model_path(target)?;
-    match checkpoint::load_model(&path) {
-        // its generation pruned between the look-up and the read: a run saved meanwhile
-        Err(_) if path != target && !path.exists() => Ok(checkpoint::load_model(&model_path(target)?)?.0),
-        loaded => Ok(loaded?.0),
-    }
+    Ok(checkpoint::model_from(&read_model(target)?)?.0)
 }
 
 /// The models `--model` names: model files, or run and generation directories.
