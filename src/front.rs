@@ -14,10 +14,11 @@ use crate::infer;
 use crate::model::checkpoint;
 use crate::model::net::{check_batch, check_input};
 use crate::model::spec::{self, Spec};
-use crate::run;
 pub use crate::run::EpochMetrics as Epoch;
+use crate::run::{self, RunDir};
 use crate::settings::Settings;
-use crate::train::{self, Progress, TrainJob};
+use crate::train::{self, TrainJob};
+pub use crate::train::{Progress, Stage};
 use sha2::{Digest, Sha256};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -135,6 +136,9 @@ fn arrays(shape: Shape, pixels: Vec<u8>, labels: Vec<u8>) -> Result<Images> {
     Ok(Images { shape, classes, pixels, labels: Some(labels) })
 }
 
+/// The prefix of the data fingerprint of images from memory.
+const MEMORY: &str = "memory:";
+
 /// `memory:` and the sha256 of the images a run was handed: the run records it
 /// as its data's fingerprint, and `gpunet train --resume`, which reads data from
 /// files, refuses such a run rather than go on with other images.
@@ -146,16 +150,30 @@ fn memory_origin(train: &Images, test: Option<&Images>) -> String {
         h.update(set.labels.as_deref().unwrap_or_default());
     }
     let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    format!("memory:{hex}")
+    format!("{MEMORY}{hex}")
 }
 
 /// How to train: a network (a named arch, `gpunet archs`, or a spec) and the
-/// choices of `gpunet train`, each with the same default.
-#[derive(Clone, Debug)]
+/// choices of `gpunet train`, each with the same default; or a run to continue.
 pub struct Trainer {
     settings: Settings,
     epochs: usize,
     out: Option<PathBuf>,
+    keep: usize,
+    /// The run it continues, locked since `resume`.
+    resumed: Option<train::Resumed>,
+}
+
+impl std::fmt::Debug for Trainer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trainer")
+            .field("settings", &self.settings)
+            .field("epochs", &self.epochs)
+            .field("out", &self.out)
+            .field("keep", &self.keep)
+            .field("resumes", &self.resumed.as_ref().map(|r| &r.model))
+            .finish()
+    }
 }
 
 impl Trainer {
@@ -163,8 +181,21 @@ impl Trainer {
     /// batch 500, a 20% validation split, seed 42).
     pub fn new(arch: &str) -> Result<Trainer> {
         Spec::parse(arch)?;
-        Ok(Trainer { settings: Settings::new(arch), epochs: spec::default_epochs(arch), out: None })
+        let settings = Settings::new(arch);
+        Ok(Trainer { settings, epochs: spec::default_epochs(arch), out: None, keep: KEEP, resumed: None })
     }
+
+    /// The run `target` names (a run directory, a generation in one, or a model
+    /// file in either), continued where it stopped: locked at once, its
+    /// settings and epoch count those it was started with. A continued run
+    /// equals one that was never stopped; its settings may not change (its
+    /// epoch count may).
+    pub fn resume(target: impl AsRef<Path>) -> Result<Trainer> {
+        let r = train::resume_run(target.as_ref())?;
+        let epochs = r.state.epochs.unwrap_or_else(|| spec::default_epochs(&r.settings.arch));
+        Ok(Trainer { settings: r.settings.clone(), epochs, out: None, keep: KEEP, resumed: Some(r) })
+    }
+
     pub fn epochs(self, epochs: usize) -> Trainer {
         Trainer { epochs, ..self }
     }
@@ -185,9 +216,14 @@ impl Trainer {
         self.settings.val_split = fraction;
         self
     }
-    /// The run directory (default: `runs/<arch>-<seconds>`); it must be new or empty.
+    /// The run directory (default: `runs/<arch>-<seconds>`); it must be new or
+    /// empty, or, for a continued run, be that run's.
     pub fn out(self, dir: impl Into<PathBuf>) -> Trainer {
         Trainer { out: Some(dir.into()), ..self }
+    }
+    /// Older generations to keep besides the current one and the best (default 2).
+    pub fn keep(self, keep: usize) -> Trainer {
+        Trainer { keep, ..self }
     }
     /// Every other choice `gpunet train` has (schedule, augmentation, optimizer, ...).
     pub fn settings(&mut self) -> &mut Settings {
@@ -197,28 +233,96 @@ impl Trainer {
     /// Trains a network for `data`'s shape and classes on `engine`. The run
     /// directory holds what `gpunet train` writes (a model every epoch); the
     /// trained model comes back with the metrics.
-    pub fn fit(&self, engine: &mut dyn Engine, data: Dataset) -> Result<Trained> {
+    pub fn fit(self, engine: &mut dyn Engine, data: Dataset) -> Result<Trained> {
         self.fit_with(engine, data, |_| ControlFlow::Continue(()))
     }
 
     /// `fit`, calling `on_epoch` after each epoch is saved: `ControlFlow::Break(())`
     /// ends the run there (the test set scored, the model returned).
     pub fn fit_with(
-        &self,
+        self,
         engine: &mut dyn Engine,
         data: Dataset,
         on_epoch: impl FnMut(&Epoch) -> ControlFlow<()>,
     ) -> Result<Trained> {
-        let s = Settings { data: Some(memory_origin(&data.train, data.test.as_ref())), ..self.settings.clone() };
-        s.validate()?;
-        crate::settings::check_epochs(self.epochs)?;
-        check_batch(s.batch, &Spec::for_data(&s.arch, data.shape(), data.classes())?)?;
-        let (mut dir, _) = train::open_run(self.out.as_deref(), None, KEEP, &s.arch, self.epochs)?;
-        let fingerprint = s.data.clone();
-        let data = train::Data::split(data.train, data.test, data.names, &s, fingerprint)?;
-        let job = TrainJob { settings: s, epochs: self.epochs, resume: None };
         let mut events = Events { on_epoch };
-        let report = train::train(engine, &job, data, &AtomicBool::new(false), &mut events, &mut dir)?;
+        self.start(data, &mut events)?.fit(engine, &AtomicBool::new(false), &mut events)
+    }
+
+    /// The run, ready to train on `data`: its directory made (or, continued,
+    /// found) and locked, the images checked against the network (and, for a
+    /// continued run, against those it trained on).
+    pub fn start(self, data: Dataset, progress: &mut dyn Progress) -> Result<Run> {
+        let origin = memory_origin(&data.train, data.test.as_ref());
+        check_batch(self.settings.batch, &Spec::for_data(&self.settings.arch, data.shape(), data.classes())?)?;
+        let (dir, job) = self.open(progress)?;
+        let settings = job.settings.for_data(Some(&origin))?;
+        let data = train::Data::split(data.train, data.test, data.names, &settings, settings.data.clone())?;
+        Ok(Run { job: TrainJob { settings, ..job }, data, dir })
+    }
+
+    /// The run, ready to train on the files its settings name (`train` and
+    /// `test`; the embedded MNIST where there are none), as `gpunet train` does:
+    /// its directory locked before any data is read, every input read and
+    /// checked before any engine is needed.
+    pub fn start_files(self, progress: &mut dyn Progress) -> Result<Run> {
+        if let Some(r) =
+            self.resumed.as_ref().filter(|r| r.settings.data.as_deref().is_some_and(|d| d.starts_with(MEMORY)))
+        {
+            return Err(Error::usage(format!(
+                "the run in {} trained on images a program handed to gpunet's library (Trainer::fit), not on files: only that program, with the same images, can continue it",
+                r.run.dir().display()
+            )));
+        }
+        let (dir, job) = self.open(progress)?;
+        let data = train::load_data(&job.settings)?;
+        progress.started(Stage::DataRead);
+        let settings = job.settings.for_data(data.fingerprint.as_deref())?;
+        Ok(Run { job: TrainJob { settings, ..job }, data, dir })
+    }
+
+    /// The run directory, made or found and locked, and the job on it; a
+    /// continued run's settings checked against those it was started with.
+    fn open(self, progress: &mut dyn Progress) -> Result<(RunDir, TrainJob)> {
+        let Trainer { settings, epochs, out, keep, resumed } = self;
+        if let Some(r) = &resumed {
+            let (was, now) = (r.settings.json(), settings.json());
+            let mut changed = serde_json::Map::new();
+            if let (Some(was), serde_json::Value::Object(now)) = (was.as_object(), now) {
+                changed.extend(now.into_iter().filter(|(k, v)| was.get(k) != Some(v)));
+            }
+            r.settings.with_flags(&changed, true)?;
+        }
+        settings.validate()?;
+        crate::settings::check_epochs(epochs)?;
+        let (dir, resume) = train::open_run(out.as_deref(), resumed, keep, &settings.arch, epochs)?;
+        if let Some(w) = run::space_warning(dir.dir(), Spec::parse(&settings.arch)?.param_count()) {
+            progress.note(&w);
+        }
+        progress.started(Stage::RunReady);
+        Ok((dir, TrainJob { settings, epochs, resume }))
+    }
+}
+
+/// A training run ready to go: its directory locked, its data read and checked.
+pub struct Run {
+    job: TrainJob,
+    data: train::Data,
+    dir: RunDir,
+}
+
+impl Run {
+    /// The run directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.dir()
+    }
+
+    /// Trains on `engine` to the last epoch, telling `progress` (a line per
+    /// epoch, each step, each saved epoch's metrics: `Break` ends the run
+    /// there). Once `stop` is set, the step in flight finishes, the state is
+    /// saved and `Error::Interrupted` returns: `Trainer::resume` goes on from there.
+    pub fn fit(mut self, engine: &mut dyn Engine, stop: &AtomicBool, progress: &mut dyn Progress) -> Result<Trained> {
+        let report = train::train(engine, &self.job, self.data, stop, progress, &mut self.dir)?;
         engine.clear()?;
         let model = Model::load(&report.out)?;
         Ok(Trained {

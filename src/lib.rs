@@ -30,8 +30,11 @@
 //! [`Trainer::fit_with`] calls back after every epoch with its metrics (and
 //! stops where the callback says); [`Dataset::from_arrays`] takes images from
 //! memory; [`Model::load`] reads a model file or a run directory that
-//! `gpunet train` wrote. The crate's examples/ train MNIST, predict a folder of
-//! pictures and train on arrays of your own.
+//! `gpunet train` wrote; [`Trainer::resume`] continues a stopped run to the
+//! bytes an unstopped one ends with. `gpunet train` itself is [`Trainer::start_files`]
+//! then [`Run::fit`] with a stop flag and a [`Progress`] that prints. The
+//! crate's examples/ train MNIST, predict a folder of pictures and train on
+//! arrays of your own.
 //!
 //! # Inside
 //!
@@ -73,4 +76,4 @@ pub mod web;
 
 pub use data::Images;
 pub use error::{Error, Result};
-pub use front::{Dataset, Device, Epoch, Model, Trained, Trainer};
+pub use front::{Dataset, Device, Epoch, Model, Progress, Run, Stage, Trained, Trainer};

@@ -8,8 +8,8 @@ use gpunet::model::checkpoint;
 use gpunet::model::spec::{self, Spec};
 use gpunet::native::{self, NativeEngine};
 use gpunet::selftest::{self, sweep};
-use gpunet::train::{self, Progress, Settings, TrainJob};
-use gpunet::{data, infer, Error, Result};
+use gpunet::train::{self, Progress, Settings};
+use gpunet::{data, infer, Error, Result, Stage, Trainer};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -746,8 +746,9 @@ fn run_settings(a: &RunFlags, resumed: Option<Settings>, data: &[(&str, &Option<
         }
     }
     let s = base.with_flags(&given, resumed.is_some())?;
-    if s.train.is_none() {
-        // the embedded digits: the net is known before any data is read
+    if s.train.is_none() && resumed.is_none() {
+        // the embedded digits: the net is known before any data is read (a
+        // resumed run's was, when it began)
         let spec = Spec::for_data(&s.arch, data::MNIST, data::CLASSES)?;
         gpunet::model::net::check_batch(s.batch, &spec)?;
     }
@@ -759,23 +760,25 @@ fn train_cmd(c: &Choice, a: TrainArgs) -> Result<ExitCode> {
     // a resumed run is locked before anything is read from it, and its settings
     // (which win; a flag that contradicts them is an error) come from the
     // generation it continues
-    let resumed = a.resume.as_deref().map(|target| train::resume_run(target, a.keep)).transpose()?;
+    let mut resumed = a.resume.as_deref().map(Trainer::resume).transpose()?;
     let data = [("train", &a.train), ("test", &a.test)];
-    let settings = run_settings(&a.run, resumed.as_ref().map(|r| r.settings.clone()), &data)?;
+    let settings = run_settings(&a.run, resumed.as_mut().map(|t| t.settings().clone()), &data)?;
+    let mut trainer = match resumed {
+        Some(t) => t,
+        None => Trainer::new(&settings.arch)?,
+    };
     // a resumed run keeps its total (its schedule spans it) unless told otherwise
-    let recorded = resumed.as_ref().and_then(|r| r.state.epochs);
-    let epochs = a.run.epochs.or(recorded).unwrap_or_else(|| spec::default_epochs(&settings.arch));
-    gpunet::settings::check_epochs(epochs)?;
-    // the run directory is checked and locked before any data is read or device opened
-    let (mut run, resume) = train::open_run(a.out.as_deref(), resumed, a.keep, &settings.arch, epochs)?;
-    if let Some(w) = gpunet::run::space_warning(run.dir(), Spec::parse(&settings.arch)?.param_count()) {
-        eprintln!("{w}");
+    if let Some(epochs) = a.run.epochs {
+        trainer = trainer.epochs(epochs);
     }
-    let ready = since_start();
-    // every input is read and checked before the device is opened or anything written
-    let data = train::load_data(&settings)?;
-    let read = since_start();
-    let settings = settings.for_data(data.fingerprint.as_deref())?;
+    *trainer.settings() = settings;
+    let mut ui = Console { bar: None, profile: c.native.profile, marks: Vec::new() };
+    if let Some(out) = &a.out {
+        trainer = trainer.out(out);
+    }
+    // the run directory is checked and locked before any data is read, and
+    // every input read and checked before the device is opened or anything written
+    let run = trainer.keep(a.keep).start_files(&mut ui)?;
     // SIGINT, SIGTERM and SIGHUP all save. `timeout` and a terminal's process group
     // can deliver one signal twice within microseconds, so a second one counts only
     // once the first has been acknowledged for a moment a person would notice.
@@ -790,12 +793,9 @@ fn train_cmd(c: &Choice, a: TrainArgs) -> Result<ExitCode> {
         }
     });
     let mut engine = open(c)?.engine;
-    // under GPUNET_PROFILE, the start-up's last two marks come from the run itself
-    let startup = c.native.profile.then(|| Startup { ready, read, engine: since_start(), on_device: None });
-    let job = TrainJob { settings, epochs, resume };
-    let mut ui = Console { bar: None, startup };
-    let report = train::train(&mut *engine, &job, data, &STOP, &mut ui, &mut run)?;
-    say!("{:.1} images/s over the run; peak memory {}", report.images_per_s, gpunet::bench::peak_rss_text());
+    ui.marks.push(since_start());
+    let trained = run.fit(&mut *engine, &STOP, &mut ui)?;
+    say!("{:.1} images/s over the run; peak memory {}", trained.images_per_s, gpunet::bench::peak_rss_text());
     engine.finish()?;
     Ok(ExitCode::SUCCESS)
 }
@@ -803,16 +803,12 @@ fn train_cmd(c: &Choice, a: TrainArgs) -> Result<ExitCode> {
 /// Epoch lines on stdout; a progress bar on stderr when it is a terminal.
 struct Console {
     bar: Option<indicatif::ProgressBar>,
-    /// GPUNET_PROFILE's start-up marks, printed (and taken) after the first step.
-    startup: Option<Startup>,
-}
-
-/// Milliseconds after the process began that each part of a run's start was done.
-struct Startup {
-    ready: f64,
-    read: f64,
-    engine: f64,
-    on_device: Option<f64>,
+    /// Under GPUNET_PROFILE, the start-up breakdown is printed after the first step.
+    profile: bool,
+    /// Milliseconds after the process began that each part of the run's start
+    /// was done: settings and run directory ready, data read, engine open,
+    /// network and data on it.
+    marks: Vec<f64>,
 }
 
 impl Progress for Console {
@@ -835,21 +831,20 @@ impl Progress for Console {
         bar.set_prefix(format!("{}/{}", epoch + 1, epochs));
         self.bar = Some(bar);
     }
-    fn on_device(&mut self) {
-        if let Some(s) = &mut self.startup {
-            s.on_device = Some(since_start());
-        }
+    fn started(&mut self, _: Stage) {
+        self.marks.push(since_start());
     }
     fn step(&mut self, status: Option<&str>) {
-        if let Some(s) = self.startup.take() {
+        if std::mem::take(&mut self.profile) {
             // under the profile every launch has been waited for: the step is done
+            let m = |i: usize| self.marks.get(i).copied().unwrap_or(f64::NAN);
             let line = format!(
                 "start-up of this run: settings and run directory ready {:.0} ms after the process began, data read by \
                  {:.0} ms, engine open by {:.0} ms, network and data on it by {:.0} ms, first step done by {:.0} ms",
-                s.ready,
-                s.read,
-                s.engine,
-                s.on_device.unwrap_or(f64::NAN),
+                m(0),
+                m(1),
+                m(2),
+                m(3),
                 since_start()
             );
             match &self.bar {

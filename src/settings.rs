@@ -140,6 +140,11 @@ impl Settings {
     /// is refused (its files changed since it began), else the fingerprint is kept.
     pub fn for_data(self, fingerprint: Option<&str>) -> Result<Settings> {
         if let (Some(was), Some(now)) = (self.data.as_deref(), fingerprint) {
+            if was != now && (was.starts_with("memory:") || now.starts_with("memory:")) {
+                return Err(Error::usage(
+                    "the images differ from those the run began on (their sha256 does not match); continue it on the same images or start a new run",
+                ));
+            }
             if was != now {
                 let files = [self.train.as_deref(), self.test.as_deref()].into_iter().flatten();
                 let names: Vec<String> = files.map(|p| p.display().to_string()).collect();

@@ -26,16 +26,31 @@ pub struct Report {
 /// Where progress goes: a line per epoch, and a running status within one.
 pub trait Progress {
     fn line(&mut self, text: &str);
+    /// A warning worth a person's attention (little disk space): on stderr unless taken.
+    fn note(&mut self, text: &str) {
+        eprintln!("{text}");
+    }
     fn epoch_start(&mut self, _epoch: usize, _epochs: usize, _batches: usize, _done: usize) {}
     fn step(&mut self, _status: Option<&str>) {}
     fn epoch_end(&mut self) {}
-    /// The network is on the engine, data, parameters and plans, before the first step.
-    fn on_device(&mut self) {}
+    /// A mark of the run's start-up (for `GPUNET_PROFILE`'s breakdown).
+    fn started(&mut self, _stage: Stage) {}
     /// An epoch is done and saved, its metrics these: `Break` ends the run there
     /// (the test set scored, the report returned, as after the last epoch).
     fn epoch_done(&mut self, _m: &EpochMetrics) -> ControlFlow<()> {
         ControlFlow::Continue(())
     }
+}
+
+/// The marks of a run's start-up, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// Settings checked, the run directory made (or found) and locked.
+    RunReady,
+    /// Every input read and checked.
+    DataRead,
+    /// The network on the engine: data, parameters and plans, before the first step.
+    OnDevice,
 }
 
 /// Prints lines only (tests, pipes).
@@ -251,24 +266,19 @@ pub struct Resumed {
 
 /// Locks the run `target` names (`RunDir::resume`), then reads its settings and
 /// where it stood from the generation it continues, every file checked.
-pub fn resume_run(target: &Path, keep: usize) -> Result<Resumed> {
-    let (run, model) = RunDir::resume(target, keep)?;
+pub fn resume_run(target: &Path) -> Result<Resumed> {
+    let (run, model) = RunDir::resume(target, 0)?;
     let g = run::Generation::of(&model)?;
     let state = g.state()?;
     let settings = Settings::from_map(&g.optim.path, &state.settings)?;
-    if settings.data.as_deref().is_some_and(|d| d.starts_with("memory:")) {
-        return Err(Error::usage(format!(
-            "the run in {} trained on images a program handed to gpunet's library (Trainer::fit), not on files: the command line cannot continue it",
-            run.dir().display()
-        )));
-    }
     Ok(Resumed { run, model, settings, state })
 }
 
 /// The run directory a training job writes, and the model it resumes from: the
 /// `resumed` run (refused where it trained `epochs` already, or where `out`
 /// names another directory), else a new run at `out` (by default
-/// `runs/<arch>-<seconds>`), locked before anything is said of it.
+/// `runs/<arch>-<seconds>`), locked before anything is said of it. Either keeps
+/// `keep` older generations.
 pub fn open_run(
     out: Option<&Path>,
     resumed: Option<Resumed>,
@@ -276,7 +286,7 @@ pub fn open_run(
     arch: &str,
     epochs: usize,
 ) -> Result<(RunDir, Option<PathBuf>)> {
-    let Some(Resumed { run, model, state: st, .. }) = resumed else {
+    let Some(Resumed { mut run, model, state: st, .. }) = resumed else {
         let default = || {
             let name: String =
                 arch.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' }).take(40).collect();
@@ -303,6 +313,7 @@ pub fn open_run(
             )));
         }
     }
+    run.set_keep(keep);
     Ok((run, Some(model)))
 }
 
@@ -325,7 +336,7 @@ pub fn train(
     let (mut st, mut metrics) = start(engine, &mut net, job, ui)?;
     let held_out: Vec<u32> = (sizes.train as u32..(sizes.train + sizes.val + sizes.test) as u32).collect();
     net.set_index(engine, sizes.train, &held_out)?;
-    ui.on_device();
+    ui.started(Stage::OnDevice);
 
     let mut l = Loop { engine, net, s, epochs: job.epochs, sizes, run, ui, stop };
     let started = Instant::now();

@@ -1,7 +1,9 @@
 //! The library's front door as a Rust program uses it: data from memory, a
 //! callback that stops training, a model saved and read back, bad input refused.
+use gpunet::train::Quiet;
 use gpunet::{Dataset, Device, Model, Trainer};
 use std::ops::ControlFlow;
+use std::sync::atomic::AtomicBool;
 
 /// `n` 8x8 pictures: label 1 where the left half is bright, 0 where the right is.
 fn halves(n: usize) -> (Vec<u8>, Vec<u8>) {
@@ -65,4 +67,41 @@ fn bad_input_is_refused_with_what_was_expected() {
     assert!(Trainer::new("conv8k3,nonsense").is_err());
     let e = Model::load("/nonexistent/model.safetensors").err().unwrap().to_string();
     assert!(e.contains("/nonexistent/model.safetensors"), "{e}");
+}
+
+/// A run stopped after its first epoch and continued through `Trainer::resume`
+/// on the same images ends with the bytes of one never stopped; other images
+/// are refused, and so is a changed setting.
+#[test]
+fn a_stopped_run_continues_to_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pixels, labels) = halves(300);
+    let data = Dataset::from_arrays((1, 8, 8), pixels, labels).unwrap();
+    let mut engine = Device::Cpu.engine().unwrap();
+    let trainer =
+        |out: &str| Trainer::new("fc16,out2").unwrap().epochs(3).batch_size(50).seed(9).out(dir.path().join(out));
+    let whole = trainer("whole").fit(&mut *engine, data.clone()).unwrap();
+    let first = trainer("split").fit_with(&mut *engine, data.clone(), |_| ControlFlow::Break(())).unwrap();
+    assert_eq!(first.epochs.len(), 1);
+
+    let (other, labels) = halves(301);
+    let other = Dataset::from_arrays((1, 8, 8), other, labels).unwrap();
+    let e = Trainer::resume(dir.path().join("split")).unwrap().start(other, &mut Quiet).err().unwrap().to_string();
+    assert!(e.contains("images differ from those the run began on"), "{e}");
+    let mut changed = Trainer::resume(dir.path().join("split")).unwrap();
+    changed.settings().lr = 0.01;
+    let e = changed.start(data.clone(), &mut Quiet).err().unwrap().to_string();
+    assert!(e.contains("--lr 0.01 (the run has 0.001)"), "{e}");
+
+    let resumed = Trainer::resume(dir.path().join("split")).unwrap();
+    let rest = resumed.start(data, &mut Quiet).unwrap().fit(&mut *engine, &AtomicBool::new(false), &mut Quiet).unwrap();
+    assert_eq!(rest.epochs.len(), 3, "the metrics of all three epochs");
+    let bytes = |d: &std::path::Path| std::fs::read(d.join("model.safetensors")).unwrap();
+    assert_eq!(bytes(&whole.dir), bytes(&rest.dir), "the continued run's model differs from the whole run's");
+    let metrics = |d: &std::path::Path| -> Vec<String> {
+        let text = std::fs::read_to_string(d.join("metrics.csv")).unwrap();
+        // every column but the seconds
+        text.lines().map(|l| l.split(',').enumerate().filter(|(i, _)| *i != 1).map(|(_, v)| v).collect()).collect()
+    };
+    assert_eq!(metrics(&whole.dir), metrics(&rest.dir));
 }

@@ -159,6 +159,11 @@ impl RunDir {
         &self.dir
     }
 
+    /// Generations to keep besides the current one and the best, from the next save on.
+    pub fn set_keep(&mut self, keep: usize) {
+        self.keep = keep;
+    }
+
     /// The best validation accuracy so far, from the generation `best` names;
     /// and `best` moved to `current` where a save was cut short between the two
     /// (its epoch beat the best, but `best` was never pointed at it).
