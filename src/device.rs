@@ -44,6 +44,17 @@ impl std::str::FromStr for Device {
 
 /// What `auto` resolves to, and why, from the adapters the backends list.
 pub fn resolve(device: Device, choice: &AdapterChoice) -> Result<(Device, String)> {
+    match device {
+        Device::Cpu if choice.overrides.mixed => {
+            return Err(Error::usage(
+                "--precision mixed runs the GEMMs on an adapter's cooperative matrices; the native CPU engine computes in fp32 (give --device gpu, or --precision fp32)",
+            ))
+        }
+        Device::Auto if choice.overrides.mixed => {
+            return Ok((Device::Gpu, "auto: --precision mixed runs on an adapter's cooperative matrices".into()))
+        }
+        _ => {}
+    }
     if device != Device::Auto {
         return Ok((device, format!("--device {}", if device == Device::Gpu { "gpu" } else { "cpu" })));
     }

@@ -34,6 +34,9 @@ struct Cli {
     /// Threads of the native CPU engine [default: one per core]
     #[arg(long, global = true, env = "GPUNET_THREADS", default_value_t = 0, hide_default_value = true)]
     threads: usize,
+    /// GEMM arithmetic: fp32, or mixed (operands rounded to f16 on an adapter's cooperative matrices, sums in f32)
+    #[arg(long, global = true, env = "GPUNET_PRECISION", default_value = "fp32", value_parser = ["fp32", "mixed"])]
+    precision: String,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -339,7 +342,8 @@ fn open(c: &Choice) -> Result<device::Opened> {
 fn run(cli: Cli) -> Result<ExitCode> {
     // the flags (clap reads GPUNET_DEVICE, GPUNET_BACKEND, GPUNET_ADAPTER and
     // GPUNET_THREADS for them), then every other GPUNET_* variable, once
-    let adapter = AdapterChoice { backend: cli.backend, name: cli.adapter, ..AdapterChoice::from_env()? };
+    let mut adapter = AdapterChoice { backend: cli.backend, name: cli.adapter, ..AdapterChoice::from_env()? };
+    adapter.overrides.mixed = cli.precision == "mixed";
     let c = Choice { device: cli.device, adapter, threads: cli.threads, native: native::Options::from_env()? };
     match cli.cmd {
         Cmd::Info => info(&c),
@@ -895,8 +899,17 @@ fn info(c: &Choice) -> Result<ExitCode> {
             if has.is_empty() { "none of subgroups, shader-f16, cooperative-matrix".into() } else { has.join(", ") }
         );
         let units = gpunet::gpu::units::compute_units(&a);
-        let tuning =
-            c.adapter.overrides.apply(&i, a.features().contains(wgpu::Features::SUBGROUP), units.map(|u| u.0))?;
+        let coop = context::coop_shape(&a, &i);
+        match coop {
+            Some(k) => say!(
+                "    cooperative matrices: {0}x{0} f16 x f16 -> f32 fragments on subgroups of {1} (--precision mixed)",
+                k.frag,
+                k.lanes
+            ),
+            None => say!("    cooperative matrices: none that --precision mixed can use"),
+        }
+        let sg = a.features().contains(wgpu::Features::SUBGROUP);
+        let tuning = c.adapter.overrides.apply(&i, sg, units.map(|u| u.0), coop)?;
         let asked = if c.adapter.overrides.class.is_some() { " (GPUNET_ADAPTER_CLASS)" } else { "" };
         match units {
             Some((n, from)) => say!("    compute units: {n} ({from})"),

@@ -1,13 +1,13 @@
 //! Every shader parses, validates and translates to SPIR-V, MSL and HLSL with naga,
 //! so a shader that would break on Vulkan, Metal or DX12 fails here without a GPU.
 
-use gpunet::kernels::shaders::{Gemm, Shader};
+use gpunet::kernels::shaders::{Coop, Gemm, Shader};
 use naga::back::{hlsl, msl, spv};
 use naga::valid::{Capabilities, ValidationFlags, Validator};
 
 #[test]
 fn every_shader_validates_and_translates() {
-    let variants = Shader::ALL.iter().flat_map(|&s| s.variants(true).into_iter().map(move |(g, sg)| (s, g, sg)));
+    let variants = Shader::ALL.iter().flat_map(|&s| s.variants(true, None).into_iter().map(move |(g, sg)| (s, g, sg)));
     for (shader, gemm, subgroups) in variants {
         let name =
             &format!("{} ({} gemm{})", shader.file(), gemm.name(), if subgroups { ", subgroup sums" } else { "" });
@@ -48,21 +48,66 @@ fn every_shader_validates_and_translates() {
     }
 }
 
+/// The cooperative-matrix core in the shapes adapters offer (lavapipe's 8x8 on
+/// subgroups of 8, Apple's 8x8 on 32, NVIDIA's and RDNA3's 16x16 on 32) parses,
+/// validates, keeps within the 32 KiB of workgroup memory those adapters grant
+/// (browsers have no cooperative matrices), and translates to SPIR-V and MSL.
+#[test]
+fn cooperative_matrix_cores_validate_and_translate() {
+    let caps = Capabilities::COOPERATIVE_MATRIX | Capabilities::SHADER_FLOAT16 | Capabilities::SUBGROUP;
+    for (frag, lanes) in [(8, 8), (8, 32), (16, 32)] {
+        let core = Gemm::Coop(Coop { frag, lanes });
+        for shader in Shader::ALL.into_iter().filter(|s| s.uses_gemm()) {
+            assert!(shader.variants(false, Some(Coop { frag, lanes })).contains(&(core, false)));
+            let name = &format!("{} (coop {frag}x{frag} on {lanes} lanes)", shader.file());
+            let source = shader.source(core, true);
+            let module = naga::front::wgsl::parse_str(&source)
+                .unwrap_or_else(|e| panic!("{name}: parse error:\n{}", e.emit_to_string(&source)));
+            let info = Validator::new(ValidationFlags::all(), caps)
+                .subgroup_stages(naga::valid::ShaderStages::COMPUTE)
+                .subgroup_operations(naga::valid::SubgroupOperationSet::all())
+                .validate(&module)
+                .unwrap_or_else(|e| panic!("{name}: validation error: {e:?}"));
+            check_uniform_layouts(name, &module);
+            check_workgroup_stores(name, &module, &info);
+            assert!(workgroup_bytes(&module, &info).into_iter().all(|b| b <= 32768), "{name}: over 32 KiB");
+            for ep in &module.entry_points {
+                let spv_pipe = spv::PipelineOptions { shader_stage: ep.stage, entry_point: ep.name.clone() };
+                spv::write_vec(&module, &info, &spv::Options::default(), Some(&spv_pipe))
+                    .unwrap_or_else(|e| panic!("{name}::{}: SPIR-V: {e:?}", ep.name));
+                let msl_pipe =
+                    msl::PipelineOptions { entry_point: Some((ep.stage, ep.name.clone())), ..Default::default() };
+                let msl_opts = msl::Options { lang_version: (2, 3), ..Default::default() };
+                msl::write_string(&module, &info, &msl_opts, &msl_pipe)
+                    .unwrap_or_else(|e| panic!("{name}::{}: MSL: {e:?}", ep.name));
+            }
+        }
+    }
+}
+
 /// WebGPU grants 16 KiB of workgroup memory unless a page asks for more (the
 /// training and selftest pages do not): every entry point keeps within it.
 fn check_workgroup_size(name: &str, module: &naga::Module, info: &naga::valid::ModuleInfo) {
-    let mut layouter = naga::proc::Layouter::default();
-    layouter.update(module.to_ctx()).unwrap();
-    for (i, ep) in module.entry_points.iter().enumerate() {
-        let uses = info.get_entry_point(i);
-        let bytes: u32 = module
-            .global_variables
-            .iter()
-            .filter(|(h, v)| v.space == naga::AddressSpace::WorkGroup && !uses[*h].is_empty())
-            .map(|(_, v)| layouter[v.ty].size)
-            .sum();
+    for (ep, bytes) in module.entry_points.iter().zip(workgroup_bytes(module, info)) {
         assert!(bytes <= 16384, "{name}::{}: {bytes} bytes of workgroup memory (WebGPU grants 16384)", ep.name);
     }
+}
+
+/// The workgroup memory each entry point uses, in bytes.
+fn workgroup_bytes(module: &naga::Module, info: &naga::valid::ModuleInfo) -> Vec<u32> {
+    let mut layouter = naga::proc::Layouter::default();
+    layouter.update(module.to_ctx()).unwrap();
+    (0..module.entry_points.len())
+        .map(|i| {
+            let uses = info.get_entry_point(i);
+            module
+                .global_variables
+                .iter()
+                .filter(|(h, v)| v.space == naga::AddressSpace::WorkGroup && !uses[*h].is_empty())
+                .map(|(_, v)| layouter[v.ty].size)
+                .sum()
+        })
+        .collect()
 }
 
 /// The host writes every kernel's parameters as one 64-byte block: eight u32
@@ -189,7 +234,7 @@ fn amd_compiler_spills_nothing_in_any_variant() {
     let variants: usize = Shader::ALL
         .iter()
         .map(|s| {
-            s.variants(true).len()
+            s.variants(true, None).len()
                 * naga::front::wgsl::parse_str(&s.source(Gemm::Tiled, false)).unwrap().entry_points.len()
         })
         .sum();

@@ -89,6 +89,11 @@ pub trait Engine {
     fn split_k(&self) -> Option<SplitK> {
         None
     }
+    /// Whether GEMMs run in mixed precision (f16 operands, f32 sums) on the
+    /// cooperative-matrix core: the twins to compare with round the same operands.
+    fn mixed(&self) -> bool {
+        false
+    }
     /// Whether plans made now go through the GPU fusion pass (`kernels::fuse`):
     /// the GPU engine's, and the recorder's for a page.
     fn fuses(&self) -> bool {

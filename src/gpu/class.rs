@@ -5,7 +5,7 @@
 
 use crate::engine::SplitK;
 use crate::error::{Error, Result};
-use crate::kernels::shaders::Gemm;
+use crate::kernels::shaders::{Coop, Gemm};
 
 /// What kind of device an adapter is, as far as the kernels care.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -119,6 +119,11 @@ impl Tuning {
         Some(SplitK { gemm: self.gemm, workgroups: self.split_workgroups? })
     }
 
+    /// Whether GEMMs run in mixed precision (on the cooperative-matrix core).
+    pub fn mixed(&self) -> bool {
+        matches!(self.gemm, Gemm::Coop(_))
+    }
+
     /// "discrete: auto gemm, split-K to 1024 workgroups, subgroup sums, fill 1024".
     pub fn describe(&self) -> String {
         let split = match self.split_workgroups {
@@ -151,6 +156,9 @@ pub struct Overrides {
     pub subgroups: Option<bool>,
     /// `GPUNET_FUSE=on|off`.
     pub fuse: Option<bool>,
+    /// `GPUNET_PRECISION=fp32|mixed` (`--precision`): mixed runs every GEMM on
+    /// the cooperative-matrix core, f16 operands and f32 sums.
+    pub mixed: bool,
 }
 
 impl Overrides {
@@ -187,13 +195,41 @@ impl Overrides {
         };
         let (subgroups, fuse) = (on_off("GPUNET_SUBGROUPS")?, on_off("GPUNET_FUSE")?);
         let class = get("GPUNET_ADAPTER_CLASS").map(|v| Class::parse(&v)).transpose()?;
-        Ok(Overrides { class, gemm, split_workgroups, fill, subgroups, fuse })
+        let mixed = match get("GPUNET_PRECISION").as_deref() {
+            None | Some("fp32") => false,
+            Some("mixed") => true,
+            Some(v) => return Err(Error::usage(format!("GPUNET_PRECISION={v}: expected fp32 or mixed"))),
+        };
+        Ok(Overrides { class, gemm, split_workgroups, fill, subgroups, fuse, mixed })
     }
 
-    /// The choices on an adapter: its class (or the one asked for), then each override.
-    pub fn apply(&self, info: &wgpu::AdapterInfo, has_subgroups: bool, units: Option<u32>) -> Result<Tuning> {
+    /// The choices on an adapter: its class (or the one asked for), then each
+    /// override; under mixed precision, the adapter's cooperative-matrix core
+    /// (`coop`) for every GEMM, or an error saying why there is none.
+    pub fn apply(
+        &self,
+        info: &wgpu::AdapterInfo,
+        has_subgroups: bool,
+        units: Option<u32>,
+        coop: Option<Coop>,
+    ) -> Result<Tuning> {
         let mut t = self.class.unwrap_or_else(|| Class::of(info)).tuning(has_subgroups, units);
         t.gemm = self.gemm.unwrap_or(t.gemm);
+        if self.mixed {
+            if let Some(g) = self.gemm {
+                return Err(Error::usage(format!(
+                    "GPUNET_GEMM={} and mixed precision: mixed runs every GEMM on the cooperative-matrix core",
+                    g.name()
+                )));
+            }
+            let core = coop.ok_or_else(|| {
+                Error::Gpu(format!(
+                    "mixed precision needs cooperative matrices (f16 x f16 -> f32 fragments of 8 or 16 a side, on subgroups of one size): {} offers none; --precision fp32 runs on it",
+                    info.name
+                ))
+            })?;
+            t.gemm = Gemm::Coop(core);
+        }
         t.split_workgroups = self.split_workgroups.unwrap_or(t.split_workgroups);
         t.fill = self.fill.unwrap_or(t.fill);
         t.fuse = self.fuse.unwrap_or(t.fuse);

@@ -4,7 +4,7 @@ use crate::error::{Error, Result};
 use crate::gpu::cache::DiskCache;
 use crate::gpu::class::{Class, Overrides, Tuning};
 use crate::gpu::validation;
-use crate::kernels::shaders::{Gemm, Shader};
+use crate::kernels::shaders::{Coop, Gemm, Shader};
 use crate::kernels::Kernel;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
@@ -108,6 +108,9 @@ pub struct Gpu {
     pub validation: bool,
     /// Whether the adapter offers subgroups (and pipelines with them were built).
     pub has_subgroups: bool,
+    /// The cooperative-matrix core the adapter runs (and its pipelines were
+    /// built), where it offers f16 x f16 -> f32 fragments (`--precision mixed`).
+    pub coop: Option<Coop>,
     /// The compute units the driver says the device has, and the extension that
     /// said (`gpu::units`); None where it says nothing and the class guesses.
     pub units: Option<(u32, &'static str)>,
@@ -164,13 +167,24 @@ impl Gpu {
         }
         let timestamps = adapter.features().contains(wgpu::Features::TIMESTAMP_QUERY);
         let has_subgroups = adapter.features().contains(wgpu::Features::SUBGROUP);
-        let wanted = wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SUBGROUP | wgpu::Features::PIPELINE_CACHE;
+        let coop = coop_shape(&adapter, &info);
+        let mut wanted = wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SUBGROUP | wgpu::Features::PIPELINE_CACHE;
+        if coop.is_some() {
+            wanted |= COOP_FEATURES;
+        }
         let features = wanted & adapter.features();
         let desc = wgpu::DeviceDescriptor {
             label: Some("gpunet"),
             required_features: features,
             // Everything the adapter offers: buffer sizes above all bound the batch.
             required_limits: offered.clone(),
+            // SAFETY: the one experimental feature asked for is cooperative
+            // matrices, whose every kernel the selftest proves on the adapter
+            // against its twin (`--precision mixed`); none is asked for without them.
+            experimental_features: match coop {
+                Some(_) => unsafe { wgpu::ExperimentalFeatures::enabled() },
+                None => wgpu::ExperimentalFeatures::disabled(),
+            },
             ..Default::default()
         };
         let (device, queue) = pollster::block_on(adapter.request_device(&desc))
@@ -186,9 +200,9 @@ impl Gpu {
         });
         let (checks, validation) = (choice.checks, choice.validation);
         let units = super::units::compute_units(&adapter);
-        let tuning = overrides.apply(&info, has_subgroups, units.map(|u| u.0))?;
+        let tuning = overrides.apply(&info, has_subgroups, units.map(|u| u.0), coop)?;
         let opened = t.elapsed();
-        let (pipelines, cache) = build_pipelines(&device, &info, checks, has_subgroups)?;
+        let (pipelines, cache) = build_pipelines(&device, &info, checks, has_subgroups, coop)?;
         let built = t.elapsed();
         let startup = format!(
             "start-up: adapters listed in {:.0} ms, device opened in {:.0} ms, {} pipelines built in {:.0} ms; pipeline cache: {}",
@@ -211,6 +225,7 @@ impl Gpu {
             checks,
             validation,
             has_subgroups,
+            coop,
             units,
             pipelines,
             fault,
@@ -227,6 +242,7 @@ impl Gpu {
             &self.info,
             self.has_subgroups,
             self.units.map(|u| u.0),
+            self.coop,
         )
     }
 
@@ -303,6 +319,31 @@ impl Checks {
     }
 }
 
+/// What the cooperative-matrix core needs of a device.
+pub const COOP_FEATURES: wgpu::Features =
+    wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX.union(wgpu::Features::SHADER_F16);
+
+/// The cooperative-matrix core `adapter` can run: the largest square
+/// f16 x f16 -> f32 fragment it offers (8 or 16 a side), on a subgroup of one
+/// fixed size that divides a tile's rows (a workgroup is one subgroup). None
+/// where it offers no such fragment, or its subgroups vary in size.
+pub fn coop_shape(adapter: &wgpu::Adapter, info: &wgpu::AdapterInfo) -> Option<Coop> {
+    if !adapter.features().contains(COOP_FEATURES) {
+        return None;
+    }
+    use wgpu::CooperativeScalarType as T;
+    let frag = adapter
+        .cooperative_matrix_properties()
+        .iter()
+        .filter(|p| p.m_size == p.n_size && p.n_size == p.k_size && matches!(p.m_size, 8 | 16))
+        .filter(|p| p.ab_type == T::F16 && p.cr_type == T::F32)
+        .map(|p| p.m_size)
+        .max()?;
+    let lanes = info.subgroup_max_size;
+    let fits = info.subgroup_min_size == lanes && lanes > 0 && (4 * frag) % lanes == 0;
+    fits.then_some(Coop { frag, lanes })
+}
+
 pub fn describe(info: &wgpu::AdapterInfo) -> String {
     format!("{} ({:?}, {:?}, driver {} {})", info.name, info.backend, info.device_type, info.driver, info.driver_info)
 }
@@ -326,6 +367,7 @@ fn build_pipelines(
     info: &wgpu::AdapterInfo,
     checks: Checks,
     subgroups: bool,
+    coop: Option<Coop>,
 ) -> Result<(Pipelines, Option<DiskCache>)> {
     let runtime = wgpu::ShaderRuntimeChecks {
         bounds_checks: checks.bounds,
@@ -334,7 +376,7 @@ fn build_pipelines(
     };
     let mut texts = Vec::new();
     for s in Shader::ALL {
-        for (g, sg) in s.variants(subgroups) {
+        for (g, sg) in s.variants(subgroups, coop) {
             texts.push(((s, g, sg), s.source(g, sg)));
         }
     }
@@ -365,7 +407,7 @@ fn build_pipelines(
         .collect::<Result<HashMap<_, _>>>()?;
     let wanted: Vec<(Kernel, Gemm, bool)> = Kernel::ALL
         .iter()
-        .flat_map(|&k| k.info().shader.variants(subgroups).into_iter().map(move |(g, sg)| (k, g, sg)))
+        .flat_map(|&k| k.info().shader.variants(subgroups, coop).into_iter().map(move |(g, sg)| (k, g, sg)))
         .collect();
     let pipelines = wanted
         .into_par_iter()

@@ -244,6 +244,10 @@ impl Engine for GpuEngine {
         self.tuning.fuse
     }
 
+    fn mixed(&self) -> bool {
+        self.tuning.mixed()
+    }
+
     fn run_timed(&mut self, plan: PlanId) -> Result<Option<f64>> {
         if !self.gpu.timestamps {
             return Ok(None);

@@ -187,7 +187,7 @@ unsafe fn every_variant(
 ) -> Result<Vec<Stat>> {
     let mut out = Vec::new();
     for shader in Shader::ALL {
-        for (core, sums) in shader.variants(true) {
+        for (core, sums) in shader.variants(true, None) {
             let text = shader.source(core, sums);
             let module = naga::front::wgsl::parse_str(&text)
                 .map_err(|e| Error::Gpu(format!("{}: {}", shader.file(), e.emit_to_string(&text))))?;

@@ -20,6 +20,15 @@ pub enum Shader {
     Normalize,
 }
 
+/// A cooperative-matrix core's shape: the side of the f16 x f16 -> f32
+/// fragments the adapter offers, and its subgroup's lanes (a workgroup is one
+/// subgroup).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Coop {
+    pub frag: u32,
+    pub lanes: u32,
+}
+
 /// Which GEMM core `//#include gemm.wgsl` pastes: the shared-memory tiles, the
 /// double-buffered register blocks of gemm_wide.wgsl in three shapes (GPUs), or
 /// the barrier-free register blocks (CPU adapters: `Register` names the pair of
@@ -35,6 +44,9 @@ pub enum Gemm {
     Narrow,
     /// gemm_block.wgsl: what `Register` runs for matmul.wgsl (a core, not a choice).
     Block,
+    /// gemm_coop.wgsl: f16 operands on the matrix units, f32 sums (`--precision
+    /// mixed`, where the adapter has cooperative matrices).
+    Coop(Coop),
     Auto,
 }
 
@@ -51,6 +63,7 @@ impl Gemm {
             Gemm::Mid => "mid",
             Gemm::Narrow => "narrow",
             Gemm::Block => "block",
+            Gemm::Coop(_) => "coop",
             Gemm::Auto => "auto",
         }
     }
@@ -109,6 +122,7 @@ impl Gemm {
             Gemm::Wide => (128, 128),
             Gemm::Mid => (64, 128),
             Gemm::Narrow => (32, 128),
+            Gemm::Coop(c) => (4 * c.frag, 4 * c.frag),
         }
     }
 
@@ -140,6 +154,16 @@ impl Gemm {
             Gemm::Wide => shaped([16, 16, 2, 2]),
             Gemm::Mid => shaped([32, 8, 2, 1]),
             Gemm::Narrow => shaped([32, 8, 1, 1]),
+            Gemm::Coop(Coop { frag, lanes }) => {
+                let frag_type = |t: &str, role: &str| format!("coop_mat{frag}x{frag}<{t}, {role}>");
+                Cow::Owned(format!(
+                    "const F: u32 = {frag}u;\nconst SG: u32 = {lanes}u;\nalias FragA = {};\nalias FragB = {};\nalias FragC = {};\n{}",
+                    frag_type("f16", "A"),
+                    frag_type("f16", "B"),
+                    frag_type("f32", "C"),
+                    include_str!("../../shaders/gemm_coop.wgsl")
+                ))
+            }
         }
     }
 }
@@ -202,12 +226,13 @@ impl Shader {
     }
 
     /// The module variants the engine builds of this file: one per GEMM core it
-    /// includes (each choice resolved for this file; `Tiled` stands for "none"),
-    /// each with tree sums and, where the file sums over workgroups and the
-    /// adapter has subgroups, subgroup sums.
-    pub fn variants(self, subgroups: bool) -> Vec<(Gemm, bool)> {
+    /// includes (each choice resolved for this file, and the cooperative-matrix
+    /// core where the adapter has one; `Tiled` stands for "none"), each with tree
+    /// sums and, where the file sums over workgroups and the adapter has
+    /// subgroups, subgroup sums.
+    pub fn variants(self, subgroups: bool, coop: Option<Coop>) -> Vec<(Gemm, bool)> {
         let cores = match self.uses_gemm() {
-            true => Gemm::ALL.iter().map(|g| g.core_for(self)).collect(),
+            true => Gemm::ALL.iter().map(|g| g.core_for(self)).chain(coop.map(Gemm::Coop)).collect(),
             false => vec![Gemm::Tiled],
         };
         let sums = if self.uses_reduce() && subgroups { vec![false, true] } else { vec![false] };
@@ -227,6 +252,10 @@ impl Shader {
         };
         let core = gemm.core();
         let mut out = String::with_capacity(raw.len() + core.len() + reduce.len());
+        if let Gemm::Coop(_) = gemm {
+            // directives come before any declaration
+            out.push_str("enable f16;\nenable wgpu_cooperative_matrix;\n");
+        }
         for line in raw.lines() {
             match line.strip_prefix("//#include ") {
                 Some("gemm.wgsl") => out.push_str(&core),

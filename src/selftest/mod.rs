@@ -12,6 +12,7 @@
 
 mod cases;
 mod fused;
+pub mod mixed;
 pub mod production;
 pub mod steps;
 pub mod sweep;

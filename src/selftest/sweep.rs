@@ -9,7 +9,7 @@
 //! `production` the batch-500 launches. `gpunet selftest` and the kernel tests
 //! both run this sweep.
 
-use super::{cases, check, check_against, production, reference, steps, Case, Outcome};
+use super::{cases, check, check_against, mixed, production, reference, steps, Case, Outcome};
 use crate::data::{self, Images};
 use crate::engine::Engine;
 use crate::error::Result;
@@ -71,6 +71,11 @@ pub fn on_gpu(gpu: &Arc<Gpu>, o: &Options, report: Report) -> Result<Tally> {
             let mut engine = GpuEngine::with_tuning(gpu.clone(), by_rows);
             run_cases(&mut engine, &cases, &format!("[{}]", by_rows.describe()), &mut tally, report)?;
         }
+        if tuning.mixed() {
+            // the training-step and production checks compare with the fp32
+            // reference engine: under mixed precision only the kernel cases run
+            continue;
+        }
         let mut engine = GpuEngine::with_tuning(gpu.clone(), tuning);
         let label = format!("[{}]", tuning.describe());
         for outcome in steps::all(&mut engine, &images)? {
@@ -127,8 +132,12 @@ fn run_cases<'c>(
     tally: &mut Tally,
     report: Report,
 ) -> Result<()> {
+    let mixed = engine.mixed();
     for case in cases {
-        let outcome = check(engine, case)?;
+        let outcome = match mixed && mixed::is_gemm(case) {
+            true => mixed::check_mixed(engine, case)?,
+            false => check(engine, case)?,
+        };
         tally.add(&outcome);
         report(label, &outcome);
         // each case's buffers are freed before the next one's are made

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Mesa 26's lavapipe, which has VK_KHR_cooperative_matrix (8x8x8 f16 x f16 -> f32
+# on subgroups of 8), for a binary built on Debian 12: Debian trixie's libraries
+# in a tree of their own, run through that tree's own dynamic loader (no chroot
+# entered at run time, nothing of the host replaced).
+#
+#   scripts/mesa26.sh setup             builds the tree at $MESA26 (default
+#                                       /opt/trixie) once: debootstrap, then
+#                                       trixie-backports' mesa-vulkan-drivers and
+#                                       the tree's own validation layer (Debian
+#                                       12's is too old for cooperative matrices);
+#                                       about a minute and 500 MB, needs root
+#   scripts/mesa26.sh run CMD [ARGS]    runs CMD against the tree's lavapipe, with
+#                                       its validation layer for GPUNET_VALIDATION=1
+set -euo pipefail
+DIR=${MESA26:-/opt/trixie}
+LIBS=$DIR/usr/lib/x86_64-linux-gnu
+ICD=$DIR/lvp_icd.absolute.json
+
+MOUNTED=()
+unmount() {
+  for m in "${MOUNTED[@]}"; do umount "$m" || true; done
+  MOUNTED=()
+}
+
+setup() {
+  if [ -f "$ICD" ] && [ -f "$LIBS/libvulkan_lvp.so" ] && [ -f "$LIBS/libVkLayer_khronos_validation.so" ]; then
+    echo "mesa26: the tree at $DIR is ready"
+    return
+  fi
+  # the mirror the host's apt already uses
+  local mirror
+  mirror=$(grep -h '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}' | grep -v security | head -1)
+  mirror=${mirror:-$(grep -h '^deb ' /etc/apt/sources.list 2>/dev/null | awk '{print $2}' | head -1)}
+  mirror=${mirror:-http://deb.debian.org/debian}
+  command -v debootstrap >/dev/null || apt-get install -y -qq debootstrap >/dev/null
+  echo "mesa26: debootstrap trixie into $DIR from $mirror"
+  [ -x "$DIR/usr/bin/apt-get" ] || debootstrap --variant=minbase trixie "$DIR" "$mirror" >/dev/null
+  echo "deb $mirror trixie-backports main" >"$DIR/etc/apt/sources.list.d/backports.list"
+  # package scripts may want proc, dev and sys; the binds go again whatever happens
+  MOUNTED=()
+  trap unmount EXIT
+  for m in proc dev sys; do
+    if mount --bind "/$m" "$DIR/$m" 2>/dev/null; then MOUNTED+=("$DIR/$m"); fi
+  done
+  chroot "$DIR" apt-get -o Acquire::Check-Valid-Until=false update -qq
+  chroot "$DIR" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t trixie-backports \
+    mesa-vulkan-drivers libvulkan1 vulkan-validationlayers >/dev/null
+  unmount
+  # the driver by its absolute path: the host's loader reads this file
+  sed "s#\"library_path\": \"[^\"]*\"#\"library_path\": \"$LIBS/libvulkan_lvp.so\"#" \
+    "$DIR/usr/share/vulkan/icd.d/lvp_icd.json" >"$ICD"
+  echo "mesa26: $(grep -o 'api_version[^,]*' "$ICD"); tree ready at $DIR"
+}
+
+run() {
+  [ -f "$ICD" ] || { echo "mesa26: no tree at $DIR; run scripts/mesa26.sh setup first" >&2; exit 2; }
+  VK_DRIVER_FILES=$ICD VK_LAYER_PATH=$DIR/usr/share/vulkan/explicit_layer.d \
+    exec "$DIR/lib64/ld-linux-x86-64.so.2" --library-path "$LIBS:$DIR/lib/x86_64-linux-gnu" "$@"
+}
+
+case "${1:-}" in
+  setup) setup ;;
+  run) shift; run "$@" ;;
+  *) echo "usage: scripts/mesa26.sh setup | run CMD [ARGS...]" >&2; exit 2 ;;
+esac
