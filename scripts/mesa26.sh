@@ -12,10 +12,17 @@
 #                                       about a minute and 500 MB, needs root
 #   scripts/mesa26.sh run CMD [ARGS]    runs CMD against the tree's lavapipe, with
 #                                       its validation layer for GPUNET_VALIDATION=1
+#   scripts/mesa26.sh stats [FAMILY..]  scripts/shader-stats.sh with the RADV of
+#                                       Mesa 25.0.7 (bookworm-backports, which setup
+#                                       unpacks into the tree's radv25/; Mesa 26
+#                                       dropped RADV_FORCE_FAMILY): cooperative
+#                                       matrices on a null RDNA3 (default navi31)
 set -euo pipefail
 DIR=${MESA26:-/opt/trixie}
 LIBS=$DIR/usr/lib/x86_64-linux-gnu
 ICD=$DIR/lvp_icd.absolute.json
+RADV=$DIR/radv25
+RADV_LIBS=$RADV/usr/lib/x86_64-linux-gnu
 
 MOUNTED=()
 unmount() {
@@ -23,16 +30,43 @@ unmount() {
   MOUNTED=()
 }
 
+# RADV 25.0.7 and the libdrm it needs, unpacked from bookworm-backports (they
+# run on the host's Debian 12 libraries with LD_LIBRARY_PATH)
+radv25() {
+  [ -f "$RADV/radeon_icd.absolute.json" ] && return
+  local lists=$RADV.apt
+  mkdir -p "$lists/lists/partial" "$lists/debs" "$RADV"
+  echo "deb $1 bookworm-backports main" >"$lists/sources.list"
+  local apt=(-o "Dir::Etc::SourceList=$lists/sources.list" -o Dir::Etc::SourceParts=/dev/null
+    -o "Dir::State::Lists=$lists/lists" -o Acquire::Check-Valid-Until=false)
+  apt-get "${apt[@]}" update -qq
+  (cd "$lists/debs" && apt-get "${apt[@]}" download -qq mesa-vulkan-drivers/bookworm-backports \
+    libdrm-amdgpu1/bookworm-backports libdrm2/bookworm-backports 2>/dev/null)
+  for d in "$lists"/debs/*.deb; do dpkg-deb -x "$d" "$RADV"; done
+  sed "s#\"library_path\": \"[^\"]*\"#\"library_path\": \"$RADV_LIBS/libvulkan_radeon.so\"#" \
+    "$RADV/usr/share/vulkan/icd.d/radeon_icd.json" >"$RADV/radeon_icd.absolute.json"
+  local version
+  version=$(dpkg-deb -f "$lists"/debs/mesa-vulkan-drivers_*.deb Version)
+  rm -rf "$lists"
+  echo "mesa26: RADV $version in $RADV"
+}
+
+mirror() {
+  local m
+  m=$(grep -h '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}' | grep -v security | head -1)
+  m=${m:-$(grep -h '^deb ' /etc/apt/sources.list 2>/dev/null | awk '{print $2}' | head -1)}
+  echo "${m:-http://deb.debian.org/debian}"
+}
+
 setup() {
   if [ -f "$ICD" ] && [ -f "$LIBS/libvulkan_lvp.so" ] && [ -f "$LIBS/libVkLayer_khronos_validation.so" ]; then
+    radv25 "$(mirror)"
     echo "mesa26: the tree at $DIR is ready"
     return
   fi
   # the mirror the host's apt already uses
   local mirror
-  mirror=$(grep -h '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}' | grep -v security | head -1)
-  mirror=${mirror:-$(grep -h '^deb ' /etc/apt/sources.list 2>/dev/null | awk '{print $2}' | head -1)}
-  mirror=${mirror:-http://deb.debian.org/debian}
+  mirror=$(mirror)
   command -v debootstrap >/dev/null || apt-get install -y -qq debootstrap >/dev/null
   echo "mesa26: debootstrap trixie into $DIR from $mirror"
   [ -x "$DIR/usr/bin/apt-get" ] || debootstrap --variant=minbase trixie "$DIR" "$mirror" >/dev/null
@@ -50,7 +84,14 @@ setup() {
   # the driver by its absolute path: the host's loader reads this file
   sed "s#\"library_path\": \"[^\"]*\"#\"library_path\": \"$LIBS/libvulkan_lvp.so\"#" \
     "$DIR/usr/share/vulkan/icd.d/lvp_icd.json" >"$ICD"
+  radv25 "$mirror"
   echo "mesa26: $(grep -o 'api_version[^,]*' "$ICD"); tree ready at $DIR"
+}
+
+stats() {
+  [ -f "$RADV/radeon_icd.absolute.json" ] || { echo "mesa26: no RADV 25 at $RADV; run scripts/mesa26.sh setup first" >&2; exit 2; }
+  [ $# -gt 0 ] || set -- navi31
+  RADV_ICD=$RADV/radeon_icd.absolute.json LD_LIBRARY_PATH=$RADV_LIBS exec "$(dirname "$0")/shader-stats.sh" "$@"
 }
 
 run() {
@@ -62,5 +103,6 @@ run() {
 case "${1:-}" in
   setup) setup ;;
   run) shift; run "$@" ;;
-  *) echo "usage: scripts/mesa26.sh setup | run CMD [ARGS...]" >&2; exit 2 ;;
+  stats) shift; stats "$@" ;;
+  *) echo "usage: scripts/mesa26.sh setup | run CMD [ARGS...] | stats [FAMILY...]" >&2; exit 2 ;;
 esac

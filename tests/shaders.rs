@@ -272,3 +272,39 @@ fn amd_compiler_spills_nothing_in_any_variant() {
         }
     }
 }
+
+/// RDNA3's compiler runs the cooperative-matrix core on its matrix instructions:
+/// RADV 25's ACO on a null navi31 (scripts/mesa26.sh setup unpacks it; Debian
+/// 12's RADV 22 has no cooperative matrices) compiles every coop variant without
+/// a spill, and the disassembly of the core is WMMA's f16 x f16 -> f32.
+#[test]
+fn rdna3_runs_the_coop_core_on_wmma() {
+    let tree = std::env::var("MESA26").unwrap_or_else(|_| "/opt/trixie".into());
+    if !std::path::Path::new(&tree).join("radv25/radeon_icd.absolute.json").exists() {
+        assert!(
+            !std::env::var("GPUNET_REQUIRE_GPU").is_ok_and(|v| v == "1"),
+            "GPUNET_REQUIRE_GPU=1 but no RADV 25 in {tree} (scripts/mesa26.sh setup)"
+        );
+        return eprintln!("skipping: no RADV 25 in {tree} (scripts/mesa26.sh setup)");
+    }
+    let ir = tempfile::tempdir().unwrap();
+    let o = std::process::Command::new("bash")
+        .args([concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/mesa26.sh"), "stats", "navi31"])
+        .env("GPUNET", env!("CARGO_BIN_EXE_gpunet"))
+        .env("IR", ir.path())
+        .output()
+        .unwrap();
+    let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "mesa26.sh stats failed:\n{err}");
+    let rows: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let coop: Vec<&serde_json::Value> = rows.iter().filter(|r| r["core"] == "coop").collect();
+    // matmul.wgsl's two GEMM entries and conv2d.wgsl's three, with either kind of sums
+    assert!(coop.len() >= 10, "{} coop rows:\n{out}\n{err}", coop.len());
+    for r in &coop {
+        for field in ["spilled_vgprs", "spilled_sgprs", "scratch_bytes"] {
+            assert_eq!(r[field].as_u64(), Some(0), "{} {} coop: {field} = {}", r["shader"], r["entry"], r[field]);
+        }
+    }
+    let text = std::fs::read_to_string(ir.path().join("navi31/matmul-matmul-coop-tree.txt")).unwrap();
+    assert!(text.contains("v_wmma_f32_16x16x16_f16"), "no WMMA in the coop core's disassembly");
+}

@@ -13,6 +13,7 @@ mod engine;
 mod gap;
 mod matmul;
 mod maxpool;
+pub mod mixed;
 mod normalize;
 mod optim;
 mod relu;

@@ -96,6 +96,10 @@ pub trait Runner {
     fn fuses(&self) -> bool {
         false
     }
+    /// Whether it computes GEMMs in mixed precision (the reference for such an engine).
+    fn mixed(&self) -> bool {
+        false
+    }
 }
 
 /// An engine whose buffers live in host memory.
@@ -144,5 +148,8 @@ impl<R: Runner> Engine for OnHost<R> {
     }
     fn fuses(&self) -> bool {
         self.runner.fuses()
+    }
+    fn mixed(&self) -> bool {
+        self.runner.mixed()
     }
 }

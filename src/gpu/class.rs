@@ -224,7 +224,7 @@ impl Overrides {
             }
             let core = coop.ok_or_else(|| {
                 Error::Gpu(format!(
-                    "mixed precision needs cooperative matrices (f16 x f16 -> f32 fragments of 8 or 16 a side, on subgroups of one size): {} offers none; --precision fp32 runs on it",
+                    "mixed precision needs cooperative matrices (f16 x f16 -> f32 fragments of 8 or 16 a side): {} offers none; --precision fp32 runs on it",
                     info.name
                 ))
             })?;

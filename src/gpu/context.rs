@@ -324,9 +324,11 @@ pub const COOP_FEATURES: wgpu::Features =
     wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX.union(wgpu::Features::SHADER_F16);
 
 /// The cooperative-matrix core `adapter` can run: the largest square
-/// f16 x f16 -> f32 fragment it offers (8 or 16 a side), on a subgroup of one
-/// fixed size that divides a tile's rows (a workgroup is one subgroup). None
-/// where it offers no such fragment, or its subgroups vary in size.
+/// f16 x f16 -> f32 fragment it offers (8 or 16 a side), on workgroups of the
+/// adapter's smallest subgroup size, which one subgroup always holds whole (AMD's
+/// RDNA runs 32 or 64 lanes: a 32-invocation workgroup is one subgroup either
+/// way). None where it offers no such fragment, or that size does not divide a
+/// tile's 4 fragments of columns.
 pub fn coop_shape(adapter: &wgpu::Adapter, info: &wgpu::AdapterInfo) -> Option<Coop> {
     if !adapter.features().contains(COOP_FEATURES) {
         return None;
@@ -339,8 +341,8 @@ pub fn coop_shape(adapter: &wgpu::Adapter, info: &wgpu::AdapterInfo) -> Option<C
         .filter(|p| p.ab_type == T::F16 && p.cr_type == T::F32)
         .map(|p| p.m_size)
         .max()?;
-    let lanes = info.subgroup_max_size;
-    let fits = info.subgroup_min_size == lanes && lanes > 0 && (4 * frag) % lanes == 0;
+    let lanes = info.subgroup_min_size;
+    let fits = lanes > 0 && (4 * frag) % lanes == 0;
     fits.then_some(Coop { frag, lanes })
 }
 

@@ -9,7 +9,7 @@
 //! write it for the trusted modules, straight to the driver through `ash`.
 
 use crate::error::{Error, Result};
-use crate::kernels::shaders::Shader;
+use crate::kernels::shaders::{Coop, Shader};
 use ash::vk;
 use naga::back::spv;
 use naga::valid::{Capabilities, ShaderStages, SubgroupOperationSet, ValidationFlags, Validator};
@@ -89,23 +89,23 @@ pub fn collect(ir: bool) -> Result<Vec<Stat>> {
         let instance = entry
             .create_instance(&vk::InstanceCreateInfo::default().application_info(&app), None)
             .map_err(vkerr("vkCreateInstance"))?;
-        let out = with_instance(&instance, ir);
+        let out = with_instance(&entry, &instance, ir);
         instance.destroy_instance(None);
         out
     }
 }
 
-unsafe fn with_instance(instance: &ash::Instance, ir: bool) -> Result<Vec<Stat>> {
+unsafe fn with_instance(entry: &ash::Entry, instance: &ash::Instance, ir: bool) -> Result<Vec<Stat>> {
     let ext = ash::khr::pipeline_executable_properties::NAME;
     let mut found = None;
     for pd in instance.enumerate_physical_devices().map_err(vkerr("vkEnumeratePhysicalDevices"))? {
         let exts = instance.enumerate_device_extension_properties(pd).map_err(vkerr("device extensions"))?;
         if exts.iter().any(|e| e.extension_name_as_c_str() == Ok(ext)) {
-            found = Some(pd);
+            found = Some((pd, exts));
             break;
         }
     }
-    let pd = found.ok_or_else(|| {
+    let (pd, exts) = found.ok_or_else(|| {
         Error::Gpu(
             "shader-stats: no Vulkan device reports pipeline statistics (VK_KHR_pipeline_executable_properties); \
              scripts/shader-stats.sh makes one with Mesa's RADV (RADV_FORCE_FAMILY)"
@@ -121,12 +121,19 @@ unsafe fn with_instance(instance: &ash::Instance, ir: bool) -> Result<Vec<Stat>>
         .ok_or_else(|| Error::Gpu(format!("shader-stats: {target} has no compute queue")))?;
     let priorities = [1.0];
     let queues = [vk::DeviceQueueCreateInfo::default().queue_family_index(family as u32).queue_priorities(&priorities)];
-    let names = [ext.as_ptr()];
+    let has = |name: &std::ffi::CStr| exts.iter().any(|e| e.extension_name_as_c_str() == Ok(name));
+    let coop = if has(ash::khr::cooperative_matrix::NAME) { coop_shape(entry, instance, pd)? } else { None };
+    let mut names = vec![ext.as_ptr()];
     let mut info = vk::PhysicalDevicePipelineExecutablePropertiesFeaturesKHR::default().pipeline_executable_info(true);
-    let create = vk::DeviceCreateInfo::default()
-        .queue_create_infos(&queues)
-        .enabled_extension_names(&names)
-        .push_next(&mut info);
+    // the cooperative-matrix core's SPIR-V: f16, the Vulkan memory model, the matrices
+    let mut coop_features = vk::PhysicalDeviceCooperativeMatrixFeaturesKHR::default().cooperative_matrix(true);
+    let mut v12 = vk::PhysicalDeviceVulkan12Features::default().shader_float16(true).vulkan_memory_model(true);
+    let mut create = vk::DeviceCreateInfo::default().queue_create_infos(&queues).push_next(&mut info);
+    if coop.is_some() {
+        names.push(ash::khr::cooperative_matrix::NAME.as_ptr());
+        create = create.push_next(&mut coop_features).push_next(&mut v12);
+    }
+    let create = create.enabled_extension_names(&names);
     let device = instance.create_device(pd, &create, None).map_err(vkerr("vkCreateDevice"))?;
     let spirv = match vk::api_version_minor(props.api_version) {
         0 => (1, 0),
@@ -134,9 +141,30 @@ unsafe fn with_instance(instance: &ash::Instance, ir: bool) -> Result<Vec<Stat>>
         2 => (1, 5),
         _ => (1, 6),
     };
-    let out = with_device(instance, &device, &target, spirv, ir);
+    let out = with_device(instance, &device, &target, spirv, coop, ir);
     device.destroy_device(None);
     out
+}
+
+/// The cooperative-matrix core the device would run, as `gpu::coop_shape` finds
+/// it through wgpu: the largest square f16 x f16 -> f32 subgroup fragment (8 or
+/// 16 a side), on the device's smallest subgroup.
+unsafe fn coop_shape(entry: &ash::Entry, instance: &ash::Instance, pd: vk::PhysicalDevice) -> Result<Option<Coop>> {
+    let coop = ash::khr::cooperative_matrix::Instance::new(entry, instance);
+    let offered = coop.get_physical_device_cooperative_matrix_properties(pd).map_err(vkerr("cooperative matrices"))?;
+    let frag = offered
+        .iter()
+        .filter(|p| p.m_size == p.n_size && p.n_size == p.k_size && matches!(p.m_size, 8 | 16))
+        .filter(|p| p.a_type == vk::ComponentTypeKHR::FLOAT16 && p.b_type == vk::ComponentTypeKHR::FLOAT16)
+        .filter(|p| p.c_type == vk::ComponentTypeKHR::FLOAT32 && p.result_type == vk::ComponentTypeKHR::FLOAT32)
+        .filter(|p| p.scope == vk::ScopeKHR::SUBGROUP)
+        .map(|p| p.m_size)
+        .max();
+    let mut sizes = vk::PhysicalDeviceSubgroupSizeControlProperties::default();
+    let mut props = vk::PhysicalDeviceProperties2::default().push_next(&mut sizes);
+    instance.get_physical_device_properties2(pd, &mut props);
+    let lanes = sizes.min_subgroup_size;
+    Ok(frag.filter(|f| lanes > 0 && (4 * f) % lanes == 0).map(|frag| Coop { frag, lanes }))
 }
 
 unsafe fn with_device(
@@ -144,6 +172,7 @@ unsafe fn with_device(
     device: &ash::Device,
     target: &str,
     spirv: (u8, u8),
+    coop: Option<Coop>,
     ir: bool,
 ) -> Result<Vec<Stat>> {
     let pep = ash::khr::pipeline_executable_properties::Device::new(instance, device);
@@ -167,7 +196,7 @@ unsafe fn with_device(
         .map_err(vkerr("pipeline layout"));
     let out = match layout {
         Ok(layout) => {
-            let r = every_variant(device, &pep, layout, target, spirv, ir);
+            let r = every_variant(device, &pep, layout, target, spirv, coop, ir);
             device.destroy_pipeline_layout(layout, None);
             r
         }
@@ -183,11 +212,12 @@ unsafe fn every_variant(
     layout: vk::PipelineLayout,
     target: &str,
     spirv: (u8, u8),
+    coop: Option<Coop>,
     ir: bool,
 ) -> Result<Vec<Stat>> {
     let mut out = Vec::new();
     for shader in Shader::ALL {
-        for (core, sums) in shader.variants(true, None) {
+        for (core, sums) in shader.variants(true, coop) {
             let text = shader.source(core, sums);
             let module = naga::front::wgsl::parse_str(&text)
                 .map_err(|e| Error::Gpu(format!("{}: {}", shader.file(), e.emit_to_string(&text))))?;

@@ -122,7 +122,7 @@ impl Gemm {
             Gemm::Wide => (128, 128),
             Gemm::Mid => (64, 128),
             Gemm::Narrow => (32, 128),
-            Gemm::Coop(c) => (4 * c.frag, 4 * c.frag),
+            Gemm::Coop(c) => (2 * c.frag, 4 * c.frag),
         }
     }
 

@@ -61,7 +61,8 @@ pub fn dropout_steps(engine: &mut dyn Engine, images: &Images) -> Result<Outcome
 fn adam_steps(engine: &mut dyn Engine, images: &Images, net: &str) -> Result<Outcome> {
     let spec = Spec::parse(net)?;
     let optim = Optim::adam(1e-3);
-    let (want, init) = weights_after(&mut CpuEngine::new(), &spec, (images, &Norm::default()), 8, 3, optim)?;
+    let (want, init) =
+        weights_after(&mut CpuEngine::matching(engine.mixed()), &spec, (images, &Norm::default()), 8, 3, optim)?;
     let (got, _) = weights_after(engine, &spec, (images, &Norm::default()), 8, 3, optim)?;
     let shape = format!("{net}, 3 Adam steps of 8");
     Ok(weights_outcome(shape, &got, &want, &init, Tol { atol: 1e-4, rtol: 0.0 }))
@@ -96,41 +97,84 @@ pub fn weights_outcome(shape: String, got: &[f32], want: &[f32], init: &[f32], t
 /// gradient dy − dβ/m − x̂·dγ/m is a small residual of larger terms, so rounding
 /// in dγ and dβ reappears magnified below it, and steps would let it grow.
 pub fn bn_step(engine: &mut dyn Engine, images: &Images) -> Result<Outcome> {
-    let spec = Spec::parse(BN_NET)?;
-    let (want_g, want_p, slots) = bn_gradients(&mut CpuEngine::new(), &spec, images)?;
+    gradient_step(engine, images, BN_NET)
+}
+
+/// One step's gradients of `net` on a batch of 16, layer by layer, against the
+/// reference: each layer's weight and bias gradients within 1e-4 of their norm,
+/// batch norm's running statistics within 1e-5.
+///
+/// Under mixed precision the reference is the mixed one, and the bound is set
+/// by mixed precision itself. Engine and reference round the same operands to
+/// f16 but sum in different orders, so a value the next layer rounds can land on
+/// the other side of an f16 rounding (2⁻¹¹ of it, not fp32's 2⁻²⁴), and a ReLU or
+/// max-pool decision on a near-zero or near-tied value can go the other way; the
+/// backward pass gathers these layer by layer. How far mixed precision moves each
+/// gradient from fp32's (the two references) is the yardstick: the engine must
+/// stay within half of it of the mixed reference, and never beyond 4 f16 ulps
+/// (2e-3) where the yardstick is smaller. An engine rounding wrongly, or not at
+/// all, lands as far off as the yardstick or farther.
+fn gradient_step(engine: &mut dyn Engine, images: &Images, net: &str) -> Result<Outcome> {
+    let spec = Spec::parse(net)?;
+    let mixed = engine.mixed();
+    let (want_g, want_p, slots) = bn_gradients(&mut CpuEngine::matching(mixed), &spec, images)?;
+    let fp32 = if mixed { Some(bn_gradients(&mut CpuEngine::new(), &spec, images)?) } else { None };
     let (g, p, _) = bn_gradients(engine, &spec, images)?;
-    let mut worst = (0.0f64, String::new());
-    let mut note = |err: f64, bound: f64, what: String| {
-        if err / bound > worst.0 {
-            worst = (err / bound, what);
-        }
-    };
     let norm = |a: &[f32], r: std::ops::Range<usize>| r.map(|i| (a[i] as f64).powi(2)).sum::<f64>().sqrt();
     let diff =
         |a: &[f32], b: &[f32], r: std::ops::Range<usize>| r.map(|i| ((a[i] - b[i]) as f64).powi(2)).sum::<f64>().sqrt();
+    // the bound of a part of the gradients (`params`: of the parameters), its norm `scale`
+    let bound = |r: std::ops::Range<usize>, scale: f64, params: bool| match &fp32 {
+        None if params => 1e-5,
+        None => 1e-4,
+        Some((fg, fp, _)) => {
+            let (want, f) = if params { (&want_p, fp) } else { (&want_g, fg) };
+            (0.5 * diff(want, f, r) / scale).max(2e-3)
+        }
+    };
+    let mut worst = (0.0f64, String::new());
+    let mut note = |err: f64, bound: f64, what: String| {
+        if err / bound > worst.0 {
+            worst = (err / bound, format!("{what} (bound {bound:.1e})"));
+        }
+    };
     let mut max_rel = 0.0f64;
     for s in &slots {
         let (w, b) = (s.weight..s.weight + s.weight_len(), s.bias..s.bias + s.bias_len());
-        let err = diff(&g, &want_g, w.clone()) / norm(&want_g, w.clone());
-        note(err, 1e-4, format!("layer {} weight gradient differs by {err:.2e} of its norm", s.layer));
+        let wnorm = norm(&want_g, w.clone());
+        let err = diff(&g, &want_g, w.clone()) / wnorm;
+        note(
+            err,
+            bound(w.clone(), wnorm, false),
+            format!("layer {} weight gradient differs by {err:.2e} of its norm", s.layer),
+        );
         // a bias right before batch norm has no effect on the loss: its gradient is
         // rounding around 0, so it is measured against the weights' gradient instead
-        let scale = norm(&want_g, b.clone()).max(1e-2 * norm(&want_g, w));
-        let berr = diff(&g, &want_g, b) / scale;
-        note(berr, 1e-4, format!("layer {} bias gradient differs by {berr:.2e} of its norm", s.layer));
+        let scale = norm(&want_g, b.clone()).max(1e-2 * wnorm);
+        let berr = diff(&g, &want_g, b.clone()) / scale;
+        note(
+            berr,
+            bound(b, scale, false),
+            format!("layer {} bias gradient differs by {berr:.2e} of its norm", s.layer),
+        );
         max_rel = max_rel.max(err).max(berr);
         if let Some(r) = s.running {
             let r = r..r + 2 * s.bias_len();
-            let rerr = diff(&p, &want_p, r.clone()) / norm(&want_p, r);
-            note(rerr, 1e-5, format!("layer {} running statistics differ by {rerr:.2e}", s.layer));
+            let rnorm = norm(&want_p, r.clone());
+            let rerr = diff(&p, &want_p, r.clone()) / rnorm;
+            note(rerr, bound(r, rnorm, true), format!("layer {} running statistics differ by {rerr:.2e}", s.layer));
             max_rel = max_rel.max(rerr);
         }
     }
     let fails = worst.0 > 1.0;
     let max_abs = g.iter().zip(&want_g).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    let shape = match net {
+        BN_NET => "bn + strided + valid net, 1 step of 16".into(),
+        _ => format!("{net}, gradients of 1 step of 16"),
+    };
     Ok(Outcome {
         what: "train steps".into(),
-        shape: "bn + strided + valid net, 1 step of 16".into(),
+        shape: if mixed { format!("{shape} mixed") } else { shape },
         cmp: Cmp { max_abs, max_rel: max_rel as f32, first_bad: None },
         bad_output: fails.then_some(0),
         guard_hit: None,
@@ -155,7 +199,17 @@ pub fn bn_gradients(engine: &mut dyn Engine, spec: &Spec, images: &Images) -> Re
     Ok((grads, engine.read_f32(net.params_view())?, net.slots.clone()))
 }
 
-/// Every step check on `engine`.
+/// Every step check on `engine`. Under mixed precision the nets without batch
+/// norm are compared by one step's gradients rather than by three Adam steps:
+/// Adam's first steps move a weight by about lr whatever its gradient's size, so
+/// a near-zero gradient's last f16 bit would decide a whole step.
 pub fn all(engine: &mut dyn Engine, images: &Images) -> Result<Vec<Outcome>> {
+    if engine.mixed() {
+        return Ok(vec![
+            gradient_step(engine, images, DROPOUT_NET)?,
+            bn_step(engine, images)?,
+            gradient_step(engine, images, POOLED_NET)?,
+        ]);
+    }
     Ok(vec![dropout_steps(engine, images)?, bn_step(engine, images)?, pooled_steps(engine, images)?])
 }

@@ -9,7 +9,8 @@
 //! `production` the batch-500 launches. `gpunet selftest` and the kernel tests
 //! both run this sweep.
 
-use super::{cases, check, check_against, mixed, production, reference, steps, Case, Outcome};
+use super::mixed::Want;
+use super::{cases, production, steps, Case, Outcome};
 use crate::data::{self, Images};
 use crate::engine::Engine;
 use crate::error::Result;
@@ -71,11 +72,6 @@ pub fn on_gpu(gpu: &Arc<Gpu>, o: &Options, report: Report) -> Result<Tally> {
             let mut engine = GpuEngine::with_tuning(gpu.clone(), by_rows);
             run_cases(&mut engine, &cases, &format!("[{}]", by_rows.describe()), &mut tally, report)?;
         }
-        if tuning.mixed() {
-            // the training-step and production checks compare with the fp32
-            // reference engine: under mixed precision only the kernel cases run
-            continue;
-        }
         let mut engine = GpuEngine::with_tuning(gpu.clone(), tuning);
         let label = format!("[{}]", tuning.describe());
         for outcome in steps::all(&mut engine, &images)? {
@@ -134,10 +130,7 @@ fn run_cases<'c>(
 ) -> Result<()> {
     let mixed = engine.mixed();
     for case in cases {
-        let outcome = match mixed && mixed::is_gemm(case) {
-            true => mixed::check_mixed(engine, case)?,
-            false => check(engine, case)?,
-        };
+        let outcome = Want::of(case, mixed)?.check(engine, case)?;
         tally.add(&outcome);
         report(label, &outcome);
         // each case's buffers are freed before the next one's are made
@@ -150,9 +143,10 @@ fn run_cases<'c>(
 /// outputs (minutes of plain loops in all) are computed on every core at once.
 fn run_production(engine: &mut dyn Engine, seed: u64, label: &str, tally: &mut Tally, report: Report) -> Result<()> {
     let cases = production::cases(seed, engine.split_k())?;
-    let wants: Vec<Vec<Vec<u32>>> = cases.par_iter().map(reference).collect::<Result<_>>()?;
+    let mixed = engine.mixed();
+    let wants: Vec<Want> = cases.par_iter().map(|c| Want::of(c, mixed)).collect::<Result<_>>()?;
     for (case, want) in cases.iter().zip(&wants) {
-        let outcome = check_against(engine, case, want)?;
+        let outcome = want.check(engine, case)?;
         tally.add(&outcome);
         report(label, &outcome);
         engine.clear()?;
