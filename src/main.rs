@@ -909,13 +909,18 @@ fn info(c: &Choice) -> Result<ExitCode> {
             None => say!("    cooperative matrices: none that --precision mixed can use"),
         }
         let sg = a.features().contains(wgpu::Features::SUBGROUP);
-        let tuning = c.adapter.overrides.apply(&i, sg, units.map(|u| u.0), coop)?;
+        // an adapter that cannot run --precision mixed is still listed, as in fp32
+        let unmixed =
+            (coop.is_none() && c.adapter.overrides.mixed).then_some(" (fp32: it has no cooperative matrices)");
+        let overrides =
+            gpunet::gpu::Overrides { mixed: unmixed.is_none() && c.adapter.overrides.mixed, ..c.adapter.overrides };
+        let tuning = overrides.apply(&i, sg, units.map(|u| u.0), coop)?;
         let asked = if c.adapter.overrides.class.is_some() { " (GPUNET_ADAPTER_CLASS)" } else { "" };
         match units {
             Some((n, from)) => say!("    compute units: {n} ({from})"),
             None => say!("    compute units: not said by the driver (the class's defaults stand)"),
         }
-        say!("    GPU engine runs it as {}{asked}", tuning.describe());
+        say!("    GPU engine runs it as {}{asked}{}", tuning.describe(), unmixed.unwrap_or_default());
     }
     let (device, why) = device::resolve(c.device, &c.adapter)?;
     let engine = match device {
