@@ -323,27 +323,21 @@ impl Checks {
 pub const COOP_FEATURES: wgpu::Features =
     wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX.union(wgpu::Features::SHADER_F16);
 
-/// The cooperative-matrix core `adapter` can run: the largest square
-/// f16 x f16 -> f32 fragment it offers (8 or 16 a side), on workgroups of the
-/// adapter's smallest subgroup size, which one subgroup always holds whole (AMD's
-/// RDNA runs 32 or 64 lanes: a 32-invocation workgroup is one subgroup either
-/// way). None where it offers no such fragment, or that size does not divide a
-/// tile's 4 fragments of columns.
+/// The cooperative-matrix core `adapter` can run ([`Coop::choose`] of its
+/// square f16 x f16 -> f32 fragments and smallest subgroup size), where it has
+/// the features.
 pub fn coop_shape(adapter: &wgpu::Adapter, info: &wgpu::AdapterInfo) -> Option<Coop> {
     if !adapter.features().contains(COOP_FEATURES) {
         return None;
     }
     use wgpu::CooperativeScalarType as T;
-    let frag = adapter
-        .cooperative_matrix_properties()
+    let offered = adapter.cooperative_matrix_properties();
+    let sides = offered
         .iter()
-        .filter(|p| p.m_size == p.n_size && p.n_size == p.k_size && matches!(p.m_size, 8 | 16))
+        .filter(|p| p.m_size == p.n_size && p.n_size == p.k_size)
         .filter(|p| p.ab_type == T::F16 && p.cr_type == T::F32)
-        .map(|p| p.m_size)
-        .max()?;
-    let lanes = info.subgroup_min_size;
-    let fits = lanes > 0 && (4 * frag) % lanes == 0;
-    fits.then_some(Coop { frag, lanes })
+        .map(|p| p.m_size);
+    Coop::choose(sides, info.subgroup_min_size)
 }
 
 pub fn describe(info: &wgpu::AdapterInfo) -> String {

@@ -147,24 +147,22 @@ unsafe fn with_instance(entry: &ash::Entry, instance: &ash::Instance, ir: bool) 
 }
 
 /// The cooperative-matrix core the device would run, as `gpu::coop_shape` finds
-/// it through wgpu: the largest square f16 x f16 -> f32 subgroup fragment (8 or
-/// 16 a side), on the device's smallest subgroup.
+/// it through wgpu ([`Coop::choose`] of its square f16 x f16 -> f32 subgroup
+/// fragments and smallest subgroup size).
 unsafe fn coop_shape(entry: &ash::Entry, instance: &ash::Instance, pd: vk::PhysicalDevice) -> Result<Option<Coop>> {
     let coop = ash::khr::cooperative_matrix::Instance::new(entry, instance);
     let offered = coop.get_physical_device_cooperative_matrix_properties(pd).map_err(vkerr("cooperative matrices"))?;
-    let frag = offered
+    let sides = offered
         .iter()
-        .filter(|p| p.m_size == p.n_size && p.n_size == p.k_size && matches!(p.m_size, 8 | 16))
+        .filter(|p| p.m_size == p.n_size && p.n_size == p.k_size)
         .filter(|p| p.a_type == vk::ComponentTypeKHR::FLOAT16 && p.b_type == vk::ComponentTypeKHR::FLOAT16)
         .filter(|p| p.c_type == vk::ComponentTypeKHR::FLOAT32 && p.result_type == vk::ComponentTypeKHR::FLOAT32)
         .filter(|p| p.scope == vk::ScopeKHR::SUBGROUP)
-        .map(|p| p.m_size)
-        .max();
+        .map(|p| p.m_size);
     let mut sizes = vk::PhysicalDeviceSubgroupSizeControlProperties::default();
     let mut props = vk::PhysicalDeviceProperties2::default().push_next(&mut sizes);
     instance.get_physical_device_properties2(pd, &mut props);
-    let lanes = sizes.min_subgroup_size;
-    Ok(frag.filter(|f| lanes > 0 && (4 * f) % lanes == 0).map(|frag| Coop { frag, lanes }))
+    Ok(Coop::choose(sides, sizes.min_subgroup_size))
 }
 
 unsafe fn with_device(

@@ -29,6 +29,19 @@ pub struct Coop {
     pub lanes: u32,
 }
 
+impl Coop {
+    /// The core an adapter can run, from the sides of the square f16 x f16 ->
+    /// f32 subgroup fragments it offers and its smallest subgroup size: the
+    /// largest fragment of 8 or 16 a side, on workgroups of that many lanes,
+    /// which one subgroup always holds whole (AMD's RDNA runs 32 or 64 lanes: a
+    /// 32-invocation workgroup is one subgroup either way). None where it offers
+    /// no such fragment, or the lanes do not divide a tile's 4 fragments of columns.
+    pub fn choose(sides: impl IntoIterator<Item = u32>, lanes: u32) -> Option<Coop> {
+        let frag = sides.into_iter().filter(|s| matches!(s, 8 | 16)).max()?;
+        (lanes > 0 && (4 * frag) % lanes == 0).then_some(Coop { frag, lanes })
+    }
+}
+
 /// Which GEMM core `//#include gemm.wgsl` pastes: the shared-memory tiles, the
 /// double-buffered register blocks of gemm_wide.wgsl in three shapes (GPUs), or
 /// the barrier-free register blocks (CPU adapters: `Register` names the pair of
