@@ -4,7 +4,7 @@
 //! at most 4·K·2⁻²⁴·Σ|aₖbₖ| (K the products it sums), a bound the twins compute
 //! from the operands' magnitudes.
 
-use super::{check_against, reference, run_case, run_guarded, Case, Cmp, Outcome};
+use super::{check_against, check_within, reference, run_case, Case, Outcome};
 use crate::cpu::mixed::to_f16;
 use crate::cpu::CpuEngine;
 use crate::engine::Engine;
@@ -86,38 +86,10 @@ impl Want {
     pub fn check(&self, engine: &mut dyn Engine, case: &Case) -> Result<Outcome> {
         match self {
             Want::Plain(want) => check_against(engine, case, want),
-            Want::Mixed(want, bound) => check_mixed_against(engine, case, want, bound),
-        }
-    }
-}
-
-/// Runs a GEMM case on `engine` (whose GEMMs run on the cooperative-matrix core)
-/// and compares each element with the mixed twin's within its bound.
-fn check_mixed_against(engine: &mut dyn Engine, case: &Case, want: &Outputs, bound: &[Vec<f32>]) -> Result<Outcome> {
-    let (got, guard_hit) = run_guarded(engine, case)?;
-    let mut total = Cmp { max_abs: 0.0, max_rel: 0.0, first_bad: None };
-    let mut bad_output = None;
-    for (o, ((g, w), b)) in got.iter().zip(want).zip(bound).enumerate() {
-        for (i, ((&g, &w), &b)) in g.iter().zip(w).zip(b).enumerate() {
-            let (g, w) = (f32::from_bits(g), f32::from_bits(w));
-            let d = (g - w).abs();
-            total.max_abs = total.max_abs.max(if d.is_nan() { f32::INFINITY } else { d });
-            if w != 0.0 {
-                total.max_rel = total.max_rel.max(d / w.abs());
-            }
-            // NaN fails (an unwritten element); equal infinities pass
-            if !(d <= b || g == w) && bad_output.is_none() {
-                bad_output = Some(o);
-                total.first_bad = Some((i, g, w));
+            Want::Mixed(want, bound) => {
+                let outcome = check_within(engine, case, want, Some(bound))?;
+                Ok(Outcome { shape: format!("{} mixed", case.shape), ..outcome })
             }
         }
     }
-    Ok(Outcome {
-        what: case.kernel.name().into(),
-        shape: format!("{} mixed", case.shape),
-        cmp: total,
-        bad_output,
-        guard_hit,
-        detail: None,
-    })
 }

@@ -71,6 +71,11 @@ pub struct Cmp {
 
 /// The one comparison function for device vs reference.
 pub fn compare(got: &[f32], want: &[f32], tol: Tol) -> Cmp {
+    compare_within(got, want, |_, w| tol.atol + tol.rtol * w.abs())
+}
+
+/// `compare` with element i's bound `bound(i, want[i])`.
+pub fn compare_within(got: &[f32], want: &[f32], bound: impl Fn(usize, f32) -> f32) -> Cmp {
     let mut c = Cmp { max_abs: 0.0, max_rel: 0.0, first_bad: None };
     if got.len() != want.len() {
         c.first_bad = Some((got.len().min(want.len()), f32::NAN, f32::NAN));
@@ -78,7 +83,7 @@ pub fn compare(got: &[f32], want: &[f32], tol: Tol) -> Cmp {
     }
     for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
         let d = (g - w).abs();
-        let bad = d.partial_cmp(&(tol.atol + tol.rtol * w.abs())).is_none_or(|o| o.is_gt()); // NaN is bad
+        let bad = d.partial_cmp(&bound(i, w)).is_none_or(|o| o.is_gt()); // NaN is bad
         c.max_abs = c.max_abs.max(if d.is_nan() { f32::INFINITY } else { d });
         if w != 0.0 {
             c.max_rel = c.max_rel.max(d / w.abs());
@@ -198,6 +203,17 @@ pub fn reference(case: &Case) -> Result<Vec<Vec<u32>>> {
 
 /// Runs the case on `engine` and compares its outputs with `want` (`reference`'s).
 pub fn check_against(engine: &mut dyn Engine, case: &Case, want: &[Vec<u32>]) -> Result<Outcome> {
+    check_within(engine, case, want, None)
+}
+
+/// `check_against`, each float output's element i within `bounds[output][i]`
+/// where bounds are given, else within the case's tolerance.
+pub fn check_within(
+    engine: &mut dyn Engine,
+    case: &Case,
+    want: &[Vec<u32>],
+    bounds: Option<&[Vec<f32>]>,
+) -> Result<Outcome> {
     let (got, guard_hit) = run_guarded(engine, case)?;
     let mut total = Cmp { max_abs: 0.0, max_rel: 0.0, first_bad: None };
     let mut bad_output = None;
@@ -209,7 +225,10 @@ pub fn check_against(engine: &mut dyn Engine, case: &Case, want: &[Vec<u32>]) ->
             compare(&as_f(g), &as_f(w), Tol { atol: 0.0, rtol: 0.0 })
         } else {
             let as_f = |v: &Vec<u32>| v.iter().map(|&x| f32::from_bits(x)).collect::<Vec<_>>();
-            compare(&as_f(g), &as_f(w), case.tol)
+            match bounds {
+                Some(b) => compare_within(&as_f(g), &as_f(w), |i, _| b[o][i]),
+                None => compare(&as_f(g), &as_f(w), case.tol),
+            }
         };
         total.max_abs = total.max_abs.max(cmp.max_abs);
         total.max_rel = total.max_rel.max(cmp.max_rel);
