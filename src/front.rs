@@ -16,7 +16,7 @@ use crate::model::net::{check_batch, check_input};
 use crate::model::spec::{self, Spec};
 pub use crate::run::EpochMetrics as Epoch;
 use crate::run::{self, RunDir};
-use crate::settings::Settings;
+use crate::settings::{Settings, MEMORY};
 use crate::train::{self, TrainJob};
 pub use crate::train::{Progress, Stage};
 use sha2::{Digest, Sha256};
@@ -135,9 +135,6 @@ fn arrays(shape: Shape, pixels: Vec<u8>, labels: Vec<u8>) -> Result<Images> {
     let classes = labels.iter().max().map_or(0, |&l| l as usize + 1);
     Ok(Images { shape, classes, pixels, labels: Some(labels) })
 }
-
-/// The prefix of the data fingerprint of images from memory.
-const MEMORY: &str = "memory:";
 
 /// `memory:` and the sha256 of the images a run was handed: the run records it
 /// as its data's fingerprint, and `gpunet train --resume`, which reads data from

@@ -71,6 +71,10 @@ impl Default for Settings {
     }
 }
 
+/// The prefix of the data fingerprint of images a program handed to the
+/// library (`Trainer::fit`), which `memory:` and their sha256 make.
+pub(crate) const MEMORY: &str = "memory:";
+
 impl Settings {
     /// The blog's settings: batch 500, Adam(1e-3), seed 42, a 20% validation
     /// split, pixels / 255, the embedded MNIST; the named arch "deotte" comes with
@@ -137,22 +141,21 @@ impl Settings {
     }
 
     /// These settings for data of `fingerprint`: a run that recorded another one
-    /// is refused (its files changed since it began), else the fingerprint is kept.
+    /// is refused (its files, or the images a program handed it, changed since it
+    /// began), else the fingerprint is kept.
     pub fn for_data(self, fingerprint: Option<&str>) -> Result<Settings> {
-        if let (Some(was), Some(now)) = (self.data.as_deref(), fingerprint) {
-            if was != now && (was.starts_with("memory:") || now.starts_with("memory:")) {
+        if let Some((was, now)) = self.data.as_deref().zip(fingerprint).filter(|(was, now)| was != now) {
+            if was.starts_with(MEMORY) || now.starts_with(MEMORY) {
                 return Err(Error::usage(
                     "the images differ from those the run began on (their sha256 does not match); continue it on the same images or start a new run",
                 ));
             }
-            if was != now {
-                let files = [self.train.as_deref(), self.test.as_deref()].into_iter().flatten();
-                let names: Vec<String> = files.map(|p| p.display().to_string()).collect();
-                return Err(Error::usage(format!(
-                    "the data changed since the run began: the files under {} are not the ones it trained on (names and sizes differ); resume on those files or start a new run",
-                    names.join(" and ")
-                )));
-            }
+            let files = [self.train.as_deref(), self.test.as_deref()].into_iter().flatten();
+            let names: Vec<String> = files.map(|p| p.display().to_string()).collect();
+            return Err(Error::usage(format!(
+                "the data changed since the run began: the files under {} are not the ones it trained on (names and sizes differ); resume on those files or start a new run",
+                names.join(" and ")
+            )));
         }
         Ok(Settings { data: fingerprint.map(String::from).or(self.data), ..self })
     }
