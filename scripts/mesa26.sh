@@ -30,27 +30,13 @@ unmount() {
   MOUNTED=()
 }
 
-# RADV 25.0.7 and the libdrm it needs, unpacked from bookworm-backports (they
-# run on the host's Debian 12 libraries with LD_LIBRARY_PATH)
-radv25() {
-  [ -f "$RADV/radeon_icd.absolute.json" ] && return
-  local lists=$RADV.apt
-  mkdir -p "$lists/lists/partial" "$lists/debs" "$RADV"
-  echo "deb $1 bookworm-backports main" >"$lists/sources.list"
-  local apt=(-o "Dir::Etc::SourceList=$lists/sources.list" -o Dir::Etc::SourceParts=/dev/null
-    -o "Dir::State::Lists=$lists/lists" -o Acquire::Check-Valid-Until=false)
-  apt-get "${apt[@]}" update -qq
-  (cd "$lists/debs" && apt-get "${apt[@]}" download -qq mesa-vulkan-drivers/bookworm-backports \
-    libdrm-amdgpu1/bookworm-backports libdrm2/bookworm-backports 2>/dev/null)
-  for d in "$lists"/debs/*.deb; do dpkg-deb -x "$d" "$RADV"; done
-  sed "s#\"library_path\": \"[^\"]*\"#\"library_path\": \"$RADV_LIBS/libvulkan_radeon.so\"#" \
-    "$RADV/usr/share/vulkan/icd.d/radeon_icd.json" >"$RADV/radeon_icd.absolute.json"
-  local version
-  version=$(dpkg-deb -f "$lists"/debs/mesa-vulkan-drivers_*.deb Version)
-  rm -rf "$lists"
-  echo "mesa26: RADV $version in $RADV"
+# A driver manifest pointing at its library by absolute path (the host's
+# loader reads it): absolute_icd MANIFEST LIBRARY OUT
+absolute_icd() {
+  sed "s#\"library_path\": \"[^\"]*\"#\"library_path\": \"$2\"#" "$1" >"$3"
 }
 
+# the mirror the host's apt already uses
 mirror() {
   local m
   m=$(grep -h '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}' | grep -v security | head -1)
@@ -58,19 +44,12 @@ mirror() {
   echo "${m:-http://deb.debian.org/debian}"
 }
 
-setup() {
-  if [ -f "$ICD" ] && [ -f "$LIBS/libvulkan_lvp.so" ] && [ -f "$LIBS/libVkLayer_khronos_validation.so" ]; then
-    radv25 "$(mirror)"
-    echo "mesa26: the tree at $DIR is ready"
-    return
-  fi
-  # the mirror the host's apt already uses
-  local mirror
-  mirror=$(mirror)
+# Debian trixie with trixie-backports' Mesa and validation layer, from MIRROR
+tree() {
   command -v debootstrap >/dev/null || apt-get install -y -qq debootstrap >/dev/null
-  echo "mesa26: debootstrap trixie into $DIR from $mirror"
-  [ -x "$DIR/usr/bin/apt-get" ] || debootstrap --variant=minbase trixie "$DIR" "$mirror" >/dev/null
-  echo "deb $mirror trixie-backports main" >"$DIR/etc/apt/sources.list.d/backports.list"
+  echo "mesa26: debootstrap trixie into $DIR from $1"
+  [ -x "$DIR/usr/bin/apt-get" ] || debootstrap --variant=minbase trixie "$DIR" "$1" >/dev/null
+  echo "deb $1 trixie-backports main" >"$DIR/etc/apt/sources.list.d/backports.list"
   # package scripts may want proc, dev and sys; the binds go again whatever happens
   MOUNTED=()
   trap unmount EXIT
@@ -81,11 +60,36 @@ setup() {
   chroot "$DIR" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t trixie-backports \
     mesa-vulkan-drivers libvulkan1 vulkan-validationlayers >/dev/null
   unmount
-  # the driver by its absolute path: the host's loader reads this file
-  sed "s#\"library_path\": \"[^\"]*\"#\"library_path\": \"$LIBS/libvulkan_lvp.so\"#" \
-    "$DIR/usr/share/vulkan/icd.d/lvp_icd.json" >"$ICD"
-  radv25 "$mirror"
-  echo "mesa26: $(grep -o 'api_version[^,]*' "$ICD"); tree ready at $DIR"
+  absolute_icd "$DIR/usr/share/vulkan/icd.d/lvp_icd.json" "$LIBS/libvulkan_lvp.so" "$ICD"
+  echo "mesa26: lavapipe $(grep -o 'api_version[^,]*' "$ICD")"
+}
+
+# RADV 25.0.7 and the libdrm it needs, unpacked from MIRROR's bookworm-backports
+# (they run on the host's Debian 12 libraries with LD_LIBRARY_PATH)
+radv25() {
+  local lists=$RADV.apt
+  mkdir -p "$lists/lists/partial" "$lists/debs" "$RADV"
+  echo "deb $1 bookworm-backports main" >"$lists/sources.list"
+  local apt=(-o "Dir::Etc::SourceList=$lists/sources.list" -o Dir::Etc::SourceParts=/dev/null
+    -o "Dir::State::Lists=$lists/lists" -o Acquire::Check-Valid-Until=false)
+  apt-get "${apt[@]}" update -qq
+  (cd "$lists/debs" && apt-get "${apt[@]}" download -qq mesa-vulkan-drivers/bookworm-backports \
+    libdrm-amdgpu1/bookworm-backports libdrm2/bookworm-backports 2>/dev/null)
+  for d in "$lists"/debs/*.deb; do dpkg-deb -x "$d" "$RADV"; done
+  absolute_icd "$RADV/usr/share/vulkan/icd.d/radeon_icd.json" "$RADV_LIBS/libvulkan_radeon.so" \
+    "$RADV/radeon_icd.absolute.json"
+  local version
+  version=$(dpkg-deb -f "$lists"/debs/mesa-vulkan-drivers_*.deb Version)
+  rm -rf "$lists"
+  echo "mesa26: RADV $version in $RADV"
+}
+
+setup() {
+  local mirror
+  mirror=$(mirror)
+  [ -f "$ICD" ] && [ -f "$LIBS/libvulkan_lvp.so" ] && [ -f "$LIBS/libVkLayer_khronos_validation.so" ] || tree "$mirror"
+  [ -f "$RADV/radeon_icd.absolute.json" ] || radv25 "$mirror"
+  echo "mesa26: the tree at $DIR is ready"
 }
 
 stats() {
