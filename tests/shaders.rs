@@ -11,33 +11,14 @@ fn every_shader_validates_and_translates() {
     for (shader, gemm, subgroups) in variants {
         let name =
             &format!("{} ({} gemm{})", shader.file(), gemm.name(), if subgroups { ", subgroup sums" } else { "" });
-        let source = shader.source(gemm, subgroups);
-        let module = naga::front::wgsl::parse_str(&source)
-            .unwrap_or_else(|e| panic!("{name}: parse error:\n{}", e.emit_to_string(&source)));
         // subgroup operations need their capability, HLSL's shader model 6 and MSL 2.1
         let caps = if subgroups { Capabilities::SUBGROUP } else { Capabilities::empty() };
-        let info = Validator::new(ValidationFlags::all(), caps)
-            .subgroup_stages(naga::valid::ShaderStages::COMPUTE)
-            .subgroup_operations(naga::valid::SubgroupOperationSet::all())
-            .validate(&module)
-            .unwrap_or_else(|e| panic!("{name}: validation error: {e:?}"));
+        let (module, info) = validated(name, &shader.source(gemm, subgroups), caps);
         assert!(!module.entry_points.is_empty(), "{name} has no entry point");
-        check_uniform_layouts(name, &module);
-        check_workgroup_stores(name, &module, &info);
         check_workgroup_size(name, &module, &info);
-        // Entry points of one file may share binding slots (each declares its own
-        // interface), so every backend writes one entry point at a time, as wgpu does
-        // when it builds a pipeline.
+        translated(name, &module, &info, if subgroups { (2, 1) } else { (1, 0) });
         for ep in &module.entry_points {
-            let which = (ep.stage, ep.name.clone());
-            let spv_pipe = spv::PipelineOptions { shader_stage: ep.stage, entry_point: ep.name.clone() };
-            spv::write_vec(&module, &info, &spv::Options::default(), Some(&spv_pipe))
-                .unwrap_or_else(|e| panic!("{name}::{}: SPIR-V: {e:?}", ep.name));
-            let msl_pipe = msl::PipelineOptions { entry_point: Some(which.clone()), ..Default::default() };
-            let msl_opts = msl::Options { lang_version: if subgroups { (2, 1) } else { (1, 0) }, ..Default::default() };
-            msl::write_string(&module, &info, &msl_opts, &msl_pipe)
-                .unwrap_or_else(|e| panic!("{name}::{}: MSL: {e:?}", ep.name));
-            let hlsl_pipe = hlsl::PipelineOptions { entry_point: Some(which) };
+            let hlsl_pipe = hlsl::PipelineOptions { entry_point: Some((ep.stage, ep.name.clone())) };
             let mut out = String::new();
             let sm = if subgroups { hlsl::ShaderModel::V6_0 } else { hlsl::Options::default().shader_model };
             let hlsl_opts = hlsl::Options { shader_model: sm, ..Default::default() };
@@ -60,28 +41,41 @@ fn cooperative_matrix_cores_validate_and_translate() {
         for shader in Shader::ALL.into_iter().filter(|s| s.uses_gemm()) {
             assert!(shader.variants(false, Some(Coop { frag, lanes })).contains(&(core, false)));
             let name = &format!("{} (coop {frag}x{frag} on {lanes} lanes)", shader.file());
-            let source = shader.source(core, true);
-            let module = naga::front::wgsl::parse_str(&source)
-                .unwrap_or_else(|e| panic!("{name}: parse error:\n{}", e.emit_to_string(&source)));
-            let info = Validator::new(ValidationFlags::all(), caps)
-                .subgroup_stages(naga::valid::ShaderStages::COMPUTE)
-                .subgroup_operations(naga::valid::SubgroupOperationSet::all())
-                .validate(&module)
-                .unwrap_or_else(|e| panic!("{name}: validation error: {e:?}"));
-            check_uniform_layouts(name, &module);
-            check_workgroup_stores(name, &module, &info);
+            let (module, info) = validated(name, &shader.source(core, true), caps);
             assert!(workgroup_bytes(&module, &info).into_iter().all(|b| b <= 32768), "{name}: over 32 KiB");
-            for ep in &module.entry_points {
-                let spv_pipe = spv::PipelineOptions { shader_stage: ep.stage, entry_point: ep.name.clone() };
-                spv::write_vec(&module, &info, &spv::Options::default(), Some(&spv_pipe))
-                    .unwrap_or_else(|e| panic!("{name}::{}: SPIR-V: {e:?}", ep.name));
-                let msl_pipe =
-                    msl::PipelineOptions { entry_point: Some((ep.stage, ep.name.clone())), ..Default::default() };
-                let msl_opts = msl::Options { lang_version: (2, 3), ..Default::default() };
-                msl::write_string(&module, &info, &msl_opts, &msl_pipe)
-                    .unwrap_or_else(|e| panic!("{name}::{}: MSL: {e:?}", ep.name));
-            }
+            translated(name, &module, &info, (2, 3));
         }
+    }
+}
+
+/// `source` parsed and validated with `caps`, and held to the uniform layout
+/// and the workgroup-store rules.
+fn validated(name: &str, source: &str, caps: Capabilities) -> (naga::Module, naga::valid::ModuleInfo) {
+    let module = naga::front::wgsl::parse_str(source)
+        .unwrap_or_else(|e| panic!("{name}: parse error:\n{}", e.emit_to_string(source)));
+    let info = Validator::new(ValidationFlags::all(), caps)
+        .subgroup_stages(naga::valid::ShaderStages::COMPUTE)
+        .subgroup_operations(naga::valid::SubgroupOperationSet::all())
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{name}: validation error: {e:?}"));
+    check_uniform_layouts(name, &module);
+    check_workgroup_stores(name, &module, &info);
+    (module, info)
+}
+
+/// Every entry point written as SPIR-V and as MSL of `msl_version`. Entry points
+/// of one file may share binding slots (each declares its own interface), so
+/// every backend writes one entry point at a time, as wgpu does when it builds a
+/// pipeline.
+fn translated(name: &str, module: &naga::Module, info: &naga::valid::ModuleInfo, msl_version: (u8, u8)) {
+    for ep in &module.entry_points {
+        let spv_pipe = spv::PipelineOptions { shader_stage: ep.stage, entry_point: ep.name.clone() };
+        spv::write_vec(module, info, &spv::Options::default(), Some(&spv_pipe))
+            .unwrap_or_else(|e| panic!("{name}::{}: SPIR-V: {e:?}", ep.name));
+        let msl_pipe = msl::PipelineOptions { entry_point: Some((ep.stage, ep.name.clone())), ..Default::default() };
+        let msl_opts = msl::Options { lang_version: msl_version, ..Default::default() };
+        msl::write_string(module, info, &msl_opts, &msl_pipe)
+            .unwrap_or_else(|e| panic!("{name}::{}: MSL: {e:?}", ep.name));
     }
 }
 
