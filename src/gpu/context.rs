@@ -108,8 +108,8 @@ pub struct Gpu {
     pub validation: bool,
     /// Whether the adapter offers subgroups (and pipelines with them were built).
     pub has_subgroups: bool,
-    /// The cooperative-matrix core the adapter runs (and its pipelines were
-    /// built), where it offers f16 x f16 -> f32 fragments (`--precision mixed`).
+    /// The cooperative-matrix core the adapter runs, where it offers f16 x f16 ->
+    /// f32 fragments (its pipelines are built under `--precision mixed` only).
     pub coop: Option<Coop>,
     /// The compute units the driver says the device has, and the extension that
     /// said (`gpu::units`); None where it says nothing and the class guesses.
@@ -202,7 +202,9 @@ impl Gpu {
         let units = super::units::compute_units(&adapter);
         let tuning = overrides.apply(&info, has_subgroups, units.map(|u| u.0), coop)?;
         let opened = t.elapsed();
-        let (pipelines, cache) = build_pipelines(&device, &info, checks, has_subgroups, coop)?;
+        // the cooperative-matrix pipelines only where mixed precision will run them
+        let (pipelines, cache) =
+            build_pipelines(&device, &info, checks, has_subgroups, coop.filter(|_| tuning.mixed()))?;
         let built = t.elapsed();
         let startup = format!(
             "start-up: adapters listed in {:.0} ms, device opened in {:.0} ms, {} pipelines built in {:.0} ms; pipeline cache: {}",
