@@ -1,7 +1,7 @@
 //! Optimizer settings. The state (Adam's moments, SGD's velocity) lives on the
 //! engine beside the parameters; the update is one kernel over all of them.
 
-use crate::kernels::{AdamDims, Dims, Params, SgdDims};
+use crate::kernels::{AdamDims, Dims, Params, ScaleDims, SgdDims};
 
 /// Adam's default decay rates of its first and second moments (Keras', PyTorch's).
 pub const ADAM_BETAS: (f32, f32) = (0.9, 0.999);
@@ -13,6 +13,78 @@ pub const ADAM_BETAS: (f32, f32) = (0.9, 0.999);
 /// weights is no network at all).
 pub fn ema_decay(decay: f32, step: u64) -> f32 {
     decay.min((1.0 + step as f64) as f32 / (10.0 + step as f64) as f32)
+}
+
+/// The dynamic loss scale of a mixed-precision run (`--precision mixed`): the
+/// loss gradient is multiplied by 2^exp before the backward pass, so small
+/// gradients keep their bits as f16 operands, and the update divides it out. A
+/// step whose gradients overflow (±∞ or NaN) is skipped, weights and moments
+/// untouched, and halves the scale; `INTERVAL` finite steps in a row double it
+/// (PyTorch's GradScaler's rule and defaults). The step counter moves on over a
+/// skipped step (Adam's bias corrections, the schedule, dropout masks). It lives
+/// on the device (shaders/optim.wgsl) and in the optimizer file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LossScale {
+    /// The scale is 2^exp.
+    pub exp: i32,
+    /// Finite steps since the scale last changed.
+    pub good: u32,
+    /// Steps skipped over the run.
+    pub skipped: u32,
+}
+
+impl Default for LossScale {
+    fn default() -> Self {
+        LossScale { exp: Self::INIT_EXP, good: 0, skipped: 0 }
+    }
+}
+
+impl LossScale {
+    /// 2^16 at the start.
+    pub const INIT_EXP: i32 = 16;
+    /// Finite steps in a row that double the scale.
+    pub const INTERVAL: u32 = 2000;
+    /// The exponents it keeps to.
+    pub const RANGE: (i32, i32) = (-24, 24);
+    /// Its words on the device: exp, good, skipped, the step's flag, the step's exp (and padding).
+    pub const WORDS: usize = 8;
+    /// Word 4: the exponent the last step's gradients carry.
+    const USED: usize = 4;
+
+    /// The device's words of this state (no step in flight).
+    pub fn words(&self) -> Vec<u32> {
+        let mut w = vec![0; Self::WORDS];
+        w[..3].copy_from_slice(&[self.exp as u32, self.good, self.skipped]);
+        w[Self::USED] = self.exp as u32;
+        w
+    }
+    /// The state in the device's words.
+    pub fn from_words(w: &[u32]) -> Self {
+        LossScale { exp: w[0] as i32, good: w[1], skipped: w[2] }
+    }
+    /// The factor the last step's gradients carry, in the device's words.
+    pub fn carried(w: &[u32]) -> f32 {
+        2f32.powi(w[Self::USED] as i32)
+    }
+    /// The update's parameters.
+    pub fn rule() -> ScaleDims {
+        ScaleDims::rule(Self::INTERVAL, Self::RANGE)
+    }
+    /// "exp,good,skipped", as the optimizer file keeps it.
+    pub fn text(&self) -> String {
+        format!("{},{},{}", self.exp, self.good, self.skipped)
+    }
+    /// The state `text` wrote; None if `s` is not such.
+    pub fn parse(s: &str) -> Option<Self> {
+        let mut it = s.split(',');
+        let ls = LossScale {
+            exp: it.next()?.parse().ok()?,
+            good: it.next()?.parse().ok()?,
+            skipped: it.next()?.parse().ok()?,
+        };
+        let (lo, hi) = Self::RANGE;
+        (it.next().is_none() && (lo..=hi).contains(&ls.exp)).then_some(ls)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -7,6 +7,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::model::checkpoint::{self, TrainState};
 use crate::model::{Acc, Net, NetConfig, Spec};
+use crate::optim::LossScale;
 use crate::run::{self, EpochMetrics, RunDir, Snapshot};
 pub use crate::settings::Settings;
 use std::ops::ControlFlow;
@@ -237,6 +238,8 @@ fn save_all(
         )));
     }
     let state: Vec<Vec<f32>> = net.state_views().into_iter().map(|v| engine.read_f32(v)).collect::<Result<_>>()?;
+    // a mixed run's scale as it stands; one resumed in fp32 keeps the scale it had
+    let st = &TrainState { loss_scale: net.loss_scale(engine)?.or(st.loss_scale), ..st.clone() };
     run.save(&Snapshot {
         spec: &net.spec,
         norm: &net.cfg.norm,
@@ -346,6 +349,7 @@ pub fn train(
     for epoch in st.epoch..job.epochs {
         let t0 = Instant::now();
         let epoch_lr = l.lr(st.step - st.batch as u64);
+        let scale_before = l.net.loss_scale(l.engine)?;
         trained_images += l.steps(epoch, &mut st, &metrics)?;
         // training time only (the last step's readback waited for the device), as the peer measures
         let seconds = t0.elapsed().as_secs_f64();
@@ -360,7 +364,11 @@ pub fn train(
             val_accuracy,
             lr: epoch_lr,
         };
-        l.ui.line(&epoch_line(&m, job.epochs));
+        let scale = match (scale_before, l.net.loss_scale(l.engine)?) {
+            (Some(before), Some(now)) => scale_text(before, now),
+            _ => String::new(),
+        };
+        l.ui.line(&format!("{}{scale}", epoch_line(&m, job.epochs)));
         if reached.is_none() && val_accuracy.is_some_and(|a| a >= TARGET) {
             reached = Some((started.elapsed().as_secs_f64(), epoch + 1));
         }
@@ -517,6 +525,9 @@ fn start(
         }
     }
     net.write_state(engine, &saved.m, saved.v.as_deref())?;
+    if let Some(scale) = saved.state.loss_scale {
+        net.set_loss_scale(engine, scale)?;
+    }
     let saved = saved.state;
     let mut metrics = g.metrics;
     metrics.truncate(saved.epoch);
@@ -538,6 +549,19 @@ fn epoch_line(m: &EpochMetrics, epochs: usize) -> String {
         _ => String::new(),
     };
     format!("Epoch {}/{epochs} - {:.1}s - loss: {:.4} - accuracy: {:.4}{val}", m.epoch, m.seconds, m.loss, m.accuracy)
+}
+
+/// A mixed-precision epoch's loss scale, where it ended and the steps it skipped.
+fn scale_text(before: LossScale, now: LossScale) -> String {
+    let skipped = now.skipped - before.skipped;
+    match skipped {
+        0 => format!(" - loss scale: 2^{}", now.exp),
+        n => format!(
+            " - loss scale: 2^{} ({n} step{} skipped: gradients overflowed)",
+            now.exp,
+            if n == 1 { "" } else { "s" }
+        ),
+    }
 }
 
 /// What a run's epochs share.

@@ -178,6 +178,59 @@ fn sgd_momentum_and_nesterov() {
     }
 }
 
+/// Asserts output `out` is `want`, word for word, on every engine (integer state).
+fn expect_words(op: Op, bufs: Vec<Vec<u32>>, out: usize, want: &[u32]) {
+    let kernel = op.kernel.name();
+    for (engine, words) in outputs(op, bufs, out) {
+        assert_eq!(words, want, "{kernel} on {engine}");
+    }
+}
+
+/// A loss scale's words: exponent, finite steps in a row, skipped steps, the
+/// step's flag, the exponent its gradients carry (three words of padding).
+fn scale(exp: i32, good: u32, skipped: u32, flag: u32, used: i32) -> Vec<u32> {
+    vec![exp as u32, good, skipped, flag, used as u32, 0, 0, 0]
+}
+
+#[test]
+fn the_loss_scale_scales_checks_unscales_and_moves() {
+    // 2^3 and 2^-2 times the loss gradient; the step's flag cleared, its exponent noted
+    for (e, want) in [(3, [12., -2., 24.]), (-2, [0.375, -0.0625, 0.75])] {
+        let bufs = || vec![bits(&[1.5, -0.25, 3.]), scale(e, 7, 1, 1, 9)];
+        expect(op::scale_loss(v(0, 3), v(1, 8)), bufs(), 0, &want);
+        expect_words(op::scale_loss(v(0, 3), v(1, 8)), bufs(), 1, &scale(e, 7, 1, 0, e));
+    }
+    // gradients with ∞ or NaN raise the flag, finite ones leave it
+    for (g, flag) in
+        [([1., 2., 3.], 0), ([1., f32::INFINITY, 3.], 1), ([f32::NAN, 2., 3.], 1), ([1., 2., -f32::INFINITY], 1)]
+    {
+        let bufs = vec![scale(5, 0, 0, 0, 5), bits(&g)];
+        expect_words(op::grads_finite(v(0, 8), v(1, 3)), bufs, 0, &scale(5, 0, 0, flag, 5));
+    }
+    // the update divides the exponent the gradients carry out (Adam's first step
+    // moves by lr·g/|g|; SGD by lr·g), or is skipped where the flag is up
+    for (flag, adam, sgd) in [(0, [0.9, 1.1], [0.95, 1.2]), (1, [1., 1.], [1., 1.])] {
+        let d = kernels::AdamDims::new(2, 0.1, 0.9, 0.999, 1e-8, 0.0, 1);
+        let bufs = vec![bits(&[1., 1.]), vec![0; 2], vec![0; 2], bits(&[4., -16.]), scale(2, 0, 0, flag, 3)];
+        expect(op::adam_scaled(v(0, 2), v(1, 2), v(2, 2), v(3, 2), v(4, 8), d), bufs, 0, &adam);
+        let d = kernels::SgdDims::new(2, 0.1, 0.0, false, 0.0);
+        let bufs = vec![bits(&[1., 1.]), vec![0; 2], bits(&[4., -16.]), scale(2, 0, 0, flag, 3)];
+        expect(op::sgd_scaled(v(0, 2), v(1, 2), v(2, 2), v(3, 8), d), bufs, 0, &sgd);
+    }
+    // a skipped step halves the scale; a finite one counts, the interval's last doubles;
+    // the range holds at both ends
+    let rule = kernels::ScaleDims::rule(10, (-2, 20));
+    for (before, after) in [
+        (scale(16, 4, 2, 1, 16), scale(15, 0, 3, 1, 16)),
+        (scale(16, 4, 2, 0, 16), scale(16, 5, 2, 0, 16)),
+        (scale(16, 9, 2, 0, 16), scale(17, 0, 2, 0, 16)),
+        (scale(-2, 3, 2, 1, -2), scale(-2, 0, 3, 1, -2)),
+        (scale(20, 9, 2, 0, 20), scale(20, 0, 2, 0, 20)),
+    ] {
+        expect_words(op::scale_update(v(0, 8), rule), vec![before], 0, &after);
+    }
+}
+
 /// One Adam step as PyTorch's `torch.optim.Adam` documents it (L2 weight decay added
 /// to the gradient), in f64 from the formula itself, not from AdamDims' constants.
 fn adam_reference(p: f64, m: f64, v: f64, g: f64, t: i32, lr: f64, wd: f64) -> (f64, f64, f64) {

@@ -291,3 +291,93 @@ fn ema_averages_every_step_and_decay_spares_running_statistics() {
         }
     }
 }
+
+/// One step of `net` on rows 0..8 (after the steps before it): the weights and
+/// the optimizer's state after it, on `e`.
+fn weights_and_moments(net: &Net, e: &mut dyn Engine) -> (Vec<f32>, Vec<Vec<f32>>) {
+    let moments = net.state_views().into_iter().map(|v| e.read_f32(v).unwrap()).collect();
+    (e.read_f32(net.params_view()).unwrap(), moments)
+}
+
+/// Mixed precision's dynamic loss scale, on the mixed reference engine (the
+/// twins with f16 operands, which the cooperative-matrix core matches): a step
+/// whose scaled gradients overflow f16 is skipped, weights and Adam's moments
+/// untouched, and halves the scale until one is finite; that one's gradients,
+/// the scale divided out, are fp32's within f16 rounding; `INTERVAL` finite
+/// steps in a row double it.
+#[test]
+fn an_overflowing_mixed_step_is_skipped_and_halves_the_loss_scale() {
+    use gpunet::optim::LossScale;
+    let spec = Spec::parse("fc32,out10").unwrap();
+    let images = first_images(16);
+    let net_on = |e: &mut dyn Engine| {
+        let cfg = NetConfig { batch: 8, norm: Norm::default(), optim: Some(Optim::adam(1e-3)), seed: 7 };
+        let net = Net::new(e, spec.clone(), &images, cfg).unwrap();
+        net.write_params(e, &net.init_params(3)).unwrap();
+        net.set_index(e, 0, &(0..16).collect::<Vec<_>>()).unwrap();
+        net
+    };
+    let mixed = &mut CpuEngine::matching(true);
+    let mut net = net_on(mixed);
+    assert_eq!(net.loss_scale(mixed).unwrap(), Some(LossScale::default()));
+    // 2^24: the loss gradient (up to about 1/8 a value) passes f16's 65504 as an operand
+    net.set_loss_scale(mixed, LossScale { exp: 24, good: 0, skipped: 0 }).unwrap();
+    let mut skipped = 0;
+    loop {
+        let before = weights_and_moments(&net, mixed);
+        net.train_step(mixed, 0, 8, skipped as u64, 1e-3).unwrap();
+        let scale = net.loss_scale(mixed).unwrap().unwrap();
+        if scale.skipped == skipped {
+            assert_eq!(scale, LossScale { exp: 24 - skipped as i32, good: 1, skipped });
+            assert_ne!(weights_and_moments(&net, mixed).0, before.0, "a finite step left the weights");
+            break;
+        }
+        skipped += 1;
+        assert_eq!(scale, LossScale { exp: 24 - skipped as i32, good: 0, skipped });
+        assert!(weights_and_moments(&net, mixed) == before, "skipped step {skipped} changed weights or moments");
+        assert!(skipped < 12, "the scale fell to 2^{} and still overflows", scale.exp);
+    }
+    assert!(skipped >= 2, "2^24 should overflow f16 at least twice, skipped {skipped}");
+    // the finite step's gradients (from the initial weights, as every step before it was skipped)
+    let got = net.read_grads(mixed).unwrap();
+    let fp32 = &mut CpuEngine::new();
+    let mut plain = net_on(fp32);
+    assert_eq!(plain.loss_scale(fp32).unwrap(), None, "fp32 keeps no loss scale");
+    plain.train_step(fp32, 0, 8, 0, 1e-3).unwrap();
+    let want = plain.read_grads(fp32).unwrap();
+    let norm = |v: &[f32]| v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    let diff: Vec<f32> = got.iter().zip(&want).map(|(a, b)| a - b).collect();
+    let err = norm(&diff) / norm(&want);
+    println!("skipped {skipped} steps from 2^24; the finite step's gradients {err:.2e} of their norm off fp32's");
+    assert!(err > 0.0 && err < 2e-3, "unscaled mixed gradients differ from fp32's by {err:.2e} of their norm");
+    // the last finite step of an interval doubles the scale
+    net.set_loss_scale(mixed, LossScale { exp: 3, good: LossScale::INTERVAL - 1, skipped: 4 }).unwrap();
+    net.train_step(mixed, 8, 8, 20, 1e-3).unwrap();
+    assert_eq!(net.loss_scale(mixed).unwrap(), Some(LossScale { exp: 4, good: 0, skipped: 4 }));
+}
+
+/// A mixed-precision run stopped after its first epoch and resumed ends as one
+/// never stopped: the loss scale's state travels in the optimizer file.
+#[test]
+fn a_resumed_mixed_run_keeps_its_loss_scale() {
+    use gpunet::{Dataset, Trainer};
+    use std::ops::ControlFlow;
+    let dir = tempfile::tempdir().unwrap();
+    let images = first_images(300);
+    let data = Dataset::from_arrays((1, 28, 28), images.pixels, images.labels.unwrap()).unwrap();
+    let mixed = &mut CpuEngine::matching(true);
+    let trainer =
+        |out: &str| Trainer::new("fc16,out10").unwrap().epochs(3).batch_size(50).seed(4).out(dir.path().join(out));
+    let whole = trainer("whole").fit(mixed, data.clone()).unwrap();
+    trainer("split").fit_with(mixed, data.clone(), |_| ControlFlow::Break(())).unwrap();
+    let resumed = Trainer::resume(dir.path().join("split")).unwrap();
+    let rest = resumed.start(data, &mut Quiet).unwrap().fit(mixed, &AtomicBool::new(false), &mut Quiet).unwrap();
+    let state = |d: &std::path::Path| {
+        let g = gpunet::run::Generation::of(&d.join("model.safetensors")).unwrap();
+        (g.state().unwrap().loss_scale, std::fs::read(d.join("model.safetensors")).unwrap())
+    };
+    let (scale, model) = state(&whole.dir);
+    let steps = 3 * (240 / 50 + 1) as u32;
+    assert_eq!(scale, Some(gpunet::optim::LossScale { exp: 16, good: steps, skipped: 0 }));
+    assert!(state(&rest.dir) == (scale, model), "the resumed run's loss scale or model differs from the whole run's");
+}

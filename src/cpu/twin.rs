@@ -59,6 +59,20 @@ pub fn twin(k: Kernel) -> CpuTwin {
             sgd(fm(w), fm(vel), f(i[0]), &Dims::from_params(p))
         },
         Kernel::Ema => |o, i, p| ema(fm(o[0]), f(i[0]), &Dims::from_params(p)),
+        Kernel::ScaleLoss => |o, _, p| {
+            let [dl, scale] = o else { unreachable!() };
+            scale_loss(fm(dl), scale, &Dims::from_params(p))
+        },
+        Kernel::GradsFinite => |o, i, p| grads_finite(o[0], f(i[0]), &Dims::from_params(p)),
+        Kernel::AdamScaled => |o, i, p| {
+            let [w, m, v] = o else { unreachable!() };
+            adam_scaled(fm(w), fm(m), fm(v), f(i[0]), i[1], &Dims::from_params(p))
+        },
+        Kernel::SgdScaled => |o, i, p| {
+            let [w, vel] = o else { unreachable!() };
+            sgd_scaled(fm(w), fm(vel), f(i[0]), i[1], &Dims::from_params(p))
+        },
+        Kernel::ScaleUpdate => |o, _, p| scale_update(o[0], &Dims::from_params(p)),
         Kernel::Gather => |o, i, p| {
             let [x, y] = o else { unreachable!() };
             gather(fm(x), y, i[0], i[1], i[2], &Dims::from_params(p))

@@ -484,6 +484,35 @@ impl SgdDims {
     }
 }
 
+/// Mirrors `struct Scale`: the dynamic loss scale's kernels (`optim::LossScale`
+/// holds the state they move).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct ScaleDims {
+    /// Values: the loss gradient's (scale_loss), the gradients' (grads_finite).
+    pub n: u32,
+    /// Finite steps in a row after which the scale doubles (scale_update).
+    pub interval: u32,
+    /// The scale's exponent stays within min_exp..=max_exp (scale_update).
+    pub min_exp: i32,
+    pub max_exp: i32,
+    pub _u: [u32; 4],
+    pub _f: [f32; 8],
+}
+
+impl Dims for ScaleDims {}
+
+impl ScaleDims {
+    /// Over `n` values (scale_loss, grads_finite).
+    pub fn over(n: usize) -> Self {
+        ScaleDims { n: n as u32, interval: 0, min_exp: 0, max_exp: 0, _u: [0; 4], _f: [0.0; 8] }
+    }
+    /// The update's rule: double after `interval` finite steps, within 2^min_exp..=2^max_exp.
+    pub fn rule(interval: u32, (min_exp, max_exp): (i32, i32)) -> Self {
+        ScaleDims { interval, min_exp, max_exp, ..ScaleDims::over(0) }
+    }
+}
+
 // shaders/data.wgsl
 
 /// Mirrors `struct Gather`.

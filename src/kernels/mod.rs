@@ -38,6 +38,11 @@ pub enum Kernel {
     Adam,
     Sgd,
     Ema,
+    ScaleLoss,
+    GradsFinite,
+    AdamScaled,
+    SgdScaled,
+    ScaleUpdate,
     Gather,
     BnStats,
     BnForward,
@@ -58,7 +63,7 @@ pub struct KernelInfo {
 }
 
 impl Kernel {
-    pub const ALL: [Kernel; 29] = [
+    pub const ALL: [Kernel; 34] = [
         Kernel::Matmul,
         Kernel::MatmulGrad,
         Kernel::BiasGrad,
@@ -80,6 +85,11 @@ impl Kernel {
         Kernel::Adam,
         Kernel::Sgd,
         Kernel::Ema,
+        Kernel::ScaleLoss,
+        Kernel::GradsFinite,
+        Kernel::AdamScaled,
+        Kernel::SgdScaled,
+        Kernel::ScaleUpdate,
         Kernel::Gather,
         Kernel::BnStats,
         Kernel::BnForward,
@@ -96,10 +106,13 @@ impl Kernel {
 
     /// Whether the kernel reads its output `output` (updates it in place) rather
     /// than overwriting it: ReLU backward, the running sums (xent_sums' too),
-    /// the optimizers, the weights' moving average, batch norm's running statistics.
+    /// the optimizers, the weights' moving average, batch norm's running statistics,
+    /// the loss scale and what it scales.
     pub fn updates_in_place(self, output: usize) -> bool {
         match self {
             Kernel::ReluBackward | Kernel::XentAccumulate | Kernel::Adam | Kernel::Sgd | Kernel::Ema => true,
+            Kernel::ScaleLoss | Kernel::GradsFinite | Kernel::AdamScaled | Kernel::SgdScaled => true,
+            Kernel::ScaleUpdate => true,
             Kernel::BnStats => output == 1,
             Kernel::SoftmaxXent | Kernel::XentSums => output == 3,
             _ => false,
@@ -131,6 +144,11 @@ impl Kernel {
             Kernel::Adam => k(S::Optim, "adam", 3, 1),
             Kernel::Sgd => k(S::Optim, "sgd", 2, 1),
             Kernel::Ema => k(S::Optim, "ema", 1, 1),
+            Kernel::ScaleLoss => k(S::Optim, "scale_loss", 2, 0),
+            Kernel::GradsFinite => k(S::Optim, "grads_finite", 1, 1),
+            Kernel::AdamScaled => k(S::Optim, "adam_scaled", 3, 2),
+            Kernel::SgdScaled => k(S::Optim, "sgd_scaled", 2, 2),
+            Kernel::ScaleUpdate => k(S::Optim, "scale_update", 1, 0),
             Kernel::Gather => k(S::Data, "gather", 2, 3),
             Kernel::BnStats => k(S::Batchnorm, "bn_stats", 2, 1),
             Kernel::BnForward => k(S::Batchnorm, "bn_forward", 1, 3),

@@ -222,6 +222,35 @@ pub fn ema(avg: View, param: View, d: kernels::EmaDims) -> Op {
     op(Kernel::Ema, d.params(), &[avg, param], groups_1d(d.n as usize))
 }
 
+/// The loss gradient `dlogits` times the loss scale (`scale`: `optim::LossScale`'s
+/// words), which notes the step's exponent and clears its flag.
+pub fn scale_loss(dlogits: View, scale: View) -> Op {
+    let d = kernels::ScaleDims::over(dlogits.len);
+    op(Kernel::ScaleLoss, d.params(), &[dlogits, scale], groups_1d(dlogits.len))
+}
+
+/// Raises the loss scale's flag where a value of `grads` is ±∞ or NaN.
+pub fn grads_finite(scale: View, grads: View) -> Op {
+    let d = kernels::ScaleDims::over(grads.len);
+    op(Kernel::GradsFinite, d.params(), &[scale, grads], groups_1d(grads.len))
+}
+
+/// `adam` of the gradients unscaled, or nothing where `scale`'s flag is up.
+pub fn adam_scaled(param: View, m: View, v: View, grad: View, scale: View, d: kernels::AdamDims) -> Op {
+    op(Kernel::AdamScaled, d.params(), &[param, m, v, grad, scale], groups_1d(d.n as usize))
+}
+
+/// `sgd` of the gradients unscaled, or nothing where `scale`'s flag is up.
+pub fn sgd_scaled(param: View, vel: View, grad: View, scale: View, d: kernels::SgdDims) -> Op {
+    op(Kernel::SgdScaled, d.params(), &[param, vel, grad, scale], groups_1d(d.n as usize))
+}
+
+/// The loss scale after a step: halved where it was skipped, doubled after
+/// `d.interval` finite steps in a row.
+pub fn scale_update(scale: View, d: kernels::ScaleDims) -> Op {
+    op(Kernel::ScaleUpdate, d.params(), &[scale], [1, 1, 1])
+}
+
 pub fn gather(x: View, y: View, store: View, store_labels: View, index: View, d: kernels::GatherDims) -> Op {
     let groups = groups_1d((d.n * d.pixels) as usize);
     op(Kernel::Gather, d.params(), &[x, y, store, store_labels, index], groups)

@@ -417,6 +417,8 @@ pub struct TrainState {
     /// default), which a resume keeps unless told otherwise: a schedule spans
     /// them. None in files written before it was recorded.
     pub epochs: Option<usize>,
+    /// The dynamic loss scale of a run trained in mixed precision.
+    pub loss_scale: Option<crate::optim::LossScale>,
 }
 
 /// The tensor of an optimizer file that holds a run's own weights (the whole flat
@@ -442,6 +444,9 @@ pub fn save_state(
         meta.insert("gpunet.epochs".into(), e.to_string());
     }
     meta.insert("gpunet.acc".into(), format!("{},{},{}", st.acc[0], st.acc[1], st.acc[2]));
+    if let Some(ls) = st.loss_scale {
+        meta.insert(LOSS_SCALE.into(), ls.text());
+    }
     let mut flats = vec![("m.", m)];
     if let Some(v) = v {
         flats.push(("v.", v));
@@ -449,6 +454,9 @@ pub fn save_state(
     let whole: Vec<(&str, &[f32])> = live.map(|w| (LIVE, w)).into_iter().collect();
     save_tensors(path, slots, &flats, None, &whole, meta).map(|_| ())
 }
+
+/// The optimizer file's record of the loss scale: "exp,good,skipped".
+const LOSS_SCALE: &str = "gpunet.loss_scale";
 
 /// Where training stood in a checked optimizer file (epoch, batch, step, sums,
 /// settings), from its metadata alone.
@@ -464,6 +472,19 @@ pub fn state_of(file: &Checked) -> Result<TrainState> {
     let acc: [f64; 3] =
         acc.try_into().map_err(|_| Error::input(path, 0, format!("bad 'gpunet.acc' metadata '{acc_s}'")))?;
     let settings = file.meta.iter().filter(|(k, _)| is_settings_key(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let loss_scale = file
+        .meta
+        .get(LOSS_SCALE)
+        .map(|s| {
+            crate::optim::LossScale::parse(s).ok_or_else(|| {
+                Error::input(
+                    path,
+                    0,
+                    format!("bad '{LOSS_SCALE}' metadata '{s}' (expected exponent,good steps,skipped steps)"),
+                )
+            })
+        })
+        .transpose()?;
     Ok(TrainState {
         epoch: num("gpunet.epoch")? as usize,
         batch: num("gpunet.batch")? as usize,
@@ -471,6 +492,7 @@ pub fn state_of(file: &Checked) -> Result<TrainState> {
         acc,
         settings,
         epochs: file.meta.contains_key("gpunet.epochs").then(|| num("gpunet.epochs")).transpose()?.map(|e| e as usize),
+        loss_scale,
     })
 }
 

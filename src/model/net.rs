@@ -13,7 +13,7 @@ use crate::engine::{Engine, PlanId, SplitK};
 use crate::error::{Error, Result};
 use crate::kernels::op::{BufId, View};
 use crate::kernels::DropoutDims;
-use crate::optim::{Kind, Optim};
+use crate::optim::{Kind, LossScale, Optim};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::collections::HashMap;
@@ -84,6 +84,8 @@ pub(super) struct Bufs {
     /// Adam's m and v, or SGD's velocity (in `m`).
     pub(super) m: Option<BufId>,
     pub(super) v: Option<BufId>,
+    /// The dynamic loss scale's words (`optim::LossScale`): training in mixed precision only.
+    pub(super) scale: Option<BufId>,
     pub(super) loss: BufId,
     pub(super) correct: BufId,
     pub(super) acc: [BufId; 2],
@@ -240,6 +242,10 @@ impl Bufs {
             });
         }
         let scratch = scratch_len(spec, a.engine.split_k(), batch, a.engine.fuses()).filter(|_| training);
+        let scale = match training && a.engine.mixed() {
+            true => Some(a.filled(&LossScale::default().words(), "loss scale")?),
+            false => None,
+        };
         Ok(Bufs {
             store,
             store_labels,
@@ -253,6 +259,7 @@ impl Bufs {
             pgrads: a.maybe(training, words, "parameter gradients")?,
             m: a.maybe(training, words, "optimizer state m")?,
             v: a.maybe(adam, words, "optimizer state v")?,
+            scale,
             splits_scratch: scratch.map(|len| a.buf(len, "split-K partial weight gradients")).transpose()?,
             scratch_words: scratch.unwrap_or(0),
             loss: a.buf(batch, "row loss")?,
@@ -335,6 +342,31 @@ impl Net {
             }
         }
         Ok(())
+    }
+
+    /// The dynamic loss scale (mixed-precision training only): where it stands.
+    pub fn loss_scale(&self, engine: &mut dyn Engine) -> Result<Option<LossScale>> {
+        self.scale_words(engine).map(|w| w.as_deref().map(LossScale::from_words))
+    }
+
+    /// Sets the loss scale (a resumed run's); nothing where the net has none.
+    pub fn set_loss_scale(&self, engine: &mut dyn Engine, scale: LossScale) -> Result<()> {
+        match self.b.scale {
+            Some(id) => engine.write(id, 0, &scale.words()),
+            None => Ok(()),
+        }
+    }
+
+    fn scale_words(&self, engine: &mut dyn Engine) -> Result<Option<Vec<u32>>> {
+        self.b.scale.map(|id| engine.read(View::whole(id, LossScale::WORDS))).transpose()
+    }
+
+    /// The parameter gradients of the last training step, as the loss's own:
+    /// in mixed precision with the loss scale they carry divided out.
+    pub fn read_grads(&self, engine: &mut dyn Engine) -> Result<Vec<f32>> {
+        let view = self.grads_view().expect("a training net has gradients");
+        let carried = self.scale_words(engine)?.map_or(1.0, |w| LossScale::carried(&w));
+        Ok(engine.read_f32(view)?.into_iter().map(|g| g / carried).collect())
     }
 
     /// Whether the optimizer keeps a second moment (v) beside m.

@@ -1,13 +1,15 @@
 //! The op list of one launch over `n` rows, built layer by layer: the gather,
 //! each layer's forward ops, the loss (or the softmax), then in training each
-//! layer's backward ops in reverse and the optimizer's update. What a layer
+//! layer's backward ops in reverse and the optimizer's update (in mixed
+//! precision with the dynamic loss scale's: the loss gradient scaled, the
+//! gradients checked, the update unscaling or skipped, the scale moved). What a layer
 //! emits is its kind's (model/layers/); this file gives it its views.
 
 use super::layers::{Emit, ParamViews};
 use super::net::{Acc, Bufs, Mode, Net, Plan};
 use crate::kernels::op::{self, BufId, Op, View};
 use crate::kernels::{AdamDims, Dims, DropoutDims, EmaDims, GatherDims, NormalizeDims, SgdDims, XentDims};
-use crate::optim::Kind;
+use crate::optim::{Kind, LossScale};
 
 /// A launch being built: the net, its row count, and the ops so far.
 struct Builder<'a> {
@@ -148,6 +150,14 @@ impl<'a> Builder<'a> {
         let acc = View::whole(b.acc[if self.train { Acc::Train } else { Acc::Eval } as usize], 4);
         self.ops.push(op::softmax_xent(dlast, loss, correct, acc, last, View::whole(b.y, n), xent));
         self.ops.push(op::xent_accumulate(acc, loss, correct, xent));
+        if let Some(scale) = self.scale().filter(|_| self.train) {
+            self.ops.push(op::scale_loss(dlast, scale));
+        }
+    }
+
+    /// The loss scale's words, where the net trains in mixed precision.
+    fn scale(&self) -> Option<View> {
+        self.b.scale.map(|id| View::whole(id, LossScale::WORDS))
     }
 
     /// Layer i's backward ops: its parameter gradients, then (below the first
@@ -167,14 +177,23 @@ impl<'a> Builder<'a> {
         let all = |id: BufId| View::whole(id, trained);
         let (w, pg, m) = (all(b.params), all(b.pgrads.unwrap()), all(b.m.unwrap()));
         let p = o.params(trained, 1);
-        self.ops.push(match o.kind {
-            Kind::Adam { .. } => op::adam(w, m, all(b.v.unwrap()), pg, AdamDims::from_params(&p)),
-            Kind::Sgd { .. } => op::sgd(w, m, pg, SgdDims::from_params(&p)),
+        let scale = self.scale();
+        if let Some(scale) = scale {
+            self.ops.push(op::grads_finite(scale, pg));
+        }
+        self.ops.push(match (o.kind, scale) {
+            (Kind::Adam { .. }, None) => op::adam(w, m, all(b.v.unwrap()), pg, AdamDims::from_params(&p)),
+            (Kind::Adam { .. }, Some(s)) => op::adam_scaled(w, m, all(b.v.unwrap()), pg, s, AdamDims::from_params(&p)),
+            (Kind::Sgd { .. }, None) => op::sgd(w, m, pg, SgdDims::from_params(&p)),
+            (Kind::Sgd { .. }, Some(s)) => op::sgd_scaled(w, m, pg, s, SgdDims::from_params(&p)),
         });
         let at = self.ops.len() - 1;
         if let Some((avg, decay)) = self.net.ema {
             let every = |id: BufId| View::whole(id, words);
             self.ops.push(op::ema(every(avg), every(b.params), EmaDims::new(words, decay)));
+        }
+        if let Some(scale) = scale {
+            self.ops.push(op::scale_update(scale, LossScale::rule()));
         }
         at
     }

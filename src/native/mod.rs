@@ -255,8 +255,13 @@ fn dispatch(k: Kernel, fuse: Fuse, o: &mut [&mut [u32]], i: &[&[u32]], p: &Param
         }
         (Kernel::GapForward, [y]) => ops::gap_forward(fm(y), f(i[0]), &Dims::from_params(p)),
         (Kernel::GapBackward, [dx]) => ops::gap_backward(fm(dx), f(i[0]), &Dims::from_params(p)),
-        // one pass over a batch's inputs, when a model standardises them: the twin
+        // one pass over a batch's inputs, when a model standardises them: the twin;
+        // the loss scale's kernels, which only a mixed-precision plan holds, too
         (Kernel::Normalize, o) => crate::cpu::twin(k)(o, i, p),
+        (Kernel::ScaleLoss | Kernel::GradsFinite | Kernel::AdamScaled | Kernel::SgdScaled, o) => {
+            crate::cpu::twin(k)(o, i, p)
+        }
+        (Kernel::ScaleUpdate, o) => crate::cpu::twin(k)(o, i, p),
         (k, o) => unreachable!("{}: {} outputs bound", k.name(), o.len()),
     }
 }

@@ -22,7 +22,58 @@ pub fn cases(seed: u64, quick: bool) -> Vec<Case> {
     batchnorm(&mut b, &mut out);
     augmented(&mut b, &mut out);
     super::fused::cases(&mut b, &mut out);
+    loss_scale(&mut b, &mut out);
     out
+}
+
+/// The dynamic loss scale's kernels, each way a step can go: a loss gradient
+/// scaled up and down; gradients all finite, or one ±∞ or NaN among them (first,
+/// last, past a workgroup); updates of the unscaled gradients and skipped ones;
+/// the scale halved, held, doubled, and kept within its range.
+fn loss_scale(b: &mut Builder, out: &mut Vec<Case>) {
+    use crate::optim::LossScale;
+    let words = |exp: i32, good: u32, flag: u32| {
+        let mut w = LossScale { exp, good, skipped: 3 }.words();
+        w[3] = flag;
+        w[4] = (exp - 1) as u32; // as a step that just doubled the scale left it
+        w
+    };
+    for &(n, exp) in &[(1, 16), (257, -3), (5000, 0)] {
+        let (dl, scale) = (b.randn(n), b.push(words(exp, 5, 1)));
+        out.push(b.case(format!("n={n} times 2^{exp}"), op::scale_loss(dl, scale), TOL_EXACTISH, vec![1]));
+    }
+    for &(n, bad, value) in &[(7, None, 0.0), (300, Some(0), f32::INFINITY), (5000, Some(4999), f32::NAN)] {
+        let grads = b.randn(n);
+        if let Some(at) = bad {
+            b.set(grads, at, value.to_bits());
+        }
+        let scale = b.push(words(12, 40, 0));
+        let shape = match bad {
+            None => format!("n={n} all finite"),
+            Some(at) => format!("n={n} {value} at {at}"),
+        };
+        out.push(b.case(shape, op::grads_finite(scale, grads), TOL_EXACTISH, vec![0]));
+    }
+    for &(n, flag) in &[(257, 0), (257, 1), (10_000, 0)] {
+        let d = kernels::AdamDims::new(n, 1e-3, 0.9, 0.999, 1e-8, 0.01, 3);
+        let (w, m, v) = (b.randn(n), b.randn(n), b.floats(n, 0.0, 1.0));
+        let (g, scale) = (b.floats(n, -3e4, 3e4), b.push(words(15, 0, flag)));
+        let shape = format!("n={n} {}", if flag == 0 { "unscaled by 2^14" } else { "skipped" });
+        out.push(b.case(shape, op::adam_scaled(w, m, v, g, scale, d), TOL_TRANSCENDENTAL, vec![]));
+        let d = kernels::SgdDims::new(n, 0.01, 0.9, n % 2 == 1, 1e-4);
+        let (w, vel, g, scale) = (b.randn(n), b.randn(n), b.floats(n, -3e4, 3e4), b.push(words(15, 0, flag)));
+        let shape = format!("n={n} {}", if flag == 0 { "unscaled by 2^14" } else { "skipped" });
+        out.push(b.case(shape, op::sgd_scaled(w, vel, g, scale, d), TOL_EXACTISH, vec![]));
+    }
+    let (lo, hi) = LossScale::RANGE;
+    let rule = LossScale::rule();
+    for &(exp, good, flag) in
+        &[(16, 7, 1), (16, 7, 0), (16, LossScale::INTERVAL - 1, 0), (lo, 0, 1), (hi, LossScale::INTERVAL - 1, 0)]
+    {
+        let scale = b.push(words(exp, good, flag));
+        let shape = format!("2^{exp} after {good} finite steps, {}", if flag == 0 { "finite" } else { "overflowed" });
+        out.push(b.case(shape, op::scale_update(scale, rule), TOL_EXACTISH, vec![0]));
+    }
 }
 
 /// Matmul in its three layouts (forward with the epilogue, both gradients), and bias gradients, split or not.

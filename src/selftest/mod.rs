@@ -272,6 +272,10 @@ impl Builder {
         let one: Vec<u32> = (0..period.min(n)).map(|_| self.rng.random_range(-1.0f32..1.0).to_bits()).collect();
         self.push(one.iter().copied().cycle().take(n).collect())
     }
+    /// Sets word `i` of view `v` (a value planted among random ones).
+    pub(crate) fn set(&mut self, v: View, i: usize, word: u32) {
+        self.bufs[v.buf][v.offset + i] = word;
+    }
     pub(crate) fn ints(&mut self, n: usize, below: u32) -> View {
         let v: Vec<u32> = (0..n).map(|_| self.rng.random_range(0..below)).collect();
         self.push(v)

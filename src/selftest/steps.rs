@@ -11,7 +11,7 @@ use crate::engine::Engine;
 use crate::error::Result;
 use crate::model::net::Slot;
 use crate::model::{Net, NetConfig, Spec};
-use crate::optim::Optim;
+use crate::optim::{LossScale, Optim};
 
 /// cnn8 with dropout after every pool: Adam steps, compared weight by weight.
 pub const DROPOUT_NET: &str = "cnn8-dropout";
@@ -183,7 +183,7 @@ fn gradient_step(engine: &mut dyn Engine, images: &Images, net: &str) -> Result<
 }
 
 /// One SGD step (lr 0, so the weights stay as they were) of `spec` on a batch of 16: the
-/// parameter gradients, the parameters (with batch norm's running statistics), the slots.
+/// parameter gradients (in mixed precision, the loss scale divided out), the parameters (with batch norm's running statistics), the slots.
 pub fn bn_gradients(engine: &mut dyn Engine, spec: &Spec, images: &Images) -> Result<(Vec<f32>, Vec<f32>, Vec<Slot>)> {
     let cfg = NetConfig {
         batch: 16,
@@ -195,20 +195,75 @@ pub fn bn_gradients(engine: &mut dyn Engine, spec: &Spec, images: &Images) -> Re
     net.write_params(engine, &net.init_params(3))?;
     net.set_index(engine, 0, &(0..images.len() as u32).rev().collect::<Vec<_>>())?;
     net.train_step(engine, 0, 16, 0, 0.0)?;
-    let grads = engine.read_f32(net.grads_view().expect("a training net has gradients"))?;
+    let grads = net.read_grads(engine)?;
     Ok((grads, engine.read_f32(net.params_view())?, net.slots.clone()))
+}
+
+/// Mixed precision's loss scale where it overflows: steps of `POOLED_NET` on a
+/// batch of 16 from a scale of 2^24, whose scaled loss gradient passes f16's
+/// range as an operand, until one is finite, on the engine and on the mixed
+/// reference. The same steps must be skipped (the scale's state alike after
+/// each: the engine's f16 rounding overflows where the twin's does), the
+/// weights untouched by them, and the finite step's gradients, unscaled, within
+/// 2e-3 of their norm of the reference's (`gradient_step`'s floor).
+fn overflow_steps(engine: &mut dyn Engine, images: &Images) -> Result<Outcome> {
+    let spec = Spec::parse(POOLED_NET)?;
+    let run = |e: &mut dyn Engine| -> Result<(Vec<LossScale>, bool, Vec<f32>)> {
+        let cfg = NetConfig { batch: 16, norm: Norm::default(), optim: Some(Optim::adam(1e-3)), seed: 7 };
+        let mut net = Net::new(e, spec.clone(), images, cfg)?;
+        let init = net.init_params(3);
+        net.write_params(e, &init)?;
+        net.set_index(e, 0, &(0..images.len() as u32).collect::<Vec<_>>())?;
+        net.set_loss_scale(e, LossScale { exp: 24, good: 0, skipped: 0 })?;
+        let (mut states, mut untouched) = (Vec::new(), true);
+        for step in 0..12 {
+            net.train_step(e, 0, 16, step, 1e-3)?;
+            let scale = net.loss_scale(e)?.expect("a net training in mixed precision keeps a loss scale");
+            states.push(scale);
+            if scale.good > 0 {
+                break;
+            }
+            untouched &= e.read_f32(net.params_view())? == init;
+        }
+        Ok((states, untouched, net.read_grads(e)?))
+    };
+    let (want, _, want_g) = run(&mut CpuEngine::matching(true))?;
+    let (got, untouched, g) = run(engine)?;
+    let norm = |v: &mut dyn Iterator<Item = f32>| v.map(|x| (x as f64).powi(2)).sum::<f64>().sqrt();
+    let err = norm(&mut g.iter().zip(&want_g).map(|(a, b)| a - b)) / norm(&mut want_g.iter().copied());
+    let skipped = want.last().map_or(0, |s| s.skipped);
+    let detail = if got != want {
+        Some(format!("loss scale after each step {got:?}, the reference's {want:?}"))
+    } else if !untouched {
+        Some("a skipped step changed the weights".into())
+    } else if skipped < 2 {
+        Some(format!("2^24 overflowed only {skipped} times: the check proves nothing"))
+    } else {
+        (err.is_nan() || err > 2e-3).then(|| format!("the finite step's gradients differ by {err:.2e} of their norm"))
+    };
+    let max_abs = g.iter().zip(&want_g).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    Ok(Outcome {
+        what: "train steps".into(),
+        shape: format!("{POOLED_NET}, from a loss scale of 2^24: {skipped} steps skipped mixed"),
+        cmp: Cmp { max_abs, max_rel: err as f32, first_bad: None },
+        bad_output: detail.is_some().then_some(0),
+        guard_hit: None,
+        detail,
+    })
 }
 
 /// Every step check on `engine`. Under mixed precision the nets without batch
 /// norm are compared by one step's gradients rather than by three Adam steps:
 /// Adam's first steps move a weight by about lr whatever its gradient's size, so
-/// a near-zero gradient's last f16 bit would decide a whole step.
+/// a near-zero gradient's last f16 bit would decide a whole step; and the loss
+/// scale's overflow and recovery is checked too.
 pub fn all(engine: &mut dyn Engine, images: &Images) -> Result<Vec<Outcome>> {
     if engine.mixed() {
         return Ok(vec![
             gradient_step(engine, images, DROPOUT_NET)?,
             bn_step(engine, images)?,
             gradient_step(engine, images, POOLED_NET)?,
+            overflow_steps(engine, images)?,
         ]);
     }
     Ok(vec![dropout_steps(engine, images)?, bn_step(engine, images)?, pooled_steps(engine, images)?])
