@@ -385,8 +385,11 @@ pub fn time_training(
     })
 }
 
+/// The case on `engine` against the twins, as the selftest compares it (under
+/// mixed precision: a GEMM against the twin that rounds its operands, within
+/// each element's bound).
 fn verify(engine: &mut dyn Engine, case: &Case) -> Result<()> {
-    let o = selftest::check(engine, case)?;
+    let o = selftest::mixed::Want::of(case, engine.mixed())?.check(engine, case)?;
     assert!(o.pass(), "{}: {}", engine.name(), o.line());
     Ok(())
 }
