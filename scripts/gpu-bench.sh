@@ -16,7 +16,8 @@
 # The whole script ends within BUDGET seconds (default 290, kill grace included):
 # each step's limit is cut to what is left, so a second run still fits a 15-minute
 # window with two machine start-ups. The selftest runs first; if it fails, the
-# summary marks every timing untrustworthy. Each step runs under `timeout -k`.
+# summary marks every timing untrustworthy (the mixed selftest likewise its own
+# figures: trustworthy_mixed). Each step runs under `timeout -k`.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUDGET=${BUDGET:-290}
@@ -141,6 +142,26 @@ PY
     echo '[{"skipped": "no PyTorch with CUDA on this machine"}]' >"$OUT/torch.json"
   fi
 
+  # 4b. mixed precision (`--precision mixed`: every GEMM on the matrix units through
+  #     cooperative matrices, f16 operands, f32 sums, the loss scaled dynamically)
+  #     where the adapter offers them: its selftest under discrete (every GEMM case
+  #     against the twin that rounds the same operands, the step checks, the loss
+  #     scale's overflow), the 4096^3 GEMM and cnn6's steps, and cnn6 for 10 epochs
+  #     to t10k (the dry run: 2 short ones). Into the summary (its "mixed"); the
+  #     files stay in $RUNS, the machine handing back 8 at most.
+  if grep -q "cooperative matrices: [0-9]" "$OUT/info.txt"; then
+    step mixed-selftest 45 into "$RUNS/selftest-mixed.txt" "$G" --precision mixed selftest --class discrete
+    tail -n 1 "$RUNS/selftest-mixed.txt"
+    if [ $DRY = 1 ]; then margs=(--quick --only "matmul 256,train:cnn6"); else margs=(--only "matmul 4096,train:cnn6"); fi
+    step mixed-bench 40 "$G" --precision mixed bench "${margs[@]}" --json "$RUNS/bench-mixed.json"
+    if [ $DRY = 1 ]; then mtargs=("${targs[@]}"); else mtargs=(--epochs 10); fi
+    step mixed-cnn6 60 into "$RUNS/cnn6-mixed.txt" "$G" --precision mixed train --arch cnn6 "${mtargs[@]}" --out "$RUNS/cnn6-mixed"
+    tail -n 14 "$RUNS/cnn6-mixed.txt"
+    cp "$RUNS/cnn6-mixed/metrics.csv" "$RUNS/cnn6-mixed-metrics.csv" 2>/dev/null
+  else
+    echo "== mixed: skipped, the adapter offers no cooperative matrices"
+  fi
+
   # 5. time to 99%: the `fast` recipe, each seed a fresh process timed from its start
   #    to its exit, on this GPU; the same recipe in PyTorch (data on the device) beside it
   if [ $DRY = 1 ]; then fargs=(--seeds 1 -- --device gpu --limit 600); else fargs=(--seeds 3 -- --device gpu); fi
@@ -150,9 +171,9 @@ fi
 
 # 6. the summary, from the files above
 python3 - "$OUT" "$STEPS" "$DRY" "$START" "$REQUIRE_ADAPTER" "$ADAPTER_OK" "$RUNS/profile.txt" \
-  "$RUNS/cnn6-rows/metrics.csv" <<'PY'
+  "$RUNS/cnn6-rows/metrics.csv" "$RUNS" <<'PY'
 import csv, json, os, re, sys, time
-out, steps_path, dry, start, want, adapter_ok, profile, by_rows = sys.argv[1:9]
+out, steps_path, dry, start, want, adapter_ok, profile, by_rows, runs = sys.argv[1:10]
 def load(name, default=None):
     try:
         with open(os.path.join(out, name)) as f:
@@ -201,7 +222,7 @@ s["cnn6_epoch_s_by_rows"] = {"all": rows, "best": min(rows) if rows else None}
 torch = load("torch.json", [])
 t = {r["name"]: r for r in torch if "name" in r}
 s["torch"] = {"skipped": next((r["skipped"] for r in torch if "skipped" in r), None)}
-for mode in ("fp32", "tf32"):
+for mode in ("fp32", "tf32", "amp"):
     c, mt = t.get(f"torch_cnn6_{mode}"), t.get(f"torch_matmul4096_{mode}")
     if c:
         s["torch"][f"cnn6_epoch_s_{mode}"] = c["median_s_per_epoch_after_warmup"]
@@ -223,6 +244,41 @@ s["profile"] = {
     "slowest": [l.strip() for l in prof if re.match(r"  plan \d+ op ", l)][:8],
     "startup": next((l.strip() for l in prof if l.strip().startswith("start-up: ")), None),
 }
+# mixed precision: its selftest, GEMM and steps, and its epochs beside PyTorch's
+def text(path):
+    return open(path).read().splitlines() if os.path.exists(path) else []
+sel_m = text(os.path.join(runs, "selftest-mixed.txt"))
+if not sel_m:
+    s["mixed"] = {"skipped": "the adapter offers no cooperative matrices"
+                  if "cooperative matrices: none" in info or "cooperative matrices:" not in info
+                  else "the mixed steps did not run"}
+else:
+    mm_ = re.match(r"selftest: (\d+) of (\d+) cases passed", sel_m[-1])
+    mx = {"selftest": {"line": sel_m[-1], "ok": bool(mm_) and mm_.group(1) == mm_.group(2),
+                       "coop_cases": sum(1 for l in sel_m if " mixed " in l and l.endswith(" pass")),
+                       "failures": [l for l in sel_m if " FAIL" in l][:20]}}
+    try:
+        brec = json.load(open(os.path.join(runs, "bench-mixed.json"))).get("records", [])
+    except (OSError, ValueError):
+        brec = []
+    mmx = [r for r in brec if r["name"] == "matmul" and r.get("gflops_gpu")]
+    if mmx:
+        big = max(mmx, key=lambda r: int(r["shape"].split("x")[0]))
+        mx["matmul"] = {"shape": big["shape"], "gpu_tflops": round(big["gflops_gpu"] / 1e3, 3)}
+    mx["cnn6_steps"] = [{"engine": r.get("engine"), "batch": r.get("batch"), "images_per_s": r.get("images_per_s")}
+                        for r in brec if r["name"] == "train:cnn6"]
+    mep = epochs(os.path.join(runs, "cnn6-mixed-metrics.csv"))
+    mx["cnn6_epoch_s"] = {"all": mep, "best": min(mep) if mep else None}
+    log_m = text(os.path.join(runs, "cnn6-mixed.txt"))
+    test_m = [re.search(r"accuracy ([0-9.]+)$", l) for l in log_m if l.startswith("test (")]
+    mx["cnn6_test_accuracy"] = float(test_m[-1].group(1)) if test_m and test_m[-1] else None
+    mx["loss_scale"] = [re.search(r"loss scale: .*$", l).group(0) for l in log_m if "loss scale: " in l]
+    for mode in ("tf32", "amp"):
+        tm = s["torch"].get(f"cnn6_epoch_s_{mode}")
+        if mep and tm:
+            s.setdefault("ratios", {})[f"gpunet_mixed_epoch_over_torch_{mode}"] = round(min(mep) / tm, 3)
+    s["mixed"] = mx
+    s["trustworthy_mixed"] = mx["selftest"]["ok"]
 fast = load("fast.json", {})
 s["fast"] = [{k: r.get(k) for k in ("name", "seeds", "mean_accuracy", "median_wall_s", "min_wall_s")}
              for r in fast.get("results", [])]
@@ -238,7 +294,7 @@ with open(tmp, "w") as f:
     json.dump(s, f, indent=1)
 os.replace(tmp, os.path.join(out, "summary.json"))
 print(json.dumps({k: s.get(k) for k in ("trustworthy", "matmul", "cnn6_epoch_s", "cnn6_epoch_s_by_rows", "torch", "ratios",
-                                        "fast", "seconds")}))
+                                        "mixed", "fast", "seconds")}))
 sys.exit(0 if s["trustworthy"] else 1)
 PY
 rc=$?

@@ -6,7 +6,10 @@ training images, as `gpunet train --arch cnn6`), batch 500, Adam(1e-3), pixels /
 (train only, synchronised) in two modes:
   fp32     strict fp32: TF32 off for convolutions and matmuls (gpunet's kernels are fp32)
   tf32     TF32 allowed in cuDNN convolutions (PyTorch's default) and in matmuls
-and a 4096^3 matmul in each. Prints one `RESULT {json}` line per figure,
+  amp      torch.autocast(float16) with channels_last and a GradScaler: PyTorch's
+           mixed precision, the peer of `gpunet --precision mixed`
+and a 4096^3 matmul in each (amp: f32 operands cast to f16 inside the timing, as
+gpunet's mixed core rounds them inside its kernel). Prints one `RESULT {json}` line per figure,
 and with --out writes them all to one JSON file (rewritten as each arrives, so a time limit keeps them).
 usage: python3 scripts/torch_peer.py [epochs] [--out FILE]
 """
@@ -57,8 +60,16 @@ def set_mode(mode):
 def epoch_times(mode, epochs, Xtr, ytr, Xva, yva):
     set_mode(mode)
     torch.manual_seed(42)
+    amp = mode == "amp"
     model = cnn6().cuda()
+    if amp:
+        model = model.to(memory_format=torch.channels_last)
+        Xtr, Xva = (x.contiguous(memory_format=torch.channels_last) for x in (Xtr, Xva))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
+    try:
+        scaler = torch.amp.GradScaler("cuda", enabled=amp)
+    except (AttributeError, TypeError):  # PyTorch before 2.3
+        scaler = torch.cuda.amp.GradScaler(enabled=amp)
     n = Xtr.shape[0]
     times = []
     for e in range(epochs):
@@ -67,13 +78,15 @@ def epoch_times(mode, epochs, Xtr, ytr, Xva, yva):
         t = time.perf_counter()
         for i in range(0, n, 500):
             idx_ = perm[i:i + 500]
-            loss = F.cross_entropy(model(Xtr[idx_]), ytr[idx_])
+            with torch.autocast("cuda", dtype=torch.float16, enabled=amp):
+                loss = F.cross_entropy(model(Xtr[idx_]), ytr[idx_])
             opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
         torch.cuda.synchronize()
         times.append(time.perf_counter() - t)
-    with torch.no_grad():
+    with torch.no_grad(), torch.autocast("cuda", dtype=torch.float16, enabled=amp):
         acc = sum((model(Xva[i:i + 1000]).argmax(1) == yva[i:i + 1000]).sum().item() for i in range(0, Xva.shape[0], 1000)) / Xva.shape[0]
     return times, acc
 
@@ -81,12 +94,13 @@ def epoch_times(mode, epochs, Xtr, ytr, Xva, yva):
 def matmul(mode):
     set_mode(mode)
     a = torch.randn(4096, 4096, device="cuda"); b = torch.randn(4096, 4096, device="cuda")
+    mul = (lambda: a.half() @ b.half()) if mode == "amp" else (lambda: a @ b)
     for _ in range(3):
-        a @ b
+        mul()
     torch.cuda.synchronize()
     ts = []
     for _ in range(10):
-        t = time.perf_counter(); a @ b; torch.cuda.synchronize(); ts.append(time.perf_counter() - t)
+        t = time.perf_counter(); mul(); torch.cuda.synchronize(); ts.append(time.perf_counter() - t)
     med = sorted(ts)[len(ts) // 2]
     return med, 2 * 4096 ** 3 / med / 1e12
 
@@ -120,7 +134,7 @@ def main():
     info = dict(torch=torch.__version__, cuda=torch.version.cuda, cudnn=torch.backends.cudnn.version(),
                 device=torch.cuda.get_device_name(0))
     # strict fp32 first: gpunet's kernels are fp32, so that is the like-for-like figure
-    for mode in ["fp32", "tf32"]:
+    for mode in ["fp32", "tf32", "amp"]:
         ms, tflops = matmul(mode)
         emit(dict(name=f"torch_matmul4096_{mode}", median_ms=round(ms * 1e3, 3), tflops=round(tflops, 1), **info))
         times, acc = epoch_times(mode, epochs, Xtr, ytr, Xva, yva)
