@@ -111,12 +111,20 @@ impl Kernel {
     pub fn updates_in_place(self, output: usize) -> bool {
         match self {
             Kernel::ReluBackward | Kernel::XentAccumulate | Kernel::Adam | Kernel::Sgd | Kernel::Ema => true,
-            Kernel::ScaleLoss | Kernel::GradsFinite | Kernel::AdamScaled | Kernel::SgdScaled => true,
-            Kernel::ScaleUpdate => true,
+            k if k.is_loss_scale() => true,
             Kernel::BnStats => output == 1,
             Kernel::SoftmaxXent | Kernel::XentSums => output == 3,
             _ => false,
         }
+    }
+
+    /// The dynamic loss scale's kernels (mixed-precision training plans only),
+    /// each updating its outputs in place.
+    pub fn is_loss_scale(self) -> bool {
+        matches!(
+            self,
+            Kernel::ScaleLoss | Kernel::GradsFinite | Kernel::AdamScaled | Kernel::SgdScaled | Kernel::ScaleUpdate
+        )
     }
 
     pub fn info(self) -> KernelInfo {

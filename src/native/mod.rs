@@ -258,10 +258,7 @@ fn dispatch(k: Kernel, fuse: Fuse, o: &mut [&mut [u32]], i: &[&[u32]], p: &Param
         // one pass over a batch's inputs, when a model standardises them: the twin;
         // the loss scale's kernels, which only a mixed-precision plan holds, too
         (Kernel::Normalize, o) => crate::cpu::twin(k)(o, i, p),
-        (Kernel::ScaleLoss | Kernel::GradsFinite | Kernel::AdamScaled | Kernel::SgdScaled, o) => {
-            crate::cpu::twin(k)(o, i, p)
-        }
-        (Kernel::ScaleUpdate, o) => crate::cpu::twin(k)(o, i, p),
+        (k, o) if k.is_loss_scale() => crate::cpu::twin(k)(o, i, p),
         (k, o) => unreachable!("{}: {} outputs bound", k.name(), o.len()),
     }
 }
