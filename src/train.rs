@@ -346,10 +346,11 @@ pub fn train(
     // the first time validation accuracy reaches TARGET: (seconds since start, epoch)
     let mut reached: Option<(f64, usize)> = None;
     let mut trained_images = 0usize;
+    // a mixed run's loss scale where the epoch began (read once, then carried on)
+    let mut scale_before = l.net.loss_scale(l.engine)?;
     for epoch in st.epoch..job.epochs {
         let t0 = Instant::now();
         let epoch_lr = l.lr(st.step - st.batch as u64);
-        let scale_before = l.net.loss_scale(l.engine)?;
         trained_images += l.steps(epoch, &mut st, &metrics)?;
         // training time only (the last step's readback waited for the device), as the peer measures
         let seconds = t0.elapsed().as_secs_f64();
@@ -364,10 +365,12 @@ pub fn train(
             val_accuracy,
             lr: epoch_lr,
         };
-        let scale = match (scale_before, l.net.loss_scale(l.engine)?) {
+        let scale_now = l.net.loss_scale(l.engine)?;
+        let scale = match (scale_before, scale_now) {
             (Some(before), Some(now)) => scale_text(before, now),
             _ => String::new(),
         };
+        scale_before = scale_now;
         l.ui.line(&format!("{}{scale}", epoch_line(&m, job.epochs)));
         if reached.is_none() && val_accuracy.is_some_and(|a| a >= TARGET) {
             reached = Some((started.elapsed().as_secs_f64(), epoch + 1));
