@@ -241,6 +241,44 @@ fn the_gpu_profile_times_every_launch_and_changes_nothing() {
     assert_eq!(launches, plans.iter().map(|p| p.0).sum::<usize>().min(40), "{report}");
 }
 
+/// Pipelines are built as plans need them, each once: a device opened fresh has
+/// none, a pipeline asked for twice (or twice in one call) is built once, the
+/// same kernel under another GEMM core is another pipeline, and a variant the
+/// adapter has no module for (cooperative matrices outside --precision mixed) is
+/// refused by name.
+#[test]
+fn pipelines_are_built_as_plans_need_them_and_once() {
+    use gpunet::kernels::{shaders::Gemm, Kernel};
+    if gpunet::gpu::for_tests().is_none() {
+        return;
+    }
+    // a device of its own: the shared one's count moves with the other tests
+    let gpu = gpunet::gpu::Gpu::new(&gpunet::gpu::AdapterChoice::from_env().unwrap()).unwrap();
+    let built = |gpu: &gpunet::gpu::Gpu| -> usize {
+        let s = gpu.startup();
+        let count = s.split(" pipelines built in ").next().and_then(|p| p.rsplit(' ').next()?.parse().ok());
+        count.unwrap_or_else(|| panic!("{s}"))
+    };
+    assert_eq!(built(&gpu), 0, "{}", gpu.startup());
+    let relu = (Kernel::ReluForward, Gemm::Tiled, false);
+    let got = gpu.pipelines(&[relu, relu]).unwrap();
+    assert_eq!((got.len(), built(&gpu)), (2, 1), "{}", gpu.startup());
+    gpu.pipelines(&[relu]).unwrap();
+    assert_eq!(built(&gpu), 1, "{}", gpu.startup());
+    // ReLU's file has no GEMM core: any core asked for is its one pipeline
+    gpu.pipelines(&[(Kernel::ReluForward, Gemm::Wide, false)]).unwrap();
+    assert_eq!(built(&gpu), 1, "{}", gpu.startup());
+    let conv = |g| (Kernel::Conv2dForward, g, false);
+    gpu.pipelines(&[conv(Gemm::Tiled), conv(Gemm::Narrow), relu]).unwrap();
+    assert_eq!(built(&gpu), 3, "{}", gpu.startup());
+    let coop = gpunet::kernels::shaders::Coop::choose([8u32].into_iter(), 8).expect("an 8x8 core");
+    if !gpu.tuning.mixed() {
+        let err = gpu.pipelines(&[conv(Gemm::Coop(coop))]).unwrap_err().to_string();
+        assert!(err.contains("conv2d_forward: no coop pipeline"), "{err}");
+        assert_eq!(built(&gpu), 3, "{}", gpu.startup());
+    }
+}
+
 /// A warm start: where the driver's pipeline cache keeps compiled pipelines, the
 /// first start of `train --arch fast` saves it and the second finds every
 /// pipeline in it (the file unchanged: nothing was compiled again); where it

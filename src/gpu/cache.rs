@@ -1,7 +1,8 @@
 //! A warm start: the driver's pipeline cache (Vulkan's, through wgpu's
 //! `PipelineCache`) kept on disk, so a second start of gpunet on the same
 //! adapter, driver and binary finds every compiled pipeline instead of
-//! compiling it again.
+//! compiling it again. The data is written after each build of a plan's
+//! missing pipelines where it changed (pipelines are built as plans need them).
 //!
 //! The file is `<dir>/<wgpu's key for the adapter>-<key of the shaders>.bin`:
 //! wgpu's key names the adapter (vendor and device), the shaders' key is a hash
@@ -20,12 +21,29 @@ use std::path::{Path, PathBuf};
 pub struct DiskCache {
     pub cache: wgpu::PipelineCache,
     path: PathBuf,
-    loaded: Option<Vec<u8>>,
+    /// The bytes of the file when it was read and taken.
+    loaded: Option<usize>,
     /// Why the file was not used, where it was there but refused.
     refused: Option<String>,
     /// The bytes of an empty cache's data (headers only): a driver whose data is
     /// no longer keeps no compiled pipelines (Mesa 22's lavapipe, SwiftShader).
     empty: usize,
+    /// The data the file holds now (as read, or as last written).
+    on_disk: Option<Vec<u8>>,
+    /// What the saves did so far.
+    saved: Saved,
+}
+
+/// What the saves of a run did, the last one that wrote or failed standing.
+#[derive(Default)]
+enum Saved {
+    /// No save yet, or none changed the file: every pipeline came from it.
+    #[default]
+    Unchanged,
+    /// The driver's data was only headers.
+    KeptNone(usize),
+    Wrote(usize),
+    Failed(String),
 }
 
 /// The directory caches live in, None where the cache is off or no home is known.
@@ -51,45 +69,41 @@ impl DiskCache {
         // SAFETY: no data is given
         let fresh = || unsafe { device.create_pipeline_cache(&desc) };
         let empty = fresh().get_data().map_or(0, |d| d.len());
-        let loaded = std::fs::read(&path).ok();
+        let loaded_data = std::fs::read(&path).ok();
         let mut refused = None;
-        if let Some(data) = &loaded {
+        if let Some(data) = &loaded_data {
             // SAFETY: the data was written by `save` from `get_data` (wgpu checks its
             // header and the driver its own; a damaged file is refused below)
             let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
             let desc = wgpu::PipelineCacheDescriptor { label: Some("gpunet"), data: Some(data), fallback: false };
             let cache = unsafe { device.create_pipeline_cache(&desc) };
             match pollster::block_on(scope.pop()) {
-                None => return Some(DiskCache { cache, path, loaded, refused, empty }),
+                None => {
+                    let (loaded, saved) = (Some(data.len()), Saved::Unchanged);
+                    return Some(DiskCache { cache, path, loaded, refused, empty, on_disk: loaded_data, saved });
+                }
                 Some(e) => refused = Some(e.to_string().split_whitespace().collect::<Vec<_>>().join(" ")),
             }
         }
-        Some(DiskCache { cache: fresh(), path, loaded: None, refused, empty })
+        let on_disk = None;
+        Some(DiskCache { cache: fresh(), path, loaded: None, refused, empty, on_disk, saved: Saved::Unchanged })
     }
 
-    /// Writes the cache's data (atomically) where it differs from what was read,
-    /// and removes this adapter's files of other shaders; a line saying what the
-    /// start found and did. A failure to write is said, not fatal.
-    pub fn save(&self) -> String {
-        let mut line = match (&self.loaded, &self.refused) {
-            (Some(d), _) => format!("{} ({} bytes) read", self.path.display(), d.len()),
-            (None, Some(why)) => format!("{} refused ({why}), started afresh", self.path.display()),
-            (None, None) => format!("{} not there yet", self.path.display()),
-        };
+    /// Writes the cache's data (atomically) where it differs from the file's,
+    /// and removes this adapter's files of other shaders. A failure to write is
+    /// kept for [`DiskCache::describe`], not fatal.
+    pub fn save(&mut self) {
         let data = self.cache.get_data().unwrap_or_default();
         if data.len() <= self.empty {
             // nothing worth a file; a refused one goes
             if self.refused.is_some() {
                 let _ = std::fs::remove_file(&self.path);
             }
-            return line
-                + &format!(
-                    "; the driver keeps no compiled pipelines in it ({} bytes of headers): nothing saved",
-                    data.len()
-                );
+            self.saved = Saved::KeptNone(data.len());
+            return;
         }
-        if self.loaded.as_ref() == Some(&data) {
-            return line + ", unchanged: every pipeline came from it";
+        if self.on_disk.as_ref() == Some(&data) {
+            return;
         }
         let write = || -> crate::Result<()> {
             let dir = self.path.parent().expect("a cache file has a directory");
@@ -98,11 +112,34 @@ impl DiskCache {
             self.prune(dir);
             Ok(())
         };
-        match write() {
-            Ok(()) => line += &format!("; {} bytes saved", data.len()),
-            Err(e) => line += &format!("; not saved: {e}"),
+        self.saved = match write() {
+            Ok(()) => Saved::Wrote(data.len()),
+            Err(e) => Saved::Failed(e.to_string()),
+        };
+        if let Saved::Wrote(_) = self.saved {
+            self.on_disk = Some(data);
         }
-        line
+    }
+
+    /// A line saying what the start found and what the saves did.
+    pub fn describe(&self) -> String {
+        let found = match (self.loaded, &self.refused) {
+            (Some(bytes), _) => format!("{} ({bytes} bytes) read", self.path.display()),
+            (None, Some(why)) => format!("{} refused ({why}), started afresh", self.path.display()),
+            (None, None) => format!("{} not there yet", self.path.display()),
+        };
+        match &self.saved {
+            Saved::Unchanged if self.loaded.is_some() => found + ", unchanged: every pipeline came from it",
+            Saved::Unchanged => found,
+            Saved::KeptNone(bytes) => {
+                found
+                    + &format!(
+                        "; the driver keeps no compiled pipelines in it ({bytes} bytes of headers): nothing saved"
+                    )
+            }
+            Saved::Wrote(bytes) => found + &format!("; {bytes} bytes saved"),
+            Saved::Failed(e) => found + &format!("; not saved: {e}"),
+        }
     }
 
     /// Removes the files of this adapter's other shader keys (older binaries).

@@ -1,18 +1,12 @@
-//! Adapter choice, device limits, and the pipelines (built once, at start-up).
+//! Adapter choice, device limits, and the device with its pipelines (built as plans need them).
 
 use crate::error::{Error, Result};
-use crate::gpu::cache::DiskCache;
 use crate::gpu::class::{Class, Overrides, Tuning};
+use crate::gpu::pipelines::{Key, Pipelines};
 use crate::gpu::validation;
-use crate::kernels::shaders::{Coop, Gemm, Shader};
+use crate::kernels::shaders::{Coop, Gemm};
 use crate::kernels::Kernel;
-use rayon::prelude::*;
-use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-
-/// Every kernel's pipeline by (kernel, GEMM core, subgroup sums).
-type Pipelines = HashMap<(Kernel, Gemm, bool), wgpu::ComputePipeline>;
 
 /// How to pick an adapter (a backend and/or a case-insensitive name substring)
 /// and how to run on it (its class and single choices, where asked for).
@@ -90,7 +84,7 @@ const NEEDS: [Need; 4] = [
     ("max_compute_workgroup_storage_size", |l| l.max_compute_workgroup_storage_size as u64, 16384),
 ];
 
-/// An open device with every kernel's pipeline built.
+/// An open device, and its pipelines as plans need them.
 pub struct Gpu {
     pub info: wgpu::AdapterInfo,
     pub limits: wgpu::Limits,
@@ -118,9 +112,8 @@ pub struct Gpu {
     pipelines: Pipelines,
     /// The first uncaptured device error or loss, if any; checked after each wait.
     fault: Arc<Mutex<Option<String>>>,
-    /// How the start went: the time to list adapters, open the device and build
-    /// the pipelines, and what the pipeline cache found (`GPUNET_PROFILE` prints it).
-    pub startup: String,
+    /// How the start went: the time to list adapters and open the device.
+    opened: String,
 }
 
 impl Gpu {
@@ -148,7 +141,7 @@ impl Gpu {
         Self::open(adapter, choice, t)
     }
 
-    /// Opens `adapter`'s device and builds every pipeline; `t` when the start began.
+    /// Opens `adapter`'s device (pipelines are built as plans need them); `t` when the start began.
     fn open(adapter: wgpu::Adapter, choice: &AdapterChoice, t: std::time::Instant) -> Result<Arc<Gpu>> {
         let listed = t.elapsed();
         let overrides = &choice.overrides;
@@ -203,16 +196,11 @@ impl Gpu {
         let tuning = overrides.apply(&info, has_subgroups, units.map(|u| u.0), coop)?;
         let opened = t.elapsed();
         // the cooperative-matrix pipelines only where mixed precision will run them
-        let (pipelines, cache) =
-            build_pipelines(&device, &info, checks, has_subgroups, coop.filter(|_| tuning.mixed()))?;
-        let built = t.elapsed();
-        let startup = format!(
-            "start-up: adapters listed in {:.0} ms, device opened in {:.0} ms, {} pipelines built in {:.0} ms; pipeline cache: {}",
+        let pipelines = Pipelines::new(&device, &info, checks, has_subgroups, coop.filter(|_| tuning.mixed()));
+        let opened = format!(
+            "adapters listed in {:.0} ms, device opened in {:.0} ms",
             listed.as_secs_f64() * 1e3,
             (opened - listed).as_secs_f64() * 1e3,
-            pipelines.len(),
-            (built - opened).as_secs_f64() * 1e3,
-            cache.as_ref().map_or("none on this adapter (or GPUNET_CACHE_DIR=off)".into(), |c| c.save())
         );
         let limits = device.limits();
         let overrides = Overrides { class: None, ..*overrides };
@@ -231,7 +219,7 @@ impl Gpu {
             units,
             pipelines,
             fault,
-            startup,
+            opened,
         };
         gpu.check()?;
         Ok(Arc::new(gpu))
@@ -248,10 +236,17 @@ impl Gpu {
         )
     }
 
-    pub fn pipeline(&self, k: Kernel, gemm: Gemm, subgroups: bool) -> &wgpu::ComputePipeline {
-        let shader = k.info().shader;
-        let core = if shader.uses_gemm() { gemm } else { Gemm::Tiled };
-        &self.pipelines[&(k, core, subgroups && shader.uses_reduce())]
+    /// The pipelines of launches of (kernel, GEMM core, subgroup sums where
+    /// asked for), each built where it is not yet.
+    pub fn pipelines(&self, launches: &[(Kernel, Gemm, bool)]) -> Result<Vec<wgpu::ComputePipeline>> {
+        let keys: Vec<Key> = launches.iter().map(|&(k, g, sg)| Pipelines::key(k, g, sg)).collect();
+        self.pipelines.get(&self.device, &keys)
+    }
+
+    /// How the start went (`GPUNET_PROFILE` prints it): listing adapters,
+    /// opening the device, the pipelines built so far and the pipeline cache.
+    pub fn startup(&self) -> String {
+        format!("start-up: {}, {}", self.opened, self.pipelines.describe())
     }
 
     /// Fails with the first device error seen so far (validation, out of memory, loss).
@@ -344,89 +339,6 @@ pub fn coop_shape(adapter: &wgpu::Adapter, info: &wgpu::AdapterInfo) -> Option<C
 
 pub fn describe(info: &wgpu::AdapterInfo) -> String {
     format!("{} ({:?}, {:?}, driver {} {})", info.name, info.backend, info.device_type, info.driver, info.driver_info)
-}
-
-/// Every kernel under every GEMM core and, where the adapter has subgroups, with
-/// both kinds of workgroup sums (files without either have one module).
-///
-/// Modules are trusted by default: naga adds no index clamps and no loop
-/// counters, which otherwise sit in every inner loop and can stop a driver from
-/// unrolling it. That is sound because of the kernels' own logic, which the
-/// selftest proves on every adapter it runs on (inputs and outputs between NaN
-/// guard words, outputs pre-filled with NaN, odd shapes):
-/// - every storage access is behind a bounds test against the op's dims (`ok`
-///   flags in the GEMM cores, `i < n` in the elementwise kernels), and the host
-///   checks each view against its dims and its buffer before planning;
-/// - indices read from buffers (labels, gather rows) are validated on load or
-///   made by the host, and softmax_xent clamps a label to its row anyway;
-/// - every loop counts up to a bound fixed before the loop (shape dims < 2^31).
-fn build_pipelines(
-    device: &wgpu::Device,
-    info: &wgpu::AdapterInfo,
-    checks: Checks,
-    subgroups: bool,
-    coop: Option<Coop>,
-) -> Result<(Pipelines, Option<DiskCache>)> {
-    let runtime = wgpu::ShaderRuntimeChecks {
-        bounds_checks: checks.bounds,
-        force_loop_bounding: checks.loops,
-        ..wgpu::ShaderRuntimeChecks::checked()
-    };
-    let mut texts = Vec::new();
-    for s in Shader::ALL {
-        for (g, sg) in s.variants(subgroups, coop) {
-            texts.push(((s, g, sg), s.source(g, sg)));
-        }
-    }
-    // the cache's key: every module's text and what the pipelines are built with
-    let mut key = Sha256::new();
-    key.update(format!("{checks:?} {}", env!("CARGO_PKG_VERSION")));
-    for (_, text) in &texts {
-        key.update(text.as_bytes());
-    }
-    let key: String = key.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect();
-    let disk = DiskCache::open(device, info, &key);
-    // Modules and pipelines are made on every core: a driver compiles each
-    // pipeline on the calling thread (lavapipe took 1.7 s for 94 of them on one).
-    let modules = texts
-        .into_par_iter()
-        .map(|((s, g, sg), text)| {
-            // Parsed here rather than by wgpu: a WGSL source makes wgpu put debug
-            // info into the SPIR-V under GPUNET_VALIDATION, whose WGSL source-language
-            // tag older validation layers (Debian 12's 1.3.239) reject as invalid SPIR-V.
-            let module = naga::front::wgsl::parse_str(&text)
-                .map_err(|e| Error::Gpu(format!("{}: {}", s.file(), e.emit_to_string(&text))))?;
-            let source = wgpu::ShaderSource::Naga(std::borrow::Cow::Owned(module));
-            let desc = wgpu::ShaderModuleDescriptor { label: Some(s.file()), source };
-            // SAFETY: where a check is off, the kernels bound every access and every loop themselves (above).
-            let module = unsafe { device.create_shader_module_trusted(desc, runtime) };
-            Ok(((s, g, sg), module))
-        })
-        .collect::<Result<HashMap<_, _>>>()?;
-    let wanted: Vec<(Kernel, Gemm, bool)> = Kernel::ALL
-        .iter()
-        .flat_map(|&k| k.info().shader.variants(subgroups, coop).into_iter().map(move |(g, sg)| (k, g, sg)))
-        .collect();
-    let pipelines = wanted
-        .into_par_iter()
-        .map(|(k, g, sg)| {
-            let info = k.info();
-            let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(info.entry),
-                layout: None,
-                module: &modules[&(info.shader, g, sg)],
-                entry_point: Some(info.entry),
-                compilation_options: wgpu::PipelineCompilationOptions {
-                    // Every kernel writes its shared memory before reading it.
-                    zero_initialize_workgroup_memory: false,
-                    ..Default::default()
-                },
-                cache: disk.as_ref().map(|d| &d.cache),
-            });
-            ((k, g, sg), pipeline)
-        })
-        .collect();
-    Ok((pipelines, disk))
 }
 
 /// The adapter for GPU tests: None (with a printed reason) only where no adapter

@@ -72,9 +72,12 @@ impl GpuEngine {
         Ok(())
     }
 
-    /// The pipeline an op of a plan made now runs.
-    fn pipeline(&self, op: &Op) -> &wgpu::ComputePipeline {
-        self.gpu.pipeline(op.kernel, op.launch(self.tuning.gemm, self.tuning.fill).1, self.subgroup_sums())
+    /// The pipelines the ops of a plan made now run (built where not yet).
+    fn pipelines(&self, ops: &[Op]) -> Result<Vec<wgpu::ComputePipeline>> {
+        let sums = self.subgroup_sums();
+        let launches: Vec<_> =
+            ops.iter().map(|op| (op.kernel, op.launch(self.tuning.gemm, self.tuning.fill).1, sums)).collect();
+        self.gpu.pipelines(&launches)
     }
 
     /// Whether plans made now sum with subgroup operations (asked for, and offered).
@@ -186,8 +189,9 @@ impl Engine for GpuEngine {
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
+        let pipelines = self.pipelines(&ops)?;
         let mut bind_groups = Vec::with_capacity(ops.len());
-        for (i, op) in ops.iter().enumerate() {
+        for (i, (op, pipeline)) in ops.iter().zip(&pipelines).enumerate() {
             self.gpu.queue.write_buffer(&uniforms, i as u64 * stride, bytemuck::cast_slice(&op.params));
             let mut entries = vec![wgpu::BindGroupEntry {
                 binding: 0,
@@ -207,7 +211,7 @@ impl Engine for GpuEngine {
                     }),
                 });
             }
-            let layout = self.pipeline(op).get_bind_group_layout(0);
+            let layout = pipeline.get_bind_group_layout(0);
             bind_groups.push(dev.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: Some(op.kernel.name()),
                 layout: &layout,
@@ -215,7 +219,6 @@ impl Engine for GpuEngine {
             }));
         }
         self.gpu.check()?;
-        let pipelines = ops.iter().map(|op| self.pipeline(op).clone()).collect();
         self.plans.push(Plan { ops, groups: launch, uniforms, stride, bind_groups, pipelines });
         Ok(self.plans.len() - 1)
     }
@@ -274,7 +277,7 @@ impl Engine for GpuEngine {
 impl Drop for GpuEngine {
     fn drop(&mut self) {
         if let Some(p) = self.profile.take() {
-            eprint!("{}", p.report(&self.name(), &self.gpu.startup));
+            eprint!("{}", p.report(&self.name(), &self.gpu.startup()));
         }
     }
 }

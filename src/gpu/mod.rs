@@ -4,6 +4,7 @@ pub mod cache;
 pub mod class;
 pub mod context;
 pub mod engine;
+pub mod pipelines;
 pub mod profile;
 pub mod stats;
 pub mod units;
