@@ -271,7 +271,7 @@ fn pipelines_are_built_as_plans_need_them_and_once() {
     let conv = |g| (Kernel::Conv2dForward, g, false);
     gpu.pipelines(&[conv(Gemm::Tiled), conv(Gemm::Narrow), relu]).unwrap();
     assert_eq!(built(&gpu), 3, "{}", gpu.startup());
-    let coop = gpunet::kernels::shaders::Coop::choose([8u32].into_iter(), 8).expect("an 8x8 core");
+    let coop = gpunet::kernels::shaders::Coop::choose([8u32], 8).expect("an 8x8 core");
     if !gpu.tuning.mixed() {
         let err = gpu.pipelines(&[conv(Gemm::Coop(coop))]).unwrap_err().to_string();
         assert!(err.contains("conv2d_forward: no coop pipeline"), "{err}");
