@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::class::{Class, Overrides, Tuning};
-use crate::gpu::pipelines::{Key, Pipelines};
+use crate::gpu::pipelines::{Checks, Key, Pipelines};
 use crate::gpu::validation;
 use crate::kernels::shaders::{Coop, Gemm};
 use crate::kernels::Kernel;
@@ -276,43 +276,6 @@ impl Gpu {
             Some(v) => format!("{}; {v}", self.describe()),
             None => self.describe(),
         })
-    }
-}
-
-/// Which of naga's runtime checks the shader modules carry (none by default).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Checks {
-    /// Index clamps on every buffer access.
-    pub bounds: bool,
-    /// A counter in every loop that ends it after 2^64 iterations.
-    pub loops: bool,
-}
-
-impl Checks {
-    /// `GPUNET_SHADER_CHECKS=on|off|bounds|loops` (both, none, or one); none by
-    /// default (on lavapipe, the cnn6 step 1.25x faster without either, same-run
-    /// `bench --quick`, 2026-11-29, BENCHMARKS.md).
-    fn parse(v: Option<&str>) -> Result<Checks> {
-        let (bounds, loops) = match v {
-            None | Some("off") => (false, false),
-            Some("on") => (true, true),
-            Some("bounds") => (true, false),
-            Some("loops") => (false, true),
-            Some(other) => {
-                return Err(Error::usage(format!("GPUNET_SHADER_CHECKS={other}: expected on, off, bounds or loops")))
-            }
-        };
-        Ok(Checks { bounds, loops })
-    }
-
-    /// How the engine's name says it ("" for none).
-    pub fn describe(self) -> &'static str {
-        match (self.bounds, self.loops) {
-            (false, false) => "",
-            (true, true) => ", runtime checks",
-            (true, false) => ", bounds checks",
-            (false, true) => ", loop bounds",
-        }
     }
 }
 

@@ -6,7 +6,6 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::cache::DiskCache;
-use crate::gpu::context::Checks;
 use crate::kernels::shaders::{Coop, Gemm, Shader};
 use crate::kernels::Kernel;
 use rayon::prelude::*;
@@ -181,5 +180,42 @@ impl Pipelines {
             built.ms,
             built.cache.as_ref().map_or("none on this adapter (or GPUNET_CACHE_DIR=off)".into(), |c| c.describe())
         )
+    }
+}
+
+/// Which of naga's runtime checks the shader modules carry (none by default).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Checks {
+    /// Index clamps on every buffer access.
+    pub bounds: bool,
+    /// A counter in every loop that ends it after 2^64 iterations.
+    pub loops: bool,
+}
+
+impl Checks {
+    /// `GPUNET_SHADER_CHECKS=on|off|bounds|loops` (both, none, or one); none by
+    /// default (on lavapipe, the cnn6 step 1.25x faster without either, same-run
+    /// `bench --quick`, 2026-11-29, BENCHMARKS.md).
+    pub(crate) fn parse(v: Option<&str>) -> Result<Checks> {
+        let (bounds, loops) = match v {
+            None | Some("off") => (false, false),
+            Some("on") => (true, true),
+            Some("bounds") => (true, false),
+            Some("loops") => (false, true),
+            Some(other) => {
+                return Err(Error::usage(format!("GPUNET_SHADER_CHECKS={other}: expected on, off, bounds or loops")))
+            }
+        };
+        Ok(Checks { bounds, loops })
+    }
+
+    /// How the engine's name says it ("" for none).
+    pub fn describe(self) -> &'static str {
+        match (self.bounds, self.loops) {
+            (false, false) => "",
+            (true, true) => ", runtime checks",
+            (true, false) => ", bounds checks",
+            (false, true) => ", loop bounds",
+        }
     }
 }
