@@ -57,14 +57,20 @@ fn dir() -> Option<PathBuf> {
 }
 
 impl DiskCache {
-    /// The cache for pipelines whose shaders hash to `shaders` on this device,
-    /// with the file's data where it is there and the driver takes it; None
-    /// where the device has no pipeline cache or the cache is off.
-    pub fn open(device: &wgpu::Device, info: &wgpu::AdapterInfo, shaders: &str) -> Option<DiskCache> {
+    /// The cache for pipelines whose shaders hash to `shaders()` (called only
+    /// where a file is kept) on this device, with the file's data where it is
+    /// there and the driver takes it; None where the device has no pipeline
+    /// cache or the cache is off.
+    pub fn open(
+        device: &wgpu::Device,
+        info: &wgpu::AdapterInfo,
+        shaders: impl FnOnce() -> String,
+    ) -> Option<DiskCache> {
         if !device.features().contains(wgpu::Features::PIPELINE_CACHE) {
             return None;
         }
-        let path = dir()?.join(format!("{}-{shaders}.bin", wgpu::util::pipeline_cache_key(info)?));
+        let adapter = wgpu::util::pipeline_cache_key(info)?;
+        let path = dir()?.join(format!("{adapter}-{}.bin", shaders()));
         let desc = wgpu::PipelineCacheDescriptor { label: Some("gpunet"), data: None, fallback: true };
         // SAFETY: no data is given
         let fresh = || unsafe { device.create_pipeline_cache(&desc) };

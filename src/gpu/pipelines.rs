@@ -51,15 +51,18 @@ impl Pipelines {
             force_loop_bounding: checks.loops,
             ..wgpu::ShaderRuntimeChecks::checked()
         };
-        let mut key = Sha256::new();
-        key.update(format!("{checks:?} {}", env!("CARGO_PKG_VERSION")));
-        for s in Shader::ALL {
-            for (g, sg) in s.variants(subgroups, coop) {
-                key.update(s.source(g, sg).as_bytes());
+        // the key only where a cache opens (it reads every module's text)
+        let key = || {
+            let mut key = Sha256::new();
+            key.update(format!("{checks:?} {}", env!("CARGO_PKG_VERSION")));
+            for s in Shader::ALL {
+                for (g, sg) in s.variants(subgroups, coop) {
+                    key.update(s.source(g, sg).as_bytes());
+                }
             }
-        }
-        let key: String = key.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect();
-        let cache = DiskCache::open(device, info, &key);
+            key.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect::<String>()
+        };
+        let cache = DiskCache::open(device, info, key);
         Pipelines { runtime, subgroups, coop, built: Mutex::new(Built { cache, ..Default::default() }) }
     }
 
