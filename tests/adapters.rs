@@ -237,8 +237,13 @@ fn the_gpu_profile_times_every_launch_and_changes_nothing() {
         .collect();
     let steps: u64 = plans.iter().filter(|p| p.2.contains(" .. adam), ")).map(|p| p.1).sum();
     assert_eq!(steps, 6, "{report}");
-    let launches = report.lines().filter(|l| l.contains(" runs ") && l.ends_with('%')).count();
-    assert_eq!(launches, plans.iter().map(|p| p.0).sum::<usize>().min(40), "{report}");
+    let launches: Vec<&str> = report.lines().filter(|l| l.contains(" runs ") && l.ends_with('%')).collect();
+    assert_eq!(launches.len(), plans.iter().map(|p| p.0).sum::<usize>().min(40), "{report}");
+    // each launch as it ran: its workgroups ("2x1x1"), and a GEMM's core (the
+    // adapter class's: lavapipe's register core in the convs)
+    let grid = |w: &str| w.split('x').count() == 3 && w.split('x').all(|n| n.parse::<u32>().is_ok());
+    assert!(launches.iter().all(|l| l.split_whitespace().any(grid)), "{report}");
+    assert!(launches.iter().any(|l| l.contains(" conv2d_forward register ")), "{report}");
 }
 
 /// Pipelines are built as plans need them, each once: a device opened fresh has

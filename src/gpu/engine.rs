@@ -5,7 +5,7 @@
 use crate::engine::{Engine, PlanId, SplitK};
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, Tuning};
-use crate::kernels::op::{BufId, Op, View};
+use crate::kernels::op::{BufId, Grid, Op, View};
 use crate::kernels::Params;
 use std::sync::Arc;
 
@@ -78,6 +78,16 @@ impl GpuEngine {
         let launches: Vec<_> =
             ops.iter().map(|op| (op.kernel, op.launch(self.tuning.gemm, self.tuning.fill).1, sums)).collect();
         self.gpu.pipelines(&launches)
+    }
+
+    /// A launch as the profile names it: "conv2d_forward mid 2x192x1", its kernel,
+    /// GEMM core (where it runs one) and workgroups.
+    fn describe_launch(&self, op: &Op) -> String {
+        let ([x, y, z], core) = op.launch(self.tuning.gemm, self.tuning.fill);
+        match op.grid {
+            Grid::Gemm { .. } => format!("{} {} {x}x{y}x{z}", op.kernel.name(), core.name()),
+            Grid::Groups(_) => format!("{} {x}x{y}x{z}", op.kernel.name()),
+        }
     }
 
     /// Whether plans made now sum with subgroup operations (asked for, and offered).
@@ -308,8 +318,9 @@ impl GpuEngine {
             ms
         };
         let names: Vec<&'static str> = p.ops.iter().map(|op| op.kernel.name()).collect();
+        let launches: Vec<String> = p.ops.iter().map(|op| self.describe_launch(op)).collect();
         let profile = self.profile.as_mut().expect("profiling");
-        profile.add(plan, &names, &times, self.gpu.timestamps);
+        profile.add(plan, &names, &launches, &times, self.gpu.timestamps);
         Ok(())
     }
 

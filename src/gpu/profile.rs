@@ -20,8 +20,8 @@ const ROWS: usize = 40;
 
 #[derive(Default)]
 pub struct Profile {
-    /// Per (plan, launch): kernel, milliseconds in all, runs.
-    launches: BTreeMap<(PlanId, usize), (&'static str, f64, u64)>,
+    /// Per (plan, launch): what ran (kernel, GEMM core, workgroups), milliseconds in all, runs.
+    launches: BTreeMap<(PlanId, usize), (String, f64, u64)>,
     /// Per plan: launches a run, runs, milliseconds in all, first and last kernel.
     plans: BTreeMap<PlanId, (usize, u64, f64, [&'static str; 2])>,
     /// Whether the times are the device's timestamps (else the host's clock).
@@ -29,11 +29,11 @@ pub struct Profile {
 }
 
 impl Profile {
-    /// One run of `plan`: its launches' kernels and milliseconds.
-    pub fn add(&mut self, plan: PlanId, kernels: &[&'static str], ms: &[f64], timestamps: bool) {
+    /// One run of `plan`: its launches' kernels, what each ran as (`launch`) and milliseconds.
+    pub fn add(&mut self, plan: PlanId, kernels: &[&'static str], launch: &[String], ms: &[f64], timestamps: bool) {
         self.timestamps = timestamps;
-        for (op, (&name, &t)) in kernels.iter().zip(ms).enumerate() {
-            let e = self.launches.entry((plan, op)).or_insert((name, 0.0, 0));
+        for (op, (what, &t)) in launch.iter().zip(ms).enumerate() {
+            let e = self.launches.entry((plan, op)).or_insert_with(|| (what.clone(), 0.0, 0));
             (e.1, e.2) = (e.1 + t, e.2 + 1);
         }
         let ends = [kernels.first(), kernels.last()].map(|k| k.copied().unwrap_or(""));
@@ -43,7 +43,8 @@ impl Profile {
 
     /// What `GPUNET_PROFILE` prints: the adapter's `startup` line, the plans (launches a run, from the first
     /// kernel to the last: a training step ends in its optimizer, runs, time a
-    /// run), then the slowest launches with their share of the whole.
+    /// run), then the slowest launches (kernel, GEMM core, workgroups) with their
+    /// share of the whole.
     pub fn report(&self, engine: &str, startup: &str) -> String {
         let total: f64 = self.plans.values().map(|p| p.2).sum();
         let clock = if self.timestamps {
@@ -65,7 +66,7 @@ impl Profile {
             let share = 100.0 * ms / total.max(1e-12);
             let each = ms / *runs as f64;
             let _ =
-                writeln!(out, "  plan {plan} op {op:>3} {name:<26} {runs:>6} runs {each:>9.3} ms each {share:>5.1}%");
+                writeln!(out, "  plan {plan} op {op:>3} {name:<44} {runs:>6} runs {each:>9.3} ms each {share:>5.1}%");
         }
         out
     }
