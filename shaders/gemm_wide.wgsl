@@ -1,11 +1,14 @@
 //! Shared GEMM core, register-blocked and double-buffered (GPUs): the interface
 //! of gemm.wgsl. The loader pastes it with its shape constants before it:
-//!   WG_X, WG_Y   the workgroup (WG_X·WG_Y = 256)
+//!   WG_X, WG_Y   the workgroup: WG_X·WG_Y = TK·TN/4 (each invocation loads one
+//!                B slot a k tile) and >= 2·TM (A's slots go to the first ones)
 //!   MR, NR       groups of 4 rows / 4 columns of C each invocation keeps
 //! so a workgroup computes TM = 4·MR·WG_Y rows by TN = 4·NR·WG_X columns:
 //!   wide    16x16 invocations, 8x8 each: 128 x 128 tiles (M > 64)
 //!   mid     32x8 invocations,  8x4 each:  64 x 128 tiles (M <= 64: 64-channel convs)
 //!   narrow  32x8 invocations,  4x4 each:  32 x 128 tiles (M <= 32: conv1, conv2)
+//!   thin     8x8 invocations,  4x4 each:  32 x 32 tiles (N <= 32: conv1's weight
+//!                                         gradient; launches too small for the rest)
 //!
 //! Shared memory holds each k tile (TK = 8) as vec4 slots: slot s of A at k is
 //! the 4 rows (s % WG_Y) + WG_Y·(4·(s / WG_Y) + q), slot s of B the 4 columns

@@ -110,14 +110,21 @@ fn split_k_weight_gradients_match_the_cpu_reference_in_training_steps() {
 #[test]
 fn auto_takes_a_smaller_tile_where_a_launch_would_leave_the_device_idle() {
     let core = |g: Gemm, m, n, splits, fill| g.resolve(Shader::Conv2d, m, n, splits, fill);
+    let g_matmul = |m, n| Gemm::Auto.resolve(Shader::Matmul, m, n, 1, Some(1024));
     // cnn6's 7x7 convs at batch 500 (128 channels x 24,500 pixels): 192 wide tiles,
     // under a quarter of a discrete GPU's 1,024, so 384 mid ones; an integrated
     // GPU's 256 are filled by the wide tiles; by rows alone (no fill) wide
     assert_eq!(core(Gemm::Auto, 128, 24_500, 1, Some(1024)), Gemm::Mid);
     assert_eq!(core(Gemm::Auto, 128, 24_500, 1, Some(256)), Gemm::Wide);
     assert_eq!(core(Gemm::Auto, 128, 24_500, 1, None), Gemm::Wide);
-    // a launch too small for any tile ends on the narrow one
-    assert_eq!(core(Gemm::Auto, 128, 500, 1, Some(1024)), Gemm::Narrow);
+    // a launch too small for any tile ends on the thin one: cnn6's dense layer
+    // (500 x 256) makes 32 narrow tiles, 128 thin ones
+    assert_eq!(core(Gemm::Auto, 128, 500, 1, Some(1024)), Gemm::Thin);
+    assert_eq!(g_matmul(500, 256), Gemm::Thin);
+    // at most 32 columns take the thin tile by shape: conv1's weight gradient
+    // (32 x 25, 256 chunks), a 10-class output layer (500 x 10), whatever the fill
+    assert_eq!(core(Gemm::Auto, 32, 25, 256, Some(1024)), Gemm::Thin);
+    assert_eq!(core(Gemm::Auto, 500, 10, 1, None), Gemm::Thin);
     // split-K layers count: conv2's weight gradient, 7 narrow tiles x 147 chunks
     assert_eq!(core(Gemm::Auto, 32, 800, 147, Some(1024)), Gemm::Narrow);
     assert_eq!(core(Gemm::Auto, 128, 1152, 95, Some(1024)), Gemm::Wide);

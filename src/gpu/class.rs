@@ -146,7 +146,7 @@ impl Tuning {
 pub struct Overrides {
     /// `GPUNET_ADAPTER_CLASS=cpu|integrated|discrete` (`--adapter-class`).
     pub class: Option<Class>,
-    /// `GPUNET_GEMM=auto|wide|mid|narrow|tiled|register`.
+    /// `GPUNET_GEMM=auto|wide|mid|narrow|thin|tiled|register`.
     pub gemm: Option<Gemm>,
     /// `GPUNET_SPLIT_K=off|N`.
     pub split_workgroups: Option<Option<usize>>,
@@ -168,7 +168,7 @@ impl Overrides {
         let gemm = get("GPUNET_GEMM")
             .map(|v| {
                 Gemm::parse(&v).ok_or_else(|| {
-                    Error::usage(format!("GPUNET_GEMM={v}: expected auto, wide, mid, narrow, tiled or register"))
+                    Error::usage(format!("GPUNET_GEMM={v}: expected auto, wide, mid, narrow, thin, tiled or register"))
                 })
             })
             .transpose()?;

@@ -43,7 +43,7 @@ impl Coop {
 }
 
 /// Which GEMM core `//#include gemm.wgsl` pastes: the shared-memory tiles, the
-/// double-buffered register blocks of gemm_wide.wgsl in three shapes (GPUs), or
+/// double-buffered register blocks of gemm_wide.wgsl in four shapes (GPUs), or
 /// the barrier-free register blocks (CPU adapters: `Register` names the pair of
 /// gemm_reg.wgsl for convs and gemm_block.wgsl for dense products). `Auto` picks
 /// a GPU core per launch from its output's shape. A choice resolves to the core a
@@ -55,6 +55,10 @@ pub enum Gemm {
     Wide,
     Mid,
     Narrow,
+    /// gemm_wide.wgsl's 32 x 32 tile on 64 invocations: outputs of at most 32
+    /// columns (conv1's weight gradient, 32 x 25; a 10-class output layer), and
+    /// launches too small to fill the device on any bigger tile.
+    Thin,
     /// gemm_block.wgsl: what `Register` runs for matmul.wgsl (a core, not a choice).
     Block,
     /// gemm_coop.wgsl: f16 operands on the matrix units, f32 sums (`--precision
@@ -66,7 +70,7 @@ pub enum Gemm {
 impl Gemm {
     /// Every choice but `Auto` (what `Auto` chooses among; what the pipelines are
     /// built for, each resolved per file).
-    pub const ALL: [Gemm; 5] = [Gemm::Tiled, Gemm::Register, Gemm::Wide, Gemm::Mid, Gemm::Narrow];
+    pub const ALL: [Gemm; 6] = [Gemm::Tiled, Gemm::Register, Gemm::Wide, Gemm::Mid, Gemm::Narrow, Gemm::Thin];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -75,6 +79,7 @@ impl Gemm {
             Gemm::Wide => "wide",
             Gemm::Mid => "mid",
             Gemm::Narrow => "narrow",
+            Gemm::Thin => "thin",
             Gemm::Block => "block",
             Gemm::Coop(_) => "coop",
             Gemm::Auto => "auto",
@@ -87,15 +92,19 @@ impl Gemm {
     }
 
     /// The core that computes an m x n output in `splits` layers in a launch of
-    /// `shader`: `Auto` takes the register-blocked core whose tile height wastes
-    /// least of m (32 output channels, as conv1 and conv2 have, fill a narrow
-    /// tile, not half of a 64-row one), then, given the workgroups that fill the
+    /// `shader`: `Auto` takes the register-blocked core whose tile wastes least
+    /// of the output: the thin 32 x 32 one for at most 32 columns (conv1's weight
+    /// gradient is 32 x 25: a 128-wide tile would compute 103 empty columns), else
+    /// by the height (32 output channels, as conv1 and conv2 have, fill a narrow
+    /// tile, not half of a 64-row one); then, given the workgroups that fill the
     /// device (`fill`), the next smaller tile while the launch would make fewer
     /// than a quarter of them: cnn6's 7x7 convs (128 x 24,500) make 192 wide
-    /// tiles for an H200's 132 SMs, 384 mid ones. A fixed choice is its
+    /// tiles for an H200's 132 SMs, 384 mid ones; its dense layer's forward
+    /// (500 x 256) 32 narrow ones, 128 thin ones. A fixed choice is its
     /// [`Gemm::core_for`] the file.
     pub fn resolve(self, shader: Shader, m: u32, n: u32, splits: u32, fill: Option<usize>) -> Gemm {
         let mut core = match self {
+            Gemm::Auto if n <= 32 => Gemm::Thin,
             Gemm::Auto if m <= 32 => Gemm::Narrow,
             Gemm::Auto if m <= 64 => Gemm::Mid,
             Gemm::Auto => Gemm::Wide,
@@ -109,6 +118,7 @@ impl Gemm {
             core = match core {
                 Gemm::Wide => Gemm::Mid,
                 Gemm::Mid => Gemm::Narrow,
+                Gemm::Narrow => Gemm::Thin,
                 _ => break,
             };
         }
@@ -135,6 +145,7 @@ impl Gemm {
             Gemm::Wide => (128, 128),
             Gemm::Mid => (64, 128),
             Gemm::Narrow => (32, 128),
+            Gemm::Thin => (32, 32),
             Gemm::Coop(c) => (2 * c.frag, 4 * c.frag),
         }
     }
@@ -167,6 +178,7 @@ impl Gemm {
             Gemm::Wide => shaped([16, 16, 2, 2]),
             Gemm::Mid => shaped([32, 8, 2, 1]),
             Gemm::Narrow => shaped([32, 8, 1, 1]),
+            Gemm::Thin => shaped([8, 8, 1, 1]),
             Gemm::Coop(Coop { frag, lanes }) => {
                 let frag_type = |t: &str, role: &str| format!("coop_mat{frag}x{frag}<{t}, {role}>");
                 Cow::Owned(format!(
