@@ -59,9 +59,8 @@ struct KInfo { k: u32, a_off: u32, base: u32, y: i32, x: i32, ok: bool }
 // a / b for a < 2^24 without integer division (which CPU adapters scalarise):
 // a float quotient, then one correction either way.
 fn div_small(a: u32, b: u32) -> u32 {
-    var q = u32(f32(a) / f32(b));
-    if (q * b > a) { q -= 1u; } else if ((q + 1u) * b <= a) { q += 1u; }
-    return q;
+    let q = u32(f32(a) / f32(b));
+    return select(select(q, q + 1u, (q + 1u) * b <= a), q - 1u, q * b > a);
 }
 
 // Pixels per split-K chunk: K / splits rounded up to whole 16-wide k tiles.
@@ -204,21 +203,124 @@ fn load_b(mode: u32, k: KInfo, c: ColInfo) -> f32 {
     return in0[i];
 }
 
-// Rows of C are channels, columns are pixels (n, y, x) of `hw` each: stored NCHW.
-// `bias[i][j]` is the bias of acc[i][j]'s row (zeros for gradients).
-fn store_nchw(acc: array<vec4<f32>, RPT>, row0: u32, col0: u32, lid: vec3<u32>,
-              rows: u32, hw: u32, bias: array<vec4<f32>, RPT>, relu: bool) {
-    let cols = cv.n * hw;
-    for (var i = 0u; i < RPT; i++) {
-        for (var j = 0u; j < 4u; j++) {
-            let row = row0 + c_row(lid, i, j);
-            let col = col0 + c_col(lid, i, j);
-            if (row < rows && col < cols) {
-                var v = acc[i][j] + bias[i][j];
-                if (relu) { v = max(v, 0.0); }
-                let n = div_small(col, hw);
-                out[(n * rows + row) * hw + col - n * hw] = v;
-            }
+// The block core's reads (gemm_block.wgsl, CPU adapters): rows, columns and k
+// clamped onto the product, so every address lies in its buffer; B's taps in the
+// padding (grad input: off the stride's grid too) read 0, by select, not branch.
+struct KAt { a_off: u32, base: u32, y: i32, x: i32 }
+struct ColAt { base: u32, y: i32, x: i32 }
+
+fn a_row(mode: u32, row: u32) -> u32 {
+    let rows = select(cv.cout, cv.cin, mode == GRAD_INPUT);
+    return row_setup(mode, min(row, max(rows, 1u) - 1u)).base;
+}
+
+fn b_col(mode: u32, col: u32) -> ColAt {
+    var cols = cv.cin * cv.k * cv.k;
+    if (mode == FORWARD) { cols = cv.n * cv.ho * cv.wo; }
+    if (mode == GRAD_INPUT) { cols = cv.n * cv.h * cv.w; }
+    let c = col_setup(mode, min(col, max(cols, 1u) - 1u));
+    return ColAt(c.base, c.y, c.x);
+}
+
+fn k_at(mode: u32, k: u32) -> KAt {
+    let i = k_setup(mode, k);
+    return KAt(i.a_off, i.base, i.y, i.x);
+}
+
+fn a_at(mode: u32, ro: u32, k: KAt) -> f32 {
+    if (mode == GRAD_WEIGHT) { return in0[ro + k.a_off]; }
+    return in1[ro + k.a_off];
+}
+
+fn b_at(mode: u32, k: KAt, c: ColAt) -> f32 {
+    var y = k.y + c.y;
+    var x = k.x + c.x;
+    var h = i32(cv.h);
+    var w = i32(cv.w);
+    var off_grid = 0;
+    if (mode == GRAD_INPUT) {
+        // dY (Ho×Wo) has a pixel only on the stride's grid: y / s as floor((y + ½)/s),
+        // exact for these sizes, and no integer division (CPU adapters scalarise it);
+        // q·s - y < 0 off the grid
+        let s = i32(cv.stride);
+        let inv = 1.0 / f32(s);
+        let qy = i32(floor((f32(y) + 0.5) * inv));
+        let qx = i32(floor((f32(x) + 0.5) * inv));
+        off_grid = (qy * s - y) | (qx * s - x);
+        y = qy;
+        x = qx;
+        h = i32(cv.ho);
+        w = i32(cv.wo);
+    }
+    // all ones in the padding (a sign bit set), else 0: integer masks, no bools
+    // (SwiftShader's compiler ran out of memory on 64 vector selects a k step)
+    let pad = (off_grid | y | (h - 1 - y) | x | (w - 1 - x)) >> 31u;
+    let i = u32((i32(k.base + c.base) + y * w + x) & ~pad);
+    var v: f32;
+    if (mode == GRAD_WEIGHT) { v = in1[i]; } else { v = in0[i]; }
+    return bitcast<f32>(bitcast<u32>(v) & ~u32(pad));
+}
+
+// The block core stores the forward's and the weight gradient's blocks itself,
+// unrolled (put4, whose code must stay small: the mode is not a constant there);
+// the input gradient's store (masked, unpooled: loops of its own) runs in its
+// entry's loop instead: written out 256 times, SwiftShader's compiler ran out of memory.
+fn stores(mode: u32) -> bool { return mode != GRAD_INPUT; }
+
+fn put4(mode: u32, row: u32, col: u32, v: vec4<f32>) {
+    put_loopless(mode, row, col, v.x);
+    put_loopless(mode, row, col + 1u, v.y);
+    put_loopless(mode, row, col + 2u, v.z);
+    put_loopless(mode, row, col + 3u, v.w);
+}
+
+// C[row, col] = v, as the forward or the weight gradient stores it (where inside
+// C). Both entries store through here, so both name the bias binding.
+fn put_loopless(mode: u32, row: u32, col: u32, v: f32) {
+    if (mode == GRAD_WEIGHT) {
+        put_grad_weight(row, col, v);
+    } else {
+        put_forward(row, col, v);
+    }
+}
+
+// grad weight: where this workgroup's split-K slice of `out` starts (its entry sets it)
+var<private> slice_at: u32;
+
+// dW[row, col] (of split-K slice slice_at) = v.
+fn put_grad_weight(row: u32, col: u32, v: f32) {
+    let cols = cv.cin * cv.k * cv.k;
+    if (row < cv.cout && col < cols) { out[slice_at + row * cols + col] = v; }
+}
+
+// Y[n, row, pixel] of column col = (n, pixel) = v (+ bias)(ReLU), stored NCHW.
+fn put_forward(row: u32, col: u32, v: f32) {
+    let ohw = cv.ho * cv.wo;
+    if (row < cv.cout && col < cv.n * ohw) {
+        var x = v;
+        if ((cv.flags & 1u) != 0u) { x += bias[row]; }
+        if ((cv.flags & 2u) != 0u) { x = max(x, 0.0); }
+        let n = div_small(col, ohw);
+        out[(n * cv.cout + row) * ohw + col - n * ohw] = x;
+    }
+}
+
+// dX[n, row, y, x] of column col = (n, y, x) = v, masked (bit 2), then written or
+// unpooled (bit 3).
+fn put_grad_input(row: u32, col: u32, v: f32) {
+    let hw = cv.h * cv.w;
+    if (row < cv.cin && col < cv.n * hw) {
+        let n = div_small(col, hw);
+        let pix = col - n * hw;
+        let plane = n * cv.cin + row;
+        let o = plane * hw + pix;
+        var x = v;
+        if ((cv.flags & MASK) != 0u && !(bias[o] > 0.0)) { x = 0.0; }
+        if ((cv.flags & UNPOOL) != 0u) {
+            let y = div_small(pix, cv.w);
+            unpool(plane, y, pix - y * cv.w, argmax[o], x);
+        } else {
+            out[o] = x;
         }
     }
 }
@@ -228,16 +330,12 @@ fn conv2d_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
     let row0 = tile_origin(wid).x;
     let col0 = tile_origin(wid).y;
     let acc = gemm_tile(FORWARD, row0, col0, lid, 0u, cv.cin * cv.k * cv.k);
-    var b: array<vec4<f32>, RPT>;
-    if ((cv.flags & 1u) != 0u) {
-        for (var i = 0u; i < RPT; i++) {
-            for (var j = 0u; j < 4u; j++) {
-                let row = row0 + c_row(lid, i, j);
-                if (row < cv.cout) { b[i][j] = bias[row]; }
-            }
+    if (STORES_C) { return; } // the core has stored its block through put4
+    for (var i = 0u; i < RPT; i++) {
+        for (var j = 0u; j < 4u; j++) {
+            put_loopless(FORWARD, row0 + c_row(lid, i, j), col0 + c_col(lid, i, j), acc[i][j]);
         }
     }
-    store_nchw(acc, row0, col0, lid, cv.cout, cv.ho * cv.wo, b, (cv.flags & 2u) != 0u);
 }
 
 @compute @workgroup_size(WG_X, WG_Y)
@@ -245,29 +343,13 @@ fn conv2d_backward_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_i
     let row0 = tile_origin(wid).x;
     let col0 = tile_origin(wid).y;
     let acc = gemm_tile(GRAD_INPUT, row0, col0, lid, 0u, cv.cout * cv.k * cv.k);
-    let hw = cv.h * cv.w;
-    if ((cv.flags & (MASK | UNPOOL)) == 0u) {
-        store_nchw(acc, row0, col0, lid, cv.cin, hw, array<vec4<f32>, RPT>(), false);
-        return;
-    }
-    // the fused stores (kernels::fuse)
+    // a vec4 of the block at a time: one index at run time per four values
     for (var i = 0u; i < RPT; i++) {
-        for (var j = 0u; j < 4u; j++) {
-            let row = row0 + c_row(lid, i, j);
-            let col = col0 + c_col(lid, i, j);
-            if (row < cv.cin && col < cv.n * hw) {
-                let p = pixel(col, cv.h, cv.w);
-                let plane = p.x * cv.cin + row;
-                let o = plane * hw + p.y * cv.w + p.z;
-                var v = acc[i][j];
-                if ((cv.flags & MASK) != 0u && !(bias[o] > 0.0)) { v = 0.0; }
-                if ((cv.flags & UNPOOL) != 0u) {
-                    unpool(plane, p.y, p.z, argmax[o], v);
-                } else {
-                    out[o] = v;
-                }
-            }
-        }
+        let v = acc[i];
+        put_grad_input(row0 + c_row(lid, i, 0u), col0 + c_col(lid, i, 0u), v.x);
+        put_grad_input(row0 + c_row(lid, i, 1u), col0 + c_col(lid, i, 1u), v.y);
+        put_grad_input(row0 + c_row(lid, i, 2u), col0 + c_col(lid, i, 2u), v.z);
+        put_grad_input(row0 + c_row(lid, i, 3u), col0 + c_col(lid, i, 3u), v.w);
     }
 }
 
@@ -296,16 +378,17 @@ fn conv2d_backward_weight(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_
     let kdim = cv.n * cv.ho * cv.wo;
     let chunk = split_chunk(kdim, cv.splits);
     let k_begin = min(wid.z * chunk, kdim);
-    let acc = gemm_tile(GRAD_WEIGHT, row0, col0, lid, k_begin, min(k_begin + chunk, kdim));
     let cols = cv.cin * cv.k * cv.k;
     // bit 4: each slice holds dW then, from epi0, the bias gradient
     let grad_bias = (cv.flags & GRAD_BIAS) != 0u;
     let slice = wid.z * select(cv.cout * cols, cv.epi0 + cv.cout, grad_bias);
-    for (var i = 0u; i < RPT; i++) {
-        for (var j = 0u; j < 4u; j++) {
-            let row = row0 + c_row(lid, i, j);
-            let col = col0 + c_col(lid, i, j);
-            if (row < cv.cout && col < cols) { out[slice + row * cols + col] = acc[i][j]; }
+    slice_at = slice;
+    let acc = gemm_tile(GRAD_WEIGHT, row0, col0, lid, k_begin, min(k_begin + chunk, kdim));
+    if (!STORES_C) {
+        for (var i = 0u; i < RPT; i++) {
+            for (var j = 0u; j < 4u; j++) {
+                put_loopless(GRAD_WEIGHT, row0 + c_row(lid, i, j), col0 + c_col(lid, i, j), acc[i][j]);
+            }
         }
     }
     if (grad_bias && col0 == 0u) {

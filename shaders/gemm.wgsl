@@ -1,5 +1,5 @@
 //! Shared GEMM core, shared-memory variant (discrete/integrated GPUs). The
-//! loader pastes it (or gemm_reg.wgsl, its barrier-free twin) where a file says
+//! loader pastes it (or another core: gemm_wide, gemm_block, gemm_coop) where a file says
 //! `//#include gemm.wgsl`. The including file defines:
 //!   struct RowInfo, ColInfo, KInfo      per-row / per-column / per-k index facts
 //!   fn row_setup(mode, row) -> RowInfo   (row of A / C; `ok` false past M)

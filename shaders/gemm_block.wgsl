@@ -1,5 +1,5 @@
-//! Shared GEMM core, block variant: the dense products (matmul.wgsl) on CPU
-//! adapters (lavapipe, SwiftShader), where gemm_reg.wgsl still serves the convs.
+//! Shared GEMM core, block variant: dense products and convs on CPU adapters
+//! (lavapipe, SwiftShader), where barriers, shared memory and per-lane gathers cost dearly.
 //! Each invocation keeps a 16x16 block of C in 64 vec4 registers and takes k four
 //! at a time, so every value it reads feeds 16 FMAs; no branch in the loop (a CPU
 //! adapter runs both sides of every branch, and SwiftShader's compiler grows with
@@ -9,42 +9,51 @@
 //! addresses are workgroup-uniform. Written out by hand (no arrays, no inner
 //! loops) so a CPU compiler keeps the block in registers.
 //!
-//! The including file defines, besides the core interface of gemm.wgsl:
-//!   fn a_row(row) -> u32, fn b_col(col) -> u32   offsets of a clamped row / column
-//!   fn a_at(row_offset, k) -> f32, fn b_at(k, col_offset) -> f32   unchecked reads
-//!   fn put4(mode, row, col, v: vec4<f32>)   stores C[row, col..col+4] (where inside C),
-//!     as the entry point (its constant mode) stores
-//!   fn put_as(mode, row, col, v: f32)   stores C[row, col] alone, likewise
-//!   const PLAIN: u32   the mode whose store is unrolled (any other loops over the block)
+//! The including file defines, besides the core interface of gemm.wgsl (every
+//! function takes the entry point's constant mode first):
+//!   alias KAt, alias ColAt   what a k and a column of B resolve to (matmul.wgsl: offsets)
+//!   fn a_row(mode, row) -> u32   the offset of a clamped row of A
+//!   fn b_col(mode, col) -> ColAt, fn k_at(mode, k) -> KAt   a clamped column, a k < K
+//!   fn a_at(mode, row_offset, k: KAt) -> f32, fn b_at(mode, k: KAt, c: ColAt) -> f32
+//!     reads in bounds with no test (conv2d.wgsl's b_at reads 0 in the padding)
+//!   fn stores(mode) -> bool   whether this core stores the mode's block itself,
+//!     unrolled, through
+//!   fn put4(mode, row, col, v: vec4<f32>)   C[row, col..col+4] = v (where inside C),
+//!     as the entry point stores (mode is a parameter there, not a constant a
+//!     compiler folds: what put4 calls is in every entry, 64 times, so keep it small);
+//!     any other mode gets the block back and stores it in a loop of its own
 
 const TM: u32 = 16u;
 const TN: u32 = 128u;
 const WG_X: u32 = 8u;
 const WG_Y: u32 = 1u;
-// This core stores its block itself (put4), written out: a loop over a returned
-// array of 64 vec4 indexes it at run time, which puts the block in memory on a CPU
-// adapter (half of lavapipe's time at 1024³); gemm_tile returns one unused vec4.
+// The block is stored here (put4), written out, where the including file says so:
+// a loop over a returned array of 64 vec4 indexes it at run time, which puts the
+// block in memory on a CPU adapter (half of lavapipe's time at 1024³; three
+// quarters of conv1's forward); gemm_tile then returns zeros. matmul_grad's store
+// (masked, unpooled: loops of their own) runs in such a loop instead, once: written
+// out 256 times, it made lavapipe take 0.8 s more to build the pipelines.
 const STORES_C: bool = true;
-const RPT: u32 = 1u;
+const RPT: u32 = 64u;
 
-// Row blocks along x, as gemm_reg.wgsl's (workgroups reading one strip of B run together).
+// Row blocks along x: a CPU adapter runs workgroups in x order, so the workgroups
+// that read the same strip of B run back to back, while it is cached.
 fn tile_origin(wid: vec3<u32>) -> vec2<u32> { return vec2<u32>(wid.x * TM, wid.y * TN); }
 
-// (unused: this core stores C itself) the block of invocation lid is rows
-// row0..row0+16, columns col0 + 16·lid.x .. + 16
-fn c_row(lid: vec3<u32>, i: u32, j: u32) -> u32 { return i; }
-fn c_col(lid: vec3<u32>, i: u32, j: u32) -> u32 { return 16u * lid.x + j; }
+// acc[i][j] is C[row 0 + i / 4, column 16·lid.x + 4·(i % 4) + j] of the workgroup's tile.
+fn c_row(lid: vec3<u32>, i: u32, j: u32) -> u32 { return i / 4u; }
+fn c_col(lid: vec3<u32>, i: u32, j: u32) -> u32 { return 16u * lid.x + 4u * (i % 4u) + j; }
 
-// Four k of A's row at offset `ro`: k, k+1, k+2, k+3, each clamped to k_end - 1,
-// and zero past it.
-fn a_quad(ro: u32, k: u32, last: u32, live: vec4<bool>) -> vec4<f32> {
-    let v = vec4<f32>(a_at(ro, min(k, last)), a_at(ro, min(k + 1u, last)), a_at(ro, min(k + 2u, last)), a_at(ro, min(k + 3u, last)));
+// Four k of A's row at offset `ro` (k, k+1, k+2, k+3, each clamped to k_end - 1),
+// zero past k_end.
+fn a_quad(mode: u32, ro: u32, k0: KAt, k1: KAt, k2: KAt, k3: KAt, live: vec4<bool>) -> vec4<f32> {
+    let v = vec4<f32>(a_at(mode, ro, k0), a_at(mode, ro, k1), a_at(mode, ro, k2), a_at(mode, ro, k3));
     return select(vec4<f32>(0.0), v, live);
 }
 
 // Four columns of B at one k.
-fn b_quad(k: u32, c0: u32, c1: u32, c2: u32, c3: u32) -> vec4<f32> {
-    return vec4<f32>(b_at(k, c0), b_at(k, c1), b_at(k, c2), b_at(k, c3));
+fn b_quad(mode: u32, k: KAt, c0: ColAt, c1: ColAt, c2: ColAt, c3: ColAt) -> vec4<f32> {
+    return vec4<f32>(b_at(mode, k, c0), b_at(mode, k, c1), b_at(mode, k, c2), b_at(mode, k, c3));
 }
 
 fn gemm_tile(mode: u32, row0: u32, col0: u32, lid: vec3<u32>, k_begin: u32, k_end: u32) -> array<vec4<f32>, RPT> {
@@ -64,63 +73,66 @@ fn gemm_tile(mode: u32, row0: u32, col0: u32, lid: vec3<u32>, k_begin: u32, k_en
     var acc52 = vec4<f32>(0.0); var acc53 = vec4<f32>(0.0); var acc54 = vec4<f32>(0.0); var acc55 = vec4<f32>(0.0);
     var acc56 = vec4<f32>(0.0); var acc57 = vec4<f32>(0.0); var acc58 = vec4<f32>(0.0); var acc59 = vec4<f32>(0.0);
     var acc60 = vec4<f32>(0.0); var acc61 = vec4<f32>(0.0); var acc62 = vec4<f32>(0.0); var acc63 = vec4<f32>(0.0);
-    let r0 = a_row(row0 + 0u);
-    let r1 = a_row(row0 + 1u);
-    let r2 = a_row(row0 + 2u);
-    let r3 = a_row(row0 + 3u);
-    let r4 = a_row(row0 + 4u);
-    let r5 = a_row(row0 + 5u);
-    let r6 = a_row(row0 + 6u);
-    let r7 = a_row(row0 + 7u);
-    let r8 = a_row(row0 + 8u);
-    let r9 = a_row(row0 + 9u);
-    let r10 = a_row(row0 + 10u);
-    let r11 = a_row(row0 + 11u);
-    let r12 = a_row(row0 + 12u);
-    let r13 = a_row(row0 + 13u);
-    let r14 = a_row(row0 + 14u);
-    let r15 = a_row(row0 + 15u);
+    let r0 = a_row(mode, row0 + 0u);
+    let r1 = a_row(mode, row0 + 1u);
+    let r2 = a_row(mode, row0 + 2u);
+    let r3 = a_row(mode, row0 + 3u);
+    let r4 = a_row(mode, row0 + 4u);
+    let r5 = a_row(mode, row0 + 5u);
+    let r6 = a_row(mode, row0 + 6u);
+    let r7 = a_row(mode, row0 + 7u);
+    let r8 = a_row(mode, row0 + 8u);
+    let r9 = a_row(mode, row0 + 9u);
+    let r10 = a_row(mode, row0 + 10u);
+    let r11 = a_row(mode, row0 + 11u);
+    let r12 = a_row(mode, row0 + 12u);
+    let r13 = a_row(mode, row0 + 13u);
+    let r14 = a_row(mode, row0 + 14u);
+    let r15 = a_row(mode, row0 + 15u);
     let cb = col0 + 16u * lid.x;
-    let c0 = b_col(cb + 0u);
-    let c1 = b_col(cb + 1u);
-    let c2 = b_col(cb + 2u);
-    let c3 = b_col(cb + 3u);
-    let c4 = b_col(cb + 4u);
-    let c5 = b_col(cb + 5u);
-    let c6 = b_col(cb + 6u);
-    let c7 = b_col(cb + 7u);
-    let c8 = b_col(cb + 8u);
-    let c9 = b_col(cb + 9u);
-    let c10 = b_col(cb + 10u);
-    let c11 = b_col(cb + 11u);
-    let c12 = b_col(cb + 12u);
-    let c13 = b_col(cb + 13u);
-    let c14 = b_col(cb + 14u);
-    let c15 = b_col(cb + 15u);
+    let c0 = b_col(mode, cb + 0u);
+    let c1 = b_col(mode, cb + 1u);
+    let c2 = b_col(mode, cb + 2u);
+    let c3 = b_col(mode, cb + 3u);
+    let c4 = b_col(mode, cb + 4u);
+    let c5 = b_col(mode, cb + 5u);
+    let c6 = b_col(mode, cb + 6u);
+    let c7 = b_col(mode, cb + 7u);
+    let c8 = b_col(mode, cb + 8u);
+    let c9 = b_col(mode, cb + 9u);
+    let c10 = b_col(mode, cb + 10u);
+    let c11 = b_col(mode, cb + 11u);
+    let c12 = b_col(mode, cb + 12u);
+    let c13 = b_col(mode, cb + 13u);
+    let c14 = b_col(mode, cb + 14u);
+    let c15 = b_col(mode, cb + 15u);
     let last = max(k_end, 1u) - 1u;
     for (var k = k_begin; k < k_end; k += 4u) {
         let live = vec4<u32>(k, k + 1u, k + 2u, k + 3u) < vec4<u32>(k_end);
-        let a0 = a_quad(r0, k, last, live);
-        let a1 = a_quad(r1, k, last, live);
-        let a2 = a_quad(r2, k, last, live);
-        let a3 = a_quad(r3, k, last, live);
-        let a4 = a_quad(r4, k, last, live);
-        let a5 = a_quad(r5, k, last, live);
-        let a6 = a_quad(r6, k, last, live);
-        let a7 = a_quad(r7, k, last, live);
-        let a8 = a_quad(r8, k, last, live);
-        let a9 = a_quad(r9, k, last, live);
-        let a10 = a_quad(r10, k, last, live);
-        let a11 = a_quad(r11, k, last, live);
-        let a12 = a_quad(r12, k, last, live);
-        let a13 = a_quad(r13, k, last, live);
-        let a14 = a_quad(r14, k, last, live);
-        let a15 = a_quad(r15, k, last, live);
-        let k0 = k;
-        let b00 = b_quad(k0, c0, c1, c2, c3);
-        let b01 = b_quad(k0, c4, c5, c6, c7);
-        let b02 = b_quad(k0, c8, c9, c10, c11);
-        let b03 = b_quad(k0, c12, c13, c14, c15);
+        let k0 = k_at(mode, k);
+        let k1 = k_at(mode, min(k + 1u, last));
+        let k2 = k_at(mode, min(k + 2u, last));
+        let k3 = k_at(mode, min(k + 3u, last));
+        let a0 = a_quad(mode, r0, k0, k1, k2, k3, live);
+        let a1 = a_quad(mode, r1, k0, k1, k2, k3, live);
+        let a2 = a_quad(mode, r2, k0, k1, k2, k3, live);
+        let a3 = a_quad(mode, r3, k0, k1, k2, k3, live);
+        let a4 = a_quad(mode, r4, k0, k1, k2, k3, live);
+        let a5 = a_quad(mode, r5, k0, k1, k2, k3, live);
+        let a6 = a_quad(mode, r6, k0, k1, k2, k3, live);
+        let a7 = a_quad(mode, r7, k0, k1, k2, k3, live);
+        let a8 = a_quad(mode, r8, k0, k1, k2, k3, live);
+        let a9 = a_quad(mode, r9, k0, k1, k2, k3, live);
+        let a10 = a_quad(mode, r10, k0, k1, k2, k3, live);
+        let a11 = a_quad(mode, r11, k0, k1, k2, k3, live);
+        let a12 = a_quad(mode, r12, k0, k1, k2, k3, live);
+        let a13 = a_quad(mode, r13, k0, k1, k2, k3, live);
+        let a14 = a_quad(mode, r14, k0, k1, k2, k3, live);
+        let a15 = a_quad(mode, r15, k0, k1, k2, k3, live);
+        let b00 = b_quad(mode, k0, c0, c1, c2, c3);
+        let b01 = b_quad(mode, k0, c4, c5, c6, c7);
+        let b02 = b_quad(mode, k0, c8, c9, c10, c11);
+        let b03 = b_quad(mode, k0, c12, c13, c14, c15);
         acc0 = fma(vec4<f32>(a0.x), b00, acc0); acc1 = fma(vec4<f32>(a0.x), b01, acc1); acc2 = fma(vec4<f32>(a0.x), b02, acc2); acc3 = fma(vec4<f32>(a0.x), b03, acc3);
         acc4 = fma(vec4<f32>(a1.x), b00, acc4); acc5 = fma(vec4<f32>(a1.x), b01, acc5); acc6 = fma(vec4<f32>(a1.x), b02, acc6); acc7 = fma(vec4<f32>(a1.x), b03, acc7);
         acc8 = fma(vec4<f32>(a2.x), b00, acc8); acc9 = fma(vec4<f32>(a2.x), b01, acc9); acc10 = fma(vec4<f32>(a2.x), b02, acc10); acc11 = fma(vec4<f32>(a2.x), b03, acc11);
@@ -137,11 +149,10 @@ fn gemm_tile(mode: u32, row0: u32, col0: u32, lid: vec3<u32>, k_begin: u32, k_en
         acc52 = fma(vec4<f32>(a13.x), b00, acc52); acc53 = fma(vec4<f32>(a13.x), b01, acc53); acc54 = fma(vec4<f32>(a13.x), b02, acc54); acc55 = fma(vec4<f32>(a13.x), b03, acc55);
         acc56 = fma(vec4<f32>(a14.x), b00, acc56); acc57 = fma(vec4<f32>(a14.x), b01, acc57); acc58 = fma(vec4<f32>(a14.x), b02, acc58); acc59 = fma(vec4<f32>(a14.x), b03, acc59);
         acc60 = fma(vec4<f32>(a15.x), b00, acc60); acc61 = fma(vec4<f32>(a15.x), b01, acc61); acc62 = fma(vec4<f32>(a15.x), b02, acc62); acc63 = fma(vec4<f32>(a15.x), b03, acc63);
-        let k1 = min(k + 1u, last);
-        let b10 = b_quad(k1, c0, c1, c2, c3);
-        let b11 = b_quad(k1, c4, c5, c6, c7);
-        let b12 = b_quad(k1, c8, c9, c10, c11);
-        let b13 = b_quad(k1, c12, c13, c14, c15);
+        let b10 = b_quad(mode, k1, c0, c1, c2, c3);
+        let b11 = b_quad(mode, k1, c4, c5, c6, c7);
+        let b12 = b_quad(mode, k1, c8, c9, c10, c11);
+        let b13 = b_quad(mode, k1, c12, c13, c14, c15);
         acc0 = fma(vec4<f32>(a0.y), b10, acc0); acc1 = fma(vec4<f32>(a0.y), b11, acc1); acc2 = fma(vec4<f32>(a0.y), b12, acc2); acc3 = fma(vec4<f32>(a0.y), b13, acc3);
         acc4 = fma(vec4<f32>(a1.y), b10, acc4); acc5 = fma(vec4<f32>(a1.y), b11, acc5); acc6 = fma(vec4<f32>(a1.y), b12, acc6); acc7 = fma(vec4<f32>(a1.y), b13, acc7);
         acc8 = fma(vec4<f32>(a2.y), b10, acc8); acc9 = fma(vec4<f32>(a2.y), b11, acc9); acc10 = fma(vec4<f32>(a2.y), b12, acc10); acc11 = fma(vec4<f32>(a2.y), b13, acc11);
@@ -158,11 +169,10 @@ fn gemm_tile(mode: u32, row0: u32, col0: u32, lid: vec3<u32>, k_begin: u32, k_en
         acc52 = fma(vec4<f32>(a13.y), b10, acc52); acc53 = fma(vec4<f32>(a13.y), b11, acc53); acc54 = fma(vec4<f32>(a13.y), b12, acc54); acc55 = fma(vec4<f32>(a13.y), b13, acc55);
         acc56 = fma(vec4<f32>(a14.y), b10, acc56); acc57 = fma(vec4<f32>(a14.y), b11, acc57); acc58 = fma(vec4<f32>(a14.y), b12, acc58); acc59 = fma(vec4<f32>(a14.y), b13, acc59);
         acc60 = fma(vec4<f32>(a15.y), b10, acc60); acc61 = fma(vec4<f32>(a15.y), b11, acc61); acc62 = fma(vec4<f32>(a15.y), b12, acc62); acc63 = fma(vec4<f32>(a15.y), b13, acc63);
-        let k2 = min(k + 2u, last);
-        let b20 = b_quad(k2, c0, c1, c2, c3);
-        let b21 = b_quad(k2, c4, c5, c6, c7);
-        let b22 = b_quad(k2, c8, c9, c10, c11);
-        let b23 = b_quad(k2, c12, c13, c14, c15);
+        let b20 = b_quad(mode, k2, c0, c1, c2, c3);
+        let b21 = b_quad(mode, k2, c4, c5, c6, c7);
+        let b22 = b_quad(mode, k2, c8, c9, c10, c11);
+        let b23 = b_quad(mode, k2, c12, c13, c14, c15);
         acc0 = fma(vec4<f32>(a0.z), b20, acc0); acc1 = fma(vec4<f32>(a0.z), b21, acc1); acc2 = fma(vec4<f32>(a0.z), b22, acc2); acc3 = fma(vec4<f32>(a0.z), b23, acc3);
         acc4 = fma(vec4<f32>(a1.z), b20, acc4); acc5 = fma(vec4<f32>(a1.z), b21, acc5); acc6 = fma(vec4<f32>(a1.z), b22, acc6); acc7 = fma(vec4<f32>(a1.z), b23, acc7);
         acc8 = fma(vec4<f32>(a2.z), b20, acc8); acc9 = fma(vec4<f32>(a2.z), b21, acc9); acc10 = fma(vec4<f32>(a2.z), b22, acc10); acc11 = fma(vec4<f32>(a2.z), b23, acc11);
@@ -179,11 +189,10 @@ fn gemm_tile(mode: u32, row0: u32, col0: u32, lid: vec3<u32>, k_begin: u32, k_en
         acc52 = fma(vec4<f32>(a13.z), b20, acc52); acc53 = fma(vec4<f32>(a13.z), b21, acc53); acc54 = fma(vec4<f32>(a13.z), b22, acc54); acc55 = fma(vec4<f32>(a13.z), b23, acc55);
         acc56 = fma(vec4<f32>(a14.z), b20, acc56); acc57 = fma(vec4<f32>(a14.z), b21, acc57); acc58 = fma(vec4<f32>(a14.z), b22, acc58); acc59 = fma(vec4<f32>(a14.z), b23, acc59);
         acc60 = fma(vec4<f32>(a15.z), b20, acc60); acc61 = fma(vec4<f32>(a15.z), b21, acc61); acc62 = fma(vec4<f32>(a15.z), b22, acc62); acc63 = fma(vec4<f32>(a15.z), b23, acc63);
-        let k3 = min(k + 3u, last);
-        let b30 = b_quad(k3, c0, c1, c2, c3);
-        let b31 = b_quad(k3, c4, c5, c6, c7);
-        let b32 = b_quad(k3, c8, c9, c10, c11);
-        let b33 = b_quad(k3, c12, c13, c14, c15);
+        let b30 = b_quad(mode, k3, c0, c1, c2, c3);
+        let b31 = b_quad(mode, k3, c4, c5, c6, c7);
+        let b32 = b_quad(mode, k3, c8, c9, c10, c11);
+        let b33 = b_quad(mode, k3, c12, c13, c14, c15);
         acc0 = fma(vec4<f32>(a0.w), b30, acc0); acc1 = fma(vec4<f32>(a0.w), b31, acc1); acc2 = fma(vec4<f32>(a0.w), b32, acc2); acc3 = fma(vec4<f32>(a0.w), b33, acc3);
         acc4 = fma(vec4<f32>(a1.w), b30, acc4); acc5 = fma(vec4<f32>(a1.w), b31, acc5); acc6 = fma(vec4<f32>(a1.w), b32, acc6); acc7 = fma(vec4<f32>(a1.w), b33, acc7);
         acc8 = fma(vec4<f32>(a2.w), b30, acc8); acc9 = fma(vec4<f32>(a2.w), b31, acc9); acc10 = fma(vec4<f32>(a2.w), b32, acc10); acc11 = fma(vec4<f32>(a2.w), b33, acc11);
@@ -201,36 +210,28 @@ fn gemm_tile(mode: u32, row0: u32, col0: u32, lid: vec3<u32>, k_begin: u32, k_en
         acc56 = fma(vec4<f32>(a14.w), b30, acc56); acc57 = fma(vec4<f32>(a14.w), b31, acc57); acc58 = fma(vec4<f32>(a14.w), b32, acc58); acc59 = fma(vec4<f32>(a14.w), b33, acc59);
         acc60 = fma(vec4<f32>(a15.w), b30, acc60); acc61 = fma(vec4<f32>(a15.w), b31, acc61); acc62 = fma(vec4<f32>(a15.w), b32, acc62); acc63 = fma(vec4<f32>(a15.w), b33, acc63);
     }
-    if (mode != PLAIN) {
-        // a gradient's store (masked, unpooled: loops of its own) once, in a loop
-        // over the block in memory: written out 256 times, it made lavapipe take
-        // 0.8 s more to build the pipelines. The plain store stays unrolled, and
-        // names its mode so the gradient entry's inlined copy of it is small.
-        var block = array<vec4<f32>, 64>(
+    if (!stores(mode)) {
+        return array<vec4<f32>, RPT>(
             acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7, acc8, acc9, acc10, acc11, acc12, acc13, acc14, acc15,
             acc16, acc17, acc18, acc19, acc20, acc21, acc22, acc23, acc24, acc25, acc26, acc27, acc28, acc29, acc30, acc31,
             acc32, acc33, acc34, acc35, acc36, acc37, acc38, acc39, acc40, acc41, acc42, acc43, acc44, acc45, acc46, acc47,
             acc48, acc49, acc50, acc51, acc52, acc53, acc54, acc55, acc56, acc57, acc58, acc59, acc60, acc61, acc62, acc63);
-        for (var i = 0u; i < 256u; i++) {
-            put_as(mode, row0 + i / 16u, cb + i % 16u, block[i / 4u][i % 4u]);
-        }
-        return array<vec4<f32>, RPT>(vec4<f32>(0.0));
     }
-    put4(PLAIN, row0 + 0u, cb + 0u, acc0); put4(PLAIN, row0 + 0u, cb + 4u, acc1); put4(PLAIN, row0 + 0u, cb + 8u, acc2); put4(PLAIN, row0 + 0u, cb + 12u, acc3);
-    put4(PLAIN, row0 + 1u, cb + 0u, acc4); put4(PLAIN, row0 + 1u, cb + 4u, acc5); put4(PLAIN, row0 + 1u, cb + 8u, acc6); put4(PLAIN, row0 + 1u, cb + 12u, acc7);
-    put4(PLAIN, row0 + 2u, cb + 0u, acc8); put4(PLAIN, row0 + 2u, cb + 4u, acc9); put4(PLAIN, row0 + 2u, cb + 8u, acc10); put4(PLAIN, row0 + 2u, cb + 12u, acc11);
-    put4(PLAIN, row0 + 3u, cb + 0u, acc12); put4(PLAIN, row0 + 3u, cb + 4u, acc13); put4(PLAIN, row0 + 3u, cb + 8u, acc14); put4(PLAIN, row0 + 3u, cb + 12u, acc15);
-    put4(PLAIN, row0 + 4u, cb + 0u, acc16); put4(PLAIN, row0 + 4u, cb + 4u, acc17); put4(PLAIN, row0 + 4u, cb + 8u, acc18); put4(PLAIN, row0 + 4u, cb + 12u, acc19);
-    put4(PLAIN, row0 + 5u, cb + 0u, acc20); put4(PLAIN, row0 + 5u, cb + 4u, acc21); put4(PLAIN, row0 + 5u, cb + 8u, acc22); put4(PLAIN, row0 + 5u, cb + 12u, acc23);
-    put4(PLAIN, row0 + 6u, cb + 0u, acc24); put4(PLAIN, row0 + 6u, cb + 4u, acc25); put4(PLAIN, row0 + 6u, cb + 8u, acc26); put4(PLAIN, row0 + 6u, cb + 12u, acc27);
-    put4(PLAIN, row0 + 7u, cb + 0u, acc28); put4(PLAIN, row0 + 7u, cb + 4u, acc29); put4(PLAIN, row0 + 7u, cb + 8u, acc30); put4(PLAIN, row0 + 7u, cb + 12u, acc31);
-    put4(PLAIN, row0 + 8u, cb + 0u, acc32); put4(PLAIN, row0 + 8u, cb + 4u, acc33); put4(PLAIN, row0 + 8u, cb + 8u, acc34); put4(PLAIN, row0 + 8u, cb + 12u, acc35);
-    put4(PLAIN, row0 + 9u, cb + 0u, acc36); put4(PLAIN, row0 + 9u, cb + 4u, acc37); put4(PLAIN, row0 + 9u, cb + 8u, acc38); put4(PLAIN, row0 + 9u, cb + 12u, acc39);
-    put4(PLAIN, row0 + 10u, cb + 0u, acc40); put4(PLAIN, row0 + 10u, cb + 4u, acc41); put4(PLAIN, row0 + 10u, cb + 8u, acc42); put4(PLAIN, row0 + 10u, cb + 12u, acc43);
-    put4(PLAIN, row0 + 11u, cb + 0u, acc44); put4(PLAIN, row0 + 11u, cb + 4u, acc45); put4(PLAIN, row0 + 11u, cb + 8u, acc46); put4(PLAIN, row0 + 11u, cb + 12u, acc47);
-    put4(PLAIN, row0 + 12u, cb + 0u, acc48); put4(PLAIN, row0 + 12u, cb + 4u, acc49); put4(PLAIN, row0 + 12u, cb + 8u, acc50); put4(PLAIN, row0 + 12u, cb + 12u, acc51);
-    put4(PLAIN, row0 + 13u, cb + 0u, acc52); put4(PLAIN, row0 + 13u, cb + 4u, acc53); put4(PLAIN, row0 + 13u, cb + 8u, acc54); put4(PLAIN, row0 + 13u, cb + 12u, acc55);
-    put4(PLAIN, row0 + 14u, cb + 0u, acc56); put4(PLAIN, row0 + 14u, cb + 4u, acc57); put4(PLAIN, row0 + 14u, cb + 8u, acc58); put4(PLAIN, row0 + 14u, cb + 12u, acc59);
-    put4(PLAIN, row0 + 15u, cb + 0u, acc60); put4(PLAIN, row0 + 15u, cb + 4u, acc61); put4(PLAIN, row0 + 15u, cb + 8u, acc62); put4(PLAIN, row0 + 15u, cb + 12u, acc63);
-    return array<vec4<f32>, RPT>(vec4<f32>(0.0));
+    put4(mode, row0 + 0u, cb + 0u, acc0); put4(mode, row0 + 0u, cb + 4u, acc1); put4(mode, row0 + 0u, cb + 8u, acc2); put4(mode, row0 + 0u, cb + 12u, acc3);
+    put4(mode, row0 + 1u, cb + 0u, acc4); put4(mode, row0 + 1u, cb + 4u, acc5); put4(mode, row0 + 1u, cb + 8u, acc6); put4(mode, row0 + 1u, cb + 12u, acc7);
+    put4(mode, row0 + 2u, cb + 0u, acc8); put4(mode, row0 + 2u, cb + 4u, acc9); put4(mode, row0 + 2u, cb + 8u, acc10); put4(mode, row0 + 2u, cb + 12u, acc11);
+    put4(mode, row0 + 3u, cb + 0u, acc12); put4(mode, row0 + 3u, cb + 4u, acc13); put4(mode, row0 + 3u, cb + 8u, acc14); put4(mode, row0 + 3u, cb + 12u, acc15);
+    put4(mode, row0 + 4u, cb + 0u, acc16); put4(mode, row0 + 4u, cb + 4u, acc17); put4(mode, row0 + 4u, cb + 8u, acc18); put4(mode, row0 + 4u, cb + 12u, acc19);
+    put4(mode, row0 + 5u, cb + 0u, acc20); put4(mode, row0 + 5u, cb + 4u, acc21); put4(mode, row0 + 5u, cb + 8u, acc22); put4(mode, row0 + 5u, cb + 12u, acc23);
+    put4(mode, row0 + 6u, cb + 0u, acc24); put4(mode, row0 + 6u, cb + 4u, acc25); put4(mode, row0 + 6u, cb + 8u, acc26); put4(mode, row0 + 6u, cb + 12u, acc27);
+    put4(mode, row0 + 7u, cb + 0u, acc28); put4(mode, row0 + 7u, cb + 4u, acc29); put4(mode, row0 + 7u, cb + 8u, acc30); put4(mode, row0 + 7u, cb + 12u, acc31);
+    put4(mode, row0 + 8u, cb + 0u, acc32); put4(mode, row0 + 8u, cb + 4u, acc33); put4(mode, row0 + 8u, cb + 8u, acc34); put4(mode, row0 + 8u, cb + 12u, acc35);
+    put4(mode, row0 + 9u, cb + 0u, acc36); put4(mode, row0 + 9u, cb + 4u, acc37); put4(mode, row0 + 9u, cb + 8u, acc38); put4(mode, row0 + 9u, cb + 12u, acc39);
+    put4(mode, row0 + 10u, cb + 0u, acc40); put4(mode, row0 + 10u, cb + 4u, acc41); put4(mode, row0 + 10u, cb + 8u, acc42); put4(mode, row0 + 10u, cb + 12u, acc43);
+    put4(mode, row0 + 11u, cb + 0u, acc44); put4(mode, row0 + 11u, cb + 4u, acc45); put4(mode, row0 + 11u, cb + 8u, acc46); put4(mode, row0 + 11u, cb + 12u, acc47);
+    put4(mode, row0 + 12u, cb + 0u, acc48); put4(mode, row0 + 12u, cb + 4u, acc49); put4(mode, row0 + 12u, cb + 8u, acc50); put4(mode, row0 + 12u, cb + 12u, acc51);
+    put4(mode, row0 + 13u, cb + 0u, acc52); put4(mode, row0 + 13u, cb + 4u, acc53); put4(mode, row0 + 13u, cb + 8u, acc54); put4(mode, row0 + 13u, cb + 12u, acc55);
+    put4(mode, row0 + 14u, cb + 0u, acc56); put4(mode, row0 + 14u, cb + 4u, acc57); put4(mode, row0 + 14u, cb + 8u, acc58); put4(mode, row0 + 14u, cb + 12u, acc59);
+    put4(mode, row0 + 15u, cb + 0u, acc60); put4(mode, row0 + 15u, cb + 4u, acc61); put4(mode, row0 + 15u, cb + 8u, acc62); put4(mode, row0 + 15u, cb + 12u, acc63);
+    return array<vec4<f32>, RPT>();
 }

@@ -55,10 +55,13 @@ fn load_b(mode: u32, k: KInfo, c: ColInfo) -> f32 {
 
 // The block core's reads (gemm_block.wgsl): rows and columns clamped onto the
 // matrix, so every read is in bounds with no test (k < K is the core's part).
-fn a_row(row: u32) -> u32 { return min(row, max(mm.m, 1u) - 1u) * mm.a_rs; }
-fn b_col(col: u32) -> u32 { return min(col, max(mm.n, 1u) - 1u) * mm.b_cs; }
-fn a_at(ro: u32, k: u32) -> f32 { return a[ro + k * mm.a_cs]; }
-fn b_at(k: u32, co: u32) -> f32 { return b[k * mm.b_rs + co]; }
+alias KAt = u32;
+alias ColAt = u32;
+fn a_row(mode: u32, row: u32) -> u32 { return min(row, max(mm.m, 1u) - 1u) * mm.a_rs; }
+fn b_col(mode: u32, col: u32) -> u32 { return min(col, max(mm.n, 1u) - 1u) * mm.b_cs; }
+fn k_at(mode: u32, k: u32) -> u32 { return k; }
+fn a_at(mode: u32, ro: u32, k: u32) -> f32 { return a[ro + k * mm.a_cs]; }
+fn b_at(mode: u32, k: u32, co: u32) -> f32 { return b[k * mm.b_rs + co]; }
 
 @compute @workgroup_size(WG_X, WG_Y)
 fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -93,7 +96,6 @@ fn matmul_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
             }
         }
     }
-    if (STORES_C) { return; }
     for (var i = 0u; i < RPT; i++) {
         for (var j = 0u; j < 4u; j++) {
             put_as(GRAD, row0 + c_row(lid, i, j), col0 + c_col(lid, i, j), acc[i][j]);
@@ -134,12 +136,17 @@ fn put_as(mode: u32, row: u32, col: u32, v: f32) {
     if (mode == GRAD) { put_grad(row, col, v); } else { put(row, col, v); }
 }
 
-// The block core's store of C[row, col..col+4].
+// The block core stores the plain product's block itself (put4), matmul_grad's
+// in its own loop.
+fn stores(mode: u32) -> bool { return mode == PLAIN; }
+
+// (the plain store alone: the mode is not a constant here, and matmul_grad's
+// store, loops and all, written out 64 times would swell every pipeline)
 fn put4(mode: u32, row: u32, col: u32, v: vec4<f32>) {
-    put_as(mode, row, col, v.x);
-    put_as(mode, row, col + 1u, v.y);
-    put_as(mode, row, col + 2u, v.z);
-    put_as(mode, row, col + 3u, v.w);
+    put(row, col, v.x);
+    put(row, col + 1u, v.y);
+    put(row, col + 2u, v.z);
+    put(row, col + 3u, v.w);
 }
 
 // C's row (an image) and column (channel, y, x of a max-pool's h×w output): its

@@ -83,7 +83,7 @@ fn check_sweep(out: &str, adapter: &str, least: usize) {
         // cnn8-dropout, the batch-norm net and the pooled net (selftest::steps::all)
         assert_eq!(lines.iter().filter(|l| l.contains("] train steps ")).count(), 3, "{label}:\n{out}");
     }
-    // the kernel cases run under the register core with tree sums and under the
+    // the kernel cases run under the block core with tree sums and under the
     // GPU cores with subgroup sums (once: integrated and discrete choose alike by
     // rows, which is how the cases pick a core: no fill in their label)
     let kernel = |label: &str| out.lines().filter(|l| l.starts_with(label) && !l.contains("train steps")).count();
@@ -240,10 +240,10 @@ fn the_gpu_profile_times_every_launch_and_changes_nothing() {
     let launches: Vec<&str> = report.lines().filter(|l| l.contains(" runs ") && l.ends_with('%')).collect();
     assert_eq!(launches.len(), plans.iter().map(|p| p.0).sum::<usize>().min(40), "{report}");
     // each launch as it ran: its workgroups ("2x1x1"), and a GEMM's core (the
-    // adapter class's: lavapipe's register core in the convs)
+    // adapter class's: lavapipe's block core in the convs)
     let grid = |w: &str| w.split('x').count() == 3 && w.split('x').all(|n| n.parse::<u32>().is_ok());
     assert!(launches.iter().all(|l| l.split_whitespace().any(grid)), "{report}");
-    assert!(launches.iter().any(|l| l.contains(" conv2d_forward register ")), "{report}");
+    assert!(launches.iter().any(|l| l.contains(" conv2d_forward block ")), "{report}");
 }
 
 /// Pipelines are built as plans need them, each once: a device opened fresh has

@@ -249,9 +249,10 @@ fn amd_compiler_spills_nothing_in_any_variant() {
             "{name}: {r}"
         );
     }
-    for r in rows.iter().filter(|r| {
-        r["sums"] == "tree" && ["wide", "mid", "narrow", "thin", "register"].contains(&r["core"].as_str().unwrap())
-    }) {
+    for r in rows
+        .iter()
+        .filter(|r| r["sums"] == "tree" && ["wide", "mid", "narrow", "thin"].contains(&r["core"].as_str().unwrap()))
+    {
         if r["shader"] == "conv2d.wgsl" || r["entry"] == "matmul" {
             println!(
                 "{:<24} {:<8} {:<28} vgprs {:>3} waves/SIMD {:>2} instructions {:>5}",

@@ -57,7 +57,7 @@ impl Class {
         // guess: a discrete GPU a hundred or more units, an integrated one a few dozen.
         let fill = |guess: usize| Some(units.map_or(guess, |u| 8 * u as usize));
         match self {
-            // Barriers cost a CPU adapter dearly: the register core, no split-K
+            // Barriers cost a CPU adapter dearly: the register-block core, no split-K
             // (same-run cnn6 step at batch 500 on lavapipe, 36.3 images/s unsplit,
             // 29.6 split), and tree sums (subgroup sums made mlp's steps slower there).
             Class::Cpu => Tuning {

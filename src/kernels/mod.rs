@@ -138,7 +138,7 @@ impl Kernel {
             Kernel::SumSegments => k(S::Matmul, "sum_segments", 1, 2),
             Kernel::Conv2dForward => k(S::Conv2d, "conv2d_forward", 1, 3),
             Kernel::Conv2dBackwardInput => k(S::Conv2d, "conv2d_backward_input", 1, 4),
-            Kernel::Conv2dBackwardWeight => k(S::Conv2d, "conv2d_backward_weight", 1, 2),
+            Kernel::Conv2dBackwardWeight => k(S::Conv2d, "conv2d_backward_weight", 1, 3),
             Kernel::MaxpoolForward => k(S::Maxpool, "maxpool_forward", 2, 1),
             Kernel::MaxpoolBackward => k(S::Maxpool, "maxpool_backward", 1, 2),
             Kernel::ReluForward => k(S::Relu, "relu_forward", 1, 1),

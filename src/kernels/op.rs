@@ -126,10 +126,11 @@ pub fn conv2d_backward_input(dx: View, dy: View, w: View, d: kernels::ConvDims) 
 }
 
 /// With `d.splits` > 1, `dw` is the (splits, Co, Ci·k·k) partial buffer that
-/// `sum_splits` then adds up.
+/// `sum_splits` then adds up. `x` is bound again in the bias slot, which the store
+/// it shares with the forward names but this entry point never reads.
 pub fn conv2d_backward_weight(dw: View, dy: View, x: View, d: kernels::ConvDims) -> Op {
     let grid = Grid::Gemm { m: d.cout, n: d.cin * d.k * d.k, splits: d.splits };
-    op(Kernel::Conv2dBackwardWeight, d.params(), &[dw, dy, x], grid)
+    op(Kernel::Conv2dBackwardWeight, d.params(), &[dw, dy, x, x], grid)
 }
 
 pub fn sum_splits(total: View, part: View, d: kernels::SplitDims) -> Op {

@@ -44,8 +44,8 @@ impl Coop {
 
 /// Which GEMM core `//#include gemm.wgsl` pastes: the shared-memory tiles, the
 /// double-buffered register blocks of gemm_wide.wgsl in four shapes (GPUs), or
-/// the barrier-free register blocks (CPU adapters: `Register` names the pair of
-/// gemm_reg.wgsl for convs and gemm_block.wgsl for dense products). `Auto` picks
+/// the barrier-free register blocks of gemm_block.wgsl (CPU adapters: the choice
+/// `Register`, which resolves to the `Block` core in convs and dense products). `Auto` picks
 /// a GPU core per launch from its output's shape. A choice resolves to the core a
 /// launch runs with [`Gemm::resolve`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -59,7 +59,7 @@ pub enum Gemm {
     /// columns (conv1's weight gradient, 32 x 25; a 10-class output layer), and
     /// launches too small to fill the device on any bigger tile.
     Thin,
-    /// gemm_block.wgsl: what `Register` runs for matmul.wgsl (a core, not a choice).
+    /// gemm_block.wgsl: what `Register` runs (a core, not a choice).
     Block,
     /// gemm_coop.wgsl: f16 operands on the matrix units, f32 sums (`--precision
     /// mixed`, where the adapter has cooperative matrices).
@@ -126,11 +126,11 @@ impl Gemm {
     }
 
     /// The core a fixed choice (one of [`Gemm::ALL`]) pastes into `shader`:
-    /// `Register` is the block core for the dense products (only matmul.wgsl
-    /// defines the unchecked reads it needs); every other choice is itself.
-    pub fn core_for(self, shader: Shader) -> Gemm {
+    /// `Register` is the block core (matmul.wgsl and conv2d.wgsl, the files that
+    /// include a core, define the clamped reads it needs); every other choice is itself.
+    pub fn core_for(self, _shader: Shader) -> Gemm {
         match self {
-            Gemm::Register if shader == Shader::Matmul => Gemm::Block,
+            Gemm::Register => Gemm::Block,
             choice => choice,
         }
     }
@@ -140,8 +140,7 @@ impl Gemm {
     pub fn tile(self) -> (u32, u32) {
         match self {
             Gemm::Tiled | Gemm::Auto => (64, 64),
-            Gemm::Register => (8, 512),
-            Gemm::Block => (16, 128),
+            Gemm::Register | Gemm::Block => (16, 128),
             Gemm::Wide => (128, 128),
             Gemm::Mid => (64, 128),
             Gemm::Narrow => (32, 128),
@@ -173,8 +172,7 @@ impl Gemm {
         };
         match self {
             Gemm::Tiled | Gemm::Auto => Cow::Borrowed(include_str!("../../shaders/gemm.wgsl")),
-            Gemm::Register => Cow::Borrowed(include_str!("../../shaders/gemm_reg.wgsl")),
-            Gemm::Block => Cow::Borrowed(include_str!("../../shaders/gemm_block.wgsl")),
+            Gemm::Register | Gemm::Block => Cow::Borrowed(include_str!("../../shaders/gemm_block.wgsl")),
             Gemm::Wide => shaped([16, 16, 2, 2]),
             Gemm::Mid => shaped([32, 8, 2, 1]),
             Gemm::Narrow => shaped([32, 8, 1, 1]),

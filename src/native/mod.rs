@@ -223,7 +223,8 @@ fn dispatch(k: Kernel, fuse: Fuse, o: &mut [&mut [u32]], i: &[&[u32]], p: &Param
                 Fuse::Wgrad { bias, pool } => (bias, pool as usize),
                 _ => (false, 0),
             };
-            let pooled = (pool > 0).then(|| shape::Pooled { dy: f(i[2]), argmax: i[3], mask: f(i[4]), k: pool });
+            // the pool's views, appended after the op's own three (fuse::unpool)
+            let pooled = (pool > 0).then(|| shape::Pooled { dy: f(i[3]), argmax: i[4], mask: f(i[5]), k: pool });
             conv::backward_weight(fm(dw), f(i[0]), f(i[1]), &Dims::from_params(p), w, bias, pooled)
         }
         (Kernel::MaxpoolForward, [y, arg]) => ops::maxpool_forward(fm(y), arg, f(i[0]), &Dims::from_params(p)),

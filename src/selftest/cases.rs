@@ -78,7 +78,7 @@ fn loss_scale(b: &mut Builder, out: &mut Vec<Case>) {
 
 /// Matmul in its three layouts (forward with the epilogue, both gradients), and bias gradients, split or not.
 fn matmul(b: &mut Builder, out: &mut Vec<Case>, quick: bool) {
-    // (3, 600, 7): N past 512 reaches the register core's second column tile
+    // (3, 600, 7): N past 512 reaches a second column tile on every core
     let mut mm = vec![(1, 1, 1), (7, 33, 5), (33, 7, 257), (130, 65, 33), (3, 600, 7)];
     if !quick {
         mm.push((257, 300, 300));
