@@ -329,7 +329,7 @@ fn put_grad_input(row: u32, col: u32, v: f32) {
 fn conv2d_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let row0 = tile_origin(wid).x;
     let col0 = tile_origin(wid).y;
-    let acc = gemm_tile(FORWARD, row0, col0, lid, 0u, cv.cin * cv.k * cv.k);
+    var acc = gemm_tile(FORWARD, row0, col0, lid, 0u, cv.cin * cv.k * cv.k);
     if (STORES_C) { return; } // the core has stored its block through put4
     for (var i = 0u; i < RPT; i++) {
         for (var j = 0u; j < 4u; j++) {
@@ -342,7 +342,7 @@ fn conv2d_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
 fn conv2d_backward_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let row0 = tile_origin(wid).x;
     let col0 = tile_origin(wid).y;
-    let acc = gemm_tile(GRAD_INPUT, row0, col0, lid, 0u, cv.cout * cv.k * cv.k);
+    var acc = gemm_tile(GRAD_INPUT, row0, col0, lid, 0u, cv.cout * cv.k * cv.k);
     // a vec4 of the block at a time: one index at run time per four values
     for (var i = 0u; i < RPT; i++) {
         let v = acc[i];
@@ -383,7 +383,7 @@ fn conv2d_backward_weight(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_
     let grad_bias = (cv.flags & GRAD_BIAS) != 0u;
     let slice = wid.z * select(cv.cout * cols, cv.epi0 + cv.cout, grad_bias);
     slice_at = slice;
-    let acc = gemm_tile(GRAD_WEIGHT, row0, col0, lid, k_begin, min(k_begin + chunk, kdim));
+    var acc = gemm_tile(GRAD_WEIGHT, row0, col0, lid, k_begin, min(k_begin + chunk, kdim));
     if (!STORES_C) {
         for (var i = 0u; i < RPT; i++) {
             for (var j = 0u; j < 4u; j++) {

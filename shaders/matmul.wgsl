@@ -67,7 +67,7 @@ fn b_at(mode: u32, k: u32, co: u32) -> f32 { return b[k * mm.b_rs + co]; }
 fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let row0 = tile_origin(wid).x;
     let col0 = tile_origin(wid).y;
-    let acc = gemm_tile(PLAIN, row0, col0, lid, 0u, mm.k);
+    var acc = gemm_tile(PLAIN, row0, col0, lid, 0u, mm.k);
     if (STORES_C) { return; } // the core has stored its block through put4
     for (var i = 0u; i < RPT; i++) {
         for (var j = 0u; j < 4u; j++) {
@@ -84,7 +84,7 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
 fn matmul_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let row0 = tile_origin(wid).x;
     let col0 = tile_origin(wid).y;
-    let acc = gemm_tile(GRAD, row0, col0, lid, 0u, mm.k);
+    var acc = gemm_tile(GRAD, row0, col0, lid, 0u, mm.k);
     if ((mm.flags & GRAD_BIAS) != 0u && col0 == 0u) {
         // the first column of tiles also sums its rows of A, an invocation to a row
         for (var r = lid.y * WG_X + lid.x; r < TM; r += WG_X * WG_Y) {
