@@ -205,7 +205,8 @@ fn load_b(mode: u32, k: KInfo, c: ColInfo) -> f32 {
 
 // The block core's reads (gemm_block.wgsl, CPU adapters): rows, columns and k
 // clamped onto the product, so every address lies in its buffer; B's taps in the
-// padding (grad input: off the stride's grid too) read 0, by select, not branch.
+// padding (grad input: off the stride's grid too) read 0 through an integer
+// mask, not a branch.
 struct KAt { a_off: u32, base: u32, y: i32, x: i32 }
 struct ColAt { base: u32, y: i32, x: i32 }
 

@@ -10,7 +10,7 @@
 //! loops) so a CPU compiler keeps the block in registers.
 //!
 //! The including file defines, besides the core interface of gemm.wgsl (every
-//! function takes the entry point's constant mode first):
+//! function takes the entry point's mode first):
 //!   alias KAt, alias ColAt   what a k and a column of B resolve to (matmul.wgsl: offsets)
 //!   fn a_row(mode, row) -> u32   the offset of a clamped row of A
 //!   fn b_col(mode, col) -> ColAt, fn k_at(mode, k) -> KAt   a clamped column, a k < K
@@ -32,7 +32,9 @@ const WG_Y: u32 = 1u;
 // block in memory on a CPU adapter (half of lavapipe's time at 1024³; three
 // quarters of conv1's forward); gemm_tile then returns zeros. matmul_grad's store
 // (masked, unpooled: loops of their own) runs in such a loop instead, once: written
-// out 256 times, it made lavapipe take 0.8 s more to build the pipelines.
+// out 256 times, it made lavapipe take 0.8 s more to build the pipelines. Entry
+// points keep the returned block in a `var`: naga copies a `let` array whole for
+// each index at run time (lavapipe's mlp step ran 5x slower so).
 const STORES_C: bool = true;
 const RPT: u32 = 64u;
 
@@ -40,7 +42,7 @@ const RPT: u32 = 64u;
 // that read the same strip of B run back to back, while it is cached.
 fn tile_origin(wid: vec3<u32>) -> vec2<u32> { return vec2<u32>(wid.x * TM, wid.y * TN); }
 
-// acc[i][j] is C[row 0 + i / 4, column 16·lid.x + 4·(i % 4) + j] of the workgroup's tile.
+// acc[i][j] is C[row i / 4, column 16·lid.x + 4·(i % 4) + j] of the workgroup's tile.
 fn c_row(lid: vec3<u32>, i: u32, j: u32) -> u32 { return i / 4u; }
 fn c_col(lid: vec3<u32>, i: u32, j: u32) -> u32 { return 16u * lid.x + 4u * (i % 4u) + j; }
 
